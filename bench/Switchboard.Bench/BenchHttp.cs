@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Switchboard.Bench;
+
+/// <summary>Result of one POST: acked (201) or the reason it was not.</summary>
+internal readonly record struct PostOutcome(bool Ok, string? Error);
+
+internal static class BenchHttp
+{
+    public static HttpClient CreateClient(int maxConnections, TimeSpan requestTimeout)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            // One connection per concurrent loop: publishers must never queue behind each other
+            // inside the handler, or we would measure the client's pool instead of the server.
+            MaxConnectionsPerServer = Math.Max(1, maxConnections),
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            // Keep connections for the whole run so reconnect cost never lands in a latency sample.
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        };
+        return new HttpClient(handler, disposeHandler: true) { Timeout = requestTimeout };
+    }
+
+    public static Uri PublishUri(Uri baseUrl, string topic) =>
+        new(baseUrl, $"v1/topics/{Uri.EscapeDataString(topic)}/events");
+
+    public static Uri StreamUri(Uri baseUrl, string topic) =>
+        new(baseUrl, $"v1/stream?topic={Uri.EscapeDataString(topic)}&after=latest");
+
+    /// <summary>POSTs an already-encoded body; never throws except for cancellation of <paramref name="ct"/>.</summary>
+    public static async Task<PostOutcome> PostAsync(HttpClient client, Uri uri, byte[] body, CancellationToken ct)
+    {
+        try
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+            // Default completion option buffers the (small) ack body, so the latency covers the full response.
+            using var response = await client.SendAsync(request, ct);
+            return response.StatusCode == HttpStatusCode.Created
+                ? new PostOutcome(true, null)
+                : new PostOutcome(false, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new PostOutcome(false, "request timed out");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new PostOutcome(false, $"{ex.HttpRequestError}: {ex.Message}");
+        }
+    }
+
+    /// <summary>Publish-mode body: a constant padding string of the requested size.</summary>
+    public static byte[] PaddedBody(int paddingBytes) =>
+        Encoding.UTF8.GetBytes($"{{\"type\":\"bench\",\"data\":{{\"p\":\"{new string('x', paddingBytes)}\"}}}}");
+
+    /// <summary>Fan-out body: the send timestamp travels in data.t so subscribers can compute latency.</summary>
+    public static byte[] TimestampedBody(long timestamp, string padding) =>
+        Encoding.UTF8.GetBytes(padding.Length == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{{\"type\":\"bench\",\"data\":{{\"t\":{timestamp}}}}}")
+            : string.Create(CultureInfo.InvariantCulture, $"{{\"type\":\"bench\",\"data\":{{\"t\":{timestamp},\"p\":\"{padding}\"}}}}"));
+}
+
+/// <summary>
+/// Measurement window in Stopwatch ticks, shared read-only by all loops once opened. Until Open is
+/// called both bounds are long.MaxValue, so nothing counts as "in window" during setup.
+/// </summary>
+internal sealed class MeasurementWindow
+{
+    private long _start = long.MaxValue;
+    private long _end = long.MaxValue;
+
+    public long Start => Volatile.Read(ref _start);
+
+    public long End => Volatile.Read(ref _end);
+
+    public double Seconds => (End - Start) / (double)Stopwatch.Frequency;
+
+    public void Open(long start, long end)
+    {
+        Volatile.Write(ref _end, end);
+        Volatile.Write(ref _start, start);
+    }
+
+    public bool Contains(long timestamp) => timestamp >= Start && timestamp < End;
+
+    public static long SecondsToTicks(double seconds) => (long)(seconds * Stopwatch.Frequency);
+}
+
+/// <summary>Thread-safe error counter that keeps a bounded set of distinct messages for the report.</summary>
+internal sealed class ErrorTally
+{
+    private const int MaxDistinct = 20;
+    private readonly ConcurrentDictionary<string, long> _byMessage = new(StringComparer.Ordinal);
+    private long _total;
+
+    public long Total => Interlocked.Read(ref _total);
+
+    public void Add(string message)
+    {
+        Interlocked.Increment(ref _total);
+        // Cap distinct keys so a server echoing unique ids in errors cannot grow this without bound.
+        var key = _byMessage.Count < MaxDistinct || _byMessage.ContainsKey(message) ? message : "(other)";
+        _byMessage.AddOrUpdate(key, 1, static (_, n) => n + 1);
+    }
+
+    public Dictionary<string, long> Snapshot() => new(_byMessage, StringComparer.Ordinal);
+}

@@ -1,0 +1,304 @@
+using System.Diagnostics;
+
+namespace Switchboard.Bench;
+
+internal sealed record FanoutOptions(
+    Uri BaseUrl,
+    string Topic,
+    int Subscribers,
+    int Publishers,
+    double Rate,
+    double DurationSeconds,
+    double WarmupSeconds,
+    double DrainSeconds,
+    double ConnectTimeoutSeconds,
+    int ConnectConcurrency,
+    int PayloadBytes,
+    string Client,
+    TimeSpan RequestTimeout)
+{
+    public static FanoutOptions From(CliArgs args) => new(
+        args.GetBaseUrl(),
+        args.GetString("topic", "bench.fan"),
+        args.GetInt("subscribers", 1000, 1, 100_000),
+        args.GetInt("publishers", 4, 1, 1024),
+        args.GetDouble("rate", 200, 0, 10_000_000),
+        args.GetDouble("duration", 10, 0.1, 3600),
+        args.GetDouble("warmup", 1, 0, 600),
+        args.GetDouble("drain", 10, 0, 600),
+        args.GetDouble("connect-timeout", 60, 1, 600),
+        args.GetInt("connect-concurrency", 64, 1, 10_000),
+        args.GetInt("payload-bytes", 0, 0, 1024 * 1024),
+        ParseClient(args.GetString("client", "raw")),
+        TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
+
+    private static string ParseClient(string value) => value is "raw" or "http"
+        ? value
+        : throw new CliException($"--client: expected 'raw' or 'http', got '{value}'");
+}
+
+/// <summary>
+/// SSE fan-out: N subscribers on one topic, paced publishers stamping each event with
+/// Stopwatch.GetTimestamp() so every delivery yields a publish-to-receive latency (same process,
+/// same clock).
+/// </summary>
+internal static class FanoutBenchmark
+{
+    private sealed class Publisher
+    {
+        public LatencyRecorder AckLatencies { get; } = new(4096);
+
+        public long PublishedInWindow { get; set; }
+    }
+
+    public static async Task<FanoutReport> RunAsync(FanoutOptions o, CancellationToken cancellationToken)
+    {
+        var run = RunInfo.Capture("fanout", o.BaseUrl);
+        var streamUri = BenchHttp.StreamUri(o.BaseUrl, o.Topic);
+        var publishUri = BenchHttp.PublishUri(o.BaseUrl, o.Topic);
+        var padding = new string('x', o.PayloadBytes);
+        var errors = new ErrorTally();
+        var window = new MeasurementWindow();
+
+        using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        runCts.CancelAfter(TimeSpan.FromSeconds(o.ConnectTimeoutSeconds + o.WarmupSeconds + o.DurationSeconds + o.DrainSeconds + 30) + o.RequestTimeout);
+        var ct = runCts.Token;
+
+        // Separate handlers: 1,000 long-lived stream connections must not occupy the publishers' pool.
+        using var streamClient = BenchHttp.CreateClient(o.Subscribers + 8, Timeout.InfiniteTimeSpan);
+        using var publishClient = BenchHttp.CreateClient(o.Publishers, o.RequestTimeout);
+
+        // Size each subscriber's first latency chunk for the expected event count (bounded inside the recorder).
+        var expectedPerSubscriber = o.Rate > 0 ? (int)Math.Min(o.Rate * (o.DurationSeconds + 1), int.MaxValue) : 0;
+        var subscribers = Enumerable.Range(0, o.Subscribers)
+            .Select(_ => o.Client == "raw"
+                ? (Subscriber)new RawSseSubscriber(streamUri, window, expectedPerSubscriber)
+                : new SseHttpSubscriber(streamClient, streamUri, window, expectedPerSubscriber))
+            .ToArray();
+        try
+        {
+            return await RunWithSubscribersAsync(o, run, subscribers, publishClient, publishUri, padding, errors, window, ct);
+        }
+        finally
+        {
+            foreach (var s in subscribers)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    private static async Task<FanoutReport> RunWithSubscribersAsync(
+        FanoutOptions o,
+        RunInfo run,
+        Subscriber[] subscribers,
+        HttpClient publishClient,
+        Uri publishUri,
+        string padding,
+        ErrorTally errors,
+        MeasurementWindow window,
+        CancellationToken ct)
+    {
+        // Phase 1: subscribe. The gate bounds concurrent connects so the server's accept backlog
+        // does not overflow (dropped SYNs would cost a 1 s+ retransmit and skew "ready" time).
+        Progress($"fanout: opening {o.Subscribers} subscriber(s) on {o.Topic}");
+        using var gate = new SemaphoreSlim(o.ConnectConcurrency);
+        var connectWatch = Stopwatch.StartNew();
+        var runTasks = subscribers.Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)).ToArray();
+        try
+        {
+            await Task.WhenAll(subscribers.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(o.ConnectTimeoutSeconds), ct);
+        }
+        catch (TimeoutException)
+        {
+            // Measured with whoever made it; the report shows ready < requested.
+        }
+
+        var ready = subscribers.Where(s => s.IsReady).ToArray();
+        foreach (var s in subscribers.Where(s => !s.IsReady))
+        {
+            s.Stop();
+        }
+
+        Progress($"fanout: {ready.Length}/{o.Subscribers} subscriber(s) ready after {connectWatch.Elapsed.TotalSeconds:0.00}s");
+        if (ready.Length == 0)
+        {
+            var firstError = subscribers.Select(s => s.Error).FirstOrDefault(e => e is not null) ?? "timed out";
+            throw new InvalidOperationException($"no subscriber became ready: {firstError}");
+        }
+
+        // Phase 2: publish at the target rate through warmup + measurement.
+        var start = Stopwatch.GetTimestamp();
+        window.Open(
+            start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds),
+            start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds + o.DurationSeconds));
+        Progress($"fanout: publishing {(o.Rate > 0 ? $"{o.Rate}/s" : "as fast as possible")} with {o.Publishers} publisher(s), warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
+        var publishers = Enumerable.Range(0, o.Publishers).Select(_ => new Publisher()).ToArray();
+        await Task.WhenAll(publishers.Select((p, i) => Task.Run(
+            () => PublishLoopAsync(i, o, publishClient, publishUri, padding, start, window, p, errors, ct), CancellationToken.None)));
+
+        // Phase 3: let in-flight deliveries land, bounded by --drain.
+        var published = publishers.Sum(p => p.PublishedInWindow);
+        var expected = published * ready.Length;
+        var drainWatch = Stopwatch.StartNew();
+        while (ready.Sum(s => s.ReceivedForWindow) < expected && drainWatch.Elapsed.TotalSeconds < o.DrainSeconds && !ct.IsCancellationRequested)
+        {
+            await Task.Delay(20, CancellationToken.None);
+        }
+
+        var drainSeconds = drainWatch.Elapsed.TotalSeconds;
+        var delivered = ready.Sum(s => s.ReceivedForWindow);
+        Progress($"fanout: drained {delivered}/{expected} in {drainSeconds:0.00}s; stopping subscribers");
+
+        // Phase 4: stop and collect. Recorders are read only after their loops have exited.
+        foreach (var s in subscribers)
+        {
+            s.Stop();
+        }
+
+        try
+        {
+            await Task.WhenAll(runTasks).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException("subscribers did not stop within 10 s; latency data would be racy");
+        }
+
+        var publishErrors = errors.Total;
+        foreach (var s in ready.Where(s => s.Error is not null))
+        {
+            errors.Add("subscriber: " + s.Error);
+        }
+
+        var seconds = window.Seconds;
+        var deliveredInWindow = ready.Sum(s => s.ReceivedInWindow);
+        return new FanoutReport(
+            run,
+            o.Topic,
+            o.Client,
+            o.Subscribers,
+            ready.Length,
+            ready.Count(s => s.Error is not null),
+            o.Publishers,
+            o.Rate,
+            o.WarmupSeconds,
+            o.DurationSeconds,
+            o.PayloadBytes,
+            Math.Round(seconds, 3),
+            published,
+            Math.Round(published / seconds, 1),
+            publishErrors,
+            expected,
+            delivered,
+            expected == 0 ? 0 : Math.Round(100.0 * (expected - delivered) / expected, 4),
+            deliveredInWindow,
+            Math.Round(deliveredInWindow / seconds, 1),
+            ready.Min(s => s.ReceivedForWindow),
+            ready.Max(s => s.ReceivedForWindow),
+            ready.Sum(s => s.ControlFrames),
+            delivered >= expected,
+            Math.Round(drainSeconds, 3),
+            LatencySummary.FromRecorders(ready.Select(s => s.Latencies)),
+            LatencySummary.FromRecorders(publishers.Select(p => p.AckLatencies)),
+            LatencySummary.FromTicks(ready.Select(s => s.ReadyAfterTicks).ToArray()),
+            errors.Snapshot());
+    }
+
+    private static async Task PublishLoopAsync(
+        int index,
+        FanoutOptions o,
+        HttpClient client,
+        Uri uri,
+        string padding,
+        long start,
+        MeasurementWindow window,
+        Publisher publisher,
+        ErrorTally errors,
+        CancellationToken ct)
+    {
+        // Open-loop pacing on a fixed schedule: event k of publisher i is due at
+        // start + (k·P + i)/R, so publishers interleave evenly. A publisher that falls behind sends
+        // the overdue events back to back (no sleeping) and the average rate still holds; if the
+        // server cannot keep up the published count simply comes out below rate × duration.
+        var intervalTicks = o.Rate > 0 ? Stopwatch.Frequency / o.Rate : 0;
+        var oneMs = Stopwatch.Frequency / 1000;
+        try
+        {
+            for (long k = 0; ; k++)
+            {
+                if (o.Rate > 0)
+                {
+                    var due = start + (long)((k * o.Publishers + index) * intervalTicks);
+                    if (due >= window.End)
+                    {
+                        return;
+                    }
+
+                    var wait = due - Stopwatch.GetTimestamp();
+                    // Timers are ~1 ms granular; sub-millisecond waits are skipped rather than rounded up.
+                    if (wait >= oneMs)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency), ct);
+                    }
+                }
+
+                var sent = Stopwatch.GetTimestamp();
+                if (sent >= window.End)
+                {
+                    return;
+                }
+
+                var outcome = await BenchHttp.PostAsync(client, uri, BenchHttp.TimestampedBody(sent, padding), ct);
+                var acked = Stopwatch.GetTimestamp();
+                if (!outcome.Ok)
+                {
+                    errors.Add(outcome.Error ?? "unknown error");
+                    await Task.Delay(10, ct);
+                    continue;
+                }
+
+                // Subscribers count an event as "for the window" by the same sent timestamp, so
+                // expected and delivered are computed over exactly the same set of events.
+                if (window.Contains(sent))
+                {
+                    publisher.PublishedInWindow++;
+                    publisher.AckLatencies.Record(acked - sent);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Run deadline or Ctrl+C.
+        }
+    }
+
+    public static void Print(FanoutReport r, TextWriter output)
+    {
+        var rate = r.TargetRate > 0 ? $"{r.TargetRate}/s" : "max rate";
+        var table = new ConsoleTable($"fanout: {r.Subscribers} {r.Client} subscriber(s), {r.Publishers} publisher(s) at {rate}, topic {r.Topic}, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
+            .Add("subscribers ready", $"{r.SubscribersReady}/{r.Subscribers}")
+            .Add("subscriber errors", r.SubscriberErrors)
+            .Add("window s", r.WindowSeconds, 2)
+            .Add("published", r.Published)
+            .Add("published/s", r.PublishedPerSecond, 1)
+            .Add("publish errors", r.PublishErrors)
+            .Add("expected deliveries", r.ExpectedDeliveries)
+            .Add("delivered", r.Delivered)
+            .Add("loss %", r.LossPercent, 4)
+            .Add("delivered in window", r.DeliveredInWindow)
+            .Add("deliveries/s", r.DeliveriesPerSecond, 0)
+            .Add("per-subscriber min/max", $"{r.MinDeliveredPerSubscriber:N0} / {r.MaxDeliveredPerSubscriber:N0}")
+            .Add("drain s", $"{r.DrainSeconds:0.00}{(r.Drained ? string.Empty : " (timed out)")}")
+            .AddLatency("delivery", r.DeliveryLatency)
+            .AddLatency("publish ack", r.PublishAckLatency)
+            .Add("subscribe p50/max ms", $"{r.SubscribeLatency.P50Ms:0.0} / {r.SubscribeLatency.MaxMs:0.0}");
+        table.Write(output);
+        foreach (var (message, count) in r.ErrorMessages)
+        {
+            output.WriteLine($"  error x{count}: {message}");
+        }
+    }
+
+    private static void Progress(string message) => PublishBenchmark.Progress(message);
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Switchboard.Bench;
+
+internal static class Program
+{
+    private const string Usage = """
+        Switchboard load tool (talks to a running server over HTTP only).
+
+        usage:
+          Switchboard.Bench publish --url U [--publishers N=1] [--duration S=10] [--warmup S=2]
+                                    [--payload-bytes B=64] [--topic T=bench.pub] [--request-timeout S=30]
+          Switchboard.Bench fanout  --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
+                                    [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
+                                    [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=bench.fan]
+                                    [--client raw|http (raw: socket + push parser; http: HttpClient + SseParser)]
+          Switchboard.Bench selftest      check argument parsing, percentiles and SSE parsing offline
+          Switchboard.Bench free-port     print a free loopback TCP port (used by bench/run.sh)
+
+        common: [--results-dir DIR] (default: <repo>/bench/results); results are written as <mode>-<utc>.json
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // First Ctrl+C stops the run gracefully (partial results); a second one kills the process.
+            e.Cancel = !cts.IsCancellationRequested;
+            cts.Cancel();
+        };
+
+        try
+        {
+            var cli = CliArgs.Parse(args);
+            switch (cli.Mode)
+            {
+                case "help":
+                    Console.WriteLine(Usage);
+                    return 0;
+
+                case "publish":
+                {
+                    var options = PublishOptions.From(cli);
+                    var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
+                    cli.EnsureNoUnknownOptions();
+                    var report = await PublishBenchmark.RunAsync(options, cts.Token);
+                    PublishBenchmark.Print(report, Console.Out);
+                    var path = await ResultsWriter.WriteAsync(dir, "publish", report, BenchJsonContext.Default.PublishReport, CancellationToken.None);
+                    Console.WriteLine($"results: {path}");
+                    // A run where nothing was acked is a failed benchmark, not a zero result.
+                    return report.Events > 0 ? 0 : 1;
+                }
+
+                case "fanout":
+                {
+                    var options = FanoutOptions.From(cli);
+                    var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
+                    cli.EnsureNoUnknownOptions();
+                    var report = await FanoutBenchmark.RunAsync(options, cts.Token);
+                    FanoutBenchmark.Print(report, Console.Out);
+                    var path = await ResultsWriter.WriteAsync(dir, "fanout", report, BenchJsonContext.Default.FanoutReport, CancellationToken.None);
+                    Console.WriteLine($"results: {path}");
+                    return report.Delivered > 0 ? 0 : 1;
+                }
+
+                case "selftest":
+                    cli.EnsureNoUnknownOptions();
+                    return await SelfTest.RunAsync(cts.Token);
+
+                case "free-port":
+                    cli.EnsureNoUnknownOptions();
+                    Console.WriteLine(FreeLoopbackPort());
+                    return 0;
+
+                default:
+                    throw new CliException($"unknown mode '{cli.Mode}'");
+            }
+        }
+        catch (CliException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}\n\n{Usage}");
+            return 2;
+        }
+        catch (InvalidOperationException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Binds port 0 and releases it; racy in theory, fine for picking a bench server port.</summary>
+    internal static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

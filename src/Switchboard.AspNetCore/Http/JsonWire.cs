@@ -1,0 +1,27 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Switchboard.AspNetCore.Http;
+
+/// <summary>Shared JSON settings for what the hub writes by hand.</summary>
+internal static class JsonWire
+{
+    /// <summary>Compact output that keeps non-ASCII text as UTF-8; control characters are still escaped,
+    /// so a payload never contains a raw line break (SSE frames rely on it).</summary>
+    public static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
+
+    public static readonly JsonDocumentOptions Reading = new() { MaxDepth = 64 };
+
+    /// <summary>Re-serializes a JSON value compactly.</summary>
+    public static byte[] Minify(JsonElement element)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, Compact))
+        {
+            element.WriteTo(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

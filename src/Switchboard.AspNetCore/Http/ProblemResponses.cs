@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Http;
+
+/// <summary>Writes RFC 9457 <c>application/problem+json</c> with the hub's stable <c>code</c>.</summary>
+internal static class ProblemResponses
+{
+    public static async Task WriteAsync(HttpContext context, SwitchboardProblemException problem)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return; // a stream already began; the transport reports errors in-band
+        }
+
+        response.StatusCode = problem.Status;
+        response.ContentType = "application/problem+json";
+        response.Headers.CacheControl = "no-store";
+        if (problem.Extensions.TryGetValue("retryAfter", out var retryAfter) && retryAfter is not null)
+        {
+            response.Headers.RetryAfter = retryAfter.ToString();
+        }
+
+        await using var writer = new Utf8JsonWriter(response.Body, JsonWire.Compact);
+        writer.WriteStartObject();
+        writer.WriteString("type", SwitchboardProblemException.TypeFor(problem.Code));
+        writer.WriteString("title", problem.Title);
+        writer.WriteNumber("status", problem.Status);
+        writer.WriteString("detail", problem.Message);
+        writer.WriteString("code", problem.Code);
+        writer.WriteString("instance", context.Request.Path);
+        foreach (var (name, value) in problem.Extensions)
+        {
+            writer.WritePropertyName(name);
+            JsonSerializer.Serialize(writer, value?.ToString());
+        }
+
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+}
+
+/// <summary>Turns every <see cref="SwitchboardProblemException"/> thrown by an endpoint into a problem response.</summary>
+internal sealed class ProblemEndpointFilter : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (SwitchboardProblemException problem)
+        {
+            await ProblemResponses.WriteAsync(context.HttpContext, problem);
+            return Results.Empty;
+        }
+        catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(413, "payload-too-large", "Payload too large", bad.Message));
+            return Results.Empty;
+        }
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Hubs;
+using Switchboard.Log;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Polling;
+
+/// <summary>
+/// <c>GET /v1/events</c>: short polling without <c>wait</c>, long polling with it. Both answer
+/// <c>{"events": [...], "cursor": "..."}</c>; the client sends the cursor back as <c>after</c>.
+/// </summary>
+internal static class PollingEndpoint
+{
+    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime)
+    {
+        var query = context.Request.Query;
+        var options = hub.Options.Polling;
+        var filter = hub.ParseFilter(query["topic"]);
+        var limit = ParseLimit(query["limit"], options);
+        var wait = ParseWait(query["wait"], options);
+        var start = hub.ResolveStart(query["after"], filter);
+        if (start.Reset is { } reset)
+        {
+            throw Gone(reset);
+        }
+
+        LogReadResult result;
+        using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
+        {
+            try
+            {
+                result = await hub.ReadAsync(filter, start.AfterSeq, limit, wait, stopping.Token);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
+                result = new LogReadResult([], start.AfterSeq);
+            }
+        }
+
+        if (result.Gap is { } gap)
+        {
+            throw Gone(hub.ResetFor(gap));
+        }
+
+        var response = context.Response;
+        response.Headers.CacheControl = "no-store";
+        response.Headers["X-Poll-Interval"] = options.PollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
+        var etag = ETagFor(hub.Log.Epoch, start.AfterSeq, result);
+        response.Headers.ETag = etag;
+        if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(response.BodyWriter);
+        writer.WriteStartObject();
+        writer.WriteStartArray("events");
+        foreach (var record in result.Events)
+        {
+            record.WriteTo(writer);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteString("cursor", hub.FormatCursor(result.NextAfterSeq));
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    internal static SwitchboardProblemException Gone(CursorReset reset) => new(410, reset.Reason, "Cursor no longer valid",
+        reset.Reason switch
+        {
+            ResetReason.EpochChanged => "The cursor belongs to another history of this hub (the store was reset). Restart from the cursor given here; earlier events may be missing.",
+            ResetReason.CursorAhead => "The cursor points past the newest event, so it was not issued by this hub. Restart from the cursor given here.",
+            _ => "Events after this cursor were removed by retention. Restart from the cursor given here; the events in between are gone.",
+        },
+        new Dictionary<string, object?> { ["cursor"] = reset.Cursor });
+
+    private static int ParseLimit(string? value, PollingOptions options)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return options.DefaultLimit;
+        }
+
+        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {options.MaxLimit}.");
+        }
+
+        return Math.Min(limit, options.MaxLimit);
+    }
+
+    private static TimeSpan ParseWait(string? value, PollingOptions options)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || double.IsInfinity(seconds))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
+        }
+
+        var wait = TimeSpan.FromSeconds(Math.Min(seconds, options.MaxWait.TotalSeconds));
+        if (wait <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // Up to 1/16 more, as Consul does, so a crowd of pollers that timed out together drifts apart.
+        return wait + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * wait.TotalMilliseconds / 16);
+    }
+
+    /// <summary>
+    /// Weak, because the body's cursor may move past unrelated events while the matching events stay the same;
+    /// a client holding the old body and cursor loses nothing.
+    /// </summary>
+    private static string ETagFor(string epoch, long afterSeq, LogReadResult result)
+    {
+        var first = result.Events.Count > 0 ? result.Events[0].Seq : 0;
+        var last = result.Events.Count > 0 ? result.Events[^1].Seq : 0;
+        var identity = string.Create(CultureInfo.InvariantCulture, $"{epoch}|{afterSeq}|{first}|{last}|{result.Events.Count}");
+        return $"W/\"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)).AsSpan(0, 8))}\"";
+    }
+}

@@ -1,0 +1,173 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Events;
+using Switchboard.Hubs;
+using Switchboard.Log;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Publishing;
+
+/// <summary><c>POST /v1/topics/{topic}/events</c> and <c>POST /v1/events</c>.</summary>
+internal static class PublishEndpoints
+{
+    // Room for {"type": "...", ...} around a payload that is exactly at the limit.
+    private const int EnvelopeAllowance = 4096;
+
+    public static async Task PublishOneAsync(HttpContext context, string topic, Hub hub)
+    {
+        var cancellationToken = context.RequestAborted;
+        hub.ValidateTopic(topic);
+        var limits = hub.Options.Limits;
+        var body = await RequestBody.ReadAsync(context.Request, limits.MaxEventBytes + EnvelopeAllowance, "event", cancellationToken);
+        using var document = ParseJson(body);
+        var draft = ReadDraft(hub, document.RootElement, topic, allowTopic: false);
+
+        var result = await hub.PublishAsync([draft], IdempotencyKey(context), RequestHash("one", topic, body), cancellationToken);
+        await WriteCreatedAsync(context, result, single: true);
+    }
+
+    public static async Task PublishBatchAsync(HttpContext context, Hub hub)
+    {
+        var cancellationToken = context.RequestAborted;
+        var limits = hub.Options.Limits;
+        var body = await RequestBody.ReadAsync(context.Request, limits.MaxBatchBytes, "batch", cancellationToken);
+        using var document = ParseJson(body);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Array)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid batch", "A batch is a JSON array of {\"topic\", \"type\", \"data\"} objects.");
+        }
+
+        var count = root.GetArrayLength();
+        if (count == 0)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Empty batch", "A batch needs at least one event.");
+        }
+
+        if (count > limits.MaxBatchEvents)
+        {
+            throw new SwitchboardProblemException(413, "batch-too-large", "Batch too large", $"The batch has {count} events; the limit is {limits.MaxBatchEvents}.");
+        }
+
+        var drafts = new List<EventDraft>(count);
+        var index = 0;
+        foreach (var element in root.EnumerateArray())
+        {
+            try
+            {
+                drafts.Add(ReadDraft(hub, element, topic: null, allowTopic: true));
+            }
+            catch (SwitchboardProblemException problem)
+            {
+                throw new SwitchboardProblemException(problem.Status, problem.Code, problem.Title, $"Event {index}: {problem.Message}", problem.Extensions);
+            }
+
+            index++;
+        }
+
+        var result = await hub.PublishAsync(drafts, IdempotencyKey(context), RequestHash("batch", "", body), cancellationToken);
+        await WriteCreatedAsync(context, result, single: false);
+    }
+
+    private static JsonDocument ParseJson(byte[] body)
+    {
+        try
+        {
+            return JsonDocument.Parse(body, JsonWire.Reading);
+        }
+        catch (JsonException ex)
+        {
+            throw SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
+        }
+    }
+
+    private static EventDraft ReadDraft(Hub hub, JsonElement element, string? topic, bool allowTopic)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid event", "An event is a JSON object such as {\"type\": \"order.created\", \"data\": {...}}.");
+        }
+
+        string? type = null;
+        JsonElement? data = null;
+        foreach (var property in element.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "type" when property.Value.ValueKind == JsonValueKind.String:
+                    type = property.Value.GetString();
+                    break;
+                case "type" when property.Value.ValueKind == JsonValueKind.Null:
+                    break;
+                case "type":
+                    throw SwitchboardProblemException.BadRequest("invalid-type", "Invalid event type", "\"type\" must be a string.");
+                case "topic" when allowTopic && property.Value.ValueKind == JsonValueKind.String:
+                    topic = property.Value.GetString();
+                    break;
+                case "data":
+                    data = property.Value;
+                    break;
+                default:
+                    throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property",
+                        $"Unknown or mistyped property \"{property.Name}\"; an event has {(allowTopic ? "\"topic\", " : "")}\"type\" and \"data\".");
+            }
+        }
+
+        hub.ValidateTopic(topic);
+        var normalizedType = hub.NormalizeType(type);
+        var payload = data is { } value ? JsonWire.Minify(value) : "null"u8.ToArray();
+        var limit = hub.Options.Limits.MaxEventBytes;
+        if (payload.Length > limit)
+        {
+            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The event data is {payload.Length} bytes; the limit is {limit}.");
+        }
+
+        return new EventDraft(topic!, normalizedType, payload);
+    }
+
+    private static string? IdempotencyKey(HttpContext context) =>
+        context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
+
+    private static byte[] RequestHash(string kind, string topic, byte[] body)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{kind}\n{topic}\n"));
+        hash.AppendData(body);
+        return hash.GetHashAndReset();
+    }
+
+    private static async Task WriteCreatedAsync(HttpContext context, AppendResult result, bool single)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status201Created;
+        response.ContentType = "application/json";
+        response.Headers.CacheControl = "no-store";
+        if (result.Outcome == AppendOutcome.Replayed)
+        {
+            response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        await using var writer = new Utf8JsonWriter(response.BodyWriter);
+        if (single)
+        {
+            result.Events[0].WriteTo(writer);
+        }
+        else
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("events");
+            foreach (var record in result.Events)
+            {
+                record.WriteTo(writer);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        await writer.FlushAsync(context.RequestAborted);
+    }
+}

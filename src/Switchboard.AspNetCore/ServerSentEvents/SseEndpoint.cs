@@ -1,0 +1,135 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Hubs;
+
+namespace Switchboard.AspNetCore.ServerSentEvents;
+
+/// <summary>
+/// <c>GET /v1/stream</c>: one long response of WHATWG Server-Sent Events. Each event's frame is built once
+/// (<see cref="Events.EventRecord.SseFrame"/>) and copied to every stream. A slow client only slows its own
+/// loop: Kestrel's pipe stops accepting writes past its threshold, the loop stops reading, and it later
+/// catches up from the log. No per-client queue exists to grow.
+/// </summary>
+/// <remarks>
+/// The framing is written by hand rather than through <c>System.Net.ServerSentEvents.SseFormatter</c>,
+/// because the formatter works per subscriber, and we want the bytes of each event built once for all of them.
+/// </remarks>
+internal static class SseEndpoint
+{
+    private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
+
+    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time)
+    {
+        var options = hub.Options.Sse;
+        var query = context.Request.Query;
+        var filter = hub.ParseFilter(query["topic"]);
+
+        // Last-Event-ID (an EventSource reconnecting) wins over the first-connect parameter.
+        string? after = context.Request.Headers["Last-Event-ID"];
+        if (string.IsNullOrEmpty(after))
+        {
+            after = query["after"];
+        }
+
+        var start = hub.ResolveStart(after, filter);
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-store";
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        if (options.MaxStreamDuration is { } maxDuration)
+        {
+            stopping.CancelAfter(maxDuration);
+        }
+
+        var cancellationToken = stopping.Token;
+        var writer = response.BodyWriter;
+        var afterSeq = start.AfterSeq;
+        try
+        {
+            // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
+            Write(writer, string.Create(CultureInfo.InvariantCulture, $"retry: {(long)options.ReconnectDelay.TotalMilliseconds}\n\n"));
+            if (start.Reset is { } reset)
+            {
+                WriteReset(writer, reset);
+            }
+
+            await writer.FlushAsync(cancellationToken);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var signal = hub.Log.AppendSignal;
+                var result = await hub.Log.ReadAsync(filter, afterSeq, options.BatchSize, cancellationToken);
+                if (result.Gap is { } gap)
+                {
+                    var gapReset = hub.ResetFor(gap);
+                    WriteReset(writer, gapReset);
+                    afterSeq = gap.RestartAfterSeq;
+                    await writer.FlushAsync(cancellationToken);
+                    continue;
+                }
+
+                afterSeq = result.NextAfterSeq;
+                if (result.Events.Count > 0)
+                {
+                    foreach (var record in result.Events)
+                    {
+                        writer.Write(record.SseFrame.Span);
+                    }
+
+                    var flush = await writer.FlushAsync(cancellationToken);
+                    if (flush.IsCompleted || flush.IsCanceled)
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                try
+                {
+                    await signal.WaitAsync(options.HeartbeatInterval, time, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    writer.Write(Heartbeat);
+                    await writer.FlushAsync(cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left, the hub is stopping, or the stream reached its maximum duration.
+            // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
+        }
+    }
+
+    private static void WriteReset(PipeWriter writer, CursorReset reset)
+    {
+        var json = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var jsonWriter = new Utf8JsonWriter(json, JsonWire.Compact))
+        {
+            jsonWriter.WriteStartObject();
+            jsonWriter.WriteString("reason", reset.Reason);
+            jsonWriter.WriteString("cursor", reset.Cursor);
+            jsonWriter.WriteEndObject();
+        }
+
+        // The id moves the client's Last-Event-ID to the restart point, so a reconnect does not reset again.
+        Write(writer, $"event: switchboard.reset\nid: {reset.Cursor}\ndata: ");
+        writer.Write(json.WrittenSpan);
+        Write(writer, "\n\n");
+    }
+
+    private static void Write(PipeWriter writer, string text) => writer.Write(Encoding.UTF8.GetBytes(text));
+}

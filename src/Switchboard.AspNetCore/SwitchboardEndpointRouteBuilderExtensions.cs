@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.Polling;
+using Switchboard.AspNetCore.Publishing;
+using Switchboard.AspNetCore.ServerSentEvents;
+using Switchboard.Hubs;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore;
+
+/// <summary>Maps the hub's HTTP API.</summary>
+public static class SwitchboardEndpointRouteBuilderExtensions
+{
+    /// <summary>Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.</summary>
+    public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
+    {
+        var api = endpoints.MapGroup(prefix).AddEndpointFilter<ProblemEndpointFilter>().WithTags("Switchboard");
+
+        api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
+            .WithName("PublishEvent").WithSummary("Publish one event to a topic");
+        api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
+            .WithName("PublishBatch").WithSummary("Publish a batch of events atomically");
+        api.MapGet("/events", PollingEndpoint.PollAsync)
+            .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=");
+        api.MapGet("/stream", SseEndpoint.StreamAsync)
+            .WithName("StreamEvents").WithSummary("Server-Sent Events stream");
+        api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
+            .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
+
+        // Anything else under the prefix is a 404 problem rather than an empty body.
+        api.Map("/{**path}", (HttpContext context) =>
+            throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}."));
+        return api;
+    }
+}

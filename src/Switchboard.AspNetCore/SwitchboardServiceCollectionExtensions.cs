@@ -1,0 +1,32 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Switchboard.AspNetCore.Retention;
+using Switchboard.Hubs;
+using Switchboard.Log;
+
+namespace Switchboard.AspNetCore;
+
+/// <summary>Registers the hub in any ASP.NET Core app.</summary>
+public static class SwitchboardServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the hub, bound to the <c>Switchboard</c> configuration section and validated at start.
+    /// The log is in memory unless a store (for example <c>AddSwitchboardSqlite</c>) registered an <see cref="IEventLog"/> first or after.
+    /// </summary>
+    public static IServiceCollection AddSwitchboard(this IServiceCollection services, Action<SwitchboardOptions>? configure = null)
+    {
+        var options = services.AddOptions<SwitchboardOptions>().BindConfiguration(SwitchboardOptions.SectionName).ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SwitchboardOptions>, SwitchboardOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<Hub>();
+        services.AddHostedService<RetentionService>();
+        return services;
+    }
+}

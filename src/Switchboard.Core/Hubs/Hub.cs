@@ -1,0 +1,229 @@
+using Microsoft.Extensions.Options;
+using Switchboard.Cursors;
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Problems;
+using Switchboard.Topics;
+
+namespace Switchboard.Hubs;
+
+/// <summary>
+/// The transport-independent front of the log: validates what publishers send, resolves where a
+/// subscriber starts, and reads (or waits) for events. Every transport goes through it.
+/// </summary>
+public sealed class Hub
+{
+    /// <summary>The type given to events published without one.</summary>
+    public const string DefaultEventType = "message";
+
+    /// <summary>Event types with this prefix belong to the hub itself.</summary>
+    public const string ReservedTypePrefix = "switchboard.";
+
+    private readonly IEventLog _log;
+    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the hub over a log.</summary>
+    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time)
+    {
+        _log = log;
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>The log behind the hub.</summary>
+    public IEventLog Log => _log;
+
+    /// <summary>The current options.</summary>
+    public SwitchboardOptions Options => _options.CurrentValue;
+
+    /// <summary>Throws a 400 problem unless <paramref name="topic"/> is a valid topic name.</summary>
+    public void ValidateTopic(string? topic)
+    {
+        if (TopicName.Validate(topic, Options.Limits.MaxTopicLength) is { } error)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-topic", "Invalid topic name", $"Topic '{Truncate(topic)}': {error}");
+        }
+    }
+
+    /// <summary>Returns the event type to store: the default when absent; 400 when reserved or malformed.</summary>
+    public string NormalizeType(string? type)
+    {
+        if (type is null)
+        {
+            return DefaultEventType;
+        }
+
+        if (type.Length == 0 || type.Length > Options.Limits.MaxTypeLength || type.Any(char.IsControl))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-type", "Invalid event type",
+                $"The event type must be 1 to {Options.Limits.MaxTypeLength} characters without control characters.");
+        }
+
+        if (type.StartsWith(ReservedTypePrefix, StringComparison.Ordinal))
+        {
+            throw SwitchboardProblemException.BadRequest("reserved-type", "Reserved event type",
+                $"Event types starting with '{ReservedTypePrefix}' are reserved for the hub.");
+        }
+
+        return type;
+    }
+
+    /// <summary>Parses subscription patterns; 400 when none, too many, or one is invalid.</summary>
+    public TopicFilter ParseFilter(IReadOnlyCollection<string?> patterns)
+    {
+        var limits = Options.Limits;
+        if (patterns.Count == 0)
+        {
+            throw SwitchboardProblemException.BadRequest("missing-topic", "No topic pattern",
+                "Give at least one topic pattern, for example ?topic=orders or ?topic=chat.>.");
+        }
+
+        if (patterns.Count > limits.MaxPatternsPerSubscription)
+        {
+            throw SwitchboardProblemException.BadRequest("too-many-patterns", "Too many topic patterns",
+                $"{patterns.Count} patterns given; a subscription may have at most {limits.MaxPatternsPerSubscription}.");
+        }
+
+        var parsed = new List<TopicPattern>(patterns.Count);
+        foreach (var value in patterns)
+        {
+            var pattern = TopicPattern.TryParse(value, limits.MaxTopicLength, out var error)
+                ?? throw SwitchboardProblemException.BadRequest("invalid-pattern", "Invalid topic pattern", $"Pattern '{Truncate(value)}': {error}");
+            parsed.Add(pattern);
+        }
+
+        return new TopicFilter(parsed);
+    }
+
+    /// <summary>
+    /// Appends events (already validated by the caller through <see cref="ValidateTopic"/> and <see cref="NormalizeType"/>).
+    /// With an idempotency key, a retry returns the original events; a different request under the same key is a 422.
+    /// </summary>
+    public async Task<AppendResult> PublishAsync(IReadOnlyList<EventDraft> events, string? idempotencyKey, byte[]? requestHash, CancellationToken cancellationToken = default)
+    {
+        IdempotencyRequest? idempotency = null;
+        if (idempotencyKey is not null)
+        {
+            if (idempotencyKey.Length == 0 || idempotencyKey.Length > Options.Limits.MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl))
+            {
+                throw SwitchboardProblemException.BadRequest("invalid-idempotency-key", "Invalid Idempotency-Key",
+                    $"The Idempotency-Key must be 1 to {Options.Limits.MaxIdempotencyKeyLength} printable characters.");
+            }
+
+            idempotency = new IdempotencyRequest(idempotencyKey, requestHash ?? [], _time.GetUtcNow() + Options.Idempotency.KeyRetention);
+        }
+
+        var result = await _log.AppendAsync(events, idempotency, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == AppendOutcome.Conflict)
+        {
+            throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+                "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Resolves where a subscriber starts: <c>latest</c> (default), <c>earliest</c>, or a cursor.
+    /// A malformed cursor is a 400. A cursor from another epoch, or ahead of the log, resolves to a reset.
+    /// </summary>
+    public StartPosition ResolveStart(string? after, TopicFilter filter)
+    {
+        if (string.IsNullOrEmpty(after) || after == Cursor.Latest)
+        {
+            return new StartPosition(_log.HeadSeq, null);
+        }
+
+        if (after == Cursor.Earliest)
+        {
+            return new StartPosition(_log.EarliestAfterSeq(filter), null);
+        }
+
+        if (!Cursor.TryParse(after, out var epoch, out var seq))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-cursor", "Invalid cursor",
+                "The cursor is malformed. Pass back a cursor the server gave you, or 'earliest' or 'latest'.");
+        }
+
+        if (epoch != _log.Epoch)
+        {
+            return Reset(ResetReason.EpochChanged);
+        }
+
+        if (seq > _log.HeadSeq)
+        {
+            return Reset(ResetReason.CursorAhead);
+        }
+
+        return new StartPosition(seq, null);
+
+        StartPosition Reset(string reason)
+        {
+            var restart = _log.EarliestAfterSeq(filter);
+            return new StartPosition(restart, new CursorReset(reason, Cursor.Format(_log.Epoch, restart)));
+        }
+    }
+
+    /// <summary>Turns a gap found while reading into the reset a client is told about.</summary>
+    public CursorReset ResetFor(LogGap gap) => new(ResetReason.CursorExpired, Cursor.Format(_log.Epoch, gap.RestartAfterSeq));
+
+    /// <summary>Formats a position of this hub's log as a cursor.</summary>
+    public string FormatCursor(long afterSeq) => Cursor.Format(_log.Epoch, afterSeq);
+
+    /// <summary>
+    /// Reads matching events after <paramref name="afterSeq"/>; when there are none and <paramref name="wait"/> is positive,
+    /// holds until one arrives or the wait ends. The append signal is captured before each read, so a publish racing
+    /// the read is never missed.
+    /// </summary>
+    public async Task<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            var signal = _log.AppendSignal;
+            var result = await _log.ReadAsync(filter, afterSeq, limit, cancellationToken).ConfigureAwait(false);
+            if (result.Events.Count > 0 || result.Gap is not null)
+            {
+                return result;
+            }
+
+            afterSeq = result.NextAfterSeq;
+            var remaining = wait - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return result;
+            }
+
+            try
+            {
+                await signal.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return result;
+            }
+        }
+    }
+
+    private static string? Truncate(string? value) => value is { Length: > 80 } ? value[..80] + "…" : value;
+}
+
+/// <summary>Where a subscriber starts reading, and whether it must first be told its cursor was reset.</summary>
+public readonly record struct StartPosition(long AfterSeq, CursorReset? Reset);
+
+/// <summary>The reader's cursor no longer names retained history; it restarts at <paramref name="Cursor"/>.</summary>
+public sealed record CursorReset(string Reason, string Cursor);
+
+/// <summary>Stable reasons for a reset, as sent to clients.</summary>
+public static class ResetReason
+{
+    /// <summary>Retention removed events after the cursor.</summary>
+    public const string CursorExpired = "cursor-expired";
+
+    /// <summary>The cursor belongs to another history of the log (a new database, a restarted memory store).</summary>
+    public const string EpochChanged = "epoch-changed";
+
+    /// <summary>The cursor points past the newest event, so it cannot come from this log.</summary>
+    public const string CursorAhead = "cursor-ahead";
+}

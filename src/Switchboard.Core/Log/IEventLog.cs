@@ -1,0 +1,80 @@
+using Switchboard.Events;
+using Switchboard.Retention;
+using Switchboard.Topics;
+
+namespace Switchboard.Log;
+
+/// <summary>
+/// The durable, ordered log every delivery mode reads from. Implementations assign a hub-wide
+/// increasing <c>seq</c>, keep per-topic retention, and wake readers when events arrive.
+/// </summary>
+/// <remarks>
+/// Readers must capture <see cref="AppendSignal"/> <em>before</em> calling <see cref="ReadAsync"/>:
+/// then an append racing the read either shows up in the read or completes the captured task.
+/// </remarks>
+public interface IEventLog : IAsyncDisposable
+{
+    /// <summary>The identity of this log's history; it changes when the history is reset.</summary>
+    string Epoch { get; }
+
+    /// <summary>The seq of the newest event visible to readers (0 when the log is empty).</summary>
+    long HeadSeq { get; }
+
+    /// <summary>A task that completes at the next append after this property was read.</summary>
+    Task AppendSignal { get; }
+
+    /// <summary>
+    /// Appends the events atomically, in order. With <paramref name="idempotency"/>, a key seen
+    /// before returns the original events (same request) or a conflict (different request).
+    /// </summary>
+    Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads up to <paramref name="limit"/> events after <paramref name="afterSeq"/> matching <paramref name="filter"/>.
+    /// Reports a gap instead of events when retention removed matching events after that position.
+    /// </summary>
+    ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The oldest position from which every topic matching <paramref name="filter"/> is complete:
+    /// what <c>earliest</c> means, and where a reader restarts after a gap.
+    /// </summary>
+    long EarliestAfterSeq(TopicFilter filter);
+
+    /// <summary>Applies retention and expires idempotency keys.</summary>
+    Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Identifies a publish request for idempotent retries.</summary>
+/// <param name="Key">The client's <c>Idempotency-Key</c>.</param>
+/// <param name="RequestHash">A hash of what was asked (topic and body), to tell a retry from a different request.</param>
+/// <param name="ExpiresAt">When the key may be forgotten.</param>
+public sealed record IdempotencyRequest(string Key, byte[] RequestHash, DateTimeOffset ExpiresAt);
+
+/// <summary>What an append did.</summary>
+public enum AppendOutcome
+{
+    /// <summary>The events were appended now.</summary>
+    Appended,
+
+    /// <summary>The idempotency key was seen with the same request; these are the original events.</summary>
+    Replayed,
+
+    /// <summary>The idempotency key was seen with a different request; nothing was appended.</summary>
+    Conflict,
+}
+
+/// <summary>The result of <see cref="IEventLog.AppendAsync"/>.</summary>
+public sealed record AppendResult(AppendOutcome Outcome, IReadOnlyList<EventRecord> Events);
+
+/// <summary>The result of <see cref="IEventLog.ReadAsync"/>.</summary>
+/// <param name="Events">Matching events in seq order.</param>
+/// <param name="NextAfterSeq">Where the next read continues: past the returned events and past scanned non-matching ones.</param>
+/// <param name="Gap">Set when matching events after the requested position were removed by retention.</param>
+public sealed record LogReadResult(IReadOnlyList<EventRecord> Events, long NextAfterSeq, LogGap? Gap = null);
+
+/// <summary>Matching history after the reader's position is gone; the reader must restart at <paramref name="RestartAfterSeq"/>.</summary>
+public sealed record LogGap(long RestartAfterSeq);
+
+/// <summary>What a trim removed.</summary>
+public sealed record TrimResult(long EventsDeleted, long IdempotencyKeysDeleted);

@@ -1,0 +1,179 @@
+using Switchboard.Cursors;
+using Switchboard.Events;
+using Switchboard.Retention;
+using Switchboard.Topics;
+
+namespace Switchboard.Log;
+
+/// <summary>
+/// A log held in memory, for tests and throw-away hubs. Every instance is a new epoch, so cursors
+/// from a previous run are reported as a reset, never misread.
+/// </summary>
+public sealed class InMemoryEventLog : IEventLog
+{
+    private readonly Lock _gate = new();
+    private readonly List<EventRecord> _events = [];
+    private readonly Dictionary<string, StoredKey> _idempotencyKeys = new(StringComparer.Ordinal);
+    private readonly TopicRegistry _topics = new();
+    private readonly AppendSignalSource _signal = new();
+    private readonly TimeProvider _time;
+    private long _head;
+
+    /// <summary>Creates an empty log with a fresh epoch.</summary>
+    public InMemoryEventLog(TimeProvider? timeProvider = null)
+    {
+        _time = timeProvider ?? TimeProvider.System;
+        Epoch = Cursor.NewEpoch();
+    }
+
+    /// <inheritdoc />
+    public string Epoch { get; }
+
+    /// <inheritdoc />
+    public long HeadSeq => Volatile.Read(ref _head);
+
+    /// <inheritdoc />
+    public Task AppendSignal => _signal.Next;
+
+    /// <inheritdoc />
+    public Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        AppendResult result;
+        lock (_gate)
+        {
+            if (idempotency is not null && _idempotencyKeys.TryGetValue(idempotency.Key, out var stored))
+            {
+                return Task.FromResult(stored.RequestHash.AsSpan().SequenceEqual(idempotency.RequestHash)
+                    ? new AppendResult(AppendOutcome.Replayed, stored.Events)
+                    : new AppendResult(AppendOutcome.Conflict, []));
+            }
+
+            var time = TruncateToMilliseconds(_time.GetUtcNow());
+            var records = new EventRecord[events.Count];
+            for (var i = 0; i < events.Count; i++)
+            {
+                var draft = events[i];
+                var record = new EventRecord(Epoch, _head + 1 + i, draft.Topic, draft.Type, time, draft.Data.ToArray());
+                records[i] = record;
+                _events.Add(record);
+                _topics.Appended(record.Topic, record.Seq);
+            }
+
+            if (idempotency is not null)
+            {
+                _idempotencyKeys[idempotency.Key] = new StoredKey(idempotency.RequestHash, records, idempotency.ExpiresAt);
+            }
+
+            Volatile.Write(ref _head, _head + events.Count);
+            result = new AppendResult(AppendOutcome.Appended, records);
+        }
+
+        _signal.Notify();
+        return Task.FromResult(result);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_topics.FindGap(filter, afterSeq) is { } gap)
+            {
+                return ValueTask.FromResult(new LogReadResult([], afterSeq, gap));
+            }
+
+            var found = new List<EventRecord>(Math.Min(limit, 64));
+            var next = Math.Max(afterSeq, _head);
+            for (var i = FirstIndexAfter(afterSeq); i < _events.Count; i++)
+            {
+                var record = _events[i];
+                if (!filter.Matches(record.Topic))
+                {
+                    continue;
+                }
+
+                found.Add(record);
+                if (found.Count == limit)
+                {
+                    next = record.Seq;
+                    break;
+                }
+            }
+
+            return ValueTask.FromResult(new LogReadResult(found, next));
+        }
+    }
+
+    /// <inheritdoc />
+    public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
+
+    /// <inheritdoc />
+    public Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        long deletedEvents = 0;
+        long deletedKeys = 0;
+        lock (_gate)
+        {
+            var remove = new HashSet<long>();
+            foreach (var group in _events.GroupBy(e => e.Topic))
+            {
+                var rule = policy.RuleFor(group.Key);
+                var newestFirst = group.OrderByDescending(e => e.Seq).ToList();
+                for (var i = 0; i < newestFirst.Count; i++)
+                {
+                    var record = newestFirst[i];
+                    var tooMany = rule.MaxEventsPerTopic is { } max && i >= max;
+                    var tooOld = rule.MaxAge is { } age && record.Time < now - age;
+                    if (tooMany || tooOld)
+                    {
+                        // Everything older goes too: retention removes a topic's oldest events first.
+                        foreach (var older in newestFirst.Skip(i))
+                        {
+                            remove.Add(older.Seq);
+                        }
+
+                        _topics.Trimmed(group.Key, record.Seq);
+                        break;
+                    }
+                }
+            }
+
+            deletedEvents = _events.RemoveAll(e => remove.Contains(e.Seq));
+            foreach (var (key, stored) in _idempotencyKeys.Where(k => k.Value.ExpiresAt <= now).ToList())
+            {
+                _idempotencyKeys.Remove(key);
+                deletedKeys++;
+            }
+        }
+
+        return Task.FromResult(new TrimResult(deletedEvents, deletedKeys));
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    internal static DateTimeOffset TruncateToMilliseconds(DateTimeOffset time) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
+
+    private int FirstIndexAfter(long afterSeq)
+    {
+        int low = 0, high = _events.Count;
+        while (low < high)
+        {
+            var mid = (low + high) >>> 1;
+            if (_events[mid].Seq <= afterSeq)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low;
+    }
+
+    private sealed record StoredKey(byte[] RequestHash, IReadOnlyList<EventRecord> Events, DateTimeOffset ExpiresAt);
+}

@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Options;
+using Switchboard.Retention;
+
+namespace Switchboard;
+
+/// <summary>
+/// Everything an operator can tune, bound from the <c>Switchboard</c> configuration section
+/// (<c>appsettings.json</c>, or environment variables such as <c>Switchboard__Limits__MaxEventBytes</c>).
+/// Every default is a safe production value; <see cref="SwitchboardOptionsValidator"/> rejects nonsense at start.
+/// </summary>
+public sealed class SwitchboardOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Switchboard";
+
+    /// <summary>Input limits.</summary>
+    public LimitsOptions Limits { get; set; } = new();
+
+    /// <summary>Short and long polling.</summary>
+    public PollingOptions Polling { get; set; } = new();
+
+    /// <summary>Server-Sent Events.</summary>
+    public SseOptions Sse { get; set; } = new();
+
+    /// <summary>How long history is kept.</summary>
+    public RetentionOptions Retention { get; set; } = new();
+
+    /// <summary>Idempotent publishing.</summary>
+    public IdempotencyOptions Idempotency { get; set; } = new();
+}
+
+/// <summary>Explicit input limits; exceeding one is a 4xx, never a crash.</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>Largest event payload (the <c>data</c> JSON, or a single publish body), in bytes. Over it: 413. Default 64 KiB.</summary>
+    public int MaxEventBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Largest batch publish body, in bytes. Over it: 413. Default 1 MiB.</summary>
+    public int MaxBatchBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most events in one batch publish. Over it: 413. Default 1,000.</summary>
+    public int MaxBatchEvents { get; set; } = 1000;
+
+    /// <summary>Longest topic name or pattern, in characters. Default 255.</summary>
+    public int MaxTopicLength { get; set; } = 255;
+
+    /// <summary>Longest event type, in characters. Default 128.</summary>
+    public int MaxTypeLength { get; set; } = 128;
+
+    /// <summary>Most topic patterns in one subscription. Default 32.</summary>
+    public int MaxPatternsPerSubscription { get; set; } = 32;
+
+    /// <summary>Longest <c>Idempotency-Key</c>, in characters. Default 255.</summary>
+    public int MaxIdempotencyKeyLength { get; set; } = 255;
+}
+
+/// <summary>Short and long polling.</summary>
+public sealed class PollingOptions
+{
+    /// <summary>Events per response when the client gives no <c>limit</c>. Default 100.</summary>
+    public int DefaultLimit { get; set; } = 100;
+
+    /// <summary>The cap on <c>limit</c>. Default 1,000.</summary>
+    public int MaxLimit { get; set; } = 1000;
+
+    /// <summary>The cap on <c>wait</c> for long polls. Default 60 s.</summary>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The <c>X-Poll-Interval</c> hint for short pollers, in seconds. Default 2.</summary>
+    public int PollIntervalSeconds { get; set; } = 2;
+}
+
+/// <summary>Server-Sent Events.</summary>
+public sealed class SseOptions
+{
+    /// <summary>How often an idle stream sends a comment, so proxies keep it open. Default 15 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>The <c>retry:</c> reconnection delay sent to clients. Default 3 s.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Most events read and written per flush. Default 256.</summary>
+    public int BatchSize { get; set; } = 256;
+
+    /// <summary>
+    /// When set, a stream is closed after this long and the client reconnects and resumes; lets a load
+    /// balancer rebalance long-lived streams. Default: unlimited.
+    /// </summary>
+    public TimeSpan? MaxStreamDuration { get; set; }
+}
+
+/// <summary>Idempotent publishing.</summary>
+public sealed class IdempotencyOptions
+{
+    /// <summary>How long an <c>Idempotency-Key</c> is remembered. Default 24 h.</summary>
+    public TimeSpan KeyRetention { get; set; } = TimeSpan.FromHours(24);
+}
+
+/// <summary>Rejects option values that cannot work, at start-up rather than at the first request.</summary>
+public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, SwitchboardOptions options)
+    {
+        var failures = new List<string>();
+        void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                failures.Add(message);
+            }
+        }
+
+        Require(options.Limits.MaxEventBytes is >= 16 and <= 16 * 1024 * 1024, "Limits:MaxEventBytes must be between 16 B and 16 MiB.");
+        Require(options.Limits.MaxBatchBytes >= options.Limits.MaxEventBytes, "Limits:MaxBatchBytes must be at least Limits:MaxEventBytes.");
+        Require(options.Limits.MaxBatchEvents is >= 1 and <= 100_000, "Limits:MaxBatchEvents must be between 1 and 100,000.");
+        Require(options.Limits.MaxTopicLength is >= 1 and <= 1024, "Limits:MaxTopicLength must be between 1 and 1024.");
+        Require(options.Limits.MaxTypeLength is >= 1 and <= 1024, "Limits:MaxTypeLength must be between 1 and 1024.");
+        Require(options.Limits.MaxPatternsPerSubscription is >= 1 and <= 1024, "Limits:MaxPatternsPerSubscription must be between 1 and 1024.");
+        Require(options.Limits.MaxIdempotencyKeyLength is >= 1 and <= 1024, "Limits:MaxIdempotencyKeyLength must be between 1 and 1024.");
+        Require(options.Polling.DefaultLimit >= 1 && options.Polling.DefaultLimit <= options.Polling.MaxLimit, "Polling:DefaultLimit must be between 1 and Polling:MaxLimit.");
+        Require(options.Polling.MaxLimit is >= 1 and <= 10_000, "Polling:MaxLimit must be between 1 and 10,000.");
+        Require(options.Polling.MaxWait > TimeSpan.Zero && options.Polling.MaxWait <= TimeSpan.FromMinutes(10), "Polling:MaxWait must be between 0 and 10 minutes.");
+        Require(options.Polling.PollIntervalSeconds >= 1, "Polling:PollIntervalSeconds must be at least 1.");
+        Require(options.Sse.HeartbeatInterval >= TimeSpan.FromMilliseconds(10), "Sse:HeartbeatInterval must be at least 10 ms.");
+        Require(options.Sse.ReconnectDelay >= TimeSpan.Zero, "Sse:ReconnectDelay must not be negative.");
+        Require(options.Sse.BatchSize is >= 1 and <= 10_000, "Sse:BatchSize must be between 1 and 10,000.");
+        Require(options.Sse.MaxStreamDuration is null || options.Sse.MaxStreamDuration > TimeSpan.Zero, "Sse:MaxStreamDuration must be positive when set.");
+        Require(options.Retention.MaxAge is null || options.Retention.MaxAge > TimeSpan.Zero, "Retention:MaxAge must be positive when set.");
+        Require(options.Retention.MaxEventsPerTopic is null or >= 1, "Retention:MaxEventsPerTopic must be at least 1 when set.");
+        Require(options.Retention.TrimInterval >= TimeSpan.FromMilliseconds(10), "Retention:TrimInterval must be at least 10 ms.");
+        foreach (var (prefix, rule) in options.Retention.Topics)
+        {
+            Require(Topics.TopicName.Validate(prefix) is null, $"Retention:Topics:{prefix} is not a valid topic prefix.");
+            Require(rule.MaxAge is null || rule.MaxAge > TimeSpan.Zero, $"Retention:Topics:{prefix}:MaxAge must be positive when set.");
+            Require(rule.MaxEventsPerTopic is null or >= 1, $"Retention:Topics:{prefix}:MaxEventsPerTopic must be at least 1 when set.");
+        }
+
+        Require(options.Idempotency.KeyRetention > TimeSpan.Zero, "Idempotency:KeyRetention must be positive.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,87 @@
+namespace Switchboard.Topics;
+
+/// <summary>
+/// A NATS-style subscription pattern: <c>*</c> matches exactly one segment, a final <c>&gt;</c> matches one or more.
+/// </summary>
+public sealed class TopicPattern
+{
+    private readonly string[] _segments;
+
+    private TopicPattern(string value, string[] segments)
+    {
+        Value = value;
+        _segments = segments;
+        IsExact = !segments.Any(s => s is "*" or ">");
+    }
+
+    /// <summary>The pattern as written.</summary>
+    public string Value { get; }
+
+    /// <summary>True when the pattern has no wildcard, so it names exactly one topic.</summary>
+    public bool IsExact { get; }
+
+    /// <summary>Parses a pattern, or returns why it is invalid.</summary>
+    public static TopicPattern? TryParse(string? value, int maxLength, out string? error)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            error = "The topic pattern is empty.";
+            return null;
+        }
+
+        if (value.Length > maxLength)
+        {
+            error = $"The topic pattern is {value.Length} characters long; the limit is {maxLength}.";
+            return null;
+        }
+
+        error = TopicName.ValidateSegments(value, allowWildcards: true);
+        return error is null ? new TopicPattern(value, value.Split('.')) : null;
+    }
+
+    /// <summary>Parses a pattern known to be valid (configuration, tests).</summary>
+    public static TopicPattern Parse(string value) =>
+        TryParse(value, int.MaxValue, out var error) ?? throw new ArgumentException(error, nameof(value));
+
+    /// <summary>True when <paramref name="topic"/> (a valid topic name) matches this pattern.</summary>
+    public bool Matches(string topic)
+    {
+        if (IsExact)
+        {
+            return string.Equals(Value, topic, StringComparison.Ordinal);
+        }
+
+        var position = 0;
+        for (var i = 0; i < _segments.Length; i++)
+        {
+            if (position > topic.Length)
+            {
+                return false; // the topic ran out of segments
+            }
+
+            var segment = _segments[i];
+            if (segment == ">")
+            {
+                return position < topic.Length; // at least one more segment
+            }
+
+            var end = topic.IndexOf('.', position);
+            if (end < 0)
+            {
+                end = topic.Length;
+            }
+
+            if (segment != "*" && !topic.AsSpan(position, end - position).SequenceEqual(segment))
+            {
+                return false;
+            }
+
+            position = end + 1;
+        }
+
+        return position == topic.Length + 1; // consumed exactly every segment
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Value;
+}

@@ -1,0 +1,499 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Cursors;
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Retention;
+using Switchboard.Topics;
+
+namespace Switchboard.Storage.Sqlite;
+
+/// <summary>
+/// The default durable log. All writes go through one writer task that drains a bounded queue and commits
+/// everything waiting in one transaction (group commit), so concurrent publishers share a sync. Readers near
+/// the tail are served from memory; readers behind it query the file on pooled connections.
+/// </summary>
+public sealed partial class SqliteEventLog : IEventLog
+{
+    private readonly SqliteEventLogOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writerConnection;
+    private readonly Channel<WriteOperation> _writes;
+    private readonly Task _writerTask;
+    private readonly TopicRegistry _topics = new();
+    private readonly AppendSignalSource _signal = new();
+    private readonly RecentEventsRing _ring;
+    private long _head;
+    private long _commits;
+
+    /// <summary>Opens (or creates) the database and starts the writer.</summary>
+    public SqliteEventLog(SqliteEventLogOptions options, TimeProvider? timeProvider = null, ILogger<SqliteEventLog>? logger = null)
+    {
+        options.Validate();
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<SqliteEventLog>.Instance;
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+
+        _writerConnection = new SqliteConnection(_connectionString);
+        _writerConnection.Open();
+        Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000;");
+        Execute(_writerConnection, Schema);
+        Epoch = LoadOrCreateEpoch();
+        _head = LoadTopicsAndHead();
+        _ring = new RecentEventsRing(options.TailCacheSize, _head);
+        _writes = Channel.CreateBounded<WriteOperation>(new BoundedChannelOptions(options.WriteQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _writerTask = Task.Run(WriteLoopAsync);
+        LogOpened(_logger, System.IO.Path.GetFullPath(options.Path), Epoch, _head);
+    }
+
+    /// <inheritdoc />
+    public string Epoch { get; }
+
+    /// <inheritdoc />
+    public long HeadSeq => Volatile.Read(ref _head);
+
+    /// <inheritdoc />
+    public Task AppendSignal => _signal.Next;
+
+    /// <summary>Transactions committed since open; appends per commit shows group commit at work.</summary>
+    internal long CommitCount => Interlocked.Read(ref _commits);
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            type TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            data BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
+        CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY, trimmed_through INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS idempotency (
+            key TEXT PRIMARY KEY,
+            request_hash BLOB NOT NULL,
+            response BLOB NOT NULL,
+            expires_at INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
+        """;
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
+    {
+        if (events.Count == 0)
+        {
+            return new AppendResult(AppendOutcome.Appended, []);
+        }
+
+        var operation = new AppendOperation(events, idempotency);
+        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        // Once queued, the append happens even if the caller gives up: the caller just stops waiting.
+        return (AppendResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        if (_topics.FindGap(filter, afterSeq) is { } gap)
+        {
+            return new LogReadResult([], afterSeq, gap);
+        }
+
+        var head = HeadSeq;
+        if (afterSeq >= head)
+        {
+            return new LogReadResult([], afterSeq);
+        }
+
+        if (_ring.TryRead(filter, afterSeq, head, limit, out var fromMemory))
+        {
+            return fromMemory;
+        }
+
+        return await ReadFromStoreAsync(filter, afterSeq, head, limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
+
+    /// <inheritdoc />
+    public async Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var operation = new TrimOperation(policy, now);
+        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        return (TrimResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops accepting writes, commits everything already queued, and closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        await _writerTask.ConfigureAwait(false);
+        SqliteConnection.ClearPool(_writerConnection);
+        await _writerConnection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task<LogReadResult> ReadFromStoreAsync(TopicFilter filter, long afterSeq, long head, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var exact = filter.ExactTopics;
+        var scanLimit = exact is null ? Math.Max(_options.MaxScanRows, limit) : limit;
+        var topicClause = "";
+        if (exact is not null)
+        {
+            // Exact topics read through the (topic, seq) index instead of scanning the whole log.
+            var names = new StringBuilder();
+            for (var i = 0; i < exact.Count; i++)
+            {
+                names.Append(i == 0 ? "" : ", ").Append("$t").Append(i);
+                command.Parameters.AddWithValue("$t" + i, exact[i]);
+            }
+
+            topicClause = $"topic IN ({names}) AND ";
+        }
+
+        command.CommandText = $"SELECT seq, topic, type, time, data FROM events WHERE {topicClause}seq > $after AND seq <= $head ORDER BY seq LIMIT $limit";
+        command.Parameters.AddWithValue("$after", afterSeq);
+        command.Parameters.AddWithValue("$head", head);
+        command.Parameters.AddWithValue("$limit", scanLimit);
+
+        var found = new List<EventRecord>();
+        var rows = 0;
+        var lastSeq = afterSeq;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows++;
+            lastSeq = reader.GetInt64(0);
+            var topic = reader.GetString(1);
+            if (!filter.Matches(topic))
+            {
+                continue;
+            }
+
+            found.Add(new EventRecord(Epoch, lastSeq, topic, reader.GetString(2),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), (byte[])reader.GetValue(4)));
+            if (found.Count == limit)
+            {
+                return new LogReadResult(found, lastSeq);
+            }
+        }
+
+        // Fewer rows than asked means nothing else exists up to the head we read against.
+        var next = rows < scanLimit ? head : lastSeq;
+
+        // Retention may have removed events while we read; never hand those out as "nothing there".
+        if (_topics.FindGap(filter, afterSeq) is { } gap)
+        {
+            return new LogReadResult([], afterSeq, gap);
+        }
+
+        return new LogReadResult(found, next);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<WriteOperation>();
+        var reader = _writes.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            var events = 0;
+            while (events < _options.MaxEventsPerCommit && reader.TryRead(out var operation))
+            {
+                batch.Add(operation);
+                events += operation is AppendOperation append ? append.Events.Count : 1;
+            }
+
+            CommitBatch(batch);
+        }
+    }
+
+    private void CommitBatch(List<WriteOperation> batch)
+    {
+        var appended = new List<EventRecord>();
+        var trimmed = new List<(string Topic, long Through)>();
+        var results = new object[batch.Count];
+        var nextSeq = _head;
+        try
+        {
+            using var transaction = _writerConnection.BeginTransaction();
+            using var insertEvent = Prepare(transaction, "INSERT INTO events (seq, topic, type, time, data) VALUES ($seq, $topic, $type, $time, $data)", "$seq", "$topic", "$type", "$time", "$data");
+            using var findKey = Prepare(transaction, "SELECT request_hash, response FROM idempotency WHERE key = $key", "$key");
+            using var insertKey = Prepare(transaction, "INSERT INTO idempotency (key, request_hash, response, expires_at) VALUES ($key, $hash, $response, $expires)", "$key", "$hash", "$response", "$expires");
+            var time = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+            for (var i = 0; i < batch.Count; i++)
+            {
+                switch (batch[i])
+                {
+                    case AppendOperation append:
+                        results[i] = Append(append, time, insertEvent, findKey, insertKey, appended, ref nextSeq);
+                        break;
+                    case TrimOperation trim:
+                        results[i] = Trim(transaction, trim, trimmed);
+                        break;
+                }
+            }
+
+            transaction.Commit();
+            Interlocked.Increment(ref _commits);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+        {
+            LogWriteFailed(_logger, ex, batch.Count);
+            foreach (var operation in batch)
+            {
+                operation.Completion.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        // Publish in order: memory, then the head (readers trust everything up to it), then wake everyone.
+        foreach (var record in appended)
+        {
+            _ring.Add(record);
+            _topics.Appended(record.Topic, record.Seq);
+        }
+
+        foreach (var (topic, through) in trimmed)
+        {
+            _topics.Trimmed(topic, through);
+        }
+
+        Volatile.Write(ref _head, nextSeq);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+
+        if (appended.Count > 0)
+        {
+            _signal.Notify();
+        }
+    }
+
+    private AppendResult Append(AppendOperation append, DateTimeOffset time, SqliteCommand insertEvent, SqliteCommand findKey, SqliteCommand insertKey, List<EventRecord> appended, ref long nextSeq)
+    {
+        if (append.Idempotency is { } idempotency)
+        {
+            findKey.Parameters["$key"].Value = idempotency.Key;
+            using var existing = findKey.ExecuteReader();
+            if (existing.Read())
+            {
+                var storedHash = (byte[])existing.GetValue(0);
+                if (!storedHash.AsSpan().SequenceEqual(idempotency.RequestHash))
+                {
+                    return new AppendResult(AppendOutcome.Conflict, []);
+                }
+
+                return new AppendResult(AppendOutcome.Replayed, DecodeEvents((byte[])existing.GetValue(1)));
+            }
+        }
+
+        var records = new EventRecord[append.Events.Count];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var draft = append.Events[i];
+            var seq = ++nextSeq;
+            insertEvent.Parameters["$seq"].Value = seq;
+            insertEvent.Parameters["$topic"].Value = draft.Topic;
+            insertEvent.Parameters["$type"].Value = draft.Type;
+            insertEvent.Parameters["$time"].Value = time.ToUnixTimeMilliseconds();
+            var data = draft.Data.ToArray();
+            insertEvent.Parameters["$data"].Value = data;
+            insertEvent.ExecuteNonQuery();
+            records[i] = new EventRecord(Epoch, seq, draft.Topic, draft.Type, time, data);
+        }
+
+        if (append.Idempotency is { } key)
+        {
+            insertKey.Parameters["$key"].Value = key.Key;
+            insertKey.Parameters["$hash"].Value = key.RequestHash;
+            insertKey.Parameters["$response"].Value = EncodeEvents(records);
+            insertKey.Parameters["$expires"].Value = key.ExpiresAt.ToUnixTimeMilliseconds();
+            insertKey.ExecuteNonQuery();
+        }
+
+        appended.AddRange(records);
+        return new AppendResult(AppendOutcome.Appended, records);
+    }
+
+    private TrimResult Trim(SqliteTransaction transaction, TrimOperation trim, List<(string Topic, long Through)> trimmed)
+    {
+        long deletedEvents = 0;
+        using var byCount = Prepare(transaction, "SELECT seq FROM events WHERE topic = $topic ORDER BY seq DESC LIMIT 1 OFFSET $keep", "$topic", "$keep");
+        using var byAge = Prepare(transaction, "SELECT MAX(seq) FROM events WHERE topic = $topic AND time < $cutoff", "$topic", "$cutoff");
+        using var delete = Prepare(transaction, "DELETE FROM events WHERE topic = $topic AND seq <= $through", "$topic", "$through");
+        using var mark = Prepare(transaction, "INSERT INTO topics (topic, trimmed_through) VALUES ($topic, $through) ON CONFLICT (topic) DO UPDATE SET trimmed_through = excluded.trimmed_through", "$topic", "$through");
+        foreach (var topic in _topics.Topics.ToList())
+        {
+            var rule = trim.Policy.RuleFor(topic);
+            long through = 0;
+            if (rule.MaxEventsPerTopic is { } keep)
+            {
+                byCount.Parameters["$topic"].Value = topic;
+                byCount.Parameters["$keep"].Value = keep;
+                through = Math.Max(through, byCount.ExecuteScalar() is long seq ? seq : 0);
+            }
+
+            if (rule.MaxAge is { } maxAge)
+            {
+                byAge.Parameters["$topic"].Value = topic;
+                byAge.Parameters["$cutoff"].Value = (trim.Now - maxAge).ToUnixTimeMilliseconds();
+                through = Math.Max(through, byAge.ExecuteScalar() is long seq ? seq : 0);
+            }
+
+            if (through <= _topics.TrimmedThrough(topic))
+            {
+                continue;
+            }
+
+            delete.Parameters["$topic"].Value = topic;
+            delete.Parameters["$through"].Value = through;
+            deletedEvents += delete.ExecuteNonQuery();
+            mark.Parameters["$topic"].Value = topic;
+            mark.Parameters["$through"].Value = through;
+            mark.ExecuteNonQuery();
+            trimmed.Add((topic, through));
+        }
+
+        using var expireKeys = Prepare(transaction, "DELETE FROM idempotency WHERE expires_at <= $now", "$now");
+        expireKeys.Parameters["$now"].Value = trim.Now.ToUnixTimeMilliseconds();
+        var deletedKeys = expireKeys.ExecuteNonQuery();
+        return new TrimResult(deletedEvents, deletedKeys);
+    }
+
+    private SqliteCommand Prepare(SqliteTransaction transaction, string sql, params string[] parameters)
+    {
+        var command = _writerConnection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    private static byte[] EncodeEvents(EventRecord[] records)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var record in records)
+            {
+                record.WriteTo(writer);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private EventRecord[] DecodeEvents(byte[] json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.EnumerateArray().Select(e => EventRecord.FromJson(Epoch, e)).ToArray();
+    }
+
+    private string LoadOrCreateEpoch()
+    {
+        using var command = _writerConnection.CreateCommand();
+        command.CommandText = "SELECT value FROM meta WHERE key = 'epoch'";
+        if (command.ExecuteScalar() is string existing)
+        {
+            return existing;
+        }
+
+        var epoch = Cursor.NewEpoch();
+        command.CommandText = "INSERT INTO meta (key, value) VALUES ('epoch', $epoch)";
+        command.Parameters.AddWithValue("$epoch", epoch);
+        command.ExecuteNonQuery();
+        return epoch;
+    }
+
+    private long LoadTopicsAndHead()
+    {
+        long head = 0;
+        using var command = _writerConnection.CreateCommand();
+        command.CommandText = """
+            SELECT topic, MAX(last_seq), MAX(trimmed_through) FROM (
+                SELECT topic, MAX(seq) AS last_seq, 0 AS trimmed_through FROM events GROUP BY topic
+                UNION ALL
+                SELECT topic, 0, trimmed_through FROM topics)
+            GROUP BY topic
+            """;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var lastSeq = reader.GetInt64(1);
+            var trimmedThrough = reader.GetInt64(2);
+            _topics.Load(reader.GetString(0), lastSeq, trimmedThrough);
+            // The head is the newest seq ever assigned, even if retention has removed that event since.
+            head = Math.Max(head, Math.Max(lastSeq, trimmedThrough));
+        }
+
+        return head;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "SQLite event log opened at {Path} (epoch {Epoch}, head seq {Head})")]
+    private static partial void LogOpened(ILogger logger, string path, string epoch, long head);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "SQLite write of {Operations} operations failed; they were rolled back and reported to their callers")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, int operations);
+
+    private abstract class WriteOperation
+    {
+        public TaskCompletionSource<object> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class AppendOperation(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency) : WriteOperation
+    {
+        public IReadOnlyList<EventDraft> Events { get; } = events;
+
+        public IdempotencyRequest? Idempotency { get; } = idempotency;
+    }
+
+    private sealed class TrimOperation(RetentionPolicy policy, DateTimeOffset now) : WriteOperation
+    {
+        public RetentionPolicy Policy { get; } = policy;
+
+        public DateTimeOffset Now { get; } = now;
+    }
+}

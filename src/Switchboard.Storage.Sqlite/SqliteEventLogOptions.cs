@@ -1,0 +1,44 @@
+namespace Switchboard.Storage.Sqlite;
+
+/// <summary>The embedded store: one SQLite file in WAL mode, written by one group-committing writer.</summary>
+public sealed class SqliteEventLogOptions
+{
+    /// <summary>The database file. Default <c>switchboard.db</c> in the working directory.</summary>
+    public string Path { get; set; } = "switchboard.db";
+
+    /// <summary>
+    /// SQLite's <c>synchronous</c> setting. <c>FULL</c> (default) syncs the WAL at every commit, so an acknowledged
+    /// event survives power loss; <c>NORMAL</c> survives a process crash only, and is faster on slow disks.
+    /// </summary>
+    public string Synchronous { get; set; } = "FULL";
+
+    /// <summary>How many of the newest events stay in memory for live readers. Default 65,536.</summary>
+    public int TailCacheSize { get; set; } = 65_536;
+
+    /// <summary>Most events committed in one transaction. Default 4,096.</summary>
+    public int MaxEventsPerCommit { get; set; } = 4096;
+
+    /// <summary>Most appends waiting for the writer; publishers beyond it wait (backpressure). Default 8,192.</summary>
+    public int WriteQueueCapacity { get; set; } = 8192;
+
+    /// <summary>Rows scanned per store read when a wildcard filter cannot use the topic index. Default 4,096.</summary>
+    public int MaxScanRows { get; set; } = 4096;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            throw new ArgumentException("The SQLite path is empty.");
+        }
+
+        if (Synchronous is not ("FULL" or "NORMAL" or "EXTRA" or "OFF"))
+        {
+            throw new ArgumentException("Synchronous must be FULL, NORMAL, EXTRA or OFF.");
+        }
+
+        if (TailCacheSize < 16 || MaxEventsPerCommit < 1 || WriteQueueCapacity < 1 || MaxScanRows < 1)
+        {
+            throw new ArgumentException("SQLite store sizes must be positive (TailCacheSize at least 16).");
+        }
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Switchboard.Log;
+
+namespace Switchboard.Storage.Sqlite;
+
+/// <summary>Makes SQLite the hub's log.</summary>
+public static class SqliteServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, bound to <c>Switchboard:Store</c>
+    /// (<c>Path</c>, <c>Synchronous</c>, <c>TailCacheSize</c>, ...), replacing any log registered before.
+    /// </summary>
+    public static IServiceCollection AddSwitchboardSqlite(this IServiceCollection services, Action<SqliteEventLogOptions>? configure = null)
+    {
+        var options = services.AddOptions<SqliteEventLogOptions>().BindConfiguration("Switchboard:Store");
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.RemoveAll<IEventLog>();
+        services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
+            sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SqliteEventLog>>()));
+        return services;
+    }
+}

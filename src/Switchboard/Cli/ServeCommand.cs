@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Switchboard.AspNetCore;
+using Switchboard.Storage.Sqlite;
+
+namespace Switchboard.Cli;
+
+/// <summary>What <c>switchboard serve</c> was asked for; unset values come from configuration, then defaults.</summary>
+internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store);
+
+/// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
+internal static class ServeCommand
+{
+    public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, CancellationToken cancellationToken)
+    {
+        await using var app = Build(settings, []);
+        await app.StartAsync(cancellationToken);
+        var store = app.Configuration["Switchboard:Store:Kind"];
+        var where = store == "memory" ? "memory (nothing is kept after exit)" : $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}";
+        foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
+        {
+            await output.WriteLineAsync($"Switchboard listening on {address} (store: {where})");
+        }
+
+        await output.FlushAsync(cancellationToken);
+        await app.WaitForShutdownAsync(cancellationToken);
+        return 0;
+    }
+
+    /// <summary>Builds the server; tests use this too, so they run exactly what users run.</summary>
+    public static WebApplication Build(ServeSettings settings, string[] args, Action<WebApplicationBuilder>? customize = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+        // Flags win over environment variables, which win over appsettings.json.
+        var overrides = new Dictionary<string, string?>();
+        if (settings.DataPath is not null)
+        {
+            overrides["Switchboard:Store:Path"] = settings.DataPath;
+        }
+
+        if (settings.Store is not null)
+        {
+            overrides["Switchboard:Store:Kind"] = settings.Store;
+        }
+
+        builder.Configuration.AddInMemoryCollection(overrides);
+        builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
+        builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
+        builder.WebHost.UseUrls(settings.Urls ?? builder.Configuration["urls"] ?? SwitchboardCommandLine.DefaultServer);
+
+        builder.Services.AddSwitchboard();
+        var kind = builder.Configuration["Switchboard:Store:Kind"];
+        switch (kind)
+        {
+            case "sqlite":
+                builder.Services.AddSwitchboardSqlite();
+                break;
+            case "memory":
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown store '{kind}'; use sqlite or memory.");
+        }
+
+        customize?.Invoke(builder);
+        var app = builder.Build();
+        app.MapSwitchboard();
+        return app;
+    }
+}
