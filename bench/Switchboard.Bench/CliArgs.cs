@@ -123,6 +123,9 @@ internal sealed class CliArgs
             : value;
     }
 
+    public int? GetOptionalInt(string name) =>
+        Has(name) ? GetInt(name, 0, 1, int.MaxValue) : null;
+
     public double GetDouble(string name, double defaultValue, double min, double max)
     {
         _read.Add(name);

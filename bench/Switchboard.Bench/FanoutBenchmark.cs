@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 
 namespace Switchboard.Bench;
@@ -15,6 +16,7 @@ internal sealed record FanoutOptions(
     int ConnectConcurrency,
     int PayloadBytes,
     string Client,
+    int? ServerPid,
     TimeSpan RequestTimeout)
 {
     public static FanoutOptions From(CliArgs args) => new(
@@ -30,6 +32,7 @@ internal sealed record FanoutOptions(
         args.GetInt("connect-concurrency", 64, 1, 10_000),
         args.GetInt("payload-bytes", 0, 0, 1024 * 1024),
         ParseClient(args.GetString("client", "raw")),
+        args.GetOptionalInt("server-pid"),
         TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
 
     private static string ParseClient(string value) => value is "raw" or "http"
@@ -133,9 +136,12 @@ internal static class FanoutBenchmark
             start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds),
             start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds + o.DurationSeconds));
         Progress($"fanout: publishing {(o.Rate > 0 ? $"{o.Rate}/s" : "as fast as possible")} with {o.Publishers} publisher(s), warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
+        var cpuTask = CpuSampler.MeasureAsync(window, o.ServerPid, ct);
         var publishers = Enumerable.Range(0, o.Publishers).Select(_ => new Publisher()).ToArray();
         await Task.WhenAll(publishers.Select((p, i) => Task.Run(
             () => PublishLoopAsync(i, o, publishClient, publishUri, padding, start, window, p, errors, ct), CancellationToken.None)));
+
+        var cpu = await cpuTask;
 
         // Phase 3: let in-flight deliveries land, bounded by --drain.
         var published = publishers.Sum(p => p.PublishedInWindow);
@@ -177,6 +183,7 @@ internal static class FanoutBenchmark
             run,
             o.Topic,
             o.Client,
+            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1",
             o.Subscribers,
             ready.Length,
             ready.Count(s => s.Error is not null),
@@ -202,6 +209,8 @@ internal static class FanoutBenchmark
             LatencySummary.FromRecorders(ready.Select(s => s.Latencies)),
             LatencySummary.FromRecorders(publishers.Select(p => p.AckLatencies)),
             LatencySummary.FromTicks(ready.Select(s => s.ReadyAfterTicks).ToArray()),
+            cpu,
+            cpu is null || deliveredInWindow == 0 ? null : Math.Round(cpu.BenchCores * seconds * 1e6 / deliveredInWindow, 2),
             errors.Snapshot());
     }
 
@@ -277,6 +286,7 @@ internal static class FanoutBenchmark
     {
         var rate = r.TargetRate > 0 ? $"{r.TargetRate}/s" : "max rate";
         var table = new ConsoleTable($"fanout: {r.Subscribers} {r.Client} subscriber(s), {r.Publishers} publisher(s) at {rate}, topic {r.Topic}, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
+            .Add("client", $"{r.Client}{(r.InlineSocketCompletions ? ", inline socket completions" : string.Empty)}")
             .Add("subscribers ready", $"{r.SubscribersReady}/{r.Subscribers}")
             .Add("subscriber errors", r.SubscriberErrors)
             .Add("window s", r.WindowSeconds, 2)
@@ -292,7 +302,9 @@ internal static class FanoutBenchmark
             .Add("drain s", $"{r.DrainSeconds:0.00}{(r.Drained ? string.Empty : " (timed out)")}")
             .AddLatency("delivery", r.DeliveryLatency)
             .AddLatency("publish ack", r.PublishAckLatency)
-            .Add("subscribe p50/max ms", $"{r.SubscribeLatency.P50Ms:0.0} / {r.SubscribeLatency.MaxMs:0.0}");
+            .Add("subscribe p50/max ms", $"{r.SubscribeLatency.P50Ms:0.0} / {r.SubscribeLatency.MaxMs:0.0}")
+            .AddCpu(r.Cpu)
+            .Add("bench cpu us/delivery", r.BenchCpuMicrosPerDelivery is { } us ? us.ToString("0.00", CultureInfo.InvariantCulture) : "-");
         table.Write(output);
         foreach (var (message, count) in r.ErrorMessages)
         {

@@ -19,6 +19,7 @@ internal static class Program
           Switchboard.Bench free-port     print a free loopback TCP port (used by bench/run.sh)
 
         common: [--results-dir DIR] (default: <repo>/bench/results); results are written as <mode>-<utc>.json
+                [--server-pid PID] also report the server's CPU use during the window
         """;
 
     public static async Task<int> Main(string[] args)
@@ -55,6 +56,7 @@ internal static class Program
 
                 case "fanout":
                 {
+                    EnableInlineSocketCompletions();
                     var options = FanoutOptions.From(cli);
                     var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
                     cli.EnsureNoUnknownOptions();
@@ -87,6 +89,22 @@ internal static class Program
         {
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// Runs socket continuations on the runtime's epoll threads instead of hopping to the thread
+    /// pool. Every subscriber continuation is a short non-blocking parse, so the hop is pure
+    /// overhead; skipping it measurably cut bench CPU per delivery and delivery latency with 1,000
+    /// streams. The runtime reads this variable once, when the first async socket operation starts,
+    /// so it must be set before any connection is made. An explicit setting from the caller wins.
+    /// </summary>
+    private static void EnableInlineSocketCompletions()
+    {
+        const string Name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (Environment.GetEnvironmentVariable(Name) is null)
+        {
+            Environment.SetEnvironmentVariable(Name, "1");
         }
     }
 

@@ -9,6 +9,7 @@ internal sealed record PublishOptions(
     double DurationSeconds,
     double WarmupSeconds,
     int PayloadBytes,
+    int? ServerPid,
     TimeSpan RequestTimeout)
 {
     public static PublishOptions From(CliArgs args) => new(
@@ -18,6 +19,7 @@ internal sealed record PublishOptions(
         args.GetDouble("duration", 10, 0.1, 3600),
         args.GetDouble("warmup", 2, 0, 600),
         args.GetInt("payload-bytes", 64, 0, 16 * 1024 * 1024),
+        args.GetOptionalInt("server-pid"),
         TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
 }
 
@@ -52,11 +54,13 @@ internal static class PublishBenchmark
             start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds + o.DurationSeconds));
         Progress($"publish: {o.Publishers} publisher(s) -> {uri} warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
 
+        var cpuTask = CpuSampler.MeasureAsync(window, o.ServerPid, deadline.Token);
         var workers = Enumerable.Range(0, o.Publishers).Select(_ => new Worker()).ToArray();
         // Task.Run so the N loops start concurrently instead of each running its first
         // synchronous slice on this thread.
         await Task.WhenAll(workers.Select(w => Task.Run(() => LoopAsync(client, uri, body, window, w, errors, deadline.Token), CancellationToken.None)));
 
+        var cpu = await cpuTask;
         var latency = LatencySummary.FromRecorders(workers.Select(w => w.Latencies));
         var seconds = window.Seconds;
         return new PublishReport(
@@ -71,6 +75,7 @@ internal static class PublishBenchmark
             Math.Round(latency.Count / seconds, 1),
             errors.Total,
             latency,
+            cpu,
             errors.Snapshot());
     }
 
@@ -119,7 +124,8 @@ internal static class PublishBenchmark
             .Add("events acked", r.Events)
             .Add("events/s", r.EventsPerSecond, 0)
             .Add("errors", r.Errors)
-            .AddLatency("ack", r.AckLatency);
+            .AddLatency("ack", r.AckLatency)
+            .AddCpu(r.Cpu);
         table.Write(output);
         foreach (var (message, count) in r.ErrorMessages)
         {

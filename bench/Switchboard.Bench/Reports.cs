@@ -36,12 +36,14 @@ internal sealed record PublishReport(
     double EventsPerSecond,
     long Errors,
     LatencySummary AckLatency,
+    CpuUsage? Cpu,
     Dictionary<string, long> ErrorMessages);
 
 internal sealed record FanoutReport(
     RunInfo Run,
     string Topic,
     string Client,
+    bool InlineSocketCompletions,
     int Subscribers,
     int SubscribersReady,
     int SubscriberErrors,
@@ -67,6 +69,8 @@ internal sealed record FanoutReport(
     LatencySummary DeliveryLatency,
     LatencySummary PublishAckLatency,
     LatencySummary SubscribeLatency,
+    CpuUsage? Cpu,
+    double? BenchCpuMicrosPerDelivery,
     Dictionary<string, long> ErrorMessages);
 
 [JsonSourceGenerationOptions(
@@ -144,6 +148,15 @@ internal sealed class ConsoleTable(string title)
         Add($"{prefix} p99 ms", Ms(s.P99Ms));
         Add($"{prefix} p99.9 ms", Ms(s.P999Ms));
         Add($"{prefix} max ms", Ms(s.MaxMs));
+        return this;
+    }
+
+    public ConsoleTable AddCpu(CpuUsage? cpu)
+    {
+        static string Cores(double? v) => v is null ? "-" : v.Value.ToString("0.00", CultureInfo.InvariantCulture);
+
+        Add("bench cpu (cores)", Cores(cpu?.BenchCores));
+        Add("server cpu (cores)", Cores(cpu?.ServerCores));
         return this;
     }
 

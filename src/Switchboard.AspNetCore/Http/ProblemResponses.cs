@@ -23,7 +23,7 @@ internal static class ProblemResponses
             response.Headers.RetryAfter = retryAfter.ToString();
         }
 
-        await using var writer = new Utf8JsonWriter(response.Body, JsonWire.Compact);
+        await using var writer = new Utf8JsonWriter(response.BodyWriter, JsonWire.Compact);
         writer.WriteStartObject();
         writer.WriteString("type", SwitchboardProblemException.TypeFor(problem.Code));
         writer.WriteString("title", problem.Title);
@@ -33,8 +33,14 @@ internal static class ProblemResponses
         writer.WriteString("instance", context.Request.Path);
         foreach (var (name, value) in problem.Extensions)
         {
-            writer.WritePropertyName(name);
-            JsonSerializer.Serialize(writer, value?.ToString());
+            if (value is null)
+            {
+                writer.WriteNull(name);
+            }
+            else
+            {
+                writer.WriteString(name, value.ToString());
+            }
         }
 
         writer.WriteEndObject();

@@ -1,0 +1,114 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Switchboard.Events;
+using Switchboard.Hubs;
+using Switchboard.Log;
+using Switchboard.Problems;
+using Switchboard.Topics;
+
+namespace Switchboard.Core.Tests.Hubs;
+
+public sealed class HubTests
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly InMemoryEventLog _log;
+    private readonly Hub _hub;
+
+    public HubTests()
+    {
+        _log = new InMemoryEventLog(_time);
+        _hub = new Hub(_log, new StaticOptions(new SwitchboardOptions()), _time);
+    }
+
+    [Fact]
+    public void ResolveStart_DefaultsToLatest()
+    {
+        _log.AppendAsync([new EventDraft("a", "m", "1"u8.ToArray())]);
+        Assert.Equal(new StartPosition(1, null), _hub.ResolveStart(null, TopicFilter.Parse("a")));
+        Assert.Equal(new StartPosition(1, null), _hub.ResolveStart("latest", TopicFilter.Parse("a")));
+        Assert.Equal(new StartPosition(0, null), _hub.ResolveStart("earliest", TopicFilter.Parse("a")));
+    }
+
+    [Fact]
+    public void ResolveStart_ForeignEpoch_IsAResetToEarliest()
+    {
+        var start = _hub.ResolveStart("0123456789abcdef.5", TopicFilter.Parse("a"));
+        Assert.Equal(ResetReason.EpochChanged, start.Reset?.Reason);
+        Assert.Equal(_hub.FormatCursor(0), start.Reset?.Cursor);
+    }
+
+    [Fact]
+    public void ResolveStart_CursorAheadOfTheLog_IsAReset()
+    {
+        var start = _hub.ResolveStart(_hub.FormatCursor(99), TopicFilter.Parse("a"));
+        Assert.Equal(ResetReason.CursorAhead, start.Reset?.Reason);
+    }
+
+    [Fact]
+    public void ResolveStart_Malformed_Is400()
+    {
+        var problem = Assert.Throws<SwitchboardProblemException>(() => _hub.ResolveStart("nope", TopicFilter.Parse("a")));
+        Assert.Equal((400, "invalid-cursor"), (problem.Status, problem.Code));
+    }
+
+    [Theory]
+    [InlineData(null, "message")]
+    [InlineData("order.created", "order.created")]
+    public void NormalizeType_DefaultsAndKeeps(string? type, string expected) => Assert.Equal(expected, _hub.NormalizeType(type));
+
+    [Theory]
+    [InlineData("switchboard.ping", "reserved-type")]
+    [InlineData("", "invalid-type")]
+    [InlineData("a\nb", "invalid-type")]
+    public void NormalizeType_Rejects(string type, string code) =>
+        Assert.Equal(code, Assert.Throws<SwitchboardProblemException>(() => _hub.NormalizeType(type)).Code);
+
+    [Fact]
+    public void ParseFilter_RejectsNoneTooManyAndInvalid()
+    {
+        Assert.Equal("missing-topic", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter([])).Code);
+        Assert.Equal("too-many-patterns", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter(Enumerable.Range(0, 33).Select(i => (string?)$"t{i}").ToArray())).Code);
+        Assert.Equal("invalid-pattern", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter(["a.>.b"])).Code);
+    }
+
+    [Fact]
+    public async Task ReadAsync_Waiting_ReturnsWhenAMatchingEventArrives()
+    {
+        var read = _hub.ReadAsync(TopicFilter.Parse("wanted"), 0, 10, TimeSpan.FromMinutes(1));
+        await _log.AppendAsync([new EventDraft("other", "m", "1"u8.ToArray())]);
+        Assert.False(read.IsCompleted);
+
+        await _log.AppendAsync([new EventDraft("wanted", "m", "2"u8.ToArray())]);
+        var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("2", Encoding.UTF8.GetString(Assert.Single(result.Events).Data.Span));
+    }
+
+    [Fact]
+    public async Task ReadAsync_Waiting_EndsEmptyWhenTheWaitPasses()
+    {
+        var read = _hub.ReadAsync(TopicFilter.Parse("wanted"), 0, 10, TimeSpan.FromSeconds(30));
+        Assert.False(read.IsCompleted);
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(result.Events);
+    }
+
+    [Fact]
+    public async Task PublishAsync_SameKeyDifferentRequest_Is422()
+    {
+        await _hub.PublishAsync([new EventDraft("a", "m", "1"u8.ToArray())], "k", [1]);
+        var problem = await Assert.ThrowsAsync<SwitchboardProblemException>(() => _hub.PublishAsync([new EventDraft("a", "m", "2"u8.ToArray())], "k", [2]));
+        Assert.Equal((422, "idempotency-key-reused"), (problem.Status, problem.Code));
+    }
+
+    private sealed class StaticOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+    {
+        public SwitchboardOptions CurrentValue => value;
+
+        public SwitchboardOptions Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+    }
+}

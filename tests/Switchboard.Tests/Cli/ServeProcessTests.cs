@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Switchboard.Testing;
+
+namespace Switchboard.Tests.Cli;
+
+/// <summary>The executable end to end: start, serve, stop on SIGTERM, start again on the same file.</summary>
+public sealed class ServeProcessTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task Serve_DefaultsToSqliteInTheWorkingDirectory_AndPrintsWhereItListens()
+    {
+        await using var server = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0");
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        var response = await http.PostAsJsonAsync("v1/topics/hello/events", new { data = new { ok = true } });
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Contains("store: sqlite at " + Path.Combine(_directory.Path, "switchboard.db"), server.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_directory.Path, "switchboard.db")));
+    }
+
+    [Fact]
+    public async Task Sigterm_EndsStreamsCleanly_LosesNoAcknowledgedEvent_AndCursorsSurviveARestart()
+    {
+        var database = Path.Combine(_directory.Path, "data", "hub.db");
+        var acknowledged = new ConcurrentBag<long>();
+        string cursorBeforeStop;
+        string epoch;
+
+        await using (var server = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--data", database))
+        {
+            using var http = new HttpClient { BaseAddress = server.BaseAddress };
+            var first = await PublishAsync(http, 0);
+            acknowledged.Add(first.Seq);
+            cursorBeforeStop = first.Cursor;
+            epoch = cursorBeforeStop.Split('.')[0];
+
+            await using var stream = await SseReader.OpenAsync(http, "v1/stream?topic=orders&after=earliest");
+            Assert.NotNull(await stream.NextAsync());
+
+            // Keep publishing while the server is told to stop: whatever it acknowledged must survive.
+            using var stopPublishing = new CancellationTokenSource();
+            var publisher = Task.Run(async () =>
+            {
+                for (var i = 1; !stopPublishing.IsCancellationRequested && i < 100_000; i++)
+                {
+                    try
+                    {
+                        acknowledged.Add((await PublishAsync(http, i)).Seq);
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException or InvalidOperationException)
+                    {
+                        return; // the server is going away; unacknowledged publishes may be lost
+                    }
+                }
+            });
+            await Waiting.UntilAsync(() => acknowledged.Count >= 20, "publishes before the stop");
+
+            server.Terminate();
+
+            await DrainUntilEndAsync(stream);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            await stopPublishing.CancelAsync();
+            await publisher.Within();
+            Assert.Equal(0, server.ExitCode);
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--data", database);
+        using var client = new HttpClient { BaseAddress = restarted.BaseAddress };
+        using var all = JsonDocument.Parse(await client.GetStringAsync("v1/events?topic=orders&after=earliest&limit=1000"));
+        var stored = all.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()).ToHashSet();
+        Assert.Subset(stored, acknowledged.ToHashSet());
+
+        // The cursor handed out before the restart is still valid: same epoch, resumes right after that event.
+        using var resumed = JsonDocument.Parse(await client.GetStringAsync($"v1/events?topic=orders&after={cursorBeforeStop}&limit=1000"));
+        Assert.Equal(stored.Order().Skip(1), resumed.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()));
+        Assert.StartsWith(epoch + ".", resumed.RootElement.GetProperty("cursor").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_MemoryStore_ForgetsEverythingAndTellsOldCursorsToReset()
+    {
+        string cursor;
+        await using (var server = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--store", "memory"))
+        {
+            using var http = new HttpClient { BaseAddress = server.BaseAddress };
+            cursor = (await PublishAsync(http, 0)).Cursor;
+            Assert.Contains("store: memory", server.Output, StringComparison.Ordinal);
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--store", "memory");
+        using var client = new HttpClient { BaseAddress = restarted.BaseAddress };
+        var response = await client.GetAsync($"v1/events?topic=orders&after={cursor}");
+        Assert.Equal(HttpStatusCode.Gone, response.StatusCode);
+        Assert.Contains("epoch-changed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory.Path, "switchboard.db")));
+    }
+
+    private static async Task<(long Seq, string Cursor)> PublishAsync(HttpClient http, int i)
+    {
+        using var response = await http.PostAsJsonAsync("v1/topics/orders/events", new { type = "order.created", data = new { i } });
+        if (response.StatusCode != HttpStatusCode.Created)
+        {
+            throw new InvalidOperationException($"Publish answered {(int)response.StatusCode}");
+        }
+
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var seq = json.RootElement.GetProperty("seq").GetInt64();
+        using var poll = JsonDocument.Parse(await http.GetStringAsync($"v1/health"));
+        var epoch = poll.RootElement.GetProperty("epoch").GetString();
+        return (seq, $"{epoch}.{seq}");
+    }
+
+    private static async Task DrainUntilEndAsync(SseReader stream)
+    {
+        // The stream must end (EOF) rather than hang or break: read until the server closes it.
+        for (var i = 0; i < 200_000; i++)
+        {
+            if (await stream.NextAsync(TimeSpan.FromSeconds(30)) is null)
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException("The stream did not end.");
+    }
+}
