@@ -118,7 +118,7 @@ failures=0
 step() {
   local name="$1" budget="$2"; shift 2
   log "step: $name (timeout ${budget}s)"
-  if ! timeout --kill-after=10 "$budget" dotnet "$bench_dll" "$@" --results-dir "$repo/bench/results"; then
+  if ! timeout --kill-after=10 "$budget" dotnet "$bench_dll" "$@" --results-dir "$repo/bench/results" --server-pid "$server_pid"; then
     log "step FAILED: $name"
     failures=$((failures + 1))
   fi

@@ -90,6 +90,12 @@ internal static class Program
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
             return 1;
         }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C or the run's own deadline before any result existed.
+            await Console.Error.WriteLineAsync("cancelled before a result was produced");
+            return 130;
+        }
     }
 
     /// <summary>
