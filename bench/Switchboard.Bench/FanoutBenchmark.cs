@@ -306,6 +306,16 @@ internal static class FanoutBenchmark
             .AddCpu(r.Cpu)
             .Add("bench cpu us/delivery", r.BenchCpuMicrosPerDelivery is { } us ? us.ToString("0.00", CultureInfo.InvariantCulture) : "-");
         table.Write(output);
+        if (r.TargetRate > 0 && r.PublishedPerSecond < 0.95 * r.TargetRate)
+        {
+            // Each publisher waits for its ack, so P publishers cannot exceed P / ack latency events/s;
+            // deliveries/s is then capped by publishing, not by fan-out.
+            var ceiling = r.PublishAckLatency.MeanMs is > 0 and var mean ? r.Publishers * 1000.0 / mean : double.NaN;
+            output.WriteLine(
+                $"  warning: published {r.PublishedPerSecond:0.#}/s of the {r.TargetRate:0.#}/s target; {r.Publishers} closed-loop publisher(s) "
+                + $"at mean ack {r.PublishAckLatency.MeanMs:0.#} ms top out near {ceiling:0}/s. Raise --publishers to load fan-out harder.");
+        }
+
         foreach (var (message, count) in r.ErrorMessages)
         {
             output.WriteLine($"  error x{count}: {message}");
