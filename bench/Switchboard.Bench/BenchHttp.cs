@@ -12,6 +12,10 @@ internal readonly record struct PostOutcome(bool Ok, string? Error);
 
 internal static class BenchHttp
 {
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    public static bool InlineSocketCompletions => Environment.GetEnvironmentVariable(InlineCompletionsVariable) == "1";
+
     public static HttpClient CreateClient(int maxConnections, TimeSpan requestTimeout)
     {
         var handler = new SocketsHttpHandler

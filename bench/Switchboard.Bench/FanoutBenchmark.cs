@@ -183,7 +183,7 @@ internal static class FanoutBenchmark
             run,
             o.Topic,
             o.Client,
-            Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1",
+            BenchHttp.InlineSocketCompletions,
             o.Subscribers,
             ready.Length,
             ready.Count(s => s.Error is not null),

@@ -66,6 +66,7 @@ internal static class PublishBenchmark
         return new PublishReport(
             run,
             o.Topic,
+            BenchHttp.InlineSocketCompletions,
             o.Publishers,
             o.WarmupSeconds,
             o.DurationSeconds,
@@ -120,6 +121,7 @@ internal static class PublishBenchmark
     public static void Print(PublishReport r, TextWriter output)
     {
         var table = new ConsoleTable($"publish: {r.Publishers} publisher(s), topic {r.Topic}, {r.PayloadBytes} B padding, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
+            .Add("inline socket completions", r.InlineSocketCompletions ? "yes" : "no")
             .Add("window s", r.WindowSeconds, 2)
             .Add("events acked", r.Events)
             .Add("events/s", r.EventsPerSecond, 0)

@@ -27,6 +27,7 @@ internal sealed record RunInfo(
 internal sealed record PublishReport(
     RunInfo Run,
     string Topic,
+    bool InlineSocketCompletions,
     int Publishers,
     double WarmupSeconds,
     double DurationSeconds,

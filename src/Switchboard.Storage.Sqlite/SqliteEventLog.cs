@@ -26,7 +26,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly string _connectionString;
     private readonly SqliteConnection _writerConnection;
     private readonly Channel<WriteOperation> _writes;
-    private readonly Task _writerTask;
+    private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
     private readonly AppendSignalSource _signal = new();
     private readonly RecentEventsRing _ring;
@@ -66,7 +66,10 @@ public sealed partial class SqliteEventLog : IEventLog
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _writerTask = Task.Run(WriteLoopAsync);
+        // A dedicated thread: SQLite commits block (a sync can take milliseconds), and a blocked thread-pool
+        // thread on a 2-core machine starves every request and stream until the pool grows.
+        var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "Switchboard SQLite writer" };
+        writerThread.Start();
         LogOpened(_logger, System.IO.Path.GetFullPath(options.Path), Epoch, _head);
     }
 
@@ -151,7 +154,7 @@ public sealed partial class SqliteEventLog : IEventLog
     public async ValueTask DisposeAsync()
     {
         _writes.Writer.TryComplete();
-        await _writerTask.ConfigureAwait(false);
+        await _writerStopped.Task.ConfigureAwait(false);
         SqliteConnection.ClearPool(_writerConnection);
         await _writerConnection.DisposeAsync().ConfigureAwait(false);
     }
@@ -216,11 +219,12 @@ public sealed partial class SqliteEventLog : IEventLog
         return new LogReadResult(found, next);
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var batch = new List<WriteOperation>();
         var reader = _writes.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        // Blocking is the point of this thread; everything else in the hub stays asynchronous.
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             batch.Clear();
             var events = 0;
@@ -232,6 +236,8 @@ public sealed partial class SqliteEventLog : IEventLog
 
             CommitBatch(batch);
         }
+
+        _writerStopped.TrySetResult();
     }
 
     private void CommitBatch(List<WriteOperation> batch)
@@ -263,7 +269,7 @@ public sealed partial class SqliteEventLog : IEventLog
             transaction.Commit();
             Interlocked.Increment(ref _commits);
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+        catch (Exception ex)
         {
             LogWriteFailed(_logger, ex, batch.Count);
             foreach (var operation in batch)
