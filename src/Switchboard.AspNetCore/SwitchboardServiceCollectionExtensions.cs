@@ -26,6 +26,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<Hub>();
+        services.TryAddSingleton<ServerSentEvents.HeartbeatClock>();
         services.AddHostedService<RetentionService>();
         return services;
     }

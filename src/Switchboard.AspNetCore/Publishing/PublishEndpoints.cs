@@ -25,7 +25,8 @@ internal static class PublishEndpoints
         using var document = ParseJson(body);
         var draft = ReadDraft(hub, document.RootElement, topic, allowTopic: false);
 
-        var result = await hub.PublishAsync([draft], IdempotencyKey(context), RequestHash("one", topic, body), cancellationToken);
+        var key = IdempotencyKey(context);
+        var result = await hub.PublishAsync([draft], key, key is null ? null : RequestHash("one", topic, body), cancellationToken);
         await WriteCreatedAsync(context, result, single: true);
     }
 
@@ -68,7 +69,8 @@ internal static class PublishEndpoints
             index++;
         }
 
-        var result = await hub.PublishAsync(drafts, IdempotencyKey(context), RequestHash("batch", "", body), cancellationToken);
+        var key = IdempotencyKey(context);
+        var result = await hub.PublishAsync(drafts, key, key is null ? null : RequestHash("batch", "", body), cancellationToken);
         await WriteCreatedAsync(context, result, single: false);
     }
 

@@ -25,7 +25,7 @@ internal static class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
 
-    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time)
+    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat)
     {
         var options = hub.Options.Sse;
         var query = context.Request.Query;
@@ -54,8 +54,11 @@ internal static class SseEndpoint
         }
 
         var cancellationToken = stopping.Token;
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var cancellation = cancellationToken.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
         var writer = response.BodyWriter;
         var afterSeq = start.AfterSeq;
+        var lastWrite = time.GetTimestamp();
         try
         {
             // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
@@ -93,17 +96,17 @@ internal static class SseEndpoint
                         return;
                     }
 
+                    lastWrite = time.GetTimestamp();
                     continue;
                 }
 
-                try
-                {
-                    await signal.WaitAsync(options.HeartbeatInterval, time, cancellationToken);
-                }
-                catch (TimeoutException)
+                // Wait for an append, a heartbeat tick, or the end; no timer or registration per wait.
+                await Task.WhenAny(signal, heartbeat.NextTick, cancelled.Task);
+                if (!signal.IsCompleted && !cancellationToken.IsCancellationRequested && time.GetElapsedTime(lastWrite) >= options.HeartbeatInterval)
                 {
                     writer.Write(Heartbeat);
                     await writer.FlushAsync(cancellationToken);
+                    lastWrite = time.GetTimestamp();
                 }
             }
         }
