@@ -143,6 +143,45 @@ public sealed partial class SqliteEventLog : IEventLog
     public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
 
     /// <inheritdoc />
+    public async ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default)
+    {
+        var head = HeadSeq;
+        var earliest = _topics.MaxTrimmed(filter);
+        if (count <= 0)
+        {
+            return head;
+        }
+
+        await using var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        var exact = filter.ExactTopics;
+        var topicClause = exact is null ? "" : $"topic IN ({TopicParameters(command, exact)}) AND ";
+
+        // Wildcards scan backwards from the head, bounded: a room's history is its recent past.
+        var scanLimit = exact is null ? Math.Max(_options.MaxScanRows, count) * 4 : count;
+        command.CommandText = $"SELECT seq, topic FROM events WHERE {topicClause}seq <= $head ORDER BY seq DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$head", head);
+        command.Parameters.AddWithValue("$limit", scanLimit);
+        var found = 0;
+        var rows = 0;
+        long lastScanned = head;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows++;
+            lastScanned = reader.GetInt64(0);
+            if (filter.Matches(reader.GetString(1)) && ++found == count)
+            {
+                return Math.Max(lastScanned - 1, earliest);
+            }
+        }
+
+        // Fewer matches than asked: the whole retained history, unless the bounded scan stopped first.
+        return rows < scanLimit ? earliest : Math.Max(lastScanned - 1, earliest);
+    }
+
+    /// <inheritdoc />
     public async Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var operation = new TrimOperation(policy, now);
@@ -159,6 +198,18 @@ public sealed partial class SqliteEventLog : IEventLog
         await _writerConnection.DisposeAsync().ConfigureAwait(false);
     }
 
+    private static string TopicParameters(SqliteCommand command, IReadOnlyList<string> topics)
+    {
+        var names = new StringBuilder();
+        for (var i = 0; i < topics.Count; i++)
+        {
+            names.Append(i == 0 ? "" : ", ").Append("$t").Append(i);
+            command.Parameters.AddWithValue("$t" + i, topics[i]);
+        }
+
+        return names.ToString();
+    }
+
     private async Task<LogReadResult> ReadFromStoreAsync(TopicFilter filter, long afterSeq, long head, int limit, CancellationToken cancellationToken)
     {
         await using var connection = new SqliteConnection(_connectionString);
@@ -166,19 +217,8 @@ public sealed partial class SqliteEventLog : IEventLog
         await using var command = connection.CreateCommand();
         var exact = filter.ExactTopics;
         var scanLimit = exact is null ? Math.Max(_options.MaxScanRows, limit) : limit;
-        var topicClause = "";
-        if (exact is not null)
-        {
-            // Exact topics read through the (topic, seq) index instead of scanning the whole log.
-            var names = new StringBuilder();
-            for (var i = 0; i < exact.Count; i++)
-            {
-                names.Append(i == 0 ? "" : ", ").Append("$t").Append(i);
-                command.Parameters.AddWithValue("$t" + i, exact[i]);
-            }
-
-            topicClause = $"topic IN ({names}) AND ";
-        }
+        // Exact topics read through the (topic, seq) index instead of scanning the whole log.
+        var topicClause = exact is null ? "" : $"topic IN ({TopicParameters(command, exact)}) AND ";
 
         command.CommandText = $"SELECT seq, topic, type, time, data FROM events WHERE {topicClause}seq > $after AND seq <= $head ORDER BY seq LIMIT $limit";
         command.Parameters.AddWithValue("$after", afterSeq);

@@ -41,6 +41,12 @@ public interface IEventLog : IAsyncDisposable
     /// </summary>
     long EarliestAfterSeq(TopicFilter filter);
 
+    /// <summary>
+    /// The position from which reading yields the newest <paramref name="count"/> events matching <paramref name="filter"/>
+    /// (room history on join). Never before <see cref="EarliestAfterSeq"/>.
+    /// </summary>
+    ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default);
+
     /// <summary>Applies retention and expires idempotency keys.</summary>
     Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default);
 }

@@ -109,6 +109,26 @@ public sealed class InMemoryEventLog : IEventLog
     public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
 
     /// <inheritdoc />
+    public ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            var earliest = _topics.MaxTrimmed(filter);
+            var found = 0;
+            for (var i = _events.Count - 1; i >= 0 && count > 0; i--)
+            {
+                var record = _events[i];
+                if (filter.Matches(record.Topic) && ++found == count)
+                {
+                    return ValueTask.FromResult(Math.Max(record.Seq - 1, earliest));
+                }
+            }
+
+            return ValueTask.FromResult(count == 0 ? _head : earliest);
+        }
+    }
+
+    /// <inheritdoc />
     public Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         long deletedEvents = 0;

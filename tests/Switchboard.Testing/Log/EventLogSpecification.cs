@@ -362,4 +362,36 @@ public abstract class EventLogSpecification : IAsyncLifetime
             Assert.Equal(Enumerable.Range(0, perPublisher), mine);
         }
     }
+
+    [Theory]
+    [InlineData("room.1", 2, new[] { 4L, 6L })]
+    [InlineData("room.1", 10, new[] { 1L, 2L, 4L, 6L })]
+    [InlineData("room.*", 3, new[] { 4L, 5L, 6L })]
+    [InlineData("room.1", 0, new long[0])]
+    public async Task AfterSeqForLast_ReadsTheNewestMatchingEvents(string pattern, int count, long[] expected)
+    {
+        var log = NewLog();
+        foreach (var topic in new[] { "room.1", "room.1", "room.2", "room.1", "room.2", "room.1" })
+        {
+            await log.AppendAsync([Draft(topic)]);
+        }
+
+        var filter = TopicFilter.Parse(pattern);
+        var after = await log.AfterSeqForLastAsync(filter, count);
+        Assert.Equal(expected, (await log.ReadAsync(filter, after, 100)).Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task AfterSeqForLast_NeverStartsBeforeRetainedHistory()
+    {
+        var log = NewLog();
+        await log.AppendAsync([Draft("room"), Draft("room"), Draft("room")]);
+        await log.TrimAsync(new RetentionPolicy(new RetentionOptions { MaxAge = null, MaxEventsPerTopic = 1 }), Time.GetUtcNow());
+
+        var filter = TopicFilter.Parse("room");
+        var after = await log.AfterSeqForLastAsync(filter, 10);
+        var result = await log.ReadAsync(filter, after, 100);
+        Assert.Null(result.Gap);
+        Assert.Equal([3L], result.Events.Select(e => e.Seq));
+    }
 }
