@@ -5,6 +5,7 @@ using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Publishing;
 using Switchboard.AspNetCore.ServerSentEvents;
+using Switchboard.AspNetCore.WebSockets;
 using Switchboard.Hubs;
 using Switchboard.Problems;
 
@@ -13,9 +14,20 @@ namespace Switchboard.AspNetCore;
 /// <summary>Maps the hub's HTTP API.</summary>
 public static class SwitchboardEndpointRouteBuilderExtensions
 {
-    /// <summary>Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.</summary>
+    private const string WebSocketsAddedKey = "Switchboard.WebSocketsAdded";
+
+    /// <summary>
+    /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.
+    /// On a <see cref="WebApplication"/> this also adds the WebSocket middleware; other hosts call <c>UseWebSockets()</c> first.
+    /// </summary>
     public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
     {
+        if (endpoints is IApplicationBuilder app && !app.Properties.ContainsKey(WebSocketsAddedKey))
+        {
+            app.Properties[WebSocketsAddedKey] = true;
+            app.UseWebSockets();
+        }
+
         var api = endpoints.MapGroup(prefix).AddEndpointFilter<ProblemEndpointFilter>().WithTags("Switchboard");
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
@@ -26,6 +38,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=");
         api.MapGet("/stream", SseEndpoint.StreamAsync)
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream");
+        api.MapGet("/ws", WebSocketEndpoint.AcceptAsync)
+            .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
 

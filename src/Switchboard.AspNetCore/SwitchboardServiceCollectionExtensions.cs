@@ -27,6 +27,8 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<Hub>();
         services.TryAddSingleton<ServerSentEvents.HeartbeatClock>();
+        services.TryAddSingleton<Presence.PresenceRegistry>();
+        services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
         services.AddHostedService<RetentionService>();
         return services;
     }

@@ -22,6 +22,9 @@ public sealed class SwitchboardOptions
     /// <summary>Server-Sent Events.</summary>
     public SseOptions Sse { get; set; } = new();
 
+    /// <summary>WebSocket connections.</summary>
+    public WebSocketOptions WebSockets { get; set; } = new();
+
     /// <summary>How long history is kept.</summary>
     public RetentionOptions Retention { get; set; } = new();
 
@@ -89,6 +92,54 @@ public sealed class SseOptions
     public TimeSpan? MaxStreamDuration { get; set; }
 }
 
+/// <summary>
+/// WebSocket connections. Kestrel does not limit upgraded connections, so every cap here is the hub's own.
+/// </summary>
+public sealed class WebSocketOptions
+{
+    /// <summary>Largest inbound message, in bytes. Over it the connection is closed with 1009. Default 64 KiB + 1 KiB.</summary>
+    public int MaxMessageBytes { get; set; } = 65 * 1024;
+
+    /// <summary>Inbound messages allowed per second per connection; more get an <c>error</c> with code <c>rate_limited</c>. Default 50.</summary>
+    public int MaxMessagesPerSecond { get; set; } = 50;
+
+    /// <summary>Rate-limited messages tolerated within 10 seconds before the connection is closed with 1008. Default 100.</summary>
+    public int MaxRateLimitViolations { get; set; } = 100;
+
+    /// <summary>Most subscriptions on one connection. Default 100.</summary>
+    public int MaxSubscriptionsPerConnection { get; set; } = 100;
+
+    /// <summary>Most WebSocket connections on this server; more are refused with 503 before the upgrade. Default 10,000.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>How often the server pings an idle connection. Default 15 s.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the server waits for the pong before dropping a dead peer (and its presence). Default 30 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Origins allowed to connect besides the server's own and localhost, for example <c>https://app.example.com</c>.
+    /// <c>*</c> allows any. Requests without an <c>Origin</c> (non-browser clients) are always allowed.
+    /// </summary>
+    public List<string> AllowedOrigins { get; set; } = [];
+
+    /// <summary>Topic patterns a WebSocket client may publish to. Default <c>chat.&gt;</c>.</summary>
+    public List<string> Publishable { get; set; } = ["chat.>"];
+
+    /// <summary>Events a connection may have queued for sending. Default 256.</summary>
+    public int SendQueueCapacity { get; set; } = 256;
+
+    /// <summary>
+    /// How long a full send queue may stay full before the client counts as too slow and is closed with 1013
+    /// (with its last cursor, so it can resume). Default 10 s.
+    /// </summary>
+    public TimeSpan SlowClientTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The most events <c>history</c> may ask for on subscribe. Default 1,000.</summary>
+    public int MaxHistory { get; set; } = 1000;
+}
+
 /// <summary>Idempotent publishing.</summary>
 public sealed class IdempotencyOptions
 {
@@ -126,6 +177,22 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         Require(options.Sse.ReconnectDelay >= TimeSpan.Zero, "Sse:ReconnectDelay must not be negative.");
         Require(options.Sse.BatchSize is >= 1 and <= 10_000, "Sse:BatchSize must be between 1 and 10,000.");
         Require(options.Sse.MaxStreamDuration is null || options.Sse.MaxStreamDuration > TimeSpan.Zero, "Sse:MaxStreamDuration must be positive when set.");
+        var ws = options.WebSockets;
+        Require(ws.MaxMessageBytes is >= 128 and <= 16 * 1024 * 1024, "WebSockets:MaxMessageBytes must be between 128 B and 16 MiB.");
+        Require(ws.MaxMessagesPerSecond >= 1, "WebSockets:MaxMessagesPerSecond must be at least 1.");
+        Require(ws.MaxRateLimitViolations >= 1, "WebSockets:MaxRateLimitViolations must be at least 1.");
+        Require(ws.MaxSubscriptionsPerConnection >= 1, "WebSockets:MaxSubscriptionsPerConnection must be at least 1.");
+        Require(ws.MaxConnections >= 1, "WebSockets:MaxConnections must be at least 1.");
+        Require(ws.KeepAliveInterval > TimeSpan.Zero, "WebSockets:KeepAliveInterval must be positive.");
+        Require(ws.KeepAliveTimeout > TimeSpan.Zero, "WebSockets:KeepAliveTimeout must be positive.");
+        Require(ws.SendQueueCapacity >= 1, "WebSockets:SendQueueCapacity must be at least 1.");
+        Require(ws.SlowClientTimeout > TimeSpan.Zero, "WebSockets:SlowClientTimeout must be positive.");
+        Require(ws.MaxHistory >= 0, "WebSockets:MaxHistory must not be negative.");
+        foreach (var pattern in ws.Publishable)
+        {
+            Require(Topics.TopicPattern.TryParse(pattern, 1024, out _) is not null, $"WebSockets:Publishable entry '{pattern}' is not a valid topic pattern.");
+        }
+
         Require(options.Retention.MaxAge is null || options.Retention.MaxAge > TimeSpan.Zero, "Retention:MaxAge must be positive when set.");
         Require(options.Retention.MaxEventsPerTopic is null or >= 1, "Retention:MaxEventsPerTopic must be at least 1 when set.");
         Require(options.Retention.TrimInterval >= TimeSpan.FromMilliseconds(10), "Retention:TrimInterval must be at least 10 ms.");

@@ -1,0 +1,555 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Events;
+using Switchboard.Hubs;
+using Switchboard.Presence;
+using Switchboard.Problems;
+using Switchboard.Topics;
+
+namespace Switchboard.AspNetCore.WebSockets;
+
+/// <summary>
+/// One WebSocket client. A receive loop handles requests; each subscription has its own read loop over the log;
+/// everything sent goes through one bounded send queue drained by one send loop, so a slow client blocks only
+/// its own subscriptions, which then fall behind on their cursors rather than buffering.
+/// </summary>
+internal sealed partial class WebSocketConnection : IPresenceListener
+{
+    /// <summary>RFC 6455's "Try Again Later" (1013); <see cref="WebSocketCloseStatus"/> has no name for it.</summary>
+    private const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+
+    private readonly WebSocket _socket;
+    private readonly Hub _hub;
+    private readonly PresenceRegistry _presence;
+    private readonly WebSocketOptions _options;
+    private readonly TopicPattern[] _publishable;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _connectionId = Guid.NewGuid().ToString("N");
+    private readonly string _memberName;
+    private readonly Channel<Outbound> _sendQueue;
+    private readonly CancellationTokenSource _closing;
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly Queue<long> _recentViolations = new();
+    private CloseRequest? _closeRequest;
+    private long _rateWindowStart;
+    private int _messagesInWindow;
+
+    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, TimeProvider time, ILogger logger, CancellationToken stopping)
+    {
+        _socket = socket;
+        _hub = hub;
+        _presence = presence;
+        _options = hub.Options.WebSockets;
+        _publishable = _options.Publishable.Select(TopicPattern.Parse).ToArray();
+        _memberName = memberName;
+        _time = time;
+        _logger = logger;
+        _sendQueue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity) { SingleReader = true });
+        _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _rateWindowStart = time.GetTimestamp();
+    }
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        using var onStopping = stopping.Register(static state => ((WebSocketConnection)state!).RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down"), this);
+        var sending = SendLoopAsync();
+        var receiving = ReceiveLoopAsync();
+        try
+        {
+            // The send loop ends once the close frame is out (or the socket broke). Receiving is never cancelled
+            // by token, because cancelling a WebSocket receive aborts the socket and the close code would be lost;
+            // a well-behaved client answers our close frame, and one that does not is aborted after a grace period.
+            await sending;
+            if (await Task.WhenAny(receiving, Task.Delay(TimeSpan.FromSeconds(5), _time)) != receiving)
+            {
+                _socket.Abort();
+            }
+
+            await receiving;
+        }
+        finally
+        {
+            foreach (var subscription in _subscriptions.Values)
+            {
+                subscription.Stop.Cancel();
+                LeaveRooms(subscription);
+            }
+
+            _closing.Dispose();
+        }
+    }
+
+    /// <summary>Asks the send loop to close with this status once it finishes its current message.</summary>
+    private void RequestClose(WebSocketCloseStatus status, string reason)
+    {
+        Interlocked.CompareExchange(ref _closeRequest, new CloseRequest(status, reason), null);
+        _sendQueue.Writer.TryComplete();
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(_options.MaxMessageBytes + 1);
+        try
+        {
+            while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (length > _options.MaxMessageBytes)
+                    {
+                        RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
+                        return;
+                    }
+
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, _options.MaxMessageBytes + 1 - length), CancellationToken.None);
+                    length += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                if (length > _options.MaxMessageBytes)
+                {
+                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
+                    return;
+                }
+
+                switch (result.MessageType)
+                {
+                    case WebSocketMessageType.Close:
+                        RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
+                        return;
+                    case WebSocketMessageType.Binary:
+                        RequestClose(WebSocketCloseStatus.InvalidMessageType, "switchboard.v1 uses JSON text messages");
+                        return;
+                }
+
+                if (_closeRequest is not null || !WithinRateLimit())
+                {
+                    continue; // closing: read until the peer's close frame, ignore requests
+                }
+
+                await HandleMessageAsync(buffer.AsMemory(0, length));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer vanished without a close frame, or the keep-alive timed out.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
+        }
+    }
+
+    private bool WithinRateLimit()
+    {
+        var now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(_rateWindowStart, now) >= TimeSpan.FromSeconds(1))
+        {
+            _rateWindowStart = now;
+            _messagesInWindow = 0;
+        }
+
+        if (++_messagesInWindow <= _options.MaxMessagesPerSecond)
+        {
+            return true;
+        }
+
+        _recentViolations.Enqueue(now);
+        while (_recentViolations.Count > 0 && _time.GetElapsedTime(_recentViolations.Peek(), now) > TimeSpan.FromSeconds(10))
+        {
+            _recentViolations.Dequeue();
+        }
+
+        if (_recentViolations.Count > _options.MaxRateLimitViolations)
+        {
+            RequestClose(WebSocketCloseStatus.PolicyViolation, "rate limit exceeded persistently");
+            return false;
+        }
+
+        Send(WebSocketMessages.Error(null, "rate_limited", $"More than {_options.MaxMessagesPerSecond} messages per second; this one was dropped."));
+        return false;
+    }
+
+    private async Task HandleMessageAsync(ReadOnlyMemory<byte> message)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(message, JsonWire.Reading);
+        }
+        catch (JsonException ex)
+        {
+            Send(WebSocketMessages.Error(null, "invalid_json", $"The message is not valid JSON: {ex.Message}"));
+            return;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                Send(WebSocketMessages.Error(null, "invalid_message", "A message is a JSON object with an \"op\" field."));
+                return;
+            }
+
+            JsonElement? id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind is JsonValueKind.String or JsonValueKind.Number ? idElement.Clone() : null;
+            try
+            {
+                var op = root.TryGetProperty("op", out var opElement) && opElement.ValueKind == JsonValueKind.String ? opElement.GetString() : null;
+                switch (op)
+                {
+                    case null:
+                        throw new ClientError("missing_field", "\"op\" is required.");
+                    case "subscribe":
+                        await SubscribeAsync(root, RequireId(id));
+                        break;
+                    case "unsubscribe":
+                        Unsubscribe(root, RequireId(id));
+                        break;
+                    case "publish":
+                        await PublishAsync(root, RequireId(id));
+                        break;
+                    case "presence":
+                        var room = RequireString(root, "topic");
+                        _hub.ValidateTopic(room);
+                        Send(WebSocketMessages.Presence(id, room, _presence.Members(room), null, null));
+                        break;
+                    case "ping":
+                        Send(WebSocketMessages.Pong(id));
+                        break;
+                    default:
+                        throw new ClientError("unknown_op", $"Unknown op \"{op}\"; expected subscribe, unsubscribe, publish, presence or ping.");
+                }
+            }
+            catch (ClientError error)
+            {
+                Send(WebSocketMessages.Error(id, error.Code, error.Message));
+            }
+            catch (SwitchboardProblemException problem)
+            {
+                Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
+            }
+        }
+    }
+
+    private async Task SubscribeAsync(JsonElement request, JsonElement id)
+    {
+        if (id.ValueKind != JsonValueKind.String)
+        {
+            throw new ClientError("invalid_field", "A subscription's \"id\" must be a string; events carry it as \"subscription\".");
+        }
+
+        var subscriptionId = id.GetString()!;
+        if (_subscriptions.ContainsKey(subscriptionId))
+        {
+            throw new ClientError("duplicate_subscription", $"Subscription \"{subscriptionId}\" already exists; unsubscribe first or use another id.");
+        }
+
+        if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
+        {
+            throw new ClientError("too_many_subscriptions", $"A connection may have at most {_options.MaxSubscriptionsPerConnection} subscriptions.");
+        }
+
+        var patterns = RequireStringArray(request, "topics");
+        var filter = _hub.ParseFilter(patterns);
+        var presence = request.TryGetProperty("presence", out var presenceElement) && presenceElement.ValueKind == JsonValueKind.True;
+        if (presence && filter.ExactTopics is null)
+        {
+            throw new ClientError("invalid_field", "Presence needs plain room topics, not wildcard patterns.");
+        }
+
+        var after = OptionalString(request, "after");
+        int? history = null;
+        if (request.TryGetProperty("history", out var historyElement))
+        {
+            if (historyElement.ValueKind != JsonValueKind.Number || !historyElement.TryGetInt32(out var count) || count < 0)
+            {
+                throw new ClientError("invalid_field", "\"history\" is a number of events, 0 or more.");
+            }
+
+            if (after is not null)
+            {
+                throw new ClientError("invalid_field", "Give \"after\" or \"history\", not both.");
+            }
+
+            history = Math.Min(count, _options.MaxHistory);
+        }
+
+        StartPosition start = history is { } last
+            ? new StartPosition(await _hub.Log.AfterSeqForLastAsync(filter, last, _closing.Token), null)
+            : _hub.ResolveStart(after, filter);
+
+        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq));
+        _subscriptions[subscriptionId] = subscription;
+        Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
+        if (start.Reset is { } reset)
+        {
+            Send(WebSocketMessages.Reset(subscriptionId, reset.Reason, reset.Cursor));
+        }
+
+        if (presence)
+        {
+            foreach (var room in filter.ExactTopics!)
+            {
+                _presence.Join(room, _connectionId, _memberName, this);
+            }
+        }
+
+        subscription.Loop = Task.Run(() => SubscriptionLoopAsync(subscription, start.AfterSeq));
+    }
+
+    private void Unsubscribe(JsonElement request, JsonElement id)
+    {
+        var bySubscription = OptionalString(request, "subscription");
+        var patterns = request.TryGetProperty("topics", out _) ? RequireStringArray(request, "topics").ToHashSet(StringComparer.Ordinal) : null;
+        if (bySubscription is null && patterns is null)
+        {
+            throw new ClientError("missing_field", "Give \"subscription\" (an id) or \"topics\" (patterns) to unsubscribe.");
+        }
+
+        var removed = _subscriptions.Values
+            .Where(s => s.Id == bySubscription || (patterns is not null && s.Filter.Patterns.Any(p => patterns.Contains(p.Value))))
+            .ToList();
+        if (removed.Count == 0)
+        {
+            throw new ClientError("not_subscribed", "No subscription matches.");
+        }
+
+        foreach (var subscription in removed)
+        {
+            _subscriptions.Remove(subscription.Id);
+            subscription.Stop.Cancel();
+            LeaveRooms(subscription);
+        }
+
+        Send(WebSocketMessages.Ack(id));
+    }
+
+    private async Task PublishAsync(JsonElement request, JsonElement id)
+    {
+        var topic = RequireString(request, "topic");
+        _hub.ValidateTopic(topic);
+        if (!_publishable.Any(p => p.Matches(topic)))
+        {
+            throw new ClientError("forbidden", $"Publishing to \"{topic}\" over WebSocket is not allowed; allowed: {string.Join(", ", _options.Publishable)}.");
+        }
+
+        var type = _hub.NormalizeType(OptionalString(request, "type"));
+        var data = request.TryGetProperty("data", out var dataElement) ? JsonWire.Minify(dataElement) : "null"u8.ToArray();
+        if (data.Length > _hub.Options.Limits.MaxEventBytes)
+        {
+            throw new ClientError("payload_too_large", $"The event data is {data.Length} bytes; the limit is {_hub.Options.Limits.MaxEventBytes}.");
+        }
+
+        var result = await _hub.PublishAsync([new EventDraft(topic, type, data)], null, null, _closing.Token);
+        var record = result.Events[0];
+        Send(WebSocketMessages.Ack(id, record.Cursor, record.Seq));
+    }
+
+    private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, subscription.Stop.Token);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = stop.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var signal = _hub.Log.AppendSignal;
+                var result = await _hub.Log.ReadAsync(subscription.Filter, afterSeq, 256, stop.Token);
+                if (result.Gap is { } gap)
+                {
+                    var reset = _hub.ResetFor(gap);
+                    if (!await EnqueueAsync(new Outbound(WebSocketMessages.Reset(subscription.Id, reset.Reason, reset.Cursor), subscription, reset.Cursor), stop.Token))
+                    {
+                        return;
+                    }
+
+                    afterSeq = gap.RestartAfterSeq;
+                    continue;
+                }
+
+                foreach (var record in result.Events)
+                {
+                    if (!await EnqueueAsync(new Outbound(WebSocketMessages.Event(subscription.EventPrefix, record), subscription, record.Cursor), stop.Token))
+                    {
+                        return;
+                    }
+                }
+
+                afterSeq = result.NextAfterSeq;
+                if (result.Events.Count == 0)
+                {
+                    await Task.WhenAny(signal, cancelled.Task);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogSubscriptionFailed(_logger, ex, subscription.Id);
+            RequestClose(WebSocketCloseStatus.InternalServerError, "subscription failed");
+        }
+    }
+
+    /// <summary>Queues a message, waiting up to the slow-client timeout for room. False when the connection is closing.</summary>
+    private async ValueTask<bool> EnqueueAsync(Outbound message, CancellationToken cancellationToken)
+    {
+        if (_sendQueue.Writer.TryWrite(message))
+        {
+            return true;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.SlowClientTimeout);
+        try
+        {
+            await _sendQueue.Writer.WriteAsync(message, timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The client has not read for the whole timeout: close, and tell it where to resume.
+            RequestClose(TryAgainLater, $"too slow; resume after {message.Subscription!.LastSentCursor}");
+            return false;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Queues a reply without waiting; a client whose queue is full is too slow and gets closed.</summary>
+    private void Send(byte[] message)
+    {
+        if (!_sendQueue.Writer.TryWrite(new Outbound(message, null, null)) && _closeRequest is null)
+        {
+            RequestClose(TryAgainLater, "too slow; resume from your last cursor");
+        }
+    }
+
+    void IPresenceListener.OnPresenceChanged(string room, IReadOnlyList<string> members, string? joined, string? left) =>
+        Send(WebSocketMessages.Presence(null, room, members, joined, left));
+
+    private void LeaveRooms(Subscription subscription)
+    {
+        if (subscription.Presence)
+        {
+            foreach (var room in subscription.Filter.ExactTopics!)
+            {
+                // Another subscription of this connection may still hold the room.
+                if (!_subscriptions.Values.Any(s => s != subscription && s.Presence && s.Filter.ExactTopics!.Contains(room)))
+                {
+                    _presence.Leave(room, _connectionId);
+                }
+            }
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _sendQueue.Reader;
+        try
+        {
+            while (_closeRequest is null && await reader.WaitToReadAsync())
+            {
+                while (_closeRequest is null && reader.TryRead(out var message))
+                {
+                    await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    if (message.Subscription is { } subscription)
+                    {
+                        // The newest cursor that actually left, for the 1013 close reason.
+                        subscription.LastSentCursor = message.Cursor!;
+                    }
+                }
+            }
+
+            // Closing: whatever is still queued is dropped; the client resumes from the cursors it received.
+            var close = _closeRequest ?? new CloseRequest(WebSocketCloseStatus.NormalClosure, "bye");
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _socket.CloseOutputAsync(close.Status, close.Reason.Length > 120 ? close.Reason[..120] : close.Reason, timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The peer is gone; nothing more can be sent.
+        }
+    }
+
+    private static JsonElement RequireId(JsonElement? id) =>
+        id ?? throw new ClientError("missing_field", "\"id\" is required; the reply echoes it.");
+
+    private static string RequireString(JsonElement request, string name) =>
+        request.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()!
+            : throw new ClientError("missing_field", $"\"{name}\" (a string) is required.");
+
+    private static string? OptionalString(JsonElement request, string name)
+    {
+        if (!request.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new ClientError("invalid_field", $"\"{name}\" must be a string.");
+    }
+
+    private static string?[] RequireStringArray(JsonElement request, string name)
+    {
+        if (!request.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
+        {
+            throw new ClientError("missing_field", $"\"{name}\" (a non-empty array of strings) is required.");
+        }
+
+        return value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : throw new ClientError("invalid_field", $"\"{name}\" must hold strings.")).ToArray();
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "WebSocket subscription {Subscription} failed; closing the connection")]
+    private static partial void LogSubscriptionFailed(ILogger logger, Exception exception, string subscription);
+
+    private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor)
+    {
+        public string Id { get; } = id;
+
+        public TopicFilter Filter { get; } = filter;
+
+        public bool Presence { get; } = presence;
+
+        public byte[] EventPrefix { get; } = eventPrefix;
+
+        public CancellationTokenSource Stop { get; } = new();
+
+        public Task? Loop { get; set; }
+
+        public string LastSentCursor { get; set; } = startCursor;
+    }
+
+    /// <summary>A message waiting to be sent; events remember their subscription and cursor.</summary>
+    private readonly record struct Outbound(byte[] Bytes, Subscription? Subscription, string? Cursor);
+
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason);
+
+    private sealed class ClientError(string code, string message) : Exception(message)
+    {
+        public string Code { get; } = code;
+    }
+}

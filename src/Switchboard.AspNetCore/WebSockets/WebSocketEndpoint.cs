@@ -1,0 +1,122 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Switchboard.Hubs;
+using Switchboard.Presence;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.WebSockets;
+
+/// <summary>
+/// <c>GET /v1/ws</c>: everything that can be refused is refused before the upgrade, as a problem+json answer:
+/// not a WebSocket request, a foreign Origin, an unknown subprotocol, a bad member name, or too many connections.
+/// </summary>
+internal static class WebSocketEndpoint
+{
+    public const string SubProtocol = "switchboard.v1";
+
+    public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
+        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers)
+    {
+        var options = hub.Options.WebSockets;
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            throw new SwitchboardProblemException(426, "websocket-required", "WebSocket required",
+                $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request.");
+        }
+
+        if (!IsOriginAllowed(context.Request, options))
+        {
+            throw new SwitchboardProblemException(403, "origin-not-allowed", "Origin not allowed",
+                $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:WebSockets:AllowedOrigins.");
+        }
+
+        var requested = context.WebSockets.WebSocketRequestedProtocols;
+        if (requested.Count > 0 && !requested.Contains(SubProtocol))
+        {
+            throw SwitchboardProblemException.BadRequest("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
+        }
+
+        var name = context.Request.Query["name"].ToString();
+        if (name.Length == 0)
+        {
+            name = "guest-" + Random.Shared.Next(1000, 10000).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (name.Length > 64 || name.Any(char.IsControl))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-name", "Invalid member name", "A presence name is 1 to 64 characters without control characters.");
+        }
+
+        if (!counter.TryAcquire(options.MaxConnections))
+        {
+            throw new SwitchboardProblemException(503, "too-many-connections", "Too many connections",
+                $"This server holds its maximum of {options.MaxConnections} WebSocket connections. Retry later or elsewhere.",
+                new Dictionary<string, object?> { ["retryAfter"] = 5 });
+        }
+
+        try
+        {
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                SubProtocol = requested.Count > 0 ? SubProtocol : null,
+                KeepAliveInterval = options.KeepAliveInterval,
+                KeepAliveTimeout = options.KeepAliveTimeout,
+            });
+            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
+            await connection.RunAsync(lifetime.ApplicationStopping);
+        }
+        finally
+        {
+            counter.Release();
+        }
+    }
+
+    /// <summary>No Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
+    internal static bool IsOriginAllowed(HttpRequest request, WebSocketOptions options)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0 || options.AllowedOrigins.Contains("*"))
+        {
+            return true;
+        }
+
+        if (options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        if (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)))
+        {
+            return true;
+        }
+
+        return string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>Counts open WebSocket connections; Kestrel does not limit upgraded connections.</summary>
+internal sealed class WebSocketConnectionCounter
+{
+    private int _open;
+
+    public int Open => Volatile.Read(ref _open);
+
+    public bool TryAcquire(int max)
+    {
+        if (Interlocked.Increment(ref _open) <= max)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _open);
+        return false;
+    }
+
+    public void Release() => Interlocked.Decrement(ref _open);
+}
