@@ -33,8 +33,10 @@ internal static class ProblemResponses
         writer.WriteString("instance", context.Request.Path);
         foreach (var (name, value) in problem.Extensions)
         {
-            writer.WritePropertyName(name);
-            JsonSerializer.Serialize(writer, value?.ToString());
+            // Fix: JsonSerializer.Serialize(writer, ...) flushes the writer synchronously into the response body,
+            // which Kestrel refuses (AllowSynchronousIO is off), so every problem with an extension member
+            // (the 410 with a fresh cursor) ended as a truncated response. Write the value directly instead.
+            writer.WriteString(name, value?.ToString());
         }
 
         writer.WriteEndObject();
