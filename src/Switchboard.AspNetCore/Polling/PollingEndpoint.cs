@@ -107,7 +107,9 @@ internal static class PollingEndpoint
             return TimeSpan.Zero;
         }
 
-        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || double.IsInfinity(seconds))
+        // Fix: double.TryParse accepts "NaN" whatever the NumberStyles; IsInfinity let it through and
+        // TimeSpan.FromSeconds(NaN) then threw, a 500. IsFinite rejects NaN and both infinities.
+        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
         {
             throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
         }
