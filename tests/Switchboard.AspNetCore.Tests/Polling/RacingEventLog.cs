@@ -41,6 +41,9 @@ internal sealed class RacingEventLog(IEventLog inner, string watchedTopic) : IEv
 
     public long EarliestAfterSeq(TopicFilter filter) => inner.EarliestAfterSeq(filter);
 
+    public ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default) =>
+        inner.AfterSeqForLastAsync(filter, count, cancellationToken);
+
     public Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         inner.TrimAsync(policy, now, cancellationToken);
 

@@ -60,6 +60,9 @@ internal sealed class ObservedEventLog(IEventLog inner) : IEventLog
 
     public long EarliestAfterSeq(TopicFilter filter) => inner.EarliestAfterSeq(filter);
 
+    public ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default) =>
+        inner.AfterSeqForLastAsync(filter, count, cancellationToken);
+
     public Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         inner.TrimAsync(policy, now, cancellationToken);
 
