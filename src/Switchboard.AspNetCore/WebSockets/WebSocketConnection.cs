@@ -35,6 +35,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly CancellationTokenSource _closing;
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Queue<long> _recentViolations = new();
+    private readonly List<Task> _stoppedLoops = [];
     private CloseRequest? _closeRequest;
     private long _rateWindowStart;
     private int _messagesInWindow;
@@ -78,6 +79,13 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             {
                 subscription.Stop.Cancel();
                 LeaveRooms(subscription);
+            }
+
+            // Every loop watches _closing (cancelled by now), so they end promptly; only then is it safe to dispose.
+            await Task.WhenAll(_subscriptions.Values.Select(s => s.Loop ?? Task.CompletedTask).Concat(_stoppedLoops));
+            foreach (var subscription in _subscriptions.Values)
+            {
+                subscription.Stop.Dispose();
             }
 
             _closing.Dispose();
@@ -335,7 +343,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             _subscriptions.Remove(subscription.Id);
             subscription.Stop.Cancel();
             LeaveRooms(subscription);
+            _stoppedLoops.Add(subscription.Loop ?? Task.CompletedTask);
         }
+
+        _stoppedLoops.RemoveAll(loop => loop.IsCompleted);
 
         Send(WebSocketMessages.Ack(id));
     }
@@ -386,7 +397,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
                 foreach (var record in result.Events)
                 {
-                    if (!await EnqueueAsync(new Outbound(WebSocketMessages.Event(subscription.EventPrefix, record), subscription, record.Cursor), stop.Token))
+                    if (stop.IsCancellationRequested || !await EnqueueAsync(new Outbound(WebSocketMessages.Event(subscription.EventPrefix, record), subscription, record.Cursor), stop.Token))
                     {
                         return;
                     }
