@@ -108,48 +108,24 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(_options.MaxMessageBytes + 1);
         try
         {
             while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
+                // An idle connection holds no receive buffer: a zero-byte read waits for the next frame,
+                // and only then is a buffer rented for the message (memory per idle connection stays small).
+                var first = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                if (first.MessageType == WebSocketMessageType.Close)
                 {
-                    if (length > _options.MaxMessageBytes)
-                    {
-                        RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
-                        return;
-                    }
-
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(length, _options.MaxMessageBytes + 1 - length), CancellationToken.None);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (length > _options.MaxMessageBytes)
-                {
-                    RequestClose(WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageBytes} bytes");
                     return;
                 }
 
-                switch (result.MessageType)
+                var (status, message) = await ReceiveMessageAsync(first);
+                if (status is not null)
                 {
-                    case WebSocketMessageType.Close:
-                        RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
-                        return;
-                    case WebSocketMessageType.Binary:
-                        RequestClose(WebSocketCloseStatus.InvalidMessageType, "switchboard.v1 uses JSON text messages");
-                        return;
+                    RequestClose(status.Value, message);
+                    return;
                 }
-
-                if (_closeRequest is not null || !WithinRateLimit())
-                {
-                    continue; // closing: read until the peer's close frame, ignore requests
-                }
-
-                await HandleMessageAsync(buffer.AsMemory(0, length));
             }
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
@@ -158,8 +134,62 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
+        }
+    }
+
+    /// <summary>Reads one message (growing a rented buffer up to the limit) and handles it; returns a close status on a violation.</summary>
+    private async Task<(WebSocketCloseStatus? Status, string Reason)> ReceiveMessageAsync(ValueWebSocketReceiveResult first)
+    {
+        var limit = _options.MaxMessageBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, limit + 1));
+        try
+        {
+            var length = 0;
+            var result = first;
+            while (!result.EndOfMessage)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > limit)
+                    {
+                        return (WebSocketCloseStatus.MessageTooBig, $"message larger than {limit} bytes");
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                length += result.Count;
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return (null, "");
+                }
+            }
+
+            if (length > limit)
+            {
+                return (WebSocketCloseStatus.MessageTooBig, $"message larger than {limit} bytes");
+            }
+
+            if (result.MessageType == WebSocketMessageType.Binary)
+            {
+                return (WebSocketCloseStatus.InvalidMessageType, "switchboard.v1 uses JSON text messages");
+            }
+
+            if (_closeRequest is null && WithinRateLimit())
+            {
+                await HandleMessageAsync(buffer.AsMemory(0, length));
+            }
+
+            return (null, "");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
