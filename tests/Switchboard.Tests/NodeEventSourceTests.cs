@@ -59,7 +59,7 @@ internal static class NodeScript
         return (process.ExitCode, await output, await error);
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

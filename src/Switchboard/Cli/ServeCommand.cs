@@ -64,7 +64,35 @@ internal static class ServeCommand
 
         customize?.Invoke(builder);
         var app = builder.Build();
+        MapChatPage(app);
         app.MapSwitchboard();
         return app;
+    }
+
+    /// <summary>
+    /// The browser chat page: static files from wwwroot (copied next to the executable, where the content root is),
+    /// with <c>/chat</c> redirected to <c>/chat/</c> (query kept) so the page's relative links resolve.
+    /// </summary>
+    private static void MapChatPage(WebApplication app)
+    {
+        // Relative, so it also works behind a path base; a 302 rather than the default files' 301, which browsers
+        // cache forever. Not an endpoint: routing ignores trailing slashes, and /chat/ must reach the static files.
+        app.Use((context, next) =>
+        {
+            var request = context.Request;
+            if (request.Path.Value == "/chat" && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+            {
+                context.Response.Redirect("chat/" + request.QueryString);
+                return Task.CompletedTask;
+            }
+
+            return next(context);
+        });
+        app.UseDefaultFiles();
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            // Revalidate on every load (ETag/Last-Modified), so an upgraded server never runs a stale page.
+            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
+        });
     }
 }
