@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Builds the server and the bench tool in Release, starts a private server on a free loopback port
-# with a throwaway SQLite file, runs the standard benchmark set, then stops the server.
+# with a throwaway SQLite file, runs the selected benchmark steps, then stops the server.
 #
-#   bench/run.sh [--duration S] [--warmup S] [--rate R] [--subscribers N] [--fanout-duration S]
+#   bench/run.sh [--steps LIST] [--duration S] [--warmup S] [--rate R] [--subscribers N] [--fanout-duration S]
 #
+# Steps (BENCH_STEPS or --steps, comma-separated; default "publish,sse,ws"):
+#   publish   publish x1 and x16
+#   sse       SSE fanout, FANOUT_SUBSCRIBERS (1000) @ FANOUT_RATE (200)/s
+#   ws        ws-small + ws-large
+#   ws-small  ws-fanout, WS_SUBSCRIBERS (1000) @ WS_RATE (200)/s
+#   ws-large  ws-fanout --idle-memory, WS_LARGE_SUBSCRIBERS (10000) @ WS_LARGE_RATE (20)/s, on a fresh server
 # Environment overrides (same meaning as the flags): BENCH_DURATION (10), BENCH_WARMUP (2),
-# FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION).
+# FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION),
+# WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (16), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120).
+# The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
+# limit is raised to the hard limit for both processes.
 # SWITCHBOARD_DLL=path skips building src/Switchboard and runs that server dll instead.
-# KEEP_TMP=1 keeps the temp dir (server log, db) for inspection.
+# KEEP_TMP=1 keeps the temp dir (server logs, db) for inspection.
 # Results: bench/results/<mode>-<utc>.json, plus the tables on stdout.
 set -euo pipefail
 
@@ -19,6 +28,15 @@ warmup="${BENCH_WARMUP:-2}"
 rate="${FANOUT_RATE:-200}"
 subscribers="${FANOUT_SUBSCRIBERS:-1000}"
 fanout_duration="${FANOUT_DURATION:-}"
+steps="${BENCH_STEPS:-publish,sse,ws}"
+ws_subscribers="${WS_SUBSCRIBERS:-1000}"
+ws_rate="${WS_RATE:-200}"
+ws_large_subscribers="${WS_LARGE_SUBSCRIBERS:-10000}"
+ws_large_rate="${WS_LARGE_RATE:-20}"
+ws_publishers="${WS_PUBLISHERS:-16}"
+ws_duration="${WS_DURATION:-}"
+ws_idle_seconds="${WS_IDLE_SECONDS:-5}"
+ws_connect_timeout="${WS_CONNECT_TIMEOUT:-120}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -27,25 +45,56 @@ while [[ $# -gt 0 ]]; do
     --rate) rate="$2"; shift 2 ;;
     --subscribers) subscribers="$2"; shift 2 ;;
     --fanout-duration) fanout_duration="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --steps) steps="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^# Results/p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 fanout_duration="${fanout_duration:-$duration}"
+ws_duration="${ws_duration:-$duration}"
+
+# Expand and check the step list up front, so a typo fails before minutes of building.
+run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0
+IFS=',' read -r -a step_list <<<"$steps"
+for s in "${step_list[@]}"; do
+  case "${s// /}" in
+    publish) run_publish=1 ;;
+    sse|fanout) run_sse=1 ;;
+    ws) run_ws_small=1; run_ws_large=1 ;;
+    ws-small) run_ws_small=1 ;;
+    ws-large) run_ws_large=1 ;;
+    "") ;;
+    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large)" >&2; exit 2 ;;
+  esac
+done
+if [[ $((run_publish + run_sse + run_ws_small + run_ws_large)) -eq 0 ]]; then
+  echo "run.sh: no steps selected" >&2
+  exit 2
+fi
 
 # Integer seconds for `timeout` budgets (durations may be fractional).
 ceil() { awk -v x="$1" 'BEGIN { n = int(x); if (n < x) n++; print n }'; }
 
 log() { echo "[run.sh $(date -u +%H:%M:%S)] $*" >&2; }
 
-# 1,000 SSE subscribers need ~1,000 sockets in the bench process (and as many in the server).
+# Every subscriber is a socket in the bench process and another in the server (10,000 WebSocket
+# subscribers: ~10,000 each). Raise the soft limit as far as the hard limit allows; both inherit it.
 if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt 65536 ]]; then
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fi
-log "open files limit: $(ulimit -n)"
-if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt $((subscribers + 256)) ]]; then
-  log "warning: ulimit -n $(ulimit -n) is too low for $subscribers subscribers"
+open_files="$(ulimit -n)"
+log "open files limit: $open_files; steps: $steps"
+max_subscribers=0
+[[ "$run_sse" == 1 && "$subscribers" -gt "$max_subscribers" ]] && max_subscribers="$subscribers"
+[[ "$run_ws_small" == 1 && "$ws_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_subscribers"
+[[ "$run_ws_large" == 1 && "$ws_large_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_large_subscribers"
+if [[ "$open_files" != unlimited && "$open_files" -lt $((max_subscribers + 512)) ]]; then
+  echo "run.sh: ulimit -n $open_files is too low for $max_subscribers subscribers (need $((max_subscribers + 512)))" >&2
+  exit 1
 fi
+
+# Upgraded connections are limited by the server's own option (default 10,000): leave headroom.
+export Switchboard__WebSockets__MaxConnections="${Switchboard__WebSockets__MaxConnections:-20000}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -94,30 +143,39 @@ timeout 600 dotnet build "$repo/bench/Switchboard.Bench" -c Release -nologo -v q
 bench_dll="$repo/bench/Switchboard.Bench/bin/Release/net10.0/Switchboard.Bench.dll"
 [[ -f "$server_dll" ]] || { echo "run.sh: server dll not found: $server_dll" >&2; exit 1; }
 
-port="$(timeout 30 dotnet "$bench_dll" free-port)"
-url="http://127.0.0.1:$port"
-server_log="$tmp/server.log"
-log "starting server on $url (log: $server_log)"
-dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench.db" --store sqlite >"$server_log" 2>&1 &
-server_pid=$!
+server_count=0
+server_log=""
+url=""
 
-ready=0
-for _ in $(seq 1 600); do   # 60 s
-  if grep -q "listening on $url" "$server_log" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ "$ready" != 1 ]]; then
-  echo "run.sh: server did not report 'listening on $url'; last log lines:" >&2
-  tail -n 40 "$server_log" >&2 || true
-  exit 1
-fi
-log "server ready"
+# Starts a fresh server (own port, db and log) and waits until it listens.
+start_server() {
+  server_count=$((server_count + 1))
+  local port
+  port="$(timeout 30 dotnet "$bench_dll" free-port)"
+  url="http://127.0.0.1:$port"
+  server_log="$tmp/server-$server_count.log"
+  log "starting server on $url (log: $server_log, WebSockets.MaxConnections=$Switchboard__WebSockets__MaxConnections)"
+  dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store sqlite >"$server_log" 2>&1 &
+  server_pid=$!
+
+  local ready=0
+  for _ in $(seq 1 600); do   # 60 s
+    if grep -q "listening on $url" "$server_log" 2>/dev/null; then ready=1; break; fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ "$ready" != 1 ]]; then
+    echo "run.sh: server did not report 'listening on $url'; last log lines:" >&2
+    tail -n 40 "$server_log" >&2 || true
+    exit 1
+  fi
+  log "server ready (pid $server_pid); load: $(uptime | sed 's/.*load average/load average/')"
+}
 
 failures=0
 step() {
   local name="$1" budget="$2"; shift 2
-  log "step: $name (timeout ${budget}s)"
+  log "step: $name (timeout ${budget}s); $(uptime | sed 's/.*load average/load average/')"
   if ! timeout --kill-after=10 "$budget" dotnet "$bench_dll" "$@" --results-dir "$repo/bench/results" --server-pid "$server_pid"; then
     log "step FAILED: $name"
     failures=$((failures + 1))
@@ -127,16 +185,47 @@ step() {
     tail -n 40 "$server_log" >&2 || true
     exit 1
   fi
+  # Server-side trouble (failed subscriptions, exceptions) shows in its log, not in the bench's numbers.
+  local problems
+  problems="$(grep -c -E '^(fail|crit):' "$server_log" || true)"
+  if [[ "$problems" -gt 0 ]]; then
+    log "server log ($server_log) has $problems fail/crit entries so far; last one:"
+    grep -E -A3 '^(fail|crit):' "$server_log" | tail -n 4 >&2 || true
+  fi
 }
 
 pub_budget=$(( $(ceil "$duration") + $(ceil "$warmup") + 60 ))
 # Connect (<= 60 s) + warmup + measure + drain (10 s) + slack.
 fan_budget=$(( $(ceil "$fanout_duration") + $(ceil "$warmup") + 150 ))
+# Connect + warmup + measure + drain (10 s) + stop (10 s) + slack.
+ws_small_budget=$(( 60 + $(ceil "$ws_duration") + $(ceil "$warmup") + 90 ))
+# As above with the long connect timeout, plus the idle-memory phases (warm-up, forced GCs, settling:
+# at most ~150 s, normally ~20 s) and the idle time.
+ws_large_budget=$(( $(ceil "$ws_connect_timeout") + 200 + $(ceil "$ws_idle_seconds") + $(ceil "$ws_duration") + $(ceil "$warmup") + 60 ))
 
-step "publish x1" "$pub_budget" publish --url "$url" --publishers 1 --duration "$duration" --warmup "$warmup"
-step "publish x16" "$pub_budget" publish --url "$url" --publishers 16 --duration "$duration" --warmup "$warmup"
-step "fanout ${subscribers} subs @ ${rate}/s" "$fan_budget" fanout --url "$url" --subscribers "$subscribers" --rate "$rate" \
-  --duration "$fanout_duration" --warmup "$warmup"
+start_server
+if [[ "$run_publish" == 1 ]]; then
+  step "publish x1" "$pub_budget" publish --url "$url" --publishers 1 --duration "$duration" --warmup "$warmup"
+  step "publish x16" "$pub_budget" publish --url "$url" --publishers 16 --duration "$duration" --warmup "$warmup"
+fi
+if [[ "$run_sse" == 1 ]]; then
+  step "fanout ${subscribers} subs @ ${rate}/s" "$fan_budget" fanout --url "$url" --subscribers "$subscribers" --rate "$rate" \
+    --duration "$fanout_duration" --warmup "$warmup"
+fi
+if [[ "$run_ws_small" == 1 ]]; then
+  step "ws-fanout ${ws_subscribers} subs @ ${ws_rate}/s" "$ws_small_budget" ws-fanout --url "$url" --subscribers "$ws_subscribers" \
+    --rate "$ws_rate" --publishers "$ws_publishers" --duration "$ws_duration" --warmup "$warmup"
+fi
+if [[ "$run_ws_large" == 1 ]]; then
+  # The idle-memory baseline must not inherit memory the earlier steps left in the server's pools.
+  if [[ $((run_publish + run_sse + run_ws_small)) -gt 0 ]]; then
+    stop_server
+    start_server
+  fi
+  step "ws-fanout ${ws_large_subscribers} subs @ ${ws_large_rate}/s + idle memory" "$ws_large_budget" ws-fanout --url "$url" \
+    --subscribers "$ws_large_subscribers" --rate "$ws_large_rate" --publishers "$ws_publishers" --duration "$ws_duration" \
+    --warmup "$warmup" --connect-timeout "$ws_connect_timeout" --idle-memory --idle-seconds "$ws_idle_seconds"
+fi
 
 stop_server
 if [[ "$failures" -gt 0 ]]; then

@@ -41,6 +41,10 @@ internal static class BenchHttp
     public static Uri StreamUri(Uri baseUrl, string topic) =>
         new(baseUrl, $"v1/stream?topic={Uri.EscapeDataString(topic)}&after=latest");
 
+    /// <summary>The switchboard.v1 WebSocket endpoint (http/https scheme; the clients switch to ws/wss themselves).</summary>
+    public static Uri WebSocketUri(Uri baseUrl, string memberName) =>
+        new(baseUrl, $"v1/ws?name={Uri.EscapeDataString(memberName)}");
+
     /// <summary>POSTs an already-encoded body; never throws except for cancellation of <paramref name="ct"/>.</summary>
     public static async Task<PostOutcome> PostAsync(HttpClient client, Uri uri, byte[] body, CancellationToken ct)
     {

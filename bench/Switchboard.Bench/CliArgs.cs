@@ -11,6 +11,9 @@ internal sealed class CliException(string message) : Exception(message);
 /// </summary>
 internal sealed class CliArgs
 {
+    /// <summary>Options that take no value ("--idle-memory"); "--flag=false" still works.</summary>
+    private static readonly HashSet<string> Flags = new(StringComparer.Ordinal) { "help", "idle-memory" };
+
     private readonly Dictionary<string, string> _options;
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
 
@@ -59,9 +62,9 @@ internal sealed class CliArgs
             else
             {
                 name = arg[2..];
-                // "--help" is the only valueless flag; everything else takes a value so typos
+                // Only the known flags are valueless; everything else takes a value so typos
                 // like "--publishers --duration 5" fail loudly instead of silently misparsing.
-                if (name == "help")
+                if (Flags.Contains(name))
                 {
                     value = "true";
                 }
@@ -121,6 +124,17 @@ internal sealed class CliArgs
         return value < min || value > max
             ? throw new CliException($"--{name}: {value} is outside [{min}, {max}]")
             : value;
+    }
+
+    public bool GetFlag(string name)
+    {
+        _read.Add(name);
+        if (!_options.TryGetValue(name, out var raw))
+        {
+            return false;
+        }
+
+        return bool.TryParse(raw, out var value) ? value : throw new CliException($"--{name}: '{raw}' is not true or false");
     }
 
     public int? GetOptionalInt(string name) =>

@@ -4,6 +4,7 @@ using System.Diagnostics;
 namespace Switchboard.Bench;
 
 internal sealed record FanoutOptions(
+    string Mode,
     Uri BaseUrl,
     string Topic,
     int Subscribers,
@@ -17,33 +18,68 @@ internal sealed record FanoutOptions(
     int PayloadBytes,
     string Client,
     int? ServerPid,
-    TimeSpan RequestTimeout)
+    TimeSpan RequestTimeout,
+    bool IdleMemory = false,
+    double IdleSeconds = 0,
+    int ReceiveBufferBytes = 0)
 {
-    public static FanoutOptions From(CliArgs args) => new(
-        args.GetBaseUrl(),
-        args.GetString("topic", "bench.fan"),
-        args.GetInt("subscribers", 1000, 1, 100_000),
-        args.GetInt("publishers", 4, 1, 1024),
-        args.GetDouble("rate", 200, 0, 10_000_000),
-        args.GetDouble("duration", 10, 0.1, 3600),
-        args.GetDouble("warmup", 1, 0, 600),
-        args.GetDouble("drain", 10, 0, 600),
-        args.GetDouble("connect-timeout", 60, 1, 600),
-        args.GetInt("connect-concurrency", 64, 1, 10_000),
-        args.GetInt("payload-bytes", 0, 0, 1024 * 1024),
-        ParseClient(args.GetString("client", "raw")),
-        args.GetOptionalInt("server-pid"),
-        TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
+    public const string SseMode = "fanout";
+    public const string WebSocketMode = "ws-fanout";
 
-    private static string ParseClient(string value) => value is "raw" or "http"
-        ? value
-        : throw new CliException($"--client: expected 'raw' or 'http', got '{value}'");
+    /// <summary>WebSocket (switchboard.v1) subscribers instead of SSE streams.</summary>
+    public bool IsWebSocket => Mode == WebSocketMode;
+
+    /// <summary>Parses either mode; options that only one mode has are unknown to the other.</summary>
+    public static FanoutOptions From(CliArgs args)
+    {
+        var ws = args.Mode == WebSocketMode;
+        var options = new FanoutOptions(
+            ws ? WebSocketMode : SseMode,
+            args.GetBaseUrl(),
+            args.GetString("topic", ws ? "chat.bench" : "bench.fan"),
+            args.GetInt("subscribers", 1000, 1, 100_000),
+            args.GetInt("publishers", 4, 1, 1024),
+            args.GetDouble("rate", 200, 0, 10_000_000),
+            args.GetDouble("duration", 10, 0.1, 3600),
+            args.GetDouble("warmup", 1, 0, 600),
+            args.GetDouble("drain", 10, 0, 600),
+            args.GetDouble("connect-timeout", 60, 1, 600),
+            args.GetInt("connect-concurrency", 64, 1, 10_000),
+            args.GetInt("payload-bytes", 0, 0, 1024 * 1024),
+            ParseClient(args.GetString("client", "raw"), ws),
+            args.GetOptionalInt("server-pid"),
+            TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
+        if (!ws)
+        {
+            return options;
+        }
+
+        options = options with
+        {
+            IdleMemory = args.GetFlag("idle-memory"),
+            IdleSeconds = args.GetDouble("idle-seconds", 5, 0, 600),
+            ReceiveBufferBytes = args.GetInt("receive-buffer", 8192, 256, 16 * 1024 * 1024),
+        };
+        if (options.IdleMemory && options.ServerPid is null)
+        {
+            throw new CliException("--idle-memory needs --server-pid (the server's RSS is read from /proc/<pid>/status)");
+        }
+
+        return options;
+    }
+
+    private static string ParseClient(string value, bool ws) => (ws, value) switch
+    {
+        (false, "raw" or "http") or (true, "raw" or "clientws") => value,
+        (false, _) => throw new CliException($"--client: expected 'raw' or 'http', got '{value}'"),
+        (true, _) => throw new CliException($"--client: expected 'raw' or 'clientws', got '{value}'"),
+    };
 }
 
 /// <summary>
-/// SSE fan-out: N subscribers on one topic, paced publishers stamping each event with
-/// Stopwatch.GetTimestamp() so every delivery yields a publish-to-receive latency (same process,
-/// same clock).
+/// Fan-out over SSE ("fanout") or WebSocket ("ws-fanout"): N subscribers on one topic, paced HTTP
+/// publishers stamping each event with Stopwatch.GetTimestamp() so every delivery yields a
+/// publish-to-receive latency (same process, same clock).
 /// </summary>
 internal static class FanoutBenchmark
 {
@@ -54,33 +90,42 @@ internal static class FanoutBenchmark
         public long PublishedInWindow { get; set; }
     }
 
+    /// <summary>Warm-up connections opened (and closed) before the idle-memory baseline.</summary>
+    private const int IdleMemoryWarmupConnections = 100;
+
     public static async Task<FanoutReport> RunAsync(FanoutOptions o, CancellationToken cancellationToken)
     {
-        var run = RunInfo.Capture("fanout", o.BaseUrl);
-        var streamUri = BenchHttp.StreamUri(o.BaseUrl, o.Topic);
+        var run = RunInfo.Capture(o.Mode, o.BaseUrl);
         var publishUri = BenchHttp.PublishUri(o.BaseUrl, o.Topic);
         var padding = new string('x', o.PayloadBytes);
         var errors = new ErrorTally();
         var window = new MeasurementWindow();
 
         using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        runCts.CancelAfter(TimeSpan.FromSeconds(o.ConnectTimeoutSeconds + o.WarmupSeconds + o.DurationSeconds + o.DrainSeconds + 30) + o.RequestTimeout);
+        var budget = o.ConnectTimeoutSeconds + o.WarmupSeconds + o.DurationSeconds + o.DrainSeconds + 30
+            + (o.IdleMemory ? 150 + o.IdleSeconds : 0);
+        runCts.CancelAfter(TimeSpan.FromSeconds(budget) + o.RequestTimeout);
         var ct = runCts.Token;
 
         // Separate handlers: 1,000 long-lived stream connections must not occupy the publishers' pool.
         using var streamClient = BenchHttp.CreateClient(o.Subscribers + 8, Timeout.InfiniteTimeSpan);
+        using var wsInvoker = o.IsWebSocket && o.Client == "clientws" ? ClientWebSocketSubscriber.CreateInvoker() : null;
         using var publishClient = BenchHttp.CreateClient(o.Publishers, o.RequestTimeout);
+
+        IdleMemoryProbe? probe = null;
+        if (o.IdleMemory)
+        {
+            probe = new IdleMemoryProbe(o.ServerPid!.Value);
+            await WarmUpServerAsync(o, streamClient, wsInvoker, publishClient, publishUri, ct);
+            await probe.MeasureBaselineAsync(ct);
+        }
 
         // Size each subscriber's first latency chunk for the expected event count (bounded inside the recorder).
         var expectedPerSubscriber = o.Rate > 0 ? (int)Math.Min(o.Rate * (o.DurationSeconds + 1), int.MaxValue) : 0;
-        var subscribers = Enumerable.Range(0, o.Subscribers)
-            .Select(_ => o.Client == "raw"
-                ? (Subscriber)new RawSseSubscriber(streamUri, window, expectedPerSubscriber)
-                : new SseHttpSubscriber(streamClient, streamUri, window, expectedPerSubscriber))
-            .ToArray();
+        var subscribers = CreateSubscribers(o, o.Subscribers, streamClient, wsInvoker, window, expectedPerSubscriber);
         try
         {
-            return await RunWithSubscribersAsync(o, run, subscribers, publishClient, publishUri, padding, errors, window, ct);
+            return await RunWithSubscribersAsync(o, run, subscribers, publishClient, publishUri, padding, errors, window, probe, ct);
         }
         finally
         {
@@ -89,6 +134,79 @@ internal static class FanoutBenchmark
                 s.Dispose();
             }
         }
+    }
+
+    private static Subscriber[] CreateSubscribers(FanoutOptions o, int count, HttpClient streamClient, HttpMessageInvoker? wsInvoker, MeasurementWindow window, int expectedPerSubscriber)
+    {
+        var streamUri = BenchHttp.StreamUri(o.BaseUrl, o.Topic);
+        return Enumerable.Range(0, count)
+            .Select(i => (o.IsWebSocket, o.Client) switch
+            {
+                (false, "raw") => (Subscriber)new RawSseSubscriber(streamUri, window, expectedPerSubscriber),
+                (false, _) => new SseHttpSubscriber(streamClient, streamUri, window, expectedPerSubscriber),
+                (true, "raw") => new RawWebSocketSubscriber(BenchHttp.WebSocketUri(o.BaseUrl, $"bench-{i}"), window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
+                (true, _) => new ClientWebSocketSubscriber(BenchHttp.WebSocketUri(o.BaseUrl, $"bench-{i}"), wsInvoker!, window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
+            })
+            .ToArray();
+    }
+
+    /// <summary>
+    /// Before the idle-memory baseline: open a few subscribers, deliver some events to them and close
+    /// them again, so code paths are jitted and pools exist before the baseline is taken.
+    /// </summary>
+    private static async Task WarmUpServerAsync(FanoutOptions o, HttpClient streamClient, HttpMessageInvoker? wsInvoker, HttpClient publishClient, Uri publishUri, CancellationToken ct)
+    {
+        const int Events = 20;
+        var count = Math.Min(IdleMemoryWarmupConnections, o.Subscribers);
+        Progress($"idle-memory: warm-up with {count} connection(s) and {Events} event(s)");
+        var warm = CreateSubscribers(o, count, streamClient, wsInvoker, new MeasurementWindow(), 0);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var gate = new SemaphoreSlim(o.ConnectConcurrency);
+        var tasks = warm.Select(s => Task.Run(() => s.RunAsync(gate, stop.Token), CancellationToken.None)).ToArray();
+        try
+        {
+            await Task.WhenAll(warm.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+            for (var i = 0; i < Events; i++)
+            {
+                var outcome = await BenchHttp.PostAsync(publishClient, publishUri, BenchHttp.TimestampedBody(Stopwatch.GetTimestamp(), string.Empty), ct);
+                if (!outcome.Ok)
+                {
+                    Progress($"idle-memory: warm-up publish failed: {outcome.Error}");
+                }
+            }
+
+            var watch = Stopwatch.StartNew();
+            while (warm.Any(s => s.IsReady && s.ReceivedTotal < Events) && watch.Elapsed.TotalSeconds < 10)
+            {
+                await Task.Delay(20, ct);
+            }
+        }
+        catch (TimeoutException)
+        {
+            Progress($"idle-memory: only {warm.Count(s => s.IsReady)}/{count} warm-up connection(s) became ready");
+        }
+        finally
+        {
+            stop.Cancel();
+            var stopped = Task.WhenAll(tasks);
+            if (await Task.WhenAny(stopped, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None)) != stopped)
+            {
+                Progress("idle-memory: warm-up subscribers did not stop within 10 s");
+            }
+
+            foreach (var s in warm)
+            {
+                s.Dispose();
+            }
+        }
+
+        if (warm.FirstOrDefault(s => s.Error is not null)?.Error is { } error)
+        {
+            Progress($"idle-memory: warm-up subscriber error: {error}");
+        }
+
+        // Let the server notice the closed connections and finish their cleanup.
+        await Task.Delay(TimeSpan.FromSeconds(1), ct);
     }
 
     private static async Task<FanoutReport> RunWithSubscribersAsync(
@@ -100,11 +218,12 @@ internal static class FanoutBenchmark
         string padding,
         ErrorTally errors,
         MeasurementWindow window,
+        IdleMemoryProbe? probe,
         CancellationToken ct)
     {
         // Phase 1: subscribe. The gate bounds concurrent connects so the server's accept backlog
         // does not overflow (dropped SYNs would cost a 1 s+ retransmit and skew "ready" time).
-        Progress($"fanout: opening {o.Subscribers} subscriber(s) on {o.Topic}");
+        Progress($"{o.Mode}: opening {o.Subscribers} {o.Client} subscriber(s) on {o.Topic}");
         using var gate = new SemaphoreSlim(o.ConnectConcurrency);
         var connectWatch = Stopwatch.StartNew();
         var runTasks = subscribers.Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)).ToArray();
@@ -123,19 +242,21 @@ internal static class FanoutBenchmark
             s.Stop();
         }
 
-        Progress($"fanout: {ready.Length}/{o.Subscribers} subscriber(s) ready after {connectWatch.Elapsed.TotalSeconds:0.00}s");
+        Progress($"{o.Mode}: {ready.Length}/{o.Subscribers} subscriber(s) ready after {connectWatch.Elapsed.TotalSeconds:0.00}s");
         if (ready.Length == 0)
         {
             var firstError = subscribers.Select(s => s.Error).FirstOrDefault(e => e is not null) ?? "timed out";
             throw new InvalidOperationException($"no subscriber became ready: {firstError}");
         }
 
+        var idleMemory = probe is null ? null : await probe.MeasureIdleAsync(ready.Length, o.IdleSeconds, Math.Min(IdleMemoryWarmupConnections, o.Subscribers), ct);
+
         // Phase 2: publish at the target rate through warmup + measurement.
         var start = Stopwatch.GetTimestamp();
         window.Open(
             start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds),
             start + MeasurementWindow.SecondsToTicks(o.WarmupSeconds + o.DurationSeconds));
-        Progress($"fanout: publishing {(o.Rate > 0 ? $"{o.Rate}/s" : "as fast as possible")} with {o.Publishers} publisher(s), warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
+        Progress($"{o.Mode}: publishing {(o.Rate > 0 ? $"{o.Rate}/s" : "as fast as possible")} with {o.Publishers} publisher(s), warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
         var cpuTask = CpuSampler.MeasureAsync(window, o.ServerPid, ct);
         var publishers = Enumerable.Range(0, o.Publishers).Select(_ => new Publisher()).ToArray();
         await Task.WhenAll(publishers.Select((p, i) => Task.Run(
@@ -154,7 +275,7 @@ internal static class FanoutBenchmark
 
         var drainSeconds = drainWatch.Elapsed.TotalSeconds;
         var delivered = ready.Sum(s => s.ReceivedForWindow);
-        Progress($"fanout: drained {delivered}/{expected} in {drainSeconds:0.00}s; stopping subscribers");
+        Progress($"{o.Mode}: drained {delivered}/{expected} in {drainSeconds:0.00}s; stopping subscribers");
 
         // Phase 4: stop and collect. Recorders are read only after their loops have exited.
         foreach (var s in subscribers)
@@ -172,6 +293,11 @@ internal static class FanoutBenchmark
         }
 
         var publishErrors = errors.Total;
+        foreach (var s in subscribers.Where(s => !s.IsReady && s.Error is not null))
+        {
+            errors.Add("subscriber (never ready): " + s.Error);
+        }
+
         foreach (var s in ready.Where(s => s.Error is not null))
         {
             errors.Add("subscriber: " + s.Error);
@@ -211,7 +337,8 @@ internal static class FanoutBenchmark
             LatencySummary.FromTicks(ready.Select(s => s.ReadyAfterTicks).ToArray()),
             cpu,
             cpu is null || deliveredInWindow == 0 ? null : Math.Round(cpu.BenchCores * seconds * 1e6 / deliveredInWindow, 2),
-            errors.Snapshot());
+            errors.Snapshot(),
+            idleMemory);
     }
 
     private static async Task PublishLoopAsync(
@@ -285,7 +412,7 @@ internal static class FanoutBenchmark
     public static void Print(FanoutReport r, TextWriter output)
     {
         var rate = r.TargetRate > 0 ? $"{r.TargetRate}/s" : "max rate";
-        var table = new ConsoleTable($"fanout: {r.Subscribers} {r.Client} subscriber(s), {r.Publishers} publisher(s) at {rate}, topic {r.Topic}, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
+        var table = new ConsoleTable($"{r.Run.Mode}: {r.Subscribers} {r.Client} subscriber(s), {r.Publishers} publisher(s) at {rate}, topic {r.Topic}, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
             .Add("client", $"{r.Client}{(r.InlineSocketCompletions ? ", inline socket completions" : string.Empty)}")
             .Add("subscribers ready", $"{r.SubscribersReady}/{r.Subscribers}")
             .Add("subscriber errors", r.SubscriberErrors)
@@ -305,7 +432,25 @@ internal static class FanoutBenchmark
             .Add("subscribe p50/max ms", $"{r.SubscribeLatency.P50Ms:0.0} / {r.SubscribeLatency.MaxMs:0.0}")
             .AddCpu(r.Cpu)
             .Add("bench cpu us/delivery", r.BenchCpuMicrosPerDelivery is { } us ? us.ToString("0.00", CultureInfo.InvariantCulture) : "-");
+        if (r.IdleMemory is { } m)
+        {
+            static string KiB(long? v) => v is { } x ? (x / 1024.0).ToString("N1", CultureInfo.InvariantCulture) + " MiB" : "-";
+            static string Num(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";
+            table.Add("idle: connections", m.Connections)
+                .Add("idle: server RSS before / idle / after GC", $"{KiB(m.RssBeforeKiB)} / {KiB(m.RssAfterIdleKiB)} / {KiB(m.RssAfterGcKiB)}")
+                .Add("idle: server KiB per connection", Num(m.RssPerConnectionKiB, "0.00"))
+                .Add("idle: server KiB per connection after GC", Num(m.RssPerConnectionAfterGcKiB, "0.00"))
+                .Add("idle: managed heap before / after MB", $"{Num(m.ManagedHeapBeforeMB, "0.0")} / {Num(m.ManagedHeapAfterMB, "0.0")}")
+                .Add("idle: managed heap KiB per connection", Num(m.ManagedHeapPerConnectionKiB, "0.00"))
+                .Add("idle: server threads before / after", $"{m.ThreadsBefore} / {m.ThreadsAfter}")
+                .Add("idle: kernel TCP memory before / after", $"{KiB(m.KernelTcpMemoryBeforeKiB)} / {KiB(m.KernelTcpMemoryAfterKiB)}");
+        }
+
         table.Write(output);
+        if (r.IdleMemory?.Note is { } note)
+        {
+            output.WriteLine($"  idle-memory note: {note}");
+        }
         if (r.TargetRate > 0 && r.PublishedPerSecond < 0.95 * r.TargetRate)
         {
             // Each publisher waits for its ack, so P publishers cannot exceed P / ack latency events/s;

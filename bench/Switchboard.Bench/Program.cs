@@ -15,11 +15,18 @@ internal static class Program
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=bench.fan]
                                     [--client raw|http (raw: socket + push parser; http: HttpClient + SseParser)]
-          Switchboard.Bench selftest      check argument parsing, percentiles and SSE parsing offline
+          Switchboard.Bench ws-fanout --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
+                                    [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
+                                    [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=chat.bench]
+                                    [--client raw|clientws (raw: socket + frame parser; clientws: ClientWebSocket)]
+                                    [--receive-buffer B=8192] [--idle-memory [--idle-seconds S=5]] (needs --server-pid)
+          Switchboard.Bench selftest      check argument parsing, percentiles, SSE and WebSocket parsing offline
+          Switchboard.Bench server-memory --server-pid PID   print a server's RSS, force a GC, print its managed heap
           Switchboard.Bench free-port     print a free loopback TCP port (used by bench/run.sh)
 
         common: [--results-dir DIR] (default: <repo>/bench/results); results are written as <mode>-<utc>.json
-                [--server-pid PID] also report the server's CPU use during the window
+                [--server-pid PID] also report the server's CPU use during the window (and, for
+                ws-fanout --idle-memory, its RSS per idle connection)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -55,7 +62,7 @@ internal static class Program
                     return report.Events > 0 ? 0 : 1;
                 }
 
-                case "fanout":
+                case FanoutOptions.SseMode or FanoutOptions.WebSocketMode:
                 {
                     EnableInlineSocketCompletions();
                     var options = FanoutOptions.From(cli);
@@ -63,7 +70,7 @@ internal static class Program
                     cli.EnsureNoUnknownOptions();
                     var report = await FanoutBenchmark.RunAsync(options, cts.Token);
                     FanoutBenchmark.Print(report, Console.Out);
-                    var path = await ResultsWriter.WriteAsync(dir, "fanout", report, BenchJsonContext.Default.FanoutReport, CancellationToken.None);
+                    var path = await ResultsWriter.WriteAsync(dir, options.Mode, report, BenchJsonContext.Default.FanoutReport, CancellationToken.None);
                     Console.WriteLine($"results: {path}");
                     return report.Delivered > 0 ? 0 : 1;
                 }
@@ -71,6 +78,20 @@ internal static class Program
                 case "selftest":
                     cli.EnsureNoUnknownOptions();
                     return await SelfTest.RunAsync(cts.Token);
+
+                case "server-memory":
+                {
+                    // Spot check of a running server: RSS from /proc, then a forced GC and the managed heap.
+                    var pid = cli.GetOptionalInt("server-pid") ?? throw new CliException("server-memory needs --server-pid");
+                    cli.EnsureNoUnknownOptions();
+                    var before = ServerProbe.ReadMemory(pid) ?? throw new InvalidOperationException($"cannot read /proc/{pid}/status");
+                    var (heap, problem) = await ServerProbe.CollectGarbageAndReadHeapAsync(pid, cts.Token);
+                    await Task.Delay(1000, cts.Token);
+                    var after = ServerProbe.ReadMemory(pid);
+                    Console.WriteLine($"server {pid}: RSS {before.RssKiB} KiB (anon {before.RssAnonKiB} KiB), {before.Threads} threads; "
+                        + $"after a forced GC: RSS {after?.RssKiB} KiB, managed heap {(heap is { } h ? $"{h:0.0} MB" : problem)}");
+                    return heap is null ? 1 : 0;
+                }
 
                 case "free-port":
                     cli.EnsureNoUnknownOptions();

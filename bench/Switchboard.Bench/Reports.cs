@@ -72,7 +72,8 @@ internal sealed record FanoutReport(
     LatencySummary SubscribeLatency,
     CpuUsage? Cpu,
     double? BenchCpuMicrosPerDelivery,
-    Dictionary<string, long> ErrorMessages);
+    Dictionary<string, long> ErrorMessages,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IdleMemoryReport? IdleMemory = null);
 
 [JsonSourceGenerationOptions(
     WriteIndented = true,

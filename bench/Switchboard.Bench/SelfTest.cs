@@ -7,9 +7,9 @@ namespace Switchboard.Bench;
 
 /// <summary>
 /// Offline checks of the parts that are easy to get subtly wrong (option parsing, percentiles,
-/// timestamp extraction, SSE preamble handling), so the tool can be verified without a server.
+/// timestamp extraction, SSE preamble handling, WebSocket framing), so the tool can be verified without a server.
 /// </summary>
-internal static class SelfTest
+internal static partial class SelfTest
 {
     private static int s_passed;
     private static int s_failed;
@@ -21,6 +21,13 @@ internal static class SelfTest
         Recorder();
         Timestamps();
         await SseAsync(ct);
+        WebSocketOptionsParsing();
+        WebSocketHandshakeChecks();
+        await WebSocketReaderCrossCheckAsync(ct);
+        await WebSocketWriterCrossCheckAsync(ct);
+        await WebSocketMessagesAsync(ct);
+        await WebSocketEndToEndAsync(ct);
+        ServerProbeChecks();
         Check("free port is a valid port", Program.FreeLoopbackPort() is > 0 and < 65536);
 
         Console.WriteLine($"selftest: {s_passed} passed, {s_failed} failed");
