@@ -83,7 +83,7 @@ public sealed class InMemoryEventLog : IEventLog
                 return ValueTask.FromResult(new LogReadResult([], afterSeq, gap));
             }
 
-            var found = new List<EventRecord>(Math.Min(limit, 64));
+            var found = new List<EventRecord>(Math.Min(limit, 4));
             var next = Math.Max(afterSeq, _head);
             for (var i = FirstIndexAfter(afterSeq); i < _events.Count; i++)
             {

@@ -63,7 +63,8 @@ internal sealed class RecentEventsRing
                 continue;
             }
 
-            found ??= new List<EventRecord>(Math.Min(limit, 64));
+            // Small first: a live reader usually wakes for one or two events, and fan-out does this per subscriber.
+            found ??= new List<EventRecord>(Math.Min(limit, 4));
             found.Add(record);
             if (found.Count == limit)
             {
