@@ -14,8 +14,10 @@ namespace Switchboard.AspNetCore.WebSockets;
 
 /// <summary>
 /// One WebSocket client. A receive loop handles requests; each subscription has its own read loop over the log;
-/// everything sent goes through one bounded send queue drained by one send loop, so a slow client blocks only
-/// its own subscriptions, which then fall behind on their cursors rather than buffering.
+/// everything sent goes through one send queue drained by one send loop, so a slow client blocks only
+/// its own subscriptions, which then fall behind on their cursors rather than buffering. The queue holds at most
+/// SendQueueCapacity events (the backpressure); replies and presence notices, which are small and must not wait
+/// behind that backpressure, have a budget of their own.
 /// </summary>
 internal sealed partial class WebSocketConnection : IPresenceListener
 {
@@ -32,6 +34,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly string _connectionId = Guid.NewGuid().ToString("N");
     private readonly string _memberName;
     private readonly Channel<Outbound> _sendQueue;
+    private readonly SemaphoreSlim _eventSlots;
+    private readonly int _replyCapacity;
+    private int _pendingReplies;
     private readonly CancellationTokenSource _closing;
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Queue<long> _recentViolations = new();
@@ -50,7 +55,14 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         _memberName = memberName;
         _time = time;
         _logger = logger;
-        _sendQueue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity) { SingleReader = true });
+        // The queue used to be one bounded channel for events and replies alike. A client catching up fills it to
+        // capacity as a matter of course (the subscription loops write as fast as the socket drains), so any reply
+        // queued meanwhile (a pong, an ack, a presence notice) found it full and the connection was closed with 1013
+        // although the client was reading. Now only events take one of SendQueueCapacity slots; replies are
+        // counted separately and queued behind the events, in order.
+        _sendQueue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+        _eventSlots = new SemaphoreSlim(_options.SendQueueCapacity, _options.SendQueueCapacity);
+        _replyCapacity = Math.Max(64, _options.SendQueueCapacity);
         _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _rateWindowStart = time.GetTimestamp();
     }
@@ -75,7 +87,12 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
         finally
         {
-            foreach (var subscription in _subscriptions.Values)
+            // Empty the table before leaving: LeaveRooms keeps a room while another subscription of this connection
+            // still holds it, so leaving with the table full let two presence subscriptions on one room keep each
+            // other in it, and the member stayed in the room forever after the connection was gone.
+            var remaining = _subscriptions.Values.ToList();
+            _subscriptions.Clear();
+            foreach (var subscription in remaining)
             {
                 subscription.Stop.Cancel();
                 LeaveRooms(subscription);
@@ -92,10 +109,13 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
     }
 
-    /// <summary>Asks the send loop to close with this status once it finishes its current message.</summary>
-    private void RequestClose(WebSocketCloseStatus status, string reason)
+    /// <summary>
+    /// Asks the send loop to close with this status once it finishes its current message. With
+    /// <paramref name="resumeFrom"/>, the reason names that subscription's last cursor actually sent.
+    /// </summary>
+    private void RequestClose(WebSocketCloseStatus status, string reason, Subscription? resumeFrom = null)
     {
-        Interlocked.CompareExchange(ref _closeRequest, new CloseRequest(status, reason), null);
+        Interlocked.CompareExchange(ref _closeRequest, new CloseRequest(status, reason, resumeFrom), null);
         _sendQueue.Writer.TryComplete();
         try
         {
@@ -450,39 +470,51 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
     }
 
-    /// <summary>Queues a message, waiting up to the slow-client timeout for room. False when the connection is closing.</summary>
+    /// <summary>Queues an event (or reset), waiting up to the slow-client timeout for a free slot. False when the connection is closing.</summary>
     private async ValueTask<bool> EnqueueAsync(Outbound message, CancellationToken cancellationToken)
     {
+        try
+        {
+            if (!await _eventSlots.WaitAsync(_options.SlowClientTimeout, cancellationToken))
+            {
+                // The client has not read for the whole timeout: close, and tell it where to resume.
+                LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
+                RequestClose(TryAgainLater, "too slow", message.Subscription);
+                return false;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
         if (_sendQueue.Writer.TryWrite(message))
         {
             return true;
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.SlowClientTimeout);
-        try
-        {
-            await _sendQueue.Writer.WriteAsync(message, timeout.Token);
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // The client has not read for the whole timeout: close, and tell it where to resume.
-            RequestClose(TryAgainLater, $"too slow; resume after {message.Subscription!.LastSentCursor}");
-            return false;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
-        {
-            return false;
-        }
+        _eventSlots.Release(); // closing
+        return false;
     }
 
-    /// <summary>Queues a reply without waiting; a client whose queue is full is too slow and gets closed.</summary>
+    /// <summary>Queues a reply without waiting; a client with too many replies unread is too slow and gets closed.</summary>
     private void Send(byte[] message)
     {
-        if (!_sendQueue.Writer.TryWrite(new Outbound(message, null, null)) && _closeRequest is null)
+        if (Interlocked.Increment(ref _pendingReplies) > _replyCapacity)
         {
-            RequestClose(TryAgainLater, "too slow; resume from your last cursor");
+            Interlocked.Decrement(ref _pendingReplies);
+            if (_closeRequest is null)
+            {
+                LogTooManyReplies(_logger, _memberName, _replyCapacity);
+                RequestClose(TryAgainLater, "too slow; resume from your last cursor");
+            }
+
+            return;
+        }
+
+        if (!_sendQueue.Writer.TryWrite(new Outbound(message, null, null)))
+        {
+            Interlocked.Decrement(ref _pendingReplies); // closing
         }
     }
 
@@ -518,16 +550,25 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                     {
                         // The newest cursor that actually left, for the 1013 close reason.
                         subscription.LastSentCursor = message.Cursor!;
+                        _eventSlots.Release();
+                    }
+                    else
+                    {
+                        Interlocked.Decrement(ref _pendingReplies);
                     }
                 }
             }
 
             // Closing: whatever is still queued is dropped; the client resumes from the cursors it received.
-            var close = _closeRequest ?? new CloseRequest(WebSocketCloseStatus.NormalClosure, "bye");
+            var close = _closeRequest ?? new CloseRequest(WebSocketCloseStatus.NormalClosure, "bye", null);
+            // The resume cursor is read only now that no send is in flight: a slow client is nearly always closed
+            // while a send to it is blocked, and that message still reaches it, so a cursor taken when the close
+            // was requested was one behind what the client received and resuming from it repeated an event.
+            var reason = close.ResumeFrom is { } resume ? $"{close.Reason}; resume after {resume.LastSentCursor}" : close.Reason;
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _socket.CloseOutputAsync(close.Status, close.Reason.Length > 120 ? close.Reason[..120] : close.Reason, timeout.Token);
+                await _socket.CloseOutputAsync(close.Status, reason.Length > 120 ? reason[..120] : reason, timeout.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
@@ -567,6 +608,12 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "WebSocket subscription {Subscription} failed; closing the connection")]
     private static partial void LogSubscriptionFailed(ILogger logger, Exception exception, string subscription);
 
+    [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "WebSocket client {Member} read nothing for {Timeout} while events waited; closing it with 1013 (it resumes from its cursor)")]
+    private static partial void LogTooSlow(ILogger logger, string member, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "WebSocket client {Member} left {Count} replies unread; closing it with 1013")]
+    private static partial void LogTooManyReplies(ILogger logger, string member, int count);
+
     private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor)
     {
         public string Id { get; } = id;
@@ -587,7 +634,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     /// <summary>A message waiting to be sent; events remember their subscription and cursor.</summary>
     private readonly record struct Outbound(byte[] Bytes, Subscription? Subscription, string? Cursor);
 
-    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason);
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, Subscription? ResumeFrom);
 
     private sealed class ClientError(string code, string message) : Exception(message)
     {
