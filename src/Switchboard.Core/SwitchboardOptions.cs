@@ -127,7 +127,10 @@ public sealed class WebSocketOptions
     /// <summary>Topic patterns a WebSocket client may publish to. Default <c>chat.&gt;</c>.</summary>
     public List<string> Publishable { get; set; } = ["chat.>"];
 
-    /// <summary>Events a connection may have queued for sending. Default 256.</summary>
+    /// <summary>
+    /// Events a connection may have queued for sending. Default 256. Replies (acks, errors, presence) queue
+    /// behind them with their own allowance of max(64, this); a client that lets either fill is closed with 1013.
+    /// </summary>
     public int SendQueueCapacity { get; set; } = 256;
 
     /// <summary>

@@ -99,8 +99,8 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             }
 
             // Every loop watches _closing (cancelled by now), so they end promptly; only then is it safe to dispose.
-            await Task.WhenAll(_subscriptions.Values.Select(s => s.Loop ?? Task.CompletedTask).Concat(_stoppedLoops));
-            foreach (var subscription in _subscriptions.Values)
+            await Task.WhenAll(remaining.Select(s => s.Loop ?? Task.CompletedTask).Concat(_stoppedLoops));
+            foreach (var subscription in remaining)
             {
                 subscription.Stop.Dispose();
             }
@@ -200,7 +200,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 return (WebSocketCloseStatus.InvalidMessageType, "switchboard.v1 uses JSON text messages");
             }
 
-            if (_closeRequest is null && WithinRateLimit())
+            if (_closeRequest is null && WithinRateLimit(buffer.AsMemory(0, length)))
             {
                 await HandleMessageAsync(buffer.AsMemory(0, length));
             }
@@ -213,7 +213,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
     }
 
-    private bool WithinRateLimit()
+    private bool WithinRateLimit(ReadOnlyMemory<byte> message)
     {
         var now = _time.GetTimestamp();
         if (_time.GetElapsedTime(_rateWindowStart, now) >= TimeSpan.FromSeconds(1))
@@ -239,8 +239,24 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             return false;
         }
 
-        Send(WebSocketMessages.Error(null, "rate_limited", $"More than {_options.MaxMessagesPerSecond} messages per second; this one was dropped."));
+        Send(WebSocketMessages.Error(RequestIdOf(message), "rate_limited", $"More than {_options.MaxMessagesPerSecond} messages per second; this one was dropped."));
         return false;
+    }
+
+    /// <summary>The request's id, when the message is well-formed enough to have one, so the client can match the error.</summary>
+    private static JsonElement? RequestIdOf(ReadOnlyMemory<byte> message)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(message, JsonWire.Reading);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("id", out var id)
+                && id.ValueKind is JsonValueKind.String or JsonValueKind.Number ? id.Clone() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private async Task HandleMessageAsync(ReadOnlyMemory<byte> message)
