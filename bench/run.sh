@@ -12,7 +12,7 @@
 #   ws-large  ws-fanout --idle-memory, WS_LARGE_SUBSCRIBERS (10000) @ WS_LARGE_RATE (20)/s, on a fresh server
 # Environment overrides (same meaning as the flags): BENCH_DURATION (10), BENCH_WARMUP (2),
 # FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION),
-# WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120).
+# FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120).
 # The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
 # limit is raised to the hard limit for both processes.
 # SWITCHBOARD_DLL=path skips building src/Switchboard and runs that server dll instead.
@@ -34,6 +34,9 @@ ws_rate="${WS_RATE:-200}"
 ws_large_subscribers="${WS_LARGE_SUBSCRIBERS:-10000}"
 ws_large_rate="${WS_LARGE_RATE:-20}"
 ws_publishers="${WS_PUBLISHERS:-32}"
+# Closed-loop publishers wait for their acks, and acks slow down while a fan-out wave is written, so the
+# SSE step gets as many publishers as the WebSocket steps, for a like-for-like comparison.
+fanout_publishers="${FANOUT_PUBLISHERS:-32}"
 ws_duration="${WS_DURATION:-}"
 ws_idle_seconds="${WS_IDLE_SECONDS:-5}"
 ws_connect_timeout="${WS_CONNECT_TIMEOUT:-120}"
@@ -210,7 +213,7 @@ if [[ "$run_publish" == 1 ]]; then
 fi
 if [[ "$run_sse" == 1 ]]; then
   step "fanout ${subscribers} subs @ ${rate}/s" "$fan_budget" fanout --url "$url" --subscribers "$subscribers" --rate "$rate" \
-    --duration "$fanout_duration" --warmup "$warmup"
+    --publishers "$fanout_publishers" --duration "$fanout_duration" --warmup "$warmup"
 fi
 if [[ "$run_ws_small" == 1 ]]; then
   step "ws-fanout ${ws_subscribers} subs @ ${ws_rate}/s" "$ws_small_budget" ws-fanout --url "$url" --subscribers "$ws_subscribers" \
