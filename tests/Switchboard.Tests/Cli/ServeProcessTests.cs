@@ -49,7 +49,8 @@ public sealed class ServeProcessTests : IDisposable
             using var stopPublishing = new CancellationTokenSource();
             var publisher = Task.Run(async () =>
             {
-                for (var i = 1; !stopPublishing.IsCancellationRequested && i < 100_000; i++)
+                // Bounded below one poll page (1,000), so the checks after the restart see every event at once.
+                for (var i = 1; !stopPublishing.IsCancellationRequested && i < 900; i++)
                 {
                     try
                     {
