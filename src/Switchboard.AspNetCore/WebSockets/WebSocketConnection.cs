@@ -368,7 +368,8 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             ? new StartPosition(await _hub.Log.AfterSeqForLastAsync(filter, last, _closing.Token), null)
             : _hub.ResolveStart(after, filter);
 
-        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq));
+        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq),
+            CancellationTokenSource.CreateLinkedTokenSource(_closing.Token));
         _subscriptions[subscriptionId] = subscription;
         Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
         if (start.Reset is { } reset)
@@ -407,6 +408,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         foreach (var subscription in removed)
         {
             _subscriptions.Remove(subscription.Id);
+            subscription.Unsubscribed = true;
             subscription.Stop.Cancel();
             LeaveRooms(subscription);
             _stoppedLoops.Add(subscription.Loop ?? Task.CompletedTask);
@@ -440,7 +442,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token, subscription.Stop.Token);
+        var stop = subscription.Stop;
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var registration = stop.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
         try
@@ -483,6 +485,14 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         {
             LogSubscriptionFailed(_logger, ex, subscription.Id);
             RequestClose(WebSocketCloseStatus.InternalServerError, "subscription failed");
+        }
+        finally
+        {
+            if (subscription.Unsubscribed)
+            {
+                // Unlinks it from the connection's token now rather than when the connection closes.
+                subscription.Stop.Dispose();
+            }
         }
     }
 
@@ -630,7 +640,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "WebSocket client {Member} left {Count} replies unread; closing it with 1013")]
     private static partial void LogTooManyReplies(ILogger logger, string member, int count);
 
-    private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor)
+    private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor, CancellationTokenSource stop)
     {
         public string Id { get; } = id;
 
@@ -640,9 +650,13 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
         public byte[] EventPrefix { get; } = eventPrefix;
 
-        public CancellationTokenSource Stop { get; } = new();
+        /// <summary>Cancelled by unsubscribe, or with the connection (it is linked to the connection's token).</summary>
+        public CancellationTokenSource Stop { get; } = stop;
 
         public Task? Loop { get; set; }
+
+        /// <summary>Set by unsubscribe before cancelling; the loop then disposes <see cref="Stop"/> itself.</summary>
+        public volatile bool Unsubscribed;
 
         public string LastSentCursor { get; set; } = startCursor;
     }
