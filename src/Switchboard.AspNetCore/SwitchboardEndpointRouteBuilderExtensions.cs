@@ -38,7 +38,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=");
         api.MapGet("/stream", SseEndpoint.StreamAsync)
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream");
-        api.MapGet("/ws", WebSocketEndpoint.AcceptAsync)
+
+        // Outside the problem filter: a WebSocket lives as long as its request, and the filter's state would live
+        // with it. The endpoint writes its own problems before the upgrade.
+        endpoints.MapGroup(prefix).WithTags("Switchboard").MapGet("/ws", WebSocketEndpoint.AcceptAsync)
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");

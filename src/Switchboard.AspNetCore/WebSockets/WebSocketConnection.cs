@@ -31,7 +31,8 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly TopicPattern[] _publishable;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly string _connectionId = Guid.NewGuid().ToString("N");
+    private static long s_lastConnectionId;
+    private readonly string _connectionId = Interlocked.Increment(ref s_lastConnectionId).ToString(System.Globalization.CultureInfo.InvariantCulture);
     private readonly string _memberName;
     private readonly Channel<Outbound> _sendQueue;
     private readonly SemaphoreSlim _eventSlots;
@@ -60,9 +61,13 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         // queued meanwhile (a pong, an ack, a presence notice) found it full and the connection was closed with 1013
         // although the client was reading. Now only events take one of SendQueueCapacity slots; replies are
         // counted separately and queued behind the events, in order.
-        _sendQueue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
         _eventSlots = new SemaphoreSlim(_options.SendQueueCapacity, _options.SendQueueCapacity);
         _replyCapacity = Math.Max(64, _options.SendQueueCapacity);
+
+        // The two counts above bound what is queued, so this channel is never full. A bounded channel is used for
+        // its storage, which starts empty and grows on demand: an unbounded channel allocates a 32-slot segment
+        // up front, about 1 KiB for every idle connection.
+        _sendQueue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity + _replyCapacity) { SingleReader = true });
         _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _rateWindowStart = time.GetTimestamp();
     }
@@ -385,7 +390,8 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             }
         }
 
-        subscription.Loop = Task.Run(() => SubscriptionLoopAsync(subscription, start.AfterSeq));
+        // Started directly (no Task.Run): it runs here until its first wait, then on its own.
+        subscription.Loop = SubscriptionLoopAsync(subscription, start.AfterSeq);
     }
 
     private void Unsubscribe(JsonElement request, JsonElement id)

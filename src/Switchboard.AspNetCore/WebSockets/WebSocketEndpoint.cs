@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Presence;
 using Switchboard.Problems;
@@ -18,6 +19,39 @@ internal static class WebSocketEndpoint
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
         IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers)
+    {
+        string name;
+        try
+        {
+            name = Admit(context, hub, counter);
+        }
+        catch (SwitchboardProblemException problem)
+        {
+            await ProblemResponses.WriteAsync(context, problem);
+            return;
+        }
+
+        var options = hub.Options.WebSockets;
+        var requested = context.WebSockets.WebSocketRequestedProtocols;
+        try
+        {
+            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                SubProtocol = requested.Count > 0 ? SubProtocol : null,
+                KeepAliveInterval = options.KeepAliveInterval,
+                KeepAliveTimeout = options.KeepAliveTimeout,
+            });
+            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
+            await connection.RunAsync(lifetime.ApplicationStopping);
+        }
+        finally
+        {
+            counter.Release();
+        }
+    }
+
+    /// <summary>Checks everything that can be refused before the upgrade; on success holds a connection slot and returns the member name.</summary>
+    private static string Admit(HttpContext context, Hub hub, WebSocketConnectionCounter counter)
     {
         var options = hub.Options.WebSockets;
         if (!context.WebSockets.IsWebSocketRequest)
@@ -55,21 +89,7 @@ internal static class WebSocketEndpoint
                 new Dictionary<string, object?> { ["retryAfter"] = 5 });
         }
 
-        try
-        {
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-            {
-                SubProtocol = requested.Count > 0 ? SubProtocol : null,
-                KeepAliveInterval = options.KeepAliveInterval,
-                KeepAliveTimeout = options.KeepAliveTimeout,
-            });
-            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
-            await connection.RunAsync(lifetime.ApplicationStopping);
-        }
-        finally
-        {
-            counter.Release();
-        }
+        return name;
     }
 
     /// <summary>No Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
