@@ -72,7 +72,10 @@ internal static class WebSocketEndpoint
             throw SwitchboardProblemException.BadRequest("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
         }
 
-        var name = context.Request.Query["name"].ToString();
+        // Parsed from the raw query rather than through Request.Query, whose collection the HttpContext would keep
+        // for the whole life of the connection.
+        var name = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseNullableQuery(context.Request.QueryString.Value)?
+            .GetValueOrDefault("name").ToString() ?? "";
         if (name.Length == 0)
         {
             name = "guest-" + Random.Shared.Next(1000, 10000).ToString(System.Globalization.CultureInfo.InvariantCulture);
