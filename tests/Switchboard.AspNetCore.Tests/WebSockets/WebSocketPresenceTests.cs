@@ -108,8 +108,10 @@ public sealed class WebSocketPresenceTests
     {
         await using var server = await HubServer.StartAsync(o =>
         {
-            o.WebSockets.KeepAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.WebSockets.KeepAliveTimeout = TimeSpan.FromMilliseconds(300);
+            // Short enough to drop the ghost quickly, long enough that alice's pongs are never late on a busy
+            // 2-core machine running the other tests in parallel (300 ms once dropped alice too).
+            o.WebSockets.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+            o.WebSockets.KeepAliveTimeout = TimeSpan.FromSeconds(1);
         });
         await using var alice = await HubSocket.ConnectAsync(server, "alice");
         await alice.JoinAsync("a", Room);
