@@ -14,6 +14,19 @@ namespace Switchboard.AspNetCore;
 /// <summary>Maps the hub's HTTP API.</summary>
 public static class SwitchboardEndpointRouteBuilderExtensions
 {
+    /// <summary>The methods of each route above, for 405 answers; keep in step with the mappings.</summary>
+    private static string? AllowedMethods(string? path)
+    {
+        var segments = (path ?? "").Trim('/').Split('/');
+        return segments switch
+        {
+            ["events"] => "GET, POST",
+            ["stream"] or ["ws"] or ["health"] => "GET",
+            ["topics", _, "events"] => "POST",
+            _ => null,
+        };
+    }
+
     private const string WebSocketsAddedKey = "Switchboard.WebSocketsAdded";
 
     /// <summary>
@@ -46,9 +59,19 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
 
-        // Anything else under the prefix is a 404 problem rather than an empty body.
-        api.Map("/{**path}", (HttpContext context) =>
-            throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}."));
+        // Anything else under the prefix is a problem rather than an empty body: 405 with Allow for a known path
+        // asked with the wrong method, 404 otherwise.
+        api.Map("/{**path}", (HttpContext context, string? path) =>
+        {
+            if (AllowedMethods(path) is { } allowed)
+            {
+                context.Response.Headers.Allow = allowed;
+                throw new SwitchboardProblemException(405, "method-not-allowed", "Method not allowed",
+                    $"{context.Request.Method} is not supported on {context.Request.Path}; use {allowed}.");
+            }
+
+            throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");
+        });
         return api;
     }
 }

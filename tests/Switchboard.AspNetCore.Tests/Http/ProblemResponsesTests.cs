@@ -10,7 +10,7 @@ public sealed class ProblemResponsesTests
     [InlineData("GET", "v1/nope")]
     [InlineData("GET", "v1/topics/a/events/extra")]
     [InlineData("POST", "v1/topics/a")]
-    [InlineData("DELETE", "v1/events")]
+    [InlineData("DELETE", "v1/nothing/here")]
     public async Task UnknownPath_UnderPrefix_Returns404Problem(string method, string path)
     {
         await using var server = await HubServer.StartAsync();
@@ -22,6 +22,24 @@ public sealed class ProblemResponsesTests
         var problem = await response.AssertProblemAsync(HttpStatusCode.NotFound, "not-found");
         Assert.Equal("/" + path, problem.GetProperty("instance").GetString());
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+    }
+
+    [Theory]
+    [InlineData("DELETE", "v1/events", "GET, POST")]
+    [InlineData("PUT", "v1/topics/a/events", "POST")]
+    [InlineData("GET", "v1/topics/a/events", "POST")]
+    [InlineData("POST", "v1/stream", "GET")]
+    [InlineData("DELETE", "v1/health", "GET")]
+    public async Task KnownPath_WrongMethod_Returns405ProblemWithAllow(string method, string path, string allow)
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var response = await client.SendAsync(request).Within();
+
+        await response.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow));
     }
 
     [Fact]
