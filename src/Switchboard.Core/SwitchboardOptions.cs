@@ -139,6 +139,12 @@ public sealed class WebSocketOptions
     /// </summary>
     public TimeSpan SlowClientTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a closing connection may take to get its close frame out (a client that stopped reading keeps the
+    /// last send blocked) before it is dropped. Default 10 s.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The most events <c>history</c> may ask for on subscribe. Default 1,000.</summary>
     public int MaxHistory { get; set; } = 1000;
 }
@@ -190,6 +196,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         Require(ws.KeepAliveTimeout > TimeSpan.Zero, "WebSockets:KeepAliveTimeout must be positive.");
         Require(ws.SendQueueCapacity >= 1, "WebSockets:SendQueueCapacity must be at least 1.");
         Require(ws.SlowClientTimeout > TimeSpan.Zero, "WebSockets:SlowClientTimeout must be positive.");
+        Require(ws.CloseTimeout > TimeSpan.Zero, "WebSockets:CloseTimeout must be positive.");
         Require(ws.MaxHistory >= 0, "WebSockets:MaxHistory must not be negative.");
         foreach (var pattern in ws.Publishable)
         {

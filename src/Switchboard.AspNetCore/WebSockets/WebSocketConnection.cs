@@ -43,6 +43,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly Queue<long> _recentViolations = new();
     private readonly List<Task> _stoppedLoops = [];
     private CloseRequest? _closeRequest;
+    private int _sendLoopDone;
     private long _rateWindowStart;
     private int _messagesInWindow;
 
@@ -120,7 +121,11 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     /// </summary>
     private void RequestClose(WebSocketCloseStatus status, string reason, Subscription? resumeFrom = null)
     {
-        Interlocked.CompareExchange(ref _closeRequest, new CloseRequest(status, reason, resumeFrom), null);
+        if (Interlocked.CompareExchange(ref _closeRequest, new CloseRequest(status, reason, resumeFrom), null) is null)
+        {
+            _ = AbortIfSendStuckAsync();
+        }
+
         _sendQueue.Writer.TryComplete();
         try
         {
@@ -128,6 +133,21 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// A client that stopped reading keeps a send blocked, and the close frame can only follow it. It gets
+    /// <see cref="WebSocketOptions.CloseTimeout"/> to drain; after that the connection is dropped, rather than held
+    /// until the keep-alive gives up on it.
+    /// </summary>
+    private async Task AbortIfSendStuckAsync()
+    {
+        await Task.Delay(_options.CloseTimeout, _time);
+        if (Volatile.Read(ref _sendLoopDone) == 0)
+        {
+            LogSendStuck(_logger, _memberName);
+            _socket.Abort();
         }
     }
 
@@ -607,6 +627,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         {
             // The peer is gone; nothing more can be sent.
         }
+        finally
+        {
+            Volatile.Write(ref _sendLoopDone, 1);
+        }
     }
 
     private static JsonElement RequireId(JsonElement? id) =>
@@ -645,6 +669,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "WebSocket client {Member} left {Count} replies unread; closing it with 1013")]
     private static partial void LogTooManyReplies(ILogger logger, string member, int count);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "WebSocket client {Member} did not drain its last send within the close timeout; dropping the connection")]
+    private static partial void LogSendStuck(ILogger logger, string member);
 
     private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor, CancellationTokenSource stop)
     {

@@ -131,4 +131,36 @@ public sealed class WebSocketSlowClientTests
         Assert.All(messages, m => Assert.Equal("pong", m.Op()));
         Assert.InRange(messages.Count, 1, Pings - 1);
     }
+
+    [Fact]
+    public async Task Close_ClientThatNeverReadsAgain_IsDroppedAfterTheCloseTimeoutNotTheKeepAlive()
+    {
+        var logs = new LogCapture();
+        await using var server = await HubServer.StartAsync(
+            o =>
+            {
+                o.WebSockets.SendQueueCapacity = 8;
+                o.WebSockets.SlowClientTimeout = TimeSpan.FromSeconds(1);
+                o.WebSockets.CloseTimeout = TimeSpan.FromSeconds(1);
+                // The keep-alive would take ten minutes: only the close timeout can drop this client in time.
+                o.WebSockets.KeepAliveInterval = TimeSpan.FromMinutes(10);
+                o.WebSockets.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+            },
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        using var client = server.CreateClient();
+        var start = await client.CursorNowAsync("stuck.feed");
+        await using var stuck = await HubSocket.ConnectAsync(server, "stuck", startReading: false, receiveBufferSize: 4096);
+        await stuck.SendAsync($$"""{"op":"subscribe","id":"feed","topics":["stuck.feed"],"after":"{{start}}"}""");
+        var counter = server.App.Services.GetRequiredService<Switchboard.AspNetCore.WebSockets.WebSocketConnectionCounter>();
+        await Waiting.UntilAsync(() => counter.Open == 1, "the stuck client to be connected");
+
+        var pad = new string('p', 8 * 1024);
+        for (var first = 0; first < 500; first += 100)
+        {
+            await client.PublishBatchAsync("[" + string.Join(",", Enumerable.Range(first, 100).Select(n => $$$"""{"topic":"stuck.feed","data":{"n":{{{n}}},"pad":"{{{pad}}}"}}""")) + "]");
+        }
+
+        await Waiting.UntilAsync(() => logs.Contains(301), "the server to give up on the client that does not read");
+        await Waiting.UntilAsync(() => logs.Contains(303) && counter.Open == 0, "the stuck connection to be dropped", TimeSpan.FromSeconds(20));
+    }
 }
