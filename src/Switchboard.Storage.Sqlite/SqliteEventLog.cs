@@ -28,7 +28,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly Channel<WriteOperation> _writes;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
-    private readonly AppendSignalSource _signal = new();
+    private readonly BroadcastSignal _signal = new();
     private readonly RecentEventsRing _ring;
     private long _head;
     private long _commits;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Switchboard.Log;
 
 namespace Switchboard.AspNetCore.ServerSentEvents;
 
@@ -9,19 +10,17 @@ namespace Switchboard.AspNetCore.ServerSentEvents;
 /// </summary>
 internal sealed class HeartbeatClock : IDisposable
 {
+    private readonly BroadcastSignal _ticks = new();
     private readonly ITimer _timer;
-    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public HeartbeatClock(IOptions<SwitchboardOptions> options, TimeProvider time)
     {
         var period = options.Value.Sse.HeartbeatInterval / 2;
-        _timer = time.CreateTimer(static state => ((HeartbeatClock)state!).Tick(), this, period, period);
+        _timer = time.CreateTimer(static state => ((BroadcastSignal)state!).Notify(), _ticks, period, period);
     }
 
     /// <summary>Completes at the next tick.</summary>
-    public Task NextTick => Volatile.Read(ref _next).Task;
+    public Task NextTick => _ticks.Next;
 
     public void Dispose() => _timer.Dispose();
-
-    private void Tick() => Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
+using Switchboard.Log;
 
 namespace Switchboard.AspNetCore.ServerSentEvents;
 
@@ -54,8 +55,7 @@ internal static class SseEndpoint
         }
 
         var cancellationToken = stopping.Token;
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var cancellation = cancellationToken.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
+        using var cancelled = new CancellationSignal(cancellationToken);
         var writer = response.BodyWriter;
         var afterSeq = start.AfterSeq;
         var lastWrite = time.GetTimestamp();

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
 using Switchboard.Hubs;
+using Switchboard.Log;
 using Switchboard.Presence;
 using Switchboard.Problems;
 using Switchboard.Topics;
@@ -469,8 +470,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)
     {
         var stop = subscription.Stop;
-        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var registration = stop.Token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
+        using var cancelled = new CancellationSignal(stop.Token);
         try
         {
             while (!stop.IsCancellationRequested)

@@ -15,7 +15,7 @@ public sealed class InMemoryEventLog : IEventLog
     private readonly List<EventRecord> _events = [];
     private readonly Dictionary<string, StoredKey> _idempotencyKeys = new(StringComparer.Ordinal);
     private readonly TopicRegistry _topics = new();
-    private readonly AppendSignalSource _signal = new();
+    private readonly BroadcastSignal _signal = new();
     private readonly TimeProvider _time;
     private long _head;
 

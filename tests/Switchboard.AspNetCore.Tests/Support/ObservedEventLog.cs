@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Switchboard.Events;
 using Switchboard.Log;
-using Switchboard.Retention;
 using Switchboard.Testing;
+using Switchboard.Testing.Log;
 using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.Tests.Support;
@@ -12,19 +12,13 @@ namespace Switchboard.AspNetCore.Tests.Support;
 /// A pass-through <see cref="IEventLog"/> that lets a test see what readers do inside the server:
 /// how many reads found nothing (a long poll or stream is about to wait), and how far each filter has read.
 /// </summary>
-internal sealed class ObservedEventLog(IEventLog inner) : IEventLog
+internal sealed class ObservedEventLog(IEventLog inner) : DelegatingEventLog(inner)
 {
     private readonly ConcurrentDictionary<string, long> _readThrough = new(StringComparer.Ordinal);
     private int _emptyReads;
 
     /// <summary>Reads that returned no events and no gap: the reader is about to wait for an append.</summary>
     public int EmptyReads => Volatile.Read(ref _emptyReads);
-
-    public string Epoch => inner.Epoch;
-
-    public long HeadSeq => inner.HeadSeq;
-
-    public Task AppendSignal => inner.AppendSignal;
 
     /// <summary>Starts the hub's usual server (SQLite in a temp folder) with its log wrapped in an observer.</summary>
     public static Task<HubServer> StartServerAsync(Action<SwitchboardOptions>? configure = null) =>
@@ -43,12 +37,9 @@ internal sealed class ObservedEventLog(IEventLog inner) : IEventLog
     /// <summary>The furthest position a reader with this filter (as <c>TopicFilter.ToString()</c>) has read through, or null.</summary>
     public long? ReadThrough(string filter) => _readThrough.TryGetValue(filter, out var seq) ? seq : null;
 
-    public Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default) =>
-        inner.AppendAsync(events, idempotency, cancellationToken);
-
-    public async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    public override async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
     {
-        var result = await inner.ReadAsync(filter, afterSeq, limit, cancellationToken);
+        var result = await Inner.ReadAsync(filter, afterSeq, limit, cancellationToken);
         _readThrough.AddOrUpdate(filter.ToString(), result.NextAfterSeq, (_, seen) => Math.Max(seen, result.NextAfterSeq));
         if (result.Events.Count == 0 && result.Gap is null)
         {
@@ -57,14 +48,4 @@ internal sealed class ObservedEventLog(IEventLog inner) : IEventLog
 
         return result;
     }
-
-    public long EarliestAfterSeq(TopicFilter filter) => inner.EarliestAfterSeq(filter);
-
-    public ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default) =>
-        inner.AfterSeqForLastAsync(filter, count, cancellationToken);
-
-    public Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        inner.TrimAsync(policy, now, cancellationToken);
-
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
