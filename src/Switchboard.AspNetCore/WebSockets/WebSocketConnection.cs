@@ -25,6 +25,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     /// <summary>RFC 6455's "Try Again Later" (1013); <see cref="WebSocketCloseStatus"/> has no name for it.</summary>
     private const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
 
+    /// <summary>Events read from the log per wake; the send queue, not this, bounds what waits in memory.</summary>
+    private const int ReadBatchSize = 256;
+
     private readonly WebSocket _socket;
     private readonly Hub _hub;
     private readonly PresenceRegistry _presence;
@@ -476,7 +479,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             while (!stop.IsCancellationRequested)
             {
                 var signal = _hub.Log.AppendSignal;
-                var result = await _hub.Log.ReadAsync(subscription.Filter, afterSeq, 256, stop.Token);
+                var result = await _hub.Log.ReadAsync(subscription.Filter, afterSeq, ReadBatchSize, stop.Token);
                 if (result.Gap is { } gap)
                 {
                     var reset = _hub.ResetFor(gap);
