@@ -23,7 +23,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["events"] => "GET, POST",
             ["stream"] or ["ws"] or ["health"] => "GET",
             ["topics", _, "events"] => "POST",
-            _ => null,
+            _ => Webhooks.WebhookEndpoints.AllowedMethods(segments),
         };
     }
 
@@ -58,6 +58,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
+
+        Webhooks.WebhookEndpoints.Map(api);
 
         // Anything else under the prefix is a problem rather than an empty body: 405 with Allow for a known path
         // asked with the wrong method, 404 otherwise.

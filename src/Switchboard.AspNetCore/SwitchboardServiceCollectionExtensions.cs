@@ -30,6 +30,11 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Presence.PresenceRegistry>();
         services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
         services.AddHostedService<RetentionService>();
+        services.TryAddSingleton<Switchboard.Webhooks.IWebhookStore, Switchboard.Webhooks.InMemoryWebhookStore>();
+        services.TryAddSingleton<Switchboard.Webhooks.WebhookHostResolver>();
+        services.TryAddSingleton<Webhooks.WebhookSender>();
+        services.TryAddSingleton<Webhooks.WebhookDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
         return services;
     }
 }

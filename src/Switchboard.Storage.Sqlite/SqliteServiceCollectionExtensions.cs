@@ -10,7 +10,7 @@ namespace Switchboard.Storage.Sqlite;
 public static class SqliteServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, bound to <c>Switchboard:Store</c>
+    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/> and <see cref="SqliteWebhookStore"/> for webhook state, in one file, bound to <c>Switchboard:Store</c>
     /// (<c>Path</c>, <c>Synchronous</c>, <c>TailCacheSize</c>, ...), replacing any log registered before.
     /// </summary>
     public static IServiceCollection AddSwitchboardSqlite(this IServiceCollection services, Action<SqliteEventLogOptions>? configure = null)
@@ -26,6 +26,9 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SqliteEventLog>>()));
+        services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
+        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp =>
+            new SqliteWebhookStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
         return services;
     }
 }

@@ -13,6 +13,19 @@ internal static class JsonWire
 
     public static readonly JsonDocumentOptions Reading = new() { MaxDepth = 64 };
 
+    /// <summary>Parses a request body; malformed JSON is a 400 problem.</summary>
+    public static JsonDocument ParseBody(byte[] body)
+    {
+        try
+        {
+            return JsonDocument.Parse(body, Reading);
+        }
+        catch (JsonException ex)
+        {
+            throw Problems.SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
+        }
+    }
+
     /// <summary>Re-serializes a JSON value compactly.</summary>
     public static byte[] Minify(JsonElement element)
     {

@@ -6,7 +6,47 @@ namespace Switchboard.AspNetCore.Http;
 /// <summary>The health document.</summary>
 internal sealed record HealthResponse(string Status, string Epoch, string Cursor);
 
+/// <summary>A webhook endpoint as the API shows it; <c>secret</c> only at creation and rotation.</summary>
+internal sealed record WebhookEndpointResponse(
+    string Id,
+    string Url,
+    IReadOnlyList<string> Topics,
+    IReadOnlyList<string> Types,
+    string? Description,
+    string Mode,
+    int MaxInFlight,
+    WebhookRateLimitResponse? RateLimit,
+    string Status,
+    string? DisabledReason,
+    WebhookCircuitResponse Circuit,
+    string Cursor,
+    WebhookCountsResponse Counts,
+    DateTimeOffset? FailingSince,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Secret,
+    DateTimeOffset? PreviousSecretExpiresAt);
+
+internal sealed record WebhookRateLimitResponse(int PerSecond);
+
+internal sealed record WebhookCircuitResponse(string State, int ConsecutiveFailures, DateTimeOffset? OpenUntil);
+
+internal sealed record WebhookCountsResponse(long Delivered, long Failed, long Pending);
+
+internal sealed record WebhookListResponse(IReadOnlyList<WebhookEndpointResponse> Data);
+
+internal sealed record WebhookRecoverResponse(int Recovered, WebhookEndpointResponse Endpoint);
+
+internal sealed record WebhookAttemptResponse(long Id, long Seq, int Attempt, DateTimeOffset Time, string Status, int? StatusCode, double LatencyMs, string? Error, string? ResponseBody);
+
+internal sealed record WebhookAttemptListResponse(IReadOnlyList<WebhookAttemptResponse> Data);
+
 /// <summary>Source-generated serialization for the small fixed-shape documents; events are written from cached bytes.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(WebhookEndpointResponse))]
+[JsonSerializable(typeof(WebhookListResponse))]
+[JsonSerializable(typeof(WebhookRecoverResponse))]
+[JsonSerializable(typeof(WebhookAttemptResponse))]
+[JsonSerializable(typeof(WebhookAttemptListResponse))]
 internal sealed partial class SwitchboardJsonContext : JsonSerializerContext;

@@ -22,7 +22,7 @@ internal static class PublishEndpoints
         hub.ValidateTopic(topic);
         var limits = hub.Options.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxEventBytes + EnvelopeAllowance, "event", cancellationToken);
-        using var document = ParseJson(body);
+        using var document = JsonWire.ParseBody(body);
         var draft = ReadDraft(hub, document.RootElement, topic, allowTopic: false);
 
         var key = IdempotencyKey(context);
@@ -35,7 +35,7 @@ internal static class PublishEndpoints
         var cancellationToken = context.RequestAborted;
         var limits = hub.Options.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxBatchBytes, "batch", cancellationToken);
-        using var document = ParseJson(body);
+        using var document = JsonWire.ParseBody(body);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Array)
         {
@@ -72,18 +72,6 @@ internal static class PublishEndpoints
         var key = IdempotencyKey(context);
         var result = await hub.PublishAsync(drafts, key, key is null ? null : RequestHash("batch", "", body), cancellationToken);
         await WriteCreatedAsync(context, result, single: false);
-    }
-
-    private static JsonDocument ParseJson(byte[] body)
-    {
-        try
-        {
-            return JsonDocument.Parse(body, JsonWire.Reading);
-        }
-        catch (JsonException ex)
-        {
-            throw SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
-        }
     }
 
     private static EventDraft ReadDraft(Hub hub, JsonElement element, string? topic, bool allowTopic)

@@ -11,6 +11,7 @@ public sealed class EventRecord
 {
     private byte[]? _json;
     private byte[]? _sseFrame;
+    private byte[]? _webhookBody;
     private string? _cursor;
 
     /// <summary>Creates a record as assigned by a log.</summary>
@@ -49,6 +50,12 @@ public sealed class EventRecord
     /// <summary>The complete SSE frame: <c>id: cursor</c>, <c>data: json</c>, blank line.</summary>
     public ReadOnlyMemory<byte> SseFrame => _sseFrame ??= BuildSseFrame();
 
+    /// <summary>
+    /// The webhook body in the Standard Webhooks shape, <c>{"type","timestamp","data","seq","topic"}</c>:
+    /// built once and POSTed to every endpoint that receives the event.
+    /// </summary>
+    public ReadOnlyMemory<byte> WebhookBody => _webhookBody ??= BuildWebhookBody();
+
     /// <summary>Writes the event object into <paramref name="writer"/>.</summary>
     public void WriteTo(Utf8JsonWriter writer) => writer.WriteRawValue(Json.Span, skipInputValidation: true);
 
@@ -70,7 +77,7 @@ public sealed class EventRecord
             writer.WriteNumber("seq"u8, Seq);
             writer.WriteString("topic"u8, Topic);
             writer.WriteString("type"u8, Type);
-            writer.WriteString("time"u8, Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteString("time"u8, FormatTime(Time));
             writer.WritePropertyName("data"u8);
             writer.WriteRawValue(Data.Span, skipInputValidation: true);
             writer.WriteEndObject();
@@ -78,6 +85,27 @@ public sealed class EventRecord
 
         return buffer.WrittenSpan.ToArray();
     }
+
+    private byte[] BuildWebhookBody()
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(Data.Length + 128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type"u8, Type);
+            writer.WriteString("timestamp"u8, FormatTime(Time));
+            writer.WritePropertyName("data"u8);
+            writer.WriteRawValue(Data.Span, skipInputValidation: true);
+            writer.WriteNumber("seq"u8, Seq);
+            writer.WriteString("topic"u8, Topic);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static string FormatTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private byte[] BuildSseFrame()
     {

@@ -1,0 +1,356 @@
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Problems;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Webhooks;
+
+/// <summary>An endpoint as the API shows it: its stored state and, while it runs, its live delivery state.</summary>
+internal sealed record WebhookEndpointView(WebhookEndpoint Endpoint, WebhookLiveStatus? Live, int StoredPending);
+
+/// <summary>
+/// Owns every webhook endpoint: loads them at start, runs one <see cref="WebhookEndpointWorker"/> per active
+/// endpoint, and applies the API's changes. A change stops the endpoint's worker, stores the new state, and
+/// starts a fresh worker from the handed-over cursor and retries; changes are serialized, so two never interleave.
+/// </summary>
+internal sealed partial class WebhookDispatcher : BackgroundService
+{
+    /// <summary>The topic the hub publishes webhook notices on, such as <c>switchboard.webhook.disabled</c>.</summary>
+    public const string SystemTopic = "switchboard.webhooks";
+
+    private readonly IWebhookStore _store;
+    private readonly IEventLog _log;
+    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WebhookDispatcher> _logger;
+    private readonly WebhookSender _sender;
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly Dictionary<string, Entry> _endpoints = new(StringComparer.Ordinal);
+    private readonly WebhookRuntime _runtime;
+    private readonly WebhookJournal _journal;
+
+    public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger)
+    {
+        _store = store;
+        _log = log;
+        _sender = sender;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _journal = new WebhookJournal(store, logger);
+        _runtime = new WebhookRuntime(log, sender, _journal, new SemaphoreSlim(options.CurrentValue.Webhooks.MaxConcurrentDeliveries),
+            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason));
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        var pending = snapshot.PendingDeliveries.ToLookup(d => d.EndpointId, StringComparer.Ordinal);
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var endpoint in snapshot.Endpoints)
+            {
+                var entry = new Entry(endpoint, [.. pending[endpoint.Id]]);
+                _endpoints[endpoint.Id] = entry;
+                StartWorker(entry);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
+
+        LogLoaded(_logger, snapshot.Endpoints.Count, snapshot.PendingDeliveries.Count);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Trims the attempt log now and then.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await _store.TrimAttemptsAsync(_options.CurrentValue.Webhooks.AttemptsKeptPerEndpoint, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogTrimFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            foreach (var entry in _endpoints.Values)
+            {
+                await StopWorkerAsync(entry).ConfigureAwait(false);
+                await _journal.RecordAsync(new WebhookProgressSaved(entry.Endpoint.Id, entry.Endpoint.Progress), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
+
+        await _journal.DisposeAsync().ConfigureAwait(false);
+        _sender.Dispose();
+    }
+
+    public IReadOnlyList<WebhookEndpointView> List()
+    {
+        lock (_endpoints)
+        {
+            return [.. _endpoints.Values.OrderBy(e => e.Endpoint.CreatedAt).Select(View)];
+        }
+    }
+
+    public WebhookEndpointView? Find(string id)
+    {
+        lock (_endpoints)
+        {
+            return _endpoints.TryGetValue(id, out var entry) ? View(entry) : null;
+        }
+    }
+
+    public async Task<WebhookEndpointView> CreateAsync(WebhookEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_endpoints.Count >= _options.CurrentValue.Webhooks.MaxEndpoints)
+            {
+                throw new SwitchboardProblemException(409, "too-many-webhooks", "Too many webhook endpoints",
+                    $"The hub already has {_endpoints.Count} webhook endpoints, the most allowed (Switchboard:Webhooks:MaxEndpoints).");
+            }
+
+            await _journal.CommitAsync([new WebhookEndpointSaved(endpoint)], cancellationToken).ConfigureAwait(false);
+            var entry = new Entry(endpoint, []);
+            lock (_endpoints)
+            {
+                _endpoints[endpoint.Id] = entry;
+            }
+
+            StartWorker(entry);
+            LogCreated(_logger, endpoint.Id, endpoint.Url);
+            return View(entry);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Changes an endpoint: its worker stops, <paramref name="change"/> gets the endpoint (with the handed-over
+    /// progress) and its pending deliveries and returns the new ones plus any extra changes to store, and a worker
+    /// starts again if the endpoint is active. Null when there is no such endpoint.
+    /// </summary>
+    public async Task<WebhookEndpointView?> ChangeAsync(string id, Func<WebhookEndpoint, IReadOnlyList<WebhookDelivery>, ValueTask<Change>> change, CancellationToken cancellationToken, WebhookEndpointWorker? onlyWhileRunBy = null)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_endpoints.TryGetValue(id, out var entry) || (onlyWhileRunBy is not null && entry.Worker != onlyWhileRunBy))
+            {
+                return null;
+            }
+
+            await StopWorkerAsync(entry).ConfigureAwait(false);
+            try
+            {
+                var result = await change(entry.Endpoint, entry.Pending).ConfigureAwait(false);
+                var updated = result.Endpoint with { UpdatedAt = _time.GetUtcNow() };
+                await _journal.CommitAsync(
+                    [new WebhookEndpointSaved(updated), new WebhookProgressSaved(id, updated.Progress), .. result.Extra],
+                    CancellationToken.None).ConfigureAwait(false);
+                entry.Endpoint = updated;
+                entry.Pending = result.Pending;
+            }
+            finally
+            {
+                StartWorker(entry); // also after a refused change: the endpoint carries on as it was
+            }
+
+            return View(entry);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<bool> DeleteAsync(string id, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_endpoints.TryGetValue(id, out var entry))
+            {
+                return false;
+            }
+
+            await StopWorkerAsync(entry).ConfigureAwait(false);
+            await _journal.CommitAsync([new WebhookEndpointDeleted(id)], CancellationToken.None).ConfigureAwait(false);
+            lock (_endpoints)
+            {
+                _endpoints.Remove(id);
+            }
+
+            return true;
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>Sends a <c>switchboard.ping</c> straight to the endpoint, outside the log, and records the attempt.</summary>
+    public async Task<WebhookAttempt?> PingAsync(string id, CancellationToken cancellationToken)
+    {
+        var endpoint = Find(id)?.Endpoint;
+        if (endpoint is null)
+        {
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        var body = PingBody(endpoint.Id, now);
+        var result = await _sender.SendAsync(endpoint, $"msg_ping_{Guid.NewGuid():N}", body, cancellationToken).ConfigureAwait(false);
+        var attempt = new WebhookAttempt(0, id, 0, 1, now, result.Succeeded, result.StatusCode, result.Latency.TotalMilliseconds, result.Error, result.ResponseBody);
+        await _journal.CommitAsync([new WebhookAttemptAdded(attempt)], cancellationToken).ConfigureAwait(false);
+        return attempt;
+    }
+
+    /// <summary>Waits until every change recorded so far is stored (the attempt log reads the store).</summary>
+    public Task FlushAsync(CancellationToken cancellationToken) => _journal.CommitAsync([], cancellationToken);
+
+    private static byte[] PingBody(string endpointId, DateTimeOffset now)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", "switchboard.ping");
+            writer.WriteString("timestamp", now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteStartObject("data");
+            writer.WriteString("endpointId", endpointId);
+            writer.WriteString("message", "A test delivery from Switchboard.");
+            writer.WriteEndObject();
+            writer.WriteNumber("seq", 0);
+            writer.WriteString("topic", SystemTopic);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Disables an endpoint on the worker's word (410 Gone, or failing too long) and tells operators on the system topic.</summary>
+    private async Task DisableAsync(WebhookEndpointWorker worker, string reason)
+    {
+        try
+        {
+            var id = worker.Endpoint.Id;
+            // Only while the asking worker still runs the endpoint: otherwise an operator acted in between.
+            var view = await ChangeAsync(id, (endpoint, pending) => ValueTask.FromResult(new Change(
+                endpoint with { Status = WebhookStatus.Disabled, DisabledReason = reason }, pending)),
+                CancellationToken.None, onlyWhileRunBy: worker).ConfigureAwait(false);
+            if (view is null)
+            {
+                return;
+            }
+
+            LogDisabled(_logger, id, reason);
+            var data = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>
+            {
+                ["endpointId"] = id,
+                ["url"] = view.Endpoint.Url,
+                ["reason"] = reason,
+                ["disabledAt"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            });
+            await _log.AppendAsync([new EventDraft(SystemTopic, "switchboard.webhook.disabled", data)]).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogDisableFailed(_logger, worker.Endpoint.Id, ex);
+        }
+    }
+
+    private void StartWorker(Entry entry)
+    {
+        if (entry.Endpoint.Status != WebhookStatus.Active || entry.Worker is not null)
+        {
+            return;
+        }
+
+        var worker = new WebhookEndpointWorker(entry.Endpoint, entry.Pending, _runtime);
+        entry.Worker = worker;
+        worker.Start();
+    }
+
+    private static async Task StopWorkerAsync(Entry entry)
+    {
+        if (entry.Worker is not { } worker)
+        {
+            return;
+        }
+
+        var state = await worker.StopAsync().ConfigureAwait(false);
+        entry.Worker = null;
+        entry.Endpoint = entry.Endpoint with { Progress = state.Progress };
+        entry.Pending = state.PendingDeliveries;
+    }
+
+    private static WebhookEndpointView View(Entry entry)
+    {
+        var live = entry.Worker?.Status();
+        var endpoint = live is null ? entry.Endpoint : entry.Endpoint with { Progress = live.Progress };
+        return new WebhookEndpointView(endpoint, live, entry.Pending.Count);
+    }
+
+    /// <summary>What a change produced.</summary>
+    public sealed record Change(WebhookEndpoint Endpoint, IReadOnlyList<WebhookDelivery> Pending, IReadOnlyList<WebhookChange>? ExtraChanges = null)
+    {
+        public IReadOnlyList<WebhookChange> Extra => ExtraChanges ?? [];
+    }
+
+    private sealed class Entry(WebhookEndpoint endpoint, IReadOnlyList<WebhookDelivery> pending)
+    {
+        public WebhookEndpoint Endpoint { get; set; } = endpoint;
+
+        public IReadOnlyList<WebhookDelivery> Pending { get; set; } = pending;
+
+        public WebhookEndpointWorker? Worker { get; set; }
+    }
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Webhooks: {Endpoints} endpoints loaded with {Pending} pending retries")]
+    private static partial void LogLoaded(ILogger logger, int endpoints, int pending);
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Webhook {EndpointId} created for {Url}")]
+    private static partial void LogCreated(ILogger logger, string endpointId, string url);
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Webhook {EndpointId} disabled: {Reason}")]
+    private static partial void LogDisabled(ILogger logger, string endpointId, string reason);
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Webhook {EndpointId}: disabling failed")]
+    private static partial void LogDisableFailed(ILogger logger, string endpointId, Exception exception);
+
+    [LoggerMessage(EventId = 405, Level = LogLevel.Warning, Message = "Trimming the webhook attempt log failed; retrying in a minute")]
+    private static partial void LogTrimFailed(ILogger logger, Exception exception);
+}

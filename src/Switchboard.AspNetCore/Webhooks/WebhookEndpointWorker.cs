@@ -1,0 +1,505 @@
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Topics;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Webhooks;
+
+/// <summary>What every endpoint worker shares.</summary>
+internal sealed record WebhookRuntime(
+    IEventLog Log,
+    WebhookSender Sender,
+    WebhookJournal Journal,
+    SemaphoreSlim GlobalSlots,
+    Func<WebhookOptions> Options,
+    TimeProvider Time,
+    ILogger Logger,
+    Action<WebhookEndpointWorker, string> Disable);
+
+/// <summary>What a stopped worker hands to its successor (or the store).</summary>
+internal sealed record WebhookWorkerState(WebhookProgress Progress, IReadOnlyList<WebhookDelivery> PendingDeliveries);
+
+/// <summary>A live view of a running endpoint.</summary>
+internal sealed record WebhookLiveStatus(WebhookProgress Progress, int Pending, int InFlight, CircuitState Circuit, int ConsecutiveFailures, DateTimeOffset? CircuitOpenUntil);
+
+/// <summary>
+/// Delivers one active endpoint: reads the log after the endpoint's cursor with its filter, POSTs each event,
+/// and schedules retries. One loop takes work in order (due retries first, then new events) while holding an
+/// in-flight slot; sends run concurrently up to <c>maxInFlight</c> (one in ordered mode), under the endpoint's
+/// rate limit, the hub-wide concurrency cap, and the circuit breaker. The stored cursor only passes an event
+/// once its first attempt has succeeded or its retry is stored, so a crash redelivers rather than loses.
+/// Configuration changes replace the worker: it stops, hands its state over, and a new one starts.
+/// </summary>
+internal sealed partial class WebhookEndpointWorker
+{
+    private const int ReadBatch = 256;
+
+    private readonly WebhookRuntime _runtime;
+    private readonly TopicFilter _filter;
+    private readonly HashSet<string>? _types;
+    private readonly Lock _lock = new();
+    private readonly Queue<EventRecord> _buffer = new();
+    private readonly SortedSet<long> _firstAttemptsInFlight = [];
+    private readonly Dictionary<long, WebhookDelivery> _retries = [];
+    private readonly PriorityQueue<long, DateTimeOffset> _retryQueue = new();
+    private readonly CircuitBreaker _circuit;
+    private readonly SemaphoreSlim _slots;
+    private readonly int _slotCount;
+    private readonly SemaphoreSlim _recordGate = new(1, 1);
+    private readonly TokenBucketRateLimiter? _rateLimiter;
+    private readonly CancellationTokenSource _stop = new();
+    private TaskCompletionSource _wake = NewSignal();
+    private Task _loop = Task.CompletedTask;
+    private long _readAfter;
+    private long _delivered;
+    private long _failed;
+    private DateTimeOffset? _failingSince;
+    private WebhookProgress _recordedProgress;
+    private volatile bool _disabled;
+
+    public WebhookEndpointWorker(WebhookEndpoint endpoint, IEnumerable<WebhookDelivery> pending, WebhookRuntime runtime)
+    {
+        Endpoint = endpoint;
+        _runtime = runtime;
+        _filter = TopicFilter.Parse([.. endpoint.Topics]);
+        _types = endpoint.Types.Count > 0 ? new HashSet<string>(endpoint.Types, StringComparer.Ordinal) : null;
+        var options = runtime.Options();
+        _circuit = new CircuitBreaker(options.CircuitFailureThreshold, options.CircuitBreakDuration);
+        _slotCount = endpoint.Mode == WebhookMode.Ordered ? 1 : endpoint.MaxInFlight;
+        _slots = new SemaphoreSlim(_slotCount, _slotCount);
+        if (endpoint.RateLimitPerSecond is { } perSecond)
+        {
+            // A one-second bucket refilled evenly: at most perSecond starts in any second after the first burst.
+            var tokensPerTick = Math.Max(1, perSecond / 100);
+            _rateLimiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond,
+                TokensPerPeriod = tokensPerTick,
+                ReplenishmentPeriod = TimeSpan.FromSeconds((double)tokensPerTick / perSecond),
+                QueueLimit = 1,
+                AutoReplenishment = true,
+            });
+        }
+
+        var progress = endpoint.Progress;
+        _readAfter = progress.AfterSeq;
+        _delivered = progress.Delivered;
+        _failed = progress.Failed;
+        _failingSince = progress.FailingSince;
+        _recordedProgress = progress;
+        foreach (var delivery in pending)
+        {
+            _retries[delivery.Seq] = delivery;
+            _retryQueue.Enqueue(delivery.Seq, delivery.NextAttemptAt);
+        }
+    }
+
+    public WebhookEndpoint Endpoint { get; }
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Stops taking work, cancels sends in flight (they will be sent again), and returns the state to carry on from.</summary>
+    public async Task<WebhookWorkerState> StopAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        for (var i = 0; i < _slotCount; i++)
+        {
+            await _slots.WaitAsync().ConfigureAwait(false); // every send gives its slot back when it ends
+        }
+
+        _rateLimiter?.Dispose();
+        lock (_lock)
+        {
+            return new WebhookWorkerState(CurrentProgress(), [.. _retries.Values.OrderBy(d => d.Seq)]);
+        }
+    }
+
+    public WebhookLiveStatus Status()
+    {
+        lock (_lock)
+        {
+            return new WebhookLiveStatus(CurrentProgress(), _retries.Count, _slotCount - _slots.CurrentCount,
+                _circuit.State, _circuit.ConsecutiveFailures, _circuit.OpenUntil);
+        }
+    }
+
+    private WebhookProgress CurrentProgress()
+    {
+        var committed = _readAfter;
+        if (_buffer.TryPeek(out var next))
+        {
+            committed = Math.Min(committed, next.Seq - 1);
+        }
+
+        if (_firstAttemptsInFlight.Count > 0)
+        {
+            committed = Math.Min(committed, _firstAttemptsInFlight.Min - 1);
+        }
+
+        return new WebhookProgress(committed, _delivered, _failed, _failingSince);
+    }
+
+    private async Task RunAsync()
+    {
+        var cancellationToken = _stop.Token;
+        try
+        {
+            while (!_disabled)
+            {
+                var wake = Volatile.Read(ref _wake).Task;
+                var appended = _runtime.Log.AppendSignal;
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                Step step;
+                try
+                {
+                    step = await TakeAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _slots.Release();
+                    throw;
+                }
+
+                if (step.Item is { } item)
+                {
+                    await DispatchAsync(item, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                _slots.Release();
+                if (step.Again)
+                {
+                    continue;
+                }
+
+                await WaitAsync(wake, step.WaitForAppend ? appended : null, step.WakeAt, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogWorkerFailed(_runtime.Logger, Endpoint.Id, ex);
+        }
+    }
+
+    /// <summary>Takes the next piece of work, reading the log when nothing is buffered.</summary>
+    private async ValueTask<Step> TakeAsync(CancellationToken cancellationToken)
+    {
+        long readFrom;
+        DateTimeOffset? nextRetry;
+        lock (_lock)
+        {
+            if (TakeUnderLock(out var item, out nextRetry, out var blocked) is { } taken)
+            {
+                return taken;
+            }
+
+            if (blocked)
+            {
+                return new Step(null, nextRetry, WaitForAppend: false, Again: false);
+            }
+
+            readFrom = _readAfter;
+        }
+
+        var result = await _runtime.Log.ReadAsync(_filter, readFrom, ReadBatch, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (result.Gap is { } gap)
+            {
+                // Retention removed events this endpoint never got; nothing can bring them back.
+                LogSkippedGap(_runtime.Logger, Endpoint.Id, readFrom, gap.RestartAfterSeq);
+                _readAfter = gap.RestartAfterSeq;
+                return new Step(null, null, WaitForAppend: false, Again: true);
+            }
+
+            foreach (var record in result.Events)
+            {
+                if (_types is null || _types.Contains(record.Type))
+                {
+                    _buffer.Enqueue(record);
+                }
+            }
+
+            _readAfter = result.NextAfterSeq;
+            if (TakeUnderLock(out _, out _, out _) is { } taken)
+            {
+                return taken;
+            }
+
+            return result.Events.Count > 0
+                ? new Step(null, null, WaitForAppend: false, Again: true)
+                : new Step(null, nextRetry, WaitForAppend: true, Again: false);
+        }
+    }
+
+    /// <summary>A due retry first, then the next buffered event; <paramref name="blocked"/> when nothing new may go now.</summary>
+    private Step? TakeUnderLock(out WorkItem? item, out DateTimeOffset? nextRetry, out bool blocked)
+    {
+        item = null;
+        nextRetry = null;
+        blocked = false;
+        var now = _runtime.Time.GetUtcNow();
+        if (!_circuit.CanDispatch(now, out var circuitRetry))
+        {
+            blocked = true;
+            nextRetry = circuitRetry;
+            return null;
+        }
+
+        while (_retryQueue.TryPeek(out var seq, out var due))
+        {
+            if (!_retries.TryGetValue(seq, out var delivery) || delivery.NextAttemptAt != due)
+            {
+                _retryQueue.Dequeue(); // superseded by a later schedule for the same event
+                continue;
+            }
+
+            if (due <= now)
+            {
+                _retryQueue.Dequeue();
+                _retries.Remove(seq);
+                _circuit.OnDispatch();
+                item = new WorkItem(seq, null, delivery);
+                return new Step(item, null, false, false);
+            }
+
+            nextRetry = due;
+            break;
+        }
+
+        if (Endpoint.Mode == WebhookMode.Ordered && _retries.Count > 0)
+        {
+            blocked = true; // strict order: nothing new until the failing event is delivered or given up
+            return null;
+        }
+
+        if (_buffer.TryDequeue(out var record))
+        {
+            _firstAttemptsInFlight.Add(record.Seq);
+            _circuit.OnDispatch();
+            item = new WorkItem(record.Seq, record, null);
+            return new Step(item, null, false, false);
+        }
+
+        return null;
+    }
+
+    private async Task DispatchAsync(WorkItem item, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (_rateLimiter is not null)
+            {
+                using var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+            }
+
+            await _runtime.GlobalSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Untake(item);
+            _slots.Release();
+            throw;
+        }
+
+        _ = SendAsync(item, cancellationToken);
+    }
+
+    /// <summary>Puts back work that was taken but never sent, so the successor worker has it.</summary>
+    private void Untake(WorkItem item)
+    {
+        lock (_lock)
+        {
+            if (item.Retry is { } retry)
+            {
+                _retries[retry.Seq] = retry;
+                _retryQueue.Enqueue(retry.Seq, retry.NextAttemptAt);
+            }
+        }
+    }
+
+    private async Task SendAsync(WorkItem item, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var record = item.Event ?? await LoadAsync(item.Seq, cancellationToken).ConfigureAwait(false);
+            var started = _runtime.Time.GetUtcNow();
+            var result = record is null
+                ? new WebhookSendResult(null, "the event is no longer in the log (removed by retention)", null, TimeSpan.Zero, null)
+                : await _runtime.Sender.SendAsync(Endpoint, WebhookIdOf(record), record.WebhookBody, cancellationToken).ConfigureAwait(false);
+            await CompleteAsync(item, started, result, eventGone: record is null).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Untake(item); // a first attempt stays in flight, which keeps the cursor before it
+        }
+        catch (Exception ex)
+        {
+            LogSendFailed(_runtime.Logger, Endpoint.Id, item.Seq, ex);
+            Untake(item);
+        }
+        finally
+        {
+            _runtime.GlobalSlots.Release();
+            _slots.Release();
+            Wake();
+        }
+    }
+
+    private async Task<EventRecord?> LoadAsync(long seq, CancellationToken cancellationToken)
+    {
+        var result = await _runtime.Log.ReadAsync(_filter, seq - 1, 1, cancellationToken).ConfigureAwait(false);
+        return result.Events is [var record] && record.Seq == seq ? record : null;
+    }
+
+    /// <summary>The <c>webhook-id</c>: the same for every attempt of one event, so receivers can drop duplicates.</summary>
+    public static string WebhookIdOf(EventRecord record) => $"msg_{record.Epoch}_{record.Seq}";
+
+    private async Task CompleteAsync(WorkItem item, DateTimeOffset started, WebhookSendResult result, bool eventGone)
+    {
+        string? disableReason = null;
+        await _recordGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var changes = new List<WebhookChange>(3);
+            lock (_lock)
+            {
+                var now = _runtime.Time.GetUtcNow();
+                var attempt = (item.Retry?.Attempts ?? 0) + 1;
+                if (item.Retry is null)
+                {
+                    _firstAttemptsInFlight.Remove(item.Seq);
+                }
+
+                changes.Add(new WebhookAttemptAdded(new WebhookAttempt(0, Endpoint.Id, item.Seq, attempt, started, result.Succeeded,
+                    result.StatusCode, result.Latency.TotalMilliseconds, result.Error, result.ResponseBody)));
+                if (result.Succeeded)
+                {
+                    _circuit.OnSuccess();
+                    _failingSince = null;
+                    _delivered++;
+                    if (item.Retry is not null)
+                    {
+                        changes.Add(new WebhookDeliveryRemoved(Endpoint.Id, item.Seq));
+                    }
+                }
+                else
+                {
+                    disableReason = OnFailure(item, attempt, now, result, eventGone, changes);
+                }
+
+                var progress = CurrentProgress();
+                if (progress != _recordedProgress)
+                {
+                    _recordedProgress = progress;
+                    changes.Add(new WebhookProgressSaved(Endpoint.Id, progress));
+                }
+            }
+
+            foreach (var change in changes)
+            {
+                await _runtime.Journal.RecordAsync(change).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _recordGate.Release();
+        }
+
+        if (disableReason is not null && !_disabled)
+        {
+            _disabled = true;
+            _runtime.Disable(this, disableReason);
+        }
+    }
+
+    private string? OnFailure(WorkItem item, int attempt, DateTimeOffset now, WebhookSendResult result, bool eventGone, List<WebhookChange> changes)
+    {
+        var options = _runtime.Options();
+        if (_circuit.OnFailure(now))
+        {
+            LogCircuitOpened(_runtime.Logger, Endpoint.Id, _circuit.ConsecutiveFailures, options.CircuitBreakDuration);
+        }
+
+        _failingSince ??= now;
+        string? disableReason = null;
+        if (result.Gone)
+        {
+            disableReason = "the receiver answered 410 Gone";
+        }
+        else if (now - _failingSince >= options.DisableAfter)
+        {
+            disableReason = $"failing without a success since {_failingSince:u}";
+        }
+
+        if (item.Retry is null && item.Seq > _readAfter)
+        {
+            return disableReason; // replayed past while in flight: it will be read and sent again anyway
+        }
+
+        var schedule = options.EffectiveRetrySchedule;
+        if (eventGone || (attempt > schedule.Count && disableReason is null))
+        {
+            _failed++;
+            changes.Add(new WebhookDeliverySaved(new WebhookDelivery(Endpoint.Id, item.Seq, attempt, WebhookDeliveryStatus.Failed, now, now, result.Error)));
+            return disableReason;
+        }
+
+        // A disabled endpoint keeps the event pending, so enabling it sends the event again.
+        var delay = result.RetryAfter ?? Jitter(schedule[Math.Min(attempt, schedule.Count) - 1], options.RetryJitter);
+        var retry = new WebhookDelivery(Endpoint.Id, item.Seq, attempt, WebhookDeliveryStatus.Pending, now + delay, now, result.Error);
+        _retries[item.Seq] = retry;
+        _retryQueue.Enqueue(item.Seq, retry.NextAttemptAt);
+        changes.Add(new WebhookDeliverySaved(retry));
+        return disableReason;
+    }
+
+    private static TimeSpan Jitter(TimeSpan delay, double jitter) =>
+        delay * (1 + ((Random.Shared.NextDouble() * 2) - 1) * jitter);
+
+    private void Wake() => Interlocked.Exchange(ref _wake, NewSignal()).TrySetResult();
+
+    private async Task WaitAsync(Task wake, Task? appended, DateTimeOffset? wakeAt, CancellationToken cancellationToken)
+    {
+        using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = new List<Task>(4) { wake, Task.Delay(Timeout.InfiniteTimeSpan, waitEnds.Token) };
+        if (appended is not null)
+        {
+            tasks.Add(appended);
+        }
+
+        if (wakeAt is { } at)
+        {
+            var delay = at - _runtime.Time.GetUtcNow();
+            tasks.Add(delay > TimeSpan.Zero ? Task.Delay(delay, _runtime.Time, waitEnds.Token) : Task.CompletedTask);
+        }
+
+        await Task.WhenAny(tasks).ConfigureAwait(false);
+        await waitEnds.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed record WorkItem(long Seq, EventRecord? Event, WebhookDelivery? Retry);
+
+    private readonly record struct Step(WorkItem? Item, DateTimeOffset? WakeAt, bool WaitForAppend, bool Again);
+
+    [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "Webhook {EndpointId}: circuit opened after {Failures} consecutive failures; probing again in {BreakDuration}")]
+    private static partial void LogCircuitOpened(ILogger logger, string endpointId, int failures, TimeSpan breakDuration);
+
+    [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Webhook {EndpointId}: events after seq {From} up to {To} were removed by retention before delivery")]
+    private static partial void LogSkippedGap(ILogger logger, string endpointId, long from, long to);
+
+    [LoggerMessage(EventId = 412, Level = LogLevel.Error, Message = "Webhook {EndpointId}: delivery of seq {Seq} failed unexpectedly")]
+    private static partial void LogSendFailed(ILogger logger, string endpointId, long seq, Exception exception);
+
+    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Webhook {EndpointId}: the delivery loop stopped")]
+    private static partial void LogWorkerFailed(ILogger logger, string endpointId, Exception exception);
+}

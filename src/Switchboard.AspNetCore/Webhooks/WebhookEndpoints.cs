@@ -1,0 +1,468 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Hubs;
+using Switchboard.Problems;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Webhooks;
+
+/// <summary>The webhook endpoints API under <c>/v1/webhooks</c>.</summary>
+internal static class WebhookEndpoints
+{
+    private const int MaxBodyBytes = 64 * 1024;
+    private const int MaxUrlLength = 2048;
+    private const int MaxDescriptionLength = 1024;
+    private const int MaxTypes = 100;
+    private const int MaxRecoverPerCall = 10_000;
+
+    public static void Map(RouteGroupBuilder api)
+    {
+        var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks");
+        webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret");
+        webhooks.MapGet("/", (WebhookDispatcher dispatcher, Hub hub) => Json(new WebhookListResponse([.. dispatcher.List().Select(v => Describe(v, null, hub))]), 200))
+            .WithName("ListWebhooks");
+        webhooks.MapGet("/{id}", (string id, WebhookDispatcher dispatcher, Hub hub) => Json(Describe(Required(dispatcher.Find(id), id), null, hub), 200))
+            .WithName("GetWebhook");
+        webhooks.MapMethods("/{id}", ["PATCH"], PatchAsync).WithName("UpdateWebhook");
+        webhooks.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
+        webhooks.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("RotateWebhookSecret");
+        webhooks.MapPost("/{id}/enable", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Active, dispatcher, context, hub))
+            .WithName("EnableWebhook");
+        webhooks.MapPost("/{id}/pause", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Paused, dispatcher, context, hub))
+            .WithName("PauseWebhook");
+        webhooks.MapPost("/{id}/replay", ReplayAsync).WithName("ReplayWebhook").WithSummary("Redeliver everything after a cursor");
+        webhooks.MapPost("/{id}/recover", RecoverAsync).WithName("RecoverWebhook").WithSummary("Redeliver the events that failed since a time");
+        webhooks.MapGet("/{id}/attempts", AttemptsAsync).WithName("WebhookAttempts");
+        webhooks.MapPost("/{id}/test", TestAsync).WithName("TestWebhook").WithSummary("Send a switchboard.ping delivery now");
+    }
+
+    /// <summary>The methods of each webhook path, for 405 answers.</summary>
+    public static string? AllowedMethods(string[] segments) => segments switch
+    {
+        ["webhooks"] => "GET, POST",
+        ["webhooks", _] => "GET, PATCH, DELETE",
+        ["webhooks", _, "attempts"] => "GET",
+        ["webhooks", _, "rotate-secret" or "enable" or "pause" or "replay" or "recover" or "test"] => "POST",
+        _ => null,
+    };
+
+    private static async Task<IResult> CreateAsync(HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver, TimeProvider time)
+    {
+        using var document = await ReadBodyAsync(context);
+        var settings = ReadSettings(document.RootElement, hub, creating: true);
+        var url = await ValidateUrlAsync(settings.Url!, context, resolver);
+        var filter = hub.ParseFilter(settings.Topics!);
+        var start = hub.ResolveStart(settings.After, filter).AfterSeq;
+        var now = time.GetUtcNow();
+        var defaults = hub.Options.Webhooks;
+        var endpoint = new WebhookEndpoint
+        {
+            Id = "wh_" + RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20),
+            Url = url,
+            Topics = settings.Topics!,
+            Types = settings.Types ?? [],
+            Description = settings.Description,
+            Mode = settings.Mode ?? WebhookMode.Parallel,
+            MaxInFlight = settings.Mode == WebhookMode.Ordered ? 1 : settings.MaxInFlight ?? defaults.DefaultMaxInFlight,
+            RateLimitPerSecond = settings.RateLimitSet ? settings.RateLimitPerSecond : null,
+            Secret = WebhookSecret.Generate(),
+            CreatedAt = now,
+            UpdatedAt = now,
+            Progress = new WebhookProgress(start, 0, 0, null),
+        };
+        var view = await dispatcher.CreateAsync(endpoint, context.RequestAborted);
+        context.Response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/{endpoint.Id}";
+        return Json(Describe(view, endpoint.Secret, hub), 201);
+    }
+
+    private static async Task<IResult> PatchAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver)
+    {
+        using var document = await ReadBodyAsync(context);
+        var settings = ReadSettings(document.RootElement, hub, creating: false);
+        var url = settings.Url is null ? null : await ValidateUrlAsync(settings.Url, context, resolver);
+        if (settings.Topics is not null)
+        {
+            hub.ParseFilter(settings.Topics);
+        }
+
+        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
+        {
+            var mode = settings.Mode ?? endpoint.Mode;
+            var updated = endpoint with
+            {
+                Url = url ?? endpoint.Url,
+                Topics = settings.Topics ?? endpoint.Topics,
+                Types = settings.Types ?? endpoint.Types,
+                Description = settings.DescriptionSet ? settings.Description : endpoint.Description,
+                Mode = mode,
+                MaxInFlight = mode == WebhookMode.Ordered ? 1 : settings.MaxInFlight ?? (endpoint.Mode == WebhookMode.Ordered ? hub.Options.Webhooks.DefaultMaxInFlight : endpoint.MaxInFlight),
+                RateLimitPerSecond = settings.RateLimitSet ? settings.RateLimitPerSecond : endpoint.RateLimitPerSecond,
+            };
+            return ValueTask.FromResult(new WebhookDispatcher.Change(updated, pending));
+        }, context.RequestAborted);
+        return Json(Describe(Required(view, id), null, hub), 200);
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, WebhookDispatcher dispatcher, HttpContext context)
+    {
+        if (!await dispatcher.DeleteAsync(id, context.RequestAborted))
+        {
+            throw NotFound(id);
+        }
+
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> RotateSecretAsync(string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub, TimeProvider time)
+    {
+        var secret = WebhookSecret.Generate();
+        var grace = hub.Options.Webhooks.SecretRotationGrace;
+        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) => ValueTask.FromResult(new WebhookDispatcher.Change(endpoint with
+        {
+            Secret = secret,
+            PreviousSecret = endpoint.Secret,
+            PreviousSecretExpiresAt = time.GetUtcNow() + grace,
+        }, pending)), context.RequestAborted);
+        return Json(Describe(Required(view, id), secret, hub), 200);
+    }
+
+    private static async Task<IResult> SetStatusAsync(string id, WebhookStatus status, WebhookDispatcher dispatcher, HttpContext context, Hub hub)
+    {
+        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) => ValueTask.FromResult(new WebhookDispatcher.Change(endpoint with
+        {
+            Status = status,
+            DisabledReason = null,
+            // Enabling starts a fresh run: the failures that disabled the endpoint do not count against it again.
+            Progress = status == WebhookStatus.Active ? endpoint.Progress with { FailingSince = null } : endpoint.Progress,
+        }, pending)), context.RequestAborted);
+        return Json(Describe(Required(view, id), null, hub), 200);
+    }
+
+    private static async Task<IResult> ReplayAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher)
+    {
+        using var document = await ReadBodyAsync(context);
+        var after = ReadRequiredString(document.RootElement, "after", "a cursor, or 'earliest'");
+        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
+        {
+            var start = hub.ResolveStart(after, hub.ParseFilter(endpoint.Topics)).AfterSeq;
+            // Pending retries after the replay point are sent again by the replay itself.
+            var removed = pending.Where(d => d.Seq > start).Select(d => (WebhookChange)new WebhookDeliveryRemoved(id, d.Seq)).ToList();
+            return ValueTask.FromResult(new WebhookDispatcher.Change(
+                endpoint with { Progress = endpoint.Progress with { AfterSeq = start } },
+                [.. pending.Where(d => d.Seq <= start)], removed));
+        }, context.RequestAborted);
+        return Json(Describe(Required(view, id), null, hub), 200);
+    }
+
+    private static async Task<IResult> RecoverAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, IWebhookStore store, TimeProvider time)
+    {
+        using var document = await ReadBodyAsync(context);
+        var sinceText = ReadRequiredString(document.RootElement, "since", "an ISO 8601 time such as 2026-11-28T00:00:00Z");
+        if (!DateTimeOffset.TryParse(sinceText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var since))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-time", "Invalid time", $"\"since\" must be an ISO 8601 time such as 2026-11-28T00:00:00Z, not '{sinceText}'.");
+        }
+
+        var recovered = 0;
+        var view = await dispatcher.ChangeAsync(id, async (endpoint, pending) =>
+        {
+            await dispatcher.FlushAsync(context.RequestAborted);
+            var failed = await store.ReadFailedAsync(id, since, MaxRecoverPerCall, context.RequestAborted);
+            var now = time.GetUtcNow();
+            var retries = failed.Select(d => d with { Status = WebhookDeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now }).ToList();
+            recovered = retries.Count;
+            return new WebhookDispatcher.Change(
+                endpoint with { Progress = endpoint.Progress with { Failed = Math.Max(0, endpoint.Progress.Failed - retries.Count) } },
+                [.. pending, .. retries], [.. retries.Select(r => new WebhookDeliverySaved(r))]);
+        }, context.RequestAborted);
+        return Json(new WebhookRecoverResponse(recovered, Describe(Required(view, id), null, hub)), 200);
+    }
+
+    private static async Task<IResult> AttemptsAsync(string id, HttpContext context, WebhookDispatcher dispatcher, IWebhookStore store)
+    {
+        Required(dispatcher.Find(id), id);
+        var query = context.Request.Query;
+        bool? succeeded = query["status"].ToString() switch
+        {
+            "" => null,
+            "failed" => false,
+            "succeeded" => true,
+            var other => throw SwitchboardProblemException.BadRequest("invalid-query", "Invalid status", $"status must be 'failed' or 'succeeded', not '{other}'."),
+        };
+        var limit = 100;
+        if (query["limit"].ToString() is { Length: > 0 } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-query", "Invalid limit", "limit must be a number from 1 to 1000.");
+        }
+
+        await dispatcher.FlushAsync(context.RequestAborted);
+        var attempts = await store.ReadAttemptsAsync(id, succeeded, limit, context.RequestAborted);
+        return Json(new WebhookAttemptListResponse([.. attempts.Select(Describe)]), 200);
+    }
+
+    private static async Task<IResult> TestAsync(string id, WebhookDispatcher dispatcher, HttpContext context)
+    {
+        var attempt = await dispatcher.PingAsync(id, context.RequestAborted) ?? throw NotFound(id);
+        return Json(Describe(attempt), 200);
+    }
+
+    private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
+    {
+        var body = await RequestBody.ReadAsync(context.Request, MaxBodyBytes, "request", context.RequestAborted);
+        var document = JsonWire.ParseBody(body.Length == 0 ? "{}"u8.ToArray() : body);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid body", "The body must be a JSON object.");
+        }
+
+        return document;
+    }
+
+    private static string ReadRequiredString(JsonElement root, string name, string what)
+    {
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.Name != name)
+            {
+                throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property", $"Unknown property \"{property.Name}\"; give \"{name}\".");
+            }
+        }
+
+        return root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
+            ? text
+            : throw SwitchboardProblemException.BadRequest("invalid-body", $"Missing {name}", $"\"{name}\" is required: {what}.");
+    }
+
+    /// <summary>What a create or patch body asked for; null members were not given.</summary>
+    private sealed class Settings
+    {
+        public string? Url { get; set; }
+
+        public List<string>? Topics { get; set; }
+
+        public List<string>? Types { get; set; }
+
+        public string? Description { get; set; }
+
+        public bool DescriptionSet { get; set; }
+
+        public WebhookMode? Mode { get; set; }
+
+        public int? MaxInFlight { get; set; }
+
+        public int? RateLimitPerSecond { get; set; }
+
+        public bool RateLimitSet { get; set; }
+
+        public string? After { get; set; }
+    }
+
+    private static Settings ReadSettings(JsonElement root, Hub hub, bool creating)
+    {
+        var settings = new Settings();
+        var options = hub.Options.Webhooks;
+        foreach (var property in root.EnumerateObject())
+        {
+            var value = property.Value;
+            switch (property.Name)
+            {
+                case "url":
+                    settings.Url = value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid("url", "a string");
+                    break;
+                case "topics":
+                    settings.Topics = StringArray(value, "topics", hub.Options.Limits.MaxPatternsPerSubscription);
+                    break;
+                case "types":
+                    settings.Types = value.ValueKind == JsonValueKind.Null ? [] : StringArray(value, "types", MaxTypes);
+                    if (settings.Types.Any(t => t.Length > hub.Options.Limits.MaxTypeLength || t.Any(char.IsControl)))
+                    {
+                        throw Invalid("types", $"event types of 1 to {hub.Options.Limits.MaxTypeLength} printable characters");
+                    }
+
+                    break;
+                case "description":
+                    settings.DescriptionSet = true;
+                    settings.Description = value.ValueKind switch
+                    {
+                        JsonValueKind.Null => null,
+                        JsonValueKind.String when value.GetString()!.Length <= MaxDescriptionLength => value.GetString(),
+                        _ => throw Invalid("description", $"a string of at most {MaxDescriptionLength} characters"),
+                    };
+                    break;
+                case "mode":
+                    settings.Mode = value.ValueKind == JsonValueKind.String ? value.GetString() switch
+                    {
+                        "parallel" => WebhookMode.Parallel,
+                        "ordered" => WebhookMode.Ordered,
+                        _ => null,
+                    } : null;
+                    if (settings.Mode is null)
+                    {
+                        throw Invalid("mode", "\"parallel\" or \"ordered\"");
+                    }
+
+                    break;
+                case "maxInFlight":
+                    settings.MaxInFlight = value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var inFlight) && inFlight >= 1 && inFlight <= options.MaxInFlightLimit
+                        ? inFlight
+                        : throw Invalid("maxInFlight", $"a whole number from 1 to {options.MaxInFlightLimit}");
+                    break;
+                case "rateLimit":
+                    settings.RateLimitSet = true;
+                    settings.RateLimitPerSecond = ReadRateLimit(value);
+                    break;
+                case "after" when creating:
+                    settings.After = value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid("after", "a cursor, 'earliest' or 'latest'");
+                    break;
+                default:
+                    throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property",
+                        $"Unknown property \"{property.Name}\"; a webhook has url, topics, types, description, mode, maxInFlight, rateLimit{(creating ? " and after" : "")}.");
+            }
+        }
+
+        if (creating && settings.Url is null)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Missing url", "\"url\" is required: where deliveries are POSTed.");
+        }
+
+        if (creating && settings.Topics is null)
+        {
+            throw SwitchboardProblemException.BadRequest("missing-topic", "Missing topics", "\"topics\" is required: the topic patterns to deliver, such as [\"orders\"].");
+        }
+
+        if (settings.Mode == WebhookMode.Ordered && settings.MaxInFlight > 1)
+        {
+            throw Invalid("maxInFlight", "1 in ordered mode (one delivery in flight keeps the order)");
+        }
+
+        return settings;
+    }
+
+    private static int? ReadRateLimit(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("perSecond", out var perSecond)
+            && perSecond.ValueKind == JsonValueKind.Number && perSecond.TryGetInt32(out var rate) && rate is >= 1 and <= 100_000
+            && value.EnumerateObject().Count() == 1)
+        {
+            return rate;
+        }
+
+        throw Invalid("rateLimit", "null or {\"perSecond\": n} with n from 1 to 100000");
+    }
+
+    private static List<string> StringArray(JsonElement value, string name, int max)
+    {
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() is 0 || value.GetArrayLength() > max
+            || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String || item.GetString()!.Length == 0))
+        {
+            throw Invalid(name, $"an array of 1 to {max} non-empty strings");
+        }
+
+        return [.. value.EnumerateArray().Select(item => item.GetString()!).Distinct(StringComparer.Ordinal)];
+    }
+
+    private static SwitchboardProblemException Invalid(string name, string expected) =>
+        SwitchboardProblemException.BadRequest("invalid-body", $"Invalid {name}", $"\"{name}\" must be {expected}.");
+
+    /// <summary>
+    /// Checks the URL's form and, after resolving its host, every address against the SSRF policy: a clear 400
+    /// now rather than failed deliveries later. Deliveries check again at connect time.
+    /// </summary>
+    private static async Task<string> ValidateUrlAsync(string url, HttpContext context, WebhookHostResolver resolver)
+    {
+        var options = context.RequestServices.GetRequiredService<Hub>().Options.Webhooks;
+        var allowHttp = options.AllowHttp ?? context.RequestServices.GetRequiredService<IHostEnvironment>().IsDevelopment();
+        if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Fragment.Length > 0)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-url", "Invalid webhook URL",
+                $"\"url\" must be an absolute http or https URL without a fragment, at most {MaxUrlLength} characters.");
+        }
+
+        if (uri.Scheme == "http" && !allowHttp)
+        {
+            throw SwitchboardProblemException.BadRequest("insecure-url", "Plain http is not allowed",
+                "Webhook URLs must use https here. Set Switchboard:Webhooks:AllowHttp to true to allow http (it is on in Development).");
+        }
+
+        System.Net.IPAddress[] addresses;
+        try
+        {
+            addresses = await resolver.ResolveAsync(uri.IdnHost, context.RequestAborted);
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            throw SwitchboardProblemException.BadRequest("unresolvable-url", "Webhook host not found", $"'{uri.Host}' does not resolve: {ex.Message}.");
+        }
+
+        var policy = new WebhookAddressPolicy(options.AllowedNetworks);
+        foreach (var address in addresses)
+        {
+            if (policy.Refusal(address) is { } refusal)
+            {
+                throw SwitchboardProblemException.BadRequest("forbidden-url", "Webhook URL not allowed", $"'{uri.Host}' resolves to {refusal}.");
+            }
+        }
+
+        if (addresses.Length == 0)
+        {
+            throw SwitchboardProblemException.BadRequest("unresolvable-url", "Webhook host not found", $"'{uri.Host}' has no addresses.");
+        }
+
+        return uri.AbsoluteUri;
+    }
+
+    private static WebhookEndpointView Required(WebhookEndpointView? view, string id) => view ?? throw NotFound(id);
+
+    private static SwitchboardProblemException NotFound(string id) =>
+        new(404, "webhook-not-found", "Webhook not found", $"There is no webhook endpoint '{(id.Length > 64 ? id[..64] + "…" : id)}'.");
+
+    private static WebhookEndpointResponse Describe(WebhookEndpointView view, string? secret, Hub hub)
+    {
+        var endpoint = view.Endpoint;
+        var live = view.Live;
+        var progress = endpoint.Progress;
+        return new WebhookEndpointResponse(
+            endpoint.Id,
+            endpoint.Url,
+            endpoint.Topics,
+            endpoint.Types,
+            endpoint.Description,
+            endpoint.Mode == WebhookMode.Ordered ? "ordered" : "parallel",
+            endpoint.MaxInFlight,
+            endpoint.RateLimitPerSecond is { } rate ? new WebhookRateLimitResponse(rate) : null,
+            endpoint.Status.ToString().ToLowerInvariant(),
+            endpoint.DisabledReason,
+            new WebhookCircuitResponse(
+                live?.Circuit switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half-open", _ => "closed" },
+                live?.ConsecutiveFailures ?? 0,
+                live?.CircuitOpenUntil),
+            hub.FormatCursor(progress.AfterSeq),
+            new WebhookCountsResponse(progress.Delivered, progress.Failed, live is null ? view.StoredPending : live.Pending + live.InFlight),
+            progress.FailingSince,
+            endpoint.CreatedAt,
+            endpoint.UpdatedAt,
+            secret,
+            endpoint.PreviousSecretExpiresAt);
+    }
+
+    private static WebhookAttemptResponse Describe(WebhookAttempt attempt) => new(
+        attempt.Id, attempt.Seq, attempt.Attempt, attempt.Time, attempt.Succeeded ? "succeeded" : "failed",
+        attempt.StatusCode, Math.Round(attempt.LatencyMs, 3), attempt.Error, attempt.ResponseBody);
+
+    private static IResult Json<T>(T value, int status) =>
+        Results.Json(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)SwitchboardJsonContext.Default.GetTypeInfo(typeof(T))!, statusCode: status);
+}

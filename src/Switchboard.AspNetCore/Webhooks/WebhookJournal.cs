@@ -1,0 +1,136 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Webhooks;
+
+/// <summary>
+/// The one writer of webhook state. Deliveries record their outcome here without waiting; a loop drains
+/// what has queued up and applies it in one store transaction (group commit), keeping only the newest
+/// progress per endpoint in a batch. Order is kept, so a cursor is never stored ahead of the retry it passes.
+/// Administrative changes wait for their commit through <see cref="CommitAsync"/>.
+/// </summary>
+internal sealed partial class WebhookJournal : IAsyncDisposable
+{
+    private const int MaxBatch = 2048;
+
+    private readonly IWebhookStore _store;
+    private readonly ILogger _logger;
+    private readonly Channel<Entry> _entries = Channel.CreateBounded<Entry>(new BoundedChannelOptions(16_384)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private readonly Task _loop;
+
+    public WebhookJournal(IWebhookStore store, ILogger logger)
+    {
+        _store = store;
+        _logger = logger;
+        _loop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Queues a change; waits only when the queue is full (the store is behind), which slows deliveries down.</summary>
+    public ValueTask RecordAsync(WebhookChange change, CancellationToken cancellationToken = default) =>
+        _entries.Writer.WriteAsync(new Entry(change, null), cancellationToken);
+
+    /// <summary>Queues the changes and waits until they and everything before them are stored.</summary>
+    public async Task CommitAsync(IReadOnlyList<WebhookChange> changes, CancellationToken cancellationToken = default)
+    {
+        var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        for (var i = 0; i < changes.Count; i++)
+        {
+            await _entries.Writer.WriteAsync(new Entry(changes[i], i == changes.Count - 1 ? committed : null), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (changes.Count == 0)
+        {
+            await _entries.Writer.WriteAsync(new Entry(null, committed), cancellationToken).ConfigureAwait(false);
+        }
+
+        await committed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<WebhookChange>(MaxBatch);
+        var waiters = new List<TaskCompletionSource>();
+        var progressIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var reader = _entries.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var entry))
+            {
+                if (entry.Change is WebhookProgressSaved progress && progressIndex.TryGetValue(progress.EndpointId, out var at))
+                {
+                    batch[at] = progress; // newer progress replaces older in the same transaction
+                }
+                else if (entry.Change is not null)
+                {
+                    if (entry.Change is WebhookProgressSaved saved)
+                    {
+                        progressIndex[saved.EndpointId] = batch.Count;
+                    }
+
+                    batch.Add(entry.Change);
+                }
+
+                if (entry.Committed is not null)
+                {
+                    waiters.Add(entry.Committed);
+                }
+            }
+
+            Exception? failure = null;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await _store.ApplyAsync(batch).ConfigureAwait(false);
+                    failure = null;
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                    LogApplyFailed(_logger, batch.Count, attempt, ex);
+                    if (attempt == 5 || reader.Completion.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
+                }
+            }
+
+            foreach (var waiter in waiters)
+            {
+                if (failure is null)
+                {
+                    waiter.TrySetResult();
+                }
+                else
+                {
+                    waiter.TrySetException(failure);
+                }
+            }
+
+            batch.Clear();
+            waiters.Clear();
+            progressIndex.Clear();
+        }
+    }
+
+    /// <summary>Stops taking changes and stores everything queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _entries.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private readonly record struct Entry(WebhookChange? Change, TaskCompletionSource? Committed);
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Error, Message = "Storing {Count} webhook state changes failed (attempt {Attempt}); deliveries may repeat after a restart")]
+    private static partial void LogApplyFailed(ILogger logger, int count, int attempt, Exception exception);
+}

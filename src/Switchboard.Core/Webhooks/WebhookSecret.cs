@@ -1,0 +1,45 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Switchboard.Webhooks;
+
+/// <summary>
+/// Signing secrets and signatures in the Standard Webhooks form: the secret is <c>whsec_</c> and base64 key
+/// bytes; a signature is <c>v1,</c> and base64 HMAC-SHA256 of <c>{id}.{timestamp}.{body}</c> under the key bytes.
+/// </summary>
+public static class WebhookSecret
+{
+    /// <summary>The prefix of every secret.</summary>
+    public const string Prefix = "whsec_";
+
+    private const int KeyBytes = 32;
+
+    /// <summary>A new random secret.</summary>
+    public static string Generate() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(KeyBytes));
+
+    /// <summary>
+    /// The <c>webhook-signature</c> header value: one <c>v1,</c> signature per secret, space-separated, so a
+    /// receiver that knows either secret during a rotation accepts the request.
+    /// </summary>
+    public static string SignatureHeader(IReadOnlyList<string> secrets, string id, long timestamp, ReadOnlySpan<byte> body)
+    {
+        var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp}.");
+        var signed = new byte[prefix.Length + body.Length];
+        prefix.CopyTo(signed, 0);
+        body.CopyTo(signed.AsSpan(prefix.Length));
+        var header = new StringBuilder();
+        foreach (var secret in secrets)
+        {
+            if (header.Length > 0)
+            {
+                header.Append(' ');
+            }
+
+            header.Append("v1,").Append(Convert.ToBase64String(HMACSHA256.HashData(KeyOf(secret), signed)));
+        }
+
+        return header.ToString();
+    }
+
+    private static byte[] KeyOf(string secret) => Convert.FromBase64String(secret.StartsWith(Prefix, StringComparison.Ordinal) ? secret[Prefix.Length..] : secret);
+}
