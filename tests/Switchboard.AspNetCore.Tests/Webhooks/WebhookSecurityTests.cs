@@ -1,0 +1,136 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using StandardWebhooks.Diagnostics;
+using Switchboard.AspNetCore.Tests.Support;
+using Switchboard.Testing;
+using Switchboard.Testing.Webhooks;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Tests.Webhooks;
+
+/// <summary>SSRF refusals (at creation and at connect time) and secret rotation.</summary>
+public sealed class WebhookSecurityTests
+{
+    private static Action<SwitchboardOptions> HttpWithoutAllowList => o => o.Webhooks.AllowHttp = true;
+
+    [Theory]
+    [InlineData("http://10.1.2.3/hook", "private")]
+    [InlineData("http://192.168.0.10/hook", "private")]
+    [InlineData("http://169.254.169.254/latest/meta-data/", "metadata")]
+    [InlineData("http://[::1]:8080/hook", "loopback")]
+    [InlineData("http://[fd00::1]/hook", "unique local")]
+    [InlineData("http://100.64.0.1/hook", "carrier-grade NAT")]
+    [InlineData("http://127.0.0.1:9/hook", "loopback")]
+    public async Task Create_RefusesNonPublicAddresses_WithAClearReason(string url, string reason)
+    {
+        await using var server = await HubServer.StartAsync(HttpWithoutAllowList);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/webhooks", $$"""{"url":"{{url}}","topics":["orders"]}""");
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "forbidden-url");
+        Assert.Contains(reason, problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Create_RefusesAHostnameThatResolvesToLoopback_UnlessAllowListed()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var url = $"http://localhost:{receiver.BaseAddress.Port}/hook";
+        await using (var server = await HubServer.StartAsync(HttpWithoutAllowList))
+        {
+            using var client = server.CreateClient();
+            using var response = await client.PostAsync("v1/webhooks", $$"""{"url":"{{url}}","topics":["orders"]}""");
+            var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "forbidden-url");
+            Assert.Contains("loopback", problem.GetProperty("detail").GetString());
+        }
+
+        await using (var server = await HubServer.StartAsync(o =>
+        {
+            o.Webhooks.AllowHttp = true;
+            o.Webhooks.AllowedNetworks.AddRange(["127.0.0.0/8", "::1/128"]);
+        }))
+        {
+            using var client = server.CreateClient();
+            await client.CreateWebhookAsync($$"""{"url":"{{url}}","topics":["orders"]}""");
+            await client.PublishAsync("orders");
+            await Waiting.UntilAsync(() => receiver.Received.Count == 1, "the delivery through the allow-list");
+        }
+    }
+
+    [Fact]
+    public async Task Delivery_RefusesAHostThatRebindsToLoopbackAfterCreation()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var resolver = new RebindingResolver();
+        await using var server = await HubServer.StartAsync(
+            WebhookKit.Options(w => w.AllowedNetworks.Clear()),
+            services: s => s.AddSingleton<WebhookHostResolver>(resolver));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync($$"""{"url":"http://rebind.example:{{receiver.BaseAddress.Port}}/hook","topics":["orders"]}""");
+
+        await client.PublishAsync("orders");
+        await Waiting.UntilAsync(() => client.AttemptsAsync(webhook.Id()).Result.Count > 0, "the first attempt");
+
+        var attempt = (await client.AttemptsAsync(webhook.Id()))[^1];
+        Assert.Equal("failed", attempt.GetProperty("status").GetString());
+        Assert.Contains("refused", attempt.GetProperty("error").GetString());
+        Assert.Contains("loopback", attempt.GetProperty("error").GetString());
+        Assert.Empty(receiver.Received);
+        Assert.True(resolver.Calls >= 2, "the host must be resolved again at connect time");
+    }
+
+    [Fact]
+    public async Task Http_IsRefusedWhenNotAllowed()
+    {
+        await using var server = await HubServer.StartAsync(o => o.Webhooks.AllowHttp = false);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/webhooks", """{"url":"http://example.com/hook","topics":["orders"]}""");
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "insecure-url");
+    }
+
+    [Fact]
+    public async Task RotatedSecret_BothSignDuringTheGracePeriod_ThenOnlyTheNewOne()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var grace = TimeSpan.FromSeconds(1);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.SecretRotationGrace = grace));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+        var oldSecret = webhook.Secret();
+
+        var rotated = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/rotate-secret");
+        var newSecret = rotated.Secret();
+        Assert.NotEqual(oldSecret, newSecret);
+        Assert.False((await client.GetWebhookAsync(webhook.Id())).TryGetProperty("secret", out _), "the secret is shown only at creation and rotation");
+
+        await client.PublishAsync("orders");
+        await Waiting.UntilAsync(() => receiver.Received.Count == 1, "a delivery in the grace period");
+        var during = receiver.Received[0];
+        Assert.Equal(2, during.Signature.Split(' ').Length);
+        during.AssertVerifies(oldSecret);
+        during.AssertVerifies(newSecret);
+
+        var expires = rotated.GetProperty("previousSecretExpiresAt").GetDateTimeOffset();
+        await Waiting.UntilAsync(() => DateTimeOffset.UtcNow > expires, "the grace period to end");
+        await client.PublishAsync("orders");
+        await Waiting.UntilAsync(() => receiver.Received.Count == 2, "a delivery after the grace period");
+        var after = receiver.Received[1];
+        Assert.Single(after.Signature.Split(' '));
+        after.AssertVerifies(newSecret);
+        Assert.Throws<WebhookVerificationException>(() => after.AssertVerifies(oldSecret));
+    }
+
+    /// <summary>A DNS server that answers with a public address first and with loopback afterwards.</summary>
+    private sealed class RebindingResolver : WebhookHostResolver
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public override Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+            Task.FromResult<IPAddress[]>(Interlocked.Increment(ref _calls) == 1 ? [IPAddress.Parse("93.184.215.14")] : [IPAddress.Loopback]);
+    }
+}
