@@ -57,9 +57,9 @@ internal static class WebhookEndpoints
     {
         using var document = await ReadBodyAsync(context);
         var settings = ReadSettings(document.RootElement, hub, creating: true);
-        var url = await ValidateUrlAsync(settings.Url!, context, resolver);
         var filter = hub.ParseFilter(settings.Topics!);
         var start = hub.ResolveStart(settings.After, filter).AfterSeq;
+        var url = await ValidateUrlAsync(settings.Url!, context, resolver);
         var now = time.GetUtcNow();
         var defaults = hub.Options.Webhooks;
         var endpoint = new WebhookEndpoint
@@ -86,11 +86,12 @@ internal static class WebhookEndpoints
     {
         using var document = await ReadBodyAsync(context);
         var settings = ReadSettings(document.RootElement, hub, creating: false);
-        var url = settings.Url is null ? null : await ValidateUrlAsync(settings.Url, context, resolver);
         if (settings.Topics is not null)
         {
             hub.ParseFilter(settings.Topics);
         }
+
+        var url = settings.Url is null ? null : await ValidateUrlAsync(settings.Url, context, resolver);
 
         var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
         {
