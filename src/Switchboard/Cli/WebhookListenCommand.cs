@@ -13,7 +13,7 @@ internal sealed record WebhookListenSettings(string Host, int Port, string Secre
 /// <summary>
 /// <c>switchboard webhook listen</c>: a local webhook receiver for trying out a subscription. Every POST, on any
 /// path, is verified with the receiver kit and printed as one line; verified ones get the chosen status, so
-/// <c>--status 503</c> shows the hub's retries. No replay guard: every retry is printed.
+/// a status of 503 shows the hub's retries. No replay guard: every retry is printed.
 /// </summary>
 internal static class WebhookListenCommand
 {
