@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Switchboard.Cli;
 
-/// <summary>The <c>switchboard</c> command line: serve, publish, tail.</summary>
+/// <summary>The <c>switchboard</c> command line: serve, publish, tail, webhook listen.</summary>
 internal static class SwitchboardCommandLine
 {
     public const string DefaultServer = "http://localhost:8080";
@@ -13,6 +13,7 @@ internal static class SwitchboardCommandLine
         root.Subcommands.Add(BuildServe());
         root.Subcommands.Add(BuildPublish());
         root.Subcommands.Add(BuildTail());
+        root.Subcommands.Add(BuildWebhook());
         return root;
     }
 
@@ -53,6 +54,44 @@ internal static class SwitchboardCommandLine
         command.SetAction((parse, cancellationToken) => new TailCommand(new Uri(parse.GetValue(server)!), parse.GetValue(patterns)!, parse.GetValue(transport)!, Console.Out, Console.Error)
             .RunAsync(parse.GetValue(after), cancellationToken));
         return command;
+    }
+
+    private static Command BuildWebhook()
+    {
+        var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one (the URL is printed).", Required = true };
+        port.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 65535)
+            {
+                result.AddError("--port must be between 0 and 65535.");
+            }
+        });
+        var secret = new Option<string?>("--secret")
+        {
+            Description = "The subscription's whsec_ secret (default SWITCHBOARD_WEBHOOK_SECRET, which keeps it out of the shell history).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SWITCHBOARD_WEBHOOK_SECRET"),
+        };
+        secret.Validators.Add(result =>
+        {
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string?>()))
+            {
+                result.AddError("--secret (or SWITCHBOARD_WEBHOOK_SECRET) is required.");
+            }
+        });
+        var status = new Option<int>("--status") { Description = "The status answered to verified deliveries (default 200); 503 makes the hub retry.", DefaultValueFactory = _ => 200 };
+        status.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 200 or > 599)
+            {
+                result.AddError("--status must be between 200 and 599.");
+            }
+        });
+        var host = new Option<string>("--host") { Description = "The address to listen on (default 127.0.0.1).", DefaultValueFactory = _ => "127.0.0.1" };
+        var listen = new Command("listen", "Receive webhooks locally: verify each delivery's signature and print it on one line.") { port, secret, status, host };
+        listen.SetAction((parse, cancellationToken) => WebhookListenCommand.RunAsync(
+            new WebhookListenSettings(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(secret)!, parse.GetValue(status)),
+            Console.Out, Console.Error, cancellationToken));
+        return new Command("webhook", "Tools for webhook subscriptions.") { listen };
     }
 
     private static Option<string> ServerOption() => new("--server")

@@ -1,0 +1,3 @@
+using Orders.Receiver;
+
+await OrdersReceiver.Build(args).RunAsync();

@@ -1,0 +1,3 @@
+using Orders.Service;
+
+await OrdersService.Build(args).RunAsync();

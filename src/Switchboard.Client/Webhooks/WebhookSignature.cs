@@ -1,0 +1,37 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Switchboard.Client;
+
+/// <summary>The v1 signature: HMAC-SHA256 over <c>{id}.{timestamp}.{body}</c>.</summary>
+internal static class WebhookSignature
+{
+    public const string VersionPrefix = "v1,";
+    public const int Size = HMACSHA256.HashSizeInBytes;
+
+    /// <summary>Computes the MAC of the signed content under every key; <paramref name="macs"/> holds <c>keys.Count * Size</c> bytes.</summary>
+    public static void Compute(IReadOnlyList<byte[]> keys, string id, string timestamp, ReadOnlySpan<byte> body, Span<byte> macs)
+    {
+        var headerBytes = Encoding.UTF8.GetByteCount(id) + 1 + Encoding.UTF8.GetByteCount(timestamp) + 1;
+        var length = headerBytes + body.Length;
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var content = rented.AsSpan(0, length);
+            var written = Encoding.UTF8.GetBytes(id, content);
+            content[written++] = (byte)'.';
+            written += Encoding.UTF8.GetBytes(timestamp, content[written..]);
+            content[written++] = (byte)'.';
+            body.CopyTo(content[written..]);
+            for (var i = 0; i < keys.Count; i++)
+            {
+                HMACSHA256.HashData(keys[i], content, macs.Slice(i * Size, Size));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+}
