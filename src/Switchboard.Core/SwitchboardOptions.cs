@@ -245,6 +245,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         require(webhooks.MaxResponseBodyBytes is >= 0 and <= 64 * 1024, "Webhooks:MaxResponseBodyBytes must be between 0 and 64 KiB.");
         require(webhooks.MaxConcurrentDeliveries >= 1, "Webhooks:MaxConcurrentDeliveries must be at least 1.");
         require(webhooks.DefaultMaxInFlight >= 1 && webhooks.DefaultMaxInFlight <= webhooks.MaxInFlightLimit, "Webhooks:DefaultMaxInFlight must be between 1 and Webhooks:MaxInFlightLimit.");
+        require(webhooks.MaxPendingRetriesPerEndpoint >= 1, "Webhooks:MaxPendingRetriesPerEndpoint must be at least 1.");
         require(webhooks.CircuitFailureThreshold >= 1, "Webhooks:CircuitFailureThreshold must be at least 1.");
         require(webhooks.CircuitBreakDuration > TimeSpan.Zero, "Webhooks:CircuitBreakDuration must be positive.");
         require(webhooks.DisableAfter > TimeSpan.Zero, "Webhooks:DisableAfter must be positive.");
@@ -305,6 +306,12 @@ public sealed class WebhookOptions
 
     /// <summary>The largest <c>maxInFlight</c> an endpoint may ask for. Default 100.</summary>
     public int MaxInFlightLimit { get; set; } = 100;
+
+    /// <summary>
+    /// Events one endpoint may have waiting for a retry. At the cap it takes no new events until retries drain,
+    /// so a receiver that fails often cannot grow the hub's memory without bound. Default 10,000.
+    /// </summary>
+    public int MaxPendingRetriesPerEndpoint { get; set; } = 10_000;
 
     /// <summary>Consecutive failures that open an endpoint's circuit. Default 5.</summary>
     public int CircuitFailureThreshold { get; set; } = 5;

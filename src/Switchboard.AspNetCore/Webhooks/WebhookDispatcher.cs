@@ -148,7 +148,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             }
 
             StartWorker(entry);
-            LogCreated(_logger, endpoint.Id, endpoint.Url);
+            LogCreated(_logger, endpoint.Id, new Uri(endpoint.Url).GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)); // never credentials in the URL
             return View(entry);
         }
         finally
@@ -280,7 +280,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             var data = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>
             {
                 ["endpointId"] = id,
-                ["url"] = view.Endpoint.Url,
+                ["url"] = new Uri(view.Endpoint.Url).GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped),
                 ["reason"] = reason,
                 ["disabledAt"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             });

@@ -53,6 +53,7 @@ internal sealed partial class WebhookEndpointWorker
     private TaskCompletionSource _wake = NewSignal();
     private Task _loop = Task.CompletedTask;
     private long _readAfter;
+    private int _sending;
     private long _delivered;
     private long _failed;
     private DateTimeOffset? _failingSince;
@@ -121,7 +122,7 @@ internal sealed partial class WebhookEndpointWorker
     {
         lock (_lock)
         {
-            return new WebhookLiveStatus(CurrentProgress(), _retries.Count, _slotCount - _slots.CurrentCount,
+            return new WebhookLiveStatus(CurrentProgress(), _retries.Count, Volatile.Read(ref _sending),
                 _circuit.State, _circuit.ConsecutiveFailures, _circuit.OpenUntil);
         }
     }
@@ -279,6 +280,12 @@ internal sealed partial class WebhookEndpointWorker
             return null;
         }
 
+        if (_retries.Count >= _runtime.Options().MaxPendingRetriesPerEndpoint)
+        {
+            blocked = true; // bounded: a receiver that fails often stops taking new events until retries drain
+            return null;
+        }
+
         if (_buffer.TryDequeue(out var record))
         {
             _firstAttemptsInFlight.Add(record.Seq);
@@ -294,9 +301,13 @@ internal sealed partial class WebhookEndpointWorker
     {
         try
         {
-            if (_rateLimiter is not null)
+            while (_rateLimiter is not null)
             {
                 using var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+                if (lease.IsAcquired)
+                {
+                    break;
+                }
             }
 
             await _runtime.GlobalSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -308,6 +319,7 @@ internal sealed partial class WebhookEndpointWorker
             throw;
         }
 
+        Interlocked.Increment(ref _sending);
         _ = SendAsync(item, cancellationToken);
     }
 
@@ -346,6 +358,7 @@ internal sealed partial class WebhookEndpointWorker
         }
         finally
         {
+            Interlocked.Decrement(ref _sending);
             _runtime.GlobalSlots.Release();
             _slots.Release();
             Wake();
