@@ -189,6 +189,18 @@ public sealed partial class SqliteEventLog : IEventLog
         return (TrimResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="write"/> inside the writer's next group commit, so other state kept in this file (webhooks)
+    /// shares the one writer instead of contending for SQLite's write lock. It runs in a savepoint: if it throws, only
+    /// its own changes roll back and the exception reaches the caller.
+    /// </summary>
+    internal async Task ExecuteWriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken = default)
+    {
+        var operation = new ExternalWriteOperation(write);
+        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Stops accepting writes, commits everything already queued, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -303,6 +315,9 @@ public sealed partial class SqliteEventLog : IEventLog
                     case TrimOperation trim:
                         results[i] = Trim(transaction, trim, trimmed);
                         break;
+                    case ExternalWriteOperation external:
+                        results[i] = RunExternal(transaction, external, i);
+                        break;
                 }
             }
 
@@ -335,7 +350,14 @@ public sealed partial class SqliteEventLog : IEventLog
         Volatile.Write(ref _head, nextSeq);
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Completion.TrySetResult(results[i]);
+            if (results[i] is Exception failed)
+            {
+                batch[i].Completion.TrySetException(failed);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult(results[i]);
+            }
         }
 
         if (appended.Count > 0)
@@ -388,6 +410,24 @@ public sealed partial class SqliteEventLog : IEventLog
 
         appended.AddRange(records);
         return new AppendResult(AppendOutcome.Appended, records);
+    }
+
+    private static object RunExternal(SqliteTransaction transaction, ExternalWriteOperation external, int index)
+    {
+        var savepoint = "external" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        transaction.Save(savepoint);
+        try
+        {
+            external.Write(transaction);
+            transaction.Release(savepoint);
+            return true;
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or ArgumentException)
+        {
+            transaction.Rollback(savepoint);
+            transaction.Release(savepoint);
+            return ex;
+        }
     }
 
     private TrimResult Trim(SqliteTransaction transaction, TrimOperation trim, List<(string Topic, long Through)> trimmed)
@@ -534,6 +574,11 @@ public sealed partial class SqliteEventLog : IEventLog
         public IReadOnlyList<EventDraft> Events { get; } = events;
 
         public IdempotencyRequest? Idempotency { get; } = idempotency;
+    }
+
+    private sealed class ExternalWriteOperation(Action<SqliteTransaction> write) : WriteOperation
+    {
+        public Action<SqliteTransaction> Write { get; } = write;
     }
 
     private sealed class TrimOperation(RetentionPolicy policy, DateTimeOffset now) : WriteOperation

@@ -27,8 +27,9 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SqliteEventLog>>()));
         services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
-        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp =>
-            new SqliteWebhookStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
+        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
+            ? new SqliteWebhookStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
+            : new SqliteWebhookStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
         return services;
     }
 }

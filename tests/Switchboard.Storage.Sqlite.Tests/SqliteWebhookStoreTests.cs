@@ -33,3 +33,57 @@ public sealed class SqliteWebhookStoreTests : WebhookStoreSpecification, IDispos
         Assert.Equal(2, Assert.Single(snapshot.PendingDeliveries).Attempts);
     }
 }
+
+/// <summary>The same specification with the store writing through the event log's writer thread, as the server runs it.</summary>
+public sealed class SqliteSharedWriterWebhookStoreTests : WebhookStoreSpecification, IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    protected override IWebhookStore CreateStore()
+    {
+        var path = Path.Combine(_directory.Path, $"{Guid.NewGuid():N}.db");
+        var log = new SqliteEventLog(new SqliteEventLogOptions { Path = path });
+        return new StoreWithLog(new SqliteWebhookStore(log, path), log);
+    }
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task AFailingWrite_RollsBackAlone_AndTheLogKeepsAppending()
+    {
+        var path = Path.Combine(_directory.Path, "shared.db");
+        await using var log = new SqliteEventLog(new SqliteEventLogOptions { Path = path });
+        var failing = log.ExecuteWriteAsync(transaction =>
+        {
+            using var command = transaction.Connection!.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "INSERT INTO no_such_table VALUES (1)";
+            command.ExecuteNonQuery();
+        });
+        var append = log.AppendAsync([new Events.EventDraft("orders", "t", "{}"u8.ToArray())]);
+
+        await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => failing);
+        Assert.Equal(1, (await append).Events[0].Seq);
+    }
+
+    private sealed class StoreWithLog(SqliteWebhookStore store, SqliteEventLog log) : IWebhookStore
+    {
+        public Task<WebhookSnapshot> LoadAsync(CancellationToken cancellationToken = default) => store.LoadAsync(cancellationToken);
+
+        public Task ApplyAsync(IReadOnlyList<WebhookChange> changes, CancellationToken cancellationToken = default) => store.ApplyAsync(changes, cancellationToken);
+
+        public Task<IReadOnlyList<WebhookAttempt>> ReadAttemptsAsync(string endpointId, bool? succeeded, int limit, CancellationToken cancellationToken = default) =>
+            store.ReadAttemptsAsync(endpointId, succeeded, limit, cancellationToken);
+
+        public Task<IReadOnlyList<WebhookDelivery>> ReadFailedAsync(string endpointId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default) =>
+            store.ReadFailedAsync(endpointId, since, limit, cancellationToken);
+
+        public Task TrimAttemptsAsync(int keepPerEndpoint, CancellationToken cancellationToken = default) => store.TrimAttemptsAsync(keepPerEndpoint, cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await store.DisposeAsync();
+            await log.DisposeAsync();
+        }
+    }
+}

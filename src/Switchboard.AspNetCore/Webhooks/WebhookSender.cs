@@ -72,6 +72,12 @@ internal sealed class WebhookSender : IDisposable
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.TryAddWithoutValidation("webhook-id", webhookId);
         request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        if (request.RequestUri!.UserInfo is { Length: > 0 } userInfo)
+        {
+            // Credentials in the URL become Basic authentication, as curl does; they are never logged.
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(userInfo))));
+        }
+
         request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSecret.SignatureHeader(endpoint.SigningSecrets(now), webhookId, timestamp, body.Span));
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -142,6 +142,33 @@ public sealed class WebhookFlowControlTests
     }
 
     [Fact]
+    public async Task PendingRetries_AreCappedPerEndpoint_AndNewEventsWaitUntilTheyDrain()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new ReceiverAnswer(500);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
+        {
+            w.MaxPendingRetriesPerEndpoint = 3;
+            w.CircuitFailureThreshold = 1000;
+            w.RetrySchedule = [TimeSpan.FromSeconds(2)];
+        }));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders", "\"maxInFlight\":1");
+
+        await client.PublishManyAsync("orders", 10);
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("pending") == 3, "three pending retries");
+
+        // A witness endpoint proves the later events are out there, while this endpoint holds at the cap.
+        await using var witness = await WebhookReceiver.StartAsync();
+        await client.CreateWebhookAsync(witness, "orders", "\"after\":\"earliest\"");
+        await Waiting.UntilAsync(() => witness.Received.Count == 10, "the witness");
+        Assert.Equal(3, receiver.Received.Count);
+
+        receiver.Respond = _ => ReceiverAnswer.Ok;
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 10, "everything once the retries drained");
+    }
+
+    [Fact]
     public async Task GlobalConcurrencyCap_HoldsAcrossEndpoints()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -123,6 +123,33 @@ public sealed class WebhookSecurityTests
         Assert.Throws<WebhookVerificationException>(() => after.AssertVerifies(oldSecret));
     }
 
+    [Fact]
+    public async Task Secrets_AreNeverLogged_NorShownOutsideCreationAndRotation()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new ReceiverAnswer(410);
+        var logs = new LogCapture();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync($$"""{"url":"http://user:hunter2@127.0.0.1:{{receiver.BaseAddress.Port}}/hook","topics":["orders"]}""");
+        var rotated = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/rotate-secret");
+
+        await client.PublishAsync("orders");
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.GetProperty("status").GetString() == "disabled", "the 410 to disable it");
+
+        Assert.Contains(logs.Entries, e => e.Message.Contains(webhook.Id(), StringComparison.Ordinal)); // the hub did log about it
+        foreach (var secret in new[] { webhook.Secret(), rotated.Secret(), "hunter2" })
+        {
+            Assert.DoesNotContain(logs.Entries, e => e.Message.Contains(secret, StringComparison.Ordinal));
+        }
+
+        var listed = await (await client.GetAsync("v1/webhooks")).Content.ReadAsStringAsync();
+        Assert.DoesNotContain("whsec_", listed, StringComparison.Ordinal);
+        var attempts = await client.AttemptsAsync(webhook.Id());
+        Assert.DoesNotContain("whsec_", string.Join("", attempts), StringComparison.Ordinal);
+        Assert.Equal("Basic", receiver.Received[0].Headers["authorization"].Split(' ')[0]);
+    }
+
     /// <summary>A DNS server that answers with a public address first and with loopback afterwards.</summary>
     private sealed class RebindingResolver : WebhookHostResolver
     {

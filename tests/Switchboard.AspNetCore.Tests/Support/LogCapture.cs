@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Switchboard.AspNetCore.Tests.WebSockets;
+namespace Switchboard.AspNetCore.Tests.Support;
 
 /// <summary>A logger provider that keeps every entry, so a test can wait for something the server only logs.</summary>
 internal sealed class LogCapture : ILoggerProvider
