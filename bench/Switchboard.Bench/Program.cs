@@ -22,7 +22,7 @@ internal static class Program
                                     [--receive-buffer B=8192] [--idle-memory [--idle-seconds S=5]] (needs --server-pid)
           Switchboard.Bench webhooks --url U [--endpoints N=100] [--topology shared|per-endpoint] [--topic T=bench.wh]
                                     [--rate R=0 (events/s; 0 = keep --max-outstanding deliveries queued)]
-                                    [--max-outstanding D=endpoints*20] [--batch B=100] [--duration S=10] [--warmup S=2]
+                                    [--max-outstanding D=endpoints*20] [--batch B=100] [--publishers P=4] [--duration S=10] [--warmup S=2]
                                     [--drain S=30] [--receiver-delay-ms MS=0] [--receiver-ports P=endpoints]
                                     [--max-in-flight M (server default)] [--verify-every K=1]
                                     (the server must allow loopback http targets: Switchboard__Webhooks__AllowedNetworks__0=127.0.0.0/8,

@@ -15,6 +15,7 @@ internal sealed record WebhookOptions(
     double Rate,
     int MaxOutstanding,
     int BatchSize,
+    int Publishers,
     double DurationSeconds,
     double WarmupSeconds,
     double DrainSeconds,
@@ -55,6 +56,7 @@ internal sealed record WebhookOptions(
             args.GetDouble("rate", 0, 0, 1_000_000),
             args.GetInt("max-outstanding", 0, 0, 10_000_000),
             args.GetInt("batch", 100, 1, 1000),
+            args.GetInt("publishers", 4, 1, 64),
             args.GetDouble("duration", 10, 0.1, 3600),
             args.GetDouble("warmup", 2, 0, 600),
             args.GetDouble("drain", 30, 0, 600),
@@ -85,6 +87,7 @@ internal sealed record WebhookReport(
     int? MaxInFlight,
     double TargetRate,
     int MaxOutstanding,
+    int Publishers,
     double WarmupSeconds,
     double DurationSeconds,
     double WindowSeconds,
@@ -127,15 +130,17 @@ internal static class WebhookBenchmark
     /// <summary>One event published inside the window: its seq and, per-endpoint topology, its endpoint.</summary>
     private readonly record struct Published(long Seq, int Endpoint);
 
-    private sealed class Publisher
+    /// <summary>State the publisher loops share: counters change with Interlocked, the list under its own lock.</summary>
+    private sealed class Publisher(int loops)
     {
-        public LatencyRecorder AckLatencies { get; } = new(4096);
+        /// <summary>One recorder per loop (recorders are single-writer).</summary>
+        public LatencyRecorder[] AckLatencies { get; } = [.. Enumerable.Range(0, loops).Select(_ => new LatencyRecorder(4096))];
 
         public List<Published> InWindow { get; } = [];
 
-        public long PublishedTotal;
-        public long Batches;
+        /// <summary>Events handed to a batch so far (a failed batch gives its events back).</summary>
         public long Sent;
+        public long Batches;
     }
 
     public static async Task<WebhookReport> RunAsync(WebhookOptions o, CancellationToken cancellationToken)
@@ -222,8 +227,9 @@ internal static class WebhookBenchmark
             ? $"webhooks: publishing {o.Rate}/s events ({o.Rate * o.FanOut}/s deliveries offered) in batches, warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s"
             : $"webhooks: publishing as fast as deliveries arrive, at most {o.MaxOutstanding} deliveries outstanding, warmup {o.WarmupSeconds}s, measure {o.DurationSeconds}s");
         var cpuTask = CpuSampler.MeasureAsync(window, o.ServerPid, ct);
-        var publisher = new Publisher();
-        await PublishLoopAsync(o, client, endpoints, window, publisher, errors, ct);
+        var publisher = new Publisher(o.Publishers);
+        await Task.WhenAll(Enumerable.Range(0, o.Publishers).Select(i => Task.Run(
+            () => PublishLoopAsync(i, o, client, endpoints, window, publisher, errors, ct), CancellationToken.None)));
         var cpu = await cpuTask;
         var publishErrors = errors.Total;
 
@@ -303,6 +309,7 @@ internal static class WebhookBenchmark
             o.MaxInFlight,
             o.Rate,
             o.MaxOutstanding,
+            o.Publishers,
             o.WarmupSeconds,
             o.DurationSeconds,
             Math.Round(seconds, 3),
@@ -325,7 +332,7 @@ internal static class WebhookBenchmark
             lost == 0,
             Math.Round(drainSeconds, 3),
             latency,
-            LatencySummary.FromRecorders([publisher.AckLatencies]),
+            LatencySummary.FromRecorders(publisher.AckLatencies),
             cpu,
             cpu is null || inWindow == 0 ? null : Math.Round(cpu.BenchCores * seconds * 1e6 / inWindow, 2),
             cpu?.ServerCores is not { } serverCores || inWindow == 0 ? null : Math.Round(serverCores * seconds * 1e6 / inWindow, 2),
@@ -336,12 +343,12 @@ internal static class WebhookBenchmark
     }
 
     /// <summary>
-    /// One loop posting batches to <c>POST /v1/events</c>. With a rate, batches follow the schedule (event k is due
-    /// at start + k/rate; whatever is due goes in one batch, ticking every 5 ms). Without one, it keeps at most
-    /// --max-outstanding deliveries published but not yet received, so the hub always has work queued and latency
-    /// stays bounded.
+    /// Loops posting batches to <c>POST /v1/events</c>, several at once so one slow ack does not leave the hub idle.
+    /// With a rate, batches follow the schedule (event k is due at start + k/rate; whatever is due goes in one
+    /// batch, checked every 5 ms). Without one, they keep at most --max-outstanding deliveries published (or being
+    /// published) but not yet received, so the hub always has work queued and latency stays bounded.
     /// </summary>
-    private static async Task PublishLoopAsync(WebhookOptions o, HttpClient client, IReadOnlyList<ReceivedDeliveries> endpoints, MeasurementWindow window,
+    private static async Task PublishLoopAsync(int index, WebhookOptions o, HttpClient client, IReadOnlyList<ReceivedDeliveries> endpoints, MeasurementWindow window,
         Publisher publisher, ErrorTally errors, CancellationToken ct)
     {
         var uri = new Uri(o.BaseUrl, "v1/events");
@@ -362,7 +369,7 @@ internal static class WebhookBenchmark
                 if (o.Rate > 0)
                 {
                     var due = (long)((now - start) * o.Rate / Stopwatch.Frequency) + 1;
-                    count = (int)Math.Min(due - publisher.Sent, o.BatchSize);
+                    count = (int)Math.Min(due - Volatile.Read(ref publisher.Sent), o.BatchSize);
                 }
                 else
                 {
@@ -372,7 +379,7 @@ internal static class WebhookBenchmark
                         received += Volatile.Read(ref e.ReceivedTotal) - Volatile.Read(ref e.Duplicates);
                     }
 
-                    var outstanding = publisher.PublishedTotal * o.FanOut - received;
+                    var outstanding = Volatile.Read(ref publisher.Sent) * o.FanOut - received;
                     count = (int)Math.Min((o.MaxOutstanding - outstanding) / o.FanOut, o.BatchSize);
                 }
 
@@ -382,28 +389,31 @@ internal static class WebhookBenchmark
                     continue;
                 }
 
+                // Loops may race past the limit by a batch each; the next round corrects it.
+                var first = Interlocked.Add(ref publisher.Sent, count) - count;
                 var sent = Stopwatch.GetTimestamp();
-                var first = publisher.Sent;
-                publisher.Sent += count;
                 var body = BatchBody(o, first, count, sent);
                 seqs.Clear();
                 var outcome = await PostBatchAsync(client, uri, body, seqs, ct);
                 var acked = Stopwatch.GetTimestamp();
                 if (!outcome.Ok || seqs.Count != count)
                 {
+                    Interlocked.Add(ref publisher.Sent, -count);
                     errors.Add(outcome.Error ?? $"batch of {count} acknowledged {seqs.Count} events");
                     await Task.Delay(10, ct);
                     continue;
                 }
 
-                publisher.Batches++;
-                publisher.PublishedTotal += count;
+                Interlocked.Increment(ref publisher.Batches);
                 if (window.Contains(sent))
                 {
-                    publisher.AckLatencies.Record(acked - sent);
-                    for (var k = 0; k < count; k++)
+                    publisher.AckLatencies[index].Record(acked - sent);
+                    lock (publisher.InWindow)
                     {
-                        publisher.InWindow.Add(new Published(seqs[k], o.IsShared ? -1 : (int)((first + k) % o.Endpoints)));
+                        for (var k = 0; k < count; k++)
+                        {
+                            publisher.InWindow.Add(new Published(seqs[k], o.IsShared ? -1 : (int)((first + k) % o.Endpoints)));
+                        }
                     }
                 }
             }
@@ -531,7 +541,7 @@ internal static class WebhookBenchmark
 
     public static void Print(WebhookReport r, TextWriter output)
     {
-        var load = r.TargetRate > 0 ? $"{r.TargetRate}/s events" : $"max rate (<= {r.MaxOutstanding} outstanding)";
+        var load = (r.TargetRate > 0 ? $"{r.TargetRate}/s events" : $"max rate (<= {r.MaxOutstanding} outstanding)") + $", {r.Publishers} batch publisher(s)";
         var table = new ConsoleTable($"webhooks: {r.Endpoints} endpoint(s), {r.Topology} topology, receiver {(r.ReceiverDelayMs > 0 ? $"{r.ReceiverDelayMs} ms" : "instant")} on {r.ReceiverPorts} port(s), {load}, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
             .Add("max in flight per endpoint", r.MaxInFlight is { } m ? m.ToString(CultureInfo.InvariantCulture) : "server default")
             .Add("window s", r.WindowSeconds, 2)
