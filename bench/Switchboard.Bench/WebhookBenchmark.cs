@@ -345,7 +345,7 @@ internal static class WebhookBenchmark
     /// <summary>
     /// Loops posting batches to <c>POST /v1/events</c>, several at once so one slow ack does not leave the hub idle.
     /// With a rate, batches follow the schedule (event k is due at start + k/rate; whatever is due goes in one
-    /// batch, checked every 5 ms). Without one, they keep at most --max-outstanding deliveries published (or being
+    /// batch, checked every 5 ms). Without one, they keep at most the max-outstanding option's count of deliveries published (or being
     /// published) but not yet received, so the hub always has work queued and latency stays bounded.
     /// </summary>
     private static async Task PublishLoopAsync(int index, WebhookOptions o, HttpClient client, IReadOnlyList<ReceivedDeliveries> endpoints, MeasurementWindow window,
