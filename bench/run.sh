@@ -10,9 +10,12 @@
 #   ws        ws-small + ws-large
 #   ws-small  ws-fanout, WS_SUBSCRIBERS (1000) @ WS_RATE (200)/s
 #   ws-large  ws-fanout --idle-memory, WS_LARGE_SUBSCRIBERS (10000) @ WS_LARGE_RATE (20)/s, on a fresh server
+#   webhooks  webhooks, WH_ENDPOINTS (100) endpoints on one topic, instant receiver and a WH_DELAY_MS (50) ms
+#             receiver, at the most the hub sustains (WH_RATE=0); the server then allows loopback http targets
 # Environment overrides (same meaning as the flags): BENCH_DURATION (10), BENCH_WARMUP (2),
 # FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION),
-# FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120).
+# FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120),
+# WH_ENDPOINTS (100), WH_DELAY_MS (50), WH_RATE (0 = as fast as deliveries arrive), WH_DURATION (= BENCH_DURATION).
 # The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
 # limit is raised to the hard limit for both processes.
 # SWITCHBOARD_DLL=path skips building src/Switchboard and runs that server dll instead.
@@ -40,6 +43,10 @@ fanout_publishers="${FANOUT_PUBLISHERS:-32}"
 ws_duration="${WS_DURATION:-}"
 ws_idle_seconds="${WS_IDLE_SECONDS:-5}"
 ws_connect_timeout="${WS_CONNECT_TIMEOUT:-120}"
+wh_endpoints="${WH_ENDPOINTS:-100}"
+wh_delay_ms="${WH_DELAY_MS:-50}"
+wh_rate="${WH_RATE:-0}"
+wh_duration="${WH_DURATION:-}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -55,9 +62,10 @@ while [[ $# -gt 0 ]]; do
 done
 fanout_duration="${fanout_duration:-$duration}"
 ws_duration="${ws_duration:-$duration}"
+wh_duration="${wh_duration:-$duration}"
 
 # Expand and check the step list up front, so a typo fails before minutes of building.
-run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0
+run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0 run_webhooks=0
 IFS=',' read -r -a step_list <<<"$steps"
 for s in "${step_list[@]}"; do
   case "${s// /}" in
@@ -66,11 +74,12 @@ for s in "${step_list[@]}"; do
     ws) run_ws_small=1; run_ws_large=1 ;;
     ws-small) run_ws_small=1 ;;
     ws-large) run_ws_large=1 ;;
+    webhooks) run_webhooks=1 ;;
     "") ;;
-    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large, webhooks)" >&2; exit 2 ;;
   esac
 done
-if [[ $((run_publish + run_sse + run_ws_small + run_ws_large)) -eq 0 ]]; then
+if [[ $((run_publish + run_sse + run_ws_small + run_ws_large + run_webhooks)) -eq 0 ]]; then
   echo "run.sh: no steps selected" >&2
   exit 2
 fi
@@ -98,6 +107,13 @@ fi
 
 # Upgraded connections are limited by the server's own option (default 10,000): leave headroom.
 export Switchboard__WebSockets__MaxConnections="${Switchboard__WebSockets__MaxConnections:-20000}"
+# The webhooks step's receiver runs in the bench process on 127.0.0.1 over plain http, which the hub refuses
+# by default (SSRF protection; https outside Development). Only servers started for that step get these.
+webhook_server_env=(
+  "Switchboard__Webhooks__AllowedNetworks__0=${Switchboard__Webhooks__AllowedNetworks__0:-127.0.0.0/8}"
+  "Switchboard__Webhooks__AllowHttp=${Switchboard__Webhooks__AllowHttp:-true}"
+)
+server_env=()
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -158,7 +174,7 @@ start_server() {
   url="http://127.0.0.1:$port"
   server_log="$tmp/server-$server_count.log"
   log "starting server on $url (log: $server_log, WebSockets.MaxConnections=$Switchboard__WebSockets__MaxConnections)"
-  dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store sqlite >"$server_log" 2>&1 &
+  env "${server_env[@]}" dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store sqlite >"$server_log" 2>&1 &
   server_pid=$!
 
   local ready=0
@@ -205,8 +221,13 @@ ws_small_budget=$(( 60 + $(ceil "$ws_duration") + $(ceil "$warmup") + 90 ))
 # As above with the long connect timeout, plus the idle-memory phases (warm-up, forced GCs, settling:
 # at most ~150 s, normally ~20 s) and the idle time.
 ws_large_budget=$(( $(ceil "$ws_connect_timeout") + 200 + $(ceil "$ws_idle_seconds") + $(ceil "$ws_duration") + $(ceil "$warmup") + 60 ))
+# Register + warmup + measure + drain (30 s) + read counts and delete + slack.
+wh_budget=$(( $(ceil "$wh_duration") + $(ceil "$warmup") + 150 ))
 
-start_server
+# ws-large and webhooks start servers of their own.
+if [[ $((run_publish + run_sse + run_ws_small)) -gt 0 ]]; then
+  start_server
+fi
 if [[ "$run_publish" == 1 ]]; then
   step "publish x1" "$pub_budget" publish --url "$url" --publishers 1 --duration "$duration" --warmup "$warmup"
   step "publish x16" "$pub_budget" publish --url "$url" --publishers 16 --duration "$duration" --warmup "$warmup"
@@ -221,13 +242,22 @@ if [[ "$run_ws_small" == 1 ]]; then
 fi
 if [[ "$run_ws_large" == 1 ]]; then
   # The idle-memory baseline must not inherit memory the earlier steps left in the server's pools.
-  if [[ $((run_publish + run_sse + run_ws_small)) -gt 0 ]]; then
-    stop_server
-    start_server
-  fi
+  stop_server
+  start_server
   step "ws-fanout ${ws_large_subscribers} subs @ ${ws_large_rate}/s + idle memory" "$ws_large_budget" ws-fanout --url "$url" \
     --subscribers "$ws_large_subscribers" --rate "$ws_large_rate" --publishers "$ws_publishers" --duration "$ws_duration" \
     --warmup "$warmup" --connect-timeout "$ws_connect_timeout" --idle-memory --idle-seconds "$ws_idle_seconds"
+fi
+if [[ "$run_webhooks" == 1 ]]; then
+  # A fresh server that may deliver to the bench's loopback receiver. Each run deletes its endpoints again.
+  stop_server
+  server_env=("${webhook_server_env[@]}")
+  start_server
+  step "webhooks ${wh_endpoints} endpoints, instant receiver" "$wh_budget" webhooks --url "$url" --endpoints "$wh_endpoints" \
+    --rate "$wh_rate" --duration "$wh_duration" --warmup "$warmup"
+  step "webhooks ${wh_endpoints} endpoints, ${wh_delay_ms} ms receiver" "$wh_budget" webhooks --url "$url" --endpoints "$wh_endpoints" \
+    --rate "$wh_rate" --duration "$wh_duration" --warmup "$warmup" --receiver-delay-ms "$wh_delay_ms"
+  server_env=()
 fi
 
 stop_server

@@ -115,12 +115,12 @@ internal sealed class ErrorTally
 
     public long Total => Interlocked.Read(ref _total);
 
-    public void Add(string message)
+    public void Add(string message, long count = 1)
     {
-        Interlocked.Increment(ref _total);
+        Interlocked.Add(ref _total, count);
         // Cap distinct keys so a server echoing unique ids in errors cannot grow this without bound.
         var key = _byMessage.Count < MaxDistinct || _byMessage.ContainsKey(message) ? message : "(other)";
-        _byMessage.AddOrUpdate(key, 1, static (_, n) => n + 1);
+        _byMessage.AddOrUpdate(key, count, (_, n) => n + count);
     }
 
     public Dictionary<string, long> Snapshot() => new(_byMessage, StringComparer.Ordinal);

@@ -20,6 +20,13 @@ internal static class Program
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=chat.bench]
                                     [--client raw|clientws (raw: socket + frame parser; clientws: ClientWebSocket)]
                                     [--receive-buffer B=8192] [--idle-memory [--idle-seconds S=5]] (needs --server-pid)
+          Switchboard.Bench webhooks --url U [--endpoints N=100] [--topology shared|per-endpoint] [--topic T=bench.wh]
+                                    [--rate R=0 (events/s; 0 = keep --max-outstanding deliveries queued)]
+                                    [--max-outstanding D=endpoints*20] [--batch B=100] [--publishers P=4] [--duration S=10] [--warmup S=2]
+                                    [--drain S=30] [--receiver-delay-ms MS=0] [--receiver-ports P=endpoints]
+                                    [--max-in-flight M (server default)] [--verify-every K=1]
+                                    (the server must allow loopback http targets: Switchboard__Webhooks__AllowedNetworks__0=127.0.0.0/8,
+                                     Switchboard__Webhooks__AllowHttp=true)
           Switchboard.Bench selftest      check argument parsing, percentiles, SSE and WebSocket parsing offline
           Switchboard.Bench server-memory --server-pid PID   print a server's RSS, force a GC, print its managed heap
           Switchboard.Bench free-port     print a free loopback TCP port (used by bench/run.sh)
@@ -73,6 +80,19 @@ internal static class Program
                     var path = await ResultsWriter.WriteAsync(dir, options.Mode, report, BenchJsonContext.Default.FanoutReport, CancellationToken.None);
                     Console.WriteLine($"results: {path}");
                     return report.Delivered > 0 ? 0 : 1;
+                }
+
+                case WebhookOptions.Mode:
+                {
+                    EnableInlineSocketCompletions();
+                    var options = WebhookOptions.From(cli);
+                    var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
+                    cli.EnsureNoUnknownOptions();
+                    var report = await WebhookBenchmark.RunAsync(options, cts.Token);
+                    WebhookBenchmark.Print(report, Console.Out);
+                    var path = await ResultsWriter.WriteAsync(dir, WebhookOptions.Mode, report, BenchJsonContext.Default.WebhookReport, CancellationToken.None);
+                    Console.WriteLine($"results: {path}");
+                    return report.DeliveredInWindow > 0 && report.SignaturesInvalid == 0 ? 0 : 1;
                 }
 
                 case "selftest":

@@ -81,6 +81,7 @@ internal sealed record FanoutReport(
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(PublishReport))]
 [JsonSerializable(typeof(FanoutReport))]
+[JsonSerializable(typeof(WebhookReport))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
 
 internal static class ResultsWriter

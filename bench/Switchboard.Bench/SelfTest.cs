@@ -28,6 +28,7 @@ internal static partial class SelfTest
         await WebSocketMessagesAsync(ct);
         await WebSocketEndToEndAsync(ct);
         ServerProbeChecks();
+        WebhookChecks();
         Check("free port is a valid port", Program.FreeLoopbackPort() is > 0 and < 65536);
 
         Console.WriteLine($"selftest: {s_passed} passed, {s_failed} failed");
