@@ -153,12 +153,30 @@ public sealed class SqliteWebhookStore : IWebhookStore
 
         await WriteAsync(transaction =>
         {
-            foreach (var change in changes)
+            // One command per kind of change for the whole batch, so SQLite parses each statement once per batch
+            // rather than once per row (a batch is mostly attempt rows and progress updates).
+            var commands = new Dictionary<Type, SqliteCommand>();
+            try
             {
-                using var command = transaction.Connection!.CreateCommand();
-                command.Transaction = transaction;
-                Prepare(command, change);
-                command.ExecuteNonQuery();
+                foreach (var change in changes)
+                {
+                    if (!commands.TryGetValue(change.GetType(), out var command))
+                    {
+                        commands[change.GetType()] = command = transaction.Connection!.CreateCommand();
+                        command.Transaction = transaction;
+                    }
+
+                    command.Parameters.Clear();
+                    Prepare(command, change);
+                    command.ExecuteNonQuery();
+                }
+            }
+            finally
+            {
+                foreach (var command in commands.Values)
+                {
+                    command.Dispose();
+                }
             }
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -192,14 +210,14 @@ public sealed class SqliteWebhookStore : IWebhookStore
         {
             case WebhookEndpointSaved { Endpoint: var e }:
                 // Progress columns are written on insert only; afterwards only WebhookProgressSaved moves them.
-                command.CommandText = """
+                SetText(command, """
                     INSERT INTO webhook_endpoints (id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since)
                     VALUES ($id, $url, $topics, $types, $description, $mode, $maxInFlight, $rateLimit, $status, $disabledReason, $secret, $previousSecret, $previousExpires, $createdAt, $updatedAt, $afterSeq, $delivered, $failed, $failingSince)
                     ON CONFLICT (id) DO UPDATE SET url = excluded.url, topics = excluded.topics, types = excluded.types, description = excluded.description,
                         mode = excluded.mode, max_in_flight = excluded.max_in_flight, rate_limit = excluded.rate_limit, status = excluded.status,
                         disabled_reason = excluded.disabled_reason, secret = excluded.secret, previous_secret = excluded.previous_secret,
                         previous_secret_expires_at = excluded.previous_secret_expires_at, updated_at = excluded.updated_at
-                    """;
+                    """);
                 p.AddWithValue("$id", e.Id);
                 p.AddWithValue("$url", e.Url);
                 p.AddWithValue("$topics", string.Join(ListSeparator, e.Topics));
@@ -218,23 +236,23 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 AddProgress(p, e.Progress);
                 break;
             case WebhookEndpointDeleted { EndpointId: var id }:
-                command.CommandText = """
+                SetText(command, """
                     DELETE FROM webhook_endpoints WHERE id = $id;
                     DELETE FROM webhook_deliveries WHERE endpoint_id = $id;
                     DELETE FROM webhook_attempts WHERE endpoint_id = $id;
-                    """;
+                    """);
                 p.AddWithValue("$id", id);
                 break;
             case WebhookProgressSaved { EndpointId: var id, Progress: var progress }:
-                command.CommandText = "UPDATE webhook_endpoints SET after_seq = $afterSeq, delivered = $delivered, failed = $failed, failing_since = $failingSince WHERE id = $id";
+                SetText(command, "UPDATE webhook_endpoints SET after_seq = $afterSeq, delivered = $delivered, failed = $failed, failing_since = $failingSince WHERE id = $id");
                 p.AddWithValue("$id", id);
                 AddProgress(p, progress);
                 break;
             case WebhookDeliverySaved { Delivery: var d }:
-                command.CommandText = """
+                SetText(command, """
                     INSERT OR REPLACE INTO webhook_deliveries (endpoint_id, seq, attempts, status, next_attempt_at, updated_at, last_error)
                     SELECT $endpointId, $seq, $attempts, $status, $nextAttemptAt, $updatedAt, $lastError WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $endpointId)
-                    """;
+                    """);
                 p.AddWithValue("$endpointId", d.EndpointId);
                 p.AddWithValue("$seq", d.Seq);
                 p.AddWithValue("$attempts", d.Attempts);
@@ -244,15 +262,15 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 p.AddWithValue("$lastError", (object?)d.LastError ?? DBNull.Value);
                 break;
             case WebhookDeliveryRemoved { EndpointId: var id, Seq: var seq }:
-                command.CommandText = "DELETE FROM webhook_deliveries WHERE endpoint_id = $id AND seq = $seq";
+                SetText(command, "DELETE FROM webhook_deliveries WHERE endpoint_id = $id AND seq = $seq");
                 p.AddWithValue("$id", id);
                 p.AddWithValue("$seq", seq);
                 break;
             case WebhookAttemptAdded { Attempt: var a }:
-                command.CommandText = """
+                SetText(command, """
                     INSERT INTO webhook_attempts (endpoint_id, seq, attempt, time, succeeded, status_code, latency_ms, error, response_body)
                     SELECT $endpointId, $seq, $attempt, $time, $succeeded, $statusCode, $latency, $error, $body WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $endpointId)
-                    """;
+                    """);
                 p.AddWithValue("$endpointId", a.EndpointId);
                 p.AddWithValue("$seq", a.Seq);
                 p.AddWithValue("$attempt", a.Attempt);
@@ -265,6 +283,15 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 break;
             default:
                 throw new ArgumentException($"Unknown change {change.GetType().Name}.", nameof(change));
+        }
+    }
+
+    /// <summary>Sets the SQL only when it differs, so a reused command keeps its prepared statement.</summary>
+    private static void SetText(SqliteCommand command, string sql)
+    {
+        if (!ReferenceEquals(command.CommandText, sql) && command.CommandText != sql)
+        {
+            command.CommandText = sql;
         }
     }
 

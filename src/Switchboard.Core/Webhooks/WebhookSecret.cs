@@ -23,11 +23,9 @@ public static class WebhookSecret
     /// </summary>
     public static string SignatureHeader(IReadOnlyList<string> secrets, string id, long timestamp, ReadOnlySpan<byte> body)
     {
-        var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp}.");
-        var signed = new byte[prefix.Length + body.Length];
-        prefix.CopyTo(signed, 0);
-        body.CopyTo(signed.AsSpan(prefix.Length));
-        var header = new StringBuilder();
+        var prefix = Encoding.UTF8.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}.{timestamp}."));
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        var header = new StringBuilder(secrets.Count * 48);
         foreach (var secret in secrets)
         {
             if (header.Length > 0)
@@ -35,11 +33,19 @@ public static class WebhookSecret
                 header.Append(' ');
             }
 
-            header.Append("v1,").Append(Convert.ToBase64String(HMACSHA256.HashData(KeyOf(secret), signed)));
+            using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, KeyOf(secret));
+            hmac.AppendData(prefix);
+            hmac.AppendData(body);
+            hmac.GetHashAndReset(mac);
+            header.Append("v1,").Append(Convert.ToBase64String(mac));
         }
 
         return header.ToString();
     }
 
-    private static byte[] KeyOf(string secret) => Convert.FromBase64String(secret.StartsWith(Prefix, StringComparison.Ordinal) ? secret[Prefix.Length..] : secret);
+    // Decoded once per secret string (an endpoint keeps the same instance), not once per delivery.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, byte[]> Keys = [];
+
+    private static byte[] KeyOf(string secret) => Keys.GetValue(secret,
+        static s => Convert.FromBase64String(s.StartsWith(Prefix, StringComparison.Ordinal) ? s[Prefix.Length..] : s));
 }
