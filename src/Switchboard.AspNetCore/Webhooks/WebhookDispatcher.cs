@@ -22,6 +22,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
     /// <summary>The topic the hub publishes webhook notices on, such as <c>switchboard.webhook.disabled</c>.</summary>
     public const string SystemTopic = "switchboard.webhooks";
 
+    /// <summary>How long a change (pause, patch, replay...) lets deliveries in flight finish before cancelling them.</summary>
+    private static readonly TimeSpan ChangeGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>The same at shutdown, kept short so a stop stays quick.</summary>
+    private static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(2);
+
     private readonly IWebhookStore _store;
     private readonly IEventLog _log;
     private readonly IOptionsMonitor<SwitchboardOptions> _options;
@@ -98,9 +104,10 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
+            // Shutdown gives sends in flight a moment; what does not finish is sent again after the restart.
+            await Task.WhenAll(_endpoints.Values.Select(entry => StopWorkerAsync(entry, ShutdownGrace))).ConfigureAwait(false);
             foreach (var entry in _endpoints.Values)
             {
-                await StopWorkerAsync(entry).ConfigureAwait(false);
                 await _journal.RecordAsync(new WebhookProgressSaved(entry.Endpoint.Id, entry.Endpoint.Progress), CancellationToken.None).ConfigureAwait(false);
             }
         }
@@ -172,7 +179,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 return null;
             }
 
-            await StopWorkerAsync(entry).ConfigureAwait(false);
+            await StopWorkerAsync(entry, ChangeGrace).ConfigureAwait(false);
             try
             {
                 var result = await change(entry.Endpoint, entry.Pending).ConfigureAwait(false);
@@ -206,7 +213,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 return false;
             }
 
-            await StopWorkerAsync(entry).ConfigureAwait(false);
+            await StopWorkerAsync(entry, ChangeGrace).ConfigureAwait(false);
             await _journal.CommitAsync([new WebhookEndpointDeleted(id)], CancellationToken.None).ConfigureAwait(false);
             lock (_endpoints)
             {
@@ -304,14 +311,14 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         worker.Start();
     }
 
-    private static async Task StopWorkerAsync(Entry entry)
+    private static async Task StopWorkerAsync(Entry entry, TimeSpan grace)
     {
         if (entry.Worker is not { } worker)
         {
             return;
         }
 
-        var state = await worker.StopAsync().ConfigureAwait(false);
+        var state = await worker.StopAsync(grace).ConfigureAwait(false);
         entry.Worker = null;
         entry.Endpoint = entry.Endpoint with { Progress = state.Progress };
         entry.Pending = state.PendingDeliveries;

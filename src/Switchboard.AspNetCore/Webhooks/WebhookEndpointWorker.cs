@@ -49,7 +49,8 @@ internal sealed partial class WebhookEndpointWorker
     private readonly int _slotCount;
     private readonly SemaphoreSlim _recordGate = new(1, 1);
     private readonly TokenBucketRateLimiter? _rateLimiter;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stopTaking = new();
+    private readonly CancellationTokenSource _stopSending = new();
     private TaskCompletionSource _wake = NewSignal();
     private Task _loop = Task.CompletedTask;
     private long _readAfter;
@@ -101,11 +102,15 @@ internal sealed partial class WebhookEndpointWorker
 
     public void Start() => _loop = Task.Run(RunAsync);
 
-    /// <summary>Stops taking work, cancels sends in flight (they will be sent again), and returns the state to carry on from.</summary>
-    public async Task<WebhookWorkerState> StopAsync()
+    /// <summary>
+    /// Stops taking work, lets sends in flight finish for up to <paramref name="grace"/> (so a pause or a change does
+    /// not turn them into duplicates), cancels the rest (they are sent again later), and returns the state to carry on from.
+    /// </summary>
+    public async Task<WebhookWorkerState> StopAsync(TimeSpan grace)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        await _stopTaking.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
+        _stopSending.CancelAfter(grace);
         for (var i = 0; i < _slotCount; i++)
         {
             await _slots.WaitAsync().ConfigureAwait(false); // every send gives its slot back when it ends
@@ -145,7 +150,7 @@ internal sealed partial class WebhookEndpointWorker
 
     private async Task RunAsync()
     {
-        var cancellationToken = _stop.Token;
+        var cancellationToken = _stopTaking.Token;
         try
         {
             while (!_disabled)
@@ -320,7 +325,7 @@ internal sealed partial class WebhookEndpointWorker
         }
 
         Interlocked.Increment(ref _sending);
-        _ = SendAsync(item, cancellationToken);
+        _ = SendAsync(item, _stopSending.Token);
     }
 
     /// <summary>Puts back work that was taken but never sent, so the successor worker has it.</summary>

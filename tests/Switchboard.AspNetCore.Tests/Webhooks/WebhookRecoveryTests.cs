@@ -67,7 +67,7 @@ public sealed class WebhookRecoveryTests
         using var client = server.CreateClient();
         var webhook = await client.CreateWebhookAsync(receiver, "orders");
         await client.PublishManyAsync("orders", 1);
-        await Waiting.UntilAsync(() => receiver.Received.Count == 1, "the first delivery");
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 1, "the first delivery");
 
         var paused = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/pause");
         Assert.Equal("paused", paused.GetProperty("status").GetString());
