@@ -23,7 +23,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static async Task<ServerProcess> StartAsync(string workingDirectory, params string[] serveArguments)
+    public static Task<ServerProcess> StartAsync(string workingDirectory, params string[] serveArguments) =>
+        StartAsync(workingDirectory, new Dictionary<string, string>(), serveArguments);
+
+    /// <summary>Starts the server with extra environment variables, such as <c>Switchboard__Webhooks__AllowHttp</c>.</summary>
+    public static async Task<ServerProcess> StartAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] serveArguments)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -33,6 +37,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(dll);
         start.ArgumentList.Add("serve");
         foreach (var argument in serveArguments)

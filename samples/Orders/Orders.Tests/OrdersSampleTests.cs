@@ -97,20 +97,40 @@ public sealed class OrdersSampleTests
     }
 
     [Fact]
-    public async Task PlacedOrder_ArrivesAtTheReceiver_ThroughTheHubsWebhook()
+    public async Task PlacedOrder_ArrivesAtTheReceiver_ThroughTheRealHubsWebhook()
     {
-        await using var receiver = await RunningApp.StartAsync(OrdersReceiver.Build(RunningApp.Arguments($"--Webhook:Secret={_secret}")));
-        var hub = new FakeHub { Subscriber = (new Uri(receiver.BaseAddress, "webhooks/switchboard"), new WebhookSigner(_secret)) };
-        await using var hubApp = await hub.StartAsync();
-        await using var service = await RunningApp.StartAsync(OrdersService.Build(RunningApp.Arguments($"--Hub:Url={hubApp.BaseAddress}")));
+        await using var hub = await Switchboard.Testing.HubServer.StartAsync(o =>
+        {
+            o.Webhooks.AllowHttp = true;
+            o.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
+        });
+        using var hubClient = hub.CreateClient();
+
+        // As the README: register the webhook, take its secret, start the receiver with it, point the webhook there.
+        using var created = await hubClient.PostAsync("v1/webhooks", new StringContent("""{"url":"http://127.0.0.1:9/","topics":["orders"]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var webhook = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        var secret = webhook.GetProperty("secret").GetString()!;
+        await using var receiver = await RunningApp.StartAsync(OrdersReceiver.Build(RunningApp.Arguments($"--Webhook:Secret={secret}")));
+        var url = new Uri(receiver.BaseAddress, "webhooks/switchboard");
+        using var patched = await hubClient.PatchAsync($"v1/webhooks/{webhook.GetProperty("id").GetString()}",
+            new StringContent($$"""{"url":"{{url}}"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        await using var service = await RunningApp.StartAsync(OrdersService.Build(RunningApp.Arguments($"--Hub:Url={hub.BaseAddress}")));
         using var shop = service.CreateClient();
         using var shipping = receiver.CreateClient();
 
         using var placed = await shop.PostAsJsonAsync("orders", TwoBooks);
+        Assert.Equal(HttpStatusCode.Created, placed.StatusCode);
         var id = JsonDocument.Parse(await placed.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
 
-        var received = Assert.Single((await shipping.GetFromJsonAsync<List<ReceivedOrder>>("orders"))!);
-        Assert.Equal((id, "ada", 25m, 1, "orders"), (received.OrderId, received.Customer, received.Total, received.ItemCount, Assert.Single(hub.Published).Topic));
+        List<ReceivedOrder>? received = null;
+        await Switchboard.Testing.Waiting.UntilAsync(
+            () => (received = shipping.GetFromJsonAsync<List<ReceivedOrder>>("orders").GetAwaiter().GetResult()) is { Count: > 0 },
+            "the order to arrive at the receiver");
+        var order = Assert.Single(received!);
+        Assert.Equal((id, "ada", 25m, 1), (order.OrderId, order.Customer, order.Total, order.ItemCount));
+        Assert.StartsWith("msg_", order.WebhookId, StringComparison.Ordinal);
     }
 
     private HttpRequestMessage Signed(string body, string id)
