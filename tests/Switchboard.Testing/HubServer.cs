@@ -37,9 +37,10 @@ public sealed class HubServer : IAsyncDisposable
         Action<SwitchboardOptions>? configure = null,
         bool sqlite = true,
         string? sqlitePath = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        string environmentName = "Testing")
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environmentName });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSwitchboard(configure);

@@ -91,6 +91,21 @@ public sealed class WebhookSecurityTests
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, "insecure-url");
     }
 
+    [Theory]
+    [InlineData("Development", HttpStatusCode.Created)]
+    [InlineData("Production", HttpStatusCode.BadRequest)]
+    public async Task Http_ByDefault_IsAllowedInDevelopmentOnly(string environment, HttpStatusCode expected)
+    {
+        await using var server = await HubServer.StartAsync(o => o.Webhooks.AllowedNetworks.Add("127.0.0.0/8"), sqlite: false, environmentName: environment);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/webhooks", """{"url":"http://127.0.0.1:9/hook","topics":["orders"]}""");
+
+        Assert.Equal(expected, response.StatusCode);
+        using var secure = await client.PostAsync("v1/webhooks", """{"url":"https://127.0.0.1:9/hook","topics":["orders"]}""");
+        Assert.Equal(HttpStatusCode.Created, secure.StatusCode);
+    }
+
     [Fact]
     public async Task RotatedSecret_BothSignDuringTheGracePeriod_ThenOnlyTheNewOne()
     {
