@@ -38,6 +38,12 @@ internal sealed class WebhookSender : IDisposable
     private readonly TimeProvider _time;
 
     public WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time)
+        : this(options, resolver, time, null)
+    {
+    }
+
+    /// <summary>With a certificate check of the caller's own, for tests that run an https receiver with a self-signed certificate.</summary>
+    internal WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time, System.Net.Security.RemoteCertificateValidationCallback? certificateValidation)
     {
         _options = options;
         _resolver = resolver;
@@ -55,6 +61,11 @@ internal sealed class WebhookSender : IDisposable
             MaxConnectionsPerServer = options.CurrentValue.Webhooks.MaxInFlightLimit,
             ConnectCallback = ConnectAsync,
         };
+        if (certificateValidation is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = certificateValidation;
+        }
+
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Switchboard-Webhooks", "1.0"));
     }

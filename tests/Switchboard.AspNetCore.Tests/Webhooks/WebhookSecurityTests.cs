@@ -107,6 +107,50 @@ public sealed class WebhookSecurityTests
     }
 
     [Fact]
+    public async Task HttpsReceiver_GetsSignedDeliveries_AndAnUntrustedCertificateIsAFailedAttempt()
+    {
+        using var certificate = SelfSignedLoopbackCertificate();
+        await using var receiver = await WebhookReceiver.StartAsync(certificate);
+        Assert.Equal("https", receiver.BaseAddress.Scheme);
+        await using var server = await HubServer.StartAsync(
+            WebhookKit.Options(w => w.AllowHttp = false),
+            services: s => s.AddSingleton(sp => new Switchboard.AspNetCore.Webhooks.WebhookSender(
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<SwitchboardOptions>>(),
+                sp.GetRequiredService<WebhookHostResolver>(),
+                TimeProvider.System,
+                (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString())));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+
+        await client.PublishAsync("orders");
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 1, "the delivery over TLS");
+        Assert.Single(receiver.Received).AssertVerifies(webhook.Secret());
+
+        // The certificate check is real: a receiver with a certificate the hub does not trust gets nothing.
+        using var otherCertificate = SelfSignedLoopbackCertificate();
+        await using var impostor = await WebhookReceiver.StartAsync(otherCertificate);
+        var untrusted = await client.CreateWebhookAsync(impostor, "orders");
+        var attempt = await client.PostWebhookAsync($"v1/webhooks/{untrusted.Id()}/test");
+        Assert.Empty(impostor.Received);
+        Assert.Equal("failed", attempt.GetProperty("status").GetString());
+        Assert.Contains("TLS", attempt.GetProperty("error").GetString());
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSignedLoopbackCertificate()
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=127.0.0.1", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        // Kestrel on Linux wants the private key in a form it can hand to the TLS stack: round-trip through PKCS#12.
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            created.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+    }
+
+    [Fact]
     public async Task RotatedSecret_BothSignDuringTheGracePeriod_ThenOnlyTheNewOne()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -62,11 +63,21 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Distinct TCP connections deliveries came on.</summary>
     public int Connections => _connections.Count;
 
-    public static async Task<WebhookReceiver> StartAsync()
+    /// <summary>Starts the receiver; with <paramref name="certificate"/> it serves https only.</summary>
+    public static async Task<WebhookReceiver> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        }
+
         var app = builder.Build();
         var receiver = new WebhookReceiver(app);
         app.MapPost("/{**path}", receiver.HandleAsync);
