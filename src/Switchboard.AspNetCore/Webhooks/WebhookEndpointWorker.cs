@@ -478,7 +478,7 @@ internal sealed partial class WebhookEndpointWorker
         return disableReason;
     }
 
-    private static TimeSpan Jitter(TimeSpan delay, double jitter) =>
+    internal static TimeSpan Jitter(TimeSpan delay, double jitter) =>
         delay * (1 + ((Random.Shared.NextDouble() * 2) - 1) * jitter);
 
     private void Wake() => Interlocked.Exchange(ref _wake, NewSignal()).TrySetResult();
