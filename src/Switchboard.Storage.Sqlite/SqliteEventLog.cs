@@ -140,6 +140,31 @@ public sealed partial class SqliteEventLog : IEventLog
     }
 
     /// <inheritdoc />
+    public async ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default)
+    {
+        if (seq < 1 || seq > HeadSeq)
+        {
+            return null;
+        }
+
+        if (_ring.Find(seq) is { } cached)
+        {
+            // The ring keeps events retention already removed from the file; never hand those out.
+            return seq > _topics.TrimmedThrough(cached.Topic) ? cached : null;
+        }
+
+        await using var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT topic, type, time, data FROM events WHERE seq = $seq";
+        command.Parameters.AddWithValue("$seq", seq);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new EventRecord(Epoch, seq, reader.GetString(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), (byte[])reader.GetValue(3))
+            : null;
+    }
+
+    /// <inheritdoc />
     public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
 
     /// <inheritdoc />
@@ -422,8 +447,10 @@ public sealed partial class SqliteEventLog : IEventLog
             transaction.Release(savepoint);
             return true;
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or ArgumentException)
+        catch (Exception ex)
         {
+            // Only this operation's changes roll back; the appends in the same commit are not its hostages.
+            // If the rollback itself fails (SQLite already aborted the transaction), the whole batch fails.
             transaction.Rollback(savepoint);
             transaction.Release(savepoint);
             return ex;

@@ -26,6 +26,22 @@ internal static class JsonWire
         }
     }
 
+    /// <summary>
+    /// Runs a reader over a parsed body, turning the one failure parsing lets through into a 400: a string or
+    /// property name with a lone surrogate escape (<c>"\uD800"</c>) parses, but reading it as text throws.
+    /// </summary>
+    public static T GuardStrings<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
+        {
+            throw Problems.SwitchboardProblemException.BadRequest("invalid-body", "Invalid string", "The body has a string that is not valid text (a lone surrogate escape such as \\uD800).");
+        }
+    }
+
     /// <summary>Re-serializes a JSON value compactly.</summary>
     public static byte[] Minify(JsonElement element)
     {

@@ -74,7 +74,10 @@ internal static class PublishEndpoints
         await WriteCreatedAsync(context, result, single: false);
     }
 
-    private static EventDraft ReadDraft(Hub hub, JsonElement element, string? topic, bool allowTopic)
+    private static EventDraft ReadDraft(Hub hub, JsonElement element, string? topic, bool allowTopic) =>
+        JsonWire.GuardStrings(() => ReadDraftUnguarded(hub, element, topic, allowTopic));
+
+    private static EventDraft ReadDraftUnguarded(Hub hub, JsonElement element, string? topic, bool allowTopic)
     {
         if (element.ValueKind != JsonValueKind.Object)
         {

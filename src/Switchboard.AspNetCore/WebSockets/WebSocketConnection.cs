@@ -347,6 +347,11 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             {
                 Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
             }
+            catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
+            {
+                // A string with a lone surrogate escape parses but cannot be read as text.
+                Send(WebSocketMessages.Error(id, "invalid_message", "The message has a string that is not valid text (a lone surrogate escape)."));
+            }
         }
     }
 

@@ -35,6 +35,7 @@ internal sealed record WebhookLiveStatus(WebhookProgress Progress, int Pending, 
 internal sealed partial class WebhookEndpointWorker
 {
     private const int ReadBatch = 256;
+    private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
 
     private readonly WebhookRuntime _runtime;
     private readonly TopicFilter _filter;
@@ -42,7 +43,7 @@ internal sealed partial class WebhookEndpointWorker
     private readonly Lock _lock = new();
     private readonly Queue<EventRecord> _buffer = new();
     private readonly SortedSet<long> _firstAttemptsInFlight = [];
-    private readonly Dictionary<long, WebhookDelivery> _retries = [];
+    private readonly SortedDictionary<long, WebhookDelivery> _retries = []; // by seq: ordered mode takes the lowest
     private readonly PriorityQueue<long, DateTimeOffset> _retryQueue = new();
     private readonly CircuitBreaker _circuit;
     private readonly SemaphoreSlim _slots;
@@ -93,8 +94,7 @@ internal sealed partial class WebhookEndpointWorker
         _recordedProgress = progress;
         foreach (var delivery in pending)
         {
-            _retries[delivery.Seq] = delivery;
-            _retryQueue.Enqueue(delivery.Seq, delivery.NextAttemptAt);
+            AddRetry(delivery);
         }
     }
 
@@ -151,6 +151,33 @@ internal sealed partial class WebhookEndpointWorker
     private async Task RunAsync()
     {
         var cancellationToken = _stopTaking.Token;
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!_disabled && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunUntilErrorAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A failing log read (disk, file handles) must not silently end deliveries: log, wait, carry on.
+                LogWorkerFailed(_runtime.Logger, Endpoint.Id, backoff, ex);
+                try
+                {
+                    await Task.Delay(backoff, _runtime.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromMinutes(1).Ticks));
+            }
+        }
+    }
+
+    private async Task RunUntilErrorAsync(CancellationToken cancellationToken)
+    {
         try
         {
             while (!_disabled)
@@ -187,10 +214,6 @@ internal sealed partial class WebhookEndpointWorker
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex)
-        {
-            LogWorkerFailed(_runtime.Logger, Endpoint.Id, ex);
-        }
     }
 
     /// <summary>Takes the next piece of work, reading the log when nothing is buffered.</summary>
@@ -226,7 +249,9 @@ internal sealed partial class WebhookEndpointWorker
 
             foreach (var record in result.Events)
             {
-                if (_types is null || _types.Contains(record.Type))
+                // An event already owed as a retry (a crash between storing the retry and the cursor, or a
+                // recover after a replay) goes out once, as that retry.
+                if ((_types is null || _types.Contains(record.Type)) && !_retries.ContainsKey(record.Seq))
                 {
                     _buffer.Enqueue(record);
                 }
@@ -258,6 +283,23 @@ internal sealed partial class WebhookEndpointWorker
             return null;
         }
 
+        if (Endpoint.Mode == WebhookMode.Ordered && _retries.Count > 0)
+        {
+            // Strict order: only the oldest owed event may go, when it is due; nothing behind it moves meanwhile.
+            var (oldestSeq, oldest) = _retries.First();
+            if (oldest.NextAttemptAt > now)
+            {
+                blocked = true;
+                nextRetry = oldest.NextAttemptAt;
+                return null;
+            }
+
+            _retries.Remove(oldestSeq);
+            _circuit.OnDispatch();
+            item = new WorkItem(oldestSeq, null, oldest);
+            return new Step(item, null, false, false);
+        }
+
         while (_retryQueue.TryPeek(out var seq, out var due))
         {
             if (!_retries.TryGetValue(seq, out var delivery) || delivery.NextAttemptAt != due)
@@ -277,12 +319,6 @@ internal sealed partial class WebhookEndpointWorker
 
             nextRetry = due;
             break;
-        }
-
-        if (Endpoint.Mode == WebhookMode.Ordered && _retries.Count > 0)
-        {
-            blocked = true; // strict order: nothing new until the failing event is delivered or given up
-            return null;
         }
 
         if (_retries.Count >= _runtime.Options().MaxPendingRetriesPerEndpoint)
@@ -335,8 +371,7 @@ internal sealed partial class WebhookEndpointWorker
         {
             if (item.Retry is { } retry)
             {
-                _retries[retry.Seq] = retry;
-                _retryQueue.Enqueue(retry.Seq, retry.NextAttemptAt);
+                AddRetry(retry);
             }
         }
     }
@@ -358,8 +393,17 @@ internal sealed partial class WebhookEndpointWorker
         }
         catch (Exception ex)
         {
+            // Anything unexpected is a failed attempt like any other: logged, retried on the schedule, seen by the circuit.
             LogSendFailed(_runtime.Logger, Endpoint.Id, item.Seq, ex);
-            Untake(item);
+            try
+            {
+                await CompleteAsync(item, _runtime.Time.GetUtcNow(), new WebhookSendResult(null, $"internal error: {ex.GetType().Name}", null, TimeSpan.Zero, null), eventGone: false).ConfigureAwait(false);
+            }
+            catch (Exception recordFailure)
+            {
+                LogSendFailed(_runtime.Logger, Endpoint.Id, item.Seq, recordFailure);
+                Untake(item);
+            }
         }
         finally
         {
@@ -372,8 +416,8 @@ internal sealed partial class WebhookEndpointWorker
 
     private async Task<EventRecord?> LoadAsync(long seq, CancellationToken cancellationToken)
     {
-        var result = await _runtime.Log.ReadAsync(_filter, seq - 1, 1, cancellationToken).ConfigureAwait(false);
-        return result.Events is [var record] && record.Seq == seq ? record : null;
+        // By seq, not through the filter: a gap in another matching topic must not hide this event.
+        return await _runtime.Log.ReadEventAsync(seq, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The <c>webhook-id</c>: the same for every attempt of one event, so receivers can drop duplicates.</summary>
@@ -440,6 +484,14 @@ internal sealed partial class WebhookEndpointWorker
     private string? OnFailure(WorkItem item, int attempt, DateTimeOffset now, WebhookSendResult result, bool eventGone, List<WebhookChange> changes)
     {
         var options = _runtime.Options();
+        if (eventGone)
+        {
+            // Not the receiver's fault: no circuit, no failing streak; the event is simply given up.
+            _failed++;
+            changes.Add(new WebhookDeliverySaved(new WebhookDelivery(Endpoint.Id, item.Seq, attempt, WebhookDeliveryStatus.Failed, now, now, result.Error)));
+            return null;
+        }
+
         if (_circuit.OnFailure(now))
         {
             LogCircuitOpened(_runtime.Logger, Endpoint.Id, _circuit.ConsecutiveFailures, options.CircuitBreakDuration);
@@ -462,7 +514,7 @@ internal sealed partial class WebhookEndpointWorker
         }
 
         var schedule = options.EffectiveRetrySchedule;
-        if (eventGone || (attempt > schedule.Count && disableReason is null))
+        if (attempt > schedule.Count && disableReason is null)
         {
             _failed++;
             changes.Add(new WebhookDeliverySaved(new WebhookDelivery(Endpoint.Id, item.Seq, attempt, WebhookDeliveryStatus.Failed, now, now, result.Error)));
@@ -472,10 +524,19 @@ internal sealed partial class WebhookEndpointWorker
         // A disabled endpoint keeps the event pending, so enabling it sends the event again.
         var delay = result.RetryAfter ?? Jitter(schedule[Math.Min(attempt, schedule.Count) - 1], options.RetryJitter);
         var retry = new WebhookDelivery(Endpoint.Id, item.Seq, attempt, WebhookDeliveryStatus.Pending, now + delay, now, result.Error);
-        _retries[item.Seq] = retry;
-        _retryQueue.Enqueue(item.Seq, retry.NextAttemptAt);
+        AddRetry(retry);
         changes.Add(new WebhookDeliverySaved(retry));
         return disableReason;
+    }
+
+    /// <summary>Owes a retry; parallel mode also queues it by due time (ordered mode always takes the lowest seq).</summary>
+    private void AddRetry(WebhookDelivery delivery)
+    {
+        _retries[delivery.Seq] = delivery;
+        if (Endpoint.Mode == WebhookMode.Parallel)
+        {
+            _retryQueue.Enqueue(delivery.Seq, delivery.NextAttemptAt);
+        }
     }
 
     internal static TimeSpan Jitter(TimeSpan delay, double jitter) =>
@@ -495,6 +556,7 @@ internal sealed partial class WebhookEndpointWorker
         if (wakeAt is { } at)
         {
             var delay = at - _runtime.Time.GetUtcNow();
+            delay = delay > MaxWait ? MaxWait : delay; // Task.Delay refuses more than ~49 days; waking early is harmless
             tasks.Add(delay > TimeSpan.Zero ? Task.Delay(delay, _runtime.Time, waitEnds.Token) : Task.CompletedTask);
         }
 
@@ -518,6 +580,6 @@ internal sealed partial class WebhookEndpointWorker
     [LoggerMessage(EventId = 412, Level = LogLevel.Error, Message = "Webhook {EndpointId}: delivery of seq {Seq} failed unexpectedly")]
     private static partial void LogSendFailed(ILogger logger, string endpointId, long seq, Exception exception);
 
-    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Webhook {EndpointId}: the delivery loop stopped")]
-    private static partial void LogWorkerFailed(ILogger logger, string endpointId, Exception exception);
+    [LoggerMessage(EventId = 413, Level = LogLevel.Error, Message = "Webhook {EndpointId}: the delivery loop failed; resuming in {Backoff}")]
+    private static partial void LogWorkerFailed(ILogger logger, string endpointId, TimeSpan backoff, Exception exception);
 }

@@ -58,7 +58,7 @@ internal static class WebhookEndpoints
         using var document = await ReadBodyAsync(context);
         var settings = ReadSettings(document.RootElement, hub, creating: true);
         var filter = hub.ParseFilter(settings.Topics!);
-        var start = hub.ResolveStart(settings.After, filter).AfterSeq;
+        var start = StartOf(hub, settings.After, filter);
         var url = await ValidateUrlAsync(settings.Url!, context, resolver);
         var now = time.GetUtcNow();
         var defaults = hub.Options.Webhooks;
@@ -152,7 +152,7 @@ internal static class WebhookEndpoints
         var after = ReadRequiredString(document.RootElement, "after", "a cursor, or 'earliest'");
         var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
         {
-            var start = hub.ResolveStart(after, hub.ParseFilter(endpoint.Topics)).AfterSeq;
+            var start = StartOf(hub, after, hub.ParseFilter(endpoint.Topics));
             // Pending retries after the replay point are sent again by the replay itself.
             var removed = pending.Where(d => d.Seq > start).Select(d => (WebhookChange)new WebhookDeliveryRemoved(id, d.Seq)).ToList();
             return ValueTask.FromResult(new WebhookDispatcher.Change(
@@ -215,6 +215,13 @@ internal static class WebhookEndpoints
         return Json(Describe(attempt), 200);
     }
 
+    /// <summary>Where a cursor starts; a cursor this hub cannot honour is a 410 with the cursor to use, as for polling.</summary>
+    private static long StartOf(Hub hub, string? after, Topics.TopicFilter filter)
+    {
+        var start = hub.ResolveStart(after, filter);
+        return start.Reset is { } reset ? throw Polling.PollingEndpoint.Gone(reset) : start.AfterSeq;
+    }
+
     private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
     {
         var body = await RequestBody.ReadAsync(context.Request, MaxBodyBytes, "request", context.RequestAborted);
@@ -228,7 +235,10 @@ internal static class WebhookEndpoints
         return document;
     }
 
-    private static string ReadRequiredString(JsonElement root, string name, string what)
+    private static string ReadRequiredString(JsonElement root, string name, string what) =>
+        JsonWire.GuardStrings(() => ReadRequiredStringUnguarded(root, name, what));
+
+    private static string ReadRequiredStringUnguarded(JsonElement root, string name, string what)
     {
         foreach (var property in root.EnumerateObject())
         {
@@ -267,7 +277,10 @@ internal static class WebhookEndpoints
         public string? After { get; set; }
     }
 
-    private static Settings ReadSettings(JsonElement root, Hub hub, bool creating)
+    private static Settings ReadSettings(JsonElement root, Hub hub, bool creating) =>
+        JsonWire.GuardStrings(() => ReadSettingsUnguarded(root, hub, creating));
+
+    private static Settings ReadSettingsUnguarded(JsonElement root, Hub hub, bool creating)
     {
         var settings = new Settings();
         var options = hub.Options.Webhooks;
@@ -399,12 +412,17 @@ internal static class WebhookEndpoints
                 "Webhook URLs must use https here. Set Switchboard:Webhooks:AllowHttp to true to allow http (it is on in Development).");
         }
 
+        if (uri.IdnHost.Length > 253)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-url", "Invalid webhook URL", "The host name is longer than 253 characters.");
+        }
+
         System.Net.IPAddress[] addresses;
         try
         {
             addresses = await resolver.ResolveAsync(uri.IdnHost, context.RequestAborted);
         }
-        catch (System.Net.Sockets.SocketException ex)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ArgumentException)
         {
             throw SwitchboardProblemException.BadRequest("unresolvable-url", "Webhook host not found", $"'{uri.Host}' does not resolve: {ex.Message}.");
         }

@@ -23,6 +23,7 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
     });
 
     private readonly Task _loop;
+    private volatile bool _stopping;
 
     public WebhookJournal(IWebhookStore store, ILogger logger)
     {
@@ -82,7 +83,10 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
                 }
             }
 
+            // Never drop a batch: a later batch could store a cursor past a retry this one holds. While the store
+            // fails, the bounded queue fills and deliveries wait: backpressure instead of lost events.
             Exception? failure = null;
+            var delay = TimeSpan.FromMilliseconds(50);
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -95,12 +99,13 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
                 {
                     failure = ex;
                     LogApplyFailed(_logger, batch.Count, attempt, ex);
-                    if (attempt == 5 || reader.Completion.IsCompleted)
+                    if (_stopping && attempt >= 5)
                     {
-                        break;
+                        break; // shutting down and the store stays broken: give up, the next start redelivers
                     }
 
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt)).ConfigureAwait(false);
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 }
             }
 
@@ -125,12 +130,13 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
     /// <summary>Stops taking changes and stores everything queued.</summary>
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         _entries.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
     }
 
     private readonly record struct Entry(WebhookChange? Change, TaskCompletionSource? Committed);
 
-    [LoggerMessage(EventId = 400, Level = LogLevel.Error, Message = "Storing {Count} webhook state changes failed (attempt {Attempt}); deliveries may repeat after a restart")]
+    [LoggerMessage(EventId = 400, Level = LogLevel.Error, Message = "Storing {Count} webhook state changes failed (attempt {Attempt}); retrying, deliveries wait meanwhile")]
     private static partial void LogApplyFailed(ILogger logger, int count, int attempt, Exception exception);
 }

@@ -119,6 +119,11 @@ internal sealed class WebhookSender : IDisposable
         {
             return new WebhookSendResult(null, Describe(ex), null, Stopwatch.GetElapsedTime(started), null);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // For example the receiver closing the connection in the middle of its body (HttpIOException).
+            return new WebhookSendResult(null, ex.InnerException?.Message ?? ex.Message, null, Stopwatch.GetElapsedTime(started), null);
+        }
     }
 
     private static async Task<string?> ReadStartAsync(HttpResponseMessage response, int maxBytes, CancellationToken cancellationToken)

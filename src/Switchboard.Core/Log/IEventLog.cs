@@ -36,6 +36,12 @@ public interface IEventLog : IAsyncDisposable
     ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The event with <paramref name="seq"/>, or null when there is none (never assigned, or removed by retention).
+    /// Unlike <see cref="ReadAsync"/> it ignores gaps in other topics: a webhook retry needs exactly its event.
+    /// </summary>
+    ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// The oldest position from which every topic matching <paramref name="filter"/> is complete:
     /// what <c>earliest</c> means, and where a reader restarts after a gap.
     /// </summary>

@@ -106,6 +106,16 @@ public sealed class InMemoryEventLog : IEventLog
     }
 
     /// <inheritdoc />
+    public ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            var index = FirstIndexAfter(seq - 1);
+            return ValueTask.FromResult(index < _events.Count && _events[index].Seq == seq ? _events[index] : null);
+        }
+    }
+
+    /// <inheritdoc />
     public long EarliestAfterSeq(TopicFilter filter) => _topics.MaxTrimmed(filter);
 
     /// <inheritdoc />

@@ -37,6 +37,13 @@ internal sealed class RecentEventsRing
         }
     }
 
+    /// <summary>The event with <paramref name="seq"/> when the ring still holds it.</summary>
+    public EventRecord? Find(long seq)
+    {
+        var record = Volatile.Read(ref _slots[seq & _mask]);
+        return record is not null && record.Seq == seq ? record : null;
+    }
+
     /// <summary>
     /// Reads matching events in (<paramref name="afterSeq"/>, <paramref name="headSeq"/>] when the ring still holds all of them.
     /// Returns false when the reader is behind the ring and must read the store.

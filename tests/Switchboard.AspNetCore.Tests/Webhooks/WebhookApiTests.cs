@@ -109,3 +109,60 @@ public sealed class WebhookApiTests
 
     private const System.Text.Json.JsonValueKind JsonValueKindNull = System.Text.Json.JsonValueKind.Null;
 }
+
+/// <summary>Input that parses as JSON but cannot be read as text, and hosts DNS cannot take: 400s, never 500s.</summary>
+public sealed class WebhookOddInputTests
+{
+    [Theory]
+    [InlineData("""{"url":"http://127.0.0.1/\uD800","topics":["orders"]}""")]
+    [InlineData("""{"url":"http://127.0.0.1/x","topics":["\uD800"]}""")]
+    [InlineData("""{"\uD800":1}""")]
+    public async Task LoneSurrogate_InACreateBody_IsA400(string body)
+    {
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/webhooks", body);
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+    }
+
+    [Fact]
+    public async Task LoneSurrogate_InAPublish_IsA400()
+    {
+        await using var server = await HubServer.StartAsync(sqlite: false);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/topics/orders/events", """{"type":"\uD800","data":1}""");
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+    }
+
+    [Fact]
+    public async Task OverlongHost_IsA400()
+    {
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+        var host = string.Join('.', Enumerable.Repeat(new string('a', 60), 5));
+
+        using var response = await client.PostAsync("v1/webhooks", $$"""{"url":"https://{{host}}/","topics":["orders"]}""");
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-url");
+    }
+
+    [Fact]
+    public async Task ReplayOrCreate_WithACursorAheadOfTheLog_IsA410WithTheCursorToUse()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+        var epoch = webhook.GetProperty("cursor").GetString()!.Split('.')[0];
+
+        using var replay = await client.PostAsync($"v1/webhooks/{webhook.Id()}/replay", $$"""{"after":"{{epoch}}.999999"}""");
+        using var create = await client.PostAsync("v1/webhooks", $$"""{"url":"{{receiver.Url}}","topics":["orders"],"after":"{{epoch}}.999999"}""");
+
+        Assert.True((await replay.AssertProblemAsync(HttpStatusCode.Gone, "cursor-ahead")).TryGetProperty("cursor", out _));
+        await create.AssertProblemAsync(HttpStatusCode.Gone, "cursor-ahead");
+    }
+}

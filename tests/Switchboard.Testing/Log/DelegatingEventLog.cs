@@ -25,6 +25,8 @@ public abstract class DelegatingEventLog(IEventLog inner) : IEventLog
     public virtual ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default) =>
         Inner.ReadAsync(filter, afterSeq, limit, cancellationToken);
 
+    public ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default) => Inner.ReadEventAsync(seq, cancellationToken);
+
     public long EarliestAfterSeq(TopicFilter filter) => Inner.EarliestAfterSeq(filter);
 
     public ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default) =>

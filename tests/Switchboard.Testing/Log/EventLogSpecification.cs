@@ -44,6 +44,23 @@ public abstract class EventLogSpecification : IAsyncLifetime
         (await log.ReadAsync(TopicFilter.Parse(pattern), afterSeq, limit)).Events;
 
     [Fact]
+    public async Task ReadEvent_FindsOneEventBySeq_EvenWhenAnotherTopicWasTrimmed()
+    {
+        await using var log = NewLog();
+        await log.AppendAsync([Draft("orders", "1"), Draft("noisy", "2"), Draft("noisy", "3"), Draft("noisy", "4")]);
+
+        await log.TrimAsync(new RetentionPolicy(new RetentionOptions { MaxAge = null, MaxEventsPerTopic = 1 }), Time.GetUtcNow());
+
+        var order = await log.ReadEventAsync(1);
+        Assert.NotNull(order);
+        Assert.Equal(("orders", "1"), (order.Topic, Encoding.UTF8.GetString(order.Data.Span)));
+        Assert.Null(await log.ReadEventAsync(2)); // trimmed
+        Assert.Equal(4, (await log.ReadEventAsync(4))!.Seq);
+        Assert.Null(await log.ReadEventAsync(5));
+        Assert.Null(await log.ReadEventAsync(0));
+    }
+
+    [Fact]
     public async Task Append_AssignsIncreasingSeqAcrossTopics()
     {
         var log = NewLog();
