@@ -28,7 +28,8 @@ public sealed record ReceivedWebhook(string Id, string Timestamp, string Signatu
 }
 
 /// <summary>How the receiver answers a delivery.</summary>
-public sealed record ReceiverAnswer(int Status, TimeSpan Delay = default, string? Body = null, string? RetryAfter = null, string? Location = null)
+/// <param name="TruncateBody">Promise a body, send 3 bytes of it, and drop the connection.</param>
+public sealed record ReceiverAnswer(int Status, TimeSpan Delay = default, string? Body = null, string? RetryAfter = null, string? Location = null, bool TruncateBody = false)
 {
     public static readonly ReceiverAnswer Ok = new(204);
 }
@@ -121,6 +122,15 @@ public sealed class WebhookReceiver : IAsyncDisposable
             if (answer.Location is not null)
             {
                 context.Response.Headers.Location = answer.Location;
+            }
+
+            if (answer.TruncateBody)
+            {
+                context.Response.ContentLength = 100;
+                await context.Response.WriteAsync("abc", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                context.Abort();
+                return;
             }
 
             if (answer.Body is not null)
