@@ -254,6 +254,37 @@ public sealed class JobLifecycleTests
         Assert.Equal("canceled", await client.StatusAsync(id));
     }
 
+    [Fact]
+    public async Task Jobs_SurviveARestart_OfTheHub()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "switchboard.db");
+        string queued, running, done;
+        await using (var server = await HubServer.StartAsync(JobKit.Options(), sqlitePath: path))
+        {
+            using var client = server.CreateClient();
+            done = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+            var claimed = (await client.ClaimAsync())!;
+            await client.WorkerOkAsync(done, "complete", claimed.LeaseId, "\"result\":\"ok\"");
+            running = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+            await client.ClaimAsync(body: """{"leaseSeconds":0.3}""");
+            queued = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        }
+
+        await using (var server = await HubServer.StartAsync(JobKit.Options(), sqlitePath: path))
+        {
+            using var client = server.CreateClient();
+            Assert.Equal("succeeded", await client.StatusAsync(done));
+            Assert.Equal("ok", (await client.GetJobAsync(done)).GetProperty("result").GetString());
+
+            // The running job's worker is gone with the old process: its lease runs out and it is claimed again, after the queued one.
+            Assert.Equal(queued, (await client.ClaimAsync(wait: 0))!.Id);
+            var reclaimed = (await client.ClaimAsync(wait: 10))!;
+            Assert.Equal(running, reclaimed.Id);
+            Assert.Equal(2, reclaimed.Job.GetProperty("attempts").GetInt32());
+        }
+    }
+
     private sealed class FlakyUpperHandler : IJobHandler
     {
         public async Task<JsonElement?> HandleAsync(JobContext context, CancellationToken cancellationToken)
