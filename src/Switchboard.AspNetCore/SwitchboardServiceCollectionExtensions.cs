@@ -35,6 +35,9 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Webhooks.WebhookSender>();
         services.TryAddSingleton<Webhooks.WebhookDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
+        services.TryAddSingleton<Switchboard.Jobs.IJobStore, Switchboard.Jobs.InMemoryJobStore>();
+        services.TryAddSingleton<Jobs.JobQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<Jobs.JobQueue>());
         return services;
     }
 }

@@ -1,0 +1,424 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Hubs;
+using Switchboard.Jobs;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Jobs;
+
+/// <summary>The async jobs API: <c>/v1/jobs</c> for clients, <c>/v1/queues/{type}/claim</c> and the lease calls for workers.</summary>
+internal static class JobEndpoints
+{
+    private const int MaxTypeLength = 128;
+    private const int MaxWorkerLength = 200;
+    private const int BodyOverhead = 4096;
+
+    public static void Map(RouteGroupBuilder api)
+    {
+        var jobs = api.MapGroup("/jobs").WithTags("Jobs");
+        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job; 202 with Location, Retry-After and the job");
+        jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result");
+        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job");
+        jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job");
+        jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event");
+        jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease");
+        jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk");
+        jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result");
+        jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not");
+        api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type; 200 with a lease, or 204");
+    }
+
+    /// <summary>The methods of each job path, for 405 answers.</summary>
+    public static string? AllowedMethods(string[] segments) => segments switch
+    {
+        ["jobs"] => "POST",
+        ["jobs", _] => "GET, DELETE",
+        ["jobs", _, "result" or "stream"] => "GET",
+        ["jobs", _, "heartbeat" or "progress" or "complete" or "fail"] => "POST",
+        ["queues", _, "claim"] => "POST",
+        _ => null,
+    };
+
+    private static async Task<IResult> SubmitAsync(HttpContext context, Hub hub, JobQueue queue)
+    {
+        var options = hub.Options;
+        using var document = await ReadBodyAsync(context, options.Limits.MaxEventBytes + BodyOverhead);
+        var root = document.RootElement;
+        string? type = null, bodyKey = null;
+        var input = "null";
+        var maxAttempts = options.Jobs.DefaultMaxAttempts;
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "type":
+                    type = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : throw Invalid("\"type\" must be a string.");
+                    break;
+                case "input":
+                    input = System.Text.Encoding.UTF8.GetString(JsonWire.Minify(property.Value));
+                    break;
+                case "idempotencyKey":
+                    bodyKey = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : throw Invalid("\"idempotencyKey\" must be a string.");
+                    break;
+                case "maxAttempts":
+                    if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out maxAttempts) || maxAttempts < 1 || maxAttempts > options.Jobs.MaxAttemptsLimit)
+                    {
+                        throw Invalid($"\"maxAttempts\" must be a whole number from 1 to {options.Jobs.MaxAttemptsLimit}.");
+                    }
+
+                    break;
+                default:
+                    throw Invalid($"Unknown property \"{property.Name}\"; a job has type, input, idempotencyKey and maxAttempts.");
+            }
+        }
+
+        ValidateType(type);
+        if (System.Text.Encoding.UTF8.GetByteCount(input) > options.Limits.MaxEventBytes)
+        {
+            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
+        }
+
+        string? headerKey = context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
+        if (headerKey is not null && bodyKey is not null && headerKey != bodyKey)
+        {
+            throw Invalid("The Idempotency-Key header and \"idempotencyKey\" differ; give one, or the same in both.");
+        }
+
+        var key = headerKey ?? bodyKey;
+        if (key is not null && (key.Length == 0 || key.Length > options.Limits.MaxIdempotencyKeyLength || key.Any(char.IsControl)))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-idempotency-key", "Invalid Idempotency-Key",
+                $"The Idempotency-Key must be 1 to {options.Limits.MaxIdempotencyKeyLength} printable characters.");
+        }
+
+        var (job, created) = await queue.SubmitAsync(type!, input, maxAttempts, key, context.RequestAborted);
+        var response = context.Response;
+        response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/{job.Id}";
+        response.Headers.RetryAfter = "1";
+        if (!created)
+        {
+            response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        return JobResult(job, StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    {
+        var query = context.Request.Query;
+        var redirect = ParseBool(query["redirect"], "redirect");
+        var wait = ParseWait(query["wait"], hub.Options.Polling.MaxWait);
+        var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
+        var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
+        if (wait > TimeSpan.Zero && Matches(ifNoneMatch, job))
+        {
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+            try
+            {
+                job = await queue.WaitForChangeAsync(id, job.Version, wait, stopping.Token) ?? throw JobQueue.NotFound(id);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Shutting down: answer the held poll with what stands now.
+            }
+        }
+
+        var response = context.Response;
+        response.Headers.CacheControl = "no-cache";
+        response.Headers.ETag = JobJson.ETag(job);
+        if (redirect && job.Status == JobStatus.Succeeded)
+        {
+            response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/result";
+            return Results.StatusCode(StatusCodes.Status303SeeOther);
+        }
+
+        if (Matches(ifNoneMatch, job))
+        {
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        if (!job.IsFinished)
+        {
+            response.Headers.RetryAfter = "1";
+        }
+
+        return JobResult(job, StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> CancelAsync(string id, HttpContext context, JobQueue queue) =>
+        JobResult(await queue.CancelAsync(id, context.RequestAborted), StatusCodes.Status200OK);
+
+    private static async Task<IResult> ResultAsync(string id, HttpContext context, JobQueue queue)
+    {
+        var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
+        if (job.Status != JobStatus.Succeeded)
+        {
+            throw new SwitchboardProblemException(409, "job-not-succeeded", "No result",
+                $"Job {id} is {JobJson.StatusName(job.Status)}; a result exists once it has succeeded.",
+                new Dictionary<string, object?> { ["jobStatus"] = JobJson.StatusName(job.Status) });
+        }
+
+        context.Response.Headers.ETag = JobJson.ETag(job);
+        context.Response.Headers.CacheControl = "private, max-age=31536000, immutable";
+        return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
+    }
+
+    private static async Task<IResult> ClaimAsync(string type, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    {
+        ValidateType(type);
+        var options = hub.Options;
+        var wait = ParseWait(context.Request.Query["wait"], options.Polling.MaxWait);
+        using var document = await ReadBodyAsync(context, BodyOverhead);
+        string? worker = null;
+        var lease = options.Jobs.LeaseDuration;
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "worker":
+                    worker = property.Value.ValueKind == JsonValueKind.String && property.Value.GetString() is { Length: > 0 and <= MaxWorkerLength } name && !name.Any(char.IsControl)
+                        ? name
+                        : throw Invalid($"\"worker\" must be a name of 1 to {MaxWorkerLength} printable characters.");
+                    break;
+                case "leaseSeconds":
+                    lease = ParseLease(property.Value, options.Jobs);
+                    break;
+                default:
+                    throw Invalid($"Unknown property \"{property.Name}\"; a claim may give worker and leaseSeconds.");
+            }
+        }
+
+        JobClaim? claim;
+        using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
+        {
+            try
+            {
+                claim = await queue.ClaimAsync(type, worker, lease, wait, stopping.Token);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                claim = null;
+            }
+        }
+
+        context.Response.Headers.CacheControl = "no-store";
+        if (claim is null)
+        {
+            return Results.NoContent();
+        }
+
+        return Json(writer =>
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("job"u8);
+            JobJson.Write(writer, claim.Job, includeInput: true);
+            writer.WriteString("leaseId"u8, claim.Lease.Id);
+            writer.WriteString("leaseExpiresAt"u8, JobJson.Time(claim.Lease.ExpiresAt));
+            writer.WriteEndObject();
+        }, StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    {
+        var body = await ReadWorkerBodyAsync(context, hub, BodyOverhead, "leaseSeconds");
+        var lease = body.TryGetValue("leaseSeconds", out var seconds) ? ParseLease(seconds, hub.Options.Jobs) : hub.Options.Jobs.LeaseDuration;
+        var renewed = await queue.HeartbeatAsync(id, body.LeaseId, lease, context.RequestAborted);
+        return Json(writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("leaseId"u8, renewed.Id);
+            writer.WriteString("leaseExpiresAt"u8, JobJson.Time(renewed.ExpiresAt));
+            writer.WriteEndObject();
+        }, StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> ProgressAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    {
+        var limits = hub.Options.Limits;
+        var body = await ReadWorkerBodyAsync(context, hub, limits.MaxEventBytes + BodyOverhead, "percent", "output", "leaseSeconds");
+        int? percent = null;
+        if (body.TryGetValue("percent", out var percentValue) && percentValue.ValueKind != JsonValueKind.Null)
+        {
+            if (percentValue.ValueKind != JsonValueKind.Number || !percentValue.TryGetInt32(out var value) || value is < 0 or > 100)
+            {
+                throw Invalid("\"percent\" must be a whole number from 0 to 100.");
+            }
+
+            percent = value;
+        }
+
+        string? output = null;
+        if (body.TryGetValue("output", out var outputValue) && outputValue.ValueKind != JsonValueKind.Null)
+        {
+            output = outputValue.ValueKind == JsonValueKind.String ? outputValue.GetString() : throw Invalid("\"output\" must be a string (a chunk of text).");
+            if (System.Text.Encoding.UTF8.GetByteCount(output!) > limits.MaxEventBytes - 512)
+            {
+                throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
+            }
+        }
+
+        if (percent is null && output is null)
+        {
+            throw Invalid("Give \"percent\", \"output\", or both.");
+        }
+
+        var lease = body.TryGetValue("leaseSeconds", out var seconds) ? ParseLease(seconds, hub.Options.Jobs) : hub.Options.Jobs.LeaseDuration;
+        return JobResult(await queue.ProgressAsync(id, body.LeaseId, percent, output, lease, context.RequestAborted), StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> CompleteAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    {
+        var limits = hub.Options.Limits;
+        var body = await ReadWorkerBodyAsync(context, hub, limits.MaxEventBytes + BodyOverhead, "result");
+        var result = body.TryGetValue("result", out var value) ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
+        if (System.Text.Encoding.UTF8.GetByteCount(result) > limits.MaxEventBytes)
+        {
+            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
+        }
+
+        return JobResult(await queue.CompleteAsync(id, body.LeaseId, result, context.RequestAborted), StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> FailAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    {
+        var body = await ReadWorkerBodyAsync(context, hub, BodyOverhead * 4, "error", "retryable");
+        var retryable = true;
+        if (body.TryGetValue("retryable", out var retryableValue))
+        {
+            retryable = retryableValue.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Invalid("\"retryable\" must be true or false."),
+            };
+        }
+
+        // The error is problem details: a worker may send a full problem object or just a message.
+        var error = body.TryGetValue("error", out var errorValue) ? errorValue.ValueKind switch
+        {
+            JsonValueKind.String => JobJson.Problem("job-failed", "Job failed", errorValue.GetString()!),
+            JsonValueKind.Object => System.Text.Encoding.UTF8.GetString(JsonWire.Minify(errorValue)),
+            _ => throw Invalid("\"error\" must be a problem details object or a message string."),
+        } : JobJson.Problem("job-failed", "Job failed", "The worker reported a failure without details.");
+
+        return JobResult(await queue.FailAsync(id, body.LeaseId, error, retryable, context.RequestAborted), StatusCodes.Status200OK);
+    }
+
+    /// <summary>A worker call's body: <c>leaseId</c> (required) and the call's own members.</summary>
+    private sealed class WorkerBody(JsonDocument document, string leaseId) : IDisposable
+    {
+        public string LeaseId { get; } = leaseId;
+
+        public bool TryGetValue(string name, out JsonElement value) => document.RootElement.TryGetProperty(name, out value);
+
+        public void Dispose() => document.Dispose();
+    }
+
+    private static async Task<WorkerBody> ReadWorkerBodyAsync(HttpContext context, Hub hub, int maxBytes, params string[] allowed)
+    {
+        var document = await ReadBodyAsync(context, maxBytes);
+        try
+        {
+            string? leaseId = null;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Name == "leaseId")
+                {
+                    leaseId = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                }
+                else if (!allowed.Contains(property.Name))
+                {
+                    throw Invalid($"Unknown property \"{property.Name}\"; this call takes leaseId{string.Concat(allowed.Select(a => ", " + a))}.");
+                }
+            }
+
+            if (string.IsNullOrEmpty(leaseId))
+            {
+                throw SwitchboardProblemException.BadRequest("missing-lease", "Missing leaseId", "\"leaseId\" is required: the lease id the claim answered with.");
+            }
+
+            return new WorkerBody(document, leaseId);
+        }
+        catch
+        {
+            document.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<JsonDocument> ReadBodyAsync(HttpContext context, int maxBytes)
+    {
+        var body = await RequestBody.ReadAsync(context.Request, maxBytes, "request", context.RequestAborted);
+        var document = JsonWire.ParseBody(body.Length == 0 ? "{}"u8.ToArray() : body);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw Invalid("The body must be a JSON object.");
+        }
+
+        return document;
+    }
+
+    private static void ValidateType(string? type)
+    {
+        if (string.IsNullOrEmpty(type) || type.Length > MaxTypeLength || !type.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-job-type", "Invalid job type",
+                $"A job type is 1 to {MaxTypeLength} characters of letters, digits, '-', '_' and '.', for example share-post.");
+        }
+    }
+
+    private static TimeSpan ParseLease(JsonElement value, JobOptions options)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds) || !double.IsFinite(seconds) || seconds <= 0 || seconds > options.MaxLeaseDuration.TotalSeconds)
+        {
+            throw Invalid($"\"leaseSeconds\" must be a number of seconds above 0 and at most {options.MaxLeaseDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    internal static TimeSpan ParseWait(string? value, TimeSpan max)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
+        }
+
+        return TimeSpan.FromSeconds(Math.Min(seconds, max.TotalSeconds));
+    }
+
+    private static bool ParseBool(string? value, string name) => value switch
+    {
+        null or "" or "false" => false,
+        "true" => true,
+        _ => throw SwitchboardProblemException.BadRequest("invalid-query", $"Invalid {name}", $"{name} must be true or false."),
+    };
+
+    private static bool Matches(string ifNoneMatch, Job job)
+    {
+        if (ifNoneMatch.Length == 0)
+        {
+            return false;
+        }
+
+        var etag = JobJson.ETag(job);
+        return ifNoneMatch.Split(',').Any(tag => tag.Trim() is var t && (t == etag || t == "*" || t == "W/" + etag));
+    }
+
+    private static SwitchboardProblemException Invalid(string detail) => SwitchboardProblemException.BadRequest("invalid-body", "Invalid body", detail);
+
+    private static IResult JobResult(Job job, int status) => Json(writer => JobJson.Write(writer, job, includeInput: false), status);
+
+    private static IResult Json(Action<Utf8JsonWriter> write, int status) => Results.Text(JobJson.Build(write), "application/json", status);
+}

@@ -1,0 +1,660 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Switchboard.Events;
+using Switchboard.Jobs;
+using Switchboard.Log;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Jobs;
+
+/// <summary>A claimed job and the lease that entitles the worker to run it.</summary>
+internal sealed record JobClaim(Job Job, JobLease Lease);
+
+/// <summary>
+/// Owns every unfinished job: a queue per type, leases, retries and cancellation. Each change is written to the
+/// <see cref="IJobStore"/> first, then appended to the log as an event on <c>jobs.{id}</c>, then made visible in
+/// memory, one change at a time per job (a per-job gate). A claim takes the job out of its type's queue under the
+/// queue lock before anything else, so two claimers can never get the same job.
+/// </summary>
+internal sealed partial class JobQueue : BackgroundService
+{
+    /// <summary>The topic prefix of job events: <c>jobs.{id}</c>.</summary>
+    public const string TopicPrefix = "jobs.";
+
+    private const string IdAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+    private readonly IJobStore _store;
+    private readonly IEventLog _log;
+    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<JobQueue> _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Entry> _unfinished = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TypeQueue> _queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _keys = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _keyedSubmits = new(1, 1);
+    private long _order;
+
+    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger)
+    {
+        _store = store;
+        _log = log;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    private JobOptions Options => _options.CurrentValue.Jobs;
+
+    public static string TopicFor(string jobId) => TopicPrefix + jobId;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var jobs = await _store.LoadUnfinishedAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            foreach (var job in jobs)
+            {
+                var entry = new Entry(job);
+                _unfinished[job.Id] = entry;
+                if (job.IdempotencyKey is { } key)
+                {
+                    _keys[key] = job.Id;
+                }
+
+                if (job.Status == JobStatus.Queued)
+                {
+                    Enqueue(entry);
+                }
+            }
+        }
+
+        LogLoaded(_logger, jobs.Count);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Requeues jobs whose lease expired, and deletes old finished jobs now and then.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var nextTrim = _time.GetUtcNow();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Options.LeaseCheckInterval, _time, stoppingToken).ConfigureAwait(false);
+                await ExpireLeasesAsync(stoppingToken).ConfigureAwait(false);
+                if (_time.GetUtcNow() >= nextTrim)
+                {
+                    nextTrim = _time.GetUtcNow() + TimeSpan.FromMinutes(1);
+                    var deleted = await _store.DeleteFinishedAsync(_time.GetUtcNow() - Options.FinishedJobRetention, 10_000, stoppingToken).ConfigureAwait(false);
+                    if (deleted > 0)
+                    {
+                        LogTrimmed(_logger, deleted);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogSweepFailed(_logger, ex);
+            }
+        }
+    }
+
+    /// <summary>Returns every running job whose lease has expired to its queue (or fails it after its last attempt).</summary>
+    internal async Task ExpireLeasesAsync(CancellationToken cancellationToken = default)
+    {
+        var now = _time.GetUtcNow();
+        List<string> expired;
+        lock (_lock)
+        {
+            expired = [.. _unfinished.Values.Where(e => e.Job.Lease is { } lease && lease.ExpiresAt <= now).Select(e => e.Job.Id)];
+        }
+
+        foreach (var id in expired)
+        {
+            var requeued = await UpdateAsync(id, (job, time) => job.Status == JobStatus.Running && job.Lease!.ExpiresAt <= time
+                ? new Decision<bool>(LeaseLost(job, time), true, [Event(LeaseLost(job, time), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")])
+                : new Decision<bool>(null, false), cancellationToken).ConfigureAwait(false);
+            if (requeued)
+            {
+                LogLeaseExpired(_logger, id);
+            }
+        }
+    }
+
+    /// <summary>Submits a job; with an idempotency key already used, returns that job instead (<c>created</c> false).</summary>
+    public async Task<(Job Job, bool Created)> SubmitAsync(string type, string input, int maxAttempts, string? idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        if (idempotencyKey is null)
+        {
+            return (await CreateAsync(type, input, maxAttempts, null).ConfigureAwait(false), true);
+        }
+
+        // Keyed submits are serialized, so two racing submits with one key create one job.
+        await _keyedSubmits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Job? existing;
+            lock (_lock)
+            {
+                existing = _keys.TryGetValue(idempotencyKey, out var id) && _unfinished.TryGetValue(id, out var entry) ? entry.Job : null;
+            }
+
+            existing ??= await _store.FindByIdempotencyKeyAsync(idempotencyKey, cancellationToken).ConfigureAwait(false);
+            if (existing is not null)
+            {
+                if (existing.Type != type || existing.Input != input)
+                {
+                    throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+                        "This Idempotency-Key was already used to submit a different job. Use a new key for a new job.");
+                }
+
+                return (existing, false);
+            }
+
+            return (await CreateAsync(type, input, maxAttempts, idempotencyKey).ConfigureAwait(false), true);
+        }
+        finally
+        {
+            _keyedSubmits.Release();
+        }
+    }
+
+    private async Task<Job> CreateAsync(string type, string input, int maxAttempts, string? idempotencyKey)
+    {
+        var limit = Options.MaxUnfinishedJobs;
+        lock (_lock)
+        {
+            if (_unfinished.Count >= limit)
+            {
+                throw new SwitchboardProblemException(503, "too-many-jobs", "Too many unfinished jobs",
+                    $"The hub holds its limit of {limit} unfinished jobs; try again when workers have caught up.",
+                    new Dictionary<string, object?> { ["retryAfter"] = 5 });
+            }
+        }
+
+        var now = _time.GetUtcNow();
+        var job = new Job
+        {
+            Id = "job_" + RandomNumberGenerator.GetString(IdAlphabet, 20),
+            Type = type,
+            Input = input,
+            MaxAttempts = maxAttempts,
+            IdempotencyKey = idempotencyKey,
+            CreatedAt = now,
+            UpdatedAt = now,
+            AvailableAt = now,
+        };
+        await _store.ApplyAsync([new JobSaved(job)], CancellationToken.None).ConfigureAwait(false);
+        await AppendAsync([Event(job, "job.queued")]).ConfigureAwait(false);
+        lock (_lock)
+        {
+            var entry = new Entry(job);
+            _unfinished[job.Id] = entry;
+            if (idempotencyKey is not null)
+            {
+                _keys[idempotencyKey] = job.Id;
+            }
+
+            Enqueue(entry);
+        }
+
+        return job;
+    }
+
+    /// <summary>The job as it stands, or null.</summary>
+    public async Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (_unfinished.TryGetValue(id, out var entry))
+            {
+                return entry.Job;
+            }
+        }
+
+        return await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The job once its version differs from <paramref name="version"/>, or as it stands when <paramref name="wait"/> ends.
+    /// Null when there is no such job.
+    /// </summary>
+    public async Task<Job?> WaitForChangeAsync(string id, long version, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            Task changed;
+            Job job;
+            lock (_lock)
+            {
+                if (!_unfinished.TryGetValue(id, out var entry))
+                {
+                    break;
+                }
+
+                changed = entry.Changed.Next;
+                job = entry.Job;
+            }
+
+            var remaining = wait - _time.GetElapsedTime(started);
+            if (job.Version != version || remaining <= TimeSpan.Zero)
+            {
+                return job;
+            }
+
+            try
+            {
+                await changed.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return job;
+            }
+        }
+
+        // Finished (or unknown): a finished job never changes again, so hold the poll for its full wait as promised.
+        var stored = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (stored is not null && stored.Version == version && wait - _time.GetElapsedTime(started) is { } rest && rest > TimeSpan.Zero)
+        {
+            await Task.Delay(rest, _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
+
+    /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a 409.</summary>
+    public Task<Job> CancelAsync(string id, CancellationToken cancellationToken = default) => UpdateAsync(id, (job, now) => job.Status switch
+    {
+        JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.canceled"),
+        JobStatus.Canceled => new Decision<Job>(null, job),
+        _ => throw new SwitchboardProblemException(409, "job-finished", "Job already finished",
+            $"Job {job.Id} already {JobJson.StatusName(job.Status)}; only queued or running jobs can be canceled."),
+    }, cancellationToken);
+
+    /// <summary>
+    /// Claims the next available job of <paramref name="type"/>, waiting up to <paramref name="wait"/> for one.
+    /// Null when none came.
+    /// </summary>
+    public async Task<JobClaim?> ClaimAsync(string type, string? worker, TimeSpan leaseDuration, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Task available;
+            Entry? candidate = null;
+            var untilNext = TimeSpan.MaxValue;
+            var now = _time.GetUtcNow();
+            lock (_lock)
+            {
+                var queue = QueueFor(type);
+                available = queue.Available.Next;
+                if (queue.Ready.Min is { } first)
+                {
+                    if (first.Job.AvailableAt <= now)
+                    {
+                        queue.Ready.Remove(first);
+                        first.InQueue = false;
+                        candidate = first;
+                    }
+                    else
+                    {
+                        untilNext = first.Job.AvailableAt - now;
+                    }
+                }
+            }
+
+            if (candidate is not null)
+            {
+                if (await TryStartAsync(candidate, worker, leaseDuration).ConfigureAwait(false) is { } claim)
+                {
+                    return claim;
+                }
+
+                continue;
+            }
+
+            var remaining = wait - _time.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            var delay = remaining < untilNext ? remaining : untilNext;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(available, Task.Delay(delay, _time, stop.Token)).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts a job taken out of its queue; null when it was canceled meanwhile.</summary>
+    private async Task<JobClaim?> TryStartAsync(Entry entry, string? worker, TimeSpan leaseDuration)
+    {
+        // Not cancellable: the job is out of the queue, and only this method puts it back or starts it.
+        await entry.Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            var job = entry.Job;
+            if (job.Status != JobStatus.Queued)
+            {
+                return null;
+            }
+
+            var now = _time.GetUtcNow();
+            var lease = new JobLease(RandomNumberGenerator.GetString(IdAlphabet, 24), now + leaseDuration, worker);
+            var running = job with
+            {
+                Status = JobStatus.Running,
+                Attempts = job.Attempts + 1,
+                Lease = lease,
+                UpdatedAt = now,
+                Version = job.Version + 1,
+            };
+            try
+            {
+                await CommitAsync(entry, running, [Event(running, "job.running")]).ConfigureAwait(false);
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    Enqueue(entry);
+                }
+
+                throw;
+            }
+
+            return new JobClaim(running, lease);
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    /// <summary>Extends the lease; 409 when the lease was lost or the job canceled.</summary>
+    public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+        UpdateAsync(id, (job, now) =>
+        {
+            CheckLease(job, leaseId, now);
+            var lease = job.Lease! with { ExpiresAt = now + leaseDuration };
+            return new Decision<JobLease>(job with { Lease = lease }, lease);
+        }, cancellationToken);
+
+    /// <summary>Records progress and appends an output chunk; also extends the lease.</summary>
+    public Task<Job> ProgressAsync(string id, string leaseId, int? percent, string? output, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+        UpdateAsync(id, (job, now) =>
+        {
+            CheckLease(job, leaseId, now);
+            var lease = job.Lease! with { ExpiresAt = now + leaseDuration };
+            var progressChanged = percent is not null && percent != job.Progress;
+            var next = progressChanged
+                ? job with { Progress = percent, Lease = lease, UpdatedAt = now, Version = job.Version + 1 }
+                : job with { Lease = lease };
+            List<EventDraft> events = [];
+            if (output is not null)
+            {
+                events.Add(new EventDraft(TopicFor(job.Id), "job.output", JobJson.OutputData(next, output)));
+            }
+            else if (progressChanged)
+            {
+                events.Add(Event(next, "job.progress"));
+            }
+
+            return new Decision<Job>(next, next, events);
+        }, cancellationToken);
+
+    /// <summary>Completes the job with its result.</summary>
+    public Task<Job> CompleteAsync(string id, string leaseId, string result, CancellationToken cancellationToken = default) =>
+        UpdateAsync(id, (job, now) =>
+        {
+            CheckLease(job, leaseId, now);
+            return Change(job with { Status = JobStatus.Succeeded, Result = result, Error = null, Progress = job.Progress is null ? null : 100, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.succeeded");
+        }, cancellationToken);
+
+    /// <summary>Fails the attempt: a retryable failure is retried after a backoff while attempts remain; otherwise the job fails.</summary>
+    public Task<Job> FailAsync(string id, string leaseId, string error, bool retryable, CancellationToken cancellationToken = default) =>
+        UpdateAsync(id, (job, now) =>
+        {
+            CheckLease(job, leaseId, now);
+            if (retryable && job.Attempts < job.MaxAttempts)
+            {
+                return Change(job with { Status = JobStatus.Queued, Error = error, Lease = null, AvailableAt = now + Options.BackoffFor(job.Attempts), UpdatedAt = now, Version = job.Version + 1 }, "job.queued");
+            }
+
+            return Change(job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.failed");
+        }, cancellationToken);
+
+    /// <summary>A job whose worker lost its lease: back to the queue at once, or failed after its last attempt.</summary>
+    private Job LeaseLost(Job job, DateTimeOffset now)
+    {
+        var error = JobJson.Problem("lease-expired", "Lease expired", $"The worker's lease on attempt {job.Attempts} expired without a heartbeat.");
+        return job.Attempts < job.MaxAttempts
+            ? job with { Status = JobStatus.Queued, Error = error, Lease = null, AvailableAt = now, UpdatedAt = now, Version = job.Version + 1 }
+            : job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 };
+    }
+
+    private static void CheckLease(Job job, string leaseId, DateTimeOffset now)
+    {
+        if (job.Status == JobStatus.Canceled)
+        {
+            throw new SwitchboardProblemException(409, "job-canceled", "Job canceled", $"Job {job.Id} was canceled; stop working on it.");
+        }
+
+        if (job.Status != JobStatus.Running || job.Lease is not { } lease || lease.Id != leaseId)
+        {
+            throw new SwitchboardProblemException(409, "lease-lost", "Lease lost",
+                $"This lease no longer holds job {job.Id} (it is {JobJson.StatusName(job.Status)}); stop working on it.");
+        }
+
+        if (lease.ExpiresAt <= now)
+        {
+            throw new LeaseExpiredException();
+        }
+    }
+
+    /// <summary>
+    /// Runs one change of a job under its gate: <paramref name="decide"/> sees the current job and returns the next
+    /// state (null for none), the events, and the answer; a thrown problem leaves the job unchanged.
+    /// </summary>
+    private async Task<T> UpdateAsync<T>(string id, Func<Job, DateTimeOffset, Decision<T>> decide, CancellationToken cancellationToken)
+    {
+        Entry? entry;
+        lock (_lock)
+        {
+            _unfinished.TryGetValue(id, out entry);
+        }
+
+        if (entry is null)
+        {
+            var stored = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw NotFound(id);
+            if (!stored.IsFinished)
+            {
+                throw NotFound(id); // not loaded: only possible before start
+            }
+
+            return DecideFinished(stored);
+        }
+
+        await entry.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var job = entry.Job;
+            if (job.IsFinished)
+            {
+                return DecideFinished(job);
+            }
+
+            var now = _time.GetUtcNow();
+            Decision<T> decision;
+            try
+            {
+                decision = decide(job, now);
+            }
+            catch (LeaseExpiredException)
+            {
+                await CommitAsync(entry, LeaseLost(job, now), [Event(LeaseLost(job, now), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")]).ConfigureAwait(false);
+                throw new SwitchboardProblemException(409, "lease-expired", "Lease expired",
+                    $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it.");
+            }
+
+            if (decision.Next is { } next)
+            {
+                await CommitAsync(entry, next, decision.Events).ConfigureAwait(false);
+            }
+
+            return decision.Answer;
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+
+        T DecideFinished(Job finished)
+        {
+            var decision = decide(finished, _time.GetUtcNow());
+            return decision.Next is null ? decision.Answer : throw new InvalidOperationException("A finished job cannot change.");
+        }
+    }
+
+    /// <summary>Stores the job, appends its events, then makes it visible; the caller holds the job's gate.</summary>
+    private async Task CommitAsync(Entry entry, Job next, IReadOnlyList<EventDraft> events)
+    {
+        // Not cancellable: once the store has the change, its event and the memory must follow.
+        await _store.ApplyAsync([new JobSaved(next)], CancellationToken.None).ConfigureAwait(false);
+        await AppendAsync(events).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (entry.InQueue)
+            {
+                QueueFor(entry.Job.Type).Ready.Remove(entry);
+                entry.InQueue = false;
+            }
+
+            entry.Job = next;
+            if (next.IsFinished)
+            {
+                _unfinished.Remove(next.Id);
+                if (next.IdempotencyKey is { } key)
+                {
+                    _keys.Remove(key);
+                }
+            }
+            else if (next.Status == JobStatus.Queued)
+            {
+                Enqueue(entry);
+            }
+        }
+
+        entry.Changed.Notify();
+    }
+
+    private async Task AppendAsync(IReadOnlyList<EventDraft> events)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _log.AppendAsync(events, null, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The stored job is the truth; followers of the topic miss this event, pollers of the job do not.
+            LogEventFailed(_logger, events[0].Topic, ex);
+        }
+    }
+
+    /// <summary>Unfinished jobs, for tests and metrics.</summary>
+    public int UnfinishedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _unfinished.Count;
+            }
+        }
+    }
+
+    private void Enqueue(Entry entry)
+    {
+        var queue = QueueFor(entry.Job.Type);
+        entry.QueueKey = (entry.Job.AvailableAt, ++_order);
+        entry.InQueue = true;
+        queue.Ready.Add(entry);
+        queue.Available.Notify();
+    }
+
+    private TypeQueue QueueFor(string type)
+    {
+        if (!_queues.TryGetValue(type, out var queue))
+        {
+            _queues[type] = queue = new TypeQueue();
+        }
+
+        return queue;
+    }
+
+    private static EventDraft Event(Job job, string type) => new(TopicFor(job.Id), type, JobJson.EventData(job));
+
+    private static Decision<Job> Change(Job next, string eventType) => new(next, next, [Event(next, eventType)]);
+
+    public static SwitchboardProblemException NotFound(string id) => new(404, "job-not-found", "Job not found", $"There is no job {id}.");
+
+    /// <summary>What a change decided: the next state (null for none), the answer, and the events to append.</summary>
+    private readonly record struct Decision<T>(Job? Next, T Answer, IReadOnlyList<EventDraft> Events)
+    {
+        public Decision(Job? next, T answer)
+            : this(next, answer, [])
+        {
+        }
+    }
+
+    private sealed class LeaseExpiredException : Exception;
+
+    private sealed class Entry(Job job)
+    {
+        public Job Job { get; set; } = job;
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public BroadcastSignal Changed { get; } = new();
+
+        public bool InQueue { get; set; }
+
+        public (DateTimeOffset AvailableAt, long Order) QueueKey { get; set; }
+    }
+
+    private sealed class TypeQueue
+    {
+        public SortedSet<Entry> Ready { get; } = new(Comparer<Entry>.Create(static (a, b) => a.QueueKey.CompareTo(b.QueueKey)));
+
+        public BroadcastSignal Available { get; } = new();
+    }
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Jobs loaded: {Unfinished} unfinished")]
+    private static partial void LogLoaded(ILogger logger, int unfinished);
+
+    [LoggerMessage(EventId = 501, Level = LogLevel.Information, Message = "Job {JobId}: the lease expired without a heartbeat")]
+    private static partial void LogLeaseExpired(ILogger logger, string jobId);
+
+    [LoggerMessage(EventId = 502, Level = LogLevel.Information, Message = "Deleted {Count} finished jobs past their retention")]
+    private static partial void LogTrimmed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "The job lease and retention sweep failed; retrying")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Error, Message = "Appending the job event on {Topic} failed; the job's stored state is unaffected")]
+    private static partial void LogEventFailed(ILogger logger, string topic, Exception exception);
+}

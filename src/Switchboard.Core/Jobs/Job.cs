@@ -1,0 +1,79 @@
+namespace Switchboard.Jobs;
+
+/// <summary>Where a job stands. <see cref="Succeeded"/>, <see cref="Failed"/> and <see cref="Canceled"/> are final.</summary>
+public enum JobStatus
+{
+    /// <summary>Waiting for a worker (new, retried after a failure, or back after a lost lease).</summary>
+    Queued,
+
+    /// <summary>Claimed by a worker that holds a lease.</summary>
+    Running,
+
+    /// <summary>Completed with a result.</summary>
+    Succeeded,
+
+    /// <summary>Failed for good: a permanent failure, or the last attempt failed.</summary>
+    Failed,
+
+    /// <summary>Canceled by a client before it finished.</summary>
+    Canceled,
+}
+
+/// <summary>
+/// A unit of background work: submitted over HTTP, claimed by one worker at a time under a lease, and followed
+/// through its status and its events on topic <c>jobs.{id}</c>.
+/// </summary>
+public sealed record Job
+{
+    /// <summary>The id, <c>job_</c> and random characters; also the last segment of its topic.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The queue the job waits in, which workers claim from.</summary>
+    public required string Type { get; init; }
+
+    public JobStatus Status { get; init; } = JobStatus.Queued;
+
+    /// <summary>0 to 100, as last reported by the worker.</summary>
+    public int? Progress { get; init; }
+
+    /// <summary>The worker's input as UTF-8 JSON.</summary>
+    public required string Input { get; init; }
+
+    /// <summary>The result as UTF-8 JSON, once succeeded.</summary>
+    public string? Result { get; init; }
+
+    /// <summary>The failure as problem details JSON, once failed (or the last retryable failure while queued again).</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Attempts started (claims) so far.</summary>
+    public int Attempts { get; init; }
+
+    /// <summary>Attempts allowed before a retryable failure or a lost lease fails the job for good.</summary>
+    public int MaxAttempts { get; init; } = 3;
+
+    /// <summary>The client's key; a second submit with the same key returns this job.</summary>
+    public string? IdempotencyKey { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the status, progress, result or error last changed.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>A queued job is not claimed before this time (retry backoff).</summary>
+    public DateTimeOffset AvailableAt { get; init; }
+
+    /// <summary>Increases with every visible change; the <c>ETag</c> of the job resource.</summary>
+    public long Version { get; init; } = 1;
+
+    /// <summary>The current lease while running.</summary>
+    public JobLease? Lease { get; init; }
+
+    /// <summary>True for succeeded, failed and canceled.</summary>
+    public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
+}
+
+/// <summary>A worker's exclusive right to run a job until <paramref name="ExpiresAt"/>, renewed by heartbeats.</summary>
+/// <param name="Id">The lease id the worker sends with every call.</param>
+/// <param name="ExpiresAt">When the job returns to the queue unless renewed.</param>
+/// <param name="Worker">The worker's self-reported name, for operators.</param>
+public sealed record JobLease(string Id, DateTimeOffset ExpiresAt, string? Worker);
