@@ -35,6 +35,9 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Webhooks.WebhookSender>();
         services.TryAddSingleton<Webhooks.WebhookDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
+        services.TryAddSingleton<Switchboard.Config.IConfigStore, Switchboard.Config.InMemoryConfigStore>();
+        services.TryAddSingleton<Config.ConfigWaiters>();
+        services.TryAddSingleton<Config.ConfigService>();
         return services;
     }
 }

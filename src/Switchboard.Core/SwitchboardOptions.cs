@@ -33,6 +33,9 @@ public sealed class SwitchboardOptions
 
     /// <summary>Webhook delivery.</summary>
     public WebhookOptions Webhooks { get; set; } = new();
+
+    /// <summary>Config and feature-flag sync.</summary>
+    public Config.ConfigOptions Config { get; set; } = new();
 }
 
 /// <summary>Explicit input limits; exceeding one is a 4xx, never a crash.</summary>
@@ -218,6 +221,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
 
         Require(options.Idempotency.KeyRetention > TimeSpan.Zero, "Idempotency:KeyRetention must be positive.");
         ValidateWebhooks(options.Webhooks, Require);
+        options.Config.Validate(Require);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
