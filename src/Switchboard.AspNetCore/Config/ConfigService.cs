@@ -89,7 +89,7 @@ internal sealed partial class ConfigService
                 return new ConfigWriteResult(current, Changed: false);
             }
 
-            next = new ConfigVersion(app, (current?.Version ?? 0) + 1, values, _time.GetUtcNow());
+            next = new ConfigVersion(app, (current?.Version ?? 0) + 1, values, DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()));
             // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
             await _store.SaveAsync(next, _hub.Options.Config.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
             _latest[app] = next;

@@ -14,6 +14,9 @@ public sealed record ConfigSnapshot(string App, long Version, JsonElement Values
         return new ConfigSnapshot(app, 0, document.RootElement.Clone());
     }
 
+    /// <summary>When the hub stored this version; null before the first settings arrived.</summary>
+    public DateTimeOffset? UpdatedAt { get; init; }
+
     /// <summary>The value of a key, if the settings have it.</summary>
     public bool TryGetValue(string key, out JsonElement value) => Values.TryGetProperty(key, out value);
 

@@ -161,7 +161,8 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
             throw new JsonException("The config values are not a JSON object.");
         }
 
-        return new ConfigSnapshot(App, version, values.Clone());
+        DateTimeOffset? updatedAt = root.TryGetProperty("updatedAt", out var time) && time.TryGetDateTimeOffset(out var parsed) ? parsed : null;
+        return new ConfigSnapshot(App, version, values.Clone()) { UpdatedAt = updatedAt };
     }
 
     private void Apply(ConfigSnapshot next)
