@@ -23,7 +23,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["events"] => "GET, POST",
             ["stream"] or ["ws"] or ["health"] => "GET",
             ["topics", _, "events"] => "POST",
-            _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments),
+            _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments) ?? Config.ConfigEndpoints.AllowedMethods(segments),
         };
     }
 
@@ -61,6 +61,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
         Webhooks.WebhookEndpoints.Map(api);
         Jobs.JobEndpoints.Map(api);
+        Config.ConfigEndpoints.Map(api);
 
         // Anything else under the prefix is a problem rather than an empty body: 405 with Allow for a known path
         // asked with the wrong method, 404 otherwise.

@@ -38,6 +38,9 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Switchboard.Jobs.IJobStore, Switchboard.Jobs.InMemoryJobStore>();
         services.TryAddSingleton<Jobs.JobQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<Jobs.JobQueue>());
+        services.TryAddSingleton<Switchboard.Config.IConfigStore, Switchboard.Config.InMemoryConfigStore>();
+        services.TryAddSingleton<Config.ConfigWaiters>();
+        services.TryAddSingleton<Config.ConfigService>();
         return services;
     }
 }

@@ -36,6 +36,9 @@ public sealed class SwitchboardOptions
 
     /// <summary>Async jobs.</summary>
     public global::Switchboard.Jobs.JobOptions Jobs { get; set; } = new();
+
+    /// <summary>Config and feature-flag sync.</summary>
+    public Config.ConfigOptions Config { get; set; } = new();
 }
 
 /// <summary>Explicit input limits; exceeding one is a 4xx, never a crash.</summary>
@@ -222,6 +225,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         Require(options.Idempotency.KeyRetention > TimeSpan.Zero, "Idempotency:KeyRetention must be positive.");
         ValidateWebhooks(options.Webhooks, Require);
         options.Jobs.Validate(Require);
+        options.Config.Validate(Require);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

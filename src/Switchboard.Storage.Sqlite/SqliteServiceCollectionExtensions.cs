@@ -10,7 +10,7 @@ namespace Switchboard.Storage.Sqlite;
 public static class SqliteServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, <see cref="SqliteWebhookStore"/> for webhook state and <see cref="SqliteJobStore"/> for jobs, in one file, bound to <c>Switchboard:Store</c>
+    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, with <see cref="SqliteWebhookStore"/> (webhook state), <see cref="SqliteJobStore"/> (jobs) and <see cref="SqliteConfigStore"/> (app settings) in the same file, bound to <c>Switchboard:Store</c>
     /// (<c>Path</c>, <c>Synchronous</c>, <c>TailCacheSize</c>, ...), replacing any log registered before.
     /// </summary>
     public static IServiceCollection AddSwitchboardSqlite(this IServiceCollection services, Action<SqliteEventLogOptions>? configure = null)
@@ -34,6 +34,10 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
             ? new SqliteJobStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
             : new SqliteJobStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
+        services.RemoveAll<Switchboard.Config.IConfigStore>();
+        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
+            ? new SqliteConfigStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
+            : new SqliteConfigStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
         return services;
     }
 }

@@ -1,0 +1,458 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Primitives;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Config;
+using Switchboard.Hubs;
+using Switchboard.Problems;
+using Switchboard.Topics;
+
+namespace Switchboard.AspNetCore.Config;
+
+/// <summary>The config API under <c>/v1/config</c>: versioned app settings, long polls and multi-app watches.</summary>
+internal static class ConfigEndpoints
+{
+    private const int MaxHistoryLimit = 1000;
+    private const int DefaultHistoryLimit = 20;
+
+    public static void Map(RouteGroupBuilder api)
+    {
+        var config = api.MapGroup("/config").WithTags("Config");
+        config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60");
+        config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version");
+        config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)");
+        config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)");
+        config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)");
+        config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first");
+    }
+
+    /// <summary>The methods of each config path, for 405 answers.</summary>
+    public static string? AllowedMethods(string[] segments) => segments switch
+    {
+        ["config"] => "GET",
+        ["config", _] => "GET, PUT, PATCH",
+        ["config", _, "history"] => "GET",
+        ["config", _, "keys", _] => "DELETE",
+        _ => null,
+    };
+
+    private static async Task GetAsync(string app, HttpContext context, ConfigService service, Hub hub, IHostApplicationLifetime lifetime)
+    {
+        ValidateApp(app, hub);
+        await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
+        var query = context.Request.Query;
+        var wait = ParseWait(query["wait"], hub);
+        if (StringValues.IsNullOrEmpty(query["version"]))
+        {
+            if (wait > TimeSpan.Zero)
+            {
+                throw SwitchboardProblemException.BadRequest("missing-version", "Missing version",
+                    "A long poll needs the version you hold: ?version=N&wait=60 (0 when you hold none).");
+            }
+
+            var current = service.Get(app) ?? throw NotFound(app);
+            if (IfNoneMatch(context.Request, current.ETag))
+            {
+                NotModified(context.Response, current.ETag);
+                return;
+            }
+
+            await WriteVersionAsync(context, current);
+            return;
+        }
+
+        var known = ParseVersion(query["version"].ToString(), "version");
+        var answer = await AwaitChangeAsync(service, [new Watch(app, known)], wait, context, lifetime);
+        if (answer.Count == 0)
+        {
+            NotModified(context.Response, service.Get(app)?.ETag);
+            return;
+        }
+
+        // A newer version, or an older one when the store was reset under the client: either way the client takes it.
+        await WriteVersionAsync(context, service.Get(app) ?? throw NotFound(app));
+    }
+
+    private static async Task WatchAsync(HttpContext context, ConfigService service, Hub hub, IHostApplicationLifetime lifetime)
+    {
+        var query = context.Request.Query;
+        var watches = ParseWatches(query["watch"], hub);
+        var wait = ParseWait(query["wait"], hub);
+        await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
+        var changed = await AwaitChangeAsync(service, watches, wait, context, lifetime);
+        if (changed.Count == 0)
+        {
+            NotModified(context.Response, null);
+            return;
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.Headers.CacheControl = "no-store";
+        await using var writer = new Utf8JsonWriter(response.BodyWriter, JsonWire.Compact);
+        writer.WriteStartObject();
+        writer.WriteStartArray("changes");
+        foreach (var watch in changed)
+        {
+            if (service.Get(watch.App) is { } version)
+            {
+                ConfigService.Write(writer, version);
+            }
+            else
+            {
+                // The app has no settings (the store was reset): version 0, empty values.
+                writer.WriteStartObject();
+                writer.WriteString("app", watch.App);
+                writer.WriteNumber("version", 0);
+                writer.WriteStartObject("values");
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>
+    /// The watches whose app is at another version than the client holds, waiting up to <paramref name="wait"/> for one.
+    /// Empty means nothing changed within the wait (the caller answers 304).
+    /// </summary>
+    private static async Task<List<Watch>> AwaitChangeAsync(ConfigService service, IReadOnlyList<Watch> watches, TimeSpan wait, HttpContext context, IHostApplicationLifetime lifetime)
+    {
+        var changed = Changed(service, watches);
+        if (changed.Count > 0 || wait <= TimeSpan.Zero)
+        {
+            return changed;
+        }
+
+        var time = context.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System;
+        var deadline = time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
+        var apps = watches.Select(w => w.App).Distinct(StringComparer.Ordinal).ToArray();
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        while (true)
+        {
+            // Register, then check: a change between the two finds the waiter registered.
+            var waiter = service.Waiters.Register(apps);
+            try
+            {
+                changed = Changed(service, watches);
+                if (changed.Count > 0)
+                {
+                    return changed;
+                }
+
+                var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return changed;
+                }
+
+                await waiter.Released.WaitAsync(remaining, time, stopping.Token);
+            }
+            catch (TimeoutException)
+            {
+                return Changed(service, watches);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Shutting down: answer the held poll now with "nothing yet", so the client polls again elsewhere or later.
+                return Changed(service, watches);
+            }
+            finally
+            {
+                service.Waiters.Unregister(waiter);
+            }
+        }
+    }
+
+    private static List<Watch> Changed(ConfigService service, IReadOnlyList<Watch> watches) =>
+        [.. watches.Where(w => (service.Get(w.App)?.Version ?? 0) != w.Version)];
+
+    private static async Task PutAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    {
+        ValidateApp(app, hub);
+        var body = await ReadObjectAsync(context, hub);
+        var values = Canonical(body, hub);
+        var result = await service.WriteAsync(app, _ => values, context.RequestAborted);
+        await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    private static async Task PatchAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    {
+        ValidateApp(app, hub);
+        var patch = await ReadObjectAsync(context, hub);
+        var result = await service.WriteAsync(app, current =>
+        {
+            var target = current is null ? new JsonObject() : (JsonObject)JsonNode.Parse(current.Values)!;
+            return Canonical((JsonObject)MergePatch(target, patch)!, hub);
+        }, context.RequestAborted);
+        await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service, Hub hub)
+    {
+        ValidateApp(app, hub);
+        ValidateKey(key, hub);
+        var result = await service.WriteAsync(app, current =>
+        {
+            var target = current is null ? null : (JsonObject)JsonNode.Parse(current.Values)!;
+            if (target is null || !target.Remove(key))
+            {
+                throw new SwitchboardProblemException(404, "config-key-not-found", "Key not found",
+                    $"App '{app}' has no key '{Truncate(key)}'.");
+            }
+
+            return Canonical(target, hub);
+        }, context.RequestAborted);
+        await WriteVersionAsync(context, result.Version);
+    }
+
+    private static async Task HistoryAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    {
+        ValidateApp(app, hub);
+        var limit = DefaultHistoryLimit;
+        if (context.Request.Query["limit"].ToString() is { Length: > 0 } text
+            && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxHistoryLimit))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {MaxHistoryLimit}.");
+        }
+
+        await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
+        if (service.Get(app) is null)
+        {
+            throw NotFound(app);
+        }
+
+        var versions = await service.HistoryAsync(app, limit, context.RequestAborted);
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        response.Headers.CacheControl = "no-store";
+        await using var writer = new Utf8JsonWriter(response.BodyWriter, JsonWire.Compact);
+        writer.WriteStartObject();
+        writer.WriteString("app", app);
+        writer.WriteStartArray("versions");
+        foreach (var version in versions)
+        {
+            ConfigService.Write(writer, version);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>RFC 7396: objects merge key by key, <c>null</c> removes a key, anything else replaces the target.</summary>
+    internal static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
+    {
+        if (patch is not JsonObject patchObject)
+        {
+            return patch?.DeepClone();
+        }
+
+        var result = target as JsonObject ?? [];
+        foreach (var (name, value) in patchObject)
+        {
+            if (value is null)
+            {
+                result.Remove(name);
+            }
+            else
+            {
+                var existing = result.TryGetPropertyValue(name, out var current) ? current : null;
+                var merged = MergePatch(existing, value);
+                if (!ReferenceEquals(merged, existing))
+                {
+                    result[name] = merged;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, Hub hub)
+    {
+        var contentType = context.Request.ContentType;
+        if (!string.IsNullOrEmpty(contentType) && !IsJson(contentType))
+        {
+            throw new SwitchboardProblemException(415, "unsupported-media-type", "Unsupported media type",
+                "Send the settings as application/json (or application/merge-patch+json for PATCH).");
+        }
+
+        var options = hub.Options.Config;
+        var body = await RequestBody.ReadAsync(context.Request, options.MaxBytes, "settings object", context.RequestAborted);
+        using var document = JsonWire.ParseBody(body.Length == 0 ? "null"u8.ToArray() : body);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid settings", "The body must be a JSON object of settings, such as {\"darkMode\": true}.");
+        }
+
+        return JsonObject.Create(document.RootElement.Clone())!;
+    }
+
+    private static bool IsJson(string contentType)
+    {
+        var mediaType = contentType.Split(';', 2)[0].Trim();
+        return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Validates settings (keys, flag rollouts, size) and returns them as compact JSON.</summary>
+    private static byte[] Canonical(JsonObject values, Hub hub)
+    {
+        var options = hub.Options.Config;
+        if (values.Count > options.MaxKeys)
+        {
+            throw SwitchboardProblemException.BadRequest("too-many-keys", "Too many keys", $"The settings have {values.Count} keys; the limit is {options.MaxKeys}.");
+        }
+
+        foreach (var (key, value) in values)
+        {
+            ValidateKey(key, hub);
+            if (value is JsonObject flag && flag.TryGetPropertyValue("rollout", out var rollout)
+                && (rollout is not JsonValue number || !number.TryGetValue<double>(out var percent) || percent is < 0 or > 100 || double.IsNaN(percent)))
+            {
+                throw SwitchboardProblemException.BadRequest("invalid-flag", "Invalid rollout",
+                    $"Flag '{Truncate(key)}': \"rollout\" must be a number from 0 to 100 (the percentage of user keys that see the flag on).");
+            }
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, JsonWire.Compact))
+        {
+            values.WriteTo(writer);
+        }
+
+        if (buffer.WrittenCount > options.MaxBytes)
+        {
+            throw new SwitchboardProblemException(413, "payload-too-large", "Settings too large",
+                $"The settings would be {buffer.WrittenCount} bytes; the limit is {options.MaxBytes}.");
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void ValidateApp(string app, Hub hub)
+    {
+        var max = hub.Options.Config.MaxAppLength;
+        var error = app.Length > max ? $"The app name is {app.Length} characters long; the limit is {max}."
+            : app.Contains('.', StringComparison.Ordinal) ? "An app name is one topic segment, so it cannot contain '.'."
+            : TopicName.Validate(ConfigService.TopicPrefix + app, int.MaxValue);
+        if (error is not null)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-app", "Invalid app name", $"App '{Truncate(app)}': {error} Use A-Z, a-z, 0-9, '_' and '-'.");
+        }
+    }
+
+    private static void ValidateKey(string key, Hub hub)
+    {
+        var max = hub.Options.Config.MaxKeyLength;
+        if (key.Length == 0 || key.Length > max || key.Any(char.IsControl))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-key", "Invalid key", $"Keys are 1 to {max} characters without control characters.");
+        }
+    }
+
+    private static long ParseVersion(string text, string name)
+    {
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-version", "Invalid version", $"{name} must be a whole number: the version you hold, 0 for none.");
+        }
+
+        return version;
+    }
+
+    private static List<Watch> ParseWatches(StringValues values, Hub hub)
+    {
+        var max = hub.Options.Config.MaxWatchApps;
+        var watches = new List<Watch>();
+        foreach (var value in values)
+        {
+            foreach (var item in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var colon = item.LastIndexOf(':');
+                var app = colon < 0 ? item : item[..colon];
+                ValidateApp(app, hub);
+                var version = colon < 0 ? 0 : ParseVersion(item[(colon + 1)..], $"The version of '{Truncate(app)}'");
+                if (watches.Any(w => w.App == app))
+                {
+                    throw SwitchboardProblemException.BadRequest("invalid-watch", "App watched twice", $"'{Truncate(app)}' appears twice in watch.");
+                }
+
+                watches.Add(new Watch(app, version));
+                if (watches.Count > max)
+                {
+                    throw SwitchboardProblemException.BadRequest("invalid-watch", "Too many apps", $"A watch may name at most {max} apps.");
+                }
+            }
+        }
+
+        if (watches.Count == 0)
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-watch", "Nothing to watch", "Name the apps and the versions you hold: ?watch=app1:3,app2:0&wait=60.");
+        }
+
+        return watches;
+    }
+
+    private static TimeSpan ParseWait(string? value, Hub hub)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
+        {
+            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=60.");
+        }
+
+        var wait = TimeSpan.FromSeconds(Math.Min(seconds, hub.Options.Polling.MaxWait.TotalSeconds));
+        // Up to 1/16 more, as for event polls, so clients that timed out together drift apart.
+        return wait <= TimeSpan.Zero ? TimeSpan.Zero : wait + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * wait.TotalMilliseconds / 16);
+    }
+
+    private static bool IfNoneMatch(HttpRequest request, string etag) =>
+        request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() is var t && (t == etag || t == "W/" + etag || t == "*")));
+
+    private static void NotModified(HttpResponse response, string? etag)
+    {
+        response.StatusCode = StatusCodes.Status304NotModified;
+        response.Headers.CacheControl = "no-cache";
+        if (etag is not null)
+        {
+            response.Headers.ETag = etag;
+        }
+    }
+
+    private static async Task WriteVersionAsync(HttpContext context, ConfigVersion version, int status = StatusCodes.Status200OK)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        // Revalidate every time: the ETag makes that a 304 when nothing changed.
+        response.Headers.CacheControl = "no-cache";
+        response.Headers.ETag = version.ETag;
+        response.Headers["X-Config-Version"] = version.Version.ToString(CultureInfo.InvariantCulture);
+        await using var writer = new Utf8JsonWriter(response.BodyWriter, JsonWire.Compact);
+        ConfigService.Write(writer, version);
+        await writer.FlushAsync(context.RequestAborted);
+    }
+
+    private static SwitchboardProblemException NotFound(string app) =>
+        new(404, "config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
+
+    private static string Truncate(string? value) => value is null ? "" : value.Length > 64 ? value[..64] + "…" : value;
+
+    private readonly record struct Watch(string App, long Version);
+}

@@ -1,0 +1,157 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Config;
+using Switchboard.Events;
+using Switchboard.Hubs;
+
+namespace Switchboard.AspNetCore.Config;
+
+/// <summary>
+/// The newest version of every app in memory (loaded from the <see cref="IConfigStore"/> once), and the one path
+/// by which settings change: store the version, update memory, release the held polls, publish the event.
+/// </summary>
+internal sealed partial class ConfigService
+{
+    /// <summary>The event type of a new version on topic <c>config.{app}</c>.</summary>
+    public const string ChangedEventType = "config.changed";
+
+    /// <summary>The topic prefix of config events.</summary>
+    public const string TopicPrefix = "config.";
+
+    private readonly IConfigStore _store;
+    private readonly Hub _hub;
+    private readonly ConfigWaiters _waiters;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ConfigService> _logger;
+    private readonly ConcurrentDictionary<string, ConfigVersion> _latest = new(StringComparer.Ordinal);
+    // Writes are rare and each is one store commit; one at a time keeps version numbers gapless without per-app locks.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Lock _loadLock = new();
+    private Task? _loaded;
+
+    public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, TimeProvider time, ILogger<ConfigService> logger)
+    {
+        _store = store;
+        _hub = hub;
+        _waiters = waiters;
+        _time = time;
+        _logger = logger;
+    }
+
+    public ConfigWaiters Waiters => _waiters;
+
+    /// <summary>Loads the newest versions on first use (a failed load is tried again by the next request).</summary>
+    public Task EnsureLoadedAsync()
+    {
+        lock (_loadLock)
+        {
+            if (_loaded is null || _loaded.IsFaulted || _loaded.IsCanceled)
+            {
+                _loaded = LoadAsync();
+            }
+
+            return _loaded;
+        }
+    }
+
+    private async Task LoadAsync()
+    {
+        foreach (var version in await _store.LoadLatestAsync().ConfigureAwait(false))
+        {
+            _latest[version.App] = version;
+        }
+    }
+
+    /// <summary>The newest version of <paramref name="app"/>, or null when it has none. Call after <see cref="EnsureLoadedAsync"/>.</summary>
+    public ConfigVersion? Get(string app) => _latest.TryGetValue(app, out var version) ? version : null;
+
+    public Task<IReadOnlyList<ConfigVersion>> HistoryAsync(string app, int limit, CancellationToken cancellationToken) =>
+        _store.ReadHistoryAsync(app, limit, cancellationToken);
+
+    /// <summary>
+    /// Changes an app's settings: <paramref name="change"/> gets the current values (null for a new app) and returns the
+    /// new compact JSON object. An unchanged result stores nothing and returns the current version with <c>Created = false</c>.
+    /// </summary>
+    public async Task<ConfigWriteResult> WriteAsync(string app, Func<ConfigVersion?, byte[]> change, CancellationToken cancellationToken)
+    {
+        await EnsureLoadedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ConfigVersion next;
+        try
+        {
+            var current = Get(app);
+            var values = change(current);
+            if (current is not null && values.AsSpan().SequenceEqual(current.Values))
+            {
+                return new ConfigWriteResult(current, Changed: false);
+            }
+
+            next = new ConfigVersion(app, (current?.Version ?? 0) + 1, values, DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()));
+            // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
+            await _store.SaveAsync(next, _hub.Options.Config.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
+            _latest[app] = next;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        LogChanged(_logger, app, next.Version);
+        _waiters.Changed(app);
+        await PublishAsync(next).ConfigureAwait(false);
+        return new ConfigWriteResult(next, Changed: true);
+    }
+
+    /// <summary>
+    /// The version as an event on <c>config.{app}</c>, so the generic transports can follow settings too. It is
+    /// appended after the store commit: a crash in between loses the event, never the version (which the config
+    /// endpoints serve from the store).
+    /// </summary>
+    private async Task PublishAsync(ConfigVersion version)
+    {
+        try
+        {
+            await _hub.PublishAsync([new EventDraft(TopicPrefix + version.App, ChangedEventType, Serialize(version))], null, null, CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogEventFailed(_logger, ex, version.App, version.Version);
+        }
+    }
+
+    /// <summary><c>{"app", "version", "values"}</c>: the shape of a config read and of the event data.</summary>
+    public static byte[] Serialize(ConfigVersion version)
+    {
+        var buffer = new ArrayBufferWriter<byte>(version.Values.Length + 64);
+        using (var writer = new Utf8JsonWriter(buffer, JsonWire.Compact))
+        {
+            Write(writer, version);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static void Write(Utf8JsonWriter writer, ConfigVersion version)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("app", version.App);
+        writer.WriteNumber("version", version.Version);
+        writer.WritePropertyName("values");
+        writer.WriteRawValue(version.Values, skipInputValidation: true);
+        writer.WriteString("updatedAt", version.CreatedAt);
+        writer.WriteEndObject();
+    }
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Config {App} is now version {Version}")]
+    private static partial void LogChanged(ILogger logger, string app, long version);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "Config {App} version {Version} was stored but its config.changed event could not be appended")]
+    private static partial void LogEventFailed(ILogger logger, Exception exception, string app, long version);
+}
+
+/// <summary>The version after a write, and whether the write made a new one.</summary>
+internal sealed record ConfigWriteResult(ConfigVersion Version, bool Changed);

@@ -1,0 +1,18 @@
+namespace Switchboard.Config;
+
+/// <summary>
+/// Where app settings and their history live. It keeps the newest version of every app for as long as the app exists,
+/// whatever log retention does to the <c>config.{app}</c> topics: the store, not the log, is the truth for config reads.
+/// Writes come from one writer at a time (the config service serializes them).
+/// </summary>
+public interface IConfigStore : IAsyncDisposable
+{
+    /// <summary>The newest version of every app, read once at start.</summary>
+    Task<IReadOnlyList<ConfigVersion>> LoadLatestAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new version and keeps only the newest <paramref name="keepHistory"/> versions of its app.</summary>
+    Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default);
+
+    /// <summary>The newest versions of an app, newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<ConfigVersion>> ReadHistoryAsync(string app, int limit, CancellationToken cancellationToken = default);
+}
