@@ -73,7 +73,7 @@ internal sealed record JobsReport(
     Dictionary<string, long> ErrorMessages);
 
 /// <summary>
-/// End-to-end job throughput: submitter loops POST /v1/jobs (at most --max-outstanding jobs submitted but not
+/// End-to-end job throughput: submitter loops POST /v1/jobs (at most the max-outstanding option's jobs submitted but not
 /// completed), worker loops claim with a long poll and complete at once (no-op work). Each job's input carries
 /// the submitter's Stopwatch timestamp, so the worker measures submit-to-complete latency when its complete is
 /// answered. After the drain every submitted id must have been completed exactly once, and the hub's own view
@@ -343,7 +343,7 @@ internal static class JobsBenchmark
         }
     }
 
-    /// <summary>Reads every submitted job back (or a random sample of --verify-sample): succeeded, claimed once.</summary>
+    /// <summary>Reads every submitted job back (or a random sample of the verify-sample option's size): succeeded, claimed once.</summary>
     private static async Task<(long Verified, long Succeeded, long BadStatus, long Retried)> VerifyAsync(
         JobsOptions o, HttpClient client, State state, ErrorTally errors, CancellationToken ct)
     {
