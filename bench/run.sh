@@ -12,10 +12,15 @@
 #   ws-large  ws-fanout --idle-memory, WS_LARGE_SUBSCRIBERS (10000) @ WS_LARGE_RATE (20)/s, on a fresh server
 #   webhooks  webhooks, WH_ENDPOINTS (100) endpoints on one topic, instant receiver and a WH_DELAY_MS (50) ms
 #             receiver, at the most the hub sustains (WH_RATE=0); the server then allows loopback http targets
+#   jobs      jobs, JOBS_WORKERS (8) HTTP workers claiming bench.noop and completing at once, JOBS_SUBMITTERS (4)
+#             submitters keeping at most JOBS_OUTSTANDING (64) jobs unfinished, on a fresh server
+#   config    config-herd, CONFIG_POLLERS (5000) held long polls on one app, one PUT, on a fresh server
 # Environment overrides (same meaning as the flags): BENCH_DURATION (10), BENCH_WARMUP (2),
 # FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION),
 # FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120),
-# WH_ENDPOINTS (100), WH_DELAY_MS (50), WH_RATE (0 = as fast as deliveries arrive), WH_DURATION (= BENCH_DURATION).
+# WH_ENDPOINTS (100), WH_DELAY_MS (50), WH_RATE (0 = as fast as deliveries arrive), WH_DURATION (= BENCH_DURATION),
+# JOBS_WORKERS (8), JOBS_SUBMITTERS (4), JOBS_OUTSTANDING (64), JOBS_DURATION (= BENCH_DURATION),
+# CONFIG_POLLERS (5000), CONFIG_WAIT (60), CONFIG_SETTLE (3), CONFIG_RUNS (1: herds in a row on the same server).
 # The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
 # limit is raised to the hard limit for both processes.
 # SWITCHBOARD_DLL=path skips building src/Switchboard and runs that server dll instead.
@@ -47,6 +52,14 @@ wh_endpoints="${WH_ENDPOINTS:-100}"
 wh_delay_ms="${WH_DELAY_MS:-50}"
 wh_rate="${WH_RATE:-0}"
 wh_duration="${WH_DURATION:-}"
+jobs_workers="${JOBS_WORKERS:-8}"
+jobs_submitters="${JOBS_SUBMITTERS:-4}"
+jobs_outstanding="${JOBS_OUTSTANDING:-64}"
+jobs_duration="${JOBS_DURATION:-}"
+config_pollers="${CONFIG_POLLERS:-5000}"
+config_wait="${CONFIG_WAIT:-60}"
+config_settle="${CONFIG_SETTLE:-3}"
+config_runs="${CONFIG_RUNS:-1}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -63,9 +76,10 @@ done
 fanout_duration="${fanout_duration:-$duration}"
 ws_duration="${ws_duration:-$duration}"
 wh_duration="${wh_duration:-$duration}"
+jobs_duration="${jobs_duration:-$duration}"
 
 # Expand and check the step list up front, so a typo fails before minutes of building.
-run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0 run_webhooks=0
+run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0 run_webhooks=0 run_jobs=0 run_config=0
 IFS=',' read -r -a step_list <<<"$steps"
 for s in "${step_list[@]}"; do
   case "${s// /}" in
@@ -75,11 +89,13 @@ for s in "${step_list[@]}"; do
     ws-small) run_ws_small=1 ;;
     ws-large) run_ws_large=1 ;;
     webhooks) run_webhooks=1 ;;
+    jobs) run_jobs=1 ;;
+    config|config-herd) run_config=1 ;;
     "") ;;
-    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large, webhooks)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large, webhooks, jobs, config)" >&2; exit 2 ;;
   esac
 done
-if [[ $((run_publish + run_sse + run_ws_small + run_ws_large + run_webhooks)) -eq 0 ]]; then
+if [[ $((run_publish + run_sse + run_ws_small + run_ws_large + run_webhooks + run_jobs + run_config)) -eq 0 ]]; then
   echo "run.sh: no steps selected" >&2
   exit 2
 fi
@@ -100,6 +116,7 @@ max_subscribers=0
 [[ "$run_sse" == 1 && "$subscribers" -gt "$max_subscribers" ]] && max_subscribers="$subscribers"
 [[ "$run_ws_small" == 1 && "$ws_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_subscribers"
 [[ "$run_ws_large" == 1 && "$ws_large_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_large_subscribers"
+[[ "$run_config" == 1 && "$config_pollers" -gt "$max_subscribers" ]] && max_subscribers="$config_pollers"
 if [[ "$open_files" != unlimited && "$open_files" -lt $((max_subscribers + 512)) ]]; then
   echo "run.sh: ulimit -n $open_files is too low for $max_subscribers subscribers (need $((max_subscribers + 512)))" >&2
   exit 1
@@ -223,8 +240,12 @@ ws_small_budget=$(( 60 + $(ceil "$ws_duration") + $(ceil "$warmup") + 90 ))
 ws_large_budget=$(( $(ceil "$ws_connect_timeout") + 200 + $(ceil "$ws_idle_seconds") + $(ceil "$ws_duration") + $(ceil "$warmup") + 60 ))
 # Register + warmup + measure + drain (30 s) + read counts and delete + slack.
 wh_budget=$(( $(ceil "$wh_duration") + $(ceil "$warmup") + 150 ))
+# Warmup + measure + drain (30 s) + read-back + slack.
+jobs_budget=$(( $(ceil "$jobs_duration") + $(ceil "$warmup") + 180 ))
+# Connect + settle + answers (30 s) + slack; the hold itself bounds connect + settle.
+config_budget=$(( config_wait + 120 ))
 
-# ws-large and webhooks start servers of their own.
+# ws-large, webhooks, jobs and config start servers of their own.
 if [[ $((run_publish + run_sse + run_ws_small)) -gt 0 ]]; then
   start_server
 fi
@@ -258,6 +279,20 @@ if [[ "$run_webhooks" == 1 ]]; then
   step "webhooks ${wh_endpoints} endpoints, ${wh_delay_ms} ms receiver" "$wh_budget" webhooks --url "$url" --endpoints "$wh_endpoints" \
     --rate "$wh_rate" --duration "$wh_duration" --warmup "$warmup" --receiver-delay-ms "$wh_delay_ms"
   server_env=()
+fi
+if [[ "$run_jobs" == 1 ]]; then
+  stop_server
+  start_server
+  step "jobs ${jobs_workers} workers, no-op" "$jobs_budget" jobs --url "$url" --workers "$jobs_workers" --submitters "$jobs_submitters" \
+    --max-outstanding "$jobs_outstanding" --duration "$jobs_duration" --warmup "$warmup"
+fi
+if [[ "$run_config" == 1 ]]; then
+  stop_server
+  start_server
+  for i in $(seq 1 "$config_runs"); do
+    step "config-herd ${config_pollers} long polls (${i}/${config_runs})" "$config_budget" config-herd --url "$url" \
+      --pollers "$config_pollers" --wait "$config_wait" --settle "$config_settle"
+  done
 fi
 
 stop_server

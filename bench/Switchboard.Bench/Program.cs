@@ -27,6 +27,11 @@ internal static class Program
                                     [--max-in-flight M (server default)] [--verify-every K=1]
                                     (the server must allow loopback http targets: Switchboard__Webhooks__AllowedNetworks__0=127.0.0.0/8,
                                      Switchboard__Webhooks__AllowHttp=true)
+          Switchboard.Bench jobs    --url U [--workers W=8] [--submitters S=4] [--max-outstanding M=64] [--type T=bench.noop]
+                                    [--claim-wait S=30] [--duration S=10] [--warmup S=2] [--drain S=30]
+                                    [--verify-sample N=0 (0 = read back every job)] [--request-timeout S=75]
+          Switchboard.Bench config-herd --url U [--pollers N=5000] [--app A=bench-herd] [--wait S=60] [--settle S=3]
+                                    [--answer-timeout S=30] [--connect-concurrency C=64]
           Switchboard.Bench selftest      check argument parsing, percentiles, SSE and WebSocket parsing offline
           Switchboard.Bench server-memory --server-pid PID   print a server's RSS, force a GC, print its managed heap
           Switchboard.Bench free-port     print a free loopback TCP port (used by bench/run.sh)
@@ -93,6 +98,35 @@ internal static class Program
                     var path = await ResultsWriter.WriteAsync(dir, WebhookOptions.Mode, report, BenchJsonContext.Default.WebhookReport, CancellationToken.None);
                     Console.WriteLine($"results: {path}");
                     return report.DeliveredInWindow > 0 && report.SignaturesInvalid == 0 ? 0 : 1;
+                }
+
+                case JobsOptions.Mode:
+                {
+                    EnableInlineSocketCompletions();
+                    var options = JobsOptions.From(cli);
+                    var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
+                    cli.EnsureNoUnknownOptions();
+                    var report = await JobsBenchmark.RunAsync(options, cts.Token);
+                    JobsBenchmark.Print(report, Console.Out);
+                    var path = await ResultsWriter.WriteAsync(dir, JobsOptions.Mode, report, BenchJsonContext.Default.JobsReport, CancellationToken.None);
+                    Console.WriteLine($"results: {path}");
+                    // Lost or doubly completed jobs fail the run, as does one where nothing completed.
+                    return report.CompletedInWindow > 0 && report.NeverCompleted == 0 && report.CompletedMoreThanOnce == 0
+                        && report.VerifiedBadStatus == 0 ? 0 : 1;
+                }
+
+                case ConfigHerdOptions.Mode:
+                {
+                    EnableInlineSocketCompletions();
+                    var options = ConfigHerdOptions.From(cli);
+                    var dir = cli.GetString("results-dir", ResultsWriter.DefaultDirectory());
+                    cli.EnsureNoUnknownOptions();
+                    var report = await ConfigHerdBenchmark.RunAsync(options, cts.Token);
+                    ConfigHerdBenchmark.Print(report, Console.Out);
+                    var path = await ResultsWriter.WriteAsync(dir, ConfigHerdOptions.Mode, report, BenchJsonContext.Default.ConfigHerdReport, CancellationToken.None);
+                    Console.WriteLine($"results: {path}");
+                    // Every poller must get the new version; the 2 s target is reported, not enforced.
+                    return report.AnsweredNewVersion == report.Pollers ? 0 : 1;
                 }
 
                 case "selftest":

@@ -82,6 +82,8 @@ internal sealed record FanoutReport(
 [JsonSerializable(typeof(PublishReport))]
 [JsonSerializable(typeof(FanoutReport))]
 [JsonSerializable(typeof(WebhookReport))]
+[JsonSerializable(typeof(JobsReport))]
+[JsonSerializable(typeof(ConfigHerdReport))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
 
 internal static class ResultsWriter
