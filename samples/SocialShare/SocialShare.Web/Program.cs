@@ -1,0 +1,3 @@
+using SocialShare.Web;
+
+await SocialShareWeb.Build(args).RunAsync();
