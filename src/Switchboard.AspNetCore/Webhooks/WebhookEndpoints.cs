@@ -146,18 +146,21 @@ internal static class WebhookEndpoints
         return Json(Describe(Required(view, id), null, hub), 200);
     }
 
-    private static async Task<IResult> ReplayAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher)
+    private static async Task<IResult> ReplayAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, IWebhookStore store)
     {
         using var document = await ReadBodyAsync(context);
         var after = ReadRequiredString(document.RootElement, "after", "a cursor, or 'earliest'");
-        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
+        var view = await dispatcher.ChangeAsync(id, async (endpoint, pending) =>
         {
             var start = StartOf(hub, after, hub.ParseFilter(endpoint.Topics));
-            // Pending retries after the replay point are sent again by the replay itself.
-            var removed = pending.Where(d => d.Seq > start).Select(d => (WebhookChange)new WebhookDeliveryRemoved(id, d.Seq)).ToList();
-            return ValueTask.FromResult(new WebhookDispatcher.Change(
-                endpoint with { Progress = endpoint.Progress with { AfterSeq = start } },
-                [.. pending.Where(d => d.Seq <= start)], removed));
+            // Pending retries and failed deliveries after the replay point are sent again by the replay itself;
+            // forgetting them keeps a later recover from sending them a second time.
+            await dispatcher.FlushAsync(context.RequestAborted);
+            var failed = (await store.ReadFailedAsync(id, DateTimeOffset.MinValue, MaxRecoverPerCall, context.RequestAborted)).Where(d => d.Seq > start).ToList();
+            var removed = pending.Where(d => d.Seq > start).Concat(failed).Select(d => (WebhookChange)new WebhookDeliveryRemoved(id, d.Seq)).ToList();
+            return new WebhookDispatcher.Change(
+                endpoint with { Progress = endpoint.Progress with { AfterSeq = start, Failed = Math.Max(0, endpoint.Progress.Failed - failed.Count) } },
+                [.. pending.Where(d => d.Seq <= start)], removed);
         }, context.RequestAborted);
         return Json(Describe(Required(view, id), null, hub), 200);
     }
@@ -175,7 +178,9 @@ internal static class WebhookEndpoints
         var view = await dispatcher.ChangeAsync(id, async (endpoint, pending) =>
         {
             await dispatcher.FlushAsync(context.RequestAborted);
-            var failed = await store.ReadFailedAsync(id, since, MaxRecoverPerCall, context.RequestAborted);
+            // Bounded like any backlog: no more than the endpoint may have pending; call again for the rest.
+            var room = Math.Max(0, hub.Options.Webhooks.MaxPendingRetriesPerEndpoint - pending.Count);
+            var failed = room == 0 ? [] : await store.ReadFailedAsync(id, since, Math.Min(MaxRecoverPerCall, room), context.RequestAborted);
             var now = time.GetUtcNow();
             var retries = failed.Select(d => d with { Status = WebhookDeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now }).ToList();
             recovered = retries.Count;

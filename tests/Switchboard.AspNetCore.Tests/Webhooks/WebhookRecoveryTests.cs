@@ -60,6 +60,52 @@ public sealed class WebhookRecoveryTests
     }
 
     [Fact]
+    public async Task Replay_OverFailedEvents_ForgetsThemSoRecoverDoesNotSendThemAgain()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new ReceiverAnswer(500);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.RetrySchedule = [TimeSpan.FromMilliseconds(10)]));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await client.PublishManyAsync("orders", 3);
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("failed") == 3, "three failed");
+
+        receiver.Respond = _ => ReceiverAnswer.Ok;
+        await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/replay", """{"after":"earliest"}""");
+        var replayed = await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 3, "the replay");
+        var recovered = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/recover", $$"""{"since":"{{before:O}}"}""");
+
+        Assert.Equal(0, replayed.Counts("failed"));
+        Assert.Equal(0, recovered.GetProperty("recovered").GetInt32());
+    }
+
+    [Fact]
+    public async Task Recover_TakesNoMoreThanThePendingCapAllows()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new ReceiverAnswer(500);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
+        {
+            w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
+            w.MaxPendingRetriesPerEndpoint = 2;
+            w.CircuitFailureThreshold = 1000;
+        }));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await client.PublishManyAsync("orders", 5);
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("failed") == 5, "five failed");
+
+        receiver.Respond = _ => ReceiverAnswer.Ok;
+        var first = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/recover", $$"""{"since":"{{before:O}}"}""");
+        Assert.Equal(2, first.GetProperty("recovered").GetInt32());
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 2, "the first two");
+        var second = await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/recover", $$"""{"since":"{{before:O}}"}""");
+        Assert.Equal(2, second.GetProperty("recovered").GetInt32());
+    }
+
+    [Fact]
     public async Task Pause_StopsDeliveries_AndEnableResumesFromTheCursor()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
