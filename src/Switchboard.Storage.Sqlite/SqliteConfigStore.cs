@@ -10,10 +10,7 @@ namespace Switchboard.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteConfigStore : IConfigStore
 {
-    private readonly string _connectionString;
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly SqliteEventLog? _log;
+    private readonly SqliteStoreFile _file;
 
     /// <summary>Opens the store in the database file at <paramref name="path"/>, creating its table; it writes on its own connection.</summary>
     public SqliteConfigStore(string path)
@@ -29,24 +26,7 @@ public sealed class SqliteConfigStore : IConfigStore
 
     private SqliteConfigStore(string path, SqliteEventLog? log)
     {
-        _log = log;
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Execute(_writer, """
+        _file = new SqliteStoreFile(path, log, """
             CREATE TABLE IF NOT EXISTS config_versions (
                 app TEXT NOT NULL,
                 version INTEGER NOT NULL,
@@ -59,7 +39,7 @@ public sealed class SqliteConfigStore : IConfigStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<ConfigVersion>> LoadLatestAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT c.app, c.version, c.config_values, c.created_at FROM config_versions c
@@ -73,7 +53,7 @@ public sealed class SqliteConfigStore : IConfigStore
     /// <inheritdoc />
     public async Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default)
     {
-        await WriteAsync(transaction =>
+        await _file.WriteAsync(transaction =>
         {
             using var command = transaction.Connection!.CreateCommand();
             command.Transaction = transaction;
@@ -93,7 +73,7 @@ public sealed class SqliteConfigStore : IConfigStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<ConfigVersion>> ReadHistoryAsync(string app, int limit, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT app, version, config_values, created_at FROM config_versions WHERE app = $app ORDER BY version DESC LIMIT $limit";
         command.Parameters.AddWithValue("$app", app);
@@ -114,47 +94,6 @@ public sealed class SqliteConfigStore : IConfigStore
         return versions;
     }
 
-    /// <summary>Runs a write in a transaction: the log's group commit when there is one, else this store's own connection.</summary>
-    private async Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
-    {
-        if (_log is not null)
-        {
-            await _log.ExecuteWriteAsync(write, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            using var transaction = _writer.BeginTransaction();
-            write(transaction);
-            transaction.Commit();
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        SqliteConnection.ClearPool(_writer);
-        await _writer.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _file.DisposeAsync();
 }

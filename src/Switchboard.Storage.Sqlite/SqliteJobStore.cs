@@ -33,10 +33,7 @@ public sealed class SqliteJobStore : IJobStore
         CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, updated_at);
         """;
 
-    private readonly string _connectionString;
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly SqliteEventLog? _log;
+    private readonly SqliteStoreFile _file;
 
     /// <summary>Opens the store in the database file at <paramref name="path"/>, creating its table; it writes on its own connection.</summary>
     public SqliteJobStore(string path)
@@ -52,30 +49,13 @@ public sealed class SqliteJobStore : IJobStore
 
     private SqliteJobStore(string path, SqliteEventLog? log)
     {
-        _log = log;
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Execute(_writer, Schema);
+        _file = new SqliteStoreFile(path, log, Schema);
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM jobs WHERE status IN ($queued, $running) ORDER BY created_at, id";
         command.Parameters.AddWithValue("$queued", (int)JobStatus.Queued);
@@ -91,7 +71,7 @@ public sealed class SqliteJobStore : IJobStore
 
     private async Task<Job?> FindAsync(string column, string value, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM jobs WHERE {column} = $value";
         command.Parameters.AddWithValue("$value", value);
@@ -107,7 +87,7 @@ public sealed class SqliteJobStore : IJobStore
             return;
         }
 
-        await WriteAsync(transaction =>
+        await _file.WriteAsync(transaction =>
         {
             using var save = transaction.Connection!.CreateCommand();
             save.Transaction = transaction;
@@ -143,7 +123,7 @@ public sealed class SqliteJobStore : IJobStore
     public async Task<int> DeleteFinishedAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken = default)
     {
         var deleted = 0;
-        await WriteAsync(transaction =>
+        await _file.WriteAsync(transaction =>
         {
             using var command = transaction.Connection!.CreateCommand();
             command.Transaction = transaction;
@@ -211,49 +191,8 @@ public sealed class SqliteJobStore : IJobStore
         return jobs;
     }
 
-    /// <summary>Runs a write in a transaction: the log's group commit when there is one, else this store's own connection.</summary>
-    private async Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
-    {
-        if (_log is not null)
-        {
-            await _log.ExecuteWriteAsync(write, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            using var transaction = _writer.BeginTransaction();
-            write(transaction);
-            transaction.Commit();
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
-
     private static DateTimeOffset Time(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        SqliteConnection.ClearPool(_writer);
-        await _writer.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _file.DisposeAsync();
 }

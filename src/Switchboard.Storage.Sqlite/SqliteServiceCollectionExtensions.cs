@@ -26,18 +26,22 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SqliteEventLog>>()));
-        services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
-        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
-            ? new SqliteWebhookStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
-            : new SqliteWebhookStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
-        services.RemoveAll<Switchboard.Jobs.IJobStore>();
-        services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
-            ? new SqliteJobStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
-            : new SqliteJobStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
-        services.RemoveAll<Switchboard.Config.IConfigStore>();
-        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => sp.GetRequiredService<IEventLog>() is SqliteEventLog log
-            ? new SqliteConfigStore(log, sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path)
-            : new SqliteConfigStore(sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
+        AddNextToTheLog<Switchboard.Webhooks.IWebhookStore>(services, (log, path) => log is null ? new SqliteWebhookStore(path) : new SqliteWebhookStore(log, path));
+        AddNextToTheLog<Switchboard.Jobs.IJobStore>(services, (log, path) => log is null ? new SqliteJobStore(path) : new SqliteJobStore(log, path));
+        AddNextToTheLog<Switchboard.Config.IConfigStore>(services, (log, path) => log is null ? new SqliteConfigStore(path) : new SqliteConfigStore(log, path));
         return services;
+    }
+
+    /// <summary>
+    /// Registers a store that lives in the log's file, replacing any registered before; it writes through the SQLite
+    /// log's writer when that is the log in use (an embedding app may have swapped the log out).
+    /// </summary>
+    private static void AddNextToTheLog<TStore>(IServiceCollection services, Func<SqliteEventLog?, string, TStore> create)
+        where TStore : class
+    {
+        services.RemoveAll<TStore>();
+        services.AddSingleton(sp => create(
+            sp.GetRequiredService<IEventLog>() as SqliteEventLog,
+            sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
     }
 }

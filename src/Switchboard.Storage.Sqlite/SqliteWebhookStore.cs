@@ -12,10 +12,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
 {
     private const char ListSeparator = '\n'; // topic patterns and event types never contain control characters
 
-    private readonly string _connectionString;
-    private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly SqliteEventLog? _log;
+    private readonly SqliteStoreFile _file;
 
     /// <summary>Opens the store in the database file at <paramref name="path"/>, creating its tables; it writes on its own connection.</summary>
     public SqliteWebhookStore(string path)
@@ -35,24 +32,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
 
     private SqliteWebhookStore(string path, SqliteEventLog? log)
     {
-        _log = log;
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute(_writer, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Execute(_writer, Schema);
+        _file = new SqliteStoreFile(path, log, Schema);
     }
 
     private const string Schema = """
@@ -102,7 +82,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
     /// <inheritdoc />
     public async Task<WebhookSnapshot> LoadAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         var endpoints = new List<WebhookEndpoint>();
         await using (var command = connection.CreateCommand())
         {
@@ -151,7 +131,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
             return;
         }
 
-        await WriteAsync(transaction =>
+        await _file.WriteAsync(transaction =>
         {
             // One command per kind of change for the whole batch, so SQLite parses each statement once per batch
             // rather than once per row (a batch is mostly attempt rows and progress updates).
@@ -179,28 +159,6 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 }
             }
         }, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Runs a write in a transaction: the log's group commit when there is one, else this store's own connection.</summary>
-    private async Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
-    {
-        if (_log is not null)
-        {
-            await _log.ExecuteWriteAsync(write, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            using var transaction = _writer.BeginTransaction();
-            write(transaction);
-            transaction.Commit();
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
     }
 
     private static void Prepare(SqliteCommand command, WebhookChange change)
@@ -306,7 +264,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<WebhookAttempt>> ReadAttemptsAsync(string endpointId, bool? succeeded, int limit, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             SELECT id, endpoint_id, seq, attempt, time, succeeded, status_code, latency_ms, error, response_body FROM webhook_attempts
@@ -331,7 +289,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<WebhookDelivery>> ReadFailedAsync(string endpointId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT endpoint_id, seq, attempts, status, next_attempt_at, updated_at, last_error FROM webhook_deliveries
@@ -347,7 +305,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
     /// <inheritdoc />
     public async Task TrimAttemptsAsync(int keepPerEndpoint, CancellationToken cancellationToken = default)
     {
-        await WriteAsync(transaction =>
+        await _file.WriteAsync(transaction =>
         {
             using var command = transaction.Connection!.CreateCommand();
             command.Transaction = transaction;
@@ -374,13 +332,6 @@ public sealed class SqliteWebhookStore : IWebhookStore
         return deliveries;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
-
     private static IReadOnlyList<string> SplitList(string value) => value.Length == 0 ? [] : value.Split(ListSeparator);
 
     private static DateTimeOffset Time(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
@@ -389,18 +340,6 @@ public sealed class SqliteWebhookStore : IWebhookStore
 
     private static object Millis(DateTimeOffset? time) => time is { } value ? value.ToUnixTimeMilliseconds() : DBNull.Value;
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        SqliteConnection.ClearPool(_writer);
-        await _writer.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _file.DisposeAsync();
 }

@@ -1,0 +1,84 @@
+using Microsoft.Data.Sqlite;
+
+namespace Switchboard.Storage.Sqlite;
+
+/// <summary>
+/// The plumbing the stores that live next to the log (webhooks, jobs, config) share: the file, its schema, pooled
+/// read connections, and one way to write. With a log, writes run inside the log's group commits on its writer
+/// thread, because one writer per file means no contention for SQLite's write lock; without one (a store used on
+/// its own), they run on the store's own connection, one at a time.
+/// </summary>
+internal sealed class SqliteStoreFile : IAsyncDisposable
+{
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SqliteEventLog? _log;
+
+    /// <summary>Opens (or creates) the file at <paramref name="path"/> and runs <paramref name="schema"/> on it.</summary>
+    public SqliteStoreFile(string path, SqliteEventLog? log, string schema)
+    {
+        _log = log;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        Execute(schema);
+    }
+
+    /// <summary>A pooled connection for reading.</summary>
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    /// <summary>Runs <paramref name="write"/> in a transaction: the log's group commit when there is a log, else this file's own connection.</summary>
+    public async Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
+    {
+        if (_log is not null)
+        {
+            await _log.ExecuteWriteAsync(write, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var transaction = _writer.BeginTransaction();
+            write(transaction);
+            transaction.Commit();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        SqliteConnection.ClearPool(_writer);
+        await _writer.DisposeAsync().ConfigureAwait(false);
+    }
+}
