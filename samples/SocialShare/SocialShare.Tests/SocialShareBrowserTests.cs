@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,7 +19,7 @@ public sealed class SocialShareBrowserTests
     {
         Assert.True(File.Exists(Chromium),
             $"{Chromium} is missing, and the browser test needs it: run scripts/test.sh (it installs chromium with apt-get) or `sudo apt-get install chromium`.");
-        var nodeDirectory = Path.Combine(RepositoryRoot(), "tests", "node");
+        var nodeDirectory = Path.Combine(NodeScript.RepositoryRoot(), "tests", "node");
         Assert.True(Directory.Exists(Path.Combine(nodeDirectory, "node_modules", "playwright-core")),
             $"{nodeDirectory}/node_modules is missing: run scripts/test.sh (it runs npm ci there).");
 
@@ -35,7 +34,7 @@ public sealed class SocialShareBrowserTests
         {
             var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-            var (exitCode, output, error) = await RunNodeAsync(nodeDirectory, "socialshare-browser.mjs", address);
+            var (exitCode, output, error) = await NodeScript.RunAsync("socialshare-browser.mjs", address);
 
             Assert.True(exitCode == 0, $"socialshare-browser.mjs failed (exit {exitCode})\n{output}\n{error}");
             using var summary = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
@@ -48,39 +47,5 @@ public sealed class SocialShareBrowserTests
             await stop.CancelAsync();
             await worker.Within();
         }
-    }
-
-    private static async Task<(int ExitCode, string Output, string Error)> RunNodeAsync(string directory, string script, string argument)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(script);
-        start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output, await error);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Switchboard.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Switchboard.slnx not found above " + AppContext.BaseDirectory);
     }
 }
