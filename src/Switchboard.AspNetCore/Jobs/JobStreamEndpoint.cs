@@ -18,7 +18,6 @@ namespace Switchboard.AspNetCore.Jobs;
 /// </summary>
 internal static class JobStreamEndpoint
 {
-    private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
 
     public static async Task StreamAsync(string id, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat)
     {
@@ -95,13 +94,7 @@ internal static class JobStreamEndpoint
                     continue;
                 }
 
-                await Task.WhenAny(signal, heartbeat.NextTick, cancelled.Task);
-                if (!signal.IsCompleted && !cancellationToken.IsCancellationRequested && time.GetElapsedTime(lastWrite) >= options.HeartbeatInterval)
-                {
-                    writer.Write(Heartbeat);
-                    await writer.FlushAsync(cancellationToken);
-                    lastWrite = time.GetTimestamp();
-                }
+                lastWrite = await SseEndpoint.WaitAsync(writer, signal, heartbeat, cancelled, time, lastWrite, options.HeartbeatInterval, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -100,14 +100,7 @@ internal static class SseEndpoint
                     continue;
                 }
 
-                // Wait for an append, a heartbeat tick, or the end; no timer or registration per wait.
-                await Task.WhenAny(signal, heartbeat.NextTick, cancelled.Task);
-                if (!signal.IsCompleted && !cancellationToken.IsCancellationRequested && time.GetElapsedTime(lastWrite) >= options.HeartbeatInterval)
-                {
-                    writer.Write(Heartbeat);
-                    await writer.FlushAsync(cancellationToken);
-                    lastWrite = time.GetTimestamp();
-                }
+                lastWrite = await WaitAsync(writer, signal, heartbeat, cancelled, time, lastWrite, options.HeartbeatInterval, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -115,6 +108,24 @@ internal static class SseEndpoint
             // The client left, the hub is stopping, or the stream reached its maximum duration.
             // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
         }
+    }
+
+    /// <summary>
+    /// Waits for an append (<paramref name="signal"/>), a heartbeat tick, or the end, with no timer or registration per
+    /// wait; writes a heartbeat comment when the stream has been quiet for the interval. Returns the last write time.
+    /// </summary>
+    internal static async Task<long> WaitAsync(PipeWriter writer, Task signal, HeartbeatClock heartbeat, CancellationSignal cancelled, TimeProvider time,
+        long lastWrite, TimeSpan heartbeatInterval, CancellationToken cancellationToken)
+    {
+        await Task.WhenAny(signal, heartbeat.NextTick, cancelled.Task);
+        if (signal.IsCompleted || cancellationToken.IsCancellationRequested || time.GetElapsedTime(lastWrite) < heartbeatInterval)
+        {
+            return lastWrite;
+        }
+
+        writer.Write(Heartbeat);
+        await writer.FlushAsync(cancellationToken);
+        return time.GetTimestamp();
     }
 
     private static void WriteReset(PipeWriter writer, CursorReset reset)
