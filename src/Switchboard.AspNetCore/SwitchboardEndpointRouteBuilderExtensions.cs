@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Publishing;
@@ -23,6 +24,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["events"] => "GET, POST",
             ["stream"] or ["ws"] or ["health"] => "GET",
             ["topics", _, "events"] => "POST",
+            ["keys"] => "GET, POST",
+            ["keys", _] => "DELETE",
             _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments) ?? Config.ConfigEndpoints.AllowedMethods(segments),
         };
     }
@@ -37,11 +40,21 @@ public static class SwitchboardEndpointRouteBuilderExtensions
     {
         if (endpoints is IApplicationBuilder app && !app.Properties.ContainsKey(WebSocketsAddedKey))
         {
+            // After routing (WebApplication adds it first), so CORS and the rate limiter see the endpoint. The caller is
+            // resolved before the rate limiter, which counts requests per key, subject or IP.
             app.Properties[WebSocketsAddedKey] = true;
             app.UseWebSockets();
+            app.UseCors();
+            app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));
+            app.UseRateLimiter();
         }
 
-        var api = endpoints.MapGroup(prefix).AddEndpointFilter<ProblemEndpointFilter>().WithTags("Switchboard");
+        var api = endpoints.MapGroup(prefix)
+            .AddEndpointFilter<ProblemEndpointFilter>()
+            .AddEndpointFilter<AuthenticationEndpointFilter>()
+            .RequireCors(Origins.CorsPolicy)
+            .RequireRateLimiting(SwitchboardRateLimitPolicy.Name)
+            .WithTags("Switchboard");
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
             .WithName("PublishEvent").WithSummary("Publish one event to a topic");
@@ -54,11 +67,12 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
         // Outside the problem filter: a WebSocket lives as long as its request, and the filter's state would live
         // with it. The endpoint writes its own problems before the upgrade.
-        endpoints.MapGroup(prefix).WithTags("Switchboard").MapGet("/ws", WebSocketEndpoint.AcceptAsync)
+        endpoints.MapGroup(prefix).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", WebSocketEndpoint.AcceptAsync)
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
 
+        Keys.KeyEndpoints.Map(api);
         Webhooks.WebhookEndpoints.Map(api);
         Jobs.JobEndpoints.Map(api);
         Config.ConfigEndpoints.Map(api);

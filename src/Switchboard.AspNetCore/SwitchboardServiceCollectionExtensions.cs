@@ -1,5 +1,7 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Switchboard.AspNetCore.Retention;
 using Switchboard.Hubs;
@@ -41,6 +43,23 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Switchboard.Config.IConfigStore, Switchboard.Config.InMemoryConfigStore>();
         services.TryAddSingleton<Config.ConfigWaiters>();
         services.TryAddSingleton<Config.ConfigService>();
+        AddSecurity(services);
         return services;
+    }
+
+    /// <summary>Authentication, the request-rate limiter, connection limits and CORS.</summary>
+    private static void AddSecurity(IServiceCollection services)
+    {
+        services.TryAddSingleton<Switchboard.Auth.IApiKeyStore, Switchboard.Auth.InMemoryApiKeyStore>();
+        services.TryAddSingleton<Auth.SwitchboardAuthenticator>();
+        services.TryAddSingleton<Auth.ConnectionGate>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, Auth.SwitchboardRateLimitPolicy>(Auth.SwitchboardRateLimitPolicy.Name));
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
+            .Configure<IOptionsMonitor<SwitchboardOptions>>((cors, options) => cors.AddPolicy(Auth.Origins.CorsPolicy, policy => Auth.Origins.Configure(policy, () => options.CurrentValue)));
+
+        // ASP.NET Core's "Request starting" log line carries the query string, and with it an access_token sent by
+        // EventSource or WebSocket clients. Capped here, after configuration, so no log level setting turns it back on.
+        services.Configure<LoggerFilterOptions>(filters => filters.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
     }
 }

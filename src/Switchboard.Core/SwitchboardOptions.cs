@@ -39,6 +39,12 @@ public sealed class SwitchboardOptions
 
     /// <summary>Config and feature-flag sync.</summary>
     public Config.ConfigOptions Config { get; set; } = new();
+
+    /// <summary>API keys, subscriber tokens, public topics and protected mode.</summary>
+    public Auth.AuthOptions Auth { get; set; } = new();
+
+    /// <summary>Browser origins allowed by CORS and the WebSocket Origin check.</summary>
+    public Auth.CorsOptions Cors { get; set; } = new();
 }
 
 /// <summary>Explicit input limits; exceeding one is a 4xx, never a crash.</summary>
@@ -64,6 +70,30 @@ public sealed class LimitsOptions
 
     /// <summary>Longest <c>Idempotency-Key</c>, in characters. Default 255.</summary>
     public int MaxIdempotencyKeyLength { get; set; } = 255;
+
+    /// <summary>
+    /// Long-lived connections on this server: SSE streams, WebSockets and held long polls together. A new one beyond
+    /// it is refused with 503 and <c>Retry-After</c>; open ones are unaffected. Default 20,000.
+    /// </summary>
+    public int MaxConnections { get; set; } = 20_000;
+
+    /// <summary>Long-lived connections from one client IP address; beyond it, 429. 0 turns the check off. Default 2,000.</summary>
+    public int MaxConnectionsPerIp { get; set; } = 2000;
+
+    /// <summary>Long-lived connections of one API key or token subject; beyond it, 429. 0 turns the check off. Default 100.</summary>
+    public int MaxConnectionsPerSubject { get; set; } = 100;
+
+    /// <summary>Held long polls of one API key or token subject; beyond it, 429. 0 turns the check off. Default 20.</summary>
+    public int MaxLongPollsPerSubject { get; set; } = 20;
+
+    /// <summary>Requests per second per API key (bursts of twice as many pass); beyond it, 429 with <c>Retry-After</c>. 0 turns it off. Default 1,000.</summary>
+    public int RequestsPerSecondPerKey { get; set; } = 1000;
+
+    /// <summary>Requests per second per token subject; beyond it, 429. 0 turns it off. Default 50.</summary>
+    public int RequestsPerSecondPerSubject { get; set; } = 50;
+
+    /// <summary>Requests per second per IP address for callers without credentials; beyond it, 429. 0 turns it off. Default 1,000.</summary>
+    public int RequestsPerSecondPerIp { get; set; } = 1000;
 }
 
 /// <summary>Short and long polling.</summary>
@@ -128,8 +158,8 @@ public sealed class WebSocketOptions
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Origins allowed to connect besides the server's own and localhost, for example <c>https://app.example.com</c>.
-    /// <c>*</c> allows any. Requests without an <c>Origin</c> (non-browser clients) are always allowed.
+    /// Origins allowed to connect besides the server's own, localhost and <c>Cors:AllowedOrigins</c>, for example
+    /// <c>https://app.example.com</c>. <c>*</c> allows any. Requests without an <c>Origin</c> (non-browser clients) are always allowed.
     /// </summary>
     public List<string> AllowedOrigins { get; set; } = [];
 
@@ -187,6 +217,13 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         Require(options.Limits.MaxTypeLength is >= 1 and <= 1024, "Limits:MaxTypeLength must be between 1 and 1024.");
         Require(options.Limits.MaxPatternsPerSubscription is >= 1 and <= 1024, "Limits:MaxPatternsPerSubscription must be between 1 and 1024.");
         Require(options.Limits.MaxIdempotencyKeyLength is >= 1 and <= 1024, "Limits:MaxIdempotencyKeyLength must be between 1 and 1024.");
+        Require(options.Limits.MaxConnections >= 1, "Limits:MaxConnections must be at least 1.");
+        Require(options.Limits.MaxConnectionsPerIp >= 0, "Limits:MaxConnectionsPerIp must not be negative.");
+        Require(options.Limits.MaxConnectionsPerSubject >= 0, "Limits:MaxConnectionsPerSubject must not be negative.");
+        Require(options.Limits.MaxLongPollsPerSubject >= 0, "Limits:MaxLongPollsPerSubject must not be negative.");
+        Require(options.Limits.RequestsPerSecondPerKey >= 0, "Limits:RequestsPerSecondPerKey must not be negative.");
+        Require(options.Limits.RequestsPerSecondPerSubject >= 0, "Limits:RequestsPerSecondPerSubject must not be negative.");
+        Require(options.Limits.RequestsPerSecondPerIp >= 0, "Limits:RequestsPerSecondPerIp must not be negative.");
         Require(options.Polling.DefaultLimit >= 1 && options.Polling.DefaultLimit <= options.Polling.MaxLimit, "Polling:DefaultLimit must be between 1 and Polling:MaxLimit.");
         Require(options.Polling.MaxLimit is >= 1 and <= 10_000, "Polling:MaxLimit must be between 1 and 10,000.");
         Require(options.Polling.MaxWait > TimeSpan.Zero && options.Polling.MaxWait <= TimeSpan.FromMinutes(10), "Polling:MaxWait must be between 0 and 10 minutes.");
@@ -226,6 +263,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         ValidateWebhooks(options.Webhooks, Require);
         options.Jobs.Validate(Require);
         options.Config.Validate(Require);
+        options.Auth.Validate(Require);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

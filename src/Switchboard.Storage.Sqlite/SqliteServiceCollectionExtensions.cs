@@ -10,7 +10,7 @@ namespace Switchboard.Storage.Sqlite;
 public static class SqliteServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, with <see cref="SqliteWebhookStore"/> (webhook state), <see cref="SqliteJobStore"/> (jobs) and <see cref="SqliteConfigStore"/> (app settings) in the same file, bound to <c>Switchboard:Store</c>
+    /// Registers <see cref="SqliteEventLog"/> as the <see cref="IEventLog"/>, with <see cref="SqliteWebhookStore"/> (webhook state), <see cref="SqliteJobStore"/> (jobs) and <see cref="SqliteConfigStore"/> (app settings) and <see cref="SqliteApiKeyStore"/> (API keys) in the same file, bound to <c>Switchboard:Store</c>
     /// (<c>Path</c>, <c>Synchronous</c>, <c>TailCacheSize</c>, ...), replacing any log registered before.
     /// </summary>
     public static IServiceCollection AddSwitchboardSqlite(this IServiceCollection services, Action<SqliteEventLogOptions>? configure = null)
@@ -29,6 +29,7 @@ public static class SqliteServiceCollectionExtensions
         AddNextToTheLog<Switchboard.Webhooks.IWebhookStore>(services, (log, path) => log is null ? new SqliteWebhookStore(path) : new SqliteWebhookStore(log, path));
         AddNextToTheLog<Switchboard.Jobs.IJobStore>(services, (log, path) => log is null ? new SqliteJobStore(path) : new SqliteJobStore(log, path));
         AddNextToTheLog<Switchboard.Config.IConfigStore>(services, (log, path) => log is null ? new SqliteConfigStore(path) : new SqliteConfigStore(log, path));
+        AddNextToTheLog<Switchboard.Auth.IApiKeyStore>(services, (log, path) => log is null ? new SqliteApiKeyStore(path) : new SqliteApiKeyStore(log, path));
         return services;
     }
 

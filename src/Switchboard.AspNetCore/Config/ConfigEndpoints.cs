@@ -6,7 +6,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.Auth;
 using Switchboard.Config;
 using Switchboard.Hubs;
 using Switchboard.Problems;
@@ -22,13 +24,16 @@ internal static class ConfigEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
+        // An app's settings are read like its topic config.{app} (subscribe); writes are admin.
+        const string Writing = "Changing config";
         var config = api.MapGroup("/config").WithTags("Config");
-        config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60");
-        config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version");
-        config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)");
-        config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)");
-        config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)");
-        config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first");
+        config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60").HoldsConnection();
+        config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version")
+            .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection();
+        config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing);
+        config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing);
+        config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing);
+        config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix);
     }
 
     /// <summary>The methods of each config path, for 405 answers.</summary>
@@ -82,6 +87,12 @@ internal static class ConfigEndpoints
     {
         var query = context.Request.Query;
         var watches = ParseWatches(query["watch"], hub);
+        var caller = Caller.Of(context);
+        foreach (var watch in watches)
+        {
+            caller.RequireSubscribe(ConfigService.TopicPrefix + watch.App);
+        }
+
         var wait = ParseWait(query["wait"], hub);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var changed = await AwaitChangeAsync(service, watches, wait, context, lifetime);

@@ -18,6 +18,12 @@ internal static class ProblemResponses
         response.StatusCode = problem.Status;
         response.ContentType = "application/problem+json";
         response.Headers.CacheControl = "no-store";
+        if (problem.Status == StatusCodes.Status401Unauthorized)
+        {
+            // RFC 6750: a missing credential gets the bare challenge; a rejected one says so.
+            response.Headers.WWWAuthenticate = problem.Code == "unauthorized" ? "Bearer realm=\"switchboard\"" : "Bearer realm=\"switchboard\", error=\"invalid_token\"";
+        }
+
         if (problem.Extensions.TryGetValue("retryAfter", out var retryAfter) && retryAfter is not null)
         {
             response.Headers.RetryAfter = retryAfter.ToString();

@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.Auth;
 using Switchboard.Hubs;
 using Switchboard.Jobs;
 using Switchboard.Problems;
@@ -20,17 +22,28 @@ internal static class JobEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
+        // A job is the topic jobs.{id}: reading it needs read access to that topic, submitting and cancelling need
+        // publish access to jobs.>, and the worker side needs the worker scope.
         var jobs = api.MapGroup("/jobs").WithTags("Jobs");
-        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job; 202 with Location, Retry-After and the job");
-        jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result");
-        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job");
-        jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job");
-        jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event");
-        jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease");
-        jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk");
-        jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result");
-        jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not");
-        api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type; 200 with a lease, or 204");
+        jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job; 202 with Location, Retry-After and the job")
+            .AddEndpointFilter((context, next) =>
+            {
+                Caller.Of(context.HttpContext).RequirePublish(JobQueue.TopicPrefix + ">");
+                return next(context);
+            });
+        jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result")
+            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection();
+        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix);
+        jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix);
+        jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
+            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true);
+        const string Working = "Working on jobs";
+        jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working);
+        jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk").RequireScope(ApiKeyScopes.Worker, Working);
+        jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result").RequireScope(ApiKeyScopes.Worker, Working);
+        jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not").RequireScope(ApiKeyScopes.Worker, Working);
+        api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type; 200 with a lease, or 204")
+            .RequireScope(ApiKeyScopes.Worker, Working).HoldsConnection();
     }
 
     /// <summary>The methods of each job path, for 405 answers.</summary>

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
@@ -17,18 +18,23 @@ namespace Switchboard.AspNetCore.Polling;
 /// </summary>
 internal static class PollingEndpoint
 {
-    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime)
+    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, TimeProvider time)
     {
         var query = context.Request.Query;
         var options = hub.Options.Polling;
         var filter = hub.ParseFilter(query["topic"]);
+        var caller = Caller.Of(context);
+        caller.RequireSubscribe(filter);
         var limit = ParseLimit(query["limit"], options);
-        var wait = ParseWait(query["wait"], options);
+        var wait = CapToExpiry(ParseWait(query["wait"], options), caller, time);
         var start = hub.ResolveStart(query["after"], filter);
         if (start.Reset is { } reset)
         {
             throw Gone(reset);
         }
+
+        // A held poll is a long-lived connection, and counts against the connection limits while it waits.
+        using var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
 
         LogReadResult result;
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
@@ -84,6 +90,18 @@ internal static class PollingEndpoint
             _ => "Events after this cursor were removed by retention. Restart from the cursor given here; the events in between are gone.",
         },
         new Dictionary<string, object?> { ["cursor"] = reset.Cursor });
+
+    /// <summary>A held poll ends when its caller's token expires, like every long-lived connection.</summary>
+    internal static TimeSpan CapToExpiry(TimeSpan wait, Caller caller, TimeProvider time)
+    {
+        if (wait <= TimeSpan.Zero || caller.ExpiresAt is not { } expires)
+        {
+            return wait;
+        }
+
+        var left = expires - time.GetUtcNow();
+        return left < wait ? TimeSpan.FromTicks(Math.Max(0, left.Ticks)) : wait;
+    }
 
     private static int ParseLimit(string? value, PollingOptions options)
     {

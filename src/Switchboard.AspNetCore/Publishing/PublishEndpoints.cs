@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
 using Switchboard.Hubs;
@@ -20,6 +21,7 @@ internal static class PublishEndpoints
     {
         var cancellationToken = context.RequestAborted;
         hub.ValidateTopic(topic);
+        Caller.Of(context).RequirePublish(topic);
         var limits = hub.Options.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxEventBytes + EnvelopeAllowance, "event", cancellationToken);
         using var document = JsonWire.ParseBody(body);
@@ -67,6 +69,12 @@ internal static class PublishEndpoints
             }
 
             index++;
+        }
+
+        var caller = Caller.Of(context);
+        foreach (var topic in drafts.Select(d => d.Topic).Distinct(StringComparer.Ordinal))
+        {
+            caller.RequirePublish(topic);
         }
 
         var key = IdempotencyKey(context);

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
@@ -26,11 +27,13 @@ internal static class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
 
-    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat)
+    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, ConnectionGate connections)
     {
         var options = hub.Options.Sse;
         var query = context.Request.Query;
         var filter = hub.ParseFilter(query["topic"]);
+        var caller = Caller.Of(context);
+        caller.RequireSubscribe(filter);
 
         // Last-Event-ID (an EventSource reconnecting) wins over the first-connect parameter.
         string? after = context.Request.Headers["Last-Event-ID"];
@@ -40,6 +43,7 @@ internal static class SseEndpoint
         }
 
         var start = hub.ResolveStart(after, filter);
+        using var connection = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -53,6 +57,10 @@ internal static class SseEndpoint
         {
             stopping.CancelAfter(maxDuration);
         }
+
+        // The stream ends when the caller's token does; the client reconnects with a fresh one (and Last-Event-ID).
+        using var expiry = caller.ExpiresAt is { } expires ? new CancellationTokenSource(Clamp(expires - time.GetUtcNow()), time) : null;
+        using var expiryRegistration = expiry?.Token.Register(static state => ((CancellationTokenSource)state!).Cancel(), stopping);
 
         var cancellationToken = stopping.Token;
         using var cancelled = new CancellationSignal(cancellationToken);
@@ -105,10 +113,29 @@ internal static class SseEndpoint
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The client left, the hub is stopping, or the stream reached its maximum duration.
+            // The client left, the hub is stopping, the stream reached its maximum duration, or the token expired.
             // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
         }
+
+        if (expiry is { IsCancellationRequested: true } && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Say why, so a client can fetch a fresh token rather than retry with the expired one.
+            Write(writer, "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n");
+            using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await writer.FlushAsync(flushTimeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // A client that stopped reading does not get the notice; the stream ends all the same.
+            }
+        }
     }
+
+    /// <summary>A delay a timer accepts: at least 1 ms (an expired token still gets its stream ended at once), at most about 24 days.</summary>
+    internal static TimeSpan Clamp(TimeSpan delay) =>
+        delay < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
 
     /// <summary>
     /// Waits for an append (<paramref name="signal"/>), a heartbeat tick, or the end, with no timer or registration per

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
 using Switchboard.Hubs;
@@ -51,8 +52,19 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private long _rateWindowStart;
     private int _messagesInWindow;
 
-    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, TimeProvider time, ILogger logger, CancellationToken stopping)
+    private readonly SwitchboardAuthenticator _authenticator;
+    private readonly System.Net.IPAddress? _remote;
+    private readonly ITimer? _expiryTimer;
+
+    /// <summary>Who is connected; replaced by <c>op: refresh</c>. Read and written on the receive loop only.</summary>
+    private Caller _caller;
+
+    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
+        System.Net.IPAddress? remote, TimeProvider time, ILogger logger, CancellationToken stopping)
     {
+        _caller = caller;
+        _authenticator = authenticator;
+        _remote = remote;
         _socket = socket;
         _hub = hub;
         _presence = presence;
@@ -75,7 +87,15 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         _sendQueue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity + _replyCapacity) { SingleReader = true });
         _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _rateWindowStart = time.GetTimestamp();
+        if (caller.ExpiresAt is not null)
+        {
+            // The connection ends when the token expires, unless the client sends a fresh one first (op: refresh).
+            _expiryTimer = time.CreateTimer(static state => ((WebSocketConnection)state!).RequestClose(WebSocketCloseStatus.PolicyViolation, "token expired"),
+                this, TimeUntilExpiry(caller), Timeout.InfiniteTimeSpan);
+        }
     }
+
+    private TimeSpan TimeUntilExpiry(Caller caller) => ServerSentEvents.SseEndpoint.Clamp(caller.ExpiresAt!.Value - _time.GetUtcNow());
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -116,6 +136,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             }
 
             _closing.Dispose();
+            _expiryTimer?.Dispose();
         }
     }
 
@@ -327,16 +348,20 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                     case "publish":
                         await PublishAsync(root, RequireId(id));
                         break;
+                    case "refresh":
+                        await RefreshAsync(root, id);
+                        break;
                     case "presence":
                         var room = RequireString(root, "topic");
                         _hub.ValidateTopic(room);
+                        _caller.RequireSubscribe(room);
                         Send(WebSocketMessages.Presence(id, room, _presence.Members(room), null, null));
                         break;
                     case "ping":
                         Send(WebSocketMessages.Pong(id));
                         break;
                     default:
-                        throw new ClientError("unknown_op", $"Unknown op \"{op}\"; expected subscribe, unsubscribe, publish, presence or ping.");
+                        throw new ClientError("unknown_op", $"Unknown op \"{op}\"; expected subscribe, unsubscribe, publish, presence, refresh or ping.");
                 }
             }
             catch (ClientError error)
@@ -375,6 +400,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
         var patterns = RequireStringArray(request, "topics");
         var filter = _hub.ParseFilter(patterns);
+        _caller.RequireSubscribe(filter);
         var presence = request.TryGetProperty("presence", out var presenceElement) && presenceElement.ValueKind == JsonValueKind.True;
         if (presence && filter.ExactTopics is null)
         {
@@ -442,11 +468,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
         foreach (var subscription in removed)
         {
-            _subscriptions.Remove(subscription.Id);
-            subscription.Unsubscribed = true;
-            subscription.Stop.Cancel();
-            LeaveRooms(subscription);
-            _stoppedLoops.Add(subscription.Loop ?? Task.CompletedTask);
+            EndSubscription(subscription);
         }
 
         _stoppedLoops.RemoveAll(loop => loop.IsCompleted);
@@ -454,10 +476,20 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         Send(WebSocketMessages.Ack(id));
     }
 
+    private void EndSubscription(Subscription subscription)
+    {
+        _subscriptions.Remove(subscription.Id);
+        subscription.Unsubscribed = true;
+        subscription.Stop.Cancel();
+        LeaveRooms(subscription);
+        _stoppedLoops.Add(subscription.Loop ?? Task.CompletedTask);
+    }
+
     private async Task PublishAsync(JsonElement request, JsonElement id)
     {
         var topic = RequireString(request, "topic");
         _hub.ValidateTopic(topic);
+        _caller.RequirePublish(topic);
         if (!_publishable.Any(p => p.Matches(topic)))
         {
             throw new ClientError("forbidden", $"Publishing to \"{topic}\" over WebSocket is not allowed; allowed: {string.Join(", ", _options.Publishable)}.");
@@ -473,6 +505,36 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         var result = await _hub.PublishAsync([new EventDraft(topic, type, data)], null, null, _closing.Token);
         var record = result.Events[0];
         Send(WebSocketMessages.Ack(id, record.Cursor, record.Seq));
+    }
+
+    /// <summary>
+    /// <c>{"op": "refresh", "id": ..., "token": "..."}</c>: a fresh token for the same subject extends the connection
+    /// past the old token's expiry. Its grants replace the old ones; subscriptions they no longer cover are ended with
+    /// an <c>error</c> naming the subscription.
+    /// </summary>
+    private async Task RefreshAsync(JsonElement request, JsonElement? id)
+    {
+        var token = RequireString(request, "token");
+        if (_caller.Kind != CallerKind.Token)
+        {
+            throw new ClientError("invalid_state", "refresh renews a subscriber token; this connection was not opened with one.");
+        }
+
+        var fresh = await _authenticator.AuthenticateTokenAsync(token, _remote);
+        if (fresh.Subject != _caller.Subject)
+        {
+            throw new ClientError("subject_mismatch", $"The new token is for '{fresh.Subject}', but this connection belongs to '{_caller.Subject}'.");
+        }
+
+        _caller = fresh;
+        _expiryTimer?.Change(TimeUntilExpiry(fresh), Timeout.InfiniteTimeSpan);
+        foreach (var subscription in _subscriptions.Values.Where(s => !s.Filter.Patterns.All(fresh.MayRead)).ToList())
+        {
+            EndSubscription(subscription);
+            Send(WebSocketMessages.Error(null, "forbidden", $"Subscription \"{subscription.Id}\" ended: the refreshed token does not allow reading {subscription.Filter}."));
+        }
+
+        Send(WebSocketMessages.Ack(id));
     }
 
     private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)

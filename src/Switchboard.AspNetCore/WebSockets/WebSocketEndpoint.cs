@@ -1,7 +1,7 @@
-using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Presence;
@@ -18,12 +18,24 @@ internal static class WebSocketEndpoint
     public const string SubProtocol = "switchboard.v1";
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
-        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers)
+        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections)
     {
         string name;
+        Caller caller;
+        ConnectionLease? lease = null;
         try
         {
-            name = Admit(context, hub, counter);
+            caller = await authenticator.AuthenticateAsync(context);
+            name = Admit(context, hub, counter, caller);
+            try
+            {
+                lease = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
+            }
+            catch (SwitchboardProblemException)
+            {
+                counter.Release();
+                throw;
+            }
         }
         catch (SwitchboardProblemException problem)
         {
@@ -41,17 +53,19 @@ internal static class WebSocketEndpoint
                 KeepAliveInterval = options.KeepAliveInterval,
                 KeepAliveTimeout = options.KeepAliveTimeout,
             });
-            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
+            var connection = new WebSocketConnection(socket, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
+                time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
             await connection.RunAsync(lifetime.ApplicationStopping);
         }
         finally
         {
+            lease?.Dispose();
             counter.Release();
         }
     }
 
     /// <summary>Checks everything that can be refused before the upgrade; on success holds a connection slot and returns the member name.</summary>
-    private static string Admit(HttpContext context, Hub hub, WebSocketConnectionCounter counter)
+    private static string Admit(HttpContext context, Hub hub, WebSocketConnectionCounter counter, Caller caller)
     {
         var options = hub.Options.WebSockets;
         if (!context.WebSockets.IsWebSocketRequest)
@@ -60,10 +74,10 @@ internal static class WebSocketEndpoint
                 $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request.");
         }
 
-        if (!IsOriginAllowed(context.Request, options))
+        if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, hub.Options))
         {
             throw new SwitchboardProblemException(403, "origin-not-allowed", "Origin not allowed",
-                $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:WebSockets:AllowedOrigins.");
+                $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:Cors:AllowedOrigins.");
         }
 
         var requested = context.WebSockets.WebSocketRequestedProtocols;
@@ -76,7 +90,12 @@ internal static class WebSocketEndpoint
         // for the whole life of the connection.
         var name = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseNullableQuery(context.Request.QueryString.Value)?
             .GetValueOrDefault("name").ToString() ?? "";
-        if (name.Length == 0)
+        if (caller.Kind == CallerKind.Token && (caller.PresenceName ?? caller.Subject) is { } granted)
+        {
+            // A token names its holder; a chat room shows that name, not one the client picked.
+            name = granted;
+        }
+        else if (name.Length == 0)
         {
             name = "guest-" + Random.Shared.Next(1000, 10000).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
@@ -93,33 +112,6 @@ internal static class WebSocketEndpoint
         }
 
         return name;
-    }
-
-    /// <summary>No Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
-    internal static bool IsOriginAllowed(HttpRequest request, WebSocketOptions options)
-    {
-        var origin = request.Headers.Origin.ToString();
-        if (origin.Length == 0 || options.AllowedOrigins.Contains("*"))
-        {
-            return true;
-        }
-
-        if (options.AllowedOrigins.Any(allowed => string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
-        {
-            return true;
-        }
-
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
-        {
-            return false;
-        }
-
-        if (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)))
-        {
-            return true;
-        }
-
-        return string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 }
 

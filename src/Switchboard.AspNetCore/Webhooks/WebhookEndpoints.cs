@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Problems;
@@ -24,7 +25,7 @@ internal static class WebhookEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks");
+        var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks").RequireScope(Switchboard.Auth.ApiKeyScopes.Admin, "Managing webhooks");
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret");
         webhooks.MapGet("/", (WebhookDispatcher dispatcher, Hub hub) => Json(new WebhookListResponse([.. dispatcher.List().Select(v => Describe(v, null, hub))]), 200))
             .WithName("ListWebhooks");

@@ -82,6 +82,35 @@ public sealed class TopicPattern
         return position == topic.Length + 1; // consumed exactly every segment
     }
 
+    /// <summary>
+    /// True when every topic this pattern matches is also matched by <paramref name="granted"/>: a subscription to
+    /// <c>chat.*</c> lies inside a grant of <c>chat.&gt;</c>, but <c>chat.&gt;</c> does not lie inside <c>chat.*</c>.
+    /// </summary>
+    public bool IsWithin(TopicPattern granted)
+    {
+        var grant = granted._segments;
+        var mine = _segments;
+        for (var i = 0; i < grant.Length; i++)
+        {
+            if (grant[i] == ">")
+            {
+                return i < mine.Length; // one or more segments here, whatever they are (a '>' too)
+            }
+
+            if (i >= mine.Length || mine[i] == ">")
+            {
+                return false; // shorter, or spanning many segments where the grant allows one
+            }
+
+            if (grant[i] != "*" && mine[i] != grant[i])
+            {
+                return false; // another literal, or a '*' where the grant names one topic segment
+            }
+        }
+
+        return mine.Length == grant.Length;
+    }
+
     /// <inheritdoc />
     public override string ToString() => Value;
 }

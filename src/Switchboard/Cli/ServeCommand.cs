@@ -1,23 +1,50 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Switchboard.AspNetCore;
+using Switchboard.AspNetCore.Auth;
 using Switchboard.Storage.Sqlite;
 
 namespace Switchboard.Cli;
 
 /// <summary>What <c>switchboard serve</c> was asked for; unset values come from configuration, then defaults.</summary>
-internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store);
+internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, bool Insecure = false);
 
 /// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
 internal static class ServeCommand
 {
-    public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         await using var app = Build(settings, []);
         await app.StartAsync(cancellationToken);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        var open = await app.Services.GetRequiredService<SwitchboardAuthenticator>().IsOpenAsync(cancellationToken);
+        var insecure = app.Configuration.GetValue<bool>("Switchboard:Auth:Insecure");
+        var exposed = addresses.Where(address => !IsLoopback(address)).ToArray();
+        if (open && exposed.Length > 0 && !insecure)
+        {
+            // Redis's "protected mode": an open hub on a network address would let anyone publish and read everything.
+            // (Until this check ran, requests on those addresses were already treated as anonymous.)
+            await error.WriteLineAsync($"""
+                Refusing to serve on {string.Join(", ", exposed)} without credentials: anyone could publish and read every topic.
+                Configure one of:
+                  - a subscriber-token secret:  Switchboard__Auth__JwtSecret=<32+ random bytes>
+                  - an API key:                 switchboard keys create --scopes publish,admin --data {app.Configuration["Switchboard:Store:Path"]}
+                or listen on loopback only (--urls http://127.0.0.1:8080), or pass --insecure on a trusted network.
+                """);
+            await app.StopAsync(CancellationToken.None);
+            return 3;
+        }
+
+        if (open)
+        {
+            await error.WriteLineAsync(exposed.Length > 0
+                ? "WARNING: --insecure: no credentials are configured and the hub listens on network addresses. ANYONE WHO CAN REACH IT MAY PUBLISH AND READ EVERY TOPIC."
+                : "Warning: no credentials are configured, so everything is open to callers on this machine (loopback only). See the README's security section to protect the hub.");
+        }
+
         var store = app.Configuration["Switchboard:Store:Kind"];
         var where = store == "memory" ? "memory (nothing is kept after exit)" : $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}";
-        foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
+        foreach (var address in addresses)
         {
             await output.WriteLineAsync($"Switchboard listening on {address} (store: {where})");
         }
@@ -44,6 +71,11 @@ internal static class ServeCommand
             overrides["Switchboard:Store:Kind"] = settings.Store;
         }
 
+        if (settings.Insecure)
+        {
+            overrides["Switchboard:Auth:Insecure"] = "true";
+        }
+
         builder.Configuration.AddInMemoryCollection(overrides);
         builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
         builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
@@ -67,6 +99,17 @@ internal static class ServeCommand
         MapChatPage(app);
         app.MapSwitchboard();
         return app;
+    }
+
+    /// <summary>True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1.</summary>
+    internal static bool IsLoopback(string address)
+    {
+        if (!Uri.TryCreate(address.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        return uri.IsLoopback || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
     }
 
     /// <summary>

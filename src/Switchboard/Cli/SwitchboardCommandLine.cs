@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Switchboard.Cli;
 
-/// <summary>The <c>switchboard</c> command line: serve, publish, tail, webhook listen.</summary>
+/// <summary>The <c>switchboard</c> command line: serve, publish, tail, webhook listen, keys, token.</summary>
 internal static class SwitchboardCommandLine
 {
     public const string DefaultServer = "http://localhost:8080";
@@ -14,6 +14,8 @@ internal static class SwitchboardCommandLine
         root.Subcommands.Add(BuildPublish());
         root.Subcommands.Add(BuildTail());
         root.Subcommands.Add(BuildWebhook());
+        root.Subcommands.Add(BuildKeys());
+        root.Subcommands.Add(BuildToken());
         return root;
     }
 
@@ -23,11 +25,84 @@ internal static class SwitchboardCommandLine
         var data = new Option<string?>("--data") { Description = "The SQLite database file (default ./switchboard.db)." };
         var store = new Option<string?>("--store") { Description = "The store: sqlite (default) or memory." };
         store.AcceptOnlyFromAmong("sqlite", "memory");
-        var command = new Command("serve", "Run the hub.") { urls, data, store };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Serve on non-loopback addresses with no credentials configured (everything open). Trusted networks only.",
+        };
+        var command = new Command("serve", "Run the hub.") { urls, data, store, insecure };
         command.SetAction((parse, cancellationToken) => ServeCommand.RunAsync(
-            new ServeSettings(parse.GetValue(urls), parse.GetValue(data), parse.GetValue(store)), Console.Out, cancellationToken));
+            new ServeSettings(parse.GetValue(urls), parse.GetValue(data), parse.GetValue(store), parse.GetValue(insecure)), Console.Out, Console.Error, cancellationToken));
         return command;
     }
+
+    private static Command BuildKeys()
+    {
+        static Option<string> Data() => new("--data")
+        {
+            Description = "The hub's SQLite database file (default ./switchboard.db).",
+            DefaultValueFactory = _ => "switchboard.db",
+        };
+
+        var createData = Data();
+        var scopes = new Option<string>("--scopes") { Description = "Comma-separated: publish, subscribe, admin, worker.", Required = true };
+        var topics = new Option<string?>("--topics") { Description = "Comma-separated topic patterns publish and subscribe are limited to (default: any)." };
+        var name = new Option<string?>("--name") { Description = "A label for listings." };
+        var create = new Command("create", "Create an API key and print it (only this once).") { scopes, topics, name, createData };
+        create.SetAction((parse, cancellationToken) => KeysCommand.CreateAsync(parse.GetValue(createData)!, Split(parse.GetValue(scopes)), Split(parse.GetValue(topics)),
+            parse.GetValue(name), Console.Out, Console.Error, cancellationToken));
+
+        var listData = Data();
+        var list = new Command("list", "List the API keys (id, hint, scopes, topics, name, created).") { listData };
+        list.SetAction((parse, cancellationToken) => KeysCommand.ListAsync(parse.GetValue(listData)!, Console.Out, cancellationToken));
+
+        var revokeData = Data();
+        var id = new Argument<string>("id") { Description = "The key's id (key_...)." };
+        var revoke = new Command("revoke", "Revoke an API key.") { id, revokeData };
+        revoke.SetAction((parse, cancellationToken) => KeysCommand.RevokeAsync(parse.GetValue(revokeData)!, parse.GetValue(id)!, Console.Out, Console.Error, cancellationToken));
+        return new Command("keys", "API keys for servers: publishers, administrators and workers.") { create, list, revoke };
+    }
+
+    private static Command BuildToken()
+    {
+        var secret = new Option<string?>("--secret")
+        {
+            Description = "The HS256 secret (default: Switchboard__Auth__JwtSecret from the environment).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("Switchboard__Auth__JwtSecret"),
+        };
+        secret.Validators.Add(result =>
+        {
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string?>()))
+            {
+                result.AddError("--secret (or Switchboard__Auth__JwtSecret) is required.");
+            }
+        });
+        var subject = new Option<string>("--sub") { Description = "The subject: who the token is for.", Required = true };
+        var subscribe = new Option<string[]>("--subscribe") { Description = "A topic pattern the holder may read; repeat or comma-separate.", AllowMultipleArgumentsPerToken = true };
+        var publish = new Option<string[]>("--publish") { Description = "A topic pattern the holder may publish to; repeat or comma-separate.", AllowMultipleArgumentsPerToken = true };
+        var presence = new Option<string?>("--presence") { Description = "The name shown in chat-room presence (default: the subject)." };
+        var ttl = new Option<string>("--ttl") { Description = "Lifetime: 90s, 30m, 1h, 7d (default 1h).", DefaultValueFactory = _ => "1h" };
+        ttl.Validators.Add(result =>
+        {
+            if (!TokenCommand.TryParseDuration(result.GetValueOrDefault<string>() ?? "", out _))
+            {
+                result.AddError("--ttl is a duration such as 90s, 30m, 1h or 7d.");
+            }
+        });
+        var issuer = new Option<string?>("--issuer") { Description = "The iss claim (when the hub checks Switchboard:Auth:Issuer)." };
+        var audience = new Option<string?>("--audience") { Description = "The aud claim (when the hub checks Switchboard:Auth:Audience)." };
+        var command = new Command("token", "Print a subscriber token (HS256 JWT) for development.") { secret, subject, subscribe, publish, presence, ttl, issuer, audience };
+        command.SetAction(parse =>
+        {
+            TokenCommand.TryParseDuration(parse.GetValue(ttl)!, out var lifetime);
+            return TokenCommand.RunAsync(parse.GetValue(secret)!, parse.GetValue(subject)!, SplitAll(parse.GetValue(subscribe)), SplitAll(parse.GetValue(publish)),
+                parse.GetValue(presence), lifetime, parse.GetValue(issuer), parse.GetValue(audience), Console.Out, Console.Error);
+        });
+        return command;
+    }
+
+    private static string[] Split(string? list) => (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static string[] SplitAll(string[]? lists) => (lists ?? []).SelectMany(Split).ToArray();
 
     private static Command BuildPublish()
     {

@@ -1,0 +1,277 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Problems;
+
+namespace Switchboard.AspNetCore.Auth;
+
+/// <summary>
+/// Resolves the caller before the rate limiter runs, so requests are counted per API key, per token subject, or per
+/// IP. A bad credential is answered here with 401.
+/// </summary>
+internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, SwitchboardAuthenticator authenticator, PathString prefix)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.Request.Path.StartsWithSegments(prefix))
+        {
+            try
+            {
+                await authenticator.AuthenticateAsync(context);
+            }
+            catch (SwitchboardProblemException problem)
+            {
+                await ProblemResponses.WriteAsync(context, problem);
+                return;
+            }
+        }
+
+        await next(context);
+    }
+}
+
+/// <summary>
+/// Authenticates inside the endpoint pipeline too, for hosts that map the hub without the middleware (a plain
+/// <see cref="Microsoft.AspNetCore.Routing.IEndpointRouteBuilder"/>); with the middleware the caller is already known.
+/// </summary>
+internal sealed class AuthenticationEndpointFilter : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        await context.HttpContext.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);
+        return await next(context);
+    }
+}
+
+/// <summary>Requires an API key scope (admin, worker) for every endpoint it is attached to.</summary>
+internal sealed class ScopeEndpointFilter(string scope, string action) : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        Caller.Of(context.HttpContext).RequireScope(scope, action);
+        return next(context);
+    }
+}
+
+internal static class ScopeEndpointFilterExtensions
+{
+    /// <summary>Only callers holding <paramref name="scope"/> reach these endpoints; others get 401 or 403.</summary>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope, string action)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(new ScopeEndpointFilter(scope, action));
+}
+
+/// <summary>
+/// Request rates with the ASP.NET Core rate limiter: a token bucket per API key, per token subject, or per IP for
+/// callers without credentials; bursts of twice the rate pass. Over it: 429 problem+json with <c>Retry-After</c>.
+/// </summary>
+internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<SwitchboardOptions> options) : IRateLimiterPolicy<string>
+{
+    public const string Name = "switchboard";
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = static async (rejected, _) =>
+    {
+        var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+        await ProblemResponses.WriteAsync(rejected.HttpContext, new SwitchboardProblemException(429, "rate-limited", "Too many requests",
+            $"This client sent requests faster than this hub allows; retry after {seconds} s.",
+            new Dictionary<string, object?> { ["retryAfter"] = seconds.ToString(CultureInfo.InvariantCulture) }));
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        var limits = options.CurrentValue.Limits;
+        var caller = httpContext.Features.Get<Caller>();
+        var (partition, perSecond) = caller?.Kind switch
+        {
+            CallerKind.ApiKey => (caller.RateLimitPartition, limits.RequestsPerSecondPerKey),
+            CallerKind.Token => (caller.RateLimitPartition, limits.RequestsPerSecondPerSubject),
+            _ => ("ip:" + httpContext.Connection.RemoteIpAddress, limits.RequestsPerSecondPerIp),
+        };
+        if (perSecond <= 0)
+        {
+            return RateLimitPartition.GetNoLimiter(partition);
+        }
+
+        // The rate is part of the key, so a changed limit takes effect for new buckets.
+        return RateLimitPartition.GetTokenBucketLimiter($"{partition}/{perSecond}", _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perSecond * 2,
+            TokensPerPeriod = perSecond >= 10 ? perSecond / 10 : perSecond,
+            ReplenishmentPeriod = perSecond >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+}
+
+/// <summary>
+/// Counts long-lived connections (SSE streams, WebSockets, held long polls) per server, per IP and per subject.
+/// At the server's limit a new connection gets 503 with <c>Retry-After</c>; over a per-client limit, 429. Connections
+/// already open are never affected.
+/// </summary>
+internal sealed class ConnectionGate(IOptionsMonitor<SwitchboardOptions> options)
+{
+    private const int RetryAfterSeconds = 5;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, int> _counts = new(StringComparer.Ordinal);
+    private int _open;
+
+    public int Open => Volatile.Read(ref _open);
+
+    /// <summary>Takes a slot for a connection, or throws the problem that refuses it. Dispose the lease when the connection ends.</summary>
+    public ConnectionLease Enter(Caller caller, IPAddress? remote, bool longPoll)
+    {
+        var limits = options.CurrentValue.Limits;
+        var ipKey = "ip:" + remote;
+        var subjectKey = caller.Subject is null ? null : "sub:" + caller.Subject;
+        var pollKey = longPoll && subjectKey is not null ? "poll:" + caller.Subject : null;
+        lock (_gate)
+        {
+            if (_open >= limits.MaxConnections)
+            {
+                throw Refused(503, "server-busy", "Server at its connection limit",
+                    $"This server holds its maximum of {limits.MaxConnections} long-lived connections. Retry later or on another node.");
+            }
+
+            if (limits.MaxConnectionsPerIp > 0 && Count(ipKey) >= limits.MaxConnectionsPerIp)
+            {
+                throw Refused(429, "too-many-connections", "Too many connections", $"This IP address holds its maximum of {limits.MaxConnectionsPerIp} long-lived connections.");
+            }
+
+            if (subjectKey is not null && limits.MaxConnectionsPerSubject > 0 && Count(subjectKey) >= limits.MaxConnectionsPerSubject)
+            {
+                throw Refused(429, "too-many-connections", "Too many connections", $"'{caller.Subject}' holds its maximum of {limits.MaxConnectionsPerSubject} long-lived connections.");
+            }
+
+            if (pollKey is not null && limits.MaxLongPollsPerSubject > 0 && Count(pollKey) >= limits.MaxLongPollsPerSubject)
+            {
+                throw Refused(429, "too-many-long-polls", "Too many long polls", $"'{caller.Subject}' holds its maximum of {limits.MaxLongPollsPerSubject} long polls.");
+            }
+
+            _open++;
+            Add(ipKey, 1);
+            if (subjectKey is not null)
+            {
+                Add(subjectKey, 1);
+            }
+
+            if (pollKey is not null)
+            {
+                Add(pollKey, 1);
+            }
+        }
+
+        return new ConnectionLease(this, ipKey, subjectKey, pollKey);
+    }
+
+    internal void Leave(string ipKey, string? subjectKey, string? pollKey)
+    {
+        lock (_gate)
+        {
+            _open--;
+            Add(ipKey, -1);
+            if (subjectKey is not null)
+            {
+                Add(subjectKey, -1);
+            }
+
+            if (pollKey is not null)
+            {
+                Add(pollKey, -1);
+            }
+        }
+    }
+
+    private int Count(string key) => _counts.GetValueOrDefault(key);
+
+    private void Add(string key, int delta)
+    {
+        var count = _counts.GetValueOrDefault(key) + delta;
+        if (count <= 0)
+        {
+            _counts.Remove(key); // so the table holds only clients that are connected
+        }
+        else
+        {
+            _counts[key] = count;
+        }
+    }
+
+    private static SwitchboardProblemException Refused(int status, string code, string title, string detail) =>
+        new(status, code, title, detail, new Dictionary<string, object?> { ["retryAfter"] = RetryAfterSeconds });
+}
+
+/// <summary>One connection's slot; disposing it frees the slot once.</summary>
+internal sealed class ConnectionLease(ConnectionGate gate, string ipKey, string? subjectKey, string? pollKey) : IDisposable
+{
+    private int _disposed;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            gate.Leave(ipKey, subjectKey, pollKey);
+        }
+    }
+}
+
+/// <summary>
+/// Holds a connection slot while a request is held open: always for a stream, or when the query asks a long poll
+/// (<c>wait</c> above 0). Refusals are the gate's 503 or 429.
+/// </summary>
+internal sealed class HeldConnectionFilter(bool stream) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var held = stream || (double.TryParse(http.Request.Query["wait"], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var wait) && wait > 0);
+        if (!held)
+        {
+            return await next(context);
+        }
+
+        using var lease = http.RequestServices.GetRequiredService<ConnectionGate>().Enter(Caller.Of(http), http.Connection.RemoteIpAddress, longPoll: !stream);
+        return await next(context);
+    }
+}
+
+/// <summary>Checks the caller may read or write a topic named by a route value (a job id, a config app).</summary>
+internal sealed class TopicAccessFilter(string routeValue, string topicPrefix, bool write) : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var caller = Caller.Of(context.HttpContext);
+        var topic = topicPrefix + context.HttpContext.Request.RouteValues[routeValue];
+        if (write)
+        {
+            caller.RequirePublish(topic);
+        }
+        else
+        {
+            caller.RequireSubscribe(topic);
+        }
+
+        return next(context);
+    }
+}
+
+internal static class EndpointAccessExtensions
+{
+    /// <summary>The endpoint holds a connection slot: always (<paramref name="stream"/>), or for long polls.</summary>
+    public static TBuilder HoldsConnection<TBuilder>(this TBuilder builder, bool stream = false)
+        where TBuilder : IEndpointConventionBuilder => builder.AddEndpointFilter(new HeldConnectionFilter(stream));
+
+    /// <summary>The caller must be allowed to read <paramref name="topicPrefix"/> + the route value.</summary>
+    public static TBuilder RequireRead<TBuilder>(this TBuilder builder, string routeValue, string topicPrefix)
+        where TBuilder : IEndpointConventionBuilder => builder.AddEndpointFilter(new TopicAccessFilter(routeValue, topicPrefix, write: false));
+
+    /// <summary>The caller must be allowed to publish to <paramref name="topicPrefix"/> + the route value.</summary>
+    public static TBuilder RequireWrite<TBuilder>(this TBuilder builder, string routeValue, string topicPrefix)
+        where TBuilder : IEndpointConventionBuilder => builder.AddEndpointFilter(new TopicAccessFilter(routeValue, topicPrefix, write: true));
+}

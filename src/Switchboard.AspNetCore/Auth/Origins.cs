@@ -1,0 +1,48 @@
+using System.Net;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace Switchboard.AspNetCore.Auth;
+
+/// <summary>
+/// Which browser origins may use the hub: CORS for HTTP, the Origin check for WebSockets (which CORS does not cover).
+/// Allowed: localhost, the configured lists, and (for WebSockets) the server's own origin. Requests without an Origin
+/// header are not from a browser page and are not subject to either.
+/// </summary>
+internal static class Origins
+{
+    public const string CorsPolicy = "Switchboard";
+
+    /// <summary>The headers a cross-origin page may send and read.</summary>
+    public static void Configure(CorsPolicyBuilder policy, Func<SwitchboardOptions> options) => policy
+        .SetIsOriginAllowed(origin => IsAllowedCrossOrigin(origin, options()))
+        .AllowAnyMethod()
+        .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "If-None-Match", "Cache-Control")
+        .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval")
+        .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
+
+    /// <summary>For CORS: an allow-listed origin, or localhost. (Same-origin requests never need CORS.)</summary>
+    public static bool IsAllowedCrossOrigin(string origin, SwitchboardOptions options)
+    {
+        var allowed = options.Cors.AllowedOrigins.Concat(options.WebSockets.AllowedOrigins);
+        if (allowed.Any(entry => entry == "*" || string.Equals(entry.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)));
+    }
+
+    /// <summary>For WebSockets: no Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
+    public static bool IsWebSocketOriginAllowed(HttpRequest request, SwitchboardOptions options)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0 || IsAllowedCrossOrigin(origin, options))
+        {
+            return true;
+        }
+
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri) && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
+    }
+}
