@@ -124,6 +124,11 @@ fi
 
 # Upgraded connections are limited by the server's own option (default 10,000): leave headroom.
 export Switchboard__WebSockets__MaxConnections="${Switchboard__WebSockets__MaxConnections:-20000}"
+# Every load client shares 127.0.0.1, so the per-IP connection and request-rate caps (meant for real networks)
+# are off, and the server-wide connection cap has the same headroom.
+export Switchboard__Limits__MaxConnections="${Switchboard__Limits__MaxConnections:-25000}"
+export Switchboard__Limits__MaxConnectionsPerIp="${Switchboard__Limits__MaxConnectionsPerIp:-0}"
+export Switchboard__Limits__RequestsPerSecondPerIp="${Switchboard__Limits__RequestsPerSecondPerIp:-0}"
 # The webhooks step's receiver runs in the bench process on 127.0.0.1 over plain http, which the hub refuses
 # by default (SSRF protection; https outside Development). Only servers started for that step get these.
 webhook_server_env=(

@@ -21,6 +21,9 @@ public sealed class ConfigHerdTests(ITestOutputHelper output)
         {
             o.Config.ReleaseBatchSize = BatchSize;
             o.Config.ReleaseInterval = Interval;
+            // Every client here shares 127.0.0.1; the per-IP caps are for real networks.
+            o.Limits.MaxConnectionsPerIp = 0;
+            o.Limits.RequestsPerSecondPerIp = 0;
         });
         using var writer = server.CreateClient();
         await writer.PutConfigAsync("herd", """{"flag":false}""");
