@@ -42,14 +42,21 @@ internal sealed class HubSocket : IAsyncDisposable
     /// <summary>Why the pump stopped without a close frame (the connection broke), if it did.</summary>
     public Exception? Failure { get; private set; }
 
-    public static Uri Url(HubServer server, string? name = null)
+    public static Uri Url(HubServer server, string? name = null, string? accessToken = null)
     {
         var builder = new UriBuilder(server.BaseAddress) { Scheme = "ws", Path = "/v1/ws" };
+        var query = new List<string>();
         if (name is not null)
         {
-            builder.Query = "name=" + Uri.EscapeDataString(name);
+            query.Add("name=" + Uri.EscapeDataString(name));
         }
 
+        if (accessToken is not null)
+        {
+            query.Add("access_token=" + Uri.EscapeDataString(accessToken));
+        }
+
+        builder.Query = string.Join("&", query);
         return builder.Uri;
     }
 
@@ -60,7 +67,8 @@ internal sealed class HubSocket : IAsyncDisposable
         Action<ClientWebSocketOptions>? configure = null,
         bool startReading = true,
         int? receiveBufferSize = null,
-        string[]? subProtocols = null)
+        string[]? subProtocols = null,
+        string? accessToken = null)
     {
         var socket = new ClientWebSocket();
         foreach (var protocol in subProtocols ?? [SubProtocol])
@@ -96,7 +104,7 @@ internal sealed class HubSocket : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(Waiting.DefaultTimeout);
-            await socket.ConnectAsync(Url(server, name), invoker, timeout.Token);
+            await socket.ConnectAsync(Url(server, name, accessToken), invoker, timeout.Token);
         }
         catch
         {
@@ -115,7 +123,8 @@ internal sealed class HubSocket : IAsyncDisposable
     }
 
     /// <summary>Tries to connect and expects the server to refuse the upgrade; returns the HTTP status it answered.</summary>
-    public static async Task<HttpStatusCode> RefusedStatusAsync(HubServer server, Action<ClientWebSocketOptions>? configure = null, string? name = null, string[]? subProtocols = null)
+    public static async Task<HttpStatusCode> RefusedStatusAsync(HubServer server, Action<ClientWebSocketOptions>? configure = null, string? name = null, string[]? subProtocols = null,
+        string? accessToken = null)
     {
         using var socket = new ClientWebSocket();
         foreach (var protocol in subProtocols ?? [SubProtocol])
@@ -126,7 +135,7 @@ internal sealed class HubSocket : IAsyncDisposable
         socket.Options.CollectHttpResponseDetails = true;
         configure?.Invoke(socket.Options);
         using var timeout = new CancellationTokenSource(Waiting.DefaultTimeout);
-        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(Url(server, name), timeout.Token));
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(Url(server, name, accessToken), timeout.Token));
         return socket.HttpStatusCode;
     }
 
