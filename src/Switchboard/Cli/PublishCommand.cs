@@ -7,7 +7,8 @@ namespace Switchboard.Cli;
 /// <summary><c>switchboard publish &lt;topic&gt; &lt;json&gt;</c>: one POST, prints the stored event.</summary>
 internal static class PublishCommand
 {
-    public static async Task<int> RunAsync(Uri server, string topic, string json, string? type, string? idempotencyKey, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(Uri server, string topic, string json, string? type, string? idempotencyKey, TextWriter output, TextWriter error, CancellationToken cancellationToken,
+        string? credential = null)
     {
         JsonElement data;
         try
@@ -28,6 +29,7 @@ internal static class PublishCommand
         }
 
         using var http = new HttpClient { BaseAddress = server };
+        SwitchboardCommandLine.Authorize(http, credential);
         using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/topics/{Uri.EscapeDataString(topic)}/events")
         {
             Content = new StringContent(JsonSerializer.Serialize(body, CliJsonContext.Default.DictionaryStringObject), Encoding.UTF8, new MediaTypeHeaderValue("application/json")),

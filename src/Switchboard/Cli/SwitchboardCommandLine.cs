@@ -111,10 +111,11 @@ internal static class SwitchboardCommandLine
         var type = new Option<string?>("--type") { Description = "The event type (default message)." };
         var server = ServerOption();
         var key = new Option<string?>("--idempotency-key") { Description = "Makes a retried publish return the original event." };
-        var command = new Command("publish", "Publish one event and print it.") { topic, json, type, server, key };
+        var credential = CredentialOption();
+        var command = new Command("publish", "Publish one event and print it.") { topic, json, type, server, key, credential };
         command.SetAction((parse, cancellationToken) => PublishCommand.RunAsync(
             new Uri(parse.GetValue(server)!), parse.GetValue(topic)!, parse.GetValue(json)!, parse.GetValue(type), parse.GetValue(key),
-            Console.Out, Console.Error, cancellationToken));
+            Console.Out, Console.Error, cancellationToken, parse.GetValue(credential)));
         return command;
     }
 
@@ -125,8 +126,10 @@ internal static class SwitchboardCommandLine
         transport.AcceptOnlyFromAmong("poll", "long-poll", "sse");
         var after = new Option<string?>("--after") { Description = "Start after this cursor, or 'earliest' / 'latest' (default)." };
         var server = ServerOption();
-        var command = new Command("tail", "Print events as they arrive, one JSON object per line; reconnects and resumes by itself.") { patterns, transport, after, server };
-        command.SetAction((parse, cancellationToken) => new TailCommand(new Uri(parse.GetValue(server)!), parse.GetValue(patterns)!, parse.GetValue(transport)!, Console.Out, Console.Error)
+        var credential = CredentialOption();
+        var command = new Command("tail", "Print events as they arrive, one JSON object per line; reconnects and resumes by itself.") { patterns, transport, after, server, credential };
+        command.SetAction((parse, cancellationToken) => new TailCommand(new Uri(parse.GetValue(server)!), parse.GetValue(patterns)!, parse.GetValue(transport)!, Console.Out, Console.Error,
+                credential: parse.GetValue(credential))
             .RunAsync(parse.GetValue(after), cancellationToken));
         return command;
     }
@@ -168,6 +171,21 @@ internal static class SwitchboardCommandLine
             Console.Out, Console.Error, cancellationToken));
         return new Command("webhook", "Tools for webhook subscriptions.") { listen };
     }
+
+    /// <summary>Sends <c>Authorization: Bearer</c> when a credential is given.</summary>
+    internal static void Authorize(HttpClient http, string? credential)
+    {
+        if (!string.IsNullOrEmpty(credential))
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", credential);
+        }
+    }
+
+    private static Option<string?> CredentialOption() => new("--token")
+    {
+        Description = "An API key (sk_...) or subscriber token for a protected hub (default SWITCHBOARD_TOKEN, which keeps it out of the shell history).",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SWITCHBOARD_TOKEN"),
+    };
 
     private static Option<string> ServerOption() => new("--server")
     {

@@ -11,7 +11,8 @@ namespace Switchboard.Cli;
 /// disconnect it resumes exactly there, over whichever transport was chosen. A reset (410 or
 /// <c>switchboard.reset</c>) is reported on stderr and followed, never hidden.
 /// </summary>
-internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, string transport, TextWriter output, TextWriter error, HttpMessageHandler? handler = null)
+internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, string transport, TextWriter output, TextWriter error, HttpMessageHandler? handler = null,
+    string? credential = null)
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
 
@@ -22,6 +23,7 @@ internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, st
     {
         Cursor = after;
         using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        SwitchboardCommandLine.Authorize(http, credential);
         http.BaseAddress = server;
         http.Timeout = Timeout.InfiniteTimeSpan;
         var backoff = TimeSpan.FromMilliseconds(250);
