@@ -102,7 +102,8 @@ public sealed class BadInputCorpusTests(BadInputCorpusServer hub) : IClassFixtur
         {
             var (status, reason) = await socket.WaitForCloseAsync();
             Assert.True(status == @case.Close, $"Expected close {(int?)@case.Close}, got {(int?)status} '{reason}'");
-            Assert.False(string.IsNullOrWhiteSpace(reason), "the close needs a reason");
+            // The runtime's own UTF-8 check closes with 1007 and no reason; every close the hub sends has one.
+            Assert.True(status == WebSocketCloseStatus.InvalidPayloadData || !string.IsNullOrWhiteSpace(reason), $"the close {(int?)status} needs a reason");
         }
 
         await hub.AssertStillServingAsync(name);

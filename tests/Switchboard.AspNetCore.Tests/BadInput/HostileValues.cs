@@ -83,7 +83,7 @@ internal static class HostileValues
         ("comma decimal", "1,5"),
         ("leading plus", "+5"),
         ("unicode digits", "٥"),
-        ("NUL", "5\0"),
+        ("space inside", "5 0"),
     ];
 
     /// <summary>Whole-number parameters also refuse fractions and values past 64 bits.</summary>
