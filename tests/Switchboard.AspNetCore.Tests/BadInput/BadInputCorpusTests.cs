@@ -109,6 +109,29 @@ public sealed class BadInputCorpusTests(BadInputCorpusServer hub) : IClassFixtur
         await hub.AssertStillServingAsync(name);
     }
 
+    [Fact]
+    public async Task Sse_SeedDataWithLineBreaks_ArrivesAsOneDataLineOfJsonPerEvent()
+    {
+        // The seed events carry CR, LF, "data: injected", "id: 0" and "event: switchboard.reset" inside their data.
+        using var response = await hub.Client.GetAsync($"v1/stream?topic={BadInputServer.SeedTopic}&after=earliest", HttpCompletionOption.ResponseHeadersRead).Within();
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var reader = new ServerSentEvents.RawLineReader(await response.Content.ReadAsStreamAsync());
+
+        Assert.StartsWith("retry: ", await reader.ReadLineAsync());
+        Assert.Equal("", await reader.ReadLineAsync());
+        foreach (var seeded in hub.Seeded)
+        {
+            var frame = await reader.ReadFrameAsync();
+            var cursor = hub.Server.Hub.FormatCursor(seeded.GetProperty("seq").GetInt64());
+            // Exactly two lines: the id and one data line holding the whole event; no line of the data became a field.
+            Assert.Equal(2, frame.Count);
+            Assert.Equal("id: " + cursor, frame[0]);
+            Assert.StartsWith("data: ", frame[1]);
+            Assert.Equal(seeded.GetRawText(), frame[1]["data: ".Length..]);
+            Assert.DoesNotContain('\r', frame[1]);
+        }
+    }
+
     private static void AssertProblem(RawResponse response, int status, string code, string? detailContains, string what)
     {
         Assert.True(response.MediaType == "application/problem+json", $"{what}: expected application/problem+json, got {response.Describe()}");
