@@ -101,9 +101,19 @@ public sealed class BadInputCorpusTests(BadInputCorpusServer hub) : IClassFixtur
         else
         {
             var (status, reason) = await socket.WaitForCloseAsync();
-            Assert.True(status == @case.Close, $"Expected close {(int?)@case.Close}, got {(int?)status} '{reason}'");
-            // The runtime's own UTF-8 check closes with 1007 and no reason; every close the hub sends has one.
-            Assert.True(status == WebSocketCloseStatus.InvalidPayloadData || !string.IsNullOrWhiteSpace(reason), $"the close {(int?)status} needs a reason");
+            if (@case.Close == WebSocketCloseStatus.InvalidPayloadData)
+            {
+                // The runtime checks UTF-8 itself: it sends 1007 without a reason and aborts the connection right after
+                // (ASP.NET Core's AbortStream), so the close frame is sometimes lost with the connection. Either way the
+                // connection must end, not answer.
+                Assert.True(status == WebSocketCloseStatus.InvalidPayloadData || (status is null && socket.Failure is not null),
+                    $"Expected close 1007 (or the connection dropped after it), got {(int?)status} '{reason}'");
+            }
+            else
+            {
+                Assert.True(status == @case.Close, $"Expected close {(int?)@case.Close}, got {(int?)status} '{reason}'");
+                Assert.False(string.IsNullOrWhiteSpace(reason), $"the close {(int?)status} needs a reason");
+            }
         }
 
         await hub.AssertStillServingAsync(name);

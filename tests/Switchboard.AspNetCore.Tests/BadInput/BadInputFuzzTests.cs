@@ -78,6 +78,22 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
         var socket = await HubSocket.ConnectAsync(hub.Server, name: "fuzzer");
         try
         {
+            await FuzzWebSocketAsync();
+        }
+        catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
+        {
+            throw new Xunit.Sdk.XunitException($"seed {Seed}, mutation {done}: {ex}");
+        }
+        finally
+        {
+            await socket.DisposeAsync();
+        }
+
+        Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
+        await hub.AssertStillServingAsync($"WebSocket fuzzing (seed {Seed}, {done} mutations, {reconnects} reconnects)");
+
+        async Task FuzzWebSocketAsync()
+        {
             for (; done < Mutations && clock.Elapsed < Budget; done++)
             {
                 var template = mutator.Pick(templates);
@@ -124,7 +140,10 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
                     }
 
 
-                    Assert.True(status is { } closed && ProtocolCloses.Contains(closed),
+                    // A text message that is not UTF-8 is failed by the runtime with 1007, and ASP.NET Core aborts the
+                    // connection right after, which can lose the close frame: a drop is accepted only then.
+                    var droppedAfterInvalidUtf8 = status is null && type == WebSocketMessageType.Text && !IsUtf8(bytes);
+                    Assert.True(status is { } closed ? ProtocolCloses.Contains(closed) : droppedAfterInvalidUtf8,
                         $"{what}: the connection ended with close {(int?)status} '{reason}' (failure: {socket.Failure?.Message}); expected one of {string.Join(", ", ProtocolCloses.Select(c => (int)c))}");
                     await socket.DisposeAsync();
                     socket = await HubSocket.ConnectAsync(hub.Server, name: "fuzzer");
@@ -132,14 +151,9 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
                 }
             }
         }
-        finally
-        {
-            await socket.DisposeAsync();
-        }
-
-        Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
-        await hub.AssertStillServingAsync($"WebSocket fuzzing (seed {Seed}, {done} mutations, {reconnects} reconnects)");
     }
+
+    private static bool IsUtf8(byte[] bytes) => System.Text.Unicode.Utf8.IsValid(bytes);
 
     [Fact]
     public async Task Http_MutatedQueryStrings_NeverAnswer5xxNorHang()
@@ -173,9 +187,9 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
             {
                 response = await RawHttp.SendAsync(hub.Server, "GET", target, timeout: TimeSpan.FromSeconds(10));
             }
-            catch (Exception ex) when (ex is TimeoutException or IOException)
+            catch (Exception ex) when (ex is TimeoutException or IOException or FormatException or System.Net.Sockets.SocketException)
             {
-                throw new Xunit.Sdk.XunitException($"{what}: no answer ({ex.Message})");
+                throw new Xunit.Sdk.XunitException($"{what}: no answer, or not HTTP ({ex.Message})");
             }
 
             statuses[response.Status] = statuses.GetValueOrDefault(response.Status) + 1;

@@ -204,6 +204,11 @@ internal sealed class Mutator(int seed)
 
     private static JsonObject? TryParseObject(byte[] bytes)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return null; // it parses, but reading its names throws; byte mutations only
+        }
+
         try
         {
             return JsonNode.Parse(bytes) as JsonObject;
