@@ -5,6 +5,7 @@ using System.Text.Json;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.AspNetCore.Tests.WebSockets;
 using Switchboard.Testing;
+using Xunit.Abstractions;
 
 namespace Switchboard.AspNetCore.Tests.BadInput;
 
@@ -30,9 +31,9 @@ public sealed class FuzzServer : BadInputServer
 /// and in time (it stops early when the budget is spent). Set <c>SWITCHBOARD_FUZZ_SEED</c> to replay a failure:
 /// every failure message names the seed and the mutation.
 /// </summary>
-public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer>
+public sealed class BadInputFuzzTests(FuzzServer hub, ITestOutputHelper output) : IClassFixture<FuzzServer>
 {
-    private const int Mutations = 600;
+    private const int Mutations = 1000;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(20);
 
     /// <summary>The error codes the protocol documents; any other code is a finding.</summary>
@@ -91,6 +92,7 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
 
         Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
         await hub.AssertStillServingAsync($"WebSocket fuzzing (seed {Seed}, {done} mutations, {reconnects} reconnects)");
+        output.WriteLine($"WebSocket fuzzing: seed {Seed}, {done} mutations in {clock.Elapsed.TotalSeconds:0.0} s, {reconnects} reconnects.");
 
         async Task FuzzWebSocketAsync()
         {
@@ -210,5 +212,6 @@ public sealed class BadInputFuzzTests(FuzzServer hub) : IClassFixture<FuzzServer
 
         Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
         await hub.AssertStillServingAsync($"HTTP fuzzing (seed {Seed}, {done} mutations, statuses {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))})");
+        output.WriteLine($"HTTP fuzzing: seed {Seed}, {done} mutations in {clock.Elapsed.TotalSeconds:0.0} s, statuses {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))}.");
     }
 }

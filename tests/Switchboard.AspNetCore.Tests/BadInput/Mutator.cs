@@ -211,7 +211,9 @@ internal sealed class Mutator(int seed)
 
         try
         {
-            return JsonNode.Parse(bytes) as JsonObject;
+            var node = JsonNode.Parse(bytes) as JsonObject;
+            _ = node?.Count; // builds the property table: a repeated name throws here rather than mid-mutation
+            return node;
         }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
         {
