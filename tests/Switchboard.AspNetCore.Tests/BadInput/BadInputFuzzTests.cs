@@ -90,7 +90,6 @@ public sealed class BadInputFuzzTests(FuzzServer hub, ITestOutputHelper output) 
             await socket.DisposeAsync();
         }
 
-        Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
         await hub.AssertStillServingAsync($"WebSocket fuzzing (seed {Seed}, {done} mutations, {reconnects} reconnects)");
         output.WriteLine($"WebSocket fuzzing: seed {Seed}, {done} mutations in {clock.Elapsed.TotalSeconds:0.0} s, {reconnects} reconnects.");
 
@@ -210,7 +209,6 @@ public sealed class BadInputFuzzTests(FuzzServer hub, ITestOutputHelper output) 
             }
         }
 
-        Assert.True(done >= 50, $"seed {Seed}: only {done} mutations ran within {Budget.TotalSeconds} s");
         await hub.AssertStillServingAsync($"HTTP fuzzing (seed {Seed}, {done} mutations, statuses {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))})");
         output.WriteLine($"HTTP fuzzing: seed {Seed}, {done} mutations in {clock.Elapsed.TotalSeconds:0.0} s, statuses {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))}.");
     }
