@@ -301,7 +301,8 @@ internal static class ConfigEndpoints
 
         var options = hub.Options.Config;
         var body = await RequestBody.ReadAsync(context.Request, options.MaxBytes, "settings object", context.RequestAborted);
-        using var document = JsonWire.ParseBody(body.Length == 0 ? "null"u8.ToArray() : body);
+        // Unique names: a JsonObject built from an object with a repeated key threw, a 500.
+        using var document = JsonWire.ParseBody(body.Length == 0 ? "null"u8.ToArray() : body, uniqueNames: true);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid settings", "The body must be a JSON object of settings, such as {\"darkMode\": true}.");

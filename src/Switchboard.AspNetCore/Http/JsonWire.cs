@@ -13,12 +13,26 @@ internal static class JsonWire
 
     public static readonly JsonDocumentOptions Reading = new() { MaxDepth = 64 };
 
-    /// <summary>Parses a request body; malformed JSON is a 400 problem.</summary>
-    public static JsonDocument ParseBody(byte[] body)
+    /// <summary>As <see cref="Reading"/>, and a name given twice in one object is malformed.</summary>
+    private static readonly JsonDocumentOptions ReadingUniqueNames = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
+    /// <summary>
+    /// Parses a request body; malformed JSON (or bytes that are not UTF-8) is a 400 problem. With
+    /// <paramref name="uniqueNames"/>, a property name repeated in an object is malformed too: bodies that become
+    /// <c>JsonObject</c>s (config settings) need it, since building one from duplicate names throws.
+    /// </summary>
+    public static JsonDocument ParseBody(byte[] body, bool uniqueNames = false)
     {
+        // Fix: JsonDocument does not check the UTF-8 inside strings; reading or re-serializing such a string
+        // silently turned the bad bytes into U+FFFD, so invalid UTF-8 was accepted and stored altered.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+        {
+            throw Problems.SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", "The body is not valid UTF-8; JSON bodies are UTF-8 text.");
+        }
+
         try
         {
-            return JsonDocument.Parse(body, Reading);
+            return JsonDocument.Parse(body, uniqueNames ? ReadingUniqueNames : Reading);
         }
         catch (JsonException ex)
         {

@@ -73,5 +73,20 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
             await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(413, "payload-too-large", "Payload too large", bad.Message));
             return Results.Empty;
         }
+        catch (BadHttpRequestException bad) when (bad.StatusCode is >= 400 and < 500)
+        {
+            // Fix: a body Kestrel cannot read (a broken chunked encoding, a body shorter than its Content-Length)
+            // escaped the filter, and Kestrel answered a bare 400 without a problem document.
+            await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(bad.StatusCode, "bad-request", "Bad request", bad.Message));
+            return Results.Empty;
+        }
+        catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true && !context.HttpContext.Response.HasStarted)
+        {
+            // Fix: a string with a lone surrogate escape ("\uD800") parses but throws when read as text. Endpoints that
+            // read body strings outside JsonWire.GuardStrings (job type, worker, config keys) answered 500.
+            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardProblemException.BadRequest("invalid-body", "Invalid string",
+                "The body has a string that is not valid text (a lone surrogate escape such as \\uD800)."));
+            return Results.Empty;
+        }
     }
 }

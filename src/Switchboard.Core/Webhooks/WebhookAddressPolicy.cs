@@ -31,6 +31,8 @@ public sealed class WebhookAddressPolicy
         (IPNetwork.Parse("240.0.0.0/4"), "a reserved address"),
         (IPNetwork.Parse("::/128"), "the unspecified address"),
         (IPNetwork.Parse("::1/128"), "a loopback address"),
+        // Fix: IPv4-compatible addresses (::a.b.c.d, deprecated) such as ::127.0.0.1 were not refused.
+        (IPNetwork.Parse("::/96"), "an IPv4-compatible (deprecated) address"),
         (IPNetwork.Parse("64:ff9b::/96"), "a NAT64 address"),
         (IPNetwork.Parse("64:ff9b:1::/48"), "a NAT64 address"),
         (IPNetwork.Parse("100::/64"), "a discard address"),
