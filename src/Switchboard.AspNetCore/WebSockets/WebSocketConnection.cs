@@ -388,6 +388,12 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
 
         var subscriptionId = id.GetString()!;
+        if (subscriptionId.Length is 0 or > 128)
+        {
+            // The id is kept for the subscription's life and copied into every event: bounded, like everything held per connection.
+            throw new ClientError("invalid_field", "A subscription's \"id\" is 1 to 128 characters.");
+        }
+
         if (_subscriptions.ContainsKey(subscriptionId))
         {
             throw new ClientError("duplicate_subscription", $"Subscription \"{subscriptionId}\" already exists; unsubscribe first or use another id.");

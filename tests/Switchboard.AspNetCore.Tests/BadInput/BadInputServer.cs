@@ -45,10 +45,13 @@ public class BadInputServer : IAsyncLifetime
         options.WebSockets.MaxMessagesPerSecond = 10_000;
     }
 
+    /// <summary>The client that seeds and checks; a protected hub's subclass gives it a credential.</summary>
+    protected virtual HttpClient CreateClient(HubServer server) => server.CreateClient();
+
     public virtual async Task InitializeAsync()
     {
         Server = await HubServer.StartAsync(Configure);
-        Client = Server.CreateClient();
+        Client = CreateClient(Server);
         var seeded = new List<JsonElement>();
         foreach (var body in SeedBodies)
         {

@@ -481,8 +481,8 @@ internal static class HttpCorpus
         Add("method", "unknown path", "GET", "/v1/admin", 404, "not-found");
         Add("method", "unknown verb", "FROB", "/v1/events", 405, "method-not-allowed");
 
-        // TODO(auth, lead's branch): forged, expired and alg:none JWTs, tokens for other topics and API keys with
-        // the wrong scope go here, one case per transport (poll, SSE, publish, webhooks, jobs, config).
+        // Forged, expired and alg:none JWTs, tokens for other topics and API keys with the wrong scope run against a
+        // protected hub in AuthBadInputTests, one case per credential and endpoint.
 
         var duplicates = all.GroupBy(c => c.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         return duplicates.Count > 0

@@ -66,7 +66,8 @@ internal static class WebSocketCorpus
             ("op with NUL", """{"op":"ping\u0000","id":1}""", "unknown_op"),
             ("op with LF", """{"op":"ping\n","id":1}""", "unknown_op"),
             ("op reserved-looking", """{"op":"event","id":1}""", "unknown_op"),
-            ("op refresh (not yet)", """{"op":"refresh","id":1}""", "unknown_op"),
+            ("op refresh without a token", """{"op":"refresh","id":1}""", "missing_field"),
+            ("op refresh on a connection opened without a token", """{"op":"refresh","id":1,"token":"eyJhbGciOiJub25lIn0.e30."}""", "invalid_state"),
             ("op lone surrogate", """{"op":"\uD800","id":1}""", "invalid_message"),
             ("subscribe id missing", """{"op":"subscribe","topics":["a"]}""", "missing_field"),
             ("subscribe id object", """{"op":"subscribe","id":{},"topics":["a"]}""", "missing_field"),
@@ -132,6 +133,10 @@ internal static class WebSocketCorpus
             Error("garbage cursor", name, $$"""{"op":"subscribe","id":"s","topics":["seed.intact"],"after":{{JsonString(cursor)}}}""", "invalid_cursor");
         }
 
+        // Subscription ids are kept for the subscription's life: bounded.
+        Error("subscription id", "empty", """{"op":"subscribe","id":"","topics":["seed.intact"]}""", "invalid_field");
+        Error("subscription id", "129 characters", $$"""{"op":"subscribe","id":"{{new string('s', 129)}}","topics":["seed.intact"]}""", "invalid_field");
+
         // Ops in the wrong state.
         Error("wrong state", "unsubscribe before subscribe", """{"op":"unsubscribe","id":1,"subscription":"s1"}""", "not_subscribed");
         Error("wrong state", "unsubscribe by topic before subscribe", """{"op":"unsubscribe","id":1,"topics":["seed.intact"]}""", "not_subscribed");
@@ -168,8 +173,8 @@ internal static class WebSocketCorpus
             }
         }
 
-        // TODO(auth, lead's branch): op refresh with forged, expired and alg:none tokens, and subscribe/publish
-        // outside the token's patterns, go here.
+        // Refresh with forged, expired and alg:none tokens, and subscribe/publish outside a token's patterns, run
+        // against a protected hub in AuthBadInputTests.
 
         var duplicates = all.GroupBy(c => c.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         return duplicates.Count > 0
