@@ -102,9 +102,10 @@ public sealed class TlsProcessTests : IDisposable
     private Task<ServerProcess> StartAsync(Dictionary<string, string> environment)
     {
         // Kestrel's own configuration, as the README shows it; it replaces --urls, and reports the port it picked.
+        // The paths are relative, as an operator types them: they mean the working directory (where the files are).
         environment["Kestrel__Endpoints__Https__Url"] = "https://127.0.0.1:0";
-        environment["Kestrel__Endpoints__Https__Certificate__Path"] = _certificatePath;
-        environment["Kestrel__Endpoints__Https__Certificate__KeyPath"] = KeyPath;
+        environment["Kestrel__Endpoints__Https__Certificate__Path"] = Path.GetFileName(_certificatePath);
+        environment["Kestrel__Endpoints__Https__Certificate__KeyPath"] = Path.GetFileName(KeyPath);
         return ServerProcess.StartAsync(_directory.Path, environment, "--store", "memory");
     }
 
