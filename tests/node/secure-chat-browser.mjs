@@ -9,7 +9,8 @@
 //   2. They exchange a message each way.
 //   3. alice's token opening room2 is refused: the page says so and stops (no retry button, no new
 //      connection attempts).
-//   4. A page without a token is refused on room1, since the hub is protected.
+//   4. A page without a token is refused on room1, since the hub is protected; a page with an expired
+//      token says so without connecting.
 //   5. Screenshots: secure-chat.png (alice in room1), secure-chat-refused.png (room2) and
 //      secure-chat-no-token.png. On failure, secure-chat-failure-<who>.png for each page.
 //
@@ -123,7 +124,7 @@ async function screenshot(page, name) {
 }
 
 /** Waits for the refusal, then checks it is shown and final: no retry offered, no further socket opened. */
-async function expectRefusal(page, who, expected) {
+async function expectRefusal(page, who, expected, socketsExpected = 1) {
   await refused(page);
   const banner = page.getByTestId('connection-banner');
   await banner.waitFor();
@@ -133,7 +134,7 @@ async function expectRefusal(page, who, expected) {
   check(await page.getByTestId('retry-button').isHidden(), `${who}: a refused room should not offer "Retry now"`);
   check(await page.getByTestId('send-button').isDisabled(), `${who}: sending should be disabled when refused`);
   const sockets = await page.evaluate(() => window.__sockets.length);
-  check(sockets === 1, `${who}: expected the one WebSocket, then none after the refusal; opened ${sockets}`);
+  check(sockets === socketsExpected, `${who}: expected ${socketsExpected} WebSocket(s), then none after the refusal; opened ${sockets}`);
 }
 
 async function run() {
@@ -190,6 +191,14 @@ async function run() {
   await expectRefusal(anonymous, 'no-token', 'needs an access token');
   await screenshot(anonymous, 'secure-chat-no-token.png');
   check((await member(alice, 'carol').count()) === 0, 'a refused page must not appear in the room');
+
+  step('an expired token is refused without connecting');
+  // The page reads exp itself: the server would refuse the upgrade with 401, which a page cannot see.
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const expired = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: 'dave', exp: Math.floor(Date.now() / 1000) - 3600 })}.c2lnbmF0dXJl`;
+  const late = await openPage('expired');
+  await late.goto(`${baseUrl}/chat?token=${expired}&room=room1`);
+  await expectRefusal(late, 'expired', 'has expired', 0);
 
   check(summary.pageErrors.length === 0, `errors in the pages: ${summary.pageErrors.join(' | ')}`);
 }

@@ -189,11 +189,6 @@
     document.title = `#${room} · Switchboard chat`;
     ui.joinView.hidden = true;
     ui.chatView.hidden = false;
-    const expires = chat.token ? readToken(chat.token)?.expires : null;
-    if (expires && expires <= Date.now()) {
-      refuse('Your access token has expired; ask for a new link.');
-      return;
-    }
     connect();
     ui.messageInput.focus();
   }
@@ -214,6 +209,12 @@
     chat.retryTimer = 0;
     if (!chat.joined) return;
     closeSocket(1000, 'reconnecting');
+    const expires = chat.token ? readToken(chat.token)?.expires : null;
+    if (expires && expires <= Date.now()) {
+      // The server would refuse it before the WebSocket opens, where the page cannot see why.
+      refuse('Your access token has expired; ask for a new link.');
+      return;
+    }
 
     const generation = ++chat.generation;
     const url = new URL('../v1/ws', location.href);
