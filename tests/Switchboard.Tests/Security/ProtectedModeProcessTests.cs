@@ -49,7 +49,8 @@ public sealed class ProtectedModeProcessTests : IDisposable
         var anonymous = await http.PostAsJsonAsync("v1/topics/orders/events", new { data = 1 });
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        Assert.DoesNotContain("warning", server.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("WARNING: --insecure", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Warning: no credentials", server.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Refusing", server.Output, StringComparison.Ordinal);
     }
 

@@ -525,6 +525,7 @@
     setStatus('refused');
     ui.bannerText.textContent = text;
     ui.members.classList.add('stale');
+    ui.empty.hidden = true; // not "Say hello!" in a room we may not enter
   }
 
   // ---- sending ------------------------------------------------------------------------------------
