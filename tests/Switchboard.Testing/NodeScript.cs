@@ -5,7 +5,11 @@ namespace Switchboard.Testing;
 /// <summary>Runs a script from tests/node with the packages scripts/test.sh installed.</summary>
 public static class NodeScript
 {
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(string script, params string[] arguments)
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(string script, params string[] arguments) =>
+        RunAsync(script, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs a script with extra environment variables, such as <c>NODE_EXTRA_CA_CERTS</c>.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(string script, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var directory = Path.Combine(RepositoryRoot(), "tests", "node");
         if (!Directory.Exists(Path.Combine(directory, "node_modules")))
@@ -15,6 +19,11 @@ public static class NodeScript
 
         var start = new ProcessStartInfo("node") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -94,6 +94,6 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"listening on (http://[^\s]+)")]
+    [GeneratedRegex(@"listening on (https?://[^\s]+)")]
     private static partial Regex ListeningLine();
 }

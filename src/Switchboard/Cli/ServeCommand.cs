@@ -80,6 +80,7 @@ internal static class ServeCommand
         builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
         builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
         builder.WebHost.UseUrls(settings.Urls ?? builder.Configuration["urls"] ?? SwitchboardCommandLine.DefaultServer);
+        ResolveCertificatePaths(builder.Configuration);
 
         builder.Services.AddSwitchboard();
         var kind = builder.Configuration["Switchboard:Store:Kind"];
@@ -99,6 +100,28 @@ internal static class ServeCommand
         MapChatPage(app);
         app.MapSwitchboard();
         return app;
+    }
+
+    /// <summary>
+    /// Fix (found by the TLS process tests): Kestrel resolves certificate paths against the content root, which is the
+    /// executable's folder (so the chat page is found), so <c>Kestrel__Endpoints__Https__Certificate__Path=cert.pem</c>
+    /// looked next to the dll. A relative path given by an operator means the working directory, as it does for
+    /// <c>--data</c> and the JWT key files.
+    /// </summary>
+    private static void ResolveCertificatePaths(ConfigurationManager configuration)
+    {
+        var certificates = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(endpoint => endpoint.GetSection("Certificate"))
+            .Concat(configuration.GetSection("Kestrel:Certificates").GetChildren());
+        foreach (var certificate in certificates.ToList())
+        {
+            foreach (var key in new[] { "Path", "KeyPath" })
+            {
+                if (certificate[key] is { Length: > 0 } path && !Path.IsPathRooted(path))
+                {
+                    certificate[key] = Path.GetFullPath(path, Environment.CurrentDirectory);
+                }
+            }
+        }
     }
 
     /// <summary>True for an address only this machine can reach: localhost, 127.0.0.0/8, ::1.</summary>

@@ -1,6 +1,10 @@
 // Switchboard chat: a browser client for the switchboard.v1 WebSocket protocol.
 //
 // One WebSocket to ../v1/ws?name=<name>, one subscription to the room topic chat.<room> with presence.
+// On a protected hub the page is opened with ?token=<subscriber token>: the token goes on the WebSocket
+// URL as access_token (browsers cannot set headers there), and the name is the token's presence name
+// (or its subject), which the server enforces anyway. A subscription the server refuses (forbidden or
+// unauthorized) is shown as such and not retried.
 // The first join asks for the last HISTORY events; every later (re)connection resumes with
 // `after: <last cursor seen>`, so nothing is missed or shown twice. A `reset` (the server's log no
 // longer has our position) reloads the history from scratch. User text only ever goes into the page
@@ -68,6 +72,8 @@
     countdownTimer: 0,
     pingTimer: 0,
     pongTimer: 0,
+    token: null, // the subscriber token from ?token=, if any
+    refused: false, // the server refused the room: no more reconnecting
   };
 
   // ---- names and the URL --------------------------------------------------------------------------
@@ -88,15 +94,46 @@
   function writeUrl(name, room) {
     const url = new URL(location.href);
     url.search = '';
-    if (name) url.searchParams.set('name', name);
+    if (chat.token) url.searchParams.set('token', chat.token); // the token names us; no name parameter
+    else if (name) url.searchParams.set('name', name);
     if (room) url.searchParams.set('room', room);
     history.replaceState(null, '', url);
   }
 
+  /**
+   * The token's claims, read only to show the name and notice expiry early. The page trusts nothing in it:
+   * the server verifies the token and decides the name and what may be read.
+   */
+  function readToken(token) {
+    try {
+      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const bytes = Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+      const claims = JSON.parse(new TextDecoder().decode(bytes));
+      const name = claims?.switchboard?.presence ?? claims?.sub;
+      return typeof name === 'string' && name ? { name, expires: typeof claims.exp === 'number' ? claims.exp * 1000 : null } : null;
+    } catch {
+      return null;
+    }
+  }
+
   function start() {
     const query = new URLSearchParams(location.search);
-    const name = (query.get('name') ?? '').trim();
+    let name = (query.get('name') ?? '').trim();
     const room = (query.get('room') ?? '').trim();
+    const token = (query.get('token') ?? '').trim();
+    if (token) {
+      chat.token = token;
+      const claims = readToken(token);
+      name = claims?.name ?? '';
+      ui.nameInput.readOnly = true;
+      ui.nameInput.title = 'Your name comes from your access token.';
+      if (!claims) {
+        ui.nameInput.value = '';
+        showJoinError('The access token in the address cannot be read; ask for a new link.');
+        showJoin();
+        return;
+      }
+    }
     if (name) ui.nameInput.value = name;
     if (room) ui.roomInput.value = room;
     if (name && room) {
@@ -114,7 +151,7 @@
     ui.chatView.hidden = true;
     ui.joinView.hidden = false;
     document.title = 'Switchboard chat';
-    (ui.nameInput.value ? ui.roomInput : ui.nameInput).focus();
+    (ui.nameInput.value || ui.nameInput.readOnly ? ui.roomInput : ui.nameInput).focus();
   }
 
   function showJoinError(message) {
@@ -141,6 +178,7 @@
     chat.lastCursor = null;
     chat.attempt = 0;
     chat.everConnected = false;
+    chat.refused = false;
     clearMessages();
     renderMembers([]);
     writeUrl(name, room);
@@ -171,13 +209,20 @@
     chat.retryTimer = 0;
     if (!chat.joined) return;
     closeSocket(1000, 'reconnecting');
+    const expires = chat.token ? readToken(chat.token)?.expires : null;
+    if (expires && expires <= Date.now()) {
+      // The server would refuse it before the WebSocket opens, where the page cannot see why.
+      refuse('Your access token has expired; ask for a new link.');
+      return;
+    }
 
     const generation = ++chat.generation;
     const url = new URL('../v1/ws', location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     url.search = '';
     url.hash = '';
-    url.searchParams.set('name', chat.name);
+    if (chat.token) url.searchParams.set('access_token', chat.token);
+    else url.searchParams.set('name', chat.name);
 
     if (chat.attempt >= OFFLINE_AFTER_ATTEMPTS) setStatus('offline');
     else setStatus(chat.everConnected || chat.attempt > 0 ? 'reconnecting' : 'connecting');
@@ -240,7 +285,7 @@
     ui.members.classList.add('stale');
     failPending('Not confirmed: the connection dropped.');
     updateComposer();
-    if (!chat.joined) return;
+    if (!chat.joined || chat.refused) return;
 
     console.info(`switchboard chat: connection closed (${code}${reason ? `: ${reason}` : ''})`);
     if (code === 1013 && wasSubscribed) {
@@ -273,7 +318,7 @@
    * way), or on "Retry now" (which also replaces an attempt that is still connecting).
    */
   function reconnectNow(replaceAttempt = false) {
-    if (!chat.joined || chat.socket?.readyState === WebSocket.OPEN) return;
+    if (!chat.joined || chat.refused || chat.socket?.readyState === WebSocket.OPEN) return;
     if (chat.socket && !replaceAttempt) return;
     connect();
   }
@@ -451,6 +496,15 @@
       return;
     }
 
+    const refusal = message.code === 'forbidden' || message.code === 'unauthorized';
+    if (refusal && (message.id === chat.subscription || message.id == null)) {
+      // Not allowed to read this room (no token, or one for other rooms): retrying cannot help.
+      refuse(message.code === 'unauthorized'
+        ? `This hub needs an access token to read #${chat.room}; open the link you were given (with ?token=…). Server: ${text}`
+        : `Your access token does not allow #${chat.room}. Server: ${text}`);
+      return;
+    }
+
     if (message.id === chat.subscription && chat.lastCursor) {
       // The server refused our cursor: start over from the history rather than giving up.
       console.warn('switchboard chat: resume refused; reloading history', message);
@@ -460,6 +514,18 @@
     }
 
     addNotice(`Server: ${text}`, true);
+  }
+
+  /** Stops for good: shows why the room cannot be read, and neither reconnects nor resubscribes. */
+  function refuse(text) {
+    chat.refused = true;
+    clearTimeout(chat.retryTimer);
+    chat.retryTimer = 0;
+    closeSocket(1000, 'refused');
+    setStatus('refused');
+    ui.bannerText.textContent = text;
+    ui.members.classList.add('stale');
+    ui.empty.hidden = true; // not "Say hello!" in a room we may not enter
   }
 
   // ---- sending ------------------------------------------------------------------------------------
@@ -527,11 +593,15 @@
       connected: 'Connected',
       reconnecting: 'Reconnecting…',
       offline: 'Offline',
+      refused: 'Not allowed',
     }[state];
 
     const down = state === 'reconnecting' || state === 'offline';
-    ui.banner.hidden = !down;
-    ui.banner.classList.toggle('offline', state === 'offline');
+    const refused = state === 'refused';
+    ui.banner.hidden = !down && !refused;
+    ui.banner.classList.toggle('offline', state === 'offline' || refused);
+    ui.banner.dataset.state = state;
+    ui.retryButton.hidden = refused;
     clearInterval(chat.countdownTimer);
     if (!down) return;
     const render = () => {
