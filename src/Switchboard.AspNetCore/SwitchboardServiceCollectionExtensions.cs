@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Switchboard.AspNetCore.Monitoring;
 using Switchboard.AspNetCore.Retention;
 using Switchboard.Hubs;
 using Switchboard.Log;
@@ -41,6 +42,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Switchboard.Config.IConfigStore, Switchboard.Config.InMemoryConfigStore>();
         services.TryAddSingleton<Config.ConfigWaiters>();
         services.TryAddSingleton<Config.ConfigService>();
+        services.AddSwitchboardMonitoring();
         return services;
     }
 }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Polling;
@@ -17,7 +18,7 @@ namespace Switchboard.AspNetCore.Polling;
 /// </summary>
 internal static class PollingEndpoint
 {
-    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime)
+    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, TimeProvider time)
     {
         var query = context.Request.Query;
         var options = hub.Options.Polling;
@@ -31,6 +32,12 @@ internal static class PollingEndpoint
         }
 
         LogReadResult result;
+        var longPoll = wait > TimeSpan.Zero;
+        if (longPoll)
+        {
+            metrics.ConnectionOpened(DeliveryTransport.LongPoll);
+        }
+
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
         {
             try
@@ -41,6 +48,13 @@ internal static class PollingEndpoint
             {
                 // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
                 result = new LogReadResult([], start.AfterSeq);
+            }
+            finally
+            {
+                if (longPoll)
+                {
+                    metrics.ConnectionClosed(DeliveryTransport.LongPoll);
+                }
             }
         }
 
@@ -57,6 +71,7 @@ internal static class PollingEndpoint
         if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
+            metrics.PollAnswered(longPoll, PollOutcome.NotModified);
             return;
         }
 
@@ -74,6 +89,10 @@ internal static class PollingEndpoint
         writer.WriteString("cursor", hub.FormatCursor(result.NextAfterSeq));
         writer.WriteEndObject();
         await writer.FlushAsync(context.RequestAborted);
+        var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
+        metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
+        metrics.Delivered(transport, result.Events, time.GetUtcNow());
+        metrics.BytesWritten(transport, writer.BytesCommitted);
     }
 
     internal static SwitchboardProblemException Gone(CursorReset reset) => new(410, reset.Reason, "Cursor no longer valid",

@@ -9,6 +9,8 @@ using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
+using Switchboard.Metrics;
+using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.ServerSentEvents;
 
@@ -26,11 +28,14 @@ internal static class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
 
-    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat)
+    public static Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, SwitchboardMetrics metrics) =>
+        StreamFilteredAsync(context, hub.ParseFilter(context.Request.Query["topic"]), hub, lifetime, time, heartbeat, metrics);
+
+    /// <summary>A stream of the events matching <paramref name="filter"/>; the dashboard streams its system topic through this too.</summary>
+    public static async Task StreamFilteredAsync(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, SwitchboardMetrics metrics)
     {
         var options = hub.Options.Sse;
         var query = context.Request.Query;
-        var filter = hub.ParseFilter(query["topic"]);
 
         // Last-Event-ID (an EventSource reconnecting) wins over the first-connect parameter.
         string? after = context.Request.Headers["Last-Event-ID"];
@@ -59,6 +64,7 @@ internal static class SseEndpoint
         var writer = response.BodyWriter;
         var afterSeq = start.AfterSeq;
         var lastWrite = time.GetTimestamp();
+        metrics.ConnectionOpened(DeliveryTransport.Sse);
         try
         {
             // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
@@ -85,10 +91,16 @@ internal static class SseEndpoint
                 afterSeq = result.NextAfterSeq;
                 if (result.Events.Count > 0)
                 {
+                    long bytes = 0;
                     foreach (var record in result.Events)
                     {
-                        writer.Write(record.SseFrame.Span);
+                        var frame = record.SseFrame.Span;
+                        writer.Write(frame);
+                        bytes += frame.Length;
                     }
+
+                    metrics.Delivered(DeliveryTransport.Sse, result.Events, time.GetUtcNow());
+                    metrics.BytesWritten(DeliveryTransport.Sse, bytes);
 
                     var flush = await writer.FlushAsync(cancellationToken);
                     if (flush.IsCompleted || flush.IsCanceled)
@@ -107,6 +119,10 @@ internal static class SseEndpoint
         {
             // The client left, the hub is stopping, or the stream reached its maximum duration.
             // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
+        }
+        finally
+        {
+            metrics.ConnectionClosed(DeliveryTransport.Sse);
         }
     }
 

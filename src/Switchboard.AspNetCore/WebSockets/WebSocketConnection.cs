@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
 using Switchboard.Hubs;
+using Switchboard.Metrics;
 using Switchboard.Log;
 using Switchboard.Presence;
 using Switchboard.Problems;
@@ -51,8 +52,11 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private long _rateWindowStart;
     private int _messagesInWindow;
 
-    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, TimeProvider time, ILogger logger, CancellationToken stopping)
+    private readonly SwitchboardMetrics _metrics;
+
+    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, CancellationToken stopping)
     {
+        _metrics = metrics;
         _socket = socket;
         _hub = hub;
         _presence = presence;
@@ -503,6 +507,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                     {
                         return;
                     }
+
+                    // Counted when handed to the connection's send queue, which is bounded, so this is close to the wire.
+                    _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
                 }
 
                 afterSeq = result.NextAfterSeq;
@@ -606,6 +613,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 while (_closeRequest is null && reader.TryRead(out var message))
                 {
                     await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    _metrics.BytesWritten(DeliveryTransport.WebSocket, message.Bytes.Length);
                     if (message.Subscription is { } subscription)
                     {
                         // The newest cursor that actually left, for the 1013 close reason.

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
+using Switchboard.Metrics;
 using Switchboard.Presence;
 using Switchboard.Problems;
 
@@ -18,7 +19,7 @@ internal static class WebSocketEndpoint
     public const string SubProtocol = "switchboard.v1";
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
-        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers)
+        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardMetrics metrics)
     {
         string name;
         try
@@ -41,8 +42,16 @@ internal static class WebSocketEndpoint
                 KeepAliveInterval = options.KeepAliveInterval,
                 KeepAliveTimeout = options.KeepAliveTimeout,
             });
-            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
-            await connection.RunAsync(lifetime.ApplicationStopping);
+            var connection = new WebSocketConnection(socket, hub, presence, name, time, loggers.CreateLogger<WebSocketConnection>(), metrics, lifetime.ApplicationStopping);
+            metrics.ConnectionOpened(DeliveryTransport.WebSocket);
+            try
+            {
+                await connection.RunAsync(lifetime.ApplicationStopping);
+            }
+            finally
+            {
+                metrics.ConnectionClosed(DeliveryTransport.WebSocket);
+            }
         }
         finally
         {
