@@ -92,6 +92,8 @@ internal sealed partial class DashboardSampler : BackgroundService
         _logger = logger;
         _previousSample = time.GetTimestamp();
         _lastWatched = long.MinValue;
+        // Traffic is counted from the hub's start; history from before it is not this process's traffic.
+        _scannedAfter = log.HeadSeq;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             // Only this hub's meter: another hub in the same process (tests) has a meter of its own.
@@ -264,9 +266,9 @@ internal sealed partial class DashboardSampler : BackgroundService
     private async Task<long> ScanTopicsAsync(double elapsedSeconds, CancellationToken cancellationToken)
     {
         var head = _log.HeadSeq;
-        if (_scannedAfter == 0 || head - _scannedAfter > MaxEventsScannedPerSnapshot || _scannedAfter > head)
+        if (head - _scannedAfter > MaxEventsScannedPerSnapshot || _scannedAfter > head)
         {
-            _scannedAfter = Math.Max(_scannedAfter == 0 ? head : head - MaxEventsScannedPerSnapshot, 0);
+            _scannedAfter = Math.Max(head - MaxEventsScannedPerSnapshot, 0);
         }
 
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
