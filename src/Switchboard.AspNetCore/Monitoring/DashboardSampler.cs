@@ -117,8 +117,8 @@ internal sealed partial class DashboardSampler : BackgroundService
         return new Watcher(this);
     }
 
-    /// <summary>Builds a snapshot now (the loop's work, minus publishing); tests and the first page load use it.</summary>
-    public async Task<byte[]> SampleAsync(CancellationToken cancellationToken = default)
+    /// <summary>Builds a snapshot: rates since the previous one, the latency windows moved on, the topic table updated.</summary>
+    private async Task<byte[]> SampleAsync(CancellationToken cancellationToken = default)
     {
         var now = _time.GetTimestamp();
         var elapsed = Math.Max(0.001, _time.GetElapsedTime(_previousSample, now).TotalSeconds);

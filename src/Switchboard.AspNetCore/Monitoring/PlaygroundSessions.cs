@@ -95,7 +95,7 @@ internal sealed partial class PlaygroundSessions : BackgroundService
                 Progress = new WebhookProgress(_log.HeadSeq, 0, 0, null),
             };
             // Marked before it exists, so its very first delivery already may reach loopback.
-            _local.Add(endpoint.Id);
+            _local.Add(endpoint.Id, endpoint.Url);
             await _dispatcher.CreateAsync(endpoint, cancellationToken).ConfigureAwait(false);
             var session = new PlaygroundSession(id, topic, endpoint.Id, ReceiptsTopicPrefix + "." + id) { LastTouched = _time.GetTimestamp() };
             _sessions[id] = session;

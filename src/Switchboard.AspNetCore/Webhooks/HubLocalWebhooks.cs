@@ -16,11 +16,17 @@ internal sealed class HubLocalWebhooks
     /// <summary>Marks a delivery request as one to the hub itself, for the sender's connect callback.</summary>
     public static readonly HttpRequestOptionsKey<bool> RequestOption = new("Switchboard.HubLocalWebhook");
 
-    private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _urls = new(StringComparer.Ordinal);
 
-    public void Add(string endpointId) => _ids[endpointId] = 0;
+    /// <summary>Marks an endpoint as the hub's own, for exactly <paramref name="url"/>.</summary>
+    public void Add(string endpointId, string url) => _urls[endpointId] = url;
 
-    public void Remove(string endpointId) => _ids.TryRemove(endpointId, out _);
+    public void Remove(string endpointId) => _urls.TryRemove(endpointId, out _);
 
-    public bool IsLocal(string endpointId) => _ids.ContainsKey(endpointId);
+    /// <summary>
+    /// Only while the endpoint still has the URL the hub gave it: if someone patched it to a public host through the API,
+    /// that host is not the hub, and a later DNS answer of 127.0.0.1 for it must be refused like for any endpoint.
+    /// </summary>
+    public bool IsLocal(Switchboard.Webhooks.WebhookEndpoint endpoint) =>
+        _urls.TryGetValue(endpoint.Id, out var url) && string.Equals(url, endpoint.Url, StringComparison.Ordinal);
 }

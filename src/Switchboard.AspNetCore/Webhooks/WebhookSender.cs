@@ -93,7 +93,7 @@ internal sealed class WebhookSender : IDisposable
         }
 
         request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSecret.SignatureHeader(endpoint.SigningSecrets(now), webhookId, timestamp, body.Span));
-        if (_local is not null && _local.IsLocal(endpoint.Id))
+        if (_local is not null && _local.IsLocal(endpoint))
         {
             request.Options.Set(HubLocalWebhooks.RequestOption, true);
         }
