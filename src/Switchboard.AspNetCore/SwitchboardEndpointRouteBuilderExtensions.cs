@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.Monitoring;
 using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Publishing;
 using Switchboard.AspNetCore.ServerSentEvents;
@@ -90,6 +91,9 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
             throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");
         });
+
+        // /metrics, /dashboard and /playground: one group, so one convention (the admin credential) can protect them all.
+        endpoints.MapSwitchboardMonitoring(prefix);
         return api;
     }
 }

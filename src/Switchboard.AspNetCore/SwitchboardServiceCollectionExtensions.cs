@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Switchboard.AspNetCore.Monitoring;
 using Switchboard.AspNetCore.Retention;
 using Switchboard.Hubs;
 using Switchboard.Log;
@@ -44,6 +45,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Config.ConfigWaiters>();
         services.TryAddSingleton<Config.ConfigService>();
         AddSecurity(services);
+        services.AddSwitchboardMonitoring();
         return services;
     }
 

@@ -82,6 +82,9 @@ public sealed partial class SqliteEventLog : IEventLog
     /// <inheritdoc />
     public Task AppendSignal => _signal.Next;
 
+    /// <summary>Where group commits are measured (batch size, duration); set by the registration, null when constructed alone.</summary>
+    internal Switchboard.Metrics.SwitchboardMetrics? Metrics { get; set; }
+
     /// <summary>Transactions committed since open; appends per commit shows group commit at work.</summary>
     internal long CommitCount => Interlocked.Read(ref _commits);
 
@@ -323,6 +326,7 @@ public sealed partial class SqliteEventLog : IEventLog
         var trimmed = new List<(string Topic, long Through)>();
         var results = new object[batch.Count];
         var nextSeq = _head;
+        var started = _time.GetTimestamp();
         try
         {
             using var transaction = _writerConnection.BeginTransaction();
@@ -348,6 +352,10 @@ public sealed partial class SqliteEventLog : IEventLog
 
             transaction.Commit();
             Interlocked.Increment(ref _commits);
+            if (appended.Count > 0)
+            {
+                Metrics?.Committed(appended.Count, _time.GetElapsedTime(started));
+            }
         }
         catch (Exception ex)
         {

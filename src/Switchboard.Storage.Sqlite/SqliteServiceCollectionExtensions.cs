@@ -25,7 +25,10 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SqliteEventLog>>()));
+            sp.GetRequiredService<ILogger<SqliteEventLog>>())
+        {
+            Metrics = sp.GetService<Switchboard.Metrics.SwitchboardMetrics>(),
+        });
         AddNextToTheLog<Switchboard.Webhooks.IWebhookStore>(services, (log, path) => log is null ? new SqliteWebhookStore(path) : new SqliteWebhookStore(log, path));
         AddNextToTheLog<Switchboard.Jobs.IJobStore>(services, (log, path) => log is null ? new SqliteJobStore(path) : new SqliteJobStore(log, path));
         AddNextToTheLog<Switchboard.Config.IConfigStore>(services, (log, path) => log is null ? new SqliteConfigStore(path) : new SqliteConfigStore(log, path));

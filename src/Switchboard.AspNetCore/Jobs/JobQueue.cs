@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Switchboard.Events;
 using Switchboard.Jobs;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Jobs;
@@ -37,8 +39,13 @@ internal sealed partial class JobQueue : BackgroundService
     private readonly SemaphoreSlim _keyedSubmits = new(1, 1);
     private long _order;
 
-    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger)
+    private readonly SwitchboardMetrics _metrics;
+
+    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics)
     {
+        _metrics = metrics;
+        metrics.Meter.CreateObservableGauge("switchboard.jobs", ObserveStatuses, "{job}", "Unfinished jobs by status (queued, running).");
+        metrics.Meter.CreateObservableGauge("switchboard.jobs.queue.depth", ObserveQueues, "{job}", "Jobs waiting to be claimed, by queue (the job type).");
         _store = store;
         _log = log;
         _options = options;
@@ -567,6 +574,11 @@ internal sealed partial class JobQueue : BackgroundService
         try
         {
             await _log.AppendAsync(events, null, CancellationToken.None).ConfigureAwait(false);
+            _metrics.Published(events.Count);
+            foreach (var draft in events)
+            {
+                _metrics.JobEvent(draft.Type);
+            }
         }
         catch (Exception ex)
         {
@@ -574,6 +586,36 @@ internal sealed partial class JobQueue : BackgroundService
             LogEventFailed(_logger, events[0].Topic, ex);
         }
     }
+
+    private static readonly KeyValuePair<string, object?> QueuedTag = new("status", "queued");
+    private static readonly KeyValuePair<string, object?> RunningTag = new("status", "running");
+
+    /// <summary>Each queue (job type) with its jobs waiting to be claimed, including those waiting out a retry delay.</summary>
+    public IReadOnlyList<(string Queue, int Depth)> QueueDepths()
+    {
+        lock (_lock)
+        {
+            return [.. _queues.Where(q => q.Value.Ready.Count > 0).Select(q => (q.Key, q.Value.Ready.Count))];
+        }
+    }
+
+    private Measurement<long>[] ObserveStatuses()
+    {
+        int unfinished, queued = 0;
+        lock (_lock)
+        {
+            unfinished = _unfinished.Count;
+            foreach (var queue in _queues.Values)
+            {
+                queued += queue.Ready.Count;
+            }
+        }
+
+        return [new(queued, QueuedTag), new(unfinished - queued, RunningTag)];
+    }
+
+    private IEnumerable<Measurement<long>> ObserveQueues() =>
+        QueueDepths().Select(static q => new Measurement<long>(q.Depth, new KeyValuePair<string, object?>("queue", q.Queue)));
 
     /// <summary>Unfinished jobs, for tests and metrics.</summary>
     public int UnfinishedCount

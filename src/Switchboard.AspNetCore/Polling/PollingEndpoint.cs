@@ -8,6 +8,7 @@ using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Polling;
@@ -18,7 +19,7 @@ namespace Switchboard.AspNetCore.Polling;
 /// </summary>
 internal static class PollingEndpoint
 {
-    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, TimeProvider time)
+    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
     {
         var query = context.Request.Query;
         var options = hub.Options.Polling;
@@ -37,6 +38,12 @@ internal static class PollingEndpoint
         using var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
 
         LogReadResult result;
+        var longPoll = wait > TimeSpan.Zero;
+        if (longPoll)
+        {
+            metrics.ConnectionOpened(DeliveryTransport.LongPoll);
+        }
+
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
         {
             try
@@ -47,6 +54,13 @@ internal static class PollingEndpoint
             {
                 // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
                 result = new LogReadResult([], start.AfterSeq);
+            }
+            finally
+            {
+                if (longPoll)
+                {
+                    metrics.ConnectionClosed(DeliveryTransport.LongPoll);
+                }
             }
         }
 
@@ -63,6 +77,7 @@ internal static class PollingEndpoint
         if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
         {
             response.StatusCode = StatusCodes.Status304NotModified;
+            metrics.PollAnswered(longPoll, PollOutcome.NotModified);
             return;
         }
 
@@ -80,6 +95,10 @@ internal static class PollingEndpoint
         writer.WriteString("cursor", hub.FormatCursor(result.NextAfterSeq));
         writer.WriteEndObject();
         await writer.FlushAsync(context.RequestAborted);
+        var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
+        metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
+        metrics.Delivered(transport, result.Events, time.GetUtcNow());
+        metrics.BytesWritten(transport, writer.BytesCommitted);
     }
 
     internal static SwitchboardProblemException Gone(CursorReset reset) => new(410, reset.Reason, "Cursor no longer valid",

@@ -10,6 +10,8 @@ using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
 using Switchboard.Log;
+using Switchboard.Metrics;
+using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.ServerSentEvents;
 
@@ -27,13 +29,23 @@ internal static class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
 
-    public static async Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, ConnectionGate connections)
+    public static Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, SwitchboardMetrics metrics, ConnectionGate connections)
+    {
+        var filter = hub.ParseFilter(context.Request.Query["topic"]);
+        Caller.Of(context).RequireSubscribe(filter);
+        return StreamFilteredAsync(context, filter, hub, lifetime, time, heartbeat, metrics, connections);
+    }
+
+    /// <summary>
+    /// A stream of the events matching <paramref name="filter"/>, which the caller has been checked for; the dashboard
+    /// streams its system topic through this too.
+    /// </summary>
+    public static async Task StreamFilteredAsync(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat,
+        SwitchboardMetrics metrics, ConnectionGate connections)
     {
         var options = hub.Options.Sse;
         var query = context.Request.Query;
-        var filter = hub.ParseFilter(query["topic"]);
         var caller = Caller.Of(context);
-        caller.RequireSubscribe(filter);
 
         // Last-Event-ID (an EventSource reconnecting) wins over the first-connect parameter.
         string? after = context.Request.Headers["Last-Event-ID"];
@@ -67,6 +79,7 @@ internal static class SseEndpoint
         var writer = response.BodyWriter;
         var afterSeq = start.AfterSeq;
         var lastWrite = time.GetTimestamp();
+        metrics.ConnectionOpened(DeliveryTransport.Sse);
         try
         {
             // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
@@ -93,10 +106,16 @@ internal static class SseEndpoint
                 afterSeq = result.NextAfterSeq;
                 if (result.Events.Count > 0)
                 {
+                    long bytes = 0;
                     foreach (var record in result.Events)
                     {
-                        writer.Write(record.SseFrame.Span);
+                        var frame = record.SseFrame.Span;
+                        writer.Write(frame);
+                        bytes += frame.Length;
                     }
+
+                    metrics.Delivered(DeliveryTransport.Sse, result.Events, time.GetUtcNow());
+                    metrics.BytesWritten(DeliveryTransport.Sse, bytes);
 
                     var flush = await writer.FlushAsync(cancellationToken);
                     if (flush.IsCompleted || flush.IsCanceled)
@@ -115,6 +134,10 @@ internal static class SseEndpoint
         {
             // The client left, the hub is stopping, the stream reached its maximum duration, or the token expired.
             // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
+        }
+        finally
+        {
+            metrics.ConnectionClosed(DeliveryTransport.Sse);
         }
 
         if (expiry is { IsCancellationRequested: true } && !context.RequestAborted.IsCancellationRequested)

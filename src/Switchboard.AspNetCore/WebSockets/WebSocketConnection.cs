@@ -7,6 +7,7 @@ using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
 using Switchboard.Hubs;
+using Switchboard.Metrics;
 using Switchboard.Log;
 using Switchboard.Presence;
 using Switchboard.Problems;
@@ -55,13 +56,15 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly SwitchboardAuthenticator _authenticator;
     private readonly System.Net.IPAddress? _remote;
     private readonly ITimer? _expiryTimer;
+    private readonly SwitchboardMetrics _metrics;
 
     /// <summary>Who is connected; replaced by <c>op: refresh</c>. Read and written on the receive loop only.</summary>
     private Caller _caller;
 
     public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
-        System.Net.IPAddress? remote, TimeProvider time, ILogger logger, CancellationToken stopping)
+        System.Net.IPAddress? remote, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, CancellationToken stopping)
     {
+        _metrics = metrics;
         _caller = caller;
         _authenticator = authenticator;
         _remote = remote;
@@ -571,6 +574,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                     {
                         return;
                     }
+
+                    // Counted when handed to the connection's send queue, which is bounded, so this is close to the wire.
+                    _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
                 }
 
                 afterSeq = result.NextAfterSeq;
@@ -674,6 +680,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 while (_closeRequest is null && reader.TryRead(out var message))
                 {
                     await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    _metrics.BytesWritten(DeliveryTransport.WebSocket, message.Bytes.Length);
                     if (message.Subscription is { } subscription)
                     {
                         // The newest cursor that actually left, for the 1013 close reason.

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
+using Switchboard.Metrics;
 using Switchboard.Presence;
 using Switchboard.Problems;
 
@@ -18,7 +19,7 @@ internal static class WebSocketEndpoint
     public const string SubProtocol = "switchboard.v1";
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
-        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections)
+        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics)
     {
         string name;
         Caller caller;
@@ -54,8 +55,16 @@ internal static class WebSocketEndpoint
                 KeepAliveTimeout = options.KeepAliveTimeout,
             });
             var connection = new WebSocketConnection(socket, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
-                time, loggers.CreateLogger<WebSocketConnection>(), lifetime.ApplicationStopping);
-            await connection.RunAsync(lifetime.ApplicationStopping);
+                time, loggers.CreateLogger<WebSocketConnection>(), metrics, lifetime.ApplicationStopping);
+            metrics.ConnectionOpened(DeliveryTransport.WebSocket);
+            try
+            {
+                await connection.RunAsync(lifetime.ApplicationStopping);
+            }
+            finally
+            {
+                metrics.ConnectionClosed(DeliveryTransport.WebSocket);
+            }
         }
         finally
         {

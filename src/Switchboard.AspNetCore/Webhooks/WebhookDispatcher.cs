@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Switchboard.Events;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Problems;
 using Switchboard.Webhooks;
 
@@ -39,8 +41,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
     private readonly WebhookRuntime _runtime;
     private readonly WebhookJournal _journal;
 
-    public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger)
+    private readonly SwitchboardMetrics _metrics;
+
+    public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
+        SwitchboardMetrics metrics)
     {
+        _metrics = metrics;
         _store = store;
         _log = log;
         _sender = sender;
@@ -49,7 +55,31 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         _logger = logger;
         _journal = new WebhookJournal(store, logger);
         _runtime = new WebhookRuntime(log, sender, _journal, new SemaphoreSlim(options.CurrentValue.Webhooks.MaxConcurrentDeliveries),
-            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason));
+            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason), metrics);
+        metrics.Meter.CreateObservableGauge("switchboard.webhook.endpoints", ObserveEndpoints, "{endpoint}",
+            "Webhook endpoints by state: active (circuit closed or half-open), circuit_open, paused, disabled.");
+    }
+
+    private static readonly KeyValuePair<string, object?>[] StateTags =
+        [new("state", "active"), new("state", "circuit_open"), new("state", "paused"), new("state", "disabled")];
+
+    /// <summary>The gauge's callback: a count per state, from the endpoints in memory (no store query at scrape time).</summary>
+    private Measurement<int>[] ObserveEndpoints()
+    {
+        Span<int> counts = stackalloc int[4];
+        foreach (var view in List())
+        {
+            var state = view.Endpoint.Status switch
+            {
+                WebhookStatus.Disabled => 3,
+                WebhookStatus.Paused => 2,
+                _ when view.Live?.Circuit == CircuitState.Open => 1,
+                _ => 0,
+            };
+            counts[state]++;
+        }
+
+        return [new(counts[0], StateTags[0]), new(counts[1], StateTags[1]), new(counts[2], StateTags[2]), new(counts[3], StateTags[3])];
     }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -292,6 +322,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 ["disabledAt"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             });
             await _log.AppendAsync([new EventDraft(SystemTopic, "switchboard.webhook.disabled", data)]).ConfigureAwait(false);
+            _metrics.Published(1);
         }
         catch (Exception ex)
         {

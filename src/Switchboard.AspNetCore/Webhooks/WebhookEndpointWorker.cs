@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Switchboard.Events;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Topics;
 using Switchboard.Webhooks;
 
@@ -16,13 +17,19 @@ internal sealed record WebhookRuntime(
     Func<WebhookOptions> Options,
     TimeProvider Time,
     ILogger Logger,
-    Action<WebhookEndpointWorker, string> Disable);
+    Action<WebhookEndpointWorker, string> Disable,
+    SwitchboardMetrics Metrics);
 
 /// <summary>What a stopped worker hands to its successor (or the store).</summary>
 internal sealed record WebhookWorkerState(WebhookProgress Progress, IReadOnlyList<WebhookDelivery> PendingDeliveries);
 
 /// <summary>A live view of a running endpoint.</summary>
-internal sealed record WebhookLiveStatus(WebhookProgress Progress, int Pending, int InFlight, CircuitState Circuit, int ConsecutiveFailures, DateTimeOffset? CircuitOpenUntil);
+/// <remarks>
+/// The attempt counts (since this worker started) give the dashboard its success rate, and the newest failed attempt's
+/// error is kept in memory for it too, so the dashboard never queries the attempt log.
+/// </remarks>
+internal sealed record WebhookLiveStatus(WebhookProgress Progress, int Pending, int InFlight, CircuitState Circuit, int ConsecutiveFailures, DateTimeOffset? CircuitOpenUntil,
+    long AttemptsSucceeded = 0, long AttemptsFailed = 0, string? LastError = null);
 
 /// <summary>
 /// Delivers one active endpoint: reads the log after the endpoint's cursor with its filter, POSTs each event,
@@ -58,6 +65,9 @@ internal sealed partial class WebhookEndpointWorker
     private int _sending;
     private long _delivered;
     private long _failed;
+    private long _attemptsSucceeded;
+    private long _attemptsFailed;
+    private string? _lastError;
     private DateTimeOffset? _failingSince;
     private WebhookProgress _recordedProgress;
     private volatile bool _disabled;
@@ -128,7 +138,7 @@ internal sealed partial class WebhookEndpointWorker
         lock (_lock)
         {
             return new WebhookLiveStatus(CurrentProgress(), _retries.Count, Volatile.Read(ref _sending),
-                _circuit.State, _circuit.ConsecutiveFailures, _circuit.OpenUntil);
+                _circuit.State, _circuit.ConsecutiveFailures, _circuit.OpenUntil, _attemptsSucceeded, _attemptsFailed, _lastError);
         }
     }
 
@@ -385,6 +395,17 @@ internal sealed partial class WebhookEndpointWorker
             var result = record is null
                 ? new WebhookSendResult(null, "the event is no longer in the log (removed by retention)", null, TimeSpan.Zero, null)
                 : await _runtime.Sender.SendAsync(Endpoint, WebhookIdOf(record), record.WebhookBody, cancellationToken).ConfigureAwait(false);
+            if (record is not null)
+            {
+                var metrics = _runtime.Metrics;
+                metrics.WebhookAttempt(result.StatusCode);
+                metrics.BytesWritten(DeliveryTransport.Webhook, record.WebhookBody.Length);
+                if (result.Succeeded)
+                {
+                    metrics.Delivered(DeliveryTransport.Webhook, record, _runtime.Time.GetUtcNow());
+                }
+            }
+
             await CompleteAsync(item, started, result, eventGone: record is null).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -443,6 +464,7 @@ internal sealed partial class WebhookEndpointWorker
                     result.StatusCode, result.Latency.TotalMilliseconds, result.Error, result.ResponseBody)));
                 if (result.Succeeded)
                 {
+                    _attemptsSucceeded++;
                     _circuit.OnSuccess();
                     _failingSince = null;
                     _delivered++;
@@ -453,6 +475,8 @@ internal sealed partial class WebhookEndpointWorker
                 }
                 else
                 {
+                    _attemptsFailed++;
+                    _lastError = result.Error;
                     disableReason = OnFailure(item, attempt, now, result, eventGone, changes);
                 }
 

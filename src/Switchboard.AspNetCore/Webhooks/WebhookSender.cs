@@ -37,9 +37,12 @@ internal sealed class WebhookSender : IDisposable
     private readonly WebhookHostResolver _resolver;
     private readonly TimeProvider _time;
 
-    public WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time)
-        : this(options, resolver, time, null)
+    private readonly HubLocalWebhooks? _local;
+
+    public WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time, HubLocalWebhooks? local = null)
+        : this(options, resolver, time, (System.Net.Security.RemoteCertificateValidationCallback?)null)
     {
+        _local = local;
     }
 
     /// <summary>With a certificate check of the caller's own, for tests that run an https receiver with a self-signed certificate.</summary>
@@ -90,6 +93,10 @@ internal sealed class WebhookSender : IDisposable
         }
 
         request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSecret.SignatureHeader(endpoint.SigningSecrets(now), webhookId, timestamp, body.Span));
+        if (_local is not null && _local.IsLocal(endpoint))
+        {
+            request.Options.Set(HubLocalWebhooks.RequestOption, true);
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.RequestTimeout);
@@ -185,13 +192,15 @@ internal sealed class WebhookSender : IDisposable
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var policy = new WebhookAddressPolicy(Options.AllowedNetworks);
+        var toHubItself = context.InitialRequestMessage.Options.TryGetValue(HubLocalWebhooks.RequestOption, out var local) && local;
         var host = context.DnsEndPoint.Host;
         var addresses = await _resolver.ResolveAsync(host, cancellationToken).ConfigureAwait(false);
         string? refusal = null;
         Exception? lastError = null;
         foreach (var address in addresses)
         {
-            if (policy.Refusal(address) is { } reason)
+            // The hub's own sinks (the playground's) are the one exception to the loopback block, and only for loopback.
+            if (policy.Refusal(address) is { } reason && !(toHubItself && IPAddress.IsLoopback(address)))
             {
                 refusal ??= reason;
                 continue;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Switchboard.Cursors;
 using Switchboard.Events;
 using Switchboard.Log;
+using Switchboard.Metrics;
 using Switchboard.Problems;
 using Switchboard.Topics;
 
@@ -22,13 +23,15 @@ public sealed class Hub
     private readonly IEventLog _log;
     private readonly IOptionsMonitor<SwitchboardOptions> _options;
     private readonly TimeProvider _time;
+    private readonly SwitchboardMetrics? _metrics;
 
-    /// <summary>Creates the hub over a log.</summary>
-    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time)
+    /// <summary>Creates the hub over a log; with <paramref name="metrics"/>, publishes are counted and timed.</summary>
+    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, SwitchboardMetrics? metrics = null)
     {
         _log = log;
         _options = options;
         _time = time;
+        _metrics = metrics;
     }
 
     /// <summary>The log behind the hub.</summary>
@@ -114,7 +117,14 @@ public sealed class Hub
             idempotency = new IdempotencyRequest(idempotencyKey, requestHash ?? [], _time.GetUtcNow() + Options.Idempotency.KeyRetention);
         }
 
+        var appendStarted = _time.GetTimestamp();
         var result = await _log.AppendAsync(events, idempotency, cancellationToken).ConfigureAwait(false);
+        if (_metrics is not null && result.Outcome == AppendOutcome.Appended)
+        {
+            _metrics.Appended(_time.GetElapsedTime(appendStarted));
+            _metrics.Published(result.Events.Count);
+        }
+
         if (result.Outcome == AppendOutcome.Conflict)
         {
             throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",

@@ -1,0 +1,171 @@
+using System.Collections.Frozen;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Switchboard.AspNetCore.Auth;
+using Switchboard.AspNetCore.Http;
+using Switchboard.Auth;
+using Switchboard.AspNetCore.ServerSentEvents;
+using Switchboard.Hubs;
+using Switchboard.Metrics;
+using Switchboard.Topics;
+
+namespace Switchboard.AspNetCore.Monitoring;
+
+/// <summary>
+/// The operator's endpoints, in one group so that one convention protects them all (for example the admin credential's
+/// authorization requirement on the returned group): <c>/metrics</c> (Prometheus), <c>/dashboard</c> and its snapshot
+/// stream, and <c>/playground</c> with its webhook sink.
+/// </summary>
+internal static class MonitoringEndpoints
+{
+    private static readonly TopicFilter SnapshotFilter = new([TopicPattern.Parse(DashboardSampler.Topic)]);
+
+    /// <summary>The pages and their scripts, embedded in this assembly (no CDN, nothing to install).</summary>
+    private static readonly FrozenDictionary<string, (string ContentType, byte[] Bytes)> Assets = LoadAssets();
+
+    /// <summary>
+    /// Maps the monitoring endpoints at the root; <paramref name="apiPrefix"/> is where <c>MapSwitchboard</c> put the API,
+    /// which the pages call. Returns the group: add authorization (or any convention) to it, and every path here has it.
+    /// </summary>
+    public static RouteGroupBuilder MapSwitchboardMonitoring(this IEndpointRouteBuilder endpoints, string apiPrefix)
+    {
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<MonitoringOptions>>().Value;
+        var monitoring = endpoints.MapGroup("").WithTags("Monitoring").AddEndpointFilter<ProblemEndpointFilter>();
+
+        // The pages and their scripts hold no data and are open; what they read (the snapshot stream, the playground's
+        // sessions) and the scrape need the admin scope. In open mode (loopback, nothing configured) everyone has it.
+        var operators = monitoring.MapGroup("").AddEndpointFilter<AuthenticationEndpointFilter>().RequireScope(ApiKeyScopes.Admin, "Monitoring");
+        if (options.Prometheus)
+        {
+            // The exporter's endpoint is a middleware branch, not a route handler, so endpoint filters do not run
+            // for it: the same check runs as the branch's first middleware.
+            monitoring.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(RequireAdminAsync), optionsName: null)
+                .WithName("PrometheusMetrics").WithSummary("Metrics in Prometheus text format (Switchboard:Metrics:Prometheus); admin");
+        }
+
+        if (options.Dashboard)
+        {
+            monitoring.MapGet("/dashboard", (HttpContext context) => Page(context, "dashboard.html", apiPrefix))
+                .WithName("Dashboard").WithSummary("The live monitoring page");
+            operators.MapGet("/dashboard/stream", DashboardStreamAsync)
+                .WithName("DashboardStream").WithSummary("Metric snapshots as Server-Sent Events (the system topic switchboard.monitoring)");
+        }
+
+        if (options.Playground)
+        {
+            monitoring.MapGet("/playground", (HttpContext context) => Page(context, "playground.html", apiPrefix))
+                .WithName("Playground").WithSummary("The five transports side by side");
+            operators.MapPost("/playground/sessions", CreateSessionAsync)
+                .WithName("StartPlayground").WithSummary("Register the playground's webhook to the built-in sink");
+            operators.MapPost("/playground/sessions/{id}/end", async (string id, PlaygroundSessions sessions, CancellationToken cancellationToken) =>
+                await sessions.EndAsync(id, cancellationToken) ? Results.NoContent() : Results.NotFound())
+                .WithName("EndPlayground");
+            monitoring.MapPost("/playground/sink/{id}", SinkAsync)
+                .WithName("PlaygroundSink").WithSummary("The built-in webhook receiver; each delivery becomes a receipt event");
+        }
+
+        if (options.Dashboard || options.Playground)
+        {
+            monitoring.MapGet("/monitoring/{file}", Asset).WithName("MonitoringAsset");
+        }
+
+        return monitoring;
+    }
+
+    private static async Task DashboardStreamAsync(HttpContext context, Hub hub, DashboardSampler sampler, IHostApplicationLifetime lifetime, TimeProvider time,
+        HeartbeatClock heartbeat, SwitchboardMetrics metrics, ConnectionGate connections)
+    {
+        // An open dashboard is what makes the sampler publish; the stream itself is the hub's ordinary SSE stream.
+        using var watching = sampler.Watch();
+        await SseEndpoint.StreamFilteredAsync(context, SnapshotFilter, hub, lifetime, time, heartbeat, metrics, connections);
+    }
+
+    /// <summary>The admin check for endpoints that are middleware branches rather than route handlers.</summary>
+    private static async Task RequireAdminAsync(HttpContext context, Func<Task> next)
+    {
+        try
+        {
+            var caller = await context.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context);
+            caller.RequireScope(ApiKeyScopes.Admin, "Scraping metrics");
+        }
+        catch (Switchboard.Problems.SwitchboardProblemException problem)
+        {
+            await ProblemResponses.WriteAsync(context, problem);
+            return;
+        }
+
+        await next();
+    }
+
+    private static async Task<IResult> CreateSessionAsync(HttpContext context, PlaygroundSessions sessions, Hub hub)
+    {
+        string? topic = context.Request.Query["topic"];
+        var session = await sessions.CreateAsync(string.IsNullOrEmpty(topic) ? "playground" : topic, context, context.RequestAborted);
+        return Results.Json(new PlaygroundSessionResponse(session.Id, session.Topic, session.WebhookId, session.ReceiptsTopic), MonitoringJsonContext.Default.PlaygroundSessionResponse, statusCode: 201);
+    }
+
+    private static async Task<IResult> SinkAsync(string id, HttpContext context, PlaygroundSessions sessions)
+    {
+        var body = await RequestBody.ReadAsync(context.Request, 1024 * 1024, "webhook delivery", context.RequestAborted);
+        return await sessions.ReceiveAsync(id, context.Request, body, context.RequestAborted) ? Results.NoContent() : Results.NotFound();
+    }
+
+    private static IResult Page(HttpContext context, string name, string apiPrefix)
+    {
+        // The pages are templates only for where they live: behind a path base, and with the API under its prefix.
+        var html = Encoding.UTF8.GetString(Assets[name].Bytes)
+            .Replace("{{base}}", context.Request.PathBase.Value ?? "", StringComparison.Ordinal)
+            .Replace("{{api}}", (context.Request.PathBase.Value ?? "") + apiPrefix.TrimEnd('/'), StringComparison.Ordinal);
+        context.Response.Headers.CacheControl = "no-cache";
+        return Results.Content(html, "text/html; charset=utf-8");
+    }
+
+    private static IResult Asset(string file, HttpContext context)
+    {
+        if (!Assets.TryGetValue(file, out var asset) || file.EndsWith(".html", StringComparison.Ordinal))
+        {
+            return Results.NotFound();
+        }
+
+        // Revalidated on every load, so an upgraded hub never runs yesterday's script.
+        context.Response.Headers.CacheControl = "no-cache";
+        return Results.Bytes(asset.Bytes, asset.ContentType);
+    }
+
+    private static FrozenDictionary<string, (string, byte[])> LoadAssets()
+    {
+        const string prefix = "Switchboard.Monitoring.";
+        var assembly = typeof(MonitoringEndpoints).Assembly;
+        var assets = new Dictionary<string, (string, byte[])>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            var name = resource[prefix.Length..];
+            var type = Path.GetExtension(name) switch
+            {
+                ".html" => "text/html; charset=utf-8",
+                ".js" => "text/javascript; charset=utf-8",
+                ".css" => "text/css; charset=utf-8",
+                ".svg" => "image/svg+xml",
+                _ => "application/octet-stream",
+            };
+            assets[name] = (type, copy.ToArray());
+        }
+
+        return assets.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+}
+
+/// <summary>A started playground: the topic it publishes on, its webhook, and the topic of the sink's receipts.</summary>
+internal sealed record PlaygroundSessionResponse(string Id, string Topic, string WebhookId, string ReceiptsTopic);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(PlaygroundSessionResponse))]
+internal sealed partial class MonitoringJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,216 @@
+using System.Diagnostics.Metrics;
+using Switchboard.Events;
+
+namespace Switchboard.Metrics;
+
+/// <summary>How an event left the hub; the <c>transport</c> tag of the delivery instruments.</summary>
+internal enum DeliveryTransport
+{
+    ShortPoll,
+    LongPoll,
+    Sse,
+    WebSocket,
+    Webhook,
+}
+
+/// <summary>What a poll answered; the <c>outcome</c> tag of <c>switchboard.poll.requests</c>.</summary>
+internal enum PollOutcome
+{
+    Events,
+    Empty,
+    NotModified,
+}
+
+/// <summary>
+/// The hub's instruments, on one <see cref="Meter"/> named <see cref="MeterName"/>. The names, units and tags are a
+/// stable contract (docs/monitoring.md): dashboards and alerts are built on them, so rename nothing.
+/// </summary>
+/// <remarks>
+/// Hot paths (every delivered event) call these methods. Every tag value is a pre-built static pair, so a measurement
+/// allocates nothing; with no listener attached each call is a few field reads. Latency is recorded per event only
+/// while something listens to the histogram.
+/// </remarks>
+public sealed class SwitchboardMetrics : IDisposable
+{
+    /// <summary>The meter name to subscribe to, for example <c>AddMeter(SwitchboardMetrics.MeterName)</c> in OpenTelemetry.</summary>
+    public const string MeterName = "Switchboard";
+
+    /// <summary>Delivery latency buckets, in seconds: sub-millisecond pushes up to minute-long polls and retries.</summary>
+    internal static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+    private static readonly KeyValuePair<string, object?>[] TransportTags =
+    [
+        new("transport", "short_poll"),
+        new("transport", "long_poll"),
+        new("transport", "sse"),
+        new("transport", "websocket"),
+        new("transport", "webhook"),
+    ];
+
+    private static readonly KeyValuePair<string, object?>[][] PollTags =
+    [
+        [new("kind", "short"), new("outcome", "events")],
+        [new("kind", "short"), new("outcome", "empty")],
+        [new("kind", "short"), new("outcome", "not_modified")],
+        [new("kind", "long"), new("outcome", "events")],
+        [new("kind", "long"), new("outcome", "empty")],
+        [new("kind", "long"), new("outcome", "not_modified")],
+    ];
+
+    private static readonly KeyValuePair<string, object?> WebhookSuccess = new("outcome", "success");
+    private static readonly KeyValuePair<string, object?> WebhookHttpError = new("outcome", "http_error");
+    private static readonly KeyValuePair<string, object?> WebhookNoResponse = new("outcome", "no_response");
+
+    private static readonly KeyValuePair<string, object?> JobSucceeded = new("status", "succeeded");
+    private static readonly KeyValuePair<string, object?> JobFailed = new("status", "failed");
+    private static readonly KeyValuePair<string, object?> JobCanceled = new("status", "canceled");
+
+    private readonly bool _ownsMeter;
+    private readonly UpDownCounter<long> _connections;
+    private readonly Counter<long> _pollRequests;
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _delivered;
+    private readonly Histogram<double> _latency;
+    private readonly Counter<long> _bytes;
+    private readonly Counter<long> _webhookAttempts;
+    private readonly Counter<long> _jobsFinished;
+    private readonly Histogram<double> _appendDuration;
+    private readonly Histogram<double> _commitDuration;
+    private readonly Histogram<long> _commitBatch;
+
+    /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/> (one per host), or on a meter of their own.</summary>
+    internal SwitchboardMetrics(IMeterFactory? meterFactory = null)
+    {
+        if (meterFactory is null)
+        {
+            Meter = new Meter(MeterName);
+            _ownsMeter = true;
+        }
+        else
+        {
+            Meter = meterFactory.Create(new MeterOptions(MeterName));
+        }
+
+        _connections = Meter.CreateUpDownCounter<long>("switchboard.connections", "{connection}",
+            "Open subscriber connections by transport: SSE streams, WebSockets, and long polls being held.");
+        _pollRequests = Meter.CreateCounter<long>("switchboard.poll.requests", "{request}",
+            "Poll requests answered, by kind (short, long) and outcome (events, empty, not_modified).");
+        _published = Meter.CreateCounter<long>("switchboard.events.published", "{event}",
+            "Events appended to the log by publishers and hub features (jobs, config, webhook notices); not the dashboard's own snapshots.");
+        _delivered = Meter.CreateCounter<long>("switchboard.events.delivered", "{event}",
+            "Events handed to subscribers, by transport; a webhook event counts when the receiver acknowledged it.");
+        _latency = Meter.CreateHistogram("switchboard.delivery.latency", "s",
+            "Time from the hub accepting an event to delivering it, by transport. Catch-up reads of old history count too.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _bytes = Meter.CreateCounter<long>("switchboard.bytes.written", "By",
+            "Bytes of event payload framing written to subscribers, by transport (response bodies, SSE frames, WebSocket messages, webhook bodies).");
+        _webhookAttempts = Meter.CreateCounter<long>("switchboard.webhook.attempts", "{attempt}",
+            "Webhook delivery attempts by outcome: success (2xx), http_error (any other status), no_response (refused, timed out, network).");
+        _jobsFinished = Meter.CreateCounter<long>("switchboard.jobs.finished", "{job}",
+            "Jobs that reached a final status (succeeded, failed, canceled).");
+        _appendDuration = Meter.CreateHistogram("switchboard.store.append.duration", "s",
+            "Time for the log to append (and, for SQLite, commit) one publish, as the publisher waits for it.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+        _commitDuration = Meter.CreateHistogram("switchboard.store.commit.duration", "s",
+            "Time of one SQLite group commit (one transaction for every append waiting).",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+        _commitBatch = Meter.CreateHistogram("switchboard.store.commit.batch_size", "{event}",
+            "Events in one SQLite group commit; above 1 means concurrent publishers shared a sync.",
+            tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096] });
+    }
+
+    /// <summary>The meter every Switchboard instrument lives on; features with state of their own add observable gauges to it.</summary>
+    public Meter Meter { get; }
+
+    internal static string TransportName(DeliveryTransport transport) => (string)TransportTags[(int)transport].Value!;
+
+    internal void ConnectionOpened(DeliveryTransport transport) => _connections.Add(1, TransportTags[(int)transport]);
+
+    internal void ConnectionClosed(DeliveryTransport transport) => _connections.Add(-1, TransportTags[(int)transport]);
+
+    internal void PollAnswered(bool longPoll, PollOutcome outcome) => _pollRequests.Add(1, PollTags[(longPoll ? 3 : 0) + (int)outcome]);
+
+    internal void Published(int count) => _published.Add(count);
+
+    /// <summary>Counts events handed to one subscriber, and their latency from the hub's accept time.</summary>
+    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        var tag = TransportTags[(int)transport];
+        _delivered.Add(events.Count, tag);
+        if (_latency.Enabled)
+        {
+            for (var i = 0; i < events.Count; i++)
+            {
+                _latency.Record(LatencySeconds(events[i], now), tag);
+            }
+        }
+    }
+
+    /// <summary>Counts one event handed to one subscriber.</summary>
+    internal void Delivered(DeliveryTransport transport, EventRecord record, DateTimeOffset now)
+    {
+        var tag = TransportTags[(int)transport];
+        _delivered.Add(1, tag);
+        if (_latency.Enabled)
+        {
+            _latency.Record(LatencySeconds(record, now), tag);
+        }
+    }
+
+    internal void BytesWritten(DeliveryTransport transport, long bytes)
+    {
+        if (bytes > 0)
+        {
+            _bytes.Add(bytes, TransportTags[(int)transport]);
+        }
+    }
+
+    internal void WebhookAttempt(int? statusCode) =>
+        _webhookAttempts.Add(1, statusCode is >= 200 and < 300 ? WebhookSuccess : statusCode is null ? WebhookNoResponse : WebhookHttpError);
+
+    /// <summary>Counts a job reaching a final status, told by the event type the job queue appends (<c>job.succeeded</c>, ...).</summary>
+    internal void JobEvent(string eventType)
+    {
+        switch (eventType)
+        {
+            case "job.succeeded":
+                _jobsFinished.Add(1, JobSucceeded);
+                break;
+            case "job.failed":
+                _jobsFinished.Add(1, JobFailed);
+                break;
+            case "job.canceled":
+                _jobsFinished.Add(1, JobCanceled);
+                break;
+        }
+    }
+
+    internal void Appended(TimeSpan duration) => _appendDuration.Record(duration.TotalSeconds);
+
+    internal void Committed(int events, TimeSpan duration)
+    {
+        _commitDuration.Record(duration.TotalSeconds);
+        _commitBatch.Record(events);
+    }
+
+    /// <summary>
+    /// Event times have millisecond precision (the wire format), so a push within the same millisecond reads as 0 and
+    /// every latency is within 1 ms of the truth.
+    /// </summary>
+    private static double LatencySeconds(EventRecord record, DateTimeOffset now) => Math.Max(0, (now - record.Time).TotalSeconds);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        // A meter from the factory belongs to the factory, which disposes it with the host.
+        if (_ownsMeter)
+        {
+            Meter.Dispose();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Switchboard.AspNetCore.Tests.Support;
+using Switchboard.AspNetCore.Tests.Webhooks;
+using Switchboard.Testing;
+using Switchboard.Webhooks;
+
+namespace Switchboard.AspNetCore.Tests.Monitoring;
+
+public sealed class PlaygroundTests
+{
+    [Fact]
+    public async Task PlaygroundSession_DeliversTheTopicByWebhookToTheBuiltInSink_DespiteTheLoopbackBlock()
+    {
+        // Default webhook options: loopback is refused for every endpoint a client registers.
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        using var refused = await client.PostAsync("v1/webhooks", $$"""{"url":"{{server.BaseAddress}}playground/sink/x","topics":["pg"]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+
+        using var created = await client.PostAsync("playground/sessions?topic=pg.demo", "");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var session = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        var receipts = session.GetProperty("receiptsTopic").GetString()!;
+        var webhookId = session.GetProperty("webhookId").GetString()!;
+        Assert.StartsWith("switchboard.playground.", receipts, StringComparison.Ordinal);
+
+        await using var stream = await SseReader.OpenAsync(client, $"v1/stream?topic={receipts}");
+        await client.PublishAsync("pg.demo", """{"data":{"n":1,"sentAt":1234}}""");
+        var item = await stream.NextAsync() ?? throw new InvalidOperationException("no receipt");
+        var receipt = JsonDocument.Parse(item.Data).RootElement;
+        Assert.Equal("switchboard.playground.receipt", receipt.GetProperty("type").GetString());
+        var data = receipt.GetProperty("data");
+        Assert.Equal(1234, data.GetProperty("data").GetProperty("sentAt").GetInt64());
+        Assert.StartsWith("msg_", data.GetProperty("webhookId").GetString(), StringComparison.Ordinal);
+        Assert.True(data.GetProperty("bodyBytes").GetInt32() > 0);
+
+        // Ending the session deletes its webhook endpoint.
+        using var ended = await client.PostAsync($"playground/sessions/{session.GetProperty("id").GetString()}/end", "");
+        Assert.Equal(HttpStatusCode.NoContent, ended.StatusCode);
+        using var gone = await client.GetAsync($"v1/webhooks/{webhookId}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task PlaygroundWebhook_PatchedToAnotherHost_LosesTheLoopbackException()
+    {
+        var resolver = new RebindingResolver();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.AllowedNetworks.Clear()), services: s => s.AddSingleton<WebhookHostResolver>(resolver));
+        using var client = server.CreateClient();
+        using var created = await client.PostAsync("playground/sessions?topic=pg.patched", "");
+        var session = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        var webhookId = session.GetProperty("webhookId").GetString()!;
+
+        // The same sink path on a name that resolves publicly when checked, and to loopback when connecting.
+        var url = $"http://rebind.example:{server.BaseAddress.Port}/playground/sink/{session.GetProperty("id").GetString()}";
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, $"v1/webhooks/{webhookId}") { Content = HubApi.Json($$"""{"url":"{{url}}"}""") };
+        using var patched = await client.SendAsync(patch);
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+
+        await client.PublishAsync("pg.patched");
+        await Waiting.UntilAsync(() => client.AttemptsAsync(webhookId).Result.Count > 0, "the first attempt");
+        var attempt = (await client.AttemptsAsync(webhookId))[^1];
+        Assert.Equal("failed", attempt.GetProperty("status").GetString());
+        Assert.Contains("loopback", attempt.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sink_ForAnUnknownSession_IsNotFound_AndSessionsAreBounded()
+    {
+        await using var server = await HubServer.StartAsync(sqlite: false,
+            services: s => s.Configure<Switchboard.AspNetCore.Monitoring.MonitoringOptions>(o => o.MaxPlaygroundSessions = 1));
+        using var client = server.CreateClient();
+        using var unknown = await client.PostAsync("playground/sink/pg_nobody", """{"type":"x","data":1}""");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+
+        using var first = await client.PostAsync("playground/sessions?topic=a", "");
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        using var second = await client.PostAsync("playground/sessions?topic=b", "");
+        await second.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "too-many-playgrounds");
+    }
+
+    /// <summary>rebind.example: a public address the first time it is asked, loopback after; IP literals are themselves.</summary>
+    private sealed class RebindingResolver : WebhookHostResolver
+    {
+        private int _calls;
+
+        public override Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+            host != "rebind.example" ? base.ResolveAsync(host, cancellationToken)
+            : Task.FromResult<IPAddress[]>(Interlocked.Increment(ref _calls) == 1 ? [IPAddress.Parse("93.184.215.14")] : [IPAddress.Loopback]);
+    }
+}
