@@ -98,6 +98,12 @@ public sealed partial class RedisEventLog : IEventLog
             var state = Volatile.Read(ref _state);
             var head = HeadInfo.From(_redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), state.Epoch, HeadSeq]));
             Adopt(head, null);
+            if (head.Epoch == state.Epoch)
+            {
+                // Everything up to Redis' seq is committed, so readers may have it now; the follower fills the ring.
+                Advance(head.Seq);
+                _poke.Release();
+            }
         }
         catch (RedisException ex)
         {

@@ -1,12 +1,13 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Switchboard.AspNetCore;
+using Switchboard.Storage.Redis;
 using Switchboard.Storage.Sqlite;
 
 namespace Switchboard.Cli;
 
 /// <summary>What <c>switchboard serve</c> was asked for; unset values come from configuration, then defaults.</summary>
-internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store);
+internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, string? Redis = null);
 
 /// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
 internal static class ServeCommand
@@ -16,7 +17,12 @@ internal static class ServeCommand
         await using var app = Build(settings, []);
         await app.StartAsync(cancellationToken);
         var store = app.Configuration["Switchboard:Store:Kind"];
-        var where = store == "memory" ? "memory (nothing is kept after exit)" : $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}";
+        var where = store switch
+        {
+            "memory" => "memory (nothing is kept after exit)",
+            "redis" => $"redis at {app.Configuration[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] ?? "localhost:6379"}",
+            _ => $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}",
+        };
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
         {
             await output.WriteLineAsync($"Switchboard listening on {address} (store: {where})");
@@ -44,6 +50,11 @@ internal static class ServeCommand
             overrides["Switchboard:Store:Kind"] = settings.Store;
         }
 
+        if (settings.Redis is not null)
+        {
+            overrides[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] = settings.Redis;
+        }
+
         builder.Configuration.AddInMemoryCollection(overrides);
         builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
         builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
@@ -58,8 +69,11 @@ internal static class ServeCommand
                 break;
             case "memory":
                 break;
+            case "redis":
+                builder.Services.AddSwitchboardRedis();
+                break;
             default:
-                throw new InvalidOperationException($"Unknown store '{kind}'; use sqlite or memory.");
+                throw new InvalidOperationException($"Unknown store '{kind}'; use sqlite, memory or redis.");
         }
 
         customize?.Invoke(builder);
