@@ -46,6 +46,8 @@ public static class RedisServiceCollectionExtensions
             new RetentionPolicy(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Retention),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<RedisEventLog>>()));
+        services.RemoveAll<Switchboard.Jobs.IJobStore>();
+        services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
         return services;
     }
 }
