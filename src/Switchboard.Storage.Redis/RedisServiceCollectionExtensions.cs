@@ -14,8 +14,10 @@ public static class RedisServiceCollectionExtensions
     public const string SectionName = "Switchboard:Redis";
 
     /// <summary>
-    /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, bound to <c>Switchboard:Redis</c>
-    /// (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any log registered before.
+    /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, with <see cref="RedisJobStore"/> (jobs) and
+    /// <see cref="RedisConfigStore"/> (app settings) in the same Redis, bound to <c>Switchboard:Redis</c>
+    /// (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores registered before.
+    /// Webhook state is not in Redis yet: each node keeps its own (see docs/operations.md).
     /// </summary>
     public static IServiceCollection AddSwitchboardRedis(this IServiceCollection services, Action<RedisStoreOptions>? configure = null)
     {
@@ -48,6 +50,8 @@ public static class RedisServiceCollectionExtensions
             sp.GetRequiredService<ILogger<RedisEventLog>>()));
         services.RemoveAll<Switchboard.Jobs.IJobStore>();
         services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
+        services.RemoveAll<Switchboard.Config.IConfigStore>();
+        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>()));
         return services;
     }
 }
