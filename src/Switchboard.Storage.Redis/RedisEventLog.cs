@@ -59,18 +59,19 @@ public sealed partial class RedisEventLog : IEventLog
         _keyExpiry = redis.Key("idempotency-expiry");
         _channel = redis.Channel("events");
 
-        // Subscribe before reading the head: a notification racing the read is then never lost.
-        _subscription = redis.Multiplexer.GetSubscriber().Subscribe(_channel);
-        _subscription.OnMessage(OnNotification);
         _state = new EpochState("", 0, new RecentEventsRing(_options.TailCacheSize, 0), new TopicRegistry());
         try
         {
+            // Subscribe before reading the head: a notification racing the read is then never lost.
+            _subscription = redis.Multiplexer.GetSubscriber().Subscribe(_channel);
+            _subscription.OnMessage(OnNotification);
             var head = HeadInfo.From(redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), "", 0]));
             Adopt(head, LoadTrimmed(redis.Database.HashGetAll(_trimmed)));
         }
         catch (RedisException ex)
         {
-            _subscription.Unsubscribe();
+            _subscription?.Unsubscribe();
+            // A node needs Redis to start (it must learn the epoch and head); once running it rides out outages.
             throw new InvalidOperationException($"Cannot open the Redis log at '{_options.Configuration}': {ex.Message}", ex);
         }
 
