@@ -33,7 +33,9 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
             using var http2 = new HttpClient { BaseAddress = nodes[1].BaseAddress };
             using var http3 = new HttpClient { BaseAddress = nodes[2].BaseAddress };
             await using var stream = await SseReader.OpenAsync(http2, "v1/stream?topic=orders");
-            var poll = http3.GetStringAsync("v1/events?topic=orders&wait=30");
+            // The cursor first, so the held poll waits from before the publish wherever it lands in time.
+            var cursor = JsonDocument.Parse(await http3.GetStringAsync("v1/events?topic=orders")).RootElement.GetProperty("cursor").GetString();
+            var poll = http3.GetStringAsync($"v1/events?topic=orders&after={cursor}&wait=30");
 
             using var published = await http1.PostAsJsonAsync("v1/topics/orders/events", new { data = new { id = 1 } });
             Assert.Equal(HttpStatusCode.Created, published.StatusCode);
