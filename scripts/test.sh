@@ -36,10 +36,11 @@ as_root() {
 }
 
 # ---------------------------------------------------------------------------
-# 1. System packages needed by later issues: chromium (browser-client tests)
-#    and redis-server (Redis backplane tests). Nothing in the current suite
-#    needs them, so an install failure is only a warning and the run continues.
-#    `apt-get update` runs at most once, and only if something is missing.
+# 1. System packages: chromium (browser-client tests) and redis-server (the
+#    Redis store's tests start their own redis-server on a free port). An install
+#    failure is only a warning here; the tests that need them then fail with
+#    their own message. `apt-get update` runs at most once, and only if something
+#    is missing.
 # ---------------------------------------------------------------------------
 missing_pkgs=()
 command -v chromium >/dev/null 2>&1 || missing_pkgs+=(chromium)

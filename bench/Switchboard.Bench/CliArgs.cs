@@ -170,6 +170,26 @@ internal sealed class CliArgs
         return raw.EndsWith('/') ? uri : new Uri(raw + "/");
     }
 
+    /// <summary>
+    /// The base URL followed by the <c>--nodes</c> ones (comma-separated): several nodes serving one hub (Redis store).
+    /// Work is spread over them round-robin.
+    /// </summary>
+    public IReadOnlyList<Uri> GetNodeUrls(Uri baseUrl)
+    {
+        var urls = new List<Uri> { baseUrl };
+        foreach (var raw in GetString("nodes", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new CliException($"--nodes: '{raw}' is not an http(s) URL");
+            }
+
+            urls.Add(raw.EndsWith('/') ? uri : new Uri(raw + "/"));
+        }
+
+        return urls;
+    }
+
     /// <summary>Call after all getters: an option nobody read is a typo the user should hear about.</summary>
     public void EnsureNoUnknownOptions()
     {

@@ -21,7 +21,8 @@ internal sealed record FanoutOptions(
     TimeSpan RequestTimeout,
     bool IdleMemory = false,
     double IdleSeconds = 0,
-    int ReceiveBufferBytes = 0)
+    int ReceiveBufferBytes = 0,
+    IReadOnlyList<Uri>? Nodes = null)
 {
     public const string SseMode = "fanout";
     public const string WebSocketMode = "ws-fanout";
@@ -49,6 +50,8 @@ internal sealed record FanoutOptions(
             ParseClient(args.GetString("client", "raw"), ws),
             args.GetOptionalInt("server-pid"),
             TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
+        // With --nodes, subscriber i connects to node i mod n while publishers use --url: most events cross nodes.
+        options = options with { Nodes = args.GetNodeUrls(options.BaseUrl) };
         if (!ws)
         {
             return options;
@@ -138,14 +141,15 @@ internal static class FanoutBenchmark
 
     private static Subscriber[] CreateSubscribers(FanoutOptions o, int count, HttpClient streamClient, HttpMessageInvoker? wsInvoker, MeasurementWindow window, int expectedPerSubscriber)
     {
-        var streamUri = BenchHttp.StreamUri(o.BaseUrl, o.Topic);
+        var nodes = o.Nodes is { Count: > 0 } list ? list : [o.BaseUrl];
         return Enumerable.Range(0, count)
-            .Select(i => (o.IsWebSocket, o.Client) switch
+            .Select(i => (Node: nodes[i % nodes.Count], Index: i))
+            .Select(s => (o.IsWebSocket, o.Client) switch
             {
-                (false, "raw") => (Subscriber)new RawSseSubscriber(streamUri, window, expectedPerSubscriber),
-                (false, _) => new SseHttpSubscriber(streamClient, streamUri, window, expectedPerSubscriber),
-                (true, "raw") => new RawWebSocketSubscriber(BenchHttp.WebSocketUri(o.BaseUrl, $"bench-{i}"), window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
-                (true, _) => new ClientWebSocketSubscriber(BenchHttp.WebSocketUri(o.BaseUrl, $"bench-{i}"), wsInvoker!, window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
+                (false, "raw") => (Subscriber)new RawSseSubscriber(BenchHttp.StreamUri(s.Node, o.Topic), window, expectedPerSubscriber),
+                (false, _) => new SseHttpSubscriber(streamClient, BenchHttp.StreamUri(s.Node, o.Topic), window, expectedPerSubscriber),
+                (true, "raw") => new RawWebSocketSubscriber(BenchHttp.WebSocketUri(s.Node, $"bench-{s.Index}"), window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
+                (true, _) => new ClientWebSocketSubscriber(BenchHttp.WebSocketUri(s.Node, $"bench-{s.Index}"), wsInvoker!, window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
             })
             .ToArray();
     }

@@ -11,10 +11,12 @@ internal static class Program
         usage:
           Switchboard.Bench publish --url U [--publishers N=1] [--duration S=10] [--warmup S=2]
                                     [--payload-bytes B=64] [--topic T=bench.pub] [--request-timeout S=30]
+                                    [--nodes URL,URL (more nodes of the same hub: publisher i uses node i mod n)]
           Switchboard.Bench fanout  --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=bench.fan]
                                     [--client raw|http (raw: socket + push parser; http: HttpClient + SseParser)]
+                                    [--nodes URL,URL (more nodes of the same hub: subscriber i uses node i mod n; publishers --url)]
           Switchboard.Bench ws-fanout --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=chat.bench]

@@ -10,17 +10,23 @@ internal sealed record PublishOptions(
     double WarmupSeconds,
     int PayloadBytes,
     int? ServerPid,
-    TimeSpan RequestTimeout)
+    TimeSpan RequestTimeout,
+    IReadOnlyList<Uri> Nodes)
 {
-    public static PublishOptions From(CliArgs args) => new(
-        args.GetBaseUrl(),
+    public static PublishOptions From(CliArgs args)
+    {
+        var baseUrl = args.GetBaseUrl();
+        return new(
+        baseUrl,
         args.GetString("topic", "bench.pub"),
         args.GetInt("publishers", 1, 1, 4096),
         args.GetDouble("duration", 10, 0.1, 3600),
         args.GetDouble("warmup", 2, 0, 600),
         args.GetInt("payload-bytes", 64, 0, 16 * 1024 * 1024),
         args.GetOptionalInt("server-pid"),
-        TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
+        TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)),
+        args.GetNodeUrls(baseUrl));
+    }
 }
 
 /// <summary>
@@ -38,6 +44,8 @@ internal static class PublishBenchmark
     {
         var run = RunInfo.Capture("publish", o.BaseUrl);
         var uri = BenchHttp.PublishUri(o.BaseUrl, o.Topic);
+        // With --nodes, publisher i publishes to node i mod n: every node of the hub appends.
+        var uris = o.Nodes.Select(n => BenchHttp.PublishUri(n, o.Topic)).ToArray();
         var body = BenchHttp.PaddedBody(o.PayloadBytes);
         using var client = BenchHttp.CreateClient(o.Publishers, o.RequestTimeout);
         var errors = new ErrorTally();
@@ -58,7 +66,7 @@ internal static class PublishBenchmark
         var workers = Enumerable.Range(0, o.Publishers).Select(_ => new Worker()).ToArray();
         // Task.Run so the N loops start concurrently instead of each running its first
         // synchronous slice on this thread.
-        await Task.WhenAll(workers.Select(w => Task.Run(() => LoopAsync(client, uri, body, window, w, errors, deadline.Token), CancellationToken.None)));
+        await Task.WhenAll(workers.Select((w, i) => Task.Run(() => LoopAsync(client, uris[i % uris.Length], body, window, w, errors, deadline.Token), CancellationToken.None)));
 
         var cpu = await cpuTask;
         var latency = LatencySummary.FromRecorders(workers.Select(w => w.Latencies));

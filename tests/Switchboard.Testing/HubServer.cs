@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore;
 using Switchboard.Hubs;
+using Switchboard.Storage.Redis;
 using Switchboard.Storage.Sqlite;
 
 namespace Switchboard.Testing;
@@ -32,20 +33,28 @@ public sealed class HubServer : IAsyncDisposable
 
     public Hub Hub => App.Services.GetRequiredService<Hub>();
 
-    /// <summary>Starts a hub. <paramref name="sqlitePath"/> selects SQLite at that file; otherwise a SQLite file in a fresh temp folder, or memory.</summary>
+    /// <summary>
+    /// Starts a hub. <paramref name="sqlitePath"/> selects SQLite at that file; otherwise a SQLite file in a fresh temp folder, or memory.
+    /// <paramref name="redis"/> selects the Redis store instead: several hubs started with the same one are nodes of one hub.
+    /// </summary>
     public static async Task<HubServer> StartAsync(
         Action<SwitchboardOptions>? configure = null,
         bool sqlite = true,
         string? sqlitePath = null,
         Action<IServiceCollection>? services = null,
-        string environmentName = "Testing")
+        string environmentName = "Testing",
+        Action<RedisStoreOptions>? redis = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environmentName });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSwitchboard(configure);
         TempDirectory? owned = null;
-        if (sqlite)
+        if (redis is not null)
+        {
+            builder.Services.AddSwitchboardRedis(redis);
+        }
+        else if (sqlite)
         {
             if (sqlitePath is null)
             {

@@ -23,6 +23,24 @@ public static class Waiting
         }
     }
 
+    /// <summary>Retries <paramref name="action"/> until it succeeds (a server coming back); rethrows the last failure on timeout.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> action, TimeSpan? timeout = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        var limit = timeout ?? DefaultTimeout;
+        while (true)
+        {
+            try
+            {
+                return await action();
+            }
+            catch (Exception) when (deadline.Elapsed < limit)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
     /// <summary>Awaits a task with a deadline.</summary>
     public static Task<T> Within<T>(this Task<T> task, TimeSpan? timeout = null) => task.WaitAsync(timeout ?? DefaultTimeout);
 

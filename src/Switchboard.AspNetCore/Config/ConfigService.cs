@@ -13,7 +13,7 @@ namespace Switchboard.AspNetCore.Config;
 /// The newest version of every app in memory (loaded from the <see cref="IConfigStore"/> once), and the one path
 /// by which settings change: store the version, update memory, release the held polls, publish the event.
 /// </summary>
-internal sealed partial class ConfigService
+internal sealed partial class ConfigService : IDisposable
 {
     /// <summary>The event type of a new version on topic <c>config.{app}</c>.</summary>
     public const string ChangedEventType = "config.changed";
@@ -30,7 +30,9 @@ internal sealed partial class ConfigService
     // Writes are rare and each is one store commit; one at a time keeps version numbers gapless without per-app locks.
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Lock _loadLock = new();
+    private readonly CancellationTokenSource _stopping = new();
     private Task? _loaded;
+    private Task? _following;
 
     public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, TimeProvider time, ILogger<ConfigService> logger)
     {
@@ -59,10 +61,86 @@ internal sealed partial class ConfigService
 
     private async Task LoadAsync()
     {
+        // With a shared store, changes other nodes make after this point arrive as config.{app} events.
+        var followFrom = _hub.Log.HeadSeq;
         foreach (var version in await _store.LoadLatestAsync().ConfigureAwait(false))
         {
             _latest[version.App] = version;
         }
+
+        if (_store.IsShared)
+        {
+            _following ??= Task.Run(() => FollowOtherNodesAsync(followFrom, _stopping.Token));
+        }
+    }
+
+    /// <summary>
+    /// With a shared store: reads the config.{app} events every node appends and takes each newer version from the store,
+    /// so a change made on another node releases the polls held here.
+    /// </summary>
+    private async Task FollowOtherNodesAsync(long after, CancellationToken cancellationToken)
+    {
+        var filter = Topics.TopicFilter.Parse(TopicPrefix + ">");
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var signal = _hub.Log.AppendSignal;
+                var result = await _hub.Log.ReadAsync(filter, after, 256, cancellationToken).ConfigureAwait(false);
+                if (result.Gap is { } gap)
+                {
+                    after = gap.RestartAfterSeq;
+                    continue;
+                }
+
+                foreach (var app in result.Events.Where(e => e.Type == ChangedEventType).Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
+                {
+                    await RefreshAsync(app, cancellationToken).ConfigureAwait(false);
+                }
+
+                after = result.NextAfterSeq;
+                if (result.Events.Count == 0)
+                {
+                    await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogFollowFailed(_logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Takes the newest stored version of <paramref name="app"/> when it is newer than memory, and releases its waiters.</summary>
+    private async Task RefreshAsync(string app, CancellationToken cancellationToken)
+    {
+        var newest = (await _store.ReadHistoryAsync(app, 1, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+        if (newest is null)
+        {
+            return;
+        }
+
+        var taken = false;
+        _latest.AddOrUpdate(app, _ => { taken = true; return newest; }, (_, current) =>
+        {
+            taken = newest.Version > current.Version;
+            return taken ? newest : current;
+        });
+        if (taken)
+        {
+            _waiters.Changed(app);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
     }
 
     /// <summary>The newest version of <paramref name="app"/>, or null when it has none. Call after <see cref="EnsureLoadedAsync"/>.</summary>
@@ -82,17 +160,31 @@ internal sealed partial class ConfigService
         ConfigVersion next;
         try
         {
-            var current = Get(app);
-            var values = change(current);
-            if (current is not null && values.AsSpan().SequenceEqual(current.Values))
+            for (var attempt = 0; ; attempt++)
             {
-                return new ConfigWriteResult(current, Changed: false);
-            }
+                var current = Get(app);
+                var values = change(current);
+                if (current is not null && values.AsSpan().SequenceEqual(current.Values))
+                {
+                    return new ConfigWriteResult(current, Changed: false);
+                }
 
-            next = new ConfigVersion(app, (current?.Version ?? 0) + 1, values, DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()));
-            // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
-            await _store.SaveAsync(next, _hub.Options.Config.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
-            _latest[app] = next;
+                next = new ConfigVersion(app, (current?.Version ?? 0) + 1, values, DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()));
+                try
+                {
+                    // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
+                    await _store.SaveAsync(next, _hub.Options.Config.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (ConfigConflictException) when (attempt < 5)
+                {
+                    // Another node wrote this app first: apply the change (a patch) again on top of its version.
+                    await RefreshAsync(app, CancellationToken.None).ConfigureAwait(false);
+                    continue;
+                }
+
+                _latest[app] = next;
+                break;
+            }
         }
         finally
         {
@@ -148,6 +240,9 @@ internal sealed partial class ConfigService
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Config {App} is now version {Version}")]
     private static partial void LogChanged(ILogger logger, string app, long version);
+
+    [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "Following config changes of other nodes failed; retrying")]
+    private static partial void LogFollowFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "Config {App} version {Version} was stored but its config.changed event could not be appended")]
     private static partial void LogEventFailed(ILogger logger, Exception exception, string app, long version);

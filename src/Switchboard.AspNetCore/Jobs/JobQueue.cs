@@ -38,6 +38,7 @@ internal sealed partial class JobQueue : BackgroundService
     private readonly Dictionary<string, string> _keys = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _keyedSubmits = new(1, 1);
     private long _order;
+    private long _followFrom;
 
     private readonly SwitchboardMetrics _metrics;
 
@@ -59,6 +60,8 @@ internal sealed partial class JobQueue : BackgroundService
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // With a shared store, changes made by other nodes after this point arrive as jobs.{id} events.
+        _followFrom = _log.HeadSeq;
         var jobs = await _store.LoadUnfinishedAsync(cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
@@ -84,6 +87,13 @@ internal sealed partial class JobQueue : BackgroundService
 
     /// <summary>Requeues jobs whose lease expired, and deletes old finished jobs now and then.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var following = _store.IsShared ? FollowOtherNodesAsync(stoppingToken) : Task.CompletedTask;
+        await SweepAsync(stoppingToken).ConfigureAwait(false);
+        await following.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task SweepAsync(CancellationToken stoppingToken)
     {
         var nextTrim = _time.GetUtcNow();
         while (!stoppingToken.IsCancellationRequested)
@@ -165,7 +175,22 @@ internal sealed partial class JobQueue : BackgroundService
                 return (existing, false);
             }
 
-            return (await CreateAsync(type, input, maxAttempts, idempotencyKey).ConfigureAwait(false), true);
+            try
+            {
+                return (await CreateAsync(type, input, maxAttempts, idempotencyKey).ConfigureAwait(false), true);
+            }
+            catch (JobConflictException)
+            {
+                // Another node submitted with this key at the same moment; its job is the one.
+                var winner = await _store.FindByIdempotencyKeyAsync(idempotencyKey, cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException("A conflicting keyed job vanished.");
+                if (winner.Type != type || winner.Input != input)
+                {
+                    throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+                        "This Idempotency-Key was already used to submit a different job. Use a new key for a new job.");
+                }
+
+                return (winner, false);
+            }
         }
         finally
         {
@@ -198,7 +223,7 @@ internal sealed partial class JobQueue : BackgroundService
             UpdatedAt = now,
             AvailableAt = now,
         };
-        await _store.ApplyAsync([new JobSaved(job)], CancellationToken.None).ConfigureAwait(false);
+        await _store.ApplyAsync([new JobSaved(job) { Expected = JobPrecondition.New }], CancellationToken.None).ConfigureAwait(false);
         await AppendAsync([Event(job, "job.queued")]).ConfigureAwait(false);
         lock (_lock)
         {
@@ -369,6 +394,11 @@ internal sealed partial class JobQueue : BackgroundService
             {
                 await CommitAsync(entry, running, [Event(running, "job.running")]).ConfigureAwait(false);
             }
+            catch (JobConflictException)
+            {
+                // Another node claimed (or canceled) it first; the entry now shows what that node did.
+                return null;
+            }
             catch
             {
                 lock (_lock)
@@ -474,6 +504,12 @@ internal sealed partial class JobQueue : BackgroundService
     /// </summary>
     private async Task<T> UpdateAsync<T>(string id, Func<Job, DateTimeOffset, Decision<T>> decide, CancellationToken cancellationToken)
     {
+        if (_store.IsShared)
+        {
+            // Another node may have changed the job a moment ago and its event not arrived yet: decide on what is stored.
+            await ReloadAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+
         Entry? entry;
         lock (_lock)
         {
@@ -494,31 +530,41 @@ internal sealed partial class JobQueue : BackgroundService
         await entry.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var job = entry.Job;
-            if (job.IsFinished)
+            for (var attempt = 0; ; attempt++)
             {
-                return DecideFinished(job);
-            }
+                var job = entry.Job;
+                if (job.IsFinished)
+                {
+                    return DecideFinished(job);
+                }
 
-            var now = _time.GetUtcNow();
-            Decision<T> decision;
-            try
-            {
-                decision = decide(job, now);
-            }
-            catch (LeaseExpiredException)
-            {
-                await CommitAsync(entry, LeaseLost(job, now), [Event(LeaseLost(job, now), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")]).ConfigureAwait(false);
-                throw new SwitchboardProblemException(409, "lease-expired", "Lease expired",
-                    $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it.");
-            }
+                var now = _time.GetUtcNow();
+                try
+                {
+                    Decision<T> decision;
+                    try
+                    {
+                        decision = decide(job, now);
+                    }
+                    catch (LeaseExpiredException)
+                    {
+                        await CommitAsync(entry, LeaseLost(job, now), [Event(LeaseLost(job, now), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")]).ConfigureAwait(false);
+                        throw new SwitchboardProblemException(409, "lease-expired", "Lease expired",
+                            $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it.");
+                    }
 
-            if (decision.Next is { } next)
-            {
-                await CommitAsync(entry, next, decision.Events).ConfigureAwait(false);
-            }
+                    if (decision.Next is { } next)
+                    {
+                        await CommitAsync(entry, next, decision.Events).ConfigureAwait(false);
+                    }
 
-            return decision.Answer;
+                    return decision.Answer;
+                }
+                catch (JobConflictException) when (attempt < 3)
+                {
+                    // Another node changed the job first; CommitAsync reloaded it, so decide again on what is stored.
+                }
+            }
         }
         finally
         {
@@ -535,15 +581,142 @@ internal sealed partial class JobQueue : BackgroundService
     /// <summary>Stores the job, appends its events, then makes it visible; the caller holds the job's gate.</summary>
     private async Task CommitAsync(Entry entry, Job next, IReadOnlyList<EventDraft> events)
     {
-        // Not cancellable: once the store has the change, its event and the memory must follow.
-        await _store.ApplyAsync([new JobSaved(next)], CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // Not cancellable: once the store has the change, its event and the memory must follow.
+            await _store.ApplyAsync([new JobSaved(next) { Expected = JobPrecondition.Of(entry.Job) }], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (JobConflictException)
+        {
+            Show(entry, await _store.GetAsync(entry.Job.Id, CancellationToken.None).ConfigureAwait(false));
+            throw;
+        }
+
         await AppendAsync(events).ConfigureAwait(false);
+        Show(entry, next);
+    }
+
+    /// <summary>
+    /// With a shared store: reads the jobs.{id} events every node appends, and reloads each job another node may have
+    /// changed, so this node's queue, waiters and lease sweep see it. Output chunks change nothing stored and are skipped.
+    /// </summary>
+    private async Task FollowOtherNodesAsync(CancellationToken stoppingToken)
+    {
+        var filter = Topics.TopicFilter.Parse(TopicPrefix + ">");
+        var after = _followFrom;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var signal = _log.AppendSignal;
+                var result = await _log.ReadAsync(filter, after, 256, stoppingToken).ConfigureAwait(false);
+                if (result.Gap is { } gap)
+                {
+                    after = gap.RestartAfterSeq;
+                    continue;
+                }
+
+                foreach (var id in result.Events.Where(e => e.Type != "job.output").Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
+                {
+                    await ReloadAsync(id, stoppingToken).ConfigureAwait(false);
+                }
+
+                after = result.NextAfterSeq;
+                if (result.Events.Count == 0)
+                {
+                    await signal.WaitAsync(stoppingToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogSweepFailed(_logger, ex);
+                await Task.Delay(Options.LeaseCheckInterval, _time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Makes memory show the stored job (the truth when nodes share the store).</summary>
+    private async Task ReloadAsync(string id, CancellationToken cancellationToken)
+    {
+        Entry? entry;
+        lock (_lock)
+        {
+            _unfinished.TryGetValue(id, out entry);
+        }
+
+        if (entry is null)
+        {
+            var stored = await _store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+            if (stored is null || stored.IsFinished)
+            {
+                return;
+            }
+
+            lock (_lock)
+            {
+                if (_unfinished.ContainsKey(id))
+                {
+                    return;
+                }
+
+                entry = new Entry(stored);
+                _unfinished[id] = entry;
+                if (stored.IdempotencyKey is { } key)
+                {
+                    _keys[key] = id;
+                }
+
+                if (stored.Status == JobStatus.Queued)
+                {
+                    Enqueue(entry);
+                }
+            }
+
+            return;
+        }
+
+        await entry.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Read under the gate: no change of this node's can land between the read and showing it.
+            Show(entry, await _store.GetAsync(id, cancellationToken).ConfigureAwait(false));
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    /// <summary>Makes <paramref name="next"/> the visible state of the job (null: it is gone); the caller holds the job's gate.</summary>
+    private void Show(Entry entry, Job? next)
+    {
+        if (next is not null && next == entry.Job)
+        {
+            return;
+        }
+
         lock (_lock)
         {
             if (entry.InQueue)
             {
                 QueueFor(entry.Job.Type).Ready.Remove(entry);
                 entry.InQueue = false;
+            }
+
+            if (next is null)
+            {
+                _unfinished.Remove(entry.Job.Id);
+                if (entry.Job.IdempotencyKey is { } gone)
+                {
+                    _keys.Remove(gone);
+                }
+
+                entry.Changed.Notify();
+                return;
             }
 
             entry.Job = next;

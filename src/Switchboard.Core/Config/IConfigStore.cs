@@ -15,4 +15,18 @@ public interface IConfigStore : IAsyncDisposable
 
     /// <summary>The newest versions of an app, newest first, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<ConfigVersion>> ReadHistoryAsync(string app, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// True when several nodes share this store (Redis). Writes then come from several writers: the store refuses a
+    /// version that is not the next one with <see cref="ConfigConflictException"/>, and each node follows the
+    /// <c>config.&gt;</c> events to learn other nodes' changes and release its held polls.
+    /// </summary>
+    bool IsShared => false;
+}
+
+/// <summary>Another node stored a version of the app first; re-read the newest and decide again.</summary>
+public sealed class ConfigConflictException(string app) : Exception($"Config {app} was changed by another node.")
+{
+    /// <summary>The app whose newest version moved.</summary>
+    public string App { get; } = app;
 }

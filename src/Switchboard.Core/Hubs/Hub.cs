@@ -161,7 +161,8 @@ public sealed class Hub
             return Reset(ResetReason.EpochChanged);
         }
 
-        if (seq > _log.HeadSeq)
+        // Only a cursor still ahead after asking the store is foreign: another node may have handed it out a moment ago.
+        if (seq > _log.HeadSeq && seq > _log.RefreshHeadSeq())
         {
             return Reset(ResetReason.CursorAhead);
         }

@@ -24,6 +24,13 @@ public interface IEventLog : IAsyncDisposable
     Task AppendSignal { get; }
 
     /// <summary>
+    /// Asks the store for the newest seq and returns the head. A log shared by several nodes learns of other nodes'
+    /// appends a moment later, so a cursor from another node may be ahead of <see cref="HeadSeq"/> until it asks.
+    /// A single-node log already knows: it returns <see cref="HeadSeq"/>.
+    /// </summary>
+    long RefreshHeadSeq() => HeadSeq;
+
+    /// <summary>
     /// Appends the events atomically, in order. With <paramref name="idempotency"/>, a key seen
     /// before returns the original events (same request) or a conflict (different request).
     /// </summary>

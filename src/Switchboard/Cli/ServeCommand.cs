@@ -2,12 +2,13 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Switchboard.AspNetCore;
 using Switchboard.AspNetCore.Auth;
+using Switchboard.Storage.Redis;
 using Switchboard.Storage.Sqlite;
 
 namespace Switchboard.Cli;
 
 /// <summary>What <c>switchboard serve</c> was asked for; unset values come from configuration, then defaults.</summary>
-internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, bool Insecure = false);
+internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, bool Insecure = false, string? Redis = null);
 
 /// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
 internal static class ServeCommand
@@ -43,7 +44,12 @@ internal static class ServeCommand
         }
 
         var store = app.Configuration["Switchboard:Store:Kind"];
-        var where = store == "memory" ? "memory (nothing is kept after exit)" : $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}";
+        var where = store switch
+        {
+            "memory" => "memory (nothing is kept after exit)",
+            "redis" => $"redis at {app.Configuration[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] ?? "localhost:6379"}",
+            _ => $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}",
+        };
         foreach (var address in addresses)
         {
             await output.WriteLineAsync($"Switchboard listening on {address} (store: {where})");
@@ -76,6 +82,11 @@ internal static class ServeCommand
             overrides["Switchboard:Auth:Insecure"] = "true";
         }
 
+        if (settings.Redis is not null)
+        {
+            overrides[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] = settings.Redis;
+        }
+
         builder.Configuration.AddInMemoryCollection(overrides);
         builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
         builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
@@ -91,8 +102,11 @@ internal static class ServeCommand
                 break;
             case "memory":
                 break;
+            case "redis":
+                builder.Services.AddSwitchboardRedis();
+                break;
             default:
-                throw new InvalidOperationException($"Unknown store '{kind}'; use sqlite or memory.");
+                throw new InvalidOperationException($"Unknown store '{kind}'; use sqlite, memory or redis.");
         }
 
         customize?.Invoke(builder);

@@ -19,6 +19,8 @@ public abstract class DelegatingEventLog(IEventLog inner) : IEventLog
 
     public Task AppendSignal => Inner.AppendSignal;
 
+    public long RefreshHeadSeq() => Inner.RefreshHeadSeq();
+
     public virtual Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default) =>
         Inner.AppendAsync(events, idempotency, cancellationToken);
 

@@ -1,0 +1,833 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+using Switchboard.Cursors;
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Problems;
+using Switchboard.Retention;
+using Switchboard.Topics;
+
+namespace Switchboard.Storage.Redis;
+
+/// <summary>
+/// The log for several nodes serving one hub. Events live in one Redis stream (entry id <c>{seq}-0</c>) with a sorted
+/// set per topic as its index; a Lua script assigns seqs, writes both, applies count retention and records idempotency
+/// keys in one atomic step, then publishes the new head. Every node follows the head: it fetches new entries once into
+/// its in-memory tail ring and wakes its own readers, so live subscribers on any node never query Redis per event.
+/// </summary>
+public sealed partial class RedisEventLog : IEventLog
+{
+    private const int TrimBatch = 10_000;
+
+    private readonly RedisConnection _redis;
+    private readonly RedisStoreOptions _options;
+    private readonly RetentionPolicy? _retention;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _keyExpiry;
+    private readonly RedisChannel _channel;
+    private readonly BroadcastSignal _signal = new();
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _poke = new(0, int.MaxValue);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ChannelMessageQueue _subscription;
+    private readonly Task _follower;
+    private EpochState _state;
+    private long _head;
+    private long _fetched;
+    private long _target;
+    private int _refreshWanted;
+    private int _disposed;
+
+    /// <summary>Opens the log in Redis (starting a new epoch when Redis holds none) and starts following it.</summary>
+    public RedisEventLog(RedisConnection redis, RetentionPolicy? retention = null, TimeProvider? timeProvider = null, ILogger<RedisEventLog>? logger = null)
+    {
+        _redis = redis;
+        _options = redis.Options;
+        _retention = retention;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<RedisEventLog>.Instance;
+        _meta = redis.Key("meta");
+        _log = redis.Key("log");
+        _topicsKey = redis.Key("topics");
+        _trimmed = redis.Key("trimmed");
+        _keyExpiry = redis.Key("idempotency-expiry");
+        _channel = redis.Channel("events");
+
+        _state = new EpochState("", 0, new RecentEventsRing(_options.TailCacheSize, 0), new TopicRegistry());
+        try
+        {
+            // Subscribe before reading the head: a notification racing the read is then never lost.
+            _subscription = redis.Multiplexer.GetSubscriber().Subscribe(_channel);
+            _subscription.OnMessage(OnNotification);
+            var head = HeadInfo.From(redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), "", 0]));
+            Adopt(head, LoadTrimmed(redis.Database.HashGetAll(_trimmed)));
+        }
+        catch (RedisException ex)
+        {
+            _subscription?.Unsubscribe();
+            // A node needs Redis to start (it must learn the epoch and head); once running it rides out outages.
+            throw new InvalidOperationException($"Cannot open the Redis log at '{_options.Configuration}': {ex.Message}", ex);
+        }
+
+        _follower = Task.Run(FollowAsync);
+        LogOpened(_logger, _options.Configuration, Epoch, HeadSeq);
+    }
+
+    /// <inheritdoc />
+    public string Epoch => Volatile.Read(ref _state).Epoch;
+
+    /// <inheritdoc />
+    public long HeadSeq => Volatile.Read(ref _head);
+
+    /// <inheritdoc />
+    public Task AppendSignal => _signal.Next;
+
+    /// <summary>
+    /// Asks Redis for the head: a cursor handed out by another node may be ahead of what this node has heard of yet.
+    /// Blocking, but only taken when a client's cursor is ahead of this node, which is rare and short.
+    /// </summary>
+    public long RefreshHeadSeq()
+    {
+        try
+        {
+            var state = Volatile.Read(ref _state);
+            var head = HeadInfo.From(_redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), state.Epoch, HeadSeq]));
+            Adopt(head, null);
+            if (head.Epoch == state.Epoch)
+            {
+                // Everything up to Redis' seq is committed, so readers may have it now; the follower fills the ring.
+                Advance(head.Seq);
+                _poke.Release();
+            }
+        }
+        catch (RedisException ex)
+        {
+            LogFollowFailed(_logger, ex);
+        }
+
+        return HeadSeq;
+    }
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
+    {
+        if (events.Count == 0)
+        {
+            return new AppendResult(AppendOutcome.Appended, []);
+        }
+
+        var state = Volatile.Read(ref _state);
+        var time = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+        var keys = new RedisKey[6 + events.Count];
+        keys[0] = _meta;
+        keys[1] = _log;
+        keys[2] = _topicsKey;
+        keys[3] = _trimmed;
+        keys[4] = _redis.Key("idempotency:" + (idempotency?.Key ?? ""));
+        keys[5] = _keyExpiry;
+        var args = new RedisValue[10 + (events.Count * 4)];
+        args[0] = Cursor.NewEpoch();
+        args[1] = state.Epoch;
+        args[2] = HeadSeq;
+        args[3] = time.ToUnixTimeMilliseconds();
+        args[4] = idempotency is null ? "0" : "1";
+        args[5] = idempotency?.RequestHash ?? [];
+        args[6] = idempotency?.ExpiresAt.ToUnixTimeMilliseconds() ?? 0;
+        args[7] = idempotency is null ? RedisValue.EmptyString : EncodeDrafts(events);
+        args[8] = _channel.ToString();
+        args[9] = events.Count;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var draft = events[i];
+            keys[6 + i] = TopicIndex(draft.Topic);
+            args[10 + (i * 4)] = draft.Topic;
+            args[11 + (i * 4)] = draft.Type;
+            args[12 + (i * 4)] = draft.Data;
+            args[13 + (i * 4)] = _retention?.RuleFor(draft.Topic).MaxEventsPerTopic ?? 0;
+        }
+
+        RedisResult[] reply;
+        try
+        {
+            reply = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.Append, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+        catch (RedisException ex)
+        {
+            // The publisher is told at once and may retry (with its Idempotency-Key) on any node.
+            LogAppendFailed(_logger, ex);
+            throw Unavailable(ex);
+        }
+
+        var epoch = (string)reply[0]!;
+        if (epoch != state.Epoch)
+        {
+            // Redis lost its history since this node last looked: adopt the new epoch before handing out its seqs.
+            await RefreshAsync().ConfigureAwait(false);
+        }
+
+        var outcome = (string)reply[1]!;
+        if (outcome == "conflict")
+        {
+            return new AppendResult(AppendOutcome.Conflict, []);
+        }
+
+        var first = (long)reply[2];
+        var storedTime = DateTimeOffset.FromUnixTimeMilliseconds((long)reply[3]);
+        if (outcome == "replayed")
+        {
+            return new AppendResult(AppendOutcome.Replayed, DecodeDrafts(epoch, first, storedTime, (byte[])reply[4]!));
+        }
+
+        // The script reports the topics its count retention trimmed; learn them now rather than from the notification.
+        var trimState = Volatile.Read(ref _state);
+        for (var i = 4; i + 1 < reply.Length && trimState.Epoch == epoch; i += 2)
+        {
+            var through = (long)reply[i + 1];
+            trimState.Topics.Trimmed((string)reply[i]!, through);
+            NoteMaxTrimmed(trimState, through);
+        }
+
+        var records = new EventRecord[events.Count];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var draft = events[i];
+            records[i] = new EventRecord(epoch, first + i, draft.Topic, draft.Type, storedTime, draft.Data.ToArray());
+        }
+
+        var current = Volatile.Read(ref _state);
+        if (current.Epoch == epoch)
+        {
+            lock (_gate)
+            {
+                foreach (var record in records)
+                {
+                    current.Ring.Add(record);
+                }
+
+                // When nothing from other nodes is missing before these, the follower need not fetch them again.
+                if (_fetched == first - 1)
+                {
+                    _fetched = first + records.Length - 1;
+                }
+            }
+
+            Advance(first + records.Length - 1);
+        }
+
+        return new AppendResult(AppendOutcome.Appended, records);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        var state = Volatile.Read(ref _state);
+        if (FindGap(state, filter, afterSeq) is { } gap)
+        {
+            return new LogReadResult([], afterSeq, gap);
+        }
+
+        var head = HeadSeq;
+        if (afterSeq >= head)
+        {
+            return new LogReadResult([], afterSeq);
+        }
+
+        if (state.Ring.TryRead(filter, afterSeq, head, limit, out var fromMemory))
+        {
+            return fromMemory;
+        }
+
+        try
+        {
+            return await ReadFromRedisAsync(state, filter, afterSeq, head, limit).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException ex)
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default)
+    {
+        var state = Volatile.Read(ref _state);
+        if (seq < 1 || seq > HeadSeq || seq <= state.Base)
+        {
+            return null;
+        }
+
+        if (state.Ring.Find(seq) is { } cached)
+        {
+            // The ring keeps events retention already removed from Redis; never hand those out.
+            return seq > state.Topics.TrimmedThrough(cached.Topic) ? cached : null;
+        }
+
+        var id = StreamId(seq);
+        var entries = await _redis.Database.StreamRangeAsync(_log, id, id).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return entries.Length == 0 ? null : ToRecord(state.Epoch, entries[0]);
+    }
+
+    /// <inheritdoc />
+    public long EarliestAfterSeq(TopicFilter filter)
+    {
+        var state = Volatile.Read(ref _state);
+        return Math.Max(state.Base, state.Topics.MaxTrimmed(filter));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> AfterSeqForLastAsync(TopicFilter filter, int count, CancellationToken cancellationToken = default)
+    {
+        var head = HeadSeq;
+        var earliest = EarliestAfterSeq(filter);
+        if (count <= 0)
+        {
+            return head;
+        }
+
+        var database = _redis.Database;
+        if (filter.ExactTopics is { } exact)
+        {
+            var newest = new List<long>();
+            foreach (var topic in exact)
+            {
+                var found = (RedisResult[])(await database.ExecuteAsync("ZREVRANGEBYSCORE", TopicIndex(topic), head, "-inf", "LIMIT", 0, count).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                newest.AddRange(found.Select(r => (long)r));
+            }
+
+            newest.Sort();
+            return newest.Count >= count ? Math.Max(newest[^count] - 1, earliest) : earliest;
+        }
+
+        // Wildcards scan backwards from the head, bounded: a room's history is its recent past.
+        var scanLimit = Math.Max(_options.MaxScanRows, count) * 4;
+        var entries = await database.StreamRangeAsync(_log, "-", StreamId(head), scanLimit, Order.Descending).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var matched = 0;
+        long lastScanned = head;
+        foreach (var entry in entries)
+        {
+            lastScanned = SeqOf(entry.Id);
+            if (filter.Matches((string)entry["t"]!) && ++matched == count)
+            {
+                return Math.Max(lastScanned - 1, earliest);
+            }
+        }
+
+        return entries.Length < scanLimit ? earliest : Math.Max(lastScanned - 1, earliest);
+    }
+
+    /// <inheritdoc />
+    public async Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var database = _redis.Database;
+        var state = Volatile.Read(ref _state);
+        var head = HeadSeq;
+        var cutoffs = new Dictionary<TimeSpan, long>();
+        long deleted = 0;
+        await foreach (var entry in database.HashScanAsync(_topicsKey, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            var topic = (string)entry.Name!;
+            var rule = policy.RuleFor(topic);
+            var index = TopicIndex(topic);
+            long through = 0;
+            if (rule.MaxEventsPerTopic is { } keep)
+            {
+                var older = await database.SortedSetRangeByRankAsync(index, keep, keep, Order.Descending).ConfigureAwait(false);
+                through = older.Length == 0 ? 0 : (long)older[0];
+            }
+
+            if (rule.MaxAge is { } maxAge)
+            {
+                if (!cutoffs.TryGetValue(maxAge, out var cutoff))
+                {
+                    cutoff = (long)await database.ScriptEvaluateAsync(RedisScripts.NewestBefore, [_log], [(now - maxAge).ToUnixTimeMilliseconds(), head]).ConfigureAwait(false);
+                    cutoffs[maxAge] = cutoff;
+                }
+
+                if (cutoff > through)
+                {
+                    var found = (RedisResult[])(await database.ExecuteAsync("ZREVRANGEBYSCORE", index, cutoff, "-inf", "LIMIT", 0, 1).ConfigureAwait(false))!;
+                    through = Math.Max(through, found.Length == 0 ? 0 : (long)found[0]);
+                }
+            }
+
+            if (through <= state.Topics.TrimmedThrough(topic))
+            {
+                continue;
+            }
+
+            while (true)
+            {
+                var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.TrimTopic,
+                    [_meta, _log, index, _trimmed], [topic, through, _channel.ToString(), state.Epoch, TrimBatch]).ConfigureAwait(false))!;
+                deleted += (long)reply[0];
+                if ((long)reply[1] == 1)
+                {
+                    break;
+                }
+            }
+
+            state.Topics.Trimmed(topic, through);
+            NoteMaxTrimmed(state, through);
+        }
+
+        long keysDeleted = 0;
+        while (true)
+        {
+            var expired = (long)await database.ScriptEvaluateAsync(RedisScripts.ExpireKeys, [_keyExpiry], [now.ToUnixTimeMilliseconds()]).ConfigureAwait(false);
+            keysDeleted += expired;
+            if (expired < TrimBatch)
+            {
+                break;
+            }
+        }
+
+        return new TrimResult(deleted, keysDeleted);
+    }
+
+    /// <summary>When set, disposing the log also closes its connection (a log opened on its own, as tests do).</summary>
+    internal bool OwnsConnection { get; init; }
+
+    /// <summary>Stops following the log. The connection belongs to whoever created it, unless <see cref="OwnsConnection"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _subscription.UnsubscribeAsync().ConfigureAwait(false);
+        }
+        catch (RedisException)
+        {
+            // Redis is away; the subscription dies with the connection anyway.
+        }
+
+        await _follower.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stopping.Dispose();
+        if (OwnsConnection)
+        {
+            await _redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal RedisKey TopicIndex(string topic) => _redis.Key("topic:" + topic);
+
+    private static SwitchboardProblemException Unavailable(RedisException ex) => new(503, "store-unavailable", "Store unavailable",
+        $"The hub's Redis store cannot be reached ({ex.GetType().Name}). Retry shortly, with the same Idempotency-Key.");
+
+    private static string StreamId(long seq) => seq.ToString(CultureInfo.InvariantCulture) + "-0";
+
+    private static long SeqOf(RedisValue id)
+    {
+        var text = (string)id!;
+        return long.Parse(text.AsSpan(0, text.IndexOf('-', StringComparison.Ordinal)), NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
+    private static EventRecord ToRecord(string epoch, StreamEntry entry) => new(
+        epoch,
+        SeqOf(entry.Id),
+        (string)entry["t"]!,
+        (string)entry["y"]!,
+        DateTimeOffset.FromUnixTimeMilliseconds((long)entry["m"]),
+        (byte[])entry["d"]!);
+
+    private static EventRecord ToRecord(string epoch, RedisResult entry)
+    {
+        var parts = (RedisResult[])entry!;
+        var fields = (RedisResult[])parts[1]!;
+        string topic = "", type = "";
+        long time = 0;
+        byte[] data = [];
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            switch ((string)fields[i]!)
+            {
+                case "t": topic = (string)fields[i + 1]!; break;
+                case "y": type = (string)fields[i + 1]!; break;
+                case "m": time = (long)fields[i + 1]; break;
+                case "d": data = (byte[])fields[i + 1]!; break;
+            }
+        }
+
+        return new EventRecord(epoch, SeqOf((RedisValue)parts[0]), topic, type, DateTimeOffset.FromUnixTimeMilliseconds(time), data);
+    }
+
+    private static LogGap? FindGap(EpochState state, TopicFilter filter, long afterSeq)
+    {
+        // Positions before the epoch's base belong to history Redis lost: the reader restarts at the base.
+        if (afterSeq < state.Base)
+        {
+            return new LogGap(Math.Max(state.Base, state.Topics.MaxTrimmed(filter)));
+        }
+
+        return state.Topics.FindGap(filter, afterSeq);
+    }
+
+    private async Task<LogReadResult> ReadFromRedisAsync(EpochState state, TopicFilter filter, long afterSeq, long head, int limit)
+    {
+        var database = _redis.Database;
+        var found = new List<EventRecord>();
+        long next;
+        long maxTrimmed;
+        if (filter.ExactTopics is { } exact)
+        {
+            // Exact topics read through their indexes, never scanning other topics' events.
+            var keys = new RedisKey[2 + exact.Count];
+            keys[0] = _meta;
+            keys[1] = _log;
+            for (var i = 0; i < exact.Count; i++)
+            {
+                keys[2 + i] = TopicIndex(exact[i]);
+            }
+
+            var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.ReadTopics, keys, [afterSeq, head, limit]).ConfigureAwait(false))!;
+            for (var i = 0; i < reply.Length - 1; i++)
+            {
+                found.Add(ToRecord(state.Epoch, reply[i]));
+            }
+
+            maxTrimmed = (long)reply[^1];
+            next = found.Count == limit ? found[^1].Seq : head;
+        }
+        else
+        {
+            var scanLimit = Math.Max(_options.MaxScanRows, limit);
+            // Sent in order on one connection: the trim marker is read after the entries, so a racing trim is seen.
+            var entriesTask = database.StreamRangeAsync(_log, StreamId(afterSeq + 1), StreamId(head), scanLimit);
+            var maxTrimmedTask = database.HashGetAsync(_meta, "maxTrimmed");
+            var entries = await entriesTask.ConfigureAwait(false);
+            maxTrimmed = (long?)await maxTrimmedTask.ConfigureAwait(false) ?? 0;
+            next = entries.Length < scanLimit ? head : SeqOf(entries[^1].Id);
+            foreach (var entry in entries)
+            {
+                var topic = (string)entry["t"]!;
+                if (!filter.Matches(topic))
+                {
+                    continue;
+                }
+
+                found.Add(ToRecord(state.Epoch, entry));
+                if (found.Count == limit)
+                {
+                    next = found[^1].Seq;
+                    break;
+                }
+            }
+        }
+
+        if (maxTrimmed > state.KnownMaxTrimmed)
+        {
+            // Another node trimmed and its notification has not arrived yet: learn the trim points now.
+            foreach (var (topic, through) in LoadTrimmed(await database.HashGetAllAsync(_trimmed).ConfigureAwait(false)))
+            {
+                state.Topics.Trimmed(topic, through);
+            }
+
+            NoteMaxTrimmed(state, maxTrimmed);
+        }
+
+        if (FindGap(state, filter, afterSeq) is { } gap)
+        {
+            return new LogReadResult([], afterSeq, gap);
+        }
+
+        return new LogReadResult(found, next);
+    }
+
+    private static void NoteMaxTrimmed(EpochState state, long value)
+    {
+        var current = Volatile.Read(ref state.KnownMaxTrimmed);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref state.KnownMaxTrimmed, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private static List<(string Topic, long Through)> LoadTrimmed(HashEntry[] entries) =>
+        [.. entries.Select(e => ((string)e.Name!, (long)e.Value))];
+
+    private void OnNotification(ChannelMessage message)
+    {
+        var text = (string)message.Message!;
+        var parts = text.Split('|', 4);
+        var state = Volatile.Read(ref _state);
+        if (parts.Length < 3 || parts[1] != state.Epoch)
+        {
+            // Another epoch: Redis lost its history, or this node is behind. The follower sorts it out.
+            Interlocked.Exchange(ref _refreshWanted, 1);
+            _poke.Release();
+            return;
+        }
+
+        var seq = long.Parse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture);
+        if (parts[0] == "a")
+        {
+            RaiseTarget(seq);
+            _poke.Release();
+        }
+        else if (parts[0] == "t" && parts.Length == 4)
+        {
+            state.Topics.Trimmed(parts[3], seq);
+            NoteMaxTrimmed(state, seq);
+        }
+    }
+
+    private void RaiseTarget(long seq)
+    {
+        var current = Volatile.Read(ref _target);
+        while (seq > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _target, seq, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>
+    /// Follows the log's tail: woken by notifications (and by a poll, for lost ones), it fetches what is new once for
+    /// the whole node into the ring, then moves the head and wakes this node's readers.
+    /// </summary>
+    private async Task FollowAsync()
+    {
+        var token = _stopping.Token;
+        var failing = false;
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                var poked = await _poke.WaitAsync(_options.HeadPollInterval, token).ConfigureAwait(false);
+                if (!poked || Interlocked.Exchange(ref _refreshWanted, 0) == 1)
+                {
+                    await RefreshAsync().ConfigureAwait(false);
+                }
+
+                await CatchUpAsync(token).ConfigureAwait(false);
+                if (failing)
+                {
+                    failing = false;
+                    LogFollowResumed(_logger, HeadSeq);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                if (!failing)
+                {
+                    failing = true;
+                    LogFollowFailed(_logger, ex);
+                }
+            }
+        }
+    }
+
+    private async Task RefreshAsync()
+    {
+        var state = Volatile.Read(ref _state);
+        var head = HeadInfo.From(await _redis.Database.ScriptEvaluateAsync(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), state.Epoch, HeadSeq]).ConfigureAwait(false));
+        List<(string, long)>? trimmed = null;
+        if (head.Epoch != state.Epoch || head.MaxTrimmed > state.KnownMaxTrimmed)
+        {
+            trimmed = LoadTrimmed(await _redis.Database.HashGetAllAsync(_trimmed).ConfigureAwait(false));
+        }
+
+        Adopt(head, trimmed);
+    }
+
+    /// <summary>Takes the head Redis reported; a different epoch replaces everything this node knew.</summary>
+    private void Adopt(HeadInfo head, List<(string Topic, long Through)>? trimmed)
+    {
+        var state = Volatile.Read(ref _state);
+        if (head.Epoch != state.Epoch)
+        {
+            var fresh = new EpochState(head.Epoch, head.Base, new RecentEventsRing(_options.TailCacheSize, head.Seq), new TopicRegistry());
+            foreach (var (topic, through) in trimmed ?? [])
+            {
+                fresh.Topics.Load(topic, 0, through);
+            }
+
+            fresh.KnownMaxTrimmed = head.MaxTrimmed;
+            lock (_gate)
+            {
+                var wasEmpty = state.Epoch.Length == 0;
+                Volatile.Write(ref _state, fresh);
+                Volatile.Write(ref _head, head.Seq);
+                _fetched = head.Seq;
+                Volatile.Write(ref _target, head.Seq);
+                if (!wasEmpty)
+                {
+                    LogEpochChanged(_logger, state.Epoch, head.Epoch, head.Base);
+                }
+            }
+
+            _signal.Notify();
+            return;
+        }
+
+        if (trimmed is not null)
+        {
+            foreach (var (topic, through) in trimmed)
+            {
+                state.Topics.Trimmed(topic, through);
+            }
+
+            NoteMaxTrimmed(state, head.MaxTrimmed);
+        }
+
+        RaiseTarget(head.Seq);
+    }
+
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var state = Volatile.Read(ref _state);
+            long from;
+            lock (_gate)
+            {
+                from = _fetched;
+            }
+
+            var target = Volatile.Read(ref _target);
+            if (target <= from)
+            {
+                if (target > HeadSeq)
+                {
+                    Advance(target);
+                }
+
+                return;
+            }
+
+            var entries = await _redis.Database.StreamRangeAsync(_log, StreamId(from + 1), StreamId(target), _options.FollowBatchSize).ConfigureAwait(false);
+            var reached = entries.Length < _options.FollowBatchSize ? target : SeqOf(entries[^1].Id);
+            lock (_gate)
+            {
+                if (!ReferenceEquals(state, _state))
+                {
+                    continue; // the epoch changed under us: start over from the new head
+                }
+
+                foreach (var entry in entries)
+                {
+                    state.Ring.Add(ToRecord(state.Epoch, entry));
+                }
+
+                _fetched = Math.Max(_fetched, reached);
+            }
+
+            Advance(reached);
+        }
+    }
+
+    /// <summary>Moves the head forward (never back) and wakes this node's readers.</summary>
+    private void Advance(long seq)
+    {
+        var current = Volatile.Read(ref _head);
+        while (seq > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _head, seq, current);
+            if (seen == current)
+            {
+                _signal.Notify();
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    private static byte[] EncodeDrafts(IReadOnlyList<EventDraft> events)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var draft in events)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("t"u8, draft.Topic);
+                writer.WriteString("y"u8, draft.Type);
+                writer.WritePropertyName("d"u8);
+                writer.WriteRawValue(draft.Data.Span, skipInputValidation: true);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static EventRecord[] DecodeDrafts(string epoch, long first, DateTimeOffset time, byte[] json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return [.. document.RootElement.EnumerateArray().Select((e, i) => new EventRecord(
+            epoch,
+            first + i,
+            e.GetProperty("t").GetString()!,
+            e.GetProperty("y").GetString()!,
+            time,
+            Encoding.UTF8.GetBytes(e.GetProperty("d").GetRawText())))];
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Redis event log opened at {Configuration} (epoch {Epoch}, head seq {Head})")]
+    private static partial void LogOpened(ILogger logger, string configuration, string epoch, long head);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis append failed; the publisher was answered 503")]
+    private static partial void LogAppendFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Following the Redis log failed; live readers on this node wait until Redis answers again")]
+    private static partial void LogFollowFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Following the Redis log again (head seq {Head})")]
+    private static partial void LogFollowResumed(ILogger logger, long head);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Redis lost the log's history: epoch {Old} is replaced by {New} (seqs continue after {Base}); readers are told to reset")]
+    private static partial void LogEpochChanged(ILogger logger, string old, string @new, long @base);
+
+    /// <summary>What this node knows of one epoch; replaced whole when the epoch changes.</summary>
+    private sealed class EpochState(string epoch, long @base, RecentEventsRing ring, TopicRegistry topics)
+    {
+        public string Epoch { get; } = epoch;
+
+        /// <summary>The seq the epoch started after; positions before it belong to lost history.</summary>
+        public long Base { get; } = @base;
+
+        public RecentEventsRing Ring { get; } = ring;
+
+        public TopicRegistry Topics { get; } = topics;
+
+        public long KnownMaxTrimmed;
+    }
+
+    private readonly record struct HeadInfo(string Epoch, long Seq, long Base, long MaxTrimmed)
+    {
+        public static HeadInfo From(RedisResult result)
+        {
+            var parts = (RedisResult[])result!;
+            return new HeadInfo((string)parts[0]!, (long)parts[1], (long)parts[2], (long)parts[3]);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Switchboard.Log;
+using Switchboard.Retention;
+
+namespace Switchboard.Storage.Redis;
+
+/// <summary>Makes Redis the hub's store, so several nodes can serve one hub.</summary>
+public static class RedisServiceCollectionExtensions
+{
+    /// <summary>The configuration section of <see cref="RedisStoreOptions"/>.</summary>
+    public const string SectionName = "Switchboard:Redis";
+
+    /// <summary>
+    /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, with <see cref="RedisJobStore"/> (jobs) and
+    /// <see cref="RedisConfigStore"/> (app settings) in the same Redis, bound to <c>Switchboard:Redis</c>
+    /// (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores registered before.
+    /// Webhook state is not in Redis yet: each node keeps its own (see docs/operations.md).
+    /// </summary>
+    public static IServiceCollection AddSwitchboardRedis(this IServiceCollection services, Action<RedisStoreOptions>? configure = null)
+    {
+        var options = services.AddOptions<RedisStoreOptions>().BindConfiguration(SectionName)
+            .Validate(o =>
+            {
+                try
+                {
+                    o.Validate();
+                    return true;
+                }
+                catch (ArgumentException)
+                {
+                    return false;
+                }
+            }, "Switchboard:Redis is invalid: Configuration must name a Redis server, KeyPrefix be 1 to 64 characters, sizes and intervals positive.")
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<RedisStoreOptions>>().Value));
+        services.RemoveAll<IEventLog>();
+        services.AddSingleton<IEventLog>(sp => new RedisEventLog(
+            sp.GetRequiredService<RedisConnection>(),
+            // Count retention runs inside the append script; age retention and key expiry in the periodic trim.
+            new RetentionPolicy(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Retention),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<RedisEventLog>>()));
+        services.RemoveAll<Switchboard.Jobs.IJobStore>();
+        services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
+        services.RemoveAll<Switchboard.Config.IConfigStore>();
+        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>()));
+        return services;
+    }
+}

@@ -1,0 +1,64 @@
+namespace Switchboard.Storage.Redis;
+
+/// <summary>
+/// The scale-out store: every node of a hub points at the same Redis, which holds the log (a stream), the
+/// per-topic indexes, idempotency keys and the other stores. Bound to <c>Switchboard:Redis</c>.
+/// </summary>
+public sealed class RedisStoreOptions
+{
+    /// <summary>
+    /// A StackExchange.Redis configuration string, for example <c>localhost:6379</c> or
+    /// <c>redis1:6379,password=...,ssl=true</c>. Required.
+    /// </summary>
+    public string Configuration { get; set; } = "localhost:6379";
+
+    /// <summary>
+    /// Prefix of every key and channel, so several hubs (or tests) can share one Redis. Every node of one hub must
+    /// use the same prefix. Default <c>switchboard:</c>.
+    /// </summary>
+    public string KeyPrefix { get; set; } = "switchboard:";
+
+    /// <summary>How many of the newest events each node keeps in memory for its live readers. Default 65,536.</summary>
+    public int TailCacheSize { get; set; } = 65_536;
+
+    /// <summary>Stream entries scanned per read when a wildcard filter cannot use a topic index. Default 4,096.</summary>
+    public int MaxScanRows { get; set; } = 4096;
+
+    /// <summary>Entries fetched per round trip when a node follows the log's tail. Default 1,024.</summary>
+    public int FollowBatchSize { get; set; } = 1024;
+
+    /// <summary>
+    /// How often a node asks Redis for the head even without a notification, so a lost pub/sub message (a dropped
+    /// connection) delays readers by at most this much. Default 1 s.
+    /// </summary>
+    public TimeSpan HeadPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Redis operations (connect, sync and async calls) give up after this long. Publishing while Redis is
+    /// unreachable fails at once (503); this bounds a call to a Redis that answers slowly. Default 5 s.
+    /// </summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Configuration))
+        {
+            throw new ArgumentException("Switchboard:Redis:Configuration is empty; give host:port of the Redis server.");
+        }
+
+        if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.Length > 64)
+        {
+            throw new ArgumentException("Switchboard:Redis:KeyPrefix must be 1 to 64 characters.");
+        }
+
+        if (TailCacheSize < 16 || MaxScanRows < 1 || FollowBatchSize < 1)
+        {
+            throw new ArgumentException("Redis store sizes must be positive (TailCacheSize at least 16).");
+        }
+
+        if (HeadPollInterval <= TimeSpan.Zero || OperationTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Switchboard:Redis:HeadPollInterval and OperationTimeout must be positive.");
+        }
+    }
+}

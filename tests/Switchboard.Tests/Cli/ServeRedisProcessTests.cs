@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Switchboard.Testing;
+
+namespace Switchboard.Tests.Cli;
+
+/// <summary><c>switchboard serve --store redis --redis host:port</c>: three processes, one hub, as the operations guide starts them.</summary>
+public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
+{
+    private readonly TempDirectory _directory = new();
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await _redis.DisposeAsync();
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task ThreeServeProcesses_OnOneRedis_AreOneHub()
+    {
+        var nodes = new List<ServerProcess>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--store", "redis", "--redis", _redis.Configuration));
+            }
+
+            Assert.All(nodes, node => Assert.Contains("store: redis at " + _redis.Configuration, node.Output, StringComparison.Ordinal));
+            using var http1 = new HttpClient { BaseAddress = nodes[0].BaseAddress };
+            using var http2 = new HttpClient { BaseAddress = nodes[1].BaseAddress };
+            using var http3 = new HttpClient { BaseAddress = nodes[2].BaseAddress };
+            await using var stream = await SseReader.OpenAsync(http2, "v1/stream?topic=orders");
+            // The cursor first, so the held poll waits from before the publish wherever it lands in time.
+            var cursor = JsonDocument.Parse(await http3.GetStringAsync("v1/events?topic=orders")).RootElement.GetProperty("cursor").GetString();
+            var poll = http3.GetStringAsync($"v1/events?topic=orders&after={cursor}&wait=30");
+
+            using var published = await http1.PostAsJsonAsync("v1/topics/orders/events", new { data = new { id = 1 } });
+            Assert.Equal(HttpStatusCode.Created, published.StatusCode);
+
+            System.Net.ServerSentEvents.SseItem<string>? item;
+            do
+            {
+                item = await stream.NextAsync();
+            }
+            while (item is { } i && string.IsNullOrEmpty(i.Data));
+            Assert.Equal(1, JsonDocument.Parse(item!.Value.Data).RootElement.GetProperty("data").GetProperty("id").GetInt32());
+            var events = JsonDocument.Parse(await poll.Within()).RootElement.GetProperty("events");
+            Assert.Equal(1, events[0].GetProperty("data").GetProperty("id").GetInt32());
+            Assert.False(File.Exists(Path.Combine(_directory.Path, "switchboard.db")), "a Redis node must not create a SQLite file");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+}
