@@ -148,4 +148,5 @@ public sealed class RedisJobStore(RedisConnection redis) : IJobStore
 }
 
 [JsonSerializable(typeof(Job))]
+[JsonSerializable(typeof(StoredKey))]
 internal sealed partial class RedisJsonContext : JsonSerializerContext;

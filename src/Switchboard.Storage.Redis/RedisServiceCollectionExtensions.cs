@@ -15,7 +15,7 @@ public static class RedisServiceCollectionExtensions
 
     /// <summary>
     /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, with <see cref="RedisJobStore"/> (jobs) and
-    /// <see cref="RedisConfigStore"/> (app settings) in the same Redis, bound to <c>Switchboard:Redis</c>
+    /// <see cref="RedisConfigStore"/> (app settings) and <see cref="RedisApiKeyStore"/> (API keys) in the same Redis, bound to <c>Switchboard:Redis</c>
     /// (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores registered before.
     /// Webhook state is not in Redis yet: each node keeps its own (see docs/operations.md).
     /// </summary>
@@ -52,6 +52,8 @@ public static class RedisServiceCollectionExtensions
         services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
         services.RemoveAll<Switchboard.Config.IConfigStore>();
         services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>()));
+        services.RemoveAll<Switchboard.Auth.IApiKeyStore>();
+        services.AddSingleton<Switchboard.Auth.IApiKeyStore>(sp => new RedisApiKeyStore(sp.GetRequiredService<RedisConnection>()));
         return services;
     }
 }
