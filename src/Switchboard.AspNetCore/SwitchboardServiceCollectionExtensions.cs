@@ -35,8 +35,10 @@ public static class SwitchboardServiceCollectionExtensions
         services.AddHostedService<RetentionService>();
         services.TryAddSingleton<Switchboard.Webhooks.IWebhookStore, Switchboard.Webhooks.InMemoryWebhookStore>();
         services.TryAddSingleton<Switchboard.Webhooks.WebhookHostResolver>();
+        services.TryAddSingleton<Switchboard.Webhooks.IWebhookLeadership, Switchboard.Webhooks.SingleNodeWebhookLeadership>();
         services.TryAddSingleton<Webhooks.WebhookSender>();
         services.TryAddSingleton<Webhooks.WebhookDispatcher>();
+        services.TryAddSingleton<Webhooks.WebhookApiForwarder>();
         services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
         services.TryAddSingleton<Switchboard.Jobs.IJobStore, Switchboard.Jobs.InMemoryJobStore>();
         services.TryAddSingleton<Jobs.JobQueue>();

@@ -39,8 +39,25 @@ public sealed class RedisStoreOptions
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long the node that delivers webhooks holds its lease without renewing it. If it dies, another node takes over
+    /// after at most this long. Default 10 s.
+    /// </summary>
+    public TimeSpan WebhookLeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The base URL other nodes use to reach this one (the webhook API is forwarded to the node that delivers webhooks).
+    /// Default: the first address the server listens on (0.0.0.0 as 127.0.0.1).
+    /// </summary>
+    public string? AdvertisedUrl { get; set; }
+
     internal void Validate()
     {
+        if (WebhookLeaseDuration < TimeSpan.FromMilliseconds(300))
+        {
+            throw new ArgumentException("Switchboard:Redis:WebhookLeaseDuration must be at least 300 ms.");
+        }
+
         if (string.IsNullOrWhiteSpace(Configuration))
         {
             throw new ArgumentException("Switchboard:Redis:Configuration is empty; give host:port of the Redis server.");

@@ -43,9 +43,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
 
     private readonly SwitchboardMetrics _metrics;
 
+    private readonly IWebhookLeadership _leadership;
+
     public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
-        SwitchboardMetrics metrics)
+        SwitchboardMetrics metrics, IWebhookLeadership leadership)
     {
+        _leadership = leadership;
         _metrics = metrics;
         _store = store;
         _log = log;
@@ -82,7 +85,23 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         return [new(counts[0], StateTags[0]), new(counts[1], StateTags[1]), new(counts[2], StateTags[2]), new(counts[3], StateTags[3])];
     }
 
+    /// <summary>Whether this node delivers webhooks (always, on a single node); when not, the webhook API is forwarded to the one that does.</summary>
+    public IWebhookLeadership Leadership => _leadership;
+
     public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // A single node leads from the start, so its endpoints are loaded before the first request. Nodes sharing a
+        // store take the lease in ExecuteAsync, after start.
+        if (!_leadership.IsShared)
+        {
+            await LeadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Loads every endpoint with its cursor and pending retries from the store and starts delivering.</summary>
+    private async Task LeadAsync(CancellationToken cancellationToken)
     {
         var snapshot = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         var pending = snapshot.PendingDeliveries.ToLookup(d => d.EndpointId, StringComparer.Ordinal);
@@ -102,11 +121,77 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         }
 
         LogLoaded(_logger, snapshot.Endpoints.Count, snapshot.PendingDeliveries.Count);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops every worker, saves where each stood, and forgets the endpoints: another node leads now.</summary>
+    private async Task ResignAsync()
+    {
+        await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_endpoints.Values.Select(entry => StopWorkerAsync(entry, ShutdownGrace))).ConfigureAwait(false);
+            foreach (var entry in _endpoints.Values)
+            {
+                await _journal.RecordAsync(new WebhookProgressSaved(entry.Endpoint.Id, entry.Endpoint.Progress), CancellationToken.None).ConfigureAwait(false);
+            }
+
+            _endpoints.Clear();
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var trimming = TrimAttemptsAsync(stoppingToken);
+        if (_leadership.IsShared)
+        {
+            await FollowLeadershipAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        await trimming.ConfigureAwait(false);
+    }
+
+    /// <summary>Nodes sharing a store: wait for the lease, deliver while holding it, hand over when it is lost.</summary>
+    private async Task FollowLeadershipAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            CancellationToken lost;
+            try
+            {
+                lost = await _leadership.AcquireAsync(stoppingToken).ConfigureAwait(false);
+                await LeadAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            using (var either = CancellationTokenSource.CreateLinkedTokenSource(lost, stoppingToken))
+            {
+                try
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, _time, either.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return; // StopAsync stops the workers
+            }
+
+            await ResignAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Trims the attempt log now and then.</summary>
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private async Task TrimAttemptsAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), _time);
         try

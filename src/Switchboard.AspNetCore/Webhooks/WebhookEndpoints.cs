@@ -25,7 +25,8 @@ internal static class WebhookEndpoints
 
     public static void Map(RouteGroupBuilder api)
     {
-        var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks").RequireScope(Switchboard.Auth.ApiKeyScopes.Admin, "Managing webhooks");
+        var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks").RequireScope(Switchboard.Auth.ApiKeyScopes.Admin, "Managing webhooks")
+            .AddEndpointFilter<WebhookForwardingFilter>();
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret");
         webhooks.MapGet("/", (WebhookDispatcher dispatcher, Hub hub) => Json(new WebhookListResponse([.. dispatcher.List().Select(v => Describe(v, null, hub))]), 200))
             .WithName("ListWebhooks");
