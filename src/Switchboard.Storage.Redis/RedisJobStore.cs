@@ -149,4 +149,8 @@ public sealed class RedisJobStore(RedisConnection redis) : IJobStore
 
 [JsonSerializable(typeof(Job))]
 [JsonSerializable(typeof(StoredKey))]
+[JsonSerializable(typeof(Switchboard.Webhooks.WebhookEndpoint))]
+[JsonSerializable(typeof(Switchboard.Webhooks.WebhookProgress))]
+[JsonSerializable(typeof(Switchboard.Webhooks.WebhookDelivery))]
+[JsonSerializable(typeof(Switchboard.Webhooks.WebhookAttempt))]
 internal sealed partial class RedisJsonContext : JsonSerializerContext;

@@ -15,9 +15,10 @@ public static class RedisServiceCollectionExtensions
 
     /// <summary>
     /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, with <see cref="RedisJobStore"/> (jobs) and
-    /// <see cref="RedisConfigStore"/> (app settings) and <see cref="RedisApiKeyStore"/> (API keys) in the same Redis, bound to <c>Switchboard:Redis</c>
-    /// (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores registered before.
-    /// Webhook state is not in Redis yet: each node keeps its own (see docs/operations.md).
+    /// <see cref="RedisConfigStore"/> (app settings), <see cref="RedisApiKeyStore"/> (API keys) and <see cref="RedisWebhookStore"/>
+    /// (webhook endpoints with their progress, pending and failed deliveries, the attempt log) in the same Redis, bound to
+    /// <c>Switchboard:Redis</c> (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores
+    /// registered before. Webhook state is in Redis, so a node that takes over webhook delivery loads where the last one stopped.
     /// </summary>
     public static IServiceCollection AddSwitchboardRedis(this IServiceCollection services, Action<RedisStoreOptions>? configure = null)
     {
@@ -57,6 +58,8 @@ public static class RedisServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisWebhookLeadership>>()));
         services.RemoveAll<Switchboard.Auth.IApiKeyStore>();
         services.AddSingleton<Switchboard.Auth.IApiKeyStore>(sp => new RedisApiKeyStore(sp.GetRequiredService<RedisConnection>()));
+        services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
+        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp => new RedisWebhookStore(sp.GetRequiredService<RedisConnection>()));
         return services;
     }
 }
