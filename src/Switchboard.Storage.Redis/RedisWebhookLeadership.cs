@@ -60,6 +60,14 @@ public sealed partial class RedisWebhookLeadership : IWebhookLeadership, IAsyncD
     public async Task<CancellationToken> AcquireAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+        if (_services.GetService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>() is { } lifetime && !lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            // Hosted services start before the server listens; the lease names this node's address, so wait for it.
+            var started = new TaskCompletionSource();
+            using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+            await started.Task.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+
         _value ??= $"{_nodeId} {Address()}";
         while (true)
         {

@@ -67,6 +67,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>SIGKILL: the process dies at once, as in a crash; nothing is flushed or released.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
     public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
 
     public async ValueTask DisposeAsync()

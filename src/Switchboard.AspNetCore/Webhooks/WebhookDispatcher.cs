@@ -213,8 +213,15 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         }
     }
 
+    private int _stopped;
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return; // a host stopped twice: the journal is closed already
+        }
+
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try

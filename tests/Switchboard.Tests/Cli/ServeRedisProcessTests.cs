@@ -59,4 +59,53 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task KillingTheNodeThatDeliversWebhooks_MidDelivery_LosesNothing_AnotherNodeDeliversAfterTheLeaseExpires()
+    {
+        await using var receiver = await Switchboard.Testing.Webhooks.WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new Switchboard.Testing.Webhooks.ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(100));
+        var environment = new Dictionary<string, string>
+        {
+            ["Switchboard__Redis__WebhookLeaseDuration"] = "00:00:02",
+            ["Switchboard__Webhooks__AllowedNetworks__0"] = "127.0.0.0/8",
+            ["Switchboard__Webhooks__AllowHttp"] = "true",
+            ["Switchboard__Webhooks__RetrySchedule__0"] = "00:00:01",
+        };
+        var nodes = new List<ServerProcess>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await ServerProcess.StartAsync(_directory.Path, environment, "--urls", "http://127.0.0.1:0", "--store", "redis", "--redis", _redis.Configuration));
+            }
+
+            await Waiting.UntilAsync(() => nodes.Count(n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal)) == 1, "one node to take the webhook lease");
+            var leader = nodes.Single(n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal));
+            var survivors = nodes.Where(n => n != leader).ToList();
+            using var api = new HttpClient { BaseAddress = survivors[0].BaseAddress };
+            using var created = await api.PostAsJsonAsync("v1/webhooks", new { url = receiver.Url, topics = new[] { "orders" }, maxInFlight = 1 });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+            const int Count = 30;
+            for (var i = 0; i < Count; i++)
+            {
+                using var published = await api.PostAsJsonAsync("v1/topics/orders/events", new { data = new { n = i } });
+                Assert.Equal(HttpStatusCode.Created, published.StatusCode);
+            }
+
+            await Waiting.UntilAsync(() => receiver.Received.Count >= 3, "a few deliveries before the crash");
+            leader.Kill();
+            await Waiting.UntilAsync(() => receiver.Received.Select(r => r.Seq).Distinct().Count() == Count,
+                "every event to arrive once another node holds the expired lease", TimeSpan.FromSeconds(60));
+            Assert.Contains(survivors, n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
 }
