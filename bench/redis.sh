@@ -19,6 +19,10 @@ pids=()
 log() { echo "[redis.sh $(date -u +%H:%M:%S)] $*" >&2; }
 
 stop_all() {
+  if [[ -f "$tmp/pids" ]]; then
+    mapfile -t -O "${#pids[@]}" pids <"$tmp/pids"
+    rm -f "$tmp/pids"
+  fi
   for pid in "${pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
@@ -28,6 +32,11 @@ stop_all() {
   pids=()
 }
 trap 'stop_all; rm -rf "$tmp"' EXIT
+
+# Every load client shares 127.0.0.1, so the per-IP request-rate and connection caps (meant for real networks) are
+# off for the nodes started here, as in run.sh.
+export Switchboard__Limits__MaxConnectionsPerIp="${Switchboard__Limits__MaxConnectionsPerIp:-0}"
+export Switchboard__Limits__RequestsPerSecondPerIp="${Switchboard__Limits__RequestsPerSecondPerIp:-0}"
 
 command -v redis-server >/dev/null || { echo "redis.sh: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
 log "building (Release)"
@@ -42,6 +51,8 @@ start_redis() {
   mkdir -p "$tmp/redis"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --appendonly yes --appendfsync everysec --save '' >"$tmp/redis.log" 2>&1 &
   pids+=($!)
+  # start_node runs in a command substitution (a subshell), where pids+= is lost: the file is what stop_all reads.
+  echo $! >>"$tmp/pids"
   for _ in $(seq 1 100); do
     redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
     sleep 0.1
@@ -62,6 +73,8 @@ start_node() {
     dotnet "$server_dll" serve --urls "$url" --store sqlite --data "$tmp/bench-$port.db" >"$log_file" 2>&1 &
   fi
   pids+=($!)
+  # start_node runs in a command substitution (a subshell), where pids+= is lost: the file is what stop_all reads.
+  echo $! >>"$tmp/pids"
   for _ in $(seq 1 600); do
     grep -q "listening on $url" "$log_file" 2>/dev/null && { echo "$url"; return 0; }
     sleep 0.1

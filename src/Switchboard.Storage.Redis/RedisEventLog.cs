@@ -638,6 +638,17 @@ public sealed partial class RedisEventLog : IEventLog
                     failing = true;
                     LogFollowFailed(_logger, ex);
                 }
+
+                // Redis is away: pokes keep coming (readers ask for a refresh), and without a pause this loop would spin
+                // on failing calls. Try again after the poll interval.
+                try
+                {
+                    await Task.Delay(_options.HeadPollInterval, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
