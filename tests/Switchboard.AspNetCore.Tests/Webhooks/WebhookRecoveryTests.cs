@@ -37,7 +37,13 @@ public sealed class WebhookRecoveryTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = d => d.Json.GetProperty("data").GetProperty("n").GetInt32() % 2 == 0 ? new ReceiverAnswer(500) : ReceiverAnswer.Ok;
-        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.RetrySchedule = [TimeSpan.FromMilliseconds(10)]));
+        // Six failed attempts in a row would open the circuit (threshold 5) and hold the last retry for its break:
+        // this test is about recover and replay, so the circuit stays out of the way.
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
+        {
+            w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
+            w.CircuitFailureThreshold = 100;
+        }));
         using var client = server.CreateClient();
         var webhook = await client.CreateWebhookAsync(receiver, "orders");
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
@@ -64,7 +70,13 @@ public sealed class WebhookRecoveryTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = _ => new ReceiverAnswer(500);
-        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.RetrySchedule = [TimeSpan.FromMilliseconds(10)]));
+        // Six failed attempts in a row would open the circuit (threshold 5) and hold the last retry for its break:
+        // this test is about recover and replay, so the circuit stays out of the way.
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
+        {
+            w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
+            w.CircuitFailureThreshold = 100;
+        }));
         using var client = server.CreateClient();
         var webhook = await client.CreateWebhookAsync(receiver, "orders");
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
