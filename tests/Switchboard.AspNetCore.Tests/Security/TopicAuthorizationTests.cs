@@ -56,7 +56,9 @@ public sealed class TopicAuthorizationTests
     {
         await using var server = await StartAsync();
         using var reader = Client(server, Room1Token);
-        var held = reader.PollAsync("topic=chat.room1&wait=30");
+        // The cursor first, so the held poll waits from before the publish however late it reaches the server.
+        var cursor = (await reader.PollAsync("topic=chat.room1")).Cursor;
+        var held = reader.PollAsync($"topic=chat.room1&after={cursor}&wait=30");
         using var publisher = Client(server, PublishKey);
         await publisher.PublishAsync("chat.room1", """{"data":{"text":"hi"}}""");
         var page = await held.Within();
