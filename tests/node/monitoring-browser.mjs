@@ -13,13 +13,11 @@
 // Prints one JSON summary line to stdout and exits 0 only if every step passed (1 otherwise, 2 for bad usage).
 // On failure it saves monitoring-failure-<page>.png. The run is bounded by MONITORING_BROWSER_TIMEOUT_MS.
 
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { check, createRun } from './browser-run.mjs';
 
 const OVERALL_TIMEOUT_MS = Number(process.env.MONITORING_BROWSER_TIMEOUT_MS ?? 75_000);
 const STEP_TIMEOUT_MS = Number(process.env.MONITORING_BROWSER_STEP_TIMEOUT_MS ?? 20_000);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const [baseArg, shotDirArg] = process.argv.slice(2);
 if (!baseArg || !shotDirArg) {
@@ -29,48 +27,10 @@ if (!baseArg || !shotDirArg) {
 const baseUrl = baseArg.replace(/\/+$/, '');
 const shotDir = path.resolve(shotDirArg);
 const summary = { passed: false, steps: [], screenshots: [], pageErrors: [], observed: {}, error: null };
-const pages = {};
+const { pages, step, finish, launch } = createRun({
+  name: 'monitoring-browser', summary, shotDir, timeoutMs: OVERALL_TIMEOUT_MS, stepTimeoutMs: STEP_TIMEOUT_MS, fullPageShots: true,
+});
 let browser;
-let finished = false;
-
-function step(name) {
-  summary.steps.push(name);
-  process.stderr.write(`monitoring-browser: ${name}\n`);
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function finish(code) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(overallTimer);
-  if (code !== 0) {
-    for (const [name, page] of Object.entries(pages)) {
-      try {
-        const file = path.join(shotDir, `monitoring-failure-${name}.png`);
-        await page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
-        summary.screenshots.push(file);
-      } catch {
-        // the page may be gone
-      }
-    }
-  }
-  try {
-    await browser?.close();
-  } catch (error) {
-    process.stderr.write(`monitoring-browser: closing the browser failed: ${error}\n`);
-  }
-  summary.passed = code === 0;
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-  process.exit(code);
-}
-
-const overallTimer = setTimeout(() => {
-  summary.error = `timed out after ${OVERALL_TIMEOUT_MS} ms (last step: ${summary.steps.at(-1) ?? 'none'})`;
-  void finish(1);
-}, OVERALL_TIMEOUT_MS);
 
 async function api(method, route, body) {
   const response = await fetch(`${baseUrl}${route}`, {
@@ -177,12 +137,7 @@ async function playground() {
 }
 
 try {
-  await mkdir(shotDir, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: STEP_TIMEOUT_MS,
-  });
+  browser = await launch();
   await dashboard();
   await playground();
   check(summary.pageErrors.length === 0, `errors on the pages: ${summary.pageErrors.join(' | ')}`);

@@ -17,13 +17,11 @@
 // Prints one JSON summary line to stdout and exits 0 only if every step passed (1 otherwise, 2 for bad
 // usage). The whole run is bounded by CHAT_BROWSER_TIMEOUT_MS; the browser is always closed.
 
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { check, createRun } from './browser-run.mjs';
 
 const OVERALL_TIMEOUT_MS = Number(process.env.CHAT_BROWSER_TIMEOUT_MS ?? 60_000);
 const STEP_TIMEOUT_MS = Number(process.env.CHAT_BROWSER_STEP_TIMEOUT_MS ?? 15_000);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const [baseArg, shotDirArg, aliceToken, bobToken] = process.argv.slice(2);
 if (!baseArg || !shotDirArg || !aliceToken || !bobToken) {
@@ -34,48 +32,10 @@ const baseUrl = baseArg.replace(/\/+$/, '');
 const shotDir = path.resolve(shotDirArg);
 
 const summary = { passed: false, steps: [], screenshots: [], pageErrors: [], refusals: {}, error: null };
-const pages = {};
+const { pages, step, finish, launch } = createRun({
+  name: 'secure-chat-browser', summary, shotDir, timeoutMs: OVERALL_TIMEOUT_MS, stepTimeoutMs: STEP_TIMEOUT_MS,
+});
 let browser;
-let finished = false;
-
-function step(name) {
-  summary.steps.push(name);
-  process.stderr.write(`secure-chat-browser: ${name}\n`);
-}
-
-async function finish(code) {
-  if (finished) return;
-  finished = true;
-  clearTimeout(overallTimer);
-  if (code !== 0) {
-    for (const [who, page] of Object.entries(pages)) {
-      try {
-        const file = path.join(shotDir, `secure-chat-failure-${who}.png`);
-        await page.screenshot({ path: file, timeout: 5_000 });
-        summary.screenshots.push(file);
-      } catch {
-        // the page may be gone
-      }
-    }
-  }
-  try {
-    await browser?.close();
-  } catch (error) {
-    process.stderr.write(`secure-chat-browser: closing the browser failed: ${error}\n`);
-  }
-  summary.passed = code === 0;
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-  process.exit(code);
-}
-
-const overallTimer = setTimeout(() => {
-  summary.error = `timed out after ${OVERALL_TIMEOUT_MS} ms (last step: ${summary.steps.at(-1) ?? 'none'})`;
-  void finish(1);
-}, OVERALL_TIMEOUT_MS);
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 /** Runs before the page's scripts: counts the WebSockets the page opens. */
 function countWebSockets() {
@@ -138,12 +98,7 @@ async function expectRefusal(page, who, expected, socketsExpected = 1) {
 }
 
 async function run() {
-  await mkdir(shotDir, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: STEP_TIMEOUT_MS,
-  });
+  browser = await launch();
 
   const alice = await openPage('alice');
   const bob = await openPage('bob');
