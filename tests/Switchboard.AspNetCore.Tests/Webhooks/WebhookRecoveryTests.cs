@@ -7,6 +7,16 @@ namespace Switchboard.AspNetCore.Tests.Webhooks;
 /// <summary>Replay, recover, pause, and restarts: the endpoint is a durable cursor.</summary>
 public sealed class WebhookRecoveryTests
 {
+    /// <summary>
+    /// One quick retry. Six failed attempts in a row would open the circuit (threshold 5) and hold the last retry for
+    /// its break; these tests are about recover and replay, so the circuit stays out of the way.
+    /// </summary>
+    private static readonly Action<SwitchboardOptions> QuickRetriesNoCircuit = WebhookKit.Options(w =>
+    {
+        w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
+        w.CircuitFailureThreshold = 100;
+    });
+
     [Fact]
     public async Task Replay_RedeliversEverythingAfterTheCursor_WithTheOriginalWebhookIds()
     {
@@ -37,13 +47,7 @@ public sealed class WebhookRecoveryTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = d => d.Json.GetProperty("data").GetProperty("n").GetInt32() % 2 == 0 ? new ReceiverAnswer(500) : ReceiverAnswer.Ok;
-        // Six failed attempts in a row would open the circuit (threshold 5) and hold the last retry for its break:
-        // this test is about recover and replay, so the circuit stays out of the way.
-        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
-        {
-            w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
-            w.CircuitFailureThreshold = 100;
-        }));
+        await using var server = await HubServer.StartAsync(QuickRetriesNoCircuit);
         using var client = server.CreateClient();
         var webhook = await client.CreateWebhookAsync(receiver, "orders");
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
@@ -70,13 +74,7 @@ public sealed class WebhookRecoveryTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = _ => new ReceiverAnswer(500);
-        // Six failed attempts in a row would open the circuit (threshold 5) and hold the last retry for its break:
-        // this test is about recover and replay, so the circuit stays out of the way.
-        await using var server = await HubServer.StartAsync(WebhookKit.Options(w =>
-        {
-            w.RetrySchedule = [TimeSpan.FromMilliseconds(10)];
-            w.CircuitFailureThreshold = 100;
-        }));
+        await using var server = await HubServer.StartAsync(QuickRetriesNoCircuit);
         using var client = server.CreateClient();
         var webhook = await client.CreateWebhookAsync(receiver, "orders");
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
