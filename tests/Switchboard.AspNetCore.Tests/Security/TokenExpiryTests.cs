@@ -17,6 +17,7 @@ public sealed class TokenExpiryTests
     {
         await using var server = await StartAsync();
         using var client = server.CreateClient();
+        var issuedAt = DateTimeOffset.UtcNow;
         var token = Token("alice", ["chat.>"], lifetime: ShortLife);
         await using var stream = await SseReader.OpenAsync(client, $"v1/stream?topic=chat.room1&access_token={token}");
         using var publisher = Client(server, PublishKey);
@@ -27,7 +28,9 @@ public sealed class TokenExpiryTests
         Assert.Equal("switchboard.token-expired", last!.Value.EventType);
         Assert.Null(await stream.NextAsync(TimeSpan.FromSeconds(15))); // and the stream ended
 
-        // Reconnecting with the expired token is refused, so the client knows to fetch a new one.
+        // Reconnecting with the expired token is refused, so the client knows to fetch a new one. (The stream's timer
+        // and the wall clock can differ by a few milliseconds; wait until the token's exp is behind the wall clock.)
+        await Waiting.UntilAsync(() => DateTimeOffset.UtcNow > issuedAt + ShortLife + TimeSpan.FromSeconds(1), "the token's exp to pass on the wall clock");
         using var again = await client.GetAsync($"v1/stream?topic=chat.room1&access_token={token}", credential: null);
         await AssertProblemAsync(again, System.Net.HttpStatusCode.Unauthorized, "token-expired");
     }
