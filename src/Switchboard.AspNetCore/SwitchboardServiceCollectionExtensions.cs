@@ -29,7 +29,8 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<Hub>();
-        services.TryAddSingleton<ServerSentEvents.HeartbeatClock>();
+        services.TryAddSingleton(sp => new Switchboard.Subscriptions.TailClock(sp.GetRequiredService<TimeProvider>(),
+            ClockResolution(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value)));
         services.TryAddSingleton<Presence.PresenceRegistry>();
         services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
         services.AddHostedService<RetentionService>();
@@ -66,4 +67,8 @@ public static class SwitchboardServiceCollectionExtensions
         // EventSource or WebSocket clients. Capped here, after configuration, so no log level setting turns it back on.
         services.Configure<LoggerFilterOptions>(filters => filters.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
     }
+
+    /// <summary>The reader clock ticks at a tenth of the heartbeat interval, between 10 and 100 ms.</summary>
+    private static TimeSpan ClockResolution(SwitchboardOptions options) =>
+        TimeSpan.FromTicks(Math.Clamp(options.Sse.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
 }

@@ -10,6 +10,7 @@ using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Problems;
 using Switchboard.Retention;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.Storage.Redis;
@@ -31,7 +32,6 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly ILogger _logger;
     private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _keyExpiry;
     private readonly RedisChannel _channel;
-    private readonly BroadcastSignal _signal = new();
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _poke = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stopping = new();
@@ -86,7 +86,7 @@ public sealed partial class RedisEventLog : IEventLog
     public long HeadSeq => Volatile.Read(ref _head);
 
     /// <inheritdoc />
-    public Task AppendSignal => _signal.Next;
+    public SubscriptionIndex Subscriptions { get; } = new();
 
     /// <summary>
     /// Asks Redis for the head: a cursor handed out by another node may be ahead of what this node has heard of yet.
@@ -692,7 +692,7 @@ public sealed partial class RedisEventLog : IEventLog
                 }
             }
 
-            _signal.Notify();
+            Subscriptions.NotifyAll(); // a new history: every reader must look
             return;
         }
 
@@ -752,7 +752,33 @@ public sealed partial class RedisEventLog : IEventLog
         }
     }
 
-    /// <summary>Moves the head forward (never back) and wakes this node's readers.</summary>
+    /// <summary>Wakes the readers matching the events in (<paramref name="from"/>, <paramref name="to"/>]; all of them when the ring lacks some.</summary>
+    private void NotifyRange(long from, long to)
+    {
+        const int MaxMatched = 4096;
+        var ring = Volatile.Read(ref _state).Ring;
+        if (to - from > MaxMatched)
+        {
+            Subscriptions.NotifyAll();
+            return;
+        }
+
+        var records = new List<EventRecord>((int)(to - from));
+        for (var seq = from + 1; seq <= to; seq++)
+        {
+            if (ring.Find(seq) is not { } record)
+            {
+                Subscriptions.NotifyAll();
+                return;
+            }
+
+            records.Add(record);
+        }
+
+        Subscriptions.Notify(records);
+    }
+
+    /// <summary>Moves the head forward (never back) and wakes the readers its new events match.</summary>
     private void Advance(long seq)
     {
         var current = Volatile.Read(ref _head);
@@ -761,7 +787,7 @@ public sealed partial class RedisEventLog : IEventLog
             var seen = Interlocked.CompareExchange(ref _head, seq, current);
             if (seen == current)
             {
-                _signal.Notify();
+                NotifyRange(current, seq);
                 return;
             }
 

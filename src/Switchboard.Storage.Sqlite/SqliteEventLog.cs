@@ -9,6 +9,7 @@ using Switchboard.Cursors;
 using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Retention;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.Storage.Sqlite;
@@ -28,7 +29,6 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly Channel<WriteOperation> _writes;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
-    private readonly BroadcastSignal _signal = new();
     private readonly RecentEventsRing _ring;
     private long _head;
     private long _commits;
@@ -80,7 +80,7 @@ public sealed partial class SqliteEventLog : IEventLog
     public long HeadSeq => Volatile.Read(ref _head);
 
     /// <inheritdoc />
-    public Task AppendSignal => _signal.Next;
+    public SubscriptionIndex Subscriptions { get; } = new();
 
     /// <summary>Where group commits are measured (batch size, duration); set by the registration, null when constructed alone.</summary>
     internal Switchboard.Metrics.SwitchboardMetrics? Metrics { get; set; }
@@ -368,7 +368,7 @@ public sealed partial class SqliteEventLog : IEventLog
             return;
         }
 
-        // Publish in order: memory, then the head (readers trust everything up to it), then wake everyone.
+        // Publish in order: memory, then the head (readers trust everything up to it), then wake the readers it matches.
         foreach (var record in appended)
         {
             _ring.Add(record);
@@ -393,10 +393,7 @@ public sealed partial class SqliteEventLog : IEventLog
             }
         }
 
-        if (appended.Count > 0)
-        {
-            _signal.Notify();
-        }
+        Subscriptions.Notify(appended);
     }
 
     private AppendResult Append(AppendOperation append, DateTimeOffset time, SqliteCommand insertEvent, SqliteCommand findKey, SqliteCommand insertKey, List<EventRecord> appended, ref long nextSeq)

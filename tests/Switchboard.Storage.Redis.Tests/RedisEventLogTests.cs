@@ -30,9 +30,9 @@ public sealed class RedisEventLogTests(RedisFixture redis) : EventLogSpecificati
         await using var node2 = Open();
         Assert.Equal(node1.Epoch, node2.Epoch);
 
-        var signal = node2.AppendSignal;
+        var waiter = node2.Subscriptions.Register(TopicFilter.Parse("orders"));
         await node1.AppendAsync([Draft("orders", "1")]);
-        await signal.Within();
+        await waiter.WaitAsync().AsTask().Within();
 
         Assert.Equal(1, node2.HeadSeq);
         var read = await node2.ReadAsync(TopicFilter.Parse("orders"), 0, 10);

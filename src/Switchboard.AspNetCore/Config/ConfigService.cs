@@ -80,28 +80,15 @@ internal sealed partial class ConfigService : IDisposable
     /// </summary>
     private async Task FollowOtherNodesAsync(long after, CancellationToken cancellationToken)
     {
-        var filter = Topics.TopicFilter.Parse(TopicPrefix + ">");
+        using var tail = new Subscriptions.LogTail(_hub.Log, Topics.TopicFilter.Parse(TopicPrefix + ">"), after);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                var signal = _hub.Log.AppendSignal;
-                var result = await _hub.Log.ReadAsync(filter, after, 256, cancellationToken).ConfigureAwait(false);
-                if (result.Gap is { } gap)
-                {
-                    after = gap.RestartAfterSeq;
-                    continue;
-                }
-
-                foreach (var app in result.Events.Where(e => e.Type == ChangedEventType).Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
+                var step = await tail.NextAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var app in step.Events.Where(e => e.Type == ChangedEventType).Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
                 {
                     await RefreshAsync(app, cancellationToken).ConfigureAwait(false);
-                }
-
-                after = result.NextAfterSeq;
-                if (result.Events.Count == 0)
-                {
-                    await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -602,29 +602,15 @@ internal sealed partial class JobQueue : BackgroundService
     /// </summary>
     private async Task FollowOtherNodesAsync(CancellationToken stoppingToken)
     {
-        var filter = Topics.TopicFilter.Parse(TopicPrefix + ">");
-        var after = _followFrom;
+        using var tail = new Subscriptions.LogTail(_log, Topics.TopicFilter.Parse(TopicPrefix + ">"), _followFrom);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var signal = _log.AppendSignal;
-                var result = await _log.ReadAsync(filter, after, 256, stoppingToken).ConfigureAwait(false);
-                if (result.Gap is { } gap)
-                {
-                    after = gap.RestartAfterSeq;
-                    continue;
-                }
-
-                foreach (var id in result.Events.Where(e => e.Type != "job.output").Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
+                var step = await tail.NextAsync(stoppingToken).ConfigureAwait(false);
+                foreach (var id in step.Events.Where(e => e.Type != "job.output").Select(e => e.Topic[TopicPrefix.Length..]).Distinct(StringComparer.Ordinal))
                 {
                     await ReloadAsync(id, stoppingToken).ConfigureAwait(false);
-                }
-
-                after = result.NextAfterSeq;
-                if (result.Events.Count == 0)
-                {
-                    await signal.WaitAsync(stoppingToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

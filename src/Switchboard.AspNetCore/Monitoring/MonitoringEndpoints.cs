@@ -77,12 +77,12 @@ internal static class MonitoringEndpoints
         return monitoring;
     }
 
-    private static async Task DashboardStreamAsync(HttpContext context, Hub hub, DashboardSampler sampler, IHostApplicationLifetime lifetime, TimeProvider time,
-        HeartbeatClock heartbeat, SwitchboardMetrics metrics, ConnectionGate connections)
+    private static async Task DashboardStreamAsync(HttpContext context, Hub hub, DashboardSampler sampler, IHostApplicationLifetime lifetime,
+        SwitchboardMetrics metrics, ConnectionGate connections)
     {
         // An open dashboard is what makes the sampler publish; the stream itself is the hub's ordinary SSE stream.
         using var watching = sampler.Watch();
-        await SseEndpoint.StreamFilteredAsync(context, SnapshotFilter, hub, lifetime, time, heartbeat, metrics, connections);
+        await SseEndpoint.StreamFilteredAsync(context, SnapshotFilter, hub, lifetime, metrics, connections);
     }
 
     /// <summary>The admin check for endpoints that are middleware branches rather than route handlers.</summary>

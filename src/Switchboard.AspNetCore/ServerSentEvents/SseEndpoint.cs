@@ -8,18 +8,20 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.Events;
 using Switchboard.Hubs;
-using Switchboard.Log;
 using Switchboard.Metrics;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.ServerSentEvents;
 
 /// <summary>
-/// <c>GET /v1/stream</c>: one long response of WHATWG Server-Sent Events. Each event's frame is built once
-/// (<see cref="Events.EventRecord.SseFrame"/>) and copied to every stream. A slow client only slows its own
-/// loop: Kestrel's pipe stops accepting writes past its threshold, the loop stops reading, and it later
-/// catches up from the log. No per-client queue exists to grow.
+/// <c>GET /v1/stream</c>: one long response of WHATWG Server-Sent Events. The stream is a sink over a
+/// <see cref="LogTail"/>: the tail says what happened (events, a gap, a quiet interval, the end), and this writes it.
+/// Each event's frame is built once (<see cref="EventRecord.SseFrame"/>) and the same bytes go to every stream. A slow
+/// client only slows its own stream: the flush waits for Kestrel's pipe, the tail stops reading, and it later catches
+/// up from the log. No per-client queue exists to grow.
 /// </summary>
 /// <remarks>
 /// The framing is written by hand rather than through <c>System.Net.ServerSentEvents.SseFormatter</c>,
@@ -28,33 +30,36 @@ namespace Switchboard.AspNetCore.ServerSentEvents;
 internal static class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
+    private static readonly byte[] TokenExpired = "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n"u8.ToArray();
 
-    public static Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat, SwitchboardMetrics metrics, ConnectionGate connections)
+    public static Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections)
     {
         var filter = hub.ParseFilter(context.Request.Query["topic"]);
         Caller.Of(context).RequireSubscribe(filter);
-        return StreamFilteredAsync(context, filter, hub, lifetime, time, heartbeat, metrics, connections);
+        return StreamFilteredAsync(context, filter, hub, lifetime, metrics, connections);
     }
 
     /// <summary>
     /// A stream of the events matching <paramref name="filter"/>, which the caller has been checked for; the dashboard
     /// streams its system topic through this too.
     /// </summary>
-    public static async Task StreamFilteredAsync(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, TimeProvider time, HeartbeatClock heartbeat,
-        SwitchboardMetrics metrics, ConnectionGate connections)
+    public static Task StreamFilteredAsync(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections) =>
+        RunAsync(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, lifetime, metrics, connections, SseStreamEnd.Never);
+
+    /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (an EventSource reconnecting) wins over the first-connect parameter.</summary>
+    internal static string? ResumeFrom(HttpContext context)
+    {
+        string? after = context.Request.Headers["Last-Event-ID"];
+        return string.IsNullOrEmpty(after) ? context.Request.Query["after"] : after;
+    }
+
+    /// <summary>Writes the stream until the client leaves, the hub stops, the caller's token expires, or <paramref name="end"/> says so.</summary>
+    internal static async Task RunAsync(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
+        SwitchboardMetrics metrics, ConnectionGate connections, SseStreamEnd end)
     {
         var options = hub.Options.Sse;
-        var query = context.Request.Query;
         var caller = Caller.Of(context);
-
-        // Last-Event-ID (an EventSource reconnecting) wins over the first-connect parameter.
-        string? after = context.Request.Headers["Last-Event-ID"];
-        if (string.IsNullOrEmpty(after))
-        {
-            after = query["after"];
-        }
-
-        var start = hub.ResolveStart(after, filter);
+        var time = hub.Clock.Time;
         using var connection = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
 
         var response = context.Response;
@@ -64,21 +69,19 @@ internal static class SseEndpoint
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
+        // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID), or
+        // at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
+        var now = time.GetUtcNow();
+        DateTimeOffset? maxEnd = options.MaxStreamDuration is { } maxDuration ? now + maxDuration : null;
+        var expires = caller.ExpiresAt;
+        var endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
+        var deadline = endsByExpiry ? expires : maxEnd;
+
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        if (options.MaxStreamDuration is { } maxDuration)
-        {
-            stopping.CancelAfter(maxDuration);
-        }
-
-        // The stream ends when the caller's token does; the client reconnects with a fresh one (and Last-Event-ID).
-        using var expiry = caller.ExpiresAt is { } expires ? new CancellationTokenSource(Clamp(expires - time.GetUtcNow()), time) : null;
-        using var expiryRegistration = expiry?.Token.Register(static state => ((CancellationTokenSource)state!).Cancel(), stopping);
-
         var cancellationToken = stopping.Token;
-        using var cancelled = new CancellationSignal(cancellationToken);
         var writer = response.BodyWriter;
-        var afterSeq = start.AfterSeq;
-        var lastWrite = time.GetTimestamp();
+        using var tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline });
+        var expired = false;
         metrics.ConnectionOpened(DeliveryTransport.Sse);
         try
         {
@@ -90,60 +93,53 @@ internal static class SseEndpoint
             }
 
             await writer.FlushAsync(cancellationToken);
-            while (!cancellationToken.IsCancellationRequested)
+            if (end.WhenDrained is { } finished)
             {
-                var signal = hub.Log.AppendSignal;
-                var result = await hub.Log.ReadAsync(filter, afterSeq, options.BatchSize, cancellationToken);
-                if (result.Gap is { } gap)
+                // Catch up without waiting, then ask whether anything more can come.
+                while (true)
                 {
-                    var gapReset = hub.ResetFor(gap);
-                    WriteReset(writer, gapReset);
-                    afterSeq = gap.RestartAfterSeq;
-                    await writer.FlushAsync(cancellationToken);
-                    continue;
-                }
-
-                afterSeq = result.NextAfterSeq;
-                if (result.Events.Count > 0)
-                {
-                    long bytes = 0;
-                    foreach (var record in result.Events)
+                    var step = await tail.ReadAsync(cancellationToken);
+                    if (step.Kind == TailStepKind.Events && step.Events.Count == 0)
                     {
-                        var frame = record.SseFrame.Span;
-                        writer.Write(frame);
-                        bytes += frame.Length;
+                        break;
                     }
 
-                    metrics.Delivered(DeliveryTransport.Sse, result.Events, time.GetUtcNow());
-                    metrics.BytesWritten(DeliveryTransport.Sse, bytes);
-
-                    var flush = await writer.FlushAsync(cancellationToken);
-                    if (flush.IsCompleted || flush.IsCanceled)
+                    if (await WriteStepAsync(step) is not null)
                     {
                         return;
                     }
-
-                    lastWrite = time.GetTimestamp();
-                    continue;
                 }
 
-                lastWrite = await WaitAsync(writer, signal, heartbeat, cancelled, time, lastWrite, options.HeartbeatInterval, cancellationToken);
+                if (await finished(cancellationToken))
+                {
+                    // Its last event may have landed after the read above: read once more, then stop.
+                    await WriteStepAsync(await tail.ReadAsync(cancellationToken));
+                    return;
+                }
+            }
+
+            while (true)
+            {
+                if (await WriteStepAsync(await tail.NextAsync(cancellationToken)) is { } ended)
+                {
+                    expired = ended == TailStepKind.Ended && endsByExpiry;
+                    break;
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The client left, the hub is stopping, the stream reached its maximum duration, or the token expired.
-            // Returning ends the response cleanly; the client reconnects with Last-Event-ID.
+            // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
         }
         finally
         {
             metrics.ConnectionClosed(DeliveryTransport.Sse);
         }
 
-        if (expiry is { IsCancellationRequested: true } && !context.RequestAborted.IsCancellationRequested)
+        if (expired && !context.RequestAborted.IsCancellationRequested)
         {
             // Say why, so a client can fetch a fresh token rather than retry with the expired one.
-            Write(writer, "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n");
+            writer.Write(TokenExpired);
             using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             try
             {
@@ -154,29 +150,52 @@ internal static class SseEndpoint
                 // A client that stopped reading does not get the notice; the stream ends all the same.
             }
         }
+
+        // Writes one step; returns the kind that ends the stream, or null to go on.
+        async ValueTask<TailStepKind?> WriteStepAsync(TailStep step)
+        {
+            switch (step.Kind)
+            {
+                case TailStepKind.Gap:
+                    WriteReset(writer, hub.ResetFor(step.Gap!));
+                    break;
+                case TailStepKind.Idle:
+                    writer.Write(Heartbeat);
+                    break;
+                case TailStepKind.Ended:
+                    return TailStepKind.Ended;
+                default:
+                    if (step.Events.Count == 0)
+                    {
+                        return null;
+                    }
+
+                    long bytes = 0;
+                    foreach (var record in step.Events)
+                    {
+                        var frame = record.SseFrame.Span;
+                        writer.Write(frame);
+                        bytes += frame.Length;
+                    }
+
+                    metrics.Delivered(DeliveryTransport.Sse, step.Events, time.GetUtcNow());
+                    metrics.BytesWritten(DeliveryTransport.Sse, bytes);
+                    break;
+            }
+
+            var flush = await writer.FlushAsync(cancellationToken);
+            if (flush.IsCompleted || flush.IsCanceled)
+            {
+                return TailStepKind.Ended;
+            }
+
+            return step.Kind == TailStepKind.Events && end.AfterEvents is { } last && step.Events.Any(last) ? TailStepKind.Ended : null;
+        }
     }
 
     /// <summary>A delay a timer accepts: at least 1 ms (an expired token still gets its stream ended at once), at most about 24 days.</summary>
     internal static TimeSpan Clamp(TimeSpan delay) =>
         delay < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
-
-    /// <summary>
-    /// Waits for an append (<paramref name="signal"/>), a heartbeat tick, or the end, with no timer or registration per
-    /// wait; writes a heartbeat comment when the stream has been quiet for the interval. Returns the last write time.
-    /// </summary>
-    internal static async Task<long> WaitAsync(PipeWriter writer, Task signal, HeartbeatClock heartbeat, CancellationSignal cancelled, TimeProvider time,
-        long lastWrite, TimeSpan heartbeatInterval, CancellationToken cancellationToken)
-    {
-        await Task.WhenAny(signal, heartbeat.NextTick, cancelled.Task);
-        if (signal.IsCompleted || cancellationToken.IsCancellationRequested || time.GetElapsedTime(lastWrite) < heartbeatInterval)
-        {
-            return lastWrite;
-        }
-
-        writer.Write(Heartbeat);
-        await writer.FlushAsync(cancellationToken);
-        return time.GetTimestamp();
-    }
 
     private static void WriteReset(PipeWriter writer, CursorReset reset)
     {
@@ -196,4 +215,12 @@ internal static class SseEndpoint
     }
 
     private static void Write(PipeWriter writer, string text) => writer.Write(Encoding.UTF8.GetBytes(text));
+}
+
+/// <summary>When a stream ends by itself (a job stream ends with its job); <see cref="Never"/> for ordinary streams.</summary>
+/// <param name="AfterEvents">The stream ends once it has written an event this matches.</param>
+/// <param name="WhenDrained">Asked once the stream has caught up: true when nothing more can come.</param>
+internal sealed record SseStreamEnd(Func<EventRecord, bool>? AfterEvents, Func<CancellationToken, ValueTask<bool>>? WhenDrained)
+{
+    public static SseStreamEnd Never { get; } = new(null, null);
 }

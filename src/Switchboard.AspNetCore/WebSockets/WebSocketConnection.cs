@@ -11,6 +11,7 @@ using Switchboard.Metrics;
 using Switchboard.Log;
 using Switchboard.Presence;
 using Switchboard.Problems;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.WebSockets;
@@ -546,17 +547,17 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         Send(WebSocketMessages.Ack(id));
     }
 
+    /// <summary>The subscription as a sink over a tail: each step's events or reset go to the connection's send queue.</summary>
     private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)
     {
         var stop = subscription.Stop;
-        using var cancelled = new CancellationSignal(stop.Token);
+        using var tail = _hub.OpenTail(subscription.Filter, afterSeq, new TailOptions { BatchSize = ReadBatchSize });
         try
         {
-            while (!stop.IsCancellationRequested)
+            while (true)
             {
-                var signal = _hub.Log.AppendSignal;
-                var result = await _hub.Log.ReadAsync(subscription.Filter, afterSeq, ReadBatchSize, stop.Token);
-                if (result.Gap is { } gap)
+                var step = await tail.NextAsync(stop.Token);
+                if (step.Gap is { } gap)
                 {
                     var reset = _hub.ResetFor(gap);
                     if (!await EnqueueAsync(new Outbound(WebSocketMessages.Reset(subscription.Id, reset.Reason, reset.Cursor), subscription, reset.Cursor), stop.Token))
@@ -564,11 +565,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                         return;
                     }
 
-                    afterSeq = gap.RestartAfterSeq;
                     continue;
                 }
 
-                foreach (var record in result.Events)
+                foreach (var record in step.Events)
                 {
                     if (stop.IsCancellationRequested || !await EnqueueAsync(new Outbound(WebSocketMessages.Event(subscription.EventPrefix, record), subscription, record.Cursor), stop.Token))
                     {
@@ -577,12 +577,6 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
                     // Counted when handed to the connection's send queue, which is bounded, so this is close to the wire.
                     _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
-                }
-
-                afterSeq = result.NextAfterSeq;
-                if (result.Events.Count == 0)
-                {
-                    await Task.WhenAny(signal, cancelled.Task);
                 }
             }
         }

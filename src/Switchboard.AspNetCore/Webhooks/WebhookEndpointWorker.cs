@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Metrics;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 using Switchboard.Webhooks;
 
@@ -61,6 +62,7 @@ internal sealed partial class WebhookEndpointWorker
     private readonly CancellationTokenSource _stopSending = new();
     private TaskCompletionSource _wake = NewSignal();
     private Task _loop = Task.CompletedTask;
+    private LogTail? _tail;
     private long _readAfter;
     private int _sending;
     private long _delivered;
@@ -162,6 +164,9 @@ internal sealed partial class WebhookEndpointWorker
     {
         var cancellationToken = _stopTaking.Token;
         var backoff = TimeSpan.FromSeconds(1);
+        using var tail = new LogTail(_runtime.Log, _filter, _readAfter, new TailOptions { BatchSize = ReadBatch });
+        _ = tail.Waiter; // registered before the first read, so no append falls between that read and a wait
+        _tail = tail;
         while (!_disabled && !cancellationToken.IsCancellationRequested)
         {
             try
@@ -193,7 +198,6 @@ internal sealed partial class WebhookEndpointWorker
             while (!_disabled)
             {
                 var wake = Volatile.Read(ref _wake).Task;
-                var appended = _runtime.Log.AppendSignal;
                 await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
                 Step step;
                 try
@@ -218,7 +222,7 @@ internal sealed partial class WebhookEndpointWorker
                     continue;
                 }
 
-                await WaitAsync(wake, step.WaitForAppend ? appended : null, step.WakeAt, cancellationToken).ConfigureAwait(false);
+                await WaitAsync(wake, step.WaitForAppend ? _tail!.Waiter : null, step.WakeAt, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -246,7 +250,10 @@ internal sealed partial class WebhookEndpointWorker
             readFrom = _readAfter;
         }
 
-        var result = await _runtime.Log.ReadAsync(_filter, readFrom, ReadBatch, cancellationToken).ConfigureAwait(false);
+        // The tail arms its waiter before it reads: an append after this point wakes the wait that may follow.
+        var tail = _tail!;
+        tail.Seek(readFrom);
+        var result = await tail.ReadAsync(cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
             if (result.Gap is { } gap)
@@ -267,7 +274,7 @@ internal sealed partial class WebhookEndpointWorker
                 }
             }
 
-            _readAfter = result.NextAfterSeq;
+            _readAfter = tail.AfterSeq;
             if (TakeUnderLock(out _, out _, out _) is { } taken)
             {
                 return taken;
@@ -568,13 +575,14 @@ internal sealed partial class WebhookEndpointWorker
 
     private void Wake() => Interlocked.Exchange(ref _wake, NewSignal()).TrySetResult();
 
-    private async Task WaitAsync(Task wake, Task? appended, DateTimeOffset? wakeAt, CancellationToken cancellationToken)
+    private async Task WaitAsync(Task wake, LogWaiter? appended, DateTimeOffset? wakeAt, CancellationToken cancellationToken)
     {
         using var waitEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = new List<Task>(4) { wake, Task.Delay(Timeout.InfiniteTimeSpan, waitEnds.Token) };
+        Task? appendedTask = null;
         if (appended is not null)
         {
-            tasks.Add(appended);
+            tasks.Add(appendedTask = appended.WaitAsync().AsTask());
         }
 
         if (wakeAt is { } at)
@@ -585,6 +593,11 @@ internal sealed partial class WebhookEndpointWorker
         }
 
         await Task.WhenAny(tasks).ConfigureAwait(false);
+        if (appendedTask is { IsCompleted: false })
+        {
+            appended!.Set(); // ends the waiter's pending wait; the next read arms it afresh
+        }
+
         await waitEnds.CancelAsync().ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
     }

@@ -4,6 +4,7 @@ using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.Hubs;
@@ -25,14 +26,21 @@ public sealed class Hub
     private readonly TimeProvider _time;
     private readonly SwitchboardMetrics? _metrics;
 
-    /// <summary>Creates the hub over a log; with <paramref name="metrics"/>, publishes are counted and timed.</summary>
-    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, SwitchboardMetrics? metrics = null)
+    /// <summary>
+    /// Creates the hub over a log; with <paramref name="metrics"/>, publishes are counted and timed. Readers' deadlines run
+    /// on <paramref name="clock"/> (a host shares one; without it the hub starts its own).
+    /// </summary>
+    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, SwitchboardMetrics? metrics = null, TailClock? clock = null)
     {
         _log = log;
         _options = options;
         _time = time;
         _metrics = metrics;
+        Clock = clock ?? new TailClock(time);
     }
+
+    /// <summary>The one clock for readers' heartbeats, expiries and long-poll deadlines.</summary>
+    public TailClock Clock { get; }
 
     /// <summary>The log behind the hub.</summary>
     public IEventLog Log => _log;
@@ -182,39 +190,19 @@ public sealed class Hub
     /// <summary>Formats a position of this hub's log as a cursor.</summary>
     public string FormatCursor(long afterSeq) => Cursor.Format(_log.Epoch, afterSeq);
 
+    /// <summary>Opens a tail of the log for <paramref name="filter"/> after <paramref name="afterSeq"/>, on the hub's clock.</summary>
+    public LogTail OpenTail(TopicFilter filter, long afterSeq, TailOptions? options = null) => new(_log, filter, afterSeq, options, Clock);
+
     /// <summary>
     /// Reads matching events after <paramref name="afterSeq"/>; when there are none and <paramref name="wait"/> is positive,
-    /// holds until one arrives or the wait ends. The append signal is captured before each read, so a publish racing
-    /// the read is never missed.
+    /// holds until one arrives or the wait ends (a long poll).
     /// </summary>
     public async Task<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
-        var started = _time.GetTimestamp();
-        while (true)
-        {
-            var signal = _log.AppendSignal;
-            var result = await _log.ReadAsync(filter, afterSeq, limit, cancellationToken).ConfigureAwait(false);
-            if (result.Events.Count > 0 || result.Gap is not null)
-            {
-                return result;
-            }
-
-            afterSeq = result.NextAfterSeq;
-            var remaining = wait - _time.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero)
-            {
-                return result;
-            }
-
-            try
-            {
-                await signal.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                return result;
-            }
-        }
+        var holds = wait > TimeSpan.Zero;
+        using var tail = OpenTail(filter, afterSeq, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null });
+        var step = holds ? await tail.NextAsync(cancellationToken).ConfigureAwait(false) : await tail.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return step.Gap is { } gap ? new LogReadResult([], afterSeq, gap) : new LogReadResult(step.Events, tail.AfterSeq);
     }
 
     private static string? Truncate(string? value) => value is { Length: > 80 } ? value[..80] + "…" : value;

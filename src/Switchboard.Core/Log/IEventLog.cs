@@ -1,5 +1,6 @@
 using Switchboard.Events;
 using Switchboard.Retention;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.Log;
@@ -9,8 +10,10 @@ namespace Switchboard.Log;
 /// increasing <c>seq</c>, keep per-topic retention, and wake readers when events arrive.
 /// </summary>
 /// <remarks>
-/// Readers must capture <see cref="AppendSignal"/> <em>before</em> calling <see cref="ReadAsync"/>:
-/// then an append racing the read either shows up in the read or completes the captured task.
+/// Readers follow the log through a <see cref="Subscriptions.LogTail"/>, which registers in <see cref="Subscriptions"/> and
+/// arms its waiter <em>before</em> each <see cref="ReadAsync"/>: then an append racing the read either shows up in the
+/// read or wakes the waiter. A log calls <see cref="SubscriptionIndex.Notify"/> with each commit's events once its head
+/// has moved past them.
 /// </remarks>
 public interface IEventLog : IAsyncDisposable
 {
@@ -20,8 +23,8 @@ public interface IEventLog : IAsyncDisposable
     /// <summary>The seq of the newest event visible to readers (0 when the log is empty).</summary>
     long HeadSeq { get; }
 
-    /// <summary>A task that completes at the next append after this property was read.</summary>
-    Task AppendSignal { get; }
+    /// <summary>The readers waiting on this log, by topic; a commit wakes only those its events match.</summary>
+    SubscriptionIndex Subscriptions { get; }
 
     /// <summary>
     /// Asks the store for the newest seq and returns the head. A log shared by several nodes learns of other nodes'

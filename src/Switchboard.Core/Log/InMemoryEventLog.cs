@@ -1,6 +1,7 @@
 using Switchboard.Cursors;
 using Switchboard.Events;
 using Switchboard.Retention;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 
 namespace Switchboard.Log;
@@ -9,21 +10,29 @@ namespace Switchboard.Log;
 /// A log held in memory, for tests and throw-away hubs. Every instance is a new epoch, so cursors
 /// from a previous run are reported as a reset, never misread.
 /// </summary>
+/// <remarks>
+/// Appends take a lock; live reads do not: they come from the same lock-free ring of recent events the durable stores
+/// use, and only a reader behind the ring takes the lock to read the full list.
+/// </remarks>
 public sealed class InMemoryEventLog : IEventLog
 {
     private readonly Lock _gate = new();
     private readonly List<EventRecord> _events = [];
     private readonly Dictionary<string, StoredKey> _idempotencyKeys = new(StringComparer.Ordinal);
     private readonly TopicRegistry _topics = new();
-    private readonly BroadcastSignal _signal = new();
+    private readonly RecentEventsRing _ring;
     private readonly TimeProvider _time;
     private long _head;
 
+    /// <summary>Events the ring of recent events holds unless told otherwise.</summary>
+    public const int DefaultTailCacheSize = 16384;
+
     /// <summary>Creates an empty log with a fresh epoch.</summary>
-    public InMemoryEventLog(TimeProvider? timeProvider = null)
+    public InMemoryEventLog(TimeProvider? timeProvider = null, int tailCacheSize = DefaultTailCacheSize)
     {
         _time = timeProvider ?? TimeProvider.System;
         Epoch = Cursor.NewEpoch();
+        _ring = new RecentEventsRing(tailCacheSize, 0);
     }
 
     /// <inheritdoc />
@@ -33,7 +42,7 @@ public sealed class InMemoryEventLog : IEventLog
     public long HeadSeq => Volatile.Read(ref _head);
 
     /// <inheritdoc />
-    public Task AppendSignal => _signal.Next;
+    public SubscriptionIndex Subscriptions { get; } = new();
 
     /// <inheritdoc />
     public Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
@@ -57,6 +66,7 @@ public sealed class InMemoryEventLog : IEventLog
                 var record = new EventRecord(Epoch, _head + 1 + i, draft.Topic, draft.Type, time, draft.Data.ToArray());
                 records[i] = record;
                 _events.Add(record);
+                _ring.Add(record);
                 _topics.Appended(record.Topic, record.Seq);
             }
 
@@ -69,13 +79,27 @@ public sealed class InMemoryEventLog : IEventLog
             result = new AppendResult(AppendOutcome.Appended, records);
         }
 
-        _signal.Notify();
+        Subscriptions.Notify(result.Events);
         return Task.FromResult(result);
     }
 
     /// <inheritdoc />
     public ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
     {
+        if (_topics.FindGap(filter, afterSeq) is null)
+        {
+            var head = HeadSeq;
+            if (afterSeq >= head)
+            {
+                return ValueTask.FromResult(new LogReadResult([], afterSeq));
+            }
+
+            if (_ring.TryRead(filter, afterSeq, head, limit, out var fromMemory))
+            {
+                return ValueTask.FromResult(fromMemory);
+            }
+        }
+
         lock (_gate)
         {
             if (_topics.FindGap(filter, afterSeq) is { } gap)
@@ -108,6 +132,12 @@ public sealed class InMemoryEventLog : IEventLog
     /// <inheritdoc />
     public ValueTask<EventRecord?> ReadEventAsync(long seq, CancellationToken cancellationToken = default)
     {
+        if (seq >= 1 && seq <= HeadSeq && _ring.Find(seq) is { } cached)
+        {
+            // The ring keeps events retention already removed from the list; never hand those out.
+            return ValueTask.FromResult(seq > _topics.TrimmedThrough(cached.Topic) ? cached : null);
+        }
+
         lock (_gate)
         {
             var index = FirstIndexAfter(seq - 1);

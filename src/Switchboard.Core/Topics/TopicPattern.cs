@@ -17,6 +17,9 @@ public sealed class TopicPattern
     /// <summary>The pattern as written.</summary>
     public string Value { get; }
 
+    /// <summary>The pattern's segments, for the subscription index's trie.</summary>
+    internal string[] Segments => _segments;
+
     /// <summary>True when the pattern has no wildcard, so it names exactly one topic.</summary>
     public bool IsExact { get; }
 

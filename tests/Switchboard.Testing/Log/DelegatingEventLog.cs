@@ -17,7 +17,7 @@ public abstract class DelegatingEventLog(IEventLog inner) : IEventLog
 
     public long HeadSeq => Inner.HeadSeq;
 
-    public Task AppendSignal => Inner.AppendSignal;
+    public Subscriptions.SubscriptionIndex Subscriptions => Inner.Subscriptions;
 
     public long RefreshHeadSeq() => Inner.RefreshHeadSeq();
 

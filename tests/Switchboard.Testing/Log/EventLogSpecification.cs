@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Retention;
+using Switchboard.Subscriptions;
 using Switchboard.Topics;
 using Xunit;
 
@@ -185,16 +186,27 @@ public abstract class EventLogSpecification : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AppendSignal_CapturedBeforeAnAppend_Completes()
+    public async Task Subscriptions_AppendWakesOnlyTheMatchingWaiters()
     {
         var log = NewLog();
-        var signal = log.AppendSignal;
-        Assert.False(signal.IsCompleted);
+        var orders = log.Subscriptions.Register(TopicFilter.Parse("orders"));
+        var everything = log.Subscriptions.Register(TopicFilter.Parse(">"));
+        var other = log.Subscriptions.Register(TopicFilter.Parse("other.*"));
+        try
+        {
+            await log.AppendAsync([Draft("orders")]);
+            await Waiting.UntilAsync(() => orders.Wakes == 1 && everything.Wakes == 1, "the matching waiters are woken");
+            await orders.WaitAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
-        await log.AppendAsync([Draft("a")]);
-        await signal.WaitAsync(TimeSpan.FromSeconds(10));
-
-        Assert.False(log.AppendSignal.IsCompleted); // a fresh signal waits for the next append
+            Assert.Equal(0, other.Wakes); // a commit on "orders" never touches a reader of other topics
+            Assert.False(orders.WaitAsync().IsCompleted); // the wake was taken: the next wait waits for the next append
+        }
+        finally
+        {
+            log.Subscriptions.Unregister(orders);
+            log.Subscriptions.Unregister(everything);
+            log.Subscriptions.Unregister(other);
+        }
     }
 
     [Fact]

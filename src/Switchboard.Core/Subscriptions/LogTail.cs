@@ -1,0 +1,206 @@
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Topics;
+
+namespace Switchboard.Subscriptions;
+
+/// <summary>How a <see cref="LogTail"/> reads and when it returns without events.</summary>
+public sealed record TailOptions
+{
+    /// <summary>Events returned by one step at most.</summary>
+    public int BatchSize { get; init; } = 256;
+
+    /// <summary>When set, a step returns <see cref="TailStepKind.Idle"/> after this long without events (a heartbeat is due).</summary>
+    public TimeSpan? IdleInterval { get; init; }
+
+    /// <summary>When set, a step returns <see cref="TailStepKind.Ended"/> once this time has come (token expiry, the end of a long poll).</summary>
+    public DateTimeOffset? Deadline { get; init; }
+}
+
+/// <summary>What one step of a tail found.</summary>
+public enum TailStepKind
+{
+    /// <summary>Matching events, in seq order.</summary>
+    Events,
+
+    /// <summary>Retention removed matching events after the position; the tail moved to <see cref="LogGap.RestartAfterSeq"/>.</summary>
+    Gap,
+
+    /// <summary>Nothing arrived for <see cref="TailOptions.IdleInterval"/>.</summary>
+    Idle,
+
+    /// <summary><see cref="TailOptions.Deadline"/> has come.</summary>
+    Ended,
+}
+
+/// <summary>One step of a <see cref="LogTail"/>.</summary>
+public readonly record struct TailStep(TailStepKind Kind, IReadOnlyList<EventRecord> Events, LogGap? Gap)
+{
+    internal static TailStep Idle => new(TailStepKind.Idle, [], null);
+
+    internal static TailStep Ended => new(TailStepKind.Ended, [], null);
+}
+
+/// <summary>
+/// Follows the log for one filter from a position: the one read loop every reader uses (SSE, WebSocket subscriptions,
+/// long polls, job streams and claimers, config and webhook followers). Each step arms the tail's waiter, reads, and
+/// returns what it found; when there is nothing, it waits until the subscription index wakes it for a matching commit,
+/// a deadline of its own comes, or the caller cancels. It holds no timer and no task of its own while it waits.
+/// </summary>
+/// <remarks>Not thread-safe: one reader drives a tail. Dispose it to leave the index.</remarks>
+public sealed class LogTail : IDisposable
+{
+    private readonly IEventLog _log;
+    private readonly TailOptions _options;
+    private readonly TailClock? _clock;
+    private LogWaiter? _waiter;
+    private readonly long _deadline;
+    private readonly long _idleTicks;
+    private long _lastActivity;
+
+    /// <summary>Opens a tail of <paramref name="log"/>; <paramref name="clock"/> is needed for idle steps and deadlines.</summary>
+    public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null)
+    {
+        _log = log;
+        _options = options ?? new TailOptions();
+        _clock = clock;
+        if ((_options.IdleInterval is not null || _options.Deadline is not null) && clock is null)
+        {
+            throw new ArgumentException("Idle steps and deadlines need a clock.", nameof(clock));
+        }
+
+        AfterSeq = afterSeq;
+        Filter = filter;
+        if (clock is not null)
+        {
+            var now = clock.Time.GetTimestamp();
+            _lastActivity = now;
+            var frequency = clock.Time.TimestampFrequency;
+            if (_options.IdleInterval is { } idle)
+            {
+                // Fire a tick early rather than late: a heartbeat promised within the interval must not slip past it.
+                _idleTicks = Math.Max(1, (long)((idle - clock.Resolution).TotalSeconds * frequency));
+            }
+
+            if (_options.Deadline is { } deadline)
+            {
+                var remaining = deadline - clock.Time.GetUtcNow();
+                _deadline = remaining <= TimeSpan.Zero ? now : now + (long)Math.Min(remaining.TotalSeconds * frequency, long.MaxValue / 4);
+            }
+        }
+
+    }
+
+    /// <summary>The filter followed.</summary>
+    public TopicFilter Filter { get; }
+
+    /// <summary>The position after the last event returned (or skipped as not matching).</summary>
+    public long AfterSeq { get; private set; }
+
+    /// <summary>
+    /// The tail's waiter, registered in the index on first use. A reader that waits on other things too takes it once,
+    /// before a read, and waits on it after the read.
+    /// </summary>
+    public LogWaiter Waiter => _waiter ??= _log.Subscriptions.Register(Filter);
+
+    /// <summary>Counts as activity for <see cref="TailOptions.IdleInterval"/> (something else was written).</summary>
+    public void MarkActive()
+    {
+        if (_clock is not null)
+        {
+            _lastActivity = _clock.Time.GetTimestamp();
+        }
+    }
+
+    /// <summary>Moves the position (a reader that knows better, e.g. after a reset it was told about elsewhere).</summary>
+    public void Seek(long afterSeq) => AfterSeq = afterSeq;
+
+    /// <summary>Reads what is there now without waiting: events, a gap, or an empty <see cref="TailStepKind.Events"/> step.</summary>
+    public async ValueTask<TailStep> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        _waiter?.Arm();
+        var result = await _log.ReadAsync(Filter, AfterSeq, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        if (result.Gap is { } gap)
+        {
+            AfterSeq = gap.RestartAfterSeq;
+            MarkActive();
+            return new TailStep(TailStepKind.Gap, [], gap);
+        }
+
+        AfterSeq = result.NextAfterSeq;
+        if (result.Events.Count > 0)
+        {
+            MarkActive();
+        }
+
+        return new TailStep(TailStepKind.Events, result.Events, null);
+    }
+
+    /// <summary>
+    /// The next events or gap, waiting for them; or <see cref="TailStepKind.Idle"/> / <see cref="TailStepKind.Ended"/>
+    /// when those options are set and due. Throws <see cref="OperationCanceledException"/> when cancelled.
+    /// </summary>
+    public async ValueTask<TailStep> NextAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var step = await ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (step.Kind != TailStepKind.Events || step.Events.Count > 0)
+            {
+                return step;
+            }
+
+            if (_waiter is null)
+            {
+                // Registered only now that this reader must wait (a poll that finds events never touches the index),
+                // and read again: the first read was not covered by a waiter.
+                _ = Waiter;
+                continue;
+            }
+
+            if (_clock is not null)
+            {
+                var now = _clock.Time.GetTimestamp();
+                if (_options.Deadline is not null && now >= _deadline)
+                {
+                    return TailStep.Ended;
+                }
+
+                long wakeAt = long.MaxValue;
+                if (_options.IdleInterval is not null)
+                {
+                    var idleAt = _lastActivity + _idleTicks;
+                    if (now >= idleAt)
+                    {
+                        _lastActivity = now;
+                        return TailStep.Idle;
+                    }
+
+                    wakeAt = idleAt;
+                }
+
+                if (_options.Deadline is not null)
+                {
+                    wakeAt = Math.Min(wakeAt, _deadline);
+                }
+
+                if (wakeAt != long.MaxValue)
+                {
+                    _clock.WakeAt(_waiter, wakeAt);
+                }
+            }
+
+            await _waiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_waiter is not null)
+        {
+            _log.Subscriptions.Unregister(_waiter);
+        }
+    }
+}

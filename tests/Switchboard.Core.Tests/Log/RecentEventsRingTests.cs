@@ -1,0 +1,88 @@
+using Switchboard.Events;
+using Switchboard.Log;
+using Switchboard.Topics;
+
+namespace Switchboard.Core.Tests.Log;
+
+public sealed class RecentEventsRingTests
+{
+    [Fact]
+    public void TryRead_ExactTopics_WalksOnlyThoseTopicsInSeqOrder()
+    {
+        var ring = new RecentEventsRing(64, 0);
+        string[] topics = ["a", "b", "c", "a", "c", "b", "a"];
+        for (var i = 0; i < topics.Length; i++)
+        {
+            ring.Add(Record(i + 1, topics[i]));
+        }
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("a"), 0, 7, 100, out var a));
+        Assert.Equal([1L, 4L, 7L], a.Events.Select(e => e.Seq));
+        Assert.Equal(7, a.NextAfterSeq);
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("b", "c"), 2, 7, 100, out var bc));
+        Assert.Equal([3L, 5L, 6L], bc.Events.Select(e => e.Seq));
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("a"), 1, 5, 100, out var upToHead)); // never past the head it was given
+        Assert.Equal([4L], upToHead.Events.Select(e => e.Seq));
+        Assert.Equal(5, upToHead.NextAfterSeq);
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("nobody"), 0, 7, 100, out var none));
+        Assert.Empty(none.Events);
+        Assert.Equal(7, none.NextAfterSeq);
+    }
+
+    [Fact]
+    public void TryRead_ExactTopics_LimitStopsAtTheLastReturned()
+    {
+        var ring = new RecentEventsRing(64, 0);
+        for (var i = 1; i <= 10; i++)
+        {
+            ring.Add(Record(i, i % 2 == 0 ? "even" : "odd"));
+        }
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("even"), 0, 10, 2, out var first));
+        Assert.Equal([2L, 4L], first.Events.Select(e => e.Seq));
+        Assert.Equal(4, first.NextAfterSeq);
+    }
+
+    [Fact]
+    public void TryRead_BehindTheRing_SaysReadTheStore()
+    {
+        var ring = new RecentEventsRing(16, 0);
+        for (var i = 1; i <= 40; i++)
+        {
+            ring.Add(Record(i, "a"));
+        }
+
+        Assert.False(ring.TryRead(TopicFilter.Parse("a"), 5, 40, 100, out _));
+        Assert.False(ring.TryRead(TopicFilter.Parse("a.>", "a"), 5, 40, 100, out _));
+        Assert.True(ring.TryRead(TopicFilter.Parse("a"), 30, 40, 100, out var recent));
+        Assert.Equal(Enumerable.Range(31, 10).Select(i => (long)i), recent.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void TryRead_RandomTopics_AgreesWithAScan()
+    {
+        var random = new Random(7);
+        var ring = new RecentEventsRing(256, 0);
+        var all = new List<EventRecord>();
+        for (var seq = 1; seq <= 2000; seq++)
+        {
+            var record = Record(seq, $"t{random.Next(20)}");
+            ring.Add(record);
+            all.Add(record);
+            if (seq % 50 != 0)
+            {
+                continue;
+            }
+
+            var filter = TopicFilter.Parse([.. Enumerable.Range(0, random.Next(1, 4)).Select(_ => $"t{random.Next(20)}")]);
+            var after = Math.Max(0, seq - random.Next(1, 200));
+            Assert.True(ring.TryRead(filter, after, seq, 1000, out var read));
+            Assert.Equal(all.Where(r => r.Seq > after && filter.Matches(r.Topic)).Select(r => r.Seq), read.Events.Select(e => e.Seq));
+        }
+    }
+
+    private static EventRecord Record(long seq, string topic) => new("e", seq, topic, "m", DateTimeOffset.UnixEpoch, "1"u8.ToArray());
+}
