@@ -1,7 +1,7 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
@@ -17,11 +17,13 @@ using Switchboard.Topics;
 namespace Switchboard.AspNetCore.WebSockets;
 
 /// <summary>
-/// One WebSocket client. A receive loop handles requests; each subscription has its own read loop over the log;
-/// everything sent goes through one send queue drained by one send loop, so a slow client blocks only
-/// its own subscriptions, which then fall behind on their cursors rather than buffering. The queue holds at most
-/// SendQueueCapacity events (the backpressure); replies and presence notices, which are small and must not wait
-/// behind that backpressure, have a budget of their own.
+/// One WebSocket client. A receive loop handles requests. One send loop writes everything: the replies queued for it
+/// (acks, errors, presence notices, within a budget), and the events of every subscription, which it reads itself
+/// from each subscription's <see cref="LogTail"/> when the subscription index says that tail has news. So a
+/// subscription costs no task and no queue of its own: an idle one is a registration in the index, and a publish
+/// wakes only the connections it matches. A slow client blocks only its own send loop, and its subscriptions fall
+/// behind on their cursors rather than buffering; a send that the client leaves blocked for the slow-client
+/// timeout closes the connection with 1013 and the cursor to resume from.
 /// </summary>
 internal sealed partial class WebSocketConnection : IPresenceListener
 {
@@ -41,14 +43,14 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private static long s_lastConnectionId;
     private readonly string _connectionId = Interlocked.Increment(ref s_lastConnectionId).ToString(System.Globalization.CultureInfo.InvariantCulture);
     private readonly string _memberName;
-    private readonly Channel<Outbound> _sendQueue;
-    private readonly SemaphoreSlim _eventSlots;
+    private readonly ConcurrentQueue<byte[]> _replies = new();
+    private readonly WakeSignal _wake = new();
     private readonly int _replyCapacity;
     private int _pendingReplies;
     private readonly CancellationTokenSource _closing;
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private Subscription[] _active = []; // the send loop's copy of _subscriptions.Values, replaced on every change
     private readonly Queue<long> _recentViolations = new();
-    private readonly List<Task> _stoppedLoops = [];
     private CloseRequest? _closeRequest;
     private int _sendLoopDone;
     private long _rateWindowStart;
@@ -77,18 +79,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         _memberName = memberName;
         _time = time;
         _logger = logger;
-        // The queue used to be one bounded channel for events and replies alike. A client catching up fills it to
-        // capacity as a matter of course (the subscription loops write as fast as the socket drains), so any reply
-        // queued meanwhile (a pong, an ack, a presence notice) found it full and the connection was closed with 1013
-        // although the client was reading. Now only events take one of SendQueueCapacity slots; replies are
-        // counted separately and queued behind the events, in order.
-        _eventSlots = new SemaphoreSlim(_options.SendQueueCapacity, _options.SendQueueCapacity);
+        // Events are never queued (the send loop reads them from the log when it can send), so only replies need a
+        // budget: a client that leaves this many unread is too slow.
         _replyCapacity = Math.Max(64, _options.SendQueueCapacity);
-
-        // The two counts above bound what is queued, so this channel is never full. A bounded channel is used for
-        // its storage, which starts empty and grows on demand: an unbounded channel allocates a 32-slot segment
-        // up front, about 1 KiB for every idle connection.
-        _sendQueue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(_options.SendQueueCapacity + _replyCapacity) { SingleReader = true });
         _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _rateWindowStart = time.GetTimestamp();
         if (caller.ExpiresAt is not null)
@@ -126,17 +119,11 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             // other in it, and the member stayed in the room forever after the connection was gone.
             var remaining = _subscriptions.Values.ToList();
             _subscriptions.Clear();
+            Volatile.Write(ref _active, []);
             foreach (var subscription in remaining)
             {
-                subscription.Stop.Cancel();
+                subscription.Tail.Dispose();
                 LeaveRooms(subscription);
-            }
-
-            // Every loop watches _closing (cancelled by now), so they end promptly; only then is it safe to dispose.
-            await Task.WhenAll(remaining.Select(s => s.Loop ?? Task.CompletedTask).Concat(_stoppedLoops));
-            foreach (var subscription in remaining)
-            {
-                subscription.Stop.Dispose();
             }
 
             _closing.Dispose();
@@ -155,7 +142,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             _ = AbortIfSendStuckAsync();
         }
 
-        _sendQueue.Writer.TryComplete();
+        _wake.Set();
         try
         {
             _closing.Cancel();
@@ -439,7 +426,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             : _hub.ResolveStart(after, filter);
 
         var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq),
-            CancellationTokenSource.CreateLinkedTokenSource(_closing.Token));
+            _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize })) { ConnectionWake = _wake };
         _subscriptions[subscriptionId] = subscription;
         Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
         if (start.Reset is { } reset)
@@ -455,8 +442,11 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             }
         }
 
-        // Started directly (no Task.Run): it runs here until its first wait, then on its own.
-        subscription.Loop = SubscriptionLoopAsync(subscription, start.AfterSeq);
+        // Registered before its first read (the send loop reads it once now, as it is marked dirty), so nothing
+        // appended from here on can be missed; the ack and any reset are queued already, so they go out first.
+        subscription.Tail.RegisterWith(static state => ((Subscription)state!).Wake(), subscription);
+        Volatile.Write(ref _active, [.. _subscriptions.Values]);
+        _wake.Set();
     }
 
     private void Unsubscribe(JsonElement request, JsonElement id)
@@ -481,18 +471,16 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             EndSubscription(subscription);
         }
 
-        _stoppedLoops.RemoveAll(loop => loop.IsCompleted);
-
         Send(WebSocketMessages.Ack(id));
     }
 
     private void EndSubscription(Subscription subscription)
     {
         _subscriptions.Remove(subscription.Id);
+        Volatile.Write(ref _active, [.. _subscriptions.Values]);
         subscription.Unsubscribed = true;
-        subscription.Stop.Cancel();
+        subscription.Tail.Dispose(); // out of the index; a read the send loop has in flight on it just finishes
         LeaveRooms(subscription);
-        _stoppedLoops.Add(subscription.Loop ?? Task.CompletedTask);
     }
 
     private async Task PublishAsync(JsonElement request, JsonElement id)
@@ -547,84 +535,6 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         Send(WebSocketMessages.Ack(id));
     }
 
-    /// <summary>The subscription as a sink over a tail: each step's events or reset go to the connection's send queue.</summary>
-    private async Task SubscriptionLoopAsync(Subscription subscription, long afterSeq)
-    {
-        var stop = subscription.Stop;
-        using var tail = _hub.OpenTail(subscription.Filter, afterSeq, new TailOptions { BatchSize = ReadBatchSize });
-        try
-        {
-            while (true)
-            {
-                var step = await tail.NextAsync(stop.Token);
-                if (step.Gap is { } gap)
-                {
-                    var reset = _hub.ResetFor(gap);
-                    if (!await EnqueueAsync(new Outbound(WebSocketMessages.Reset(subscription.Id, reset.Reason, reset.Cursor), subscription, reset.Cursor), stop.Token))
-                    {
-                        return;
-                    }
-
-                    continue;
-                }
-
-                foreach (var record in step.Events)
-                {
-                    if (stop.IsCancellationRequested || !await EnqueueAsync(new Outbound(WebSocketMessages.Event(subscription.EventPrefix, record), subscription, record.Cursor), stop.Token))
-                    {
-                        return;
-                    }
-
-                    // Counted when handed to the connection's send queue, which is bounded, so this is close to the wire.
-                    _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (Exception ex)
-        {
-            LogSubscriptionFailed(_logger, ex, subscription.Id);
-            RequestClose(WebSocketCloseStatus.InternalServerError, "subscription failed");
-        }
-        finally
-        {
-            if (subscription.Unsubscribed)
-            {
-                // Unlinks it from the connection's token now rather than when the connection closes.
-                subscription.Stop.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Queues an event (or reset), waiting up to the slow-client timeout for a free slot. False when the connection is closing.</summary>
-    private async ValueTask<bool> EnqueueAsync(Outbound message, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (!await _eventSlots.WaitAsync(_options.SlowClientTimeout, cancellationToken))
-            {
-                // The client has not read for the whole timeout: close, and tell it where to resume.
-                LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
-                RequestClose(TryAgainLater, "too slow", message.Subscription);
-                return false;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-
-        if (_sendQueue.Writer.TryWrite(message))
-        {
-            return true;
-        }
-
-        _eventSlots.Release(); // closing
-        return false;
-    }
-
     /// <summary>Queues a reply without waiting; a client with too many replies unread is too slow and gets closed.</summary>
     private void Send(byte[] message)
     {
@@ -640,10 +550,8 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             return;
         }
 
-        if (!_sendQueue.Writer.TryWrite(new Outbound(message, null, null)))
-        {
-            Interlocked.Decrement(ref _pendingReplies); // closing
-        }
+        _replies.Enqueue(message);
+        _wake.Set();
     }
 
     void IPresenceListener.OnPresenceChanged(string room, IReadOnlyList<string> members, string? joined, string? left) =>
@@ -666,25 +574,36 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     private async Task SendLoopAsync()
     {
-        var reader = _sendQueue.Reader;
         try
         {
-            while (_closeRequest is null && await reader.WaitToReadAsync())
+            while (_closeRequest is null)
             {
-                while (_closeRequest is null && reader.TryRead(out var message))
+                _wake.Arm();
+                var sent = false;
+                while (_closeRequest is null && _replies.TryDequeue(out var reply))
                 {
-                    await _socket.SendAsync(message.Bytes, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-                    _metrics.BytesWritten(DeliveryTransport.WebSocket, message.Bytes.Length);
-                    if (message.Subscription is { } subscription)
+                    await SendAsync(reply, null);
+                    Interlocked.Decrement(ref _pendingReplies);
+                    sent = true;
+                }
+
+                // Replies queued before a subscription joined _active (its ack, its reset) went out above, before its events.
+                foreach (var subscription in Volatile.Read(ref _active))
+                {
+                    if (_closeRequest is not null)
                     {
-                        // The newest cursor that actually left, for the 1013 close reason.
-                        subscription.LastSentCursor = message.Cursor!;
-                        _eventSlots.Release();
+                        break;
                     }
-                    else
+
+                    if (Interlocked.Exchange(ref subscription.Dirty, 0) == 1)
                     {
-                        Interlocked.Decrement(ref _pendingReplies);
+                        sent |= await PumpAsync(subscription);
                     }
+                }
+
+                if (!sent)
+                {
+                    await _wake.WaitAsync();
                 }
             }
 
@@ -708,6 +627,99 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         {
             Volatile.Write(ref _sendLoopDone, 1);
         }
+    }
+
+    /// <summary>
+    /// Sends what one subscription's tail has now: a reset, or up to a batch of events, each as its prefix and the
+    /// event's shared bytes. Returns whether anything was sent; a full batch leaves it dirty, to read on.
+    /// </summary>
+    private async ValueTask<bool> PumpAsync(Subscription subscription)
+    {
+        TailStep step;
+        try
+        {
+            step = await subscription.Tail.ReadAsync(_closing.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (Exception ex)
+        {
+            LogSubscriptionFailed(_logger, ex, subscription.Id);
+            RequestClose(WebSocketCloseStatus.InternalServerError, "subscription failed");
+            return false;
+        }
+
+        if (step.Gap is { } gap)
+        {
+            var reset = _hub.ResetFor(gap);
+            await SendAsync(WebSocketMessages.Reset(subscription.Id, reset.Reason, reset.Cursor), subscription);
+            subscription.LastSentCursor = reset.Cursor;
+            Volatile.Write(ref subscription.Dirty, 1);
+            return true;
+        }
+
+        foreach (var record in step.Events)
+        {
+            if (_closeRequest is not null || subscription.Unsubscribed)
+            {
+                break;
+            }
+
+            await SendEventAsync(subscription, record);
+            // The newest cursor that actually left, for the 1013 close reason.
+            subscription.LastSentCursor = record.Cursor;
+            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
+        }
+
+        if (step.Events.Count >= ReadBatchSize)
+        {
+            Volatile.Write(ref subscription.Dirty, 1);
+        }
+
+        return step.Events.Count > 0;
+    }
+
+    private async ValueTask SendEventAsync(Subscription subscription, EventRecord record)
+    {
+        var prefix = subscription.EventPrefix;
+        var tail = record.WebSocketTail.Span;
+        var length = prefix.Length + tail.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            prefix.CopyTo(buffer, 0);
+            tail.CopyTo(buffer.AsSpan(prefix.Length));
+            await SendAsync(buffer.AsMemory(0, length), subscription);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Sends one message. A send the client leaves blocked for the slow-client timeout asks for a 1013 close naming
+    /// <paramref name="subscription"/>'s cursor; the close frame follows the blocked send, and the connection is dropped
+    /// if that never drains. Only a blocked send costs a timer.
+    /// </summary>
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> message, Subscription? subscription)
+    {
+        var send = _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        if (!send.IsCompletedSuccessfully)
+        {
+            var sending = send.AsTask();
+            if (await Task.WhenAny(sending, Task.Delay(_options.SlowClientTimeout, _time)) != sending && _closeRequest is null)
+            {
+                LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
+                RequestClose(TryAgainLater, "too slow", subscription ?? _active.FirstOrDefault());
+            }
+
+            await sending;
+        }
+
+        _metrics.BytesWritten(DeliveryTransport.WebSocket, message.Length);
     }
 
     private static JsonElement RequireId(JsonElement? id) =>
@@ -750,7 +762,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "WebSocket client {Member} did not drain its last send within the close timeout; dropping the connection")]
     private static partial void LogSendStuck(ILogger logger, string member);
 
-    private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor, CancellationTokenSource stop)
+    private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor, LogTail tail)
     {
         public string Id { get; } = id;
 
@@ -760,19 +772,26 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
         public byte[] EventPrefix { get; } = eventPrefix;
 
-        /// <summary>Cancelled by unsubscribe, or with the connection (it is linked to the connection's token).</summary>
-        public CancellationTokenSource Stop { get; } = stop;
+        /// <summary>Follows the log for this subscription; read by the send loop only.</summary>
+        public LogTail Tail { get; } = tail;
 
-        public Task? Loop { get; set; }
+        /// <summary>1 when the tail may have something to read: set by the index's wake-up, taken by the send loop.</summary>
+        public int Dirty = 1;
 
-        /// <summary>Set by unsubscribe before cancelling; the loop then disposes <see cref="Stop"/> itself.</summary>
+        /// <summary>The connection's send loop signal, which a wake-up of this subscription passes on to.</summary>
+        public WakeSignal? ConnectionWake { get; set; }
+
+        /// <summary>Set by unsubscribe; the send loop stops sending this subscription's events.</summary>
         public volatile bool Unsubscribed;
 
         public string LastSentCursor { get; set; } = startCursor;
-    }
 
-    /// <summary>A message waiting to be sent; events remember their subscription and cursor.</summary>
-    private readonly record struct Outbound(byte[] Bytes, Subscription? Subscription, string? Cursor);
+        public void Wake()
+        {
+            Volatile.Write(ref Dirty, 1);
+            ConnectionWake?.Set();
+        }
+    }
 
     private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, Subscription? ResumeFrom);
 

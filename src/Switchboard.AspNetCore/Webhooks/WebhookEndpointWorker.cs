@@ -593,9 +593,12 @@ internal sealed partial class WebhookEndpointWorker
         }
 
         await Task.WhenAny(tasks).ConfigureAwait(false);
-        if (appendedTask is { IsCompleted: false })
+        if (appendedTask is not null)
         {
-            appended!.Set(); // ends the waiter's pending wait; the next read arms it afresh
+            // Another wake came first: end the waiter's pending wait, and let it finish before the waiter is used again
+            // (a waiter is reused, so its previous wait must be consumed first). The next read arms it afresh.
+            appended!.Set();
+            await appendedTask.ConfigureAwait(false);
         }
 
         await waitEnds.CancelAsync().ConfigureAwait(false);

@@ -11,6 +11,7 @@ public sealed class EventRecord
 {
     private byte[]? _json;
     private byte[]? _sseFrame;
+    private byte[]? _webSocketTail;
     private byte[]? _webhookBody;
     private string? _cursor;
 
@@ -49,6 +50,12 @@ public sealed class EventRecord
 
     /// <summary>The complete SSE frame: <c>id: cursor</c>, <c>data: json</c>, blank line.</summary>
     public ReadOnlyMemory<byte> SseFrame => _sseFrame ??= BuildSseFrame();
+
+    /// <summary>
+    /// The part of a WebSocket <c>event</c> message after the subscription: <c>,"cursor":"…","event":{…}}</c>. Built once;
+    /// each delivery writes its subscription's prefix and then these bytes.
+    /// </summary>
+    public ReadOnlyMemory<byte> WebSocketTail => _webSocketTail ??= BuildWebSocketTail();
 
     /// <summary>
     /// The webhook body in the Standard Webhooks shape, <c>{"type","timestamp","data","seq","topic"}</c>:
@@ -106,6 +113,24 @@ public sealed class EventRecord
 
     private static string FormatTime(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    private byte[] BuildWebSocketTail()
+    {
+        var json = Json.Span;
+        var cursor = Encoding.UTF8.GetBytes(Cursor);
+        var tail = new byte[11 + cursor.Length + 10 + json.Length + 1];
+        var span = tail.AsSpan();
+        ",\"cursor\":\""u8.CopyTo(span);
+        var at = 11;
+        cursor.CopyTo(span[at..]);
+        at += cursor.Length;
+        "\",\"event\":"u8.CopyTo(span[at..]);
+        at += 10;
+        json.CopyTo(span[at..]);
+        at += json.Length;
+        span[at] = (byte)'}';
+        return tail;
+    }
 
     private byte[] BuildSseFrame()
     {

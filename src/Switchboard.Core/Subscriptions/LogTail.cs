@@ -103,6 +103,20 @@ public sealed class LogTail : IDisposable
     /// </summary>
     public LogWaiter Waiter => _waiter ??= _log.Subscriptions.Register(Filter);
 
+    /// <summary>
+    /// Registers the tail now, with <paramref name="onWake"/> run at each wake-up: for a reader that does not wait on the
+    /// tail but is told when to read it (a WebSocket connection serving its subscriptions from its one send loop).
+    /// </summary>
+    public void RegisterWith(Action<object?> onWake, object? state)
+    {
+        if (_waiter is not null)
+        {
+            throw new InvalidOperationException("The tail is already registered.");
+        }
+
+        _waiter = _log.Subscriptions.Register(Filter, onWake, state);
+    }
+
     /// <summary>Counts as activity for <see cref="TailOptions.IdleInterval"/> (something else was written).</summary>
     public void MarkActive()
     {

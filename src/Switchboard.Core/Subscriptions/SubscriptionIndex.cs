@@ -44,10 +44,13 @@ public sealed class SubscriptionIndex
     /// <summary>Waiters woken by commits since start: with one reader per topic, about one per event.</summary>
     public long Wakeups => Interlocked.Read(ref _wakeups);
 
-    /// <summary>Registers a waiter for <paramref name="filter"/>; it stays until <see cref="Unregister"/>.</summary>
-    public LogWaiter Register(TopicFilter filter)
+    /// <summary>
+    /// Registers a waiter for <paramref name="filter"/>; it stays until <see cref="Unregister"/>. With <paramref name="onSet"/>,
+    /// each wake-up also runs it (a connection that serves several subscriptions from one loop passes it on that way).
+    /// </summary>
+    public LogWaiter Register(TopicFilter filter, Action<object?>? onSet = null, object? onSetState = null)
     {
-        var waiter = new LogWaiter(filter);
+        var waiter = new LogWaiter(filter, onSet, onSetState);
         lock (_lock)
         {
             foreach (var pattern in filter.Patterns)
