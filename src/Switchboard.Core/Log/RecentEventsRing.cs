@@ -21,6 +21,7 @@ public sealed class RecentEventsRing
     private readonly ConcurrentDictionary<string, TopicHead> _topicHeads = new(StringComparer.Ordinal);
     private readonly long _mask;
     private long _oldest;
+    private long _completeThrough; // every event from the ring's start through this one has been added
 
     /// <param name="capacity">Rounded up to a power of two.</param>
     /// <param name="headSeq">The seq of the newest event already in the log; the ring starts just after it.</param>
@@ -31,30 +32,68 @@ public sealed class RecentEventsRing
         _previousInTopic = new long[size];
         _mask = size - 1;
         _oldest = headSeq + 1;
+        _completeThrough = headSeq;
     }
 
     /// <summary>Slots in the ring.</summary>
     public int Capacity => _slots.Length;
 
-    /// <summary>Adds the next event. Called by the single writer only, before the head moves past it.</summary>
+    /// <summary>
+    /// Adds an event. One writer at a time (a store's writer thread, or under its lock), before the head moves past it.
+    /// Events normally come in seq order; a store that learns of other nodes' events late may add one twice (ignored)
+    /// or fill a hole after later ones (linked into its topic's chain in place). Per-topic reads are used only up to
+    /// the point where the ring has every event, so a hole is never read over.
+    /// </summary>
     public void Add(EventRecord record)
     {
-        var index = record.Seq & _mask;
+        var seq = record.Seq;
+        var index = seq & _mask;
+        if (Volatile.Read(ref _slots[index]) is { } existing && existing.Seq >= seq)
+        {
+            return; // already here, or a newer event took the slot
+        }
+
         var head = _topicHeads.GetOrAdd(record.Topic, static _ => new TopicHead());
+        var newest = Volatile.Read(ref head.Newest);
         // Empty the slot, write the link, fill the slot: a reader that sees the same record before and after reading
         // the link knows the link is that record's.
         Volatile.Write(ref _slots[index], null);
-        Volatile.Write(ref _previousInTopic[index], Volatile.Read(ref head.Newest));
-        Volatile.Write(ref _slots[index], record);
-        Volatile.Write(ref head.Newest, record.Seq);
-        var oldest = record.Seq - _slots.Length + 1;
+        if (seq > newest)
+        {
+            Volatile.Write(ref _previousInTopic[index], newest);
+            Volatile.Write(ref _slots[index], record);
+            Volatile.Write(ref head.Newest, seq);
+        }
+        else
+        {
+            // A late event: find the newer neighbour in its topic's chain and link it in between.
+            var later = newest;
+            while (true)
+            {
+                var laterIndex = later & _mask;
+                var earlier = Volatile.Read(ref _previousInTopic[laterIndex]);
+                if (earlier < seq)
+                {
+                    Volatile.Write(ref _previousInTopic[index], earlier);
+                    Volatile.Write(ref _slots[index], record);
+                    Volatile.Write(ref _previousInTopic[laterIndex], seq);
+                    break;
+                }
+
+                later = earlier;
+            }
+        }
+
+        var oldest = seq - _slots.Length + 1;
         if (oldest > Volatile.Read(ref _oldest))
         {
             Volatile.Write(ref _oldest, oldest);
         }
 
+        AdvanceComplete();
+
         // Topics whose events all left the ring are forgotten now and then, so the map stays about the ring's size.
-        if ((record.Seq & _mask) == 0 && _topicHeads.Count > _slots.Length)
+        if ((seq & _mask) == 0 && _topicHeads.Count > _slots.Length)
         {
             foreach (var (topic, stale) in _topicHeads)
             {
@@ -64,6 +103,18 @@ public sealed class RecentEventsRing
                 }
             }
         }
+    }
+
+    /// <summary>Moves <see cref="_completeThrough"/> over every event now present after it.</summary>
+    private void AdvanceComplete()
+    {
+        var through = Math.Max(Volatile.Read(ref _completeThrough), Volatile.Read(ref _oldest) - 1);
+        while (Find(through + 1) is not null)
+        {
+            through++;
+        }
+
+        Volatile.Write(ref _completeThrough, through);
     }
 
     /// <summary>The event with <paramref name="seq"/> when the ring still holds it.</summary>
@@ -85,7 +136,7 @@ public sealed class RecentEventsRing
             return false;
         }
 
-        return filter.ExactTopics is { } topics
+        return filter.ExactTopics is { } topics && headSeq <= Volatile.Read(ref _completeThrough)
             ? TryReadTopics(topics, afterSeq, headSeq, limit, out result)
             : TryScan(filter, afterSeq, headSeq, limit, out result);
     }
@@ -140,7 +191,7 @@ public sealed class RecentEventsRing
                 var index = seq & _mask;
                 var record = Volatile.Read(ref _slots[index]);
                 var previous = Volatile.Read(ref _previousInTopic[index]);
-                if (record is null || record.Seq != seq || !ReferenceEquals(record, Volatile.Read(ref _slots[index])))
+                if (record is null || record.Seq != seq || previous >= seq || !ReferenceEquals(record, Volatile.Read(ref _slots[index])))
                 {
                     return false; // overwritten while we walked: read the store
                 }

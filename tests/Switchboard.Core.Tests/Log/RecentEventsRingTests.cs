@@ -84,5 +84,28 @@ public sealed class RecentEventsRingTests
         }
     }
 
+    [Fact]
+    public void Add_Twice_OrLateIntoAHole_KeepsEveryTopicsChainInOrder()
+    {
+        // A shared store's node adds its own appends at once and other nodes' events when it fetches them, so the
+        // same event can come twice, and an earlier one after later ones.
+        var ring = new RecentEventsRing(64, 0);
+        ring.Add(Record(1, "a"));
+        ring.Add(Record(4, "a"));
+        ring.Add(Record(4, "a"));
+
+        // 2 and 3 are missing: a per-topic read past the hole would skip them, so the ring says read the store.
+        Assert.False(ring.TryRead(TopicFilter.Parse("a"), 0, 4, 100, out _));
+
+        ring.Add(Record(2, "a"));
+        ring.Add(Record(3, "b"));
+        ring.Add(Record(2, "a"));
+
+        Assert.True(ring.TryRead(TopicFilter.Parse("a"), 0, 4, 100, out var a));
+        Assert.Equal([1L, 2L, 4L], a.Events.Select(e => e.Seq));
+        Assert.True(ring.TryRead(TopicFilter.Parse("b"), 0, 4, 100, out var b));
+        Assert.Equal([3L], b.Events.Select(e => e.Seq));
+    }
+
     private static EventRecord Record(long seq, string topic) => new("e", seq, topic, "m", DateTimeOffset.UnixEpoch, "1"u8.ToArray());
 }
