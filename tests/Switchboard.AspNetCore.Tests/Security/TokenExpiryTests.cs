@@ -36,6 +36,25 @@ public sealed class TokenExpiryTests
     }
 
     [Fact]
+    public async Task JobStream_EndsAtExpiry_WithATokenExpiredEvent_LikeSse()
+    {
+        await using var server = await StartAsync();
+        using var submitter = Client(server, PublishKey);
+        using var submitted = await submitter.PostAsync("v1/jobs", """{"type":"resize","input":{}}""");
+        var id = System.Text.Json.JsonDocument.Parse(await submitted.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        using var client = server.CreateClient();
+        var token = Token("alice", [$"jobs.{id}"], lifetime: ShortLife);
+
+        await using var stream = await SseReader.OpenAsync(client, $"v1/jobs/{id}/stream?access_token={token}");
+        Assert.Equal("job.queued", HubApi.Parse((await stream.NextAsync())!.Value.Data).GetProperty("type").GetString());
+
+        // The job never finishes, so only the token's expiry can end the stream.
+        var last = await stream.NextAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal("switchboard.token-expired", last!.Value.EventType);
+        Assert.Null(await stream.NextAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
     public async Task WebSocket_ClosesAtExpiry_With1008()
     {
         await using var server = await StartAsync();
