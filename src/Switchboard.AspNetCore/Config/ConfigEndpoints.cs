@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
+using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Auth;
@@ -51,7 +52,7 @@ internal static class ConfigEndpoints
         ValidateApp(app, hub);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var query = context.Request.Query;
-        var wait = ParseWait(query["wait"], hub);
+        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait);
         if (StringValues.IsNullOrEmpty(query["version"]))
         {
             if (wait > TimeSpan.Zero)
@@ -93,7 +94,7 @@ internal static class ConfigEndpoints
             caller.RequireSubscribe(ConfigService.TopicPrefix + watch.App);
         }
 
-        var wait = ParseWait(query["wait"], hub);
+        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var changed = await AwaitChangeAsync(service, watches, wait, context, lifetime);
         if (changed.Count == 0)
@@ -415,23 +416,6 @@ internal static class ConfigEndpoints
         }
 
         return watches;
-    }
-
-    private static TimeSpan ParseWait(string? value, Hub hub)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return TimeSpan.Zero;
-        }
-
-        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
-        {
-            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=60.");
-        }
-
-        var wait = TimeSpan.FromSeconds(Math.Min(seconds, hub.Options.Polling.MaxWait.TotalSeconds));
-        // Up to 1/16 more, as for event polls, so clients that timed out together drift apart.
-        return wait <= TimeSpan.Zero ? TimeSpan.Zero : wait + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * wait.TotalMilliseconds / 16);
     }
 
     private static bool IfNoneMatch(HttpRequest request, string etag) =>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
+using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Auth;
@@ -125,7 +126,7 @@ internal static class JobEndpoints
     {
         var query = context.Request.Query;
         var redirect = ParseBool(query["redirect"], "redirect");
-        var wait = ParseWait(query["wait"], hub.Options.Polling.MaxWait);
+        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait, jitter: false);
         var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
         var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
         if (wait > TimeSpan.Zero && Matches(ifNoneMatch, job))
@@ -185,7 +186,7 @@ internal static class JobEndpoints
     {
         ValidateType(type);
         var options = hub.Options;
-        var wait = ParseWait(context.Request.Query["wait"], options.Polling.MaxWait);
+        var wait = WaitParameter.Parse(context.Request.Query["wait"], options.Polling.MaxWait, jitter: false);
         using var document = await ReadBodyAsync(context, BodyOverhead);
         string? worker = null;
         var lease = options.Jobs.LeaseDuration;
@@ -394,21 +395,6 @@ internal static class JobEndpoints
         }
 
         return TimeSpan.FromSeconds(seconds);
-    }
-
-    internal static TimeSpan ParseWait(string? value, TimeSpan max)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return TimeSpan.Zero;
-        }
-
-        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
-        {
-            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
-        }
-
-        return TimeSpan.FromSeconds(Math.Min(seconds, max.TotalSeconds));
     }
 
     private static bool ParseBool(string? value, string name) => value switch

@@ -27,7 +27,7 @@ internal static class PollingEndpoint
         var caller = Caller.Of(context);
         caller.RequireSubscribe(filter);
         var limit = ParseLimit(query["limit"], options);
-        var wait = CapToExpiry(ParseWait(query["wait"], options), caller, time);
+        var wait = CapToExpiry(WaitParameter.Parse(query["wait"], options.MaxWait), caller, time);
         var start = hub.ResolveStart(query["after"], filter);
         if (start.Reset is { } reset)
         {
@@ -135,30 +135,6 @@ internal static class PollingEndpoint
         }
 
         return Math.Min(limit, options.MaxLimit);
-    }
-
-    private static TimeSpan ParseWait(string? value, PollingOptions options)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return TimeSpan.Zero;
-        }
-
-        // Fix: double.TryParse accepts "NaN" whatever the NumberStyles; IsInfinity let it through and
-        // TimeSpan.FromSeconds(NaN) then threw, a 500. IsFinite rejects NaN and both infinities.
-        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
-        {
-            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
-        }
-
-        var wait = TimeSpan.FromSeconds(Math.Min(seconds, options.MaxWait.TotalSeconds));
-        if (wait <= TimeSpan.Zero)
-        {
-            return TimeSpan.Zero;
-        }
-
-        // Up to 1/16 more, as Consul does, so a crowd of pollers that timed out together drifts apart.
-        return wait + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * wait.TotalMilliseconds / 16);
     }
 
     /// <summary>
