@@ -322,6 +322,12 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 return;
             }
 
+            if (!HasReadableNames(root))
+            {
+                Send(WebSocketMessages.Error(null, "invalid_message", "The message has a member name or id that is not valid text (a lone surrogate escape)."));
+                return;
+            }
+
             JsonElement? id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind is JsonValueKind.String or JsonValueKind.Number ? idElement.Clone() : null;
             try
             {
@@ -368,6 +374,31 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 // A string with a lone surrogate escape parses but cannot be read as text.
                 Send(WebSocketMessages.Error(id, "invalid_message", "The message has a string that is not valid text (a lone surrogate escape)."));
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether the message's member names and string id can be read as text. A lone surrogate escape is legal JSON but
+    /// not text, and those strings are echoed or compared, so such a message is refused whole (in <c>data</c> it is kept as sent).
+    /// </summary>
+    private static bool HasReadableNames(JsonElement root)
+    {
+        try
+        {
+            foreach (var member in root.EnumerateObject())
+            {
+                _ = member.Name;
+                if (member.NameEquals("id"u8) && member.Value.ValueKind == JsonValueKind.String)
+                {
+                    _ = member.Value.GetString();
+                }
+            }
+
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

@@ -75,7 +75,7 @@ internal static class WebSocketMessages
         writer.WriteString("op", "error");
         WriteId(writer, id);
         writer.WriteString("code", code);
-        writer.WriteString("message", message);
+        writer.WriteString("message", WellFormed(message));
         writer.WriteEndObject();
     });
 
@@ -115,12 +115,17 @@ internal static class WebSocketMessages
         writer.WriteEndObject();
     });
 
+    /// <summary>An error message may quote what the client sent; a lone surrogate in it becomes U+FFFD so it can be written.</summary>
+    private static string WellFormed(string text) =>
+        text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF') ? System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(text)) : text;
+
     private static void WriteId(Utf8JsonWriter writer, JsonElement? id)
     {
         if (id is { } value)
         {
+            // The id's text as it came (escapes and all): it was parsed, so it is valid JSON, and it is echoed byte for byte.
             writer.WritePropertyName("id");
-            value.WriteTo(writer);
+            writer.WriteRawValue(value.GetRawText(), skipInputValidation: true);
         }
     }
 
