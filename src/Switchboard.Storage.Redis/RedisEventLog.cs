@@ -421,8 +421,7 @@ public sealed partial class RedisEventLog : IEventLog
 
     internal RedisKey TopicIndex(string topic) => _redis.Key("topic:" + topic);
 
-    private static SwitchboardProblemException Unavailable(RedisException ex) => new(503, "store-unavailable", "Store unavailable",
-        $"The hub's Redis store cannot be reached ({ex.GetType().Name}). Retry shortly, with the same Idempotency-Key.");
+    private static SwitchboardProblemException Unavailable(RedisException ex) => RedisStoreFaults.Unavailable(ex);
 
     private static string StreamId(long seq) => seq.ToString(CultureInfo.InvariantCulture) + "-0";
 

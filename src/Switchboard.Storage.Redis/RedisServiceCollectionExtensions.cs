@@ -41,6 +41,7 @@ public static class RedisServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Switchboard.Problems.IStoreFaultClassifier, RedisStoreFaults>());
         services.TryAddSingleton(sp => new RedisConnection(sp.GetRequiredService<IOptions<RedisStoreOptions>>().Value));
         services.RemoveAll<IEventLog>();
         services.AddSingleton<IEventLog>(sp => new RedisEventLog(

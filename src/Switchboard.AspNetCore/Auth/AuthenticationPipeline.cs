@@ -30,6 +30,12 @@ internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, 
                 await ProblemResponses.WriteAsync(context, problem);
                 return;
             }
+            catch (Exception ex) when (ProblemResponses.StoreFault(context, ex) is { } storeFault)
+            {
+                // Resolving a caller can read the store (stored API keys); while it is away, that is a 503 like any other.
+                await ProblemResponses.WriteAsync(context, storeFault);
+                return;
+            }
         }
 
         await next(context);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Http;
@@ -7,6 +8,11 @@ namespace Switchboard.AspNetCore.Http;
 /// <summary>Writes RFC 9457 <c>application/problem+json</c> with the hub's stable <c>code</c>.</summary>
 internal static class ProblemResponses
 {
+    /// <summary>The problem for a store's own exception (Redis unreachable, disk full), when a registered store recognises it.</summary>
+    public static SwitchboardProblemException? StoreFault(HttpContext context, Exception exception) =>
+        exception is SwitchboardProblemException or OperationCanceledException ? null
+            : StoreProblems.Classify(context.RequestServices.GetServices<IStoreFaultClassifier>(), exception);
+
     public static async Task WriteAsync(HttpContext context, SwitchboardProblemException problem)
     {
         var response = context.Response;
@@ -78,6 +84,11 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
             // Fix: a body Kestrel cannot read (a broken chunked encoding, a body shorter than its Content-Length)
             // escaped the filter, and Kestrel answered a bare 400 without a problem document.
             await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(bad.StatusCode, "bad-request", "Bad request", bad.Message));
+            return Results.Empty;
+        }
+        catch (Exception ex) when (!context.HttpContext.Response.HasStarted && ProblemResponses.StoreFault(context.HttpContext, ex) is { } storeFault)
+        {
+            await ProblemResponses.WriteAsync(context.HttpContext, storeFault);
             return Results.Empty;
         }
         catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true && !context.HttpContext.Response.HasStarted)

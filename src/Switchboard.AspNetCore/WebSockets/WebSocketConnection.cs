@@ -60,13 +60,16 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     private readonly System.Net.IPAddress? _remote;
     private readonly ITimer? _expiryTimer;
     private readonly SwitchboardMetrics _metrics;
+    private readonly IReadOnlyList<IStoreFaultClassifier> _storeFaults;
 
     /// <summary>Who is connected; replaced by <c>op: refresh</c>. Read and written on the receive loop only.</summary>
     private Caller _caller;
 
     public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
-        System.Net.IPAddress? remote, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, CancellationToken stopping)
+        System.Net.IPAddress? remote, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, IReadOnlyList<IStoreFaultClassifier> storeFaults,
+        CancellationToken stopping)
     {
+        _storeFaults = storeFaults;
         _metrics = metrics;
         _caller = caller;
         _authenticator = authenticator;
@@ -368,6 +371,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             catch (SwitchboardProblemException problem)
             {
                 Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
+            }
+            catch (Exception ex) when (ex is not (SwitchboardProblemException or OperationCanceledException) && StoreProblems.Classify(_storeFaults, ex) is { } storeFault)
+            {
+                Send(WebSocketMessages.Error(id, storeFault.Code.Replace('-', '_'), storeFault.Message));
             }
             catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
             {

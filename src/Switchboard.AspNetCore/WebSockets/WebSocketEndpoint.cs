@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
@@ -55,7 +56,8 @@ internal static class WebSocketEndpoint
                 KeepAliveTimeout = options.KeepAliveTimeout,
             });
             var connection = new WebSocketConnection(socket, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
-                time, loggers.CreateLogger<WebSocketConnection>(), metrics, lifetime.ApplicationStopping);
+                time, loggers.CreateLogger<WebSocketConnection>(), metrics, [.. context.RequestServices.GetServices<IStoreFaultClassifier>()],
+                lifetime.ApplicationStopping);
             metrics.ConnectionOpened(DeliveryTransport.WebSocket);
             try
             {
