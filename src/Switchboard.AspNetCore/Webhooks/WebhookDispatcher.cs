@@ -111,7 +111,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             foreach (var endpoint in snapshot.Endpoints)
             {
                 var entry = new Entry(endpoint, [.. pending[endpoint.Id]]);
-                _endpoints[endpoint.Id] = entry;
+                // Changes are serialized by _changes; the lock is for readers (the API's List and the metrics gauge).
+                lock (_endpoints)
+                {
+                    _endpoints[endpoint.Id] = entry;
+                }
+
                 StartWorker(entry);
             }
         }
@@ -129,13 +134,18 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(_endpoints.Values.Select(entry => StopWorkerAsync(entry, ShutdownGrace))).ConfigureAwait(false);
-            foreach (var entry in _endpoints.Values)
+            Entry[] leaving;
+            lock (_endpoints)
+            {
+                leaving = [.. _endpoints.Values];
+                _endpoints.Clear();
+            }
+
+            await Task.WhenAll(leaving.Select(entry => StopWorkerAsync(entry, ShutdownGrace))).ConfigureAwait(false);
+            foreach (var entry in leaving)
             {
                 await _journal.RecordAsync(new WebhookProgressSaved(entry.Endpoint.Id, entry.Endpoint.Progress), CancellationToken.None).ConfigureAwait(false);
             }
-
-            _endpoints.Clear();
         }
         finally
         {
