@@ -13,18 +13,28 @@ internal sealed record ServeSettings(string? Urls, string? DataPath, string? Sto
 /// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
 internal static class ServeCommand
 {
+    /// <summary>Exit code: an address cannot be listened on (in use, or not a URL).</summary>
+    public const int AddressProblem = 4;
+
+    /// <summary>Exit code: protected mode refused an open hub on a network address.</summary>
+    public const int ProtectedModeRefusal = 3;
+
     public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         await using var app = Build(settings, []);
-        await app.StartAsync(cancellationToken);
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        var configured = ConfiguredAddresses(app.Configuration);
+        if (CheckAddresses(configured, probe: false) is { } malformed)
+        {
+            await error.WriteLineAsync(malformed);
+            return AddressProblem;
+        }
+        // Checked before Kestrel listens, so an open hub is never reachable on a network address, not even for a moment.
         var open = await app.Services.GetRequiredService<SwitchboardAuthenticator>().IsOpenAsync(cancellationToken);
         var insecure = app.Configuration.GetValue<bool>("Switchboard:Auth:Insecure");
-        var exposed = addresses.Where(address => !IsLoopback(address)).ToArray();
+        var exposed = configured.Where(address => !IsLoopback(address)).ToArray();
         if (open && exposed.Length > 0 && !insecure)
         {
             // Redis's "protected mode": an open hub on a network address would let anyone publish and read everything.
-            // (Until this check ran, requests on those addresses were already treated as anonymous.)
             await error.WriteLineAsync($"""
                 Refusing to serve on {string.Join(", ", exposed)} without credentials: anyone could publish and read every topic.
                 Configure one of:
@@ -32,10 +42,27 @@ internal static class ServeCommand
                   - an API key:                 switchboard keys create --scopes publish,admin --data {app.Configuration["Switchboard:Store:Path"]}
                 or listen on loopback only (--urls http://127.0.0.1:8080), or pass --insecure on a trusted network.
                 """);
-            await app.StopAsync(CancellationToken.None);
-            return 3;
+            return ProtectedModeRefusal;
         }
 
+        if (CheckAddresses(configured, probe: true) is { } problem)
+        {
+            await error.WriteLineAsync(problem);
+            return AddressProblem;
+        }
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException or System.Net.Sockets.SocketException)
+        {
+            // Taken between the check above and the bind.
+            await error.WriteLineAsync($"{ex.Message.TrimEnd('.')}; pass --urls http://localhost:PORT with a free port.");
+            return AddressProblem;
+        }
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         if (open)
         {
             await error.WriteLineAsync(exposed.Length > 0
@@ -135,6 +162,68 @@ internal static class ServeCommand
                     certificate[key] = Path.GetFullPath(path, Environment.CurrentDirectory);
                 }
             }
+        }
+    }
+
+    /// <summary>Where Kestrel will listen: its configured endpoints when there are any (they replace the URLs), else the URLs.</summary>
+    internal static string[] ConfiguredAddresses(IConfiguration configuration)
+    {
+        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(endpoint => endpoint["Url"]).OfType<string>().ToArray();
+        return endpoints.Length > 0
+            ? endpoints
+            : (configuration["urls"] ?? SwitchboardCommandLine.DefaultServer).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    /// <summary>
+    /// One line saying what is wrong with the first address that is not a URL to listen on, or (with <paramref name="probe"/>)
+    /// whose port is taken; null when all are fine.
+    /// </summary>
+    internal static string? CheckAddresses(IEnumerable<string> addresses, bool probe)
+    {
+        foreach (var address in addresses)
+        {
+            if (!Uri.TryCreate(address.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
+                || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/")
+            {
+                return $"'{address}' is not an address to listen on; pass --urls http://localhost:8080 (scheme, host and port only, ';' between several).";
+            }
+
+            if (!probe || uri.Port == 0)
+            {
+                continue; // port 0: any free one
+            }
+
+            var hosts = uri.Host == "localhost" ? [System.Net.IPAddress.Loopback] : System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) ? new[] { ip } : [];
+            foreach (var host in hosts)
+            {
+                if (!CanBind(new System.Net.IPEndPoint(host, uri.Port)))
+                {
+                    return $"Port {uri.Port} is in use ({address}); stop what uses it, or pass --urls http://localhost:PORT with a free port.";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static bool CanBind(System.Net.IPEndPoint endpoint)
+    {
+        using var probe = new System.Net.Sockets.Socket(endpoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        // As Kestrel binds (SO_REUSEADDR on Unix), so a port with only TIME_WAIT connections left counts as free.
+        probe.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+        try
+        {
+            probe.Bind(endpoint);
+            probe.Listen(1);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return true; // not ours to judge (an address this machine does not have): Kestrel says so itself
         }
     }
 

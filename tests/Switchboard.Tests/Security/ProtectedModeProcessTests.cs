@@ -68,6 +68,50 @@ public sealed class ProtectedModeProcessTests : IDisposable
         Assert.DoesNotContain("WARNING: --insecure", server.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Serve_OnANetworkAddressWithoutCredentials_RefusesBeforeListening()
+    {
+        // The port is taken: a server that tried to listen before refusing would fail on the bind instead.
+        using var holder = new System.Net.Sockets.TcpListener(IPAddress.Any, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        var result = await SwitchboardCli.RunAsync(_directory.Path, "serve", "--urls", $"http://0.0.0.0:{port}", "--store", "memory");
+
+        Assert.True(result.ExitCode == 3, $"expected exit code 3, got {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        Assert.Contains("Refusing to serve", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", result.Output + result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_OnAPortInUse_SaysSoInOneLine_AndExitsNonZero()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        var result = await SwitchboardCli.RunAsync(_directory.Path, "serve", "--urls", $"http://localhost:{port}", "--store", "memory");
+
+        Assert.True(result.ExitCode == 4, $"expected exit code 4, got {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"{port} is in use", line, StringComparison.Ordinal);
+        Assert.Contains("--urls http://localhost:PORT", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening on", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("localhost:8080")]
+    [InlineData("ftp://127.0.0.1:8080")]
+    [InlineData("http://127.0.0.1:8080/path")]
+    public async Task Serve_WithABadUrl_SaysSoInOneLine_AndExitsNonZero(string urls)
+    {
+        var result = await SwitchboardCli.RunAsync(_directory.Path, "serve", "--urls", urls, "--store", "memory");
+
+        Assert.True(result.ExitCode == 4, $"expected exit code 4, got {result.ExitCode}:\n{result.Output}\n{result.Error}");
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains($"'{urls}' is not an address to listen on", line, StringComparison.Ordinal);
+    }
+
     /// <summary>The server reports the wildcard address it bound; clients reach it on 127.0.0.1 at the same port.</summary>
     internal static Uri Loopback(Uri address) => new UriBuilder(address) { Host = "127.0.0.1" }.Uri;
 }
