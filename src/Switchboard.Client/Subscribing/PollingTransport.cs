@@ -77,8 +77,8 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
                     // A poll answer names one cursor, after its last event. The hub's cursors are "<epoch>.<seq>", so each
                     // event's own cursor is known; were they ever not, the earlier events resume from before the answer
                     // (a resume then repeats a few, and the subscription's seq check drops them).
-                    var cursor = i == answer.Events.Count - 1 ? answer.Cursor
-                        : prefix is not null ? prefix + e.Seq.ToString(CultureInfo.InvariantCulture) : before;
+                    var cursor = prefix is not null ? prefix + e.Seq.ToString(CultureInfo.InvariantCulture)
+                        : i == answer.Events.Count - 1 ? answer.Cursor : before;
                     yield return new Delivery(Event: e.ToHubEvent(cursor));
                 }
 

@@ -64,6 +64,22 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
             }
         }, null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(Math.Clamp(options.ConnectTimeout.TotalMilliseconds / 4, 50, 1000)));
 
+        // The first bytes (the hub's retry: line) make the stream established, before any event.
+        try
+        {
+            if (!await watched.PrimeAsync(stream.Token).ConfigureAwait(false))
+            {
+                yield break;
+            }
+        }
+        catch (OperationCanceledException) when (watched.Stalled && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TransportStalledException($"No bytes of the SSE stream within {options.ConnectTimeout.TotalSeconds:0.#} s (a buffering proxy?)");
+        }
+
+        context.Established = true;
+        yield return new Delivery(Position: context.Cursor);
+
         var parser = SseParser.Create(watched, static (type, data) => Parse(type, data));
         await using var items = parser.EnumerateAsync(stream.Token).GetAsyncEnumerator(stream.Token);
         while (true)
@@ -154,8 +170,30 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+        private byte[]? _primed;
+        private int _primedOffset;
+        private int _primedCount;
+
+        /// <summary>Waits for the first bytes and keeps them for the parser; false when the stream ended first.</summary>
+        public async Task<bool> PrimeAsync(CancellationToken cancellationToken)
+        {
+            var first = new byte[4096];
+            var n = await ReadAsync(first, cancellationToken).ConfigureAwait(false);
+            (_primed, _primedOffset, _primedCount) = (first, 0, n);
+            return n > 0;
+        }
+
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (_primedCount > 0)
+            {
+                var take = Math.Min(_primedCount, buffer.Length);
+                _primed.AsMemory(_primedOffset, take).CopyTo(buffer);
+                _primedOffset += take;
+                _primedCount -= take;
+                return take;
+            }
+
             var n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _last, time.GetTimestamp());
             Interlocked.Add(ref _bytes, n);

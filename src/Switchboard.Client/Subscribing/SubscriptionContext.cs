@@ -51,17 +51,31 @@ internal sealed class SubscriptionContext(SwitchboardClientOptions options, Toke
         return token;
     }
 
-    /// <summary>A source cancelled by <paramref name="cancellationToken"/> or after <paramref name="timeout"/> on the client's clock.</summary>
-    public CancellationTokenSource Timeout(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>A token cancelled by <paramref name="cancellationToken"/> or after <paramref name="timeout"/> on the client's clock.</summary>
+    public Deadline Timeout(TimeSpan timeout, CancellationToken cancellationToken) => new(timeout, Options.TimeProvider, cancellationToken);
+}
+
+/// <summary>A linked cancellation source with a timer on a <see cref="TimeProvider"/>; disposing stops the timer first.</summary>
+internal sealed class Deadline : IDisposable
+{
+    private readonly CancellationTokenSource _source;
+    private readonly ITimer? _timer;
+
+    public Deadline(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (timeout != System.Threading.Timeout.InfiniteTimeSpan)
         {
-            var timer = Options.TimeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, timeout, System.Threading.Timeout.InfiniteTimeSpan);
-            source.Token.Register(static t => ((ITimer)t!).Dispose(), timer);
+            _timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), _source, timeout, System.Threading.Timeout.InfiniteTimeSpan);
         }
+    }
 
-        return source;
+    public CancellationToken Token => _source.Token;
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _source.Dispose();
     }
 }
 

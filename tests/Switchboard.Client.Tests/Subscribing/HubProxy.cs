@@ -39,6 +39,7 @@ internal sealed class HubProxy : IAsyncDisposable
 
     public int Upgrades;
 
+
     public int DroppedPublishes;
 
     /// <summary>The next <paramref name="count"/> POSTs reach the hub, but their answers are replaced by a dropped connection.</summary>

@@ -82,7 +82,7 @@ public sealed class SwitchboardClientTests
 
         public Task Running { get; }
 
-        public SwitchboardTransport? Current => Connections.LastOrDefault();
+        public SwitchboardTransport? Current => Connections.IsEmpty ? null : Connections.Last();
 
         public Task UntilCountAsync(int count) =>
             Waiting.UntilAsync(() => Running.IsCompleted || Events.Count >= count, $"{count} events (have {Events.Count})", TimeSpan.FromSeconds(30));
