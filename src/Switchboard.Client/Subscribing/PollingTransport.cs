@@ -22,11 +22,15 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
         var http = context.CreateHttpClient();
         string? etag = null;
         string? etagCursor = null;
+        var first = true;
         while (true)
         {
+            // The first request of a connection is answered at once, so a transport that works shows it at once.
+            var hold = longPoll && !first;
+            first = false;
             var url = new Uri(context.BaseAddress, "v1/events?" + context.TopicQuery() + "&after=" + Uri.EscapeDataString(context.Cursor)
                 + "&limit=" + Limit.ToString(CultureInfo.InvariantCulture)
-                + (longPoll ? "&wait=" + ((int)Math.Max(1, options.LongPollWait.TotalSeconds)).ToString(CultureInfo.InvariantCulture) : ""));
+                + (hold ? "&wait=" + ((int)Math.Max(1, options.LongPollWait.TotalSeconds)).ToString(CultureInfo.InvariantCulture) : ""));
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             if (!longPoll && etag is not null && etagCursor == context.Cursor)
             {
@@ -34,7 +38,7 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
             }
 
             await context.AuthorizeAsync(request, cancellationToken).ConfigureAwait(false);
-            var timeout = longPoll ? options.LongPollWait + options.LongPollWait / 8 + options.ConnectTimeout : options.RequestTimeout;
+            var timeout = hold ? options.LongPollWait + options.LongPollWait / 8 + options.ConnectTimeout : options.RequestTimeout;
             PollAnswerDto? answer;
             TimeSpan interval;
             using (var deadline = context.Timeout(timeout, cancellationToken))
