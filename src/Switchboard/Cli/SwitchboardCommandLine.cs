@@ -123,8 +123,12 @@ internal static class SwitchboardCommandLine
     private static Command BuildTail()
     {
         var patterns = new Argument<string[]>("pattern") { Description = "Topic patterns: orders, orders.*, chat.>.", Arity = ArgumentArity.OneOrMore };
-        var transport = new Option<string>("--transport") { Description = "poll, long-poll or sse.", DefaultValueFactory = _ => "sse" };
-        transport.AcceptOnlyFromAmong("poll", "long-poll", "sse");
+        var transport = new Option<string>("--transport")
+        {
+            Description = "ws, sse, long-poll, poll, or auto (WebSocket, falling back to SSE, long polling, polling). Default sse.",
+            DefaultValueFactory = _ => "sse",
+        };
+        transport.AcceptOnlyFromAmong(TailCommand.TransportNames);
         var after = new Option<string?>("--after") { Description = "Start after this cursor, or 'earliest' / 'latest' (default)." };
         var server = ServerOption();
         var credential = CredentialOption();

@@ -1,20 +1,20 @@
 using System.Globalization;
-using System.Net;
-using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
+using Switchboard.Client;
 
 namespace Switchboard.Cli;
 
 /// <summary>
-/// <c>switchboard tail</c>: prints each event as one JSON line. It keeps the last cursor it printed, so after any
-/// disconnect it resumes exactly there, over whichever transport was chosen. A reset (410 or
+/// <c>switchboard tail</c>: prints each event as one JSON line, through <see cref="SwitchboardClient"/>. The client keeps the
+/// cursor of the last event, so after any disconnect or transport switch it resumes exactly there. A reset (410 or
 /// <c>switchboard.reset</c>) is reported on stderr and followed, never hidden.
 /// </summary>
 internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, string transport, TextWriter output, TextWriter error, HttpMessageHandler? handler = null,
     string? credential = null)
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+    /// <summary>The <c>--transport</c> values.</summary>
+    public static readonly string[] TransportNames = ["auto", "ws", "sse", "long-poll", "poll"];
 
     /// <summary>The cursor after the last printed event, or null before the first.</summary>
     public string? Cursor { get; private set; }
@@ -22,130 +22,69 @@ internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, st
     public async Task<int> RunAsync(string? after, CancellationToken cancellationToken)
     {
         Cursor = after;
-        using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        SwitchboardCommandLine.Authorize(http, credential);
-        http.BaseAddress = server;
-        http.Timeout = Timeout.InfiniteTimeSpan;
-        var backoff = TimeSpan.FromMilliseconds(250);
-        while (!cancellationToken.IsCancellationRequested)
+        var options = new SwitchboardClientOptions { BaseAddress = server, Token = string.IsNullOrEmpty(credential) ? null : credential, MaxReconnectDelay = TimeSpan.FromSeconds(10) };
+        if (transport != "auto")
         {
-            try
+            options.Transports.Clear();
+            options.Transports.Add(transport switch
             {
-                var progressed = transport == "sse"
-                    ? await StreamOnceAsync(http, cancellationToken)
-                    : await PollOnceAsync(http, longPoll: transport == "long-poll", cancellationToken);
-                if (progressed)
-                {
-                    backoff = TimeSpan.FromMilliseconds(250);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
-            {
-                await error.WriteLineAsync($"tail: {ex.Message}; retrying in {backoff.TotalSeconds:0.##} s");
-                try
-                {
-                    await Task.Delay(backoff, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                "ws" => SwitchboardTransport.WebSocket,
+                "sse" => SwitchboardTransport.ServerSentEvents,
+                "long-poll" => SwitchboardTransport.LongPolling,
+                "poll" => SwitchboardTransport.Polling,
+                _ => throw new ArgumentException($"Unknown transport '{transport}'.", nameof(transport)),
+            });
+        }
 
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        using var http = handler is null ? null : new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        using var client = new SwitchboardClient(options, http);
+        var subscribe = new SubscribeOptions
+        {
+            After = after,
+            OnReset = reset =>
+            {
+                Cursor = reset.Cursor;
+                error.WriteLine($"tail: reset ({reset.Reason}); continuing from {reset.Cursor}");
+            },
+        };
+        try
+        {
+            await foreach (var e in client.SubscribeAsync(patterns, subscribe, cancellationToken))
+            {
+                await output.WriteLineAsync(Format(e));
+                await output.FlushAsync(cancellationToken);
+                Cursor = e.Cursor;
             }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C
+        }
+        catch (SwitchboardException ex)
+        {
+            await error.WriteLineAsync($"tail: {ex.Message}");
+            return 1;
         }
 
         return 0;
     }
 
-    private string Query()
+    /// <summary>The event as the hub stores it: <c>{"seq","topic","type","time","data"}</c>.</summary>
+    private static string Format(HubEvent e)
     {
-        var query = new StringBuilder();
-        foreach (var pattern in patterns)
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            query.Append(query.Length == 0 ? '?' : '&').Append("topic=").Append(Uri.EscapeDataString(pattern));
+            writer.WriteStartObject();
+            writer.WriteNumber("seq", e.Seq);
+            writer.WriteString("topic", e.Topic);
+            writer.WriteString("type", e.Type);
+            writer.WriteString("time", e.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            writer.WritePropertyName("data");
+            e.Data.WriteTo(writer);
+            writer.WriteEndObject();
         }
 
-        return query.ToString();
-    }
-
-    private async Task<bool> PollOnceAsync(HttpClient http, bool longPoll, CancellationToken cancellationToken)
-    {
-        var url = "v1/events" + Query() + (Cursor is null ? "" : "&after=" + Uri.EscapeDataString(Cursor)) + (longPoll ? "&wait=30" : "");
-        using var response = await http.GetAsync(url, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (response.StatusCode == HttpStatusCode.Gone)
-        {
-            using var problem = JsonDocument.Parse(body);
-            Cursor = problem.RootElement.GetProperty("cursor").GetString();
-            await error.WriteLineAsync($"tail: reset ({problem.RootElement.GetProperty("code").GetString()}); continuing from {Cursor}");
-            return true;
-        }
-
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {body}");
-        }
-
-        using var document = JsonDocument.Parse(body);
-        var events = document.RootElement.GetProperty("events");
-        foreach (var element in events.EnumerateArray())
-        {
-            await output.WriteLineAsync(element.GetRawText());
-        }
-
-        await output.FlushAsync(cancellationToken);
-        Cursor = document.RootElement.GetProperty("cursor").GetString();
-        if (!longPoll && events.GetArrayLength() == 0)
-        {
-            var seconds = response.Headers.TryGetValues("X-Poll-Interval", out var values)
-                && int.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var hint) ? hint : 2;
-            await Task.Delay(TimeSpan.FromSeconds(seconds), cancellationToken);
-        }
-
-        return true;
-    }
-
-    private async Task<bool> StreamOnceAsync(HttpClient http, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/stream" + Query());
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        if (Cursor is not null)
-        {
-            request.Headers.Add("Last-Event-ID", Cursor);
-        }
-
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"{(int)response.StatusCode} {response.ReasonPhrase}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var progressed = false;
-        await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
-        {
-            progressed = true;
-            if (item.EventType == "switchboard.reset")
-            {
-                await error.WriteLineAsync($"tail: reset {item.Data}");
-            }
-            else
-            {
-                await output.WriteLineAsync(item.Data);
-                await output.FlushAsync(cancellationToken);
-            }
-
-            if (item.EventId is { Length: > 0 } id)
-            {
-                Cursor = id;
-            }
-        }
-
-        return progressed; // the server ended the stream; reconnect from Cursor
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 }

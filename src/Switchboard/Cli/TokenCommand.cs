@@ -1,5 +1,5 @@
 using System.Globalization;
-using Switchboard.AspNetCore.Auth;
+using Switchboard.Client;
 
 namespace Switchboard.Cli;
 
@@ -9,7 +9,7 @@ internal static class TokenCommand
     public static async Task<int> RunAsync(string secret, string subject, string[] subscribe, string[] publish, string? presence, TimeSpan lifetime,
         string? issuer, string? audience, TextWriter output, TextWriter error)
     {
-        if (System.Text.Encoding.UTF8.GetByteCount(secret) < 32)
+        if (System.Text.Encoding.UTF8.GetByteCount(secret) < SubscriberTokens.MinSecretBytes)
         {
             await error.WriteLineAsync("--secret must be at least 32 bytes (the hub's Switchboard:Auth:JwtSecret).");
             return 2;

@@ -11,6 +11,8 @@ public sealed class TailCommandTests
     [InlineData("poll")]
     [InlineData("long-poll")]
     [InlineData("sse")]
+    [InlineData("ws")]
+    [InlineData("auto")]
     public async Task Tail_PrintsEveryEventOnceInOrder_AcrossReconnects(string transport)
     {
         // Streams are cut every 200 ms, so the SSE tail must reconnect and resume several times.

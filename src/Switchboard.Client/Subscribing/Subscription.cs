@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+
+namespace Switchboard.Client;
+
+/// <summary>
+/// The reconnect and fallback loop of one subscription. It runs one transport at a time from the best allowed one down:
+/// a transport that fails before its first frame is skipped for the next; one that fails after it is reconnected with
+/// back-off; while on a worse transport the better one is tried again every (growing) upgrade delay. Every connection
+/// starts from the last cursor, and an event whose seq is not above the last one seen is dropped.
+/// </summary>
+internal static class Subscription
+{
+    public static async IAsyncEnumerable<HubEvent> RunAsync(SubscriptionContext context, IReadOnlyList<ISubscriptionTransport> transports,
+        SubscribeOptions subscribe, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        var logger = context.Logger;
+        var time = options.TimeProvider;
+        var index = 0;
+        var failures = 0;
+        var credentialRetried = false;
+        var upgradeDelay = options.UpgradeRetryDelay;
+        var probing = false;
+        var lastSeq = long.MinValue;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var transport = transports[index];
+            context.Established = false;
+            using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var upgradeTimer = index > 0
+                ? time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), session, upgradeDelay, Timeout.InfiniteTimeSpan)
+                : null;
+            Exception? failure = null;
+            var upgrade = false;
+            var announced = false;
+            var items = transport.RunAsync(context, session.Token).GetAsyncEnumerator(session.Token);
+            try
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await items.MoveNextAsync().ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && session.IsCancellationRequested)
+                    {
+                        upgrade = true;
+                        break;
+                    }
+                    catch (SwitchboardException)
+                    {
+                        throw;
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        failure = ex;
+                        break;
+                    }
+
+                    if (context.Established && !announced)
+                    {
+                        announced = true;
+                        failures = 0;
+                        credentialRetried = false;
+                        if (index == 0)
+                        {
+                            upgradeDelay = options.UpgradeRetryDelay;
+                            probing = false;
+                        }
+
+                        ClientLog.Connected(logger, transport.Kind);
+                        subscribe.OnConnected?.Invoke(transport.Kind);
+                    }
+
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    var delivery = items.Current;
+                    if (delivery.Event is { } e)
+                    {
+                        if (e.Seq <= lastSeq)
+                        {
+                            ClientLog.DroppedDuplicate(logger, e.Seq, lastSeq);
+                            continue;
+                        }
+
+                        lastSeq = e.Seq;
+                        context.Cursor = e.Cursor;
+                        yield return e;
+                    }
+                    else if (delivery.Reset is { } reset)
+                    {
+                        // A reset may start another history (epoch-changed), whose seqs begin again.
+                        lastSeq = long.MinValue;
+                        context.Cursor = reset.Cursor;
+                        ClientLog.Reset(logger, reset.Reason, reset.Cursor);
+                        subscribe.OnReset?.Invoke(reset);
+                    }
+                    else if (delivery.Position is { } position)
+                    {
+                        context.Cursor = position;
+                    }
+                }
+            }
+            finally
+            {
+                await items.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (upgrade)
+            {
+                ClientLog.TryingUpgrade(logger, transports[0].Kind, transport.Kind);
+                index = 0;
+                probing = true;
+                continue;
+            }
+
+            if (failure is CredentialRejectedException rejected)
+            {
+                if (!context.Tokens.CanRefresh || (credentialRetried && !context.Established))
+                {
+                    throw new SwitchboardAccessDeniedException(401, rejected.Code, $"The hub refused the credential: {rejected.Message}");
+                }
+
+                credentialRetried = true;
+                await context.Tokens.RefreshAsync(await context.Tokens.GetAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var established = context.Established;
+            if (failure is null && established)
+            {
+                continue; // the hub ended the connection cleanly: resume at once
+            }
+
+            var reason = failure?.Message ?? "closed before its first frame";
+            var retryAfter = (failure as TransportStatusException)?.RetryAfter;
+            if (!established && index < transports.Count - 1)
+            {
+                ClientLog.FallingBack(logger, transport.Kind, reason, transports[index + 1].Kind);
+                if (index == 0 && probing)
+                {
+                    // The better transport is still refused: wait longer before the next try.
+                    upgradeDelay = TimeSpan.FromTicks(Math.Min(upgradeDelay.Ticks * 2, options.MaxUpgradeRetryDelay.Ticks));
+                    probing = false;
+                }
+
+                index++;
+                if (retryAfter is { } wait)
+                {
+                    await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            var delay = Backoff.Delay(options.InitialReconnectDelay, options.MaxReconnectDelay, failures++, retryAfter);
+            ClientLog.Reconnecting(logger, transport.Kind, reason, delay);
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

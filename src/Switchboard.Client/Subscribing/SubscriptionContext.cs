@@ -1,0 +1,89 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Switchboard.Client;
+
+/// <summary>What every transport of one subscription shares: the patterns, the position, the credential, the HTTP client.</summary>
+internal sealed class SubscriptionContext(SwitchboardClientOptions options, TokenSource tokens, Func<HttpClient> http, Uri baseAddress, ILogger logger,
+    IReadOnlyList<string> patterns, string cursor)
+{
+    public SwitchboardClientOptions Options { get; } = options;
+
+    public TokenSource Tokens { get; } = tokens;
+
+    public Uri BaseAddress { get; } = baseAddress;
+
+    public ILogger Logger { get; } = logger;
+
+    public IReadOnlyList<string> Patterns { get; } = patterns;
+
+    /// <summary>Where the next connection resumes: a cursor, or <c>earliest</c>/<c>latest</c> before the first position is known.</summary>
+    public string Cursor { get; set; } = cursor;
+
+    /// <summary>Set by a transport when its connection delivered its first frame; a failure before that makes the client fall back.</summary>
+    public bool Established { get; set; }
+
+    public HttpClient CreateHttpClient() => http();
+
+    public static bool IsKeyword(string cursor) => cursor is "earliest" or "latest";
+
+    /// <summary><c>topic=a&amp;topic=b</c>.</summary>
+    public string TopicQuery()
+    {
+        var query = new StringBuilder();
+        foreach (var pattern in Patterns)
+        {
+            query.Append(query.Length == 0 ? "" : "&").Append("topic=").Append(Uri.EscapeDataString(pattern));
+        }
+
+        return query.ToString();
+    }
+
+    public async ValueTask<string?> AuthorizeAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var token = await Tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!string.IsNullOrEmpty(token))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return token;
+    }
+
+    /// <summary>A token cancelled by <paramref name="cancellationToken"/> or after <paramref name="timeout"/> on the client's clock.</summary>
+    public Deadline Timeout(TimeSpan timeout, CancellationToken cancellationToken) => new(timeout, Options.TimeProvider, cancellationToken);
+}
+
+/// <summary>A linked cancellation source with a timer on a <see cref="TimeProvider"/>; disposing stops the timer first.</summary>
+internal sealed class Deadline : IDisposable
+{
+    private readonly CancellationTokenSource _source;
+    private readonly ITimer? _timer;
+
+    public Deadline(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            _timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), _source, timeout, System.Threading.Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    public CancellationToken Token => _source.Token;
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _source.Dispose();
+    }
+}
+
+/// <summary>One way of receiving a subscription's events, from <see cref="SubscriptionContext.Cursor"/> on.</summary>
+internal interface ISubscriptionTransport
+{
+    SwitchboardTransport Kind { get; }
+
+    /// <summary>Connects once and yields what arrives; ends when the hub ends the connection, throws when it fails.</summary>
+    IAsyncEnumerable<Delivery> RunAsync(SubscriptionContext context, CancellationToken cancellationToken);
+}

@@ -1,0 +1,183 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+
+namespace Switchboard.Client;
+
+/// <summary>
+/// <c>GET /v1/ws</c> with <see cref="ClientWebSocket"/>: one connection, one <c>subscribe</c> op with <c>after</c> set to the
+/// cursor; the <c>ack</c> is the first frame. Tokens are renewed in place with <c>op: refresh</c> before they expire.
+/// </summary>
+internal sealed class WebSocketTransport : ISubscriptionTransport
+{
+    private const string SubscriptionId = "s";
+
+    public SwitchboardTransport Kind => SwitchboardTransport.WebSocket;
+
+    public async IAsyncEnumerable<Delivery> RunAsync(SubscriptionContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        using var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("switchboard.v1");
+        socket.Options.CollectHttpResponseDetails = true;
+        var token = await context.Tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!string.IsNullOrEmpty(token))
+        {
+            socket.Options.SetRequestHeader("Authorization", "Bearer " + token);
+        }
+
+        var builder = new UriBuilder(new Uri(context.BaseAddress, "v1/ws"));
+        builder.Scheme = builder.Scheme == Uri.UriSchemeHttps ? "wss" : "ws";
+        using (var handshake = context.Timeout(options.ConnectTimeout, cancellationToken))
+        {
+            try
+            {
+                await socket.ConnectAsync(builder.Uri, handshake.Token).ConfigureAwait(false);
+            }
+            catch (WebSocketException ex) when (socket.HttpStatusCode != 0)
+            {
+                var status = (int)socket.HttpStatusCode;
+                TimeSpan? retryAfter = socket.HttpResponseHeaders?.TryGetValue("Retry-After", out var values) == true
+                    && int.TryParse(values.FirstOrDefault(), out var seconds) ? TimeSpan.FromSeconds(seconds) : null;
+                throw status == 401
+                    ? new CredentialRejectedException(null, $"WebSocket upgrade refused: 401 ({ex.Message})")
+                    : new TransportStatusException(status, null, retryAfter, $"WebSocket upgrade refused: {status}");
+            }
+        }
+
+        await SendAsync(socket, new WsRequestDto { Op = "subscribe", Id = SubscriptionId, Topics = context.Patterns, After = context.Cursor }, cancellationToken)
+            .ConfigureAwait(false);
+
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task refreshing = Task.CompletedTask;
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        try
+        {
+            while (true)
+            {
+                WsMessageDto? message;
+                using (var firstFrame = context.Established ? null : context.Timeout(options.ConnectTimeout, connection.Token))
+                {
+                    message = await ReceiveAsync(socket, buffer, options.MaxMessageBytes, firstFrame?.Token ?? connection.Token).ConfigureAwait(false);
+                }
+
+                if (message is null)
+                {
+                    if (socket.CloseStatus == WebSocketCloseStatus.PolicyViolation && socket.CloseStatusDescription == "token expired")
+                    {
+                        throw new CredentialRejectedException("token-expired", "The WebSocket was closed: token expired");
+                    }
+
+                    yield break; // closed by the hub (shutdown, too slow, …): reconnect from the cursor
+                }
+
+                switch (message.Op)
+                {
+                    case "ack" when message.IdText == SubscriptionId:
+                        context.Established = true;
+                        if (context.Tokens.CanRefresh)
+                        {
+                            refreshing = RefreshLoopAsync(socket, context, connection.Token);
+                        }
+
+                        if (message.Cursor is { } start)
+                        {
+                            yield return new Delivery(Position: start);
+                        }
+
+                        break;
+                    case "event" when message.Event is { } e && message.Cursor is { } cursor:
+                        yield return new Delivery(Event: e.ToHubEvent(cursor));
+                        break;
+                    case "reset" when message.Cursor is { } resetCursor:
+                        yield return new Delivery(Reset: new HubReset(message.Reason ?? "reset", resetCursor));
+                        break;
+                    case "error" when message.IdText == SubscriptionId || (message.IdText is null && message.Subscription == SubscriptionId):
+                        throw message.Code switch
+                        {
+                            "forbidden" => new SwitchboardAccessDeniedException(0, message.Code, message.Message ?? message.Code),
+                            "unauthorized" or "invalid_token" or "token_expired" => new CredentialRejectedException(message.Code, message.Message ?? message.Code),
+                            _ => new SwitchboardException(0, message.Code, message.Message ?? "WebSocket subscribe failed"),
+                        };
+                }
+            }
+        }
+        finally
+        {
+            await connection.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await refreshing.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
+            {
+                // the connection is over; its refresh loop with it
+            }
+
+            if (socket.State == WebSocketState.Open)
+            {
+                socket.Abort();
+            }
+        }
+    }
+
+    /// <summary>Sends <c>op: refresh</c> with a fresh token shortly before the current one expires, for as long as the connection lives.</summary>
+    private static async Task RefreshLoopAsync(ClientWebSocket socket, SubscriptionContext context, CancellationToken cancellationToken)
+    {
+        var time = context.Options.TimeProvider;
+        var n = 0;
+        while (context.Tokens.RefreshDue is { } due)
+        {
+            var wait = due - time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+            }
+
+            var stale = await context.Tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+            var fresh = context.Tokens.RefreshDue is { } stillDue && time.GetUtcNow() < stillDue
+                ? stale
+                : await context.Tokens.RefreshAsync(stale, cancellationToken).ConfigureAwait(false);
+            if (fresh is null)
+            {
+                return;
+            }
+
+            await SendAsync(socket, new WsRequestDto { Op = "refresh", Id = "r" + n++, Token = fresh }, cancellationToken).ConfigureAwait(false);
+            ClientLog.TokenRefreshed(context.Logger, "websocket");
+            if (context.Tokens.RefreshDue is { } next && next <= time.GetUtcNow())
+            {
+                return; // the provider handed out a token already due: let the hub close and the reconnect fetch again
+            }
+        }
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, WsRequestDto request, CancellationToken cancellationToken) =>
+        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(request, ClientJsonContext.Default.WsRequestDto), WebSocketMessageType.Text, true, cancellationToken);
+
+    /// <summary>Reads one whole text message into <paramref name="buffer"/> (bounded); null when the hub closed the socket.</summary>
+    private static async Task<WsMessageDto?> ReceiveAsync(ClientWebSocket socket, ArrayBufferWriter<byte> buffer, int maxBytes, CancellationToken cancellationToken)
+    {
+        buffer.ResetWrittenCount();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken).ConfigureAwait(false);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return null;
+            }
+
+            buffer.Advance(result.Count);
+            if (buffer.WrittenCount > maxBytes)
+            {
+                throw new WebSocketException(WebSocketError.Faulted, $"A WebSocket message exceeded {maxBytes} bytes.");
+            }
+
+            if (result.EndOfMessage)
+            {
+                return JsonSerializer.Deserialize(buffer.WrittenSpan, ClientJsonContext.Default.WsMessageDto);
+            }
+        }
+    }
+}

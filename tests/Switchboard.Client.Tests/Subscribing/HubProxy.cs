@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Switchboard.Client.Tests.Subscribing;
+
+/// <summary>
+/// A TCP proxy in front of a hub that can refuse WebSocket upgrades or SSE streams (502, as a proxy would), cut every open
+/// connection, or swallow the answer to the next publishes after the hub has handled them. Plain HTTP requests are sent
+/// upstream with <c>Connection: close</c>, so every request is a new connection the proxy inspects.
+/// </summary>
+internal sealed class HubProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Uri _upstream;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<int, (TcpClient Client, TcpClient Upstream)> _open = new();
+    private readonly Task _accepting;
+    private int _next;
+    private int _dropPublishes;
+
+    public HubProxy(Uri upstream)
+    {
+        _upstream = upstream;
+        _listener.Start();
+        BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+        _accepting = AcceptAsync();
+    }
+
+    public Uri BaseAddress { get; }
+
+    public volatile bool RefuseWebSockets;
+
+    public volatile bool RefuseSse;
+
+    /// <summary>SSE requests reach the hub, but no byte of their answers comes back (a buffering proxy).</summary>
+    public volatile bool BufferSse;
+
+    public int Upgrades;
+
+
+    public int DroppedPublishes;
+
+    /// <summary>The next <paramref name="count"/> POSTs reach the hub, but their answers are replaced by a dropped connection.</summary>
+    public void DropPublishAnswers(int count) => Interlocked.Exchange(ref _dropPublishes, count);
+
+    /// <summary>Cuts every open connection, as a network failure would.</summary>
+    public void DropAll()
+    {
+        foreach (var (id, pair) in _open)
+        {
+            if (_open.TryRemove(id, out _))
+            {
+                pair.Client.Client.LingerState = new LingerOption(true, 0);
+                pair.Client.Dispose();
+                pair.Upstream.Dispose();
+            }
+        }
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    private async Task HandleAsync(TcpClient client)
+    {
+        var id = Interlocked.Increment(ref _next);
+        using var upstream = new TcpClient();
+        using var owned = client;
+        try
+        {
+            var stream = client.GetStream();
+            var (head, rest) = await ReadHeadAsync(stream);
+            if (head is null)
+            {
+                return;
+            }
+
+            var lines = head.Split("\r\n");
+            var requestLine = lines[0];
+            var isUpgrade = lines.Any(l => l.StartsWith("Upgrade:", StringComparison.OrdinalIgnoreCase) && l.Contains("websocket", StringComparison.OrdinalIgnoreCase));
+            if ((isUpgrade && RefuseWebSockets) || (RefuseSse && requestLine.StartsWith("GET /v1/stream", StringComparison.Ordinal)))
+            {
+                await stream.WriteAsync("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                return;
+            }
+
+            if (isUpgrade)
+            {
+                Interlocked.Increment(ref Upgrades);
+                head += "\r\n\r\n";
+            }
+            else
+            {
+                head = string.Join("\r\n", lines.Where(l => l.Length > 0 && !l.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase))) + "\r\nConnection: close\r\n\r\n";
+            }
+
+            await upstream.ConnectAsync(_upstream.Host, _upstream.Port);
+            var up = upstream.GetStream();
+            await up.WriteAsync(Encoding.ASCII.GetBytes(head));
+            await up.WriteAsync(rest);
+            _open[id] = (client, upstream);
+            if (requestLine.StartsWith("POST ", StringComparison.Ordinal) && Interlocked.Decrement(ref _dropPublishes) >= 0)
+            {
+                // Let the hub handle it, then lose the answer.
+                var forwarding = stream.CopyToAsync(up);
+                var first = new byte[1];
+                await up.ReadExactlyAsync(first);
+                Interlocked.Increment(ref DroppedPublishes);
+                client.Client.LingerState = new LingerOption(true, 0);
+                return;
+            }
+
+            if (BufferSse && requestLine.StartsWith("GET /v1/stream", StringComparison.Ordinal))
+            {
+                await stream.CopyToAsync(up);
+                return;
+            }
+
+            var toUpstream = stream.CopyToAsync(up);
+            var toClient = up.CopyToAsync(stream);
+            await Task.WhenAny(toUpstream, toClient);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or EndOfStreamException)
+        {
+            // a cut connection
+        }
+        finally
+        {
+            _open.TryRemove(id, out _);
+        }
+    }
+
+    private static async Task<(string? Head, byte[] Body)> ReadHeadAsync(NetworkStream stream)
+    {
+        var buffer = new byte[64 * 1024];
+        var length = 0;
+        while (length < buffer.Length)
+        {
+            var n = await stream.ReadAsync(buffer.AsMemory(length));
+            if (n == 0)
+            {
+                return (null, []);
+            }
+
+            length += n;
+            var end = buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8);
+            if (end >= 0)
+            {
+                return (Encoding.ASCII.GetString(buffer, 0, end), buffer[(end + 4)..length]);
+            }
+        }
+
+        return (null, []);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        DropAll();
+        await _accepting;
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,355 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Switchboard.Testing;
+
+namespace Switchboard.Client.Tests.Subscribing;
+
+public sealed class SwitchboardClientTests
+{
+    private const string Secret = "switchboard-client-test-secret-0123456789";
+
+    public static TheoryData<SwitchboardTransport> EveryTransport() =>
+        [SwitchboardTransport.WebSocket, SwitchboardTransport.ServerSentEvents, SwitchboardTransport.LongPolling, SwitchboardTransport.Polling];
+
+    private static SwitchboardClientOptions Options(Uri baseAddress, params SwitchboardTransport[] transports)
+    {
+        var options = new SwitchboardClientOptions
+        {
+            BaseAddress = baseAddress,
+            InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+            UpgradeRetryDelay = TimeSpan.FromMilliseconds(300),
+            MaxUpgradeRetryDelay = TimeSpan.FromSeconds(1),
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            PollInterval = TimeSpan.FromMilliseconds(50),
+            LongPollWait = TimeSpan.FromSeconds(5),
+        };
+        if (transports.Length > 0)
+        {
+            options.Transports.Clear();
+            foreach (var transport in transports)
+            {
+                options.Transports.Add(transport);
+            }
+        }
+
+        return options;
+    }
+
+    private static JsonElement Json<T>(T value) => JsonSerializer.SerializeToElement(value);
+
+    private static int Number(HubEvent e) => e.Data.GetProperty("i").GetInt32();
+
+    private static async Task<List<HubEvent>> TakeAsync(IAsyncEnumerable<HubEvent> events, int count)
+    {
+        var taken = new List<HubEvent>();
+        using var timeout = new CancellationTokenSource(Waiting.DefaultTimeout);
+        await foreach (var e in events.WithCancellation(timeout.Token))
+        {
+            taken.Add(e);
+            if (taken.Count == count)
+            {
+                break;
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>Runs a subscription in the background, collecting its events and the transports it connected on.</summary>
+    private sealed class Collector : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+
+        public Collector(SwitchboardClient client, string[] patterns, string? after = "earliest")
+        {
+            var options = new SubscribeOptions { After = after, OnConnected = Connections.Enqueue, OnReset = Resets.Enqueue };
+            Running = Task.Run(async () =>
+            {
+                await foreach (var e in client.SubscribeAsync(patterns, options, _stop.Token))
+                {
+                    Events.Enqueue(e);
+                }
+            });
+        }
+
+        public ConcurrentQueue<HubEvent> Events { get; } = new();
+
+        public ConcurrentQueue<SwitchboardTransport> Connections { get; } = new();
+
+        public ConcurrentQueue<HubReset> Resets { get; } = new();
+
+        public Task Running { get; }
+
+        public SwitchboardTransport? Current => Connections.IsEmpty ? null : Connections.Last();
+
+        public Task UntilCountAsync(int count) =>
+            Waiting.UntilAsync(() => Running.IsCompleted || Events.Count >= count, $"{count} events (have {Events.Count})", TimeSpan.FromSeconds(30));
+
+        public Task UntilTransportAsync(SwitchboardTransport transport) =>
+            Waiting.UntilAsync(() => Running.IsCompleted || Current == transport, $"a connection over {transport} (on {Current})", TimeSpan.FromSeconds(20));
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            try
+            {
+                await Running.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            _stop.Dispose();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryTransport))]
+    public async Task ForcedTransport_DeliversInOrder_AndResumesFromACursorWithoutGapOrRepeat(SwitchboardTransport transport)
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        using var client = new SwitchboardClient(Options(hub.BaseAddress, transport));
+        for (var i = 0; i < 10; i++)
+        {
+            await client.PublishAsync(i % 2 == 0 ? "orders.eu" : "orders.us", Json(new { i }));
+            await client.PublishAsync("other", Json(new { i = -1 }));
+        }
+
+        var connected = new ConcurrentQueue<SwitchboardTransport>();
+        var first = await TakeAsync(client.SubscribeAsync(["orders.*"], new SubscribeOptions { After = "earliest", OnConnected = connected.Enqueue }), 4);
+        Assert.Equal([0, 1, 2, 3], first.Select(Number));
+        Assert.Equal(transport, Assert.Single(connected.Distinct()));
+
+        // Resume from the fourth event's cursor while more are published live.
+        var resumed = client.SubscribeAsync(["orders.*"], first[^1].Cursor);
+        var reading = TakeAsync(resumed, 10);
+        for (var i = 10; i < 14; i++)
+        {
+            await client.PublishAsync("orders.eu", Json(new { i }));
+        }
+
+        var rest = await reading.Within(TimeSpan.FromSeconds(20));
+        Assert.Equal(Enumerable.Range(4, 10), rest.Select(Number));
+        Assert.True(rest.Zip(rest.Skip(1)).All(p => p.First.Seq < p.Second.Seq), "seqs increase");
+        Assert.All(rest, e => Assert.False(string.IsNullOrEmpty(e.Cursor)));
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryTransport))]
+    public async Task EveryTransport_HandsOutTheSameCursorsAsWebSocket(SwitchboardTransport transport)
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        using var client = new SwitchboardClient(Options(hub.BaseAddress, transport));
+        using var reference = new SwitchboardClient(Options(hub.BaseAddress, SwitchboardTransport.WebSocket));
+        for (var i = 0; i < 5; i++)
+        {
+            await client.PublishAsync("orders.eu", Json(new { i }));
+            await client.PublishAsync("noise", Json(new { i }));
+        }
+
+        var mine = await TakeAsync(client.SubscribeAsync(["orders.eu"], "earliest"), 5);
+        var theirs = await TakeAsync(reference.SubscribeAsync(["orders.eu"], "earliest"), 5);
+        Assert.Equal(theirs.Select(e => (e.Seq, e.Cursor)), mine.Select(e => (e.Seq, e.Cursor)));
+    }
+
+    [Fact]
+    public async Task Auto_FallsBackToSse_ThenLongPolling_AndReturnsToWebSocket()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress) { RefuseWebSockets = true };
+        using var client = new SwitchboardClient(Options(proxy.BaseAddress));
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await using var collector = new Collector(client, ["room"]);
+
+        await collector.UntilTransportAsync(SwitchboardTransport.ServerSentEvents);
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+
+        proxy.RefuseSse = true;
+        proxy.DropAll();
+        await collector.UntilTransportAsync(SwitchboardTransport.LongPolling);
+        await publisher.PublishAsync("room", Json(new { i = 2 }));
+        await collector.UntilCountAsync(2);
+
+        proxy.RefuseWebSockets = false;
+        proxy.RefuseSse = false;
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+        await publisher.PublishAsync("room", Json(new { i = 3 }));
+        await collector.UntilCountAsync(3);
+
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        Assert.Equal([1, 2, 3], collector.Events.Select(Number));
+        Assert.DoesNotContain(SwitchboardTransport.Polling, collector.Connections);
+    }
+
+    [Fact]
+    public async Task Auto_FallsBackToLongPolling_WhenSseIsBufferedByAProxy()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress) { RefuseWebSockets = true, BufferSse = true };
+        var options = Options(proxy.BaseAddress);
+        options.ConnectTimeout = TimeSpan.FromMilliseconds(500);
+        options.UpgradeRetryDelay = TimeSpan.FromSeconds(30);
+        using var client = new SwitchboardClient(options);
+        await using var collector = new Collector(client, ["room"]);
+
+        await collector.UntilTransportAsync(SwitchboardTransport.LongPolling);
+        await client.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+        Assert.DoesNotContain(SwitchboardTransport.ServerSentEvents, collector.Connections);
+    }
+
+    [Fact]
+    public async Task ManyEvents_AcrossForcedDisconnectsAndSwitches_NoGapNoRepeat()
+    {
+        const int Count = 600;
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var options = Options(proxy.BaseAddress);
+        options.UpgradeRetryDelay = TimeSpan.FromMilliseconds(150);
+        options.MaxUpgradeRetryDelay = TimeSpan.FromMilliseconds(300);
+        using var client = new SwitchboardClient(options);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await using var collector = new Collector(client, ["load.*"]);
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+
+        var disconnects = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            await publisher.PublishAsync($"load.{i % 3}", Json(new { i }));
+            if (i % 40 == 39)
+            {
+                // Alternate which transports the proxy lets through, then cut everything: the next connection lands elsewhere.
+                var phase = i / 40 % 4;
+                proxy.RefuseWebSockets = phase is 1 or 2;
+                proxy.RefuseSse = phase == 2;
+                var before = collector.Connections.Count;
+                proxy.DropAll();
+                disconnects++;
+                await collector.UntilCountAsync(i + 1);
+                await Waiting.UntilAsync(() => collector.Connections.Count > before || collector.Running.IsCompleted, "a reconnect after the cut");
+            }
+        }
+
+        await collector.UntilCountAsync(Count);
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        var events = collector.Events.ToList();
+        Assert.Equal(Enumerable.Range(0, Count), events.Select(Number));
+        Assert.True(events.Zip(events.Skip(1)).All(p => p.First.Seq < p.Second.Seq), "seqs increase");
+        Assert.True(disconnects >= 10, $"{disconnects} disconnects");
+        var switches = collector.Connections.Zip(collector.Connections.Skip(1)).Count(p => p.First != p.Second);
+        Assert.True(switches >= 10, $"{switches} transport switches: {string.Join(",", collector.Connections)}");
+    }
+
+    [Fact]
+    public async Task Publish_RetriedAfterALostAnswer_AppendsExactlyOnce()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        using var client = new SwitchboardClient(Options(proxy.BaseAddress));
+        proxy.DropPublishAnswers(2);
+
+        var single = await client.PublishAsync("orders", Json(new { i = 1 }), type: "order.created");
+        var batch = await client.PublishBatchAsync([new OutgoingEvent("orders", Json(new { i = 2 })), new OutgoingEvent("orders", Json(new { i = 3 }))]);
+
+        Assert.Equal(2, proxy.DroppedPublishes);
+        Assert.True(single.Replayed, "the retry was answered from the idempotency record");
+        Assert.Equal("order.created", single.Type);
+        Assert.Equal(2, batch.Count);
+        using var http = hub.CreateClient();
+        var stored = await http.GetFromJsonAsync<JsonElement>("v1/events?topic=orders&after=earliest");
+        Assert.Equal([1, 2, 3], stored.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("data").GetProperty("i").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Publish_WithAnInvalidTopic_FailsWithTheProblemCode()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        using var client = new SwitchboardClient(Options(hub.BaseAddress));
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => client.PublishAsync("bad..topic", Json(1)));
+        Assert.Equal("invalid-topic", error.Code);
+    }
+
+    [Theory]
+    [InlineData(SwitchboardTransport.WebSocket)]
+    [InlineData(SwitchboardTransport.ServerSentEvents)]
+    [InlineData(SwitchboardTransport.LongPolling)]
+    public async Task ShortLivedTokens_AreRefreshedThroughGetTokenAsync(SwitchboardTransport transport)
+    {
+        await using var hub = await HubServer.StartAsync(o =>
+        {
+            o.Auth.JwtSecret = Secret;
+            o.Auth.ClockSkew = TimeSpan.Zero;
+        }, sqlite: false);
+        var calls = 0;
+        var options = Options(hub.BaseAddress, transport);
+        options.TokenRefreshBefore = TimeSpan.FromSeconds(1);
+        options.GetTokenAsync = _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return ValueTask.FromResult(SubscriberTokens.Create(Secret, "alice", ["orders.>"], [], null, TimeSpan.FromSeconds(3)));
+        };
+        using var client = new SwitchboardClient(options);
+        var publisherOptions = Options(hub.BaseAddress);
+        publisherOptions.Token = SubscriberTokens.Create(Secret, "backend", [], ["orders.>"], null, TimeSpan.FromHours(1));
+        using var publisher = new SwitchboardClient(publisherOptions);
+        await using var collector = new Collector(client, ["orders.>"]);
+
+        await publisher.PublishAsync("orders.eu", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+        // Long enough that the first token has expired, with its replacements in use.
+        await Waiting.UntilAsync(() => Volatile.Read(ref calls) >= 3 || collector.Running.IsCompleted, "two token refreshes", TimeSpan.FromSeconds(20));
+        await publisher.PublishAsync("orders.eu", Json(new { i = 2 }));
+        await collector.UntilCountAsync(2);
+
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        Assert.Equal([1, 2], collector.Events.Select(Number));
+        Assert.Equal(transport, Assert.Single(collector.Connections.Distinct()));
+    }
+
+    public static TheoryData<SwitchboardTransport[]> TransportLists() =>
+    [
+        [SwitchboardTransport.WebSocket], [SwitchboardTransport.ServerSentEvents], [SwitchboardTransport.LongPolling], [SwitchboardTransport.Polling], [],
+    ];
+
+    [Theory]
+    [MemberData(nameof(TransportLists))]
+    public async Task ForbiddenTopic_EndsTheSubscriptionWithAccessDenied(SwitchboardTransport[] transports)
+    {
+        await using var hub = await HubServer.StartAsync(o => o.Auth.JwtSecret = Secret, sqlite: false);
+        var options = Options(hub.BaseAddress, transports);
+        options.Token = SubscriberTokens.Create(Secret, "mallory", ["chat.>"], [], null, TimeSpan.FromHours(1));
+        using var client = new SwitchboardClient(options);
+
+        var error = await Assert.ThrowsAsync<SwitchboardAccessDeniedException>(() => TakeAsync(client.SubscribeAsync(["orders"]), 1));
+        Assert.Equal("forbidden", error.Code);
+    }
+
+    [Fact]
+    public async Task ABadCredential_WithNoWayToRefreshIt_EndsWithAccessDenied()
+    {
+        await using var hub = await HubServer.StartAsync(o => o.Auth.JwtSecret = Secret, sqlite: false);
+        var options = Options(hub.BaseAddress);
+        options.Token = SubscriberTokens.Create("another-secret-that-is-long-enough-0123456789", "mallory", [">"], [], null, TimeSpan.FromHours(1));
+        using var client = new SwitchboardClient(options);
+
+        await Assert.ThrowsAsync<SwitchboardAccessDeniedException>(() => TakeAsync(client.SubscribeAsync(["orders"]), 1));
+        await Assert.ThrowsAsync<SwitchboardAccessDeniedException>(() => client.PublishAsync("orders", Json(1)));
+    }
+
+    [Fact]
+    public async Task AForeignCursor_IsReportedAsAReset_AndTheSubscriptionContinues()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        using var client = new SwitchboardClient(Options(hub.BaseAddress));
+        await client.PublishAsync("a", Json(new { i = 7 }));
+        var resets = new ConcurrentQueue<HubReset>();
+
+        var events = await TakeAsync(client.SubscribeAsync(["a"], new SubscribeOptions { After = "0123456789abcdef.7", OnReset = resets.Enqueue }), 1);
+
+        Assert.Equal(7, Number(Assert.Single(events)));
+        Assert.Equal("epoch-changed", Assert.Single(resets).Reason);
+    }
+}
