@@ -611,8 +611,9 @@ export class Subscription extends Emitter {
         let first = true;
         while (!controller.signal.aborted) {
             const extra = { after: this.cursor, limit: String(limit) };
+            // The first long poll answers at once: it proves the transport works before the long holds.
             if (long)
-                extra.wait = String(this.hub.options.longPollWait ?? 25);
+                extra.wait = first ? '0' : String(this.hub.options.longPollWait ?? 25);
             const headers = await this.hub.headers(etag && !long ? { 'If-None-Match': etag } : {});
             let response;
             try {
@@ -737,7 +738,7 @@ export class Subscription extends Emitter {
             }
             catch (e) {
                 if (buffered)
-                    return new Ending('unsupported', new SwitchboardError('sse: no answer in time', 'sse-timeout', undefined, false, transport));
+                    return new Ending('unsupported', new SwitchboardError(`sse: no answer within ${openTimeout} ms (a buffering proxy?)`, 'sse-buffered', undefined, false, transport));
                 if (controller.signal.aborted)
                     return new Ending('closed');
                 return new Ending('transient', new SwitchboardError(`sse: ${e.message}`, 'network-error', undefined, false, transport));

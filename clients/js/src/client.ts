@@ -685,7 +685,8 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     let first = true;
     while (!controller.signal.aborted) {
       const extra: Record<string, string> = { after: this.cursor, limit: String(limit) };
-      if (long) extra.wait = String(this.hub.options.longPollWait ?? 25);
+      // The first long poll answers at once: it proves the transport works before the long holds.
+      if (long) extra.wait = first ? '0' : String(this.hub.options.longPollWait ?? 25);
       const headers = await this.hub.headers(etag && !long ? { 'If-None-Match': etag } : {});
       let response: Response;
       try {
@@ -797,7 +798,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
       try {
         response = await this.hub.fetch(`${this.hub.url}/v1/stream?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
       } catch (e) {
-        if (buffered) return new Ending('unsupported', new SwitchboardError('sse: no answer in time', 'sse-timeout', undefined, false, transport));
+        if (buffered) return new Ending('unsupported', new SwitchboardError(`sse: no answer within ${openTimeout} ms (a buffering proxy?)`, 'sse-buffered', undefined, false, transport));
         if (controller.signal.aborted) return new Ending('closed');
         return new Ending('transient', new SwitchboardError(`sse: ${(e as Error).message}`, 'network-error', undefined, false, transport));
       }
