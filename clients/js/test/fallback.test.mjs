@@ -68,21 +68,22 @@ test('1,000 events while forcing at least 10 transport switches and 10 disconnec
     const log = record(sub);
     await waitFor(() => sub.state === 'open', 10000, 'open');
     const modes = [
-      { ws: 'refuse', sse: 'pass' }, // -> sse
-      { ws: 'refuse', sse: 'refuse' }, // -> long-poll
-      { ws: 'pass', sse: 'pass' }, // -> websocket
+      { ws: 'refuse', sse: 'pass', expect: 'sse' },
+      { ws: 'refuse', sse: 'refuse', expect: 'long-poll' },
+      { ws: 'pass', sse: 'pass', expect: 'websocket' },
     ];
     const published = [];
     let disconnects = 0;
     for (let round = 0; round < 20; round++) {
       published.push(...(await publishBatch(topic, Array.from({ length: 50 }, (_, i) => round * 50 + i))));
-      const mode = modes[round % modes.length];
+      const { expect, ...mode } = modes[round % modes.length];
       Object.assign(proxy.state, mode);
       proxy.dropAll();
       disconnects++;
       const opensBefore = log.opens.length;
-      // Wait until the subscription is back (on whichever transport the mode allows) before the next round.
-      await waitFor(() => log.opens.length > opensBefore && sub.state === 'open', 15000, `reconnect in round ${round}`);
+      // Wait until the subscription is back on the best transport the proxy now allows (a fallback, or
+      // the timed return to a better one) before the next round.
+      await waitFor(() => log.opens.length > opensBefore && sub.state === 'open' && sub.transport === expect, 15000, `${expect} in round ${round}`);
     }
     Object.assign(proxy.state, { ws: 'pass', sse: 'pass' });
     await waitFor(() => log.events.length >= 1000, 30000, `1000 events (have ${log.events.length})`);

@@ -55,7 +55,7 @@ public sealed class JsClientTests
         };
 
         var result = await NodeScript.RunInAsync(Path.Combine("clients", "js"), environment, TimeSpan.FromMinutes(4),
-            "--test", "--test-reporter=spec", "--test-concurrency=1", "test/");
+            "--test", "--test-force-exit", "--test-reporter=spec", "--test-concurrency=1", "test/");
 
         Assert.True(result.ExitCode == 0, $"node --test in clients/js failed ({result.ExitCode}):\n{result.Output}\n{result.Error}");
         Assert.Contains("fail 0", result.Output);
