@@ -79,8 +79,8 @@ test('a cursor store persists the cursor under the key and a new subscription re
 test('publish: a given idempotency key appends once, a generated key differs per publish', async () => {
   const topic = uniqueTopic();
   const hub = new Switchboard(HUB, { ...fast, cursorStore: null });
-  const a = await hub.publish(topic, { id: 1 }, { type: 'order.created', idempotencyKey: 'k-1' });
-  const b = await hub.publish(topic, { id: 1 }, { type: 'order.created', idempotencyKey: 'k-1' });
+  const a = await hub.publish(topic, { id: 1 }, { type: 'order.created', idempotencyKey: `k-${topic}` });
+  const b = await hub.publish(topic, { id: 1 }, { type: 'order.created', idempotencyKey: `k-${topic}` });
   assert.equal(a.seq, b.seq);
   const c = await hub.publish(topic, { id: 2 });
   assert.notEqual(c.seq, a.seq);
