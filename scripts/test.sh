@@ -79,6 +79,24 @@ if [[ -f "$NODE_DIR/package.json" ]]; then
 fi
 
 # ---------------------------------------------------------------------------
+# 2b. The JavaScript client (clients/js): npm ci (typescript, and ws for its
+#     node:test suite, which the .NET test JsClientTests runs against real hubs),
+#     then tsc. The built dist/ is committed (the hub embeds it without npm), so a
+#     dist that differs from what tsc makes now is stale: counted as a failure.
+# ---------------------------------------------------------------------------
+JS_DIR="$ROOT/clients/js"
+if [[ -f "$JS_DIR/package.json" ]]; then
+  log "Building the JavaScript client (npm ci, tsc) in clients/js"
+  if ! (cd "$JS_DIR" && npm ci --no-audit --no-fund && npx tsc); then
+    warn "npm ci or tsc failed in clients/js"
+    setup_failures=$((setup_failures + 1))
+  elif ! git -C "$ROOT" diff --exit-code --stat -- clients/js/dist; then
+    warn "clients/js/dist is stale: run 'npx tsc' in clients/js and commit dist/"
+    setup_failures=$((setup_failures + 1))
+  fi
+fi
+
+# ---------------------------------------------------------------------------
 # 3. The .NET test run. TRX reports (one per test project; the prefix keeps
 #    their names unique) are the source of truth for the counts; console output
 #    is also kept in a log file.

@@ -70,6 +70,9 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         // with it. The endpoint writes its own problems before the upgrade.
         endpoints.MapGroup(prefix).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", WebSocketEndpoint.AcceptAsync)
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
+        // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
+        endpoints.MapGroup(prefix).WithTags("Switchboard").MapGet("/client.js", ClientScript.Serve)
+            .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
             .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
 

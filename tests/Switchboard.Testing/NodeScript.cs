@@ -45,6 +45,45 @@ public static class NodeScript
         return (process.ExitCode, await output, await error);
     }
 
+    /// <summary>
+    /// Runs <c>node</c> with <paramref name="arguments"/> in <paramref name="directory"/> (relative to the repository root),
+    /// for a package other than tests/node, such as <c>clients/js</c> (<c>node --test</c>). Its node_modules must exist.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunInAsync(string directory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
+    {
+        var path = Path.Combine(RepositoryRoot(), directory);
+        if (!Directory.Exists(Path.Combine(path, "node_modules")))
+        {
+            throw new InvalidOperationException($"{path}/node_modules is missing: run scripts/test.sh (it runs npm ci there).");
+        }
+
+        var start = new ProcessStartInfo("node") { WorkingDirectory = path, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"node {string.Join(' ', arguments)} did not finish in {timeout}:\n{await output}\n{await error}");
+        }
+
+        return (process.ExitCode, await output, await error);
+    }
+
     public static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

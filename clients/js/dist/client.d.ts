@@ -1,0 +1,209 @@
+export type TransportName = 'websocket' | 'sse' | 'long-poll' | 'poll';
+export declare const ALL_TRANSPORTS: readonly TransportName[];
+/** An event as delivered: the hub's event plus the cursor just after it. */
+export interface HubEvent {
+    seq: number;
+    topic: string;
+    type: string;
+    time: string;
+    data: unknown;
+    cursor: string;
+}
+/** A gap the hub told us about: events were lost to retention or the hub's history changed. */
+export interface ResetInfo {
+    reason: string;
+    cursor: string;
+}
+export type SubscriptionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** Where cursors are kept between runs (a page reload, a process restart). */
+export interface CursorStore {
+    get(key: string): string | null | undefined | Promise<string | null | undefined>;
+    set(key: string, cursor: string): void | Promise<void>;
+}
+export interface SwitchboardOptions {
+    /** A subscriber token (JWT) or API key sent as the bearer credential. */
+    token?: string;
+    /** Returns a fresh token; called before the current one expires and on token-expired. */
+    getToken?: () => string | Promise<string>;
+    /** Transports to try, best first. Default (`'auto'`): websocket, sse, long-poll, poll. */
+    transports?: TransportName[] | 'auto';
+    /** Cursor persistence for subscriptions given a `key`. Default: localStorage when there is one. */
+    cursorStore?: CursorStore | null;
+    /** A WebSocket constructor (Node 20 has none built in: pass `ws`). Default: globalThis.WebSocket. */
+    WebSocket?: unknown;
+    /** A fetch implementation. Default: globalThis.fetch. */
+    fetch?: typeof fetch;
+    /** Reconnect back-off (full jitter): first ceiling and largest ceiling, in ms. Default 500 / 30000. */
+    backoff?: {
+        initial?: number;
+        max?: number;
+    };
+    /** After a transport failed, how long until a better one is tried again (doubling). Default 5000 / 60000 ms. */
+    upgradeRetry?: {
+        initial?: number;
+        max?: number;
+    };
+    /** How long a WebSocket may take to open and acknowledge, in ms. Default 5000. */
+    wsOpenTimeout?: number;
+    /** How long an SSE response may take to show its `retry:` line or a heartbeat before it counts as buffered. Default 5000 ms. */
+    sseOpenTimeout?: number;
+    /** An SSE stream silent for this long (no event, no heartbeat) is reconnected. Default 45000 ms. */
+    sseIdleTimeout?: number;
+    /** Long-poll `wait` in seconds. Default 25. */
+    longPollWait?: number;
+    /** Short-poll interval in ms. Default: the hub's X-Poll-Interval hint (2 s). */
+    pollInterval?: number;
+    /** Refresh a JWT this many ms before its `exp`. Default 30000 (or a third of a shorter lifetime). */
+    refreshMargin?: number;
+    /** Member name for presence when no token names one. */
+    name?: string;
+}
+export interface SubscribeOptions {
+    /** Where to start: a cursor, 'earliest' or 'latest' (default). A stored cursor for `key` wins. */
+    after?: string;
+    /** Name under which the cursor is persisted in the cursor store. */
+    key?: string;
+    /** Restrict this subscription to these transports. */
+    transports?: TransportName[] | 'auto';
+}
+export interface PublishOptions {
+    type?: string;
+    /** Makes a retried publish append once. Generated when not given. */
+    idempotencyKey?: string;
+    /** Attempts on network errors, 429 and 5xx. Default 4. */
+    attempts?: number;
+}
+export interface JoinOptions {
+    /** The last N events of the room on first join. */
+    history?: number;
+}
+/** An error from the hub or the client; `code` is the hub's problem code when there is one. */
+export declare class SwitchboardError extends Error {
+    readonly status: number | undefined;
+    readonly code: string;
+    readonly fatal: boolean;
+    readonly transport: TransportName | undefined;
+    constructor(message: string, code: string, status?: number, fatal?: boolean, transport?: TransportName);
+}
+type Listener = (...args: any[]) => void;
+declare class Emitter {
+    private readonly listeners;
+    on(name: string, listener: Listener): this;
+    off(name: string, listener: Listener): this;
+    protected emit(name: string, ...args: unknown[]): boolean;
+}
+/** The `exp` claim of a JWT in ms, or undefined for anything else (an API key). */
+export declare function tokenExpiry(token: string | undefined): number | undefined;
+export declare class Switchboard {
+    readonly url: string;
+    readonly options: SwitchboardOptions;
+    private token;
+    private tokenRequest;
+    private readonly fetchImpl;
+    constructor(url: string, options?: SwitchboardOptions);
+    /** The WebSocket constructor to use, or undefined when there is none. */
+    get webSocketClass(): any;
+    /** @internal */
+    fetch(input: string, init?: RequestInit): Promise<Response>;
+    /** @internal The current credential, refreshed through getToken when it is about to expire. */
+    credential(): Promise<string | undefined>;
+    /** @internal Calls getToken (once for concurrent callers) and keeps the answer. */
+    refreshToken(): Promise<string>;
+    /** @internal */
+    get currentToken(): string | undefined;
+    /** @internal ms before exp at which a token is refreshed. */
+    refreshMarginFor(token: string | undefined): number;
+    /** @internal */
+    headers(extra?: Record<string, string>): Promise<Record<string, string>>;
+    /**
+     * Subscribes to topic patterns. Events reach `handler` in seq order, each once, whatever
+     * happens to the connection. The subscription is also an async iterable of the events.
+     */
+    subscribe(patterns: string | string[], options?: SubscribeOptions | ((event: HubEvent) => void), handler?: (event: HubEvent) => void): Subscription;
+    /** Publishes one event. Retries on network errors, 429 and 5xx with one idempotency key, so it appends once. */
+    publish(topic: string, data?: unknown, options?: PublishOptions): Promise<any>;
+    /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
+    join(room: string, options?: JoinOptions): Room;
+}
+interface PresenceConfig {
+    history?: number;
+    onPresence: (message: any) => void;
+    onSocket: (socket: any) => void;
+}
+export declare class Subscription extends Emitter implements AsyncIterable<HubEvent> {
+    readonly patterns: string[];
+    /** The cursor after the last delivered event ('latest' or 'earliest' until the hub names one). */
+    cursor: string;
+    /** The transport in use (or last used). */
+    transport: TransportName | undefined;
+    state: SubscriptionState;
+    /** Resolves when the subscription ends: undefined after close(), the error after a fatal one. */
+    readonly closed: Promise<SwitchboardError | undefined>;
+    private readonly hub;
+    private readonly key;
+    private readonly store;
+    private readonly transports;
+    private readonly handler;
+    private readonly presence;
+    private lastSeq;
+    private isClosed;
+    private attempt;
+    private readonly disabledUntil;
+    private readonly upgradeDelay;
+    private current;
+    private upgradeTimer;
+    private resolveClosed;
+    private queue;
+    private waiters;
+    private endError;
+    private historyPending;
+    /** @internal */
+    constructor(hub: Switchboard, patterns: string[], options: SubscribeOptions, handler: ((event: HubEvent) => void) | undefined, presence: PresenceConfig | undefined);
+    /** Ends the subscription. */
+    close(): void;
+    [Symbol.asyncIterator](): AsyncIterator<HubEvent>;
+    private finish;
+    private setState;
+    /** @internal Delivers one event, dropping any at or before the last seq seen (the safety net). */
+    deliver(event: any, cursor: string): void;
+    /** @internal A gap told by the hub: the subscription carries on from the fresh cursor. */
+    reset(reason: string, cursor: string): void;
+    /** @internal */
+    advance(cursor: string | undefined): void;
+    private available;
+    private choose;
+    /** Marks a transport as failing; a better one is tried again later, with doubling delay. */
+    private demote;
+    /** While on a worse transport, schedules a switch back when a better one may be tried again. */
+    private scheduleUpgrade;
+    private run;
+    private pause;
+    /** @internal Called by a transport once it is really receiving. */
+    opened(transport: TransportName): void;
+    private runTransport;
+    /** Turns a refused HTTP answer into what to do next. */
+    private httpEnding;
+    private query;
+    private runPolling;
+    private resolveLatest;
+    private runSse;
+    private runWebSocket;
+}
+/** A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state', 'error', 'reset'. */
+export declare class Room extends Emitter {
+    readonly topic: string;
+    members: string[];
+    readonly subscription: Subscription;
+    private readonly hub;
+    private socket;
+    private nextId;
+    /** @internal */
+    constructor(hub: Switchboard, topic: string, options: JoinOptions);
+    /** Sends to the room: over the room's WebSocket when it is open, else by HTTP publish. */
+    send(data: unknown, options?: {
+        type?: string;
+    }): Promise<unknown>;
+    /** Leaves the room. */
+    leave(): void;
+}
+export {};

@@ -1,0 +1,1037 @@
+// @switchboard/client: one ES module, no runtime dependencies. Runs in browsers and in Node 20+.
+//
+// Every transport reads the same log and speaks the same cursors, so a subscription can drop,
+// switch transport and resume without losing or repeating an event. See docs/clients.md.
+export const ALL_TRANSPORTS = ['websocket', 'sse', 'long-poll', 'poll'];
+/** An error from the hub or the client; `code` is the hub's problem code when there is one. */
+export class SwitchboardError extends Error {
+    status;
+    code;
+    fatal;
+    transport;
+    constructor(message, code, status, fatal = false, transport) {
+        super(message);
+        this.name = 'SwitchboardError';
+        this.code = code;
+        this.status = status;
+        this.fatal = fatal;
+        this.transport = transport;
+    }
+}
+class Emitter {
+    listeners = new Map();
+    on(name, listener) {
+        let set = this.listeners.get(name);
+        if (!set)
+            this.listeners.set(name, (set = new Set()));
+        set.add(listener);
+        return this;
+    }
+    off(name, listener) {
+        this.listeners.get(name)?.delete(listener);
+        return this;
+    }
+    emit(name, ...args) {
+        const set = this.listeners.get(name);
+        if (!set || set.size === 0)
+            return false;
+        for (const listener of [...set]) {
+            try {
+                listener(...args);
+            }
+            catch (e) {
+                if (name !== 'error')
+                    this.emit('error', e);
+            }
+        }
+        return true;
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+/** Why a transport attempt ended; decides what the subscription does next. */
+class Ending {
+    kind;
+    error;
+    delay;
+    constructor(kind, error, delay = 0) {
+        this.kind = kind;
+        this.error = error;
+        this.delay = delay;
+    }
+}
+function sleep(ms, signal) {
+    return new Promise(resolve => {
+        if (signal?.aborted)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    });
+}
+function retryAfterMs(response) {
+    const value = response.headers.get('retry-after');
+    if (!value)
+        return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds))
+        return Math.max(0, seconds * 1000);
+    const date = Date.parse(value);
+    return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+async function problemOf(response) {
+    let body = undefined;
+    try {
+        body = await response.json();
+    }
+    catch {
+        /* not JSON */
+    }
+    const code = (body && typeof body.code === 'string' && body.code) || `http-${response.status}`;
+    const detail = (body && (body.detail || body.title)) || response.statusText || `HTTP ${response.status}`;
+    return { code, detail, body };
+}
+/** The `exp` claim of a JWT in ms, or undefined for anything else (an API key). */
+export function tokenExpiry(token) {
+    if (!token)
+        return undefined;
+    const parts = token.split('.');
+    if (parts.length !== 3)
+        return undefined;
+    try {
+        const base64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+        const json = JSON.parse(atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4)));
+        return typeof json.exp === 'number' ? json.exp * 1000 : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function randomKey() {
+    const c = globalThis.crypto;
+    if (c && typeof c.randomUUID === 'function')
+        return c.randomUUID();
+    let s = '';
+    for (let i = 0; i < 32; i++)
+        s += Math.floor(Math.random() * 16).toString(16);
+    return s;
+}
+function isPosition(cursor) {
+    return cursor !== 'latest' && cursor !== 'earliest';
+}
+class LocalStorageCursorStore {
+    storage;
+    constructor(storage) {
+        this.storage = storage;
+    }
+    get(key) {
+        return this.storage.getItem('switchboard.cursor.' + key);
+    }
+    set(key, cursor) {
+        this.storage.setItem('switchboard.cursor.' + key, cursor);
+    }
+}
+function defaultCursorStore() {
+    try {
+        const storage = globalThis.localStorage;
+        return storage ? new LocalStorageCursorStore(storage) : null;
+    }
+    catch {
+        return null;
+    }
+}
+function normalizeTransports(value) {
+    if (!value || value === 'auto')
+        return [...ALL_TRANSPORTS];
+    for (const t of value) {
+        if (!ALL_TRANSPORTS.includes(t))
+            throw new TypeError(`Unknown transport '${t}'`);
+    }
+    if (value.length === 0)
+        throw new TypeError('At least one transport is needed');
+    return [...value];
+}
+// ---------------------------------------------------------------------------------------------
+// The hub
+// ---------------------------------------------------------------------------------------------
+export class Switchboard {
+    url;
+    options;
+    token;
+    tokenRequest;
+    fetchImpl;
+    constructor(url, options = {}) {
+        this.url = url.replace(/\/+$/, '');
+        this.options = options;
+        this.token = options.token;
+        const f = options.fetch ?? globalThis.fetch;
+        if (!f)
+            throw new TypeError('No fetch implementation: pass options.fetch');
+        this.fetchImpl = (input, init) => f(input, init);
+    }
+    /** The WebSocket constructor to use, or undefined when there is none. */
+    get webSocketClass() {
+        return this.options.WebSocket ?? globalThis.WebSocket;
+    }
+    /** @internal */
+    fetch(input, init) {
+        return this.fetchImpl(input, init);
+    }
+    /** @internal The current credential, refreshed through getToken when it is about to expire. */
+    async credential() {
+        if (this.options.getToken) {
+            const exp = tokenExpiry(this.token);
+            if (!this.token || (exp !== undefined && exp - Date.now() <= this.refreshMarginFor(this.token))) {
+                return this.refreshToken();
+            }
+        }
+        return this.token;
+    }
+    /** @internal Calls getToken (once for concurrent callers) and keeps the answer. */
+    refreshToken() {
+        const getToken = this.options.getToken;
+        if (!getToken)
+            return Promise.reject(new SwitchboardError('The token expired and no getToken was given', 'token-expired', 401, true));
+        if (!this.tokenRequest) {
+            this.tokenRequest = (async () => {
+                try {
+                    const token = await getToken();
+                    if (typeof token !== 'string' || token.length === 0)
+                        throw new SwitchboardError('getToken returned no token', 'invalid-token', undefined, true);
+                    this.token = token;
+                    return token;
+                }
+                finally {
+                    this.tokenRequest = undefined;
+                }
+            })();
+        }
+        return this.tokenRequest;
+    }
+    /** @internal */
+    get currentToken() {
+        return this.token;
+    }
+    /** @internal ms before exp at which a token is refreshed. */
+    refreshMarginFor(token) {
+        const margin = this.options.refreshMargin ?? 30_000;
+        const exp = tokenExpiry(token);
+        if (exp === undefined)
+            return margin;
+        // A short-lived token is refreshed at two thirds of what is left of it.
+        return Math.min(margin, Math.max(0, (exp - Date.now()) / 3));
+    }
+    /** @internal */
+    async headers(extra = {}) {
+        const headers = { ...extra };
+        const token = await this.credential();
+        if (token)
+            headers['Authorization'] = `Bearer ${token}`;
+        return headers;
+    }
+    /**
+     * Subscribes to topic patterns. Events reach `handler` in seq order, each once, whatever
+     * happens to the connection. The subscription is also an async iterable of the events.
+     */
+    subscribe(patterns, options, handler) {
+        if (typeof options === 'function') {
+            handler = options;
+            options = {};
+        }
+        return new Subscription(this, Array.isArray(patterns) ? patterns : [patterns], options ?? {}, handler, undefined);
+    }
+    /** Publishes one event. Retries on network errors, 429 and 5xx with one idempotency key, so it appends once. */
+    async publish(topic, data, options = {}) {
+        const key = options.idempotencyKey ?? randomKey();
+        const body = JSON.stringify(options.type === undefined ? { data: data ?? null } : { type: options.type, data: data ?? null });
+        const attempts = Math.max(1, options.attempts ?? 4);
+        let last;
+        for (let attempt = 0; attempt < attempts; attempt++) {
+            let response;
+            try {
+                const headers = await this.headers({ 'Content-Type': 'application/json', 'Idempotency-Key': key });
+                response = await this.fetch(`${this.url}/v1/topics/${encodeURIComponent(topic)}/events`, { method: 'POST', headers, body });
+            }
+            catch (e) {
+                if (e instanceof SwitchboardError)
+                    throw e;
+                last = e;
+                await sleep(backoffDelay(this.options, attempt));
+                continue;
+            }
+            if (response.ok)
+                return response.json();
+            const problem = await problemOf(response);
+            const error = new SwitchboardError(problem.detail, problem.code, response.status);
+            if (response.status === 401 && problem.code === 'token-expired' && this.options.getToken && attempt + 1 < attempts) {
+                await this.refreshToken();
+                continue;
+            }
+            if ((response.status === 429 || response.status >= 500) && attempt + 1 < attempts) {
+                last = error;
+                await sleep(retryAfterMs(response) ?? backoffDelay(this.options, attempt));
+                continue;
+            }
+            throw error;
+        }
+        throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
+    }
+    /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
+    join(room, options = {}) {
+        return new Room(this, room, options);
+    }
+}
+function backoffDelay(options, attempt) {
+    const initial = options.backoff?.initial ?? 500;
+    const max = options.backoff?.max ?? 30_000;
+    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+    return Math.random() * ceiling; // full jitter
+}
+export class Subscription extends Emitter {
+    patterns;
+    /** The cursor after the last delivered event ('latest' or 'earliest' until the hub names one). */
+    cursor;
+    /** The transport in use (or last used). */
+    transport;
+    state = 'connecting';
+    /** Resolves when the subscription ends: undefined after close(), the error after a fatal one. */
+    closed;
+    hub;
+    key;
+    store;
+    transports;
+    handler;
+    presence;
+    lastSeq = 0;
+    isClosed = false;
+    attempt = 0;
+    disabledUntil = new Map();
+    upgradeDelay = new Map();
+    current;
+    upgradeTimer;
+    resolveClosed;
+    queue;
+    waiters = [];
+    endError;
+    historyPending;
+    /** @internal */
+    constructor(hub, patterns, options, handler, presence) {
+        super();
+        if (patterns.length === 0)
+            throw new TypeError('At least one topic pattern is needed');
+        this.hub = hub;
+        this.patterns = patterns;
+        this.handler = handler;
+        this.presence = presence;
+        this.historyPending = presence?.history !== undefined;
+        this.key = options.key;
+        this.store = hub.options.cursorStore === undefined ? defaultCursorStore() : hub.options.cursorStore;
+        this.transports = presence ? ['websocket'] : normalizeTransports(options.transports ?? hub.options.transports);
+        this.cursor = options.after ?? 'latest';
+        this.closed = new Promise(resolve => (this.resolveClosed = resolve));
+        // Start on the next turn so that listeners added right after subscribe() see every state.
+        queueMicrotask(() => void this.run());
+    }
+    /** Ends the subscription. */
+    close() {
+        this.finish(undefined);
+    }
+    [Symbol.asyncIterator]() {
+        if (!this.queue)
+            this.queue = [];
+        return {
+            next: () => {
+                if (this.queue.length > 0)
+                    return Promise.resolve({ value: this.queue.shift(), done: false });
+                if (this.isClosed)
+                    return this.endError ? Promise.reject(this.endError) : Promise.resolve({ value: undefined, done: true });
+                return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+            },
+            return: () => {
+                this.close();
+                return Promise.resolve({ value: undefined, done: true });
+            },
+        };
+    }
+    finish(error) {
+        if (this.isClosed)
+            return;
+        this.isClosed = true;
+        this.endError = error;
+        clearTimeout(this.upgradeTimer);
+        this.current?.abort();
+        this.setState('closed');
+        if (error)
+            this.emit('error', error);
+        for (const waiter of this.waiters.splice(0)) {
+            if (error)
+                waiter.reject(error);
+            else
+                waiter.resolve({ value: undefined, done: true });
+        }
+        this.resolveClosed(error);
+    }
+    setState(state) {
+        if (this.state === state)
+            return;
+        this.state = state;
+        this.emit('state', state, this.transport);
+    }
+    /** @internal Delivers one event, dropping any at or before the last seq seen (the safety net). */
+    deliver(event, cursor) {
+        if (this.isClosed)
+            return;
+        if (typeof event?.seq === 'number' && event.seq <= this.lastSeq) {
+            this.advance(cursor);
+            return;
+        }
+        if (typeof event?.seq === 'number')
+            this.lastSeq = event.seq;
+        this.advance(cursor);
+        const delivered = { seq: event.seq, topic: event.topic, type: event.type, time: event.time, data: event.data, cursor };
+        if (this.handler) {
+            try {
+                this.handler(delivered);
+            }
+            catch (e) {
+                this.emit('error', e);
+            }
+        }
+        this.emit('event', delivered);
+        if (this.queue) {
+            const waiter = this.waiters.shift();
+            if (waiter)
+                waiter.resolve({ value: delivered, done: false });
+            else
+                this.queue.push(delivered);
+        }
+    }
+    /** @internal A gap told by the hub: the subscription carries on from the fresh cursor. */
+    reset(reason, cursor) {
+        this.lastSeq = 0; // a new history may number its events afresh
+        this.advance(cursor);
+        this.emit('reset', { reason, cursor });
+    }
+    /** @internal */
+    advance(cursor) {
+        if (!cursor || cursor === this.cursor)
+            return;
+        this.cursor = cursor;
+        if (this.key && this.store && isPosition(cursor)) {
+            try {
+                const r = this.store.set(this.key, cursor);
+                if (r && typeof r.catch === 'function')
+                    r.catch(e => this.emit('error', e));
+            }
+            catch (e) {
+                this.emit('error', e);
+            }
+        }
+    }
+    available(transport) {
+        if (transport === 'websocket' && !this.hub.webSocketClass)
+            return false;
+        return (this.disabledUntil.get(transport) ?? 0) <= Date.now();
+    }
+    choose() {
+        for (const t of this.transports)
+            if (this.available(t))
+                return t;
+        // Everything failed recently: the one that comes back first, or the last resort.
+        const usable = this.transports.filter(t => t !== 'websocket' || this.hub.webSocketClass);
+        if (usable.length === 0)
+            throw new SwitchboardError('No usable transport (no WebSocket implementation given)', 'no-transport', undefined, true);
+        return usable.reduce((a, b) => ((this.disabledUntil.get(a) ?? 0) <= (this.disabledUntil.get(b) ?? 0) ? a : b));
+    }
+    /** Marks a transport as failing; a better one is tried again later, with doubling delay. */
+    demote(transport) {
+        const initial = this.hub.options.upgradeRetry?.initial ?? 5000;
+        const max = this.hub.options.upgradeRetry?.max ?? 60_000;
+        const delay = this.upgradeDelay.get(transport) ?? initial;
+        this.disabledUntil.set(transport, Date.now() + delay * (0.75 + Math.random() * 0.5));
+        this.upgradeDelay.set(transport, Math.min(max, delay * 2));
+    }
+    /** While on a worse transport, schedules a switch back when a better one may be tried again. */
+    scheduleUpgrade(transport, controller) {
+        clearTimeout(this.upgradeTimer);
+        const index = this.transports.indexOf(transport);
+        const better = this.transports.slice(0, index).filter(t => t !== 'websocket' || this.hub.webSocketClass);
+        if (better.length === 0)
+            return;
+        const when = Math.min(...better.map(t => this.disabledUntil.get(t) ?? 0));
+        this.upgradeTimer = setTimeout(() => {
+            if (!controller.signal.aborted) {
+                controller.switching = true;
+                controller.abort();
+            }
+        }, Math.max(0, when - Date.now()));
+    }
+    async run() {
+        if (this.key && this.store) {
+            try {
+                const stored = await this.store.get(this.key);
+                if (stored)
+                    this.cursor = stored;
+            }
+            catch (e) {
+                this.emit('error', e);
+            }
+        }
+        while (!this.isClosed) {
+            let transport;
+            try {
+                transport = this.choose();
+            }
+            catch (e) {
+                this.finish(e);
+                return;
+            }
+            if (transport !== this.transport) {
+                const from = this.transport;
+                this.transport = transport;
+                if (from)
+                    this.emit('transport', transport, from);
+            }
+            const controller = new AbortController();
+            this.current = controller;
+            this.scheduleUpgrade(transport, controller);
+            let ending;
+            try {
+                ending = await this.runTransport(transport, controller);
+            }
+            catch (e) {
+                ending = e instanceof Ending ? e : new Ending('transient', new SwitchboardError(String(e?.message ?? e), 'network-error', undefined, false, transport));
+            }
+            clearTimeout(this.upgradeTimer);
+            if (this.isClosed)
+                return;
+            if (controller.switching)
+                ending = new Ending('switch');
+            switch (ending.kind) {
+                case 'closed':
+                    return;
+                case 'fatal':
+                    this.finish(ending.error);
+                    return;
+                case 'switch':
+                    this.setState('reconnecting');
+                    continue;
+                case 'token-expired':
+                    this.setState('reconnecting');
+                    try {
+                        await this.hub.refreshToken();
+                    }
+                    catch (e) {
+                        this.finish(e instanceof SwitchboardError ? e : new SwitchboardError(String(e), 'token-expired', 401, true, transport));
+                        return;
+                    }
+                    continue;
+                case 'unsupported':
+                    if (ending.error)
+                        this.emit('error', ending.error);
+                    this.demote(transport);
+                    this.setState('reconnecting');
+                    if (this.transports.some(t => t !== transport && this.available(t)))
+                        continue; // fall back at once
+                    await this.pause(backoffDelay(this.hub.options, this.attempt++));
+                    continue;
+                case 'retry-after':
+                    this.setState('reconnecting');
+                    await this.pause(ending.delay);
+                    continue;
+                case 'transient':
+                default:
+                    if (ending.error)
+                        this.emit('error', ending.error);
+                    this.setState('reconnecting');
+                    await this.pause(backoffDelay(this.hub.options, this.attempt++));
+                    continue;
+            }
+        }
+    }
+    async pause(ms) {
+        const controller = new AbortController();
+        this.current = controller;
+        await sleep(ms, controller.signal);
+    }
+    /** @internal Called by a transport once it is really receiving. */
+    opened(transport) {
+        this.attempt = 0;
+        this.upgradeDelay.delete(transport);
+        this.setState('open');
+        this.emit('open', transport);
+    }
+    runTransport(transport, controller) {
+        switch (transport) {
+            case 'websocket':
+                return this.runWebSocket(controller);
+            case 'sse':
+                return this.runSse(controller);
+            case 'long-poll':
+                return this.runPolling(controller, true);
+            case 'poll':
+                return this.runPolling(controller, false);
+        }
+    }
+    /** Turns a refused HTTP answer into what to do next. */
+    async httpEnding(response, transport) {
+        const problem = await problemOf(response);
+        const error = new SwitchboardError(`${transport}: ${problem.detail}`, problem.code, response.status, false, transport);
+        if (response.status === 401 && problem.code === 'token-expired' && this.hub.options.getToken)
+            return new Ending('token-expired', error);
+        if (response.status === 401 || response.status === 403) {
+            return new Ending('fatal', new SwitchboardError(`Refused (${response.status} ${problem.code}): ${problem.detail}`, problem.code, response.status, true, transport));
+        }
+        if (response.status === 400 && /^invalid-(pattern|topic|cursor)$|^missing-topic$|^too-many-patterns$/.test(problem.code)) {
+            return new Ending('fatal', new SwitchboardError(problem.detail, problem.code, response.status, true, transport));
+        }
+        const after = retryAfterMs(response);
+        if ((response.status === 429 || response.status === 503) && after !== undefined)
+            return new Ending('retry-after', error, after);
+        return new Ending('unsupported', error);
+    }
+    query(extra) {
+        const params = new URLSearchParams();
+        for (const p of this.patterns)
+            params.append('topic', p);
+        for (const [k, v] of Object.entries(extra))
+            params.set(k, v);
+        return params.toString();
+    }
+    // --- polling ----------------------------------------------------------------------------------
+    async runPolling(controller, long) {
+        const transport = long ? 'long-poll' : 'poll';
+        const limit = 1000;
+        let etag;
+        let first = true;
+        while (!controller.signal.aborted) {
+            const extra = { after: this.cursor, limit: String(limit) };
+            // The first long poll answers at once: it proves the transport works before the long holds.
+            if (long)
+                extra.wait = first ? '0' : String(this.hub.options.longPollWait ?? 25);
+            const headers = await this.hub.headers(etag && !long ? { 'If-None-Match': etag } : {});
+            let response;
+            try {
+                response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
+            }
+            catch (e) {
+                if (controller.signal.aborted)
+                    return new Ending('closed');
+                return new Ending('transient', new SwitchboardError(`${transport}: ${e.message}`, 'network-error', undefined, false, transport));
+            }
+            if (response.status === 410) {
+                const problem = await problemOf(response);
+                this.reset(problem.code, problem.body?.cursor ?? 'earliest');
+                etag = undefined;
+                continue;
+            }
+            let interval = this.hub.options.pollInterval;
+            if (response.status === 304) {
+                if (first) {
+                    first = false;
+                    this.opened(transport);
+                }
+            }
+            else if (!response.ok) {
+                return this.httpEnding(response, transport);
+            }
+            else {
+                let page;
+                try {
+                    page = await response.json();
+                }
+                catch (e) {
+                    if (controller.signal.aborted)
+                        return new Ending('closed');
+                    return new Ending('transient', new SwitchboardError(`${transport}: ${e.message}`, 'network-error', undefined, false, transport));
+                }
+                if (first) {
+                    first = false;
+                    this.opened(transport);
+                }
+                etag = response.headers.get('etag') ?? undefined;
+                const events = page.events ?? [];
+                for (let i = 0; i < events.length; i++) {
+                    // The page's cursor belongs after its last event; the events before it carry none, so
+                    // they hold the previous position until the page is done.
+                    this.deliver(events[i], i === events.length - 1 ? page.cursor : this.cursor);
+                }
+                this.advance(page.cursor);
+                if (events.length >= limit)
+                    continue; // more is waiting
+            }
+            if (!long) {
+                if (interval === undefined) {
+                    const hint = Number(response.headers.get('x-poll-interval'));
+                    interval = Number.isFinite(hint) && hint > 0 ? hint * 1000 : 2000;
+                }
+                await sleep(interval, controller.signal);
+            }
+        }
+        return new Ending('closed');
+    }
+    // --- SSE over fetch streaming --------------------------------------------------------------------
+    async resolveLatest(signal) {
+        // SSE names no cursor before the first event; fix 'latest' to a position first so a switch
+        // before any event neither misses nor repeats.
+        if (this.cursor !== 'latest')
+            return;
+        try {
+            const headers = await this.hub.headers();
+            const response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query({ after: 'latest', limit: '1' })}`, { headers, signal });
+            if (response.ok) {
+                const page = await response.json();
+                if (this.cursor === 'latest' && typeof page.cursor === 'string')
+                    this.advance(page.cursor);
+            }
+        }
+        catch {
+            /* the stream itself will say what is wrong */
+        }
+    }
+    async runSse(controller) {
+        const transport = 'sse';
+        await this.resolveLatest(controller.signal);
+        if (controller.signal.aborted)
+            return new Ending('closed');
+        const extra = {};
+        const headerExtra = { Accept: 'text/event-stream' };
+        if (isPosition(this.cursor))
+            headerExtra['Last-Event-ID'] = this.cursor;
+        else
+            extra.after = this.cursor;
+        const headers = await this.hub.headers(headerExtra);
+        const openTimeout = this.hub.options.sseOpenTimeout ?? 5000;
+        const idleTimeout = this.hub.options.sseIdleTimeout ?? 45_000;
+        let buffered = false;
+        let idle = false;
+        let timer = setTimeout(() => {
+            buffered = true;
+            controller.abort();
+        }, openTimeout);
+        const alive = (isOpen) => {
+            clearTimeout(timer);
+            if (!isOpen)
+                return;
+            timer = setTimeout(() => {
+                idle = true;
+                controller.abort();
+            }, idleTimeout);
+        };
+        let opened = false;
+        const open = () => {
+            if (!opened) {
+                opened = true;
+                this.opened(transport);
+            }
+            alive(true);
+        };
+        try {
+            let response;
+            try {
+                response = await this.hub.fetch(`${this.hub.url}/v1/stream?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
+            }
+            catch (e) {
+                if (buffered)
+                    return new Ending('unsupported', new SwitchboardError(`sse: no answer within ${openTimeout} ms (a buffering proxy?)`, 'sse-buffered', undefined, false, transport));
+                if (controller.signal.aborted)
+                    return new Ending('closed');
+                return new Ending('transient', new SwitchboardError(`sse: ${e.message}`, 'network-error', undefined, false, transport));
+            }
+            if (!response.ok) {
+                clearTimeout(timer);
+                return this.httpEnding(response, transport);
+            }
+            if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
+                clearTimeout(timer);
+                return new Ending('unsupported', new SwitchboardError('sse: the answer is not text/event-stream', 'not-event-stream', response.status, false, transport));
+            }
+            const reader = response.body.getReader();
+            const decoder = new TextDecoder();
+            let text = '';
+            let eventName = '';
+            let data = [];
+            let id;
+            let ending;
+            const dispatch = () => {
+                const name = eventName;
+                const payload = data.join('\n');
+                const eventId = id;
+                eventName = '';
+                data = [];
+                id = undefined;
+                if (name === '' && payload === '')
+                    return;
+                if (name === 'switchboard.reset') {
+                    const r = JSON.parse(payload);
+                    this.reset(r.reason, r.cursor ?? eventId);
+                }
+                else if (name === 'switchboard.token-expired') {
+                    ending = new Ending('token-expired', new SwitchboardError('sse: token expired', 'token-expired', 401, false, transport));
+                }
+                else if (name === '' || name === 'message') {
+                    this.deliver(JSON.parse(payload), eventId ?? this.cursor);
+                }
+            };
+            for (;;) {
+                let chunk;
+                try {
+                    chunk = await reader.read();
+                }
+                catch (e) {
+                    if (buffered)
+                        return new Ending('unsupported', new SwitchboardError(`sse: no retry: line or heartbeat within ${openTimeout} ms (a buffering proxy?)`, 'sse-buffered', undefined, false, transport));
+                    if (idle)
+                        return new Ending('transient', new SwitchboardError('sse: the stream went silent', 'sse-idle', undefined, false, transport));
+                    if (controller.signal.aborted)
+                        return new Ending('closed');
+                    return new Ending('transient', new SwitchboardError(`sse: ${e.message}`, 'network-error', undefined, false, transport));
+                }
+                if (chunk.done) {
+                    if (!opened)
+                        return new Ending('unsupported', new SwitchboardError('sse: the stream ended before its first line', 'sse-closed', undefined, false, transport));
+                    return new Ending('transient');
+                }
+                text += decoder.decode(chunk.value, { stream: true });
+                let newline;
+                while ((newline = text.search(/\r\n|\r|\n/)) >= 0) {
+                    if (text[newline] === '\r' && newline === text.length - 1)
+                        break; // a \r\n may be split
+                    const line = text.slice(0, newline);
+                    text = text.slice(newline + (text.startsWith('\r\n', newline) ? 2 : 1));
+                    if (line === '') {
+                        dispatch();
+                        if (ending) {
+                            controller.abort();
+                            return ending;
+                        }
+                        continue;
+                    }
+                    const colon = line.indexOf(':');
+                    const field = colon < 0 ? line : line.slice(0, colon);
+                    let value = colon < 0 ? '' : line.slice(colon + 1);
+                    if (value.startsWith(' '))
+                        value = value.slice(1);
+                    switch (field) {
+                        case '': // a comment: the heartbeat
+                        case 'retry':
+                            open();
+                            break;
+                        case 'event':
+                            eventName = value;
+                            break;
+                        case 'data':
+                            data.push(value);
+                            open();
+                            break;
+                        case 'id':
+                            id = value;
+                            break;
+                    }
+                }
+            }
+        }
+        finally {
+            clearTimeout(timer);
+        }
+    }
+    // --- WebSocket --------------------------------------------------------------------------------
+    async runWebSocket(controller) {
+        const transport = 'websocket';
+        const WS = this.hub.webSocketClass;
+        const token = await this.hub.credential();
+        const url = new URL(this.hub.url + '/v1/ws');
+        url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+        if (token)
+            url.searchParams.set('access_token', token);
+        if (this.hub.options.name)
+            url.searchParams.set('name', this.hub.options.name);
+        return new Promise(resolve => {
+            let socket;
+            try {
+                socket = new WS(url.toString(), 'switchboard.v1');
+            }
+            catch (e) {
+                resolve(new Ending('unsupported', new SwitchboardError(`websocket: ${e.message}`, 'websocket-failed', undefined, false, transport)));
+                return;
+            }
+            let acked = false;
+            let settled = false;
+            let refreshTimer;
+            let refreshId = 0;
+            const finish = (ending) => {
+                if (settled)
+                    return;
+                settled = true;
+                clearTimeout(openTimer);
+                clearTimeout(refreshTimer);
+                controller.signal.removeEventListener('abort', onAbort);
+                try {
+                    if (socket.readyState === 0 || socket.readyState === 1)
+                        socket.close(1000);
+                }
+                catch {
+                    /* already gone */
+                }
+                resolve(ending);
+            };
+            const openTimer = setTimeout(() => finish(new Ending('unsupported', new SwitchboardError('websocket: the handshake timed out', 'websocket-timeout', undefined, false, transport))), this.hub.options.wsOpenTimeout ?? 5000);
+            const onAbort = () => finish(new Ending('closed'));
+            controller.signal.addEventListener('abort', onAbort, { once: true });
+            const scheduleRefresh = () => {
+                clearTimeout(refreshTimer);
+                const current = this.hub.currentToken;
+                const exp = tokenExpiry(current);
+                if (!this.hub.options.getToken || exp === undefined)
+                    return;
+                const wait = Math.max(0, exp - Date.now() - this.hub.refreshMarginFor(current));
+                refreshTimer = setTimeout(async () => {
+                    try {
+                        const fresh = await this.hub.refreshToken();
+                        if (!settled)
+                            socket.send(JSON.stringify({ op: 'refresh', id: `refresh-${++refreshId}`, token: fresh }));
+                    }
+                    catch (e) {
+                        this.emit('error', e);
+                    }
+                }, Math.min(wait, 2 ** 31 - 1));
+            };
+            socket.onopen = () => {
+                const message = { op: 'subscribe', id: 'sub', topics: this.patterns };
+                if (this.presence)
+                    message.presence = true;
+                if (this.historyPending && !isPosition(this.cursor))
+                    message.history = this.presence.history;
+                else
+                    message.after = this.cursor;
+                socket.send(JSON.stringify(message));
+                this.presence?.onSocket(socket);
+            };
+            socket.onmessage = (m) => {
+                let message;
+                try {
+                    message = JSON.parse(String(m.data));
+                }
+                catch {
+                    return;
+                }
+                switch (message.op) {
+                    case 'ack':
+                        if (message.id === 'sub' && !acked) {
+                            acked = true;
+                            clearTimeout(openTimer);
+                            this.historyPending = false;
+                            if (!isPosition(this.cursor) && message.cursor)
+                                this.advance(message.cursor);
+                            this.opened(transport);
+                            scheduleRefresh();
+                        }
+                        else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
+                            scheduleRefresh();
+                        }
+                        break;
+                    case 'event':
+                        if (message.subscription === 'sub')
+                            this.deliver(message.event, message.cursor);
+                        break;
+                    case 'reset':
+                        if (message.subscription === 'sub')
+                            this.reset(message.reason, message.cursor);
+                        break;
+                    case 'presence':
+                        this.presence?.onPresence(message);
+                        break;
+                    case 'error': {
+                        const code = String(message.code ?? 'error');
+                        const error = new SwitchboardError(`websocket: ${message.message ?? code}`, code, undefined, false, transport);
+                        if (message.id === 'sub' || (message.subscription === 'sub' && !message.id)) {
+                            if (code === 'token_expired' && this.hub.options.getToken)
+                                finish(new Ending('token-expired', error));
+                            else if (code === 'forbidden' || code === 'unauthorized' || code.startsWith('invalid_') || code === 'too_many_patterns' || code === 'missing_topic')
+                                finish(new Ending('fatal', new SwitchboardError(`Refused (${code}): ${message.message ?? ''}`, code, code === 'forbidden' ? 403 : code === 'unauthorized' ? 401 : 400, true, transport)));
+                            else
+                                finish(new Ending('transient', error));
+                        }
+                        else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
+                            this.emit('error', error); // the server closes with 1008 at expiry; we reconnect then
+                        }
+                        else {
+                            this.emit('error', error);
+                        }
+                        break;
+                    }
+                }
+            };
+            socket.onerror = () => {
+                /* onclose follows */
+            };
+            socket.onclose = (e) => {
+                const reason = String(e?.reason ?? '');
+                if (!acked) {
+                    finish(new Ending('unsupported', new SwitchboardError(`websocket: closed before the first frame (${e?.code}${reason ? ' ' + reason : ''})`, 'websocket-refused', undefined, false, transport)));
+                }
+                else if (e?.code === 1008 && /token/i.test(reason)) {
+                    finish(this.hub.options.getToken ? new Ending('token-expired') : new Ending('fatal', new SwitchboardError('websocket: token expired and no getToken was given', 'token-expired', 401, true, transport)));
+                }
+                else {
+                    finish(new Ending('transient', new SwitchboardError(`websocket: closed (${e?.code}${reason ? ' ' + reason : ''})`, 'websocket-closed', undefined, false, transport)));
+                }
+            };
+        });
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Presence rooms
+// ---------------------------------------------------------------------------------------------
+/** A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state', 'error', 'reset'. */
+export class Room extends Emitter {
+    topic;
+    members = [];
+    subscription;
+    hub;
+    socket;
+    nextId = 0;
+    /** @internal */
+    constructor(hub, topic, options) {
+        super();
+        this.hub = hub;
+        this.topic = topic;
+        this.subscription = new Subscription(hub, [topic], { transports: ['websocket'] }, event => this.emit('event', event), {
+            history: options.history,
+            onSocket: socket => (this.socket = socket),
+            onPresence: message => {
+                if (message.topic !== this.topic || !Array.isArray(message.members))
+                    return;
+                this.members = message.members;
+                if (message.joined)
+                    this.emit('join', message.joined, this.members);
+                if (message.left)
+                    this.emit('leave', message.left, this.members);
+                this.emit('members', this.members);
+            },
+        });
+        for (const name of ['state', 'error', 'reset', 'open'])
+            this.subscription.on(name, (...args) => this.emit(name, ...args));
+    }
+    /** Sends to the room: over the room's WebSocket when it is open, else by HTTP publish. */
+    send(data, options = {}) {
+        const socket = this.socket;
+        if (socket && socket.readyState === 1 && this.subscription.state === 'open') {
+            const message = { op: 'publish', id: `p${++this.nextId}`, topic: this.topic, data };
+            if (options.type)
+                message.type = options.type;
+            socket.send(JSON.stringify(message));
+            return Promise.resolve(undefined);
+        }
+        return this.hub.publish(this.topic, data, { type: options.type });
+    }
+    /** Leaves the room. */
+    leave() {
+        this.subscription.close();
+    }
+}

@@ -1,0 +1,94 @@
+// Tokens against a protected hub (HS256 subscriber tokens): refresh through getToken, refusals end the subscription.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import WebSocket from 'ws';
+import { Switchboard, tokenExpiry } from '../dist/client.js';
+import { uniqueTopic, waitFor, record, fast } from './helpers.mjs';
+
+const SECURE = (process.env.SWITCHBOARD_SECURE_URL ?? '').replace(/\/+$/, '');
+const SECRET = process.env.SWITCHBOARD_JWT_SECRET ?? '';
+const PUBLISH_KEY = process.env.SWITCHBOARD_PUBLISH_KEY ?? '';
+const skip = !SECURE || !SECRET ? 'SWITCHBOARD_SECURE_URL / SWITCHBOARD_JWT_SECRET not set' : false;
+
+const b64 = value => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/** An HS256 subscriber token, as SubscriberTokens.Create makes them. */
+function token({ sub = 'js-test', subscribe = [], publish = [], presence, lifetimeMs = 3600_000 }) {
+  const now = Math.floor(Date.now() / 1000);
+  const grants = { subscribe, publish };
+  if (presence) grants.presence = presence;
+  const payload = { sub, switchboard: grants, iat: now, nbf: now - 1, exp: Math.floor((Date.now() + lifetimeMs) / 1000) };
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+  return `${unsigned}.${createHmac('sha256', Buffer.from(SECRET, 'utf8')).update(unsigned).digest('base64url')}`;
+}
+
+async function publish(topic, data) {
+  const response = await fetch(`${SECURE}/v1/topics/${topic}/events`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${PUBLISH_KEY}` },
+    body: JSON.stringify({ data }),
+  });
+  assert.equal(response.status, 201, await response.clone().text());
+  return response.json();
+}
+
+for (const transport of ['sse', 'long-poll', 'poll', 'websocket']) {
+  test(`${transport}: a short-lived token is renewed through getToken and the subscription carries on without loss`, { skip }, async () => {
+    const topic = uniqueTopic('orders');
+    const issued = [];
+    const getToken = () => {
+      const t = token({ subscribe: ['orders.>'], lifetimeMs: 2500 });
+      issued.push(t);
+      return t;
+    };
+    const hub = new Switchboard(SECURE, { ...fast, WebSocket, getToken, transports: [transport], cursorStore: null, refreshMargin: 1000 });
+    const sub = hub.subscribe([topic], { after: 'earliest' });
+    const log = record(sub);
+    await waitFor(() => sub.state === 'open', 10000, 'open');
+    const first = await publish(topic, 1);
+    await waitFor(() => log.events.length === 1, 10000, 'first event');
+    const firstExp = tokenExpiry(issued[0]);
+    // Wait (by condition) until the first token is past its expiry and a newer one was issued.
+    await waitFor(() => Date.now() > firstExp + 300 && issued.length >= 2, 15000, 'a refreshed token after the first expired');
+    const second = await publish(topic, 2);
+    await waitFor(() => log.events.length === 2, 10000, 'an event after the expiry');
+    assert.deepEqual(log.events.map(e => e.seq), [first.seq, second.seq]);
+    assert.equal(sub.state, 'open');
+    assert.ok(!log.errors.some(e => e.fatal), log.errors.map(String).join('\n'));
+    if (transport === 'websocket') {
+      // Refreshed in place with op: refresh, before the expiry: the socket never had to reopen.
+      assert.deepEqual(log.opens, ['websocket']);
+    }
+    sub.close();
+  });
+}
+
+for (const transport of ['websocket', 'sse', 'long-poll']) {
+  test(`${transport}: a 403 (topic outside the token's grants) ends the subscription with a clear error`, { skip }, async () => {
+    const hub = new Switchboard(SECURE, { ...fast, WebSocket, token: token({ subscribe: ['orders.>'] }), transports: [transport], cursorStore: null });
+    const sub = hub.subscribe(['secret.stuff']);
+    const log = record(sub);
+    const error = await sub.closed;
+    assert.ok(error, 'an error');
+    assert.equal(error.fatal, true);
+    assert.equal(error.status, 403);
+    assert.equal(error.code, 'forbidden');
+    assert.match(error.message, /forbidden/i);
+    assert.equal(sub.state, 'closed');
+    assert.ok(log.errors.includes(error));
+  });
+}
+
+test('auto: a 401 for a bad token without getToken ends with an error, and the async iterator throws it', { skip }, async () => {
+  const hub = new Switchboard(SECURE, { ...fast, WebSocket, token: 'not-a-valid-token', cursorStore: null });
+  const sub = hub.subscribe(['orders.eu']);
+  await assert.rejects(
+    (async () => {
+      for await (const _ of sub) {
+        /* nothing arrives */
+      }
+    })(),
+    e => e.status === 401 && e.fatal === true,
+  );
+});
