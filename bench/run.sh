@@ -15,6 +15,20 @@
 #   jobs      jobs, JOBS_WORKERS (8) HTTP workers claiming bench.noop and completing at once, JOBS_SUBMITTERS (4)
 #             submitters keeping at most JOBS_OUTSTANDING (64) jobs unfinished, on a fresh server
 #   config    config-herd, CONFIG_POLLERS (5000) held long polls on one app, one PUT, on a fresh server
+# Delivery-engine steps (issue 13; each point on a fresh server, DE_DURATION (10) s, DE_WARMUP (2) s):
+#   distinct-topics  N subscribers each on its own topic user.<i>, DT_RATE (1000) events/s to random ones, for N in
+#             DT_SIZES (100,1000,10000,18000; 18000 only if ulimit -n allows), SSE and WebSocket (DT_TRANSPORTS),
+#             on the DT_TARGETS (sqlite); more than 10,000 subscribers are split over load processes (--shard)
+#   mixed     one hot topic with MIXED_HOT (1000) subscribers at MIXED_RATE (0 = max) events/s, without and then
+#             with MIXED_IDLE (15000) idle subscribers on other topics, SSE and WebSocket (MIXED_TRANSPORTS)
+#   efficiency  EFF_SUBSCRIBERS (1000) on one topic at EFF_RATE (200)/s on every EFF_TARGETS
+#             (sqlite,memory,raw,signalr,prev), SSE and WebSocket (SignalR: WebSocket only); then the steady-latency
+#             point: 1000 subscribers at STEADY_RATE (50)/s on STEADY_TARGETS (sqlite,memory,raw)
+#   idle      IDLE_CONNECTIONS (10000) idle subscribers on their own topics, SSE and WebSocket, on IDLE_TARGETS
+#             (sqlite,raw): server KiB per connection (forced GC) and idle CPU over IDLE_SECONDS (20)
+#   Targets: sqlite / memory = this tree's server with that store; raw = bench/References/RawKestrel;
+#   signalr = bench/References/SignalRHub; prev = the server of PREV_SWITCHBOARD_DLL (with SQLite), or, with
+#   PREV_COMMIT (e.g. 44550b4) and no dll, that commit built from `git archive` into the temp dir.
 # Environment overrides (same meaning as the flags): BENCH_DURATION (10), BENCH_WARMUP (2),
 # FANOUT_RATE (200), FANOUT_SUBSCRIBERS (1000), FANOUT_DURATION (= BENCH_DURATION),
 # FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120),
@@ -80,6 +94,7 @@ jobs_duration="${jobs_duration:-$duration}"
 
 # Expand and check the step list up front, so a typo fails before minutes of building.
 run_publish=0 run_sse=0 run_ws_small=0 run_ws_large=0 run_webhooks=0 run_jobs=0 run_config=0
+run_distinct=0 run_mixed=0 run_efficiency=0 run_idle=0
 IFS=',' read -r -a step_list <<<"$steps"
 for s in "${step_list[@]}"; do
   case "${s// /}" in
@@ -91,11 +106,17 @@ for s in "${step_list[@]}"; do
     webhooks) run_webhooks=1 ;;
     jobs) run_jobs=1 ;;
     config|config-herd) run_config=1 ;;
+    distinct-topics) run_distinct=1 ;;
+    mixed) run_mixed=1 ;;
+    efficiency) run_efficiency=1 ;;
+    idle) run_idle=1 ;;
+    engine) run_distinct=1; run_mixed=1; run_efficiency=1; run_idle=1 ;;
     "") ;;
-    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large, webhooks, jobs, config)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown step '$s' (expected publish, sse, ws, ws-small, ws-large, webhooks, jobs, config, distinct-topics, mixed, efficiency, idle, engine)" >&2; exit 2 ;;
   esac
 done
-if [[ $((run_publish + run_sse + run_ws_small + run_ws_large + run_webhooks + run_jobs + run_config)) -eq 0 ]]; then
+run_engine=$((run_distinct + run_mixed + run_efficiency + run_idle))
+if [[ $((run_publish + run_sse + run_ws_small + run_ws_large + run_webhooks + run_jobs + run_config + run_engine)) -eq 0 ]]; then
   echo "run.sh: no steps selected" >&2
   exit 2
 fi
@@ -117,6 +138,8 @@ max_subscribers=0
 [[ "$run_ws_small" == 1 && "$ws_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_subscribers"
 [[ "$run_ws_large" == 1 && "$ws_large_subscribers" -gt "$max_subscribers" ]] && max_subscribers="$ws_large_subscribers"
 [[ "$run_config" == 1 && "$config_pollers" -gt "$max_subscribers" ]] && max_subscribers="$config_pollers"
+[[ "$run_mixed" == 1 && $(( ${MIXED_HOT:-1000} + ${MIXED_IDLE:-15000} )) -gt "$max_subscribers" ]] && max_subscribers=$(( ${MIXED_HOT:-1000} + ${MIXED_IDLE:-15000} ))
+[[ "$run_idle" == 1 && "${IDLE_CONNECTIONS:-10000}" -gt "$max_subscribers" ]] && max_subscribers="${IDLE_CONNECTIONS:-10000}"
 if [[ "$open_files" != unlimited && "$open_files" -lt $((max_subscribers + 512)) ]]; then
   echo "run.sh: ulimit -n $open_files is too low for $max_subscribers subscribers (need $((max_subscribers + 512)))" >&2
   exit 1
@@ -181,6 +204,22 @@ else
 fi
 log "building bench/Switchboard.Bench (Release)"
 timeout 600 dotnet build "$repo/bench/Switchboard.Bench" -c Release -nologo -v quiet
+raw_dll="$repo/bench/References/RawKestrel/bin/Release/net10.0/RawKestrel.dll"
+signalr_dll="$repo/bench/References/SignalRHub/bin/Release/net10.0/SignalRHub.dll"
+prev_dll="${PREV_SWITCHBOARD_DLL:-}"
+if [[ "$run_engine" -gt 0 ]]; then
+  log "building bench/References (Release)"
+  timeout 600 dotnet build "$repo/bench/References/RawKestrel" -c Release -nologo -v quiet
+  timeout 600 dotnet build "$repo/bench/References/SignalRHub" -c Release -nologo -v quiet
+  if [[ -z "$prev_dll" && -n "${PREV_COMMIT:-}" && "$run_efficiency" == 1 ]]; then
+    # The previous main, built outside the work tree (git archive), so nothing of it lands in the repo.
+    log "building the previous main ($PREV_COMMIT) in $tmp/prev"
+    mkdir -p "$tmp/prev-src"
+    git -C "$repo" archive "$PREV_COMMIT" | tar -x -C "$tmp/prev-src"
+    timeout 900 dotnet publish "$tmp/prev-src/src/Switchboard" -c Release -o "$tmp/prev" -nologo -v quiet
+    prev_dll="$tmp/prev/switchboard.dll"
+  fi
+fi
 bench_dll="$repo/bench/Switchboard.Bench/bin/Release/net10.0/Switchboard.Bench.dll"
 [[ -f "$server_dll" ]] || { echo "run.sh: server dll not found: $server_dll" >&2; exit 1; }
 
@@ -188,20 +227,31 @@ server_count=0
 server_log=""
 url=""
 
-# Starts a fresh server (own port, db and log) and waits until it listens.
+# Starts a fresh server (own port, db and log) and waits until it listens. $1: sqlite (default), memory,
+# raw (RawKestrel), signalr (SignalRHub) or prev (PREV_SWITCHBOARD_DLL / PREV_COMMIT, SQLite).
 start_server() {
+  local kind="${1:-sqlite}"
   server_count=$((server_count + 1))
   local port
   port="$(timeout 30 dotnet "$bench_dll" free-port)"
   url="http://127.0.0.1:$port"
   server_log="$tmp/server-$server_count.log"
-  log "starting server on $url (log: $server_log, WebSockets.MaxConnections=$Switchboard__WebSockets__MaxConnections)"
-  env "${server_env[@]}" dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store sqlite >"$server_log" 2>&1 &
+  log "starting $kind server on $url (log: $server_log, WebSockets.MaxConnections=$Switchboard__WebSockets__MaxConnections)"
+  case "$kind" in
+    sqlite|memory) env "${server_env[@]}" dotnet "$server_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store "$kind" >"$server_log" 2>&1 & ;;
+    prev)
+      [[ -n "$prev_dll" && -f "$prev_dll" ]] || { echo "run.sh: target prev needs PREV_SWITCHBOARD_DLL or PREV_COMMIT" >&2; exit 1; }
+      env "${server_env[@]}" dotnet "$prev_dll" serve --urls "$url" --data "$tmp/bench-$server_count.db" --store sqlite >"$server_log" 2>&1 & ;;
+    raw) dotnet "$raw_dll" --urls "$url" >"$server_log" 2>&1 & ;;
+    signalr) dotnet "$signalr_dll" --urls "$url" >"$server_log" 2>&1 & ;;
+    *) echo "run.sh: unknown target '$kind'" >&2; exit 2 ;;
+  esac
   server_pid=$!
 
   local ready=0
   for _ in $(seq 1 600); do   # 60 s
     if grep -q "listening on $url" "$server_log" 2>/dev/null; then ready=1; break; fi
+    if [[ "$kind" == raw || "$kind" == signalr ]] && curl -fs "$url/v1/health" >/dev/null 2>&1; then ready=1; break; fi
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -298,6 +348,103 @@ if [[ "$run_config" == 1 ]]; then
     step "config-herd ${config_pollers} long polls (${i}/${config_runs})" "$config_budget" config-herd --url "$url" \
       --pollers "$config_pollers" --wait "$config_wait" --settle "$config_settle"
   done
+fi
+
+if [[ "$run_engine" -gt 0 ]]; then
+  de_duration="${DE_DURATION:-10}"
+  de_warmup="${DE_WARMUP:-2}"
+  de_budget=$(( 150 + $(ceil "$de_duration") + $(ceil "$de_warmup") ))
+  loadavg() { sed 's/ [0-9]*\/.*//' /proc/loadavg; }
+  # One fan-out point: $1 label, $2 target, $3 transport (sse|ws|signalr), then extra bench arguments.
+  point() {
+    local label="$1" target="$2" transport="$3"; shift 3
+    stop_server
+    start_server "$target"
+    local mode=fanout extra=()
+    case "$transport" in
+      ws) mode=ws-fanout ;;
+      signalr) mode=ws-fanout; extra=(--protocol signalr) ;;
+    esac
+    log "point: $label [$target $transport] load before: $(loadavg)"
+    step "$label [$target $transport]" "$de_budget" "$mode" --url "$url" --duration "$de_duration" --warmup "$de_warmup" "${extra[@]}" "$@"
+    log "point: $label [$target $transport] load after: $(loadavg)"
+  }
+  transports_for() { [[ "$1" == signalr ]] && echo signalr || echo "$2"; }
+
+  if [[ "$run_distinct" == 1 ]]; then
+    dt_rate="${DT_RATE:-1000}"
+    dt_publishers="${DT_PUBLISHERS:-16}"
+    for n in ${DT_SIZES:-100 1000 10000 18000}; do
+      n="${n//,/}"
+      if [[ "$open_files" != unlimited && "$open_files" -lt $((n + 512)) ]]; then
+        log "distinct-topics: skipping N=$n (ulimit -n $open_files)"; continue
+      fi
+      for target in ${DT_TARGETS:-sqlite}; do
+        for tr in ${DT_TRANSPORTS:-sse ws}; do
+          tr="$(transports_for "$target" "$tr")"
+          shards=$(( (n + 9999) / 10000 ))
+          if [[ "$shards" -le 1 ]]; then
+            point "distinct-topics N=$n @ ${dt_rate}/s" "$target" "$tr" --subscribers "$n" --topic-mode distinct \
+              --rate "$dt_rate" --publishers "$dt_publishers" --connect-timeout 120
+          else
+            # Several load processes, each below 10,000 sockets, publishing from the same wall-clock instant.
+            stop_server
+            start_server "$target"
+            mode=fanout; [[ "$tr" == ws ]] && mode=ws-fanout
+            at=$(( $(date +%s%3N) + 1000 * ${DT_SHARD_CONNECT:-$(( 20 + n / 400 ))} ))
+            log "point: distinct-topics N=$n [$target $tr] in $shards load processes; load before: $(loadavg)"
+            pids=()
+            for k in $(seq 0 $((shards - 1))); do
+              timeout --kill-after=10 $((de_budget + 120)) dotnet "$bench_dll" "$mode" --url "$url" --subscribers "$n" --topic-mode distinct \
+                --rate "$(awk -v r="$dt_rate" -v m="$shards" 'BEGIN { print r / m }')" --publishers "$dt_publishers" \
+                --duration "$de_duration" --warmup "$de_warmup" --connect-timeout 150 --shard "$k/$shards" --publish-at "$at" \
+                --results-dir "$repo/bench/results" --server-pid "$server_pid" >"$tmp/shard-$k.out" 2>&1 &
+              pids+=($!)
+            done
+            for k in "${!pids[@]}"; do
+              wait "${pids[$k]}" || { log "shard $k FAILED"; failures=$((failures + 1)); }
+              echo "---- shard $k/$shards ----"; cat "$tmp/shard-$k.out"
+            done
+            log "point: distinct-topics N=$n [$target $tr] load after: $(loadavg)"
+          fi
+        done
+      done
+    done
+  fi
+
+  if [[ "$run_mixed" == 1 ]]; then
+    for tr in ${MIXED_TRANSPORTS:-sse ws}; do
+      for idle in 0 "${MIXED_IDLE:-15000}"; do
+        point "mixed hot ${MIXED_HOT:-1000} + idle $idle" "${MIXED_TARGET:-sqlite}" "$tr" --subscribers "${MIXED_HOT:-1000}" \
+          --idle-subscribers "$idle" --rate "${MIXED_RATE:-0}" --publishers "${MIXED_PUBLISHERS:-16}" --connect-timeout 150
+      done
+    done
+  fi
+
+  if [[ "$run_efficiency" == 1 ]]; then
+    for target in ${EFF_TARGETS:-sqlite memory raw signalr prev}; do
+      [[ "$target" == prev && -z "$prev_dll" ]] && { log "efficiency: no PREV_SWITCHBOARD_DLL/PREV_COMMIT; skipping prev"; continue; }
+      for tr in sse ws; do
+        [[ "$target" == signalr && "$tr" == sse ]] && continue
+        point "efficiency ${EFF_SUBSCRIBERS:-1000} subs @ ${EFF_RATE:-200}/s" "$target" "$(transports_for "$target" "$tr")" \
+          --subscribers "${EFF_SUBSCRIBERS:-1000}" --rate "${EFF_RATE:-200}" --publishers 32
+      done
+    done
+    for target in ${STEADY_TARGETS:-sqlite memory raw}; do
+      for tr in sse ws; do
+        point "steady 1000 subs @ ${STEADY_RATE:-50}/s" "$target" "$tr" --subscribers 1000 --rate "${STEADY_RATE:-50}" --publishers 8
+      done
+    done
+  fi
+
+  if [[ "$run_idle" == 1 ]]; then
+    for target in ${IDLE_TARGETS:-sqlite raw}; do
+      for tr in sse ws; do
+        point "idle ${IDLE_CONNECTIONS:-10000} connections" "$target" "$tr" --subscribers "${IDLE_CONNECTIONS:-10000}" --topic-mode distinct \
+          --idle-memory --idle-seconds "${IDLE_SECONDS:-20}" --rate 10 --publishers 1 --connect-timeout 150
+      done
+    done
+  fi
 fi
 
 stop_server

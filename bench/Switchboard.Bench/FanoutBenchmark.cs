@@ -22,7 +22,15 @@ internal sealed record FanoutOptions(
     bool IdleMemory = false,
     double IdleSeconds = 0,
     int ReceiveBufferBytes = 0,
-    IReadOnlyList<Uri>? Nodes = null)
+    IReadOnlyList<Uri>? Nodes = null,
+    string TopicMode = "one",
+    string TopicPrefix = "user.",
+    int IdleSubscribers = 0,
+    string Protocol = "switchboard",
+    string? Path = null,
+    int ShardIndex = 0,
+    int ShardCount = 1,
+    long? PublishAtUnixMs = null)
 {
     public const string SseMode = "fanout";
     public const string WebSocketMode = "ws-fanout";
@@ -52,16 +60,53 @@ internal sealed record FanoutOptions(
             TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)));
         // With --nodes, subscriber i connects to node i mod n while publishers use --url: most events cross nodes.
         options = options with { Nodes = args.GetNodeUrls(options.BaseUrl) };
+        // distinct: subscriber i on its own topic <prefix><i>, each event to one random subscriber's topic.
+        var topicMode = args.GetString("topic-mode", "one");
+        if (topicMode is not ("one" or "distinct"))
+        {
+            throw new CliException($"--topic-mode: expected 'one' or 'distinct', got '{topicMode}'");
+        }
+
+        var shard = args.GetString("shard", "0/1").Split('/');
+        if (shard.Length != 2 || !int.TryParse(shard[0], out var shardIndex) || !int.TryParse(shard[1], out var shardCount)
+            || shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount)
+        {
+            throw new CliException("--shard: expected K/M with 0 <= K < M");
+        }
+
+        var publishAt = args.GetString("publish-at", "");
+        options = options with
+        {
+            TopicMode = topicMode,
+            TopicPrefix = args.GetString("topic-prefix", "user."),
+            IdleSubscribers = args.GetInt("idle-subscribers", 0, 0, 100_000),
+            ShardIndex = shardIndex,
+            ShardCount = shardCount,
+            PublishAtUnixMs = publishAt.Length == 0 ? null : long.Parse(publishAt, CultureInfo.InvariantCulture),
+            IdleMemory = args.GetFlag("idle-memory"),
+            IdleSeconds = args.GetDouble("idle-seconds", 5, 0, 600),
+        };
         if (!ws)
         {
+            if (options.IdleMemory && options.ServerPid is null)
+            {
+                throw new CliException("--idle-memory needs --server-pid (the server's RSS is read from /proc/<pid>/status)");
+            }
+
             return options;
+        }
+
+        var protocol = args.GetString("protocol", "switchboard");
+        if (protocol is not ("switchboard" or "signalr"))
+        {
+            throw new CliException($"--protocol: expected 'switchboard' or 'signalr', got '{protocol}'");
         }
 
         options = options with
         {
-            IdleMemory = args.GetFlag("idle-memory"),
-            IdleSeconds = args.GetDouble("idle-seconds", 5, 0, 600),
             ReceiveBufferBytes = args.GetInt("receive-buffer", 8192, 256, 16 * 1024 * 1024),
+            Protocol = protocol,
+            Path = args.GetString("path", protocol == "signalr" ? "hub" : "v1/ws"),
         };
         if (options.IdleMemory && options.ServerPid is null)
         {
@@ -125,10 +170,20 @@ internal static class FanoutBenchmark
 
         // Size each subscriber's first latency chunk for the expected event count (bounded inside the recorder).
         var expectedPerSubscriber = o.Rate > 0 ? (int)Math.Min(o.Rate * (o.DurationSeconds + 1), int.MaxValue) : 0;
-        var subscribers = CreateSubscribers(o, o.Subscribers, streamClient, wsInvoker, window, expectedPerSubscriber);
+        if (o.TopicMode == "distinct")
+        {
+            expectedPerSubscriber = 0;
+        }
+
+        // This process's share (--shard K/M): global subscriber indices i with i mod M == K.
+        var hotIndices = Enumerable.Range(0, o.Subscribers).Where(i => i % o.ShardCount == o.ShardIndex).ToArray();
+        var idleIndices = Enumerable.Range(0, o.IdleSubscribers).Where(i => i % o.ShardCount == o.ShardIndex).ToArray();
+        var subscribers = CreateSubscribers(o, hotIndices.Select(i => (i, HotTopic(o, i))), streamClient, wsInvoker, window, expectedPerSubscriber)
+            .Concat(CreateSubscribers(o, idleIndices.Select(i => (o.Subscribers + i, $"idle.{i}")), streamClient, wsInvoker, new MeasurementWindow(), 0))
+            .ToArray();
         try
         {
-            return await RunWithSubscribersAsync(o, run, subscribers, publishClient, publishUri, padding, errors, window, probe, ct);
+            return await RunWithSubscribersAsync(o, run, subscribers, hotIndices.Length, publishClient, publishUri, padding, errors, window, probe, ct);
         }
         finally
         {
@@ -139,20 +194,31 @@ internal static class FanoutBenchmark
         }
     }
 
-    private static Subscriber[] CreateSubscribers(FanoutOptions o, int count, HttpClient streamClient, HttpMessageInvoker? wsInvoker, MeasurementWindow window, int expectedPerSubscriber)
+    /// <summary>The topic of hot subscriber <paramref name="index"/>: the one topic, or its own in distinct mode.</summary>
+    private static string HotTopic(FanoutOptions o, int index) =>
+        o.TopicMode == "distinct" ? o.TopicPrefix + index.ToString(CultureInfo.InvariantCulture) : o.Topic;
+
+    private static Subscriber[] CreateSubscribers(FanoutOptions o, int count, HttpClient streamClient, HttpMessageInvoker? wsInvoker, MeasurementWindow window, int expectedPerSubscriber) =>
+        CreateSubscribers(o, Enumerable.Range(0, count).Select(i => (i, o.Topic)), streamClient, wsInvoker, window, expectedPerSubscriber);
+
+    private static Subscriber[] CreateSubscribers(FanoutOptions o, IEnumerable<(int Index, string Topic)> specs, HttpClient streamClient, HttpMessageInvoker? wsInvoker, MeasurementWindow window, int expectedPerSubscriber)
     {
         var nodes = o.Nodes is { Count: > 0 } list ? list : [o.BaseUrl];
-        return Enumerable.Range(0, count)
-            .Select(i => (Node: nodes[i % nodes.Count], Index: i))
-            .Select(s => (o.IsWebSocket, o.Client) switch
+        return specs
+            .Select(s => (Node: nodes[s.Index % nodes.Count], s.Index, s.Topic))
+            .Select(s => (o.IsWebSocket, o.Protocol, o.Client) switch
             {
-                (false, "raw") => (Subscriber)new RawSseSubscriber(BenchHttp.StreamUri(s.Node, o.Topic), window, expectedPerSubscriber),
-                (false, _) => new SseHttpSubscriber(streamClient, BenchHttp.StreamUri(s.Node, o.Topic), window, expectedPerSubscriber),
-                (true, "raw") => new RawWebSocketSubscriber(BenchHttp.WebSocketUri(s.Node, $"bench-{s.Index}"), window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
-                (true, _) => new ClientWebSocketSubscriber(BenchHttp.WebSocketUri(s.Node, $"bench-{s.Index}"), wsInvoker!, window, expectedPerSubscriber, o.Topic, o.ReceiveBufferBytes),
+                (false, _, "raw") => (Subscriber)new RawSseSubscriber(BenchHttp.StreamUri(s.Node, s.Topic), window, expectedPerSubscriber),
+                (false, _, _) => new SseHttpSubscriber(streamClient, BenchHttp.StreamUri(s.Node, s.Topic), window, expectedPerSubscriber),
+                (true, "signalr", _) => new SignalRSubscriber(new Uri(s.Node, o.Path), window, expectedPerSubscriber, s.Topic, o.ReceiveBufferBytes),
+                (true, _, "raw") => new RawWebSocketSubscriber(WsUri(s.Node, o, s.Index), window, expectedPerSubscriber, s.Topic, o.ReceiveBufferBytes),
+                (true, _, _) => new ClientWebSocketSubscriber(WsUri(s.Node, o, s.Index), wsInvoker!, window, expectedPerSubscriber, s.Topic, o.ReceiveBufferBytes),
             })
             .ToArray();
     }
+
+    private static Uri WsUri(Uri node, FanoutOptions o, int index) =>
+        o.Path is null or "v1/ws" ? BenchHttp.WebSocketUri(node, $"bench-{index}") : new Uri(node, $"{o.Path}?name=bench-{index}");
 
     /// <summary>
     /// Before the idle-memory baseline: open a few subscribers, deliver some events to them and close
@@ -217,6 +283,7 @@ internal static class FanoutBenchmark
         FanoutOptions o,
         RunInfo run,
         Subscriber[] subscribers,
+        int hotCount,
         HttpClient publishClient,
         Uri publishUri,
         string padding,
@@ -227,7 +294,7 @@ internal static class FanoutBenchmark
     {
         // Phase 1: subscribe. The gate bounds concurrent connects so the server's accept backlog
         // does not overflow (dropped SYNs would cost a 1 s+ retransmit and skew "ready" time).
-        Progress($"{o.Mode}: opening {o.Subscribers} {o.Client} subscriber(s) on {o.Topic}");
+        Progress($"{o.Mode}: opening {subscribers.Length} {o.Client}/{o.Protocol} subscriber(s) ({hotCount} hot, topics {(o.TopicMode == "distinct" ? o.TopicPrefix + "<i>" : o.Topic)}; {subscribers.Length - hotCount} idle) shard {o.ShardIndex}/{o.ShardCount}");
         using var gate = new SemaphoreSlim(o.ConnectConcurrency);
         var connectWatch = Stopwatch.StartNew();
         var runTasks = subscribers.Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)).ToArray();
@@ -240,20 +307,38 @@ internal static class FanoutBenchmark
             // Measured with whoever made it; the report shows ready < requested.
         }
 
-        var ready = subscribers.Where(s => s.IsReady).ToArray();
+        var ready = subscribers.Take(hotCount).Where(s => s.IsReady).ToArray();
+        var idleReady = subscribers.Skip(hotCount).Count(s => s.IsReady);
         foreach (var s in subscribers.Where(s => !s.IsReady))
         {
             s.Stop();
         }
 
-        Progress($"{o.Mode}: {ready.Length}/{o.Subscribers} subscriber(s) ready after {connectWatch.Elapsed.TotalSeconds:0.00}s");
+        Progress($"{o.Mode}: {ready.Length}/{hotCount} hot and {idleReady}/{subscribers.Length - hotCount} idle subscriber(s) ready after {connectWatch.Elapsed.TotalSeconds:0.00}s");
         if (ready.Length == 0)
         {
             var firstError = subscribers.Select(s => s.Error).FirstOrDefault(e => e is not null) ?? "timed out";
             throw new InvalidOperationException($"no subscriber became ready: {firstError}");
         }
 
-        var idleMemory = probe is null ? null : await probe.MeasureIdleAsync(ready.Length, o.IdleSeconds, Math.Min(IdleMemoryWarmupConnections, o.Subscribers), ct);
+        var idleMemory = probe is null ? null : await probe.MeasureIdleAsync(ready.Length + idleReady, o.IdleSeconds, Math.Min(IdleMemoryWarmupConnections, o.Subscribers), ct);
+
+        // Several load processes (--shard) start publishing at the same wall-clock time.
+        if (o.PublishAtUnixMs is { } at)
+        {
+            var wait = at - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            Progress($"{o.Mode}: waiting {wait / 1000.0:0.0}s for --publish-at");
+            if (wait > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(wait), ct);
+            }
+        }
+
+        // Distinct topics: each event goes to the topic of one random ready subscriber.
+        Uri[]? topicUris = o.TopicMode == "distinct"
+            ? [.. subscribers.Take(hotCount).Select((s, k) => (s, k)).Where(x => x.s.IsReady)
+                .Select(x => BenchHttp.PublishUri(o.BaseUrl, HotTopic(o, o.ShardIndex + x.k * o.ShardCount)))]
+            : null;
 
         // Phase 2: publish at the target rate through warmup + measurement.
         var start = Stopwatch.GetTimestamp();
@@ -264,13 +349,13 @@ internal static class FanoutBenchmark
         var cpuTask = CpuSampler.MeasureAsync(window, o.ServerPid, ct);
         var publishers = Enumerable.Range(0, o.Publishers).Select(_ => new Publisher()).ToArray();
         await Task.WhenAll(publishers.Select((p, i) => Task.Run(
-            () => PublishLoopAsync(i, o, publishClient, publishUri, padding, start, window, p, errors, ct), CancellationToken.None)));
+            () => PublishLoopAsync(i, o, publishClient, publishUri, topicUris, padding, start, window, p, errors, ct), CancellationToken.None)));
 
         var cpu = await cpuTask;
 
         // Phase 3: let in-flight deliveries land, bounded by --drain.
         var published = publishers.Sum(p => p.PublishedInWindow);
-        var expected = published * ready.Length;
+        var expected = topicUris is null ? published * ready.Length : published;
         var drainWatch = Stopwatch.StartNew();
         while (ready.Sum(s => s.ReceivedForWindow) < expected && drainWatch.Elapsed.TotalSeconds < o.DrainSeconds && !ct.IsCancellationRequested)
         {
@@ -342,7 +427,17 @@ internal static class FanoutBenchmark
             cpu,
             cpu is null || deliveredInWindow == 0 ? null : Math.Round(cpu.BenchCores * seconds * 1e6 / deliveredInWindow, 2),
             errors.Snapshot(),
-            idleMemory);
+            idleMemory)
+        {
+            TopicMode = o.TopicMode,
+            Protocol = o.IsWebSocket ? o.Protocol : "sse",
+            IdleSubscribers = subscribers.Length - hotCount,
+            IdleSubscribersReady = idleReady,
+            Shard = $"{o.ShardIndex}/{o.ShardCount}",
+            // Server CPU per published event and deliveries per server core-second (the issue's efficiency unit).
+            ServerCpuMicrosPerEvent = cpu?.ServerCores is { } sc && published > 0 ? Math.Round(sc * seconds * 1e6 / published, 1) : null,
+            DeliveriesPerServerCoreSecond = cpu?.ServerCores is { } sc2 && sc2 > 0 ? Math.Round(deliveredInWindow / (sc2 * seconds), 0) : null,
+        };
     }
 
     private static async Task PublishLoopAsync(
@@ -350,6 +445,7 @@ internal static class FanoutBenchmark
         FanoutOptions o,
         HttpClient client,
         Uri uri,
+        Uri[]? topicUris,
         string padding,
         long start,
         MeasurementWindow window,
@@ -389,7 +485,8 @@ internal static class FanoutBenchmark
                     return;
                 }
 
-                var outcome = await BenchHttp.PostAsync(client, uri, BenchHttp.TimestampedBody(sent, padding), ct);
+                var target = topicUris is null ? uri : topicUris[Random.Shared.Next(topicUris.Length)];
+                var outcome = await BenchHttp.PostAsync(client, target, BenchHttp.TimestampedBody(sent, padding), ct);
                 var acked = Stopwatch.GetTimestamp();
                 if (!outcome.Ok)
                 {
@@ -435,6 +532,10 @@ internal static class FanoutBenchmark
             .AddLatency("publish ack", r.PublishAckLatency)
             .Add("subscribe p50/max ms", $"{r.SubscribeLatency.P50Ms:0.0} / {r.SubscribeLatency.MaxMs:0.0}")
             .AddCpu(r.Cpu)
+            .Add("server cpu us/event", r.ServerCpuMicrosPerEvent is { } ue ? ue.ToString("0.0", CultureInfo.InvariantCulture) : "-")
+            .Add("deliveries per server core-s", r.DeliveriesPerServerCoreSecond is { } dc ? dc.ToString("N0", CultureInfo.InvariantCulture) : "-")
+            .Add("topics / protocol / shard", $"{r.TopicMode} / {r.Protocol} / {r.Shard}")
+            .Add("idle subscribers ready", $"{r.IdleSubscribersReady}/{r.IdleSubscribers}")
             .Add("bench cpu us/delivery", r.BenchCpuMicrosPerDelivery is { } us ? us.ToString("0.00", CultureInfo.InvariantCulture) : "-");
         if (r.IdleMemory is { } m)
         {
@@ -446,6 +547,7 @@ internal static class FanoutBenchmark
                 .Add("idle: server KiB per connection after GC", Num(m.RssPerConnectionAfterGcKiB, "0.00"))
                 .Add("idle: managed heap before / after MB", $"{Num(m.ManagedHeapBeforeMB, "0.0")} / {Num(m.ManagedHeapAfterMB, "0.0")}")
                 .Add("idle: managed heap KiB per connection", Num(m.ManagedHeapPerConnectionKiB, "0.00"))
+                .Add("idle: server cpu (cores) while idle", Num(m.IdleServerCores, "0.000"))
                 .Add("idle: server threads before / after", $"{m.ThreadsBefore} / {m.ThreadsAfter}")
                 .Add("idle: kernel TCP memory before / after", $"{KiB(m.KernelTcpMemoryBeforeKiB)} / {KiB(m.KernelTcpMemoryAfterKiB)}");
         }

@@ -22,7 +22,11 @@ internal sealed record IdleMemoryReport(
     int ThreadsAfter,
     long? KernelTcpMemoryBeforeKiB,
     long? KernelTcpMemoryAfterKiB,
-    string? Note);
+    string? Note)
+{
+    /// <summary>Server CPU (cores) over the idle wait, all connections open and nothing published.</summary>
+    public double? IdleServerCores { get; init; }
+}
 
 /// <summary>
 /// Procedure: warm the server up with a few connections and events, force a full GC and wait for a
@@ -53,7 +57,12 @@ internal sealed class IdleMemoryProbe(int pid)
     public async Task<IdleMemoryReport> MeasureIdleAsync(int connections, double idleSeconds, int warmupConnections, CancellationToken ct)
     {
         Progress($"idle-memory: {connections} connection(s) open; idling {idleSeconds}s");
+        var cpuStart = ServerProbe.ReadCpuTime(pid);
+        var idleWatch = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(idleSeconds), ct);
+        var cpuEnd = ServerProbe.ReadCpuTime(pid);
+        double? idleCores = cpuStart is { } c0 && cpuEnd is { } c1 && idleSeconds > 0
+            ? Math.Round((c1 - c0).TotalSeconds / idleWatch.Elapsed.TotalSeconds, 4) : null;
         var idle = await SettleAsync(ct);
         var kernelAfter = ServerProbe.KernelTcpMemoryKiB();
         var (heapAfter, problem) = await ServerProbe.CollectGarbageAndReadHeapAsync(pid, ct);
@@ -79,9 +88,12 @@ internal sealed class IdleMemoryProbe(int pid)
             idle.Threads,
             _kernelBefore,
             kernelAfter,
-            _notes.Count == 0 ? null : string.Join("; ", _notes.Distinct()));
+            _notes.Count == 0 ? null : string.Join("; ", _notes.Distinct()))
+        {
+            IdleServerCores = idleCores,
+        };
         Progress(string.Create(CultureInfo.InvariantCulture,
-            $"idle-memory: RSS {idle.RssKiB / 1024.0:0.0} MiB idle, {afterGc?.RssKiB / 1024.0:0.0} MiB after GC; {report.RssPerConnectionKiB:0.00} KiB/connection (idle), managed heap {Mb(heapAfter)}"));
+            $"idle-memory: RSS {idle.RssKiB / 1024.0:0.0} MiB idle, {afterGc?.RssKiB / 1024.0:0.0} MiB after GC; {report.RssPerConnectionKiB:0.00} KiB/connection (idle), managed heap {Mb(heapAfter)}, idle cpu {idleCores:0.000} cores"));
         return report;
     }
 

@@ -73,7 +73,22 @@ internal sealed record FanoutReport(
     CpuUsage? Cpu,
     double? BenchCpuMicrosPerDelivery,
     Dictionary<string, long> ErrorMessages,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IdleMemoryReport? IdleMemory = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IdleMemoryReport? IdleMemory = null)
+{
+    public string TopicMode { get; init; } = "one";
+
+    public string Protocol { get; init; } = "switchboard";
+
+    public int IdleSubscribers { get; init; }
+
+    public int IdleSubscribersReady { get; init; }
+
+    public string Shard { get; init; } = "0/1";
+
+    public double? ServerCpuMicrosPerEvent { get; init; }
+
+    public double? DeliveriesPerServerCoreSecond { get; init; }
+}
 
 [JsonSourceGenerationOptions(
     WriteIndented = true,

@@ -55,6 +55,24 @@ internal static class ServerProbe
     }
 
     /// <summary>Kernel memory held by all TCP sockets of the machine (both ends of loopback connections), in KiB.</summary>
+    /// <summary>User + system CPU time of a process from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
+    public static TimeSpan? ReadCpuTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
+                + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
     public static long? KernelTcpMemoryKiB()
     {
         try

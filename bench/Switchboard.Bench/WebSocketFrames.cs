@@ -345,15 +345,17 @@ internal static class WebSocketHandshake
         Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
 
     /// <summary>The GET with Upgrade headers for an http:// URI (the raw client speaks plain TCP only).</summary>
-    public static byte[] Request(Uri uri, string key, string subProtocol) => Encoding.ASCII.GetBytes(
+    /// <remarks>A null <paramref name="subProtocol"/> asks for none (the SignalR client).</remarks>
+    public static byte[] Request(Uri uri, string key, string? subProtocol) => Encoding.ASCII.GetBytes(
         $"GET {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subProtocol}\r\n\r\n");
+        + $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        + (subProtocol is null ? "\r\n" : $"Sec-WebSocket-Protocol: {subProtocol}\r\n\r\n"));
 
     /// <summary>
     /// Checks a response head (status line and headers, without the blank line). A refusal throws
     /// with the status line and the start of the body (the server's problem+json) so the report says why.
     /// </summary>
-    public static void Validate(string head, ReadOnlySpan<byte> bodyStart, string key, string subProtocol)
+    public static void Validate(string head, ReadOnlySpan<byte> bodyStart, string key, string? subProtocol)
     {
         var lines = head.Split("\r\n");
         var status = lines[0].Split(' ', 3);
