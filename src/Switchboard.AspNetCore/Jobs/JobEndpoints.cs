@@ -129,7 +129,8 @@ internal static class JobEndpoints
         var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait, jitter: false);
         var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
         var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
-        if (wait > TimeSpan.Zero && Matches(ifNoneMatch, job))
+        // Held until the job differs from what the client holds (If-None-Match), or without one from how it stands now.
+        if (wait > TimeSpan.Zero && (Matches(ifNoneMatch, job) || (ifNoneMatch.Length == 0 && !job.IsFinished)))
         {
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
             try

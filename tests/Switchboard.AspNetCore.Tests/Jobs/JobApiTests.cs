@@ -152,6 +152,25 @@ public sealed class JobApiTests
     }
 
     [Fact]
+    public async Task LongPoll_WithoutIfNoneMatch_IsHeldUntilTheJobChanges_AndAFinishedJobAnswersAtOnce()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+
+        var poll = client.GetAsync($"v1/jobs/{id}?wait=30");
+        await client.ClaimAsync();
+        using var changed = await poll.Within(TimeSpan.FromSeconds(40));
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        // Held from the state at the request (queued), so it answers with the change, not with what stood.
+        Assert.Equal("running", HubApi.Parse(await changed.Content.ReadAsStringAsync()).GetProperty("status").GetString());
+
+        using var canceled = await client.DeleteAsync($"v1/jobs/{id}");
+        using var final = await client.GetAsync($"v1/jobs/{id}?wait=30").Within(TimeSpan.FromSeconds(15));
+        Assert.Equal("canceled", HubApi.Parse(await final.Content.ReadAsStringAsync()).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task LongPoll_Answers304_AtTheTimeout_WhenNothingChanged()
     {
         await using var server = await HubServer.StartAsync(JobKit.Options());
