@@ -363,6 +363,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             {
                 Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
             }
+            catch (Switchboard.Log.StoreFullException full)
+            {
+                Send(WebSocketMessages.Error(id, "store_full", ProblemResponses.StoreFull(full).Message));
+            }
             catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
             {
                 // A string with a lone surrogate escape parses but cannot be read as text.
