@@ -548,6 +548,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             if (_closeRequest is null)
             {
                 LogTooManyReplies(_logger, _memberName, _replyCapacity);
+                _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
                 RequestClose(TryAgainLater, "too slow; resume from your last cursor");
             }
 
@@ -717,6 +718,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             if (await Task.WhenAny(sending, Task.Delay(_options.SlowClientTimeout, _time)) != sending && _closeRequest is null)
             {
                 LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
+                _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
                 RequestClose(TryAgainLater, "too slow", subscription ?? _active.FirstOrDefault());
             }
 
