@@ -47,6 +47,7 @@ public sealed partial class SqliteEventLog : IEventLog
             Directory.CreateDirectory(directory);
         }
 
+        SqliteFilePermissions.Prepare(options.Path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = options.Path,

@@ -27,6 +27,7 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
             Directory.CreateDirectory(directory);
         }
 
+        SqliteFilePermissions.Prepare(path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
