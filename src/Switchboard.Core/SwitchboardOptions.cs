@@ -129,6 +129,13 @@ public sealed class SseOptions
     /// balancer rebalance long-lived streams. Default: unlimited.
     /// </summary>
     public TimeSpan? MaxStreamDuration { get; set; }
+
+    /// <summary>
+    /// How long one write to a stream may wait for the client to take the bytes already sent. A merely slow reader is
+    /// held, with bounded memory (the write waits for it); one that has not taken a buffer's worth in this long is cut,
+    /// logged and counted, and resumes with <c>Last-Event-ID</c>. Default 30 s.
+    /// </summary>
+    public TimeSpan SlowClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -232,6 +239,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
         Require(options.Sse.ReconnectDelay >= TimeSpan.Zero, "Sse:ReconnectDelay must not be negative.");
         Require(options.Sse.BatchSize is >= 1 and <= 10_000, "Sse:BatchSize must be between 1 and 10,000.");
         Require(options.Sse.MaxStreamDuration is null || options.Sse.MaxStreamDuration > TimeSpan.Zero, "Sse:MaxStreamDuration must be positive when set.");
+        Require(options.Sse.SlowClientTimeout >= TimeSpan.FromMilliseconds(10) && options.Sse.SlowClientTimeout <= TimeSpan.FromDays(1), "Sse:SlowClientTimeout must be between 10 ms and 1 day.");
         var ws = options.WebSockets;
         Require(ws.MaxMessageBytes is >= 128 and <= 16 * 1024 * 1024, "WebSockets:MaxMessageBytes must be between 128 B and 16 MiB.");
         Require(ws.MaxMessagesPerSecond >= 1, "WebSockets:MaxMessagesPerSecond must be at least 1.");

@@ -51,6 +51,12 @@ public sealed class RedisStoreOptions
     /// </summary>
     public string? AdvertisedUrl { get; set; }
 
+    /// <summary>
+    /// A folder for the Data Protection key ring that encrypts webhook signing secrets and URL credentials, shared by
+    /// every node. Default: none, and the key ring lives in Redis itself (<c>dataprotection:keys</c>).
+    /// </summary>
+    public string? KeysPath { get; set; }
+
     internal void Validate()
     {
         if (WebhookLeaseDuration < TimeSpan.FromMilliseconds(300))

@@ -87,6 +87,7 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
         return #ids
         """;
 
+    private readonly WebhookSecretProtection _protection = RedisKeyRing.Protection(redis);
     private readonly RedisKey _endpoints = redis.Key("wh:endpoints");
     private readonly RedisKey _progress = redis.Key("wh:progress");
     private readonly RedisKey _attemptId = redis.Key("wh:attempt-id");
@@ -98,11 +99,22 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             .WaitAsync(cancellationToken).ConfigureAwait(false);
         var values = (RedisResult[])reply!;
         var endpoints = new List<WebhookEndpoint>();
+        var clearText = new List<WebhookEndpoint>();
         var pending = new List<WebhookDelivery>();
         for (var i = 0; i < values.Length;)
         {
             i++; // the id, which is also in the JSON
-            var endpoint = JsonSerializer.Deserialize((byte[])values[i++]!, RedisJsonContext.Default.WebhookEndpoint)!;
+            var stored = JsonSerializer.Deserialize((byte[])values[i++]!, RedisJsonContext.Default.WebhookEndpoint)!;
+            var endpoint = stored with
+            {
+                Url = _protection.Unprotect(stored.Url),
+                Secret = _protection.Unprotect(stored.Secret),
+                PreviousSecret = _protection.UnprotectOptional(stored.PreviousSecret),
+            };
+            if (!WebhookSecretProtection.IsProtected(stored.Secret) || !WebhookSecretProtection.IsProtected(stored.PreviousSecret) || WebhookSecretProtection.UrlNeedsProtection(stored.Url))
+            {
+                clearText.Add(endpoint);
+            }
             var progress = (byte[])values[i++]!;
             if (progress.Length > 0)
             {
@@ -115,6 +127,12 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             {
                 pending.Add(JsonSerializer.Deserialize((byte[])values[i++]!, RedisJsonContext.Default.WebhookDelivery)!);
             }
+        }
+
+        if (clearText.Count > 0)
+        {
+            // Written in clear by an older version: store them encrypted (progress, kept apart, is untouched).
+            await ApplyAsync([.. clearText.Select(e => new WebhookEndpointSaved(e))], cancellationToken).ConfigureAwait(false);
         }
 
         return new WebhookSnapshot(
@@ -136,7 +154,13 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             switch (change)
             {
                 case WebhookEndpointSaved { Endpoint: var e }:
-                    args.AddRange(["e", e.Id, JsonSerializer.SerializeToUtf8Bytes(e, RedisJsonContext.Default.WebhookEndpoint),
+                    var protectedEndpoint = e with
+                    {
+                        Url = _protection.ProtectUrl(e.Url),
+                        Secret = _protection.Protect(e.Secret),
+                        PreviousSecret = _protection.ProtectOptional(e.PreviousSecret),
+                    };
+                    args.AddRange(["e", e.Id, JsonSerializer.SerializeToUtf8Bytes(protectedEndpoint, RedisJsonContext.Default.WebhookEndpoint),
                         JsonSerializer.SerializeToUtf8Bytes(e.Progress, RedisJsonContext.Default.WebhookProgress)]);
                     break;
                 case WebhookEndpointDeleted { EndpointId: var id }:

@@ -32,6 +32,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly RecentEventsRing _ring;
     private long _head;
     private long _commits;
+    private bool _full; // only the writer thread touches it: true from a failed write for lack of space until the next commit
 
     /// <summary>Opens (or creates) the database and starts the writer.</summary>
     public SqliteEventLog(SqliteEventLogOptions options, TimeProvider? timeProvider = null, ILogger<SqliteEventLog>? logger = null)
@@ -46,6 +47,7 @@ public sealed partial class SqliteEventLog : IEventLog
             Directory.CreateDirectory(directory);
         }
 
+        SqliteFilePermissions.Prepare(options.Path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = options.Path,
@@ -57,6 +59,11 @@ public sealed partial class SqliteEventLog : IEventLog
         _writerConnection = new SqliteConnection(_connectionString);
         _writerConnection.Open();
         Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000;");
+        if (options.MaxPageCount is { } maxPages)
+        {
+            Execute(_writerConnection, $"PRAGMA max_page_count={maxPages};");
+        }
+
         Execute(_writerConnection, Schema);
         Epoch = LoadOrCreateEpoch();
         _head = LoadTopicsAndHead();
@@ -229,6 +236,23 @@ public sealed partial class SqliteEventLog : IEventLog
         await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Test hook: caps the file at <paramref name="pages"/> pages on the writer's connection (SQLite never goes below the
+    /// current size, so a small number means "no growth from here"), the way a full disk refuses growth. Returns the cap in force.
+    /// </summary>
+    internal async Task<long> SetMaxPageCountAsync(long pages)
+    {
+        long result = 0;
+        await ExecuteWriteAsync(transaction =>
+        {
+            using var command = transaction.Connection!.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"PRAGMA max_page_count={pages}";
+            result = (long)command.ExecuteScalar()!;
+        }).ConfigureAwait(false);
+        return result;
+    }
+
     /// <summary>Stops accepting writes, commits everything already queued, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -359,13 +383,39 @@ public sealed partial class SqliteEventLog : IEventLog
         }
         catch (Exception ex)
         {
-            LogWriteFailed(_logger, ex, batch.Count);
+            var failure = SqliteFullDisk.Translate(ex, _options.Path);
+            if (failure is Switchboard.Log.StoreFullException)
+            {
+                NoteFull(ex);
+            }
+            else
+            {
+                LogWriteFailed(_logger, ex, batch.Count);
+            }
+
             foreach (var operation in batch)
             {
-                operation.Completion.TrySetException(ex);
+                operation.Completion.TrySetException(failure);
             }
 
             return;
+        }
+
+        var externalFull = false;
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i] is Exception failed && SqliteFullDisk.IsFull(failed, _options.Path))
+            {
+                externalFull = true;
+                NoteFull(failed);
+                results[i] = SqliteFullDisk.Translate(failed, _options.Path);
+            }
+        }
+
+        if (_full && !externalFull)
+        {
+            _full = false;
+            LogStoreRecovered(_logger, System.IO.Path.GetFullPath(_options.Path));
         }
 
         // Publish in order: memory, then the head (readers trust everything up to it), then wake the readers it matches.
@@ -394,6 +444,18 @@ public sealed partial class SqliteEventLog : IEventLog
         }
 
         Subscriptions.Notify(appended);
+    }
+
+    /// <summary>A write failed for lack of space: logged once when the episode starts, not once per request.</summary>
+    private void NoteFull(Exception cause)
+    {
+        if (_full)
+        {
+            return;
+        }
+
+        _full = true;
+        LogStoreFull(_logger, cause, System.IO.Path.GetFullPath(_options.Path));
     }
 
     private AppendResult Append(AppendOperation append, DateTimeOffset time, SqliteCommand insertEvent, SqliteCommand findKey, SqliteCommand insertKey, List<EventRecord> appended, ref long nextSeq)
@@ -455,9 +517,18 @@ public sealed partial class SqliteEventLog : IEventLog
         catch (Exception ex)
         {
             // Only this operation's changes roll back; the appends in the same commit are not its hostages.
-            // If the rollback itself fails (SQLite already aborted the transaction), the whole batch fails.
-            transaction.Rollback(savepoint);
-            transaction.Release(savepoint);
+            // If the rollback itself fails (SQLite already aborted the transaction, as it does on SQLITE_FULL), the
+            // whole batch fails, with the write's own error rather than the rollback's.
+            try
+            {
+                transaction.Rollback(savepoint);
+                transaction.Release(savepoint);
+            }
+            catch (Exception) when (ex is SqliteException)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex);
+            }
+
             return ex;
         }
     }
@@ -595,6 +666,12 @@ public sealed partial class SqliteEventLog : IEventLog
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "SQLite write of {Operations} operations failed; they were rolled back and reported to their callers")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, int operations);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "SQLite store at {Path} is full: writes are refused with 507 store-full until space returns; reads keep working. Free disk space; the hub recovers by itself")]
+    private static partial void LogStoreFull(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "SQLite store at {Path} accepts writes again")]
+    private static partial void LogStoreRecovered(ILogger logger, string path);
 
     private abstract class WriteOperation
     {

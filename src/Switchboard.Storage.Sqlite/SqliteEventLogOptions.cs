@@ -26,6 +26,16 @@ public sealed class SqliteEventLogOptions
     /// <summary>Rows scanned per store read when a wildcard filter cannot use the topic index. Default 4,096.</summary>
     public int MaxScanRows { get; set; } = 4096;
 
+    /// <summary>
+    /// The Data Protection key ring that encrypts webhook signing secrets and URL credentials in the database.
+    /// Default: a folder <c>&lt;Path&gt;.keys</c> beside the database. Back it up with the database: without it the
+    /// stored secrets cannot be read.
+    /// </summary>
+    public string? KeysPath { get; set; }
+
+    /// <summary>Test hook: SQLite's <c>max_page_count</c> on the writer's connection, to make the file "full" without filling a disk.</summary>
+    internal long? MaxPageCount { get; set; }
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Path))

@@ -29,7 +29,13 @@ public static class SqliteServiceCollectionExtensions
         {
             Metrics = sp.GetService<Switchboard.Metrics.SwitchboardMetrics>(),
         });
-        AddNextToTheLog<Switchboard.Webhooks.IWebhookStore>(services, (log, path) => log is null ? new SqliteWebhookStore(path) : new SqliteWebhookStore(log, path));
+        services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
+        services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp =>
+        {
+            var store = sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value;
+            var keys = store.KeysPath ?? Switchboard.Webhooks.WebhookSecretProtection.DefaultKeysDirectory(store.Path);
+            return new SqliteWebhookStore(store.Path, sp.GetRequiredService<IEventLog>() as SqliteEventLog, Switchboard.Webhooks.WebhookSecretProtection.ForDirectory(keys));
+        });
         AddNextToTheLog<Switchboard.Jobs.IJobStore>(services, (log, path) => log is null ? new SqliteJobStore(path) : new SqliteJobStore(log, path));
         AddNextToTheLog<Switchboard.Config.IConfigStore>(services, (log, path) => log is null ? new SqliteConfigStore(path) : new SqliteConfigStore(log, path));
         AddNextToTheLog<Switchboard.Auth.IApiKeyStore>(services, (log, path) => log is null ? new SqliteApiKeyStore(path) : new SqliteApiKeyStore(log, path));

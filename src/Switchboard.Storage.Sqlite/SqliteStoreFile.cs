@@ -14,17 +14,20 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SqliteEventLog? _log;
+    private readonly string _path;
 
     /// <summary>Opens (or creates) the file at <paramref name="path"/> and runs <paramref name="schema"/> on it.</summary>
     public SqliteStoreFile(string path, SqliteEventLog? log, string schema)
     {
         _log = log;
+        _path = path;
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
         }
 
+        SqliteFilePermissions.Prepare(path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -61,6 +64,10 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
             using var transaction = _writer.BeginTransaction();
             write(transaction);
             transaction.Commit();
+        }
+        catch (SqliteException ex) when (SqliteFullDisk.IsFull(ex, _path))
+        {
+            throw SqliteFullDisk.Translate(ex, _path);
         }
         finally
         {

@@ -13,10 +13,11 @@ public sealed class SqliteWebhookStore : IWebhookStore
     private const char ListSeparator = '\n'; // topic patterns and event types never contain control characters
 
     private readonly SqliteStoreFile _file;
+    private readonly WebhookSecretProtection _protection;
 
     /// <summary>Opens the store in the database file at <paramref name="path"/>, creating its tables; it writes on its own connection.</summary>
     public SqliteWebhookStore(string path)
-        : this(path, null)
+        : this(path, null, null)
     {
     }
 
@@ -26,13 +27,18 @@ public sealed class SqliteWebhookStore : IWebhookStore
     /// publish acks wait hundreds of milliseconds behind webhook commits), and no blocking commit on a pool thread.
     /// </summary>
     public SqliteWebhookStore(SqliteEventLog log, string path)
-        : this(path, (SqliteEventLog?)log)
+        : this(path, log, null)
     {
     }
 
-    private SqliteWebhookStore(string path, SqliteEventLog? log)
+    /// <summary>
+    /// Signing secrets and URLs with credentials are encrypted with <paramref name="protection"/>; by default with a
+    /// Data Protection key ring in <c>&lt;path&gt;.keys</c> beside the database.
+    /// </summary>
+    internal SqliteWebhookStore(string path, SqliteEventLog? log, WebhookSecretProtection? protection)
     {
         _file = new SqliteStoreFile(path, log, Schema);
+        _protection = protection ?? WebhookSecretProtection.ForDirectory(WebhookSecretProtection.DefaultKeysDirectory(path));
     }
 
     private const string Schema = """
@@ -84,16 +90,20 @@ public sealed class SqliteWebhookStore : IWebhookStore
     {
         await using var connection = await _file.OpenAsync(cancellationToken).ConfigureAwait(false);
         var endpoints = new List<WebhookEndpoint>();
+        var clearText = new List<WebhookEndpoint>();
         await using (var command = connection.CreateCommand())
         {
             command.CommandText = "SELECT id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since FROM webhook_endpoints ORDER BY created_at";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
+                var storedUrl = reader.GetString(1);
+                var storedSecret = reader.GetString(10);
+                var storedPrevious = reader.IsDBNull(11) ? null : reader.GetString(11);
                 endpoints.Add(new WebhookEndpoint
                 {
                     Id = reader.GetString(0),
-                    Url = reader.GetString(1),
+                    Url = _protection.Unprotect(storedUrl),
                     Topics = SplitList(reader.GetString(2)),
                     Types = SplitList(reader.GetString(3)),
                     Description = reader.IsDBNull(4) ? null : reader.GetString(4),
@@ -102,14 +112,23 @@ public sealed class SqliteWebhookStore : IWebhookStore
                     RateLimitPerSecond = reader.IsDBNull(7) ? null : reader.GetInt32(7),
                     Status = (WebhookStatus)reader.GetInt32(8),
                     DisabledReason = reader.IsDBNull(9) ? null : reader.GetString(9),
-                    Secret = reader.GetString(10),
-                    PreviousSecret = reader.IsDBNull(11) ? null : reader.GetString(11),
+                    Secret = _protection.Unprotect(storedSecret),
+                    PreviousSecret = _protection.UnprotectOptional(storedPrevious),
                     PreviousSecretExpiresAt = TimeOrNull(reader, 12),
                     CreatedAt = Time(reader.GetInt64(13)),
                     UpdatedAt = Time(reader.GetInt64(14)),
                     Progress = new WebhookProgress(reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17), TimeOrNull(reader, 18)),
                 });
+                if (!WebhookSecretProtection.IsProtected(storedSecret) || !WebhookSecretProtection.IsProtected(storedPrevious) || WebhookSecretProtection.UrlNeedsProtection(storedUrl))
+                {
+                    clearText.Add(endpoints[^1]);
+                }
             }
+        }
+
+        if (clearText.Count > 0)
+        {
+            await ProtectClearTextAsync(clearText, cancellationToken).ConfigureAwait(false);
         }
 
         var pending = new List<WebhookDelivery>();
@@ -122,6 +141,26 @@ public sealed class SqliteWebhookStore : IWebhookStore
 
         return new WebhookSnapshot(endpoints, pending);
     }
+
+    /// <summary>Rewrites rows an older version stored in clear text (secrets, URLs with credentials), encrypted.</summary>
+    private Task ProtectClearTextAsync(IReadOnlyList<WebhookEndpoint> endpoints, CancellationToken cancellationToken) => _file.WriteAsync(transaction =>
+    {
+        using var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "UPDATE webhook_endpoints SET url = $url, secret = $secret, previous_secret = $previous WHERE id = $id";
+        var id = command.Parameters.Add("$id", SqliteType.Text);
+        var url = command.Parameters.Add("$url", SqliteType.Text);
+        var secret = command.Parameters.Add("$secret", SqliteType.Text);
+        var previous = command.Parameters.Add("$previous", SqliteType.Text);
+        foreach (var endpoint in endpoints)
+        {
+            id.Value = endpoint.Id;
+            url.Value = _protection.ProtectUrl(endpoint.Url);
+            secret.Value = _protection.Protect(endpoint.Secret);
+            previous.Value = (object?)_protection.ProtectOptional(endpoint.PreviousSecret) ?? DBNull.Value;
+            command.ExecuteNonQuery();
+        }
+    }, cancellationToken);
 
     /// <inheritdoc />
     public async Task ApplyAsync(IReadOnlyList<WebhookChange> changes, CancellationToken cancellationToken = default)
@@ -161,7 +200,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private static void Prepare(SqliteCommand command, WebhookChange change)
+    private void Prepare(SqliteCommand command, WebhookChange change)
     {
         var p = command.Parameters;
         switch (change)
@@ -177,7 +216,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
                         previous_secret_expires_at = excluded.previous_secret_expires_at, updated_at = excluded.updated_at
                     """);
                 p.AddWithValue("$id", e.Id);
-                p.AddWithValue("$url", e.Url);
+                p.AddWithValue("$url", _protection.ProtectUrl(e.Url));
                 p.AddWithValue("$topics", string.Join(ListSeparator, e.Topics));
                 p.AddWithValue("$types", string.Join(ListSeparator, e.Types));
                 p.AddWithValue("$description", (object?)e.Description ?? DBNull.Value);
@@ -186,8 +225,8 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 p.AddWithValue("$rateLimit", (object?)e.RateLimitPerSecond ?? DBNull.Value);
                 p.AddWithValue("$status", (int)e.Status);
                 p.AddWithValue("$disabledReason", (object?)e.DisabledReason ?? DBNull.Value);
-                p.AddWithValue("$secret", e.Secret);
-                p.AddWithValue("$previousSecret", (object?)e.PreviousSecret ?? DBNull.Value);
+                p.AddWithValue("$secret", _protection.Protect(e.Secret));
+                p.AddWithValue("$previousSecret", (object?)_protection.ProtectOptional(e.PreviousSecret) ?? DBNull.Value);
                 p.AddWithValue("$previousExpires", Millis(e.PreviousSecretExpiresAt));
                 p.AddWithValue("$createdAt", e.CreatedAt.ToUnixTimeMilliseconds());
                 p.AddWithValue("$updatedAt", e.UpdatedAt.ToUnixTimeMilliseconds());

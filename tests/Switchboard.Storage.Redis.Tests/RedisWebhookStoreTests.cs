@@ -83,6 +83,47 @@ public sealed class RedisWebhookStoreTests(RedisFixture redis) : WebhookStoreSpe
         Assert.IsType<RedisWebhookStore>(provider.GetRequiredService<IWebhookStore>());
     }
 
+    [Fact]
+    public async Task SecretsAndUrlCredentials_AreEncryptedInRedis_ClearTextIsMigratedOnLoad_AndAnotherNodeReadsThem()
+    {
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var first = Connect(prefix);
+        await using var second = Connect(prefix);
+        var node1 = new RedisWebhookStore(first);
+        var endpoint = Endpoint() with { Url = "https://hookuser:p4ssw0rd@example.com/hook", Secret = "whsec_" + Convert.ToBase64String(new byte[24]) + "A", PreviousSecret = "whsec_previousSecretValue" };
+        await node1.ApplyAsync([new WebhookEndpointSaved(endpoint)]);
+
+        var raw = (string)(await first.Database.HashGetAsync(first.Key("wh:endpoints"), endpoint.Id))!;
+        Assert.DoesNotContain(endpoint.Secret, raw, StringComparison.Ordinal);
+        Assert.DoesNotContain("previousSecretValue", raw, StringComparison.Ordinal);
+        Assert.DoesNotContain("p4ssw0rd", raw, StringComparison.Ordinal);
+
+        var loaded = Assert.Single((await new RedisWebhookStore(second).LoadAsync()).Endpoints);
+        Assert.Equal(endpoint.Secret, loaded.Secret);
+        Assert.Equal(endpoint.PreviousSecret, loaded.PreviousSecret);
+        Assert.Equal(endpoint.Url, loaded.Url);
+
+        // A row an older version wrote in clear: read as it is, and rewritten encrypted.
+        string clear;
+        using (var document = System.Text.Json.JsonDocument.Parse(raw))
+        {
+            var fields = document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+            var url = fields.Keys.First(k => k.Equals("url", StringComparison.OrdinalIgnoreCase));
+            var secret = fields.Keys.First(k => k.Equals("secret", StringComparison.OrdinalIgnoreCase));
+            fields[url] = endpoint.Url;
+            fields[secret] = endpoint.Secret;
+            clear = System.Text.Json.JsonSerializer.Serialize(fields);
+        }
+
+        await first.Database.HashSetAsync(first.Key("wh:endpoints"), endpoint.Id, clear);
+        var migrated = Assert.Single((await node1.LoadAsync()).Endpoints);
+        Assert.Equal(endpoint.Secret, migrated.Secret);
+        Assert.Equal(endpoint.Url, migrated.Url);
+        var rewritten = (string)(await first.Database.HashGetAsync(first.Key("wh:endpoints"), endpoint.Id))!;
+        Assert.DoesNotContain(endpoint.Secret, rewritten, StringComparison.Ordinal);
+        Assert.DoesNotContain("p4ssw0rd", rewritten, StringComparison.Ordinal);
+    }
+
     private sealed class OwningStore(RedisConnection connection) : IWebhookStore
     {
         private readonly RedisWebhookStore _store = new(connection);

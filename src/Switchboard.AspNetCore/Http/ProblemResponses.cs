@@ -13,6 +13,11 @@ internal static class ProblemResponses
         exception is SwitchboardProblemException or OperationCanceledException ? null
             : StoreProblems.Classify(context.RequestServices.GetServices<IStoreFaultClassifier>(), exception);
 
+    /// <summary>The answer to a write the store refused for lack of space: 507 <c>store-full</c>, retry later.</summary>
+    public static SwitchboardProblemException StoreFull(Switchboard.Log.StoreFullException full) => new(507, "store-full", "Store full",
+        full.Message + " Retry later, with the same Idempotency-Key.",
+        new Dictionary<string, object?> { ["retryAfter"] = (int)Switchboard.Log.StoreFullException.RetryAfter.TotalSeconds });
+
     public static async Task WriteAsync(HttpContext context, SwitchboardProblemException problem)
     {
         var response = context.Response;
@@ -72,6 +77,12 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
         catch (SwitchboardProblemException problem)
         {
             await ProblemResponses.WriteAsync(context.HttpContext, problem);
+            return Results.Empty;
+        }
+        catch (Switchboard.Log.StoreFullException full)
+        {
+            // A full disk is the store's typed error; the answer is HTTP's business, here.
+            await ProblemResponses.WriteAsync(context.HttpContext, ProblemResponses.StoreFull(full));
             return Results.Empty;
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)

@@ -5,7 +5,10 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Events;
@@ -21,13 +24,15 @@ namespace Switchboard.AspNetCore.ServerSentEvents;
 /// <see cref="LogTail"/>: the tail says what happened (events, a gap, a quiet interval, the end), and this writes it.
 /// Each event's frame is built once (<see cref="EventRecord.SseFrame"/>) and the same bytes go to every stream. A slow
 /// client only slows its own stream: the flush waits for Kestrel's pipe, the tail stops reading, and it later catches
-/// up from the log. No per-client queue exists to grow.
+/// up from the log. No per-client queue exists to grow. Kestrel's minimum response data rate is off for streams (it cut
+/// slow readers silently); instead a flush the client leaves pending for <c>Sse:SlowClientTimeout</c> cuts the stream,
+/// with a log line and <c>switchboard.connections.slow_closed</c>, and the client resumes with <c>Last-Event-ID</c>.
 /// </summary>
 /// <remarks>
 /// The framing is written by hand rather than through <c>System.Net.ServerSentEvents.SseFormatter</c>,
 /// because the formatter works per subscriber, and we want the bytes of each event built once for all of them.
 /// </remarks>
-internal static class SseEndpoint
+internal static partial class SseEndpoint
 {
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
     private static readonly byte[] TokenExpired = "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n"u8.ToArray();
@@ -68,6 +73,7 @@ internal static class SseEndpoint
         response.Headers.CacheControl = "no-store";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        DisableMinimumDataRate(context);
 
         // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID), or
         // at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
@@ -92,7 +98,11 @@ internal static class SseEndpoint
                 WriteReset(writer, reset);
             }
 
-            await writer.FlushAsync(cancellationToken);
+            if (await FlushAsync() is null)
+            {
+                return;
+            }
+
             if (end.WhenDrained is { } finished)
             {
                 // Catch up without waiting, then ask whether anything more can come.
@@ -131,6 +141,11 @@ internal static class SseEndpoint
         {
             // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
         }
+        catch (SlowClientException)
+        {
+            // Cut for not reading (logged and counted where it was noticed); the connection is already aborted.
+            return;
+        }
         finally
         {
             metrics.ConnectionClosed(DeliveryTransport.Sse);
@@ -148,6 +163,32 @@ internal static class SseEndpoint
             catch (OperationCanceledException)
             {
                 // A client that stopped reading does not get the notice; the stream ends all the same.
+            }
+        }
+
+        // Flushes; a flush the client leaves pending for the slow-client timeout aborts the connection (null). Only a
+        // pending flush costs a timer.
+        async ValueTask<FlushResult?> FlushAsync()
+        {
+            var flushing = writer.FlushAsync(cancellationToken);
+            if (flushing.IsCompleted)
+            {
+                return flushing.Result;
+            }
+
+            var pending = flushing.AsTask();
+            try
+            {
+                return await pending.WaitAsync(options.SlowClientTimeout, time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SseEndpoint).FullName!);
+                LogTooSlow(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Path.Value ?? "", options.SlowClientTimeout);
+                metrics.SlowClientClosed(DeliveryTransport.Sse);
+                context.Abort();
+                _ = pending.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: the abort completes it
+                throw new SlowClientException();
             }
         }
 
@@ -183,13 +224,32 @@ internal static class SseEndpoint
                     break;
             }
 
-            var flush = await writer.FlushAsync(cancellationToken);
-            if (flush.IsCompleted || flush.IsCanceled)
+            var flush = await FlushAsync();
+            if (flush is not { } done || done.IsCompleted || done.IsCanceled)
             {
                 return TailStepKind.Ended;
             }
 
             return step.Kind == TailStepKind.Events && end.AfterEvents is { } last && step.Events.Any(last) ? TailStepKind.Ended : null;
+        }
+    }
+
+    /// <summary>
+    /// Kestrel's minimum response data rate would cut a reader that is merely slow, without a word; a stream holds it
+    /// instead (bounded by the pipe) and cuts it only after <c>Sse:SlowClientTimeout</c>. HTTP/2 has no per-request rate.
+    /// </summary>
+    private static void DisableMinimumDataRate(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMinResponseDataRateFeature>() is { } rate)
+        {
+            try
+            {
+                rate.MinDataRate = null;
+            }
+            catch (NotSupportedException)
+            {
+                // HTTP/2 and HTTP/3 do not enforce it per request.
+            }
         }
     }
 
@@ -215,6 +275,11 @@ internal static class SseEndpoint
     }
 
     private static void Write(PipeWriter writer, string text) => writer.Write(Encoding.UTF8.GetBytes(text));
+
+    [LoggerMessage(EventId = 320, Level = LogLevel.Warning, Message = "SSE client {Remote} on {Path} took nothing for {Timeout} while events waited; closing its stream (it resumes with Last-Event-ID)")]
+    private static partial void LogTooSlow(ILogger logger, string remote, string path, TimeSpan timeout);
+
+    private sealed class SlowClientException : Exception;
 }
 
 /// <summary>When a stream ends by itself (a job stream ends with its job); <see cref="Never"/> for ordinary streams.</summary>

@@ -372,6 +372,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             {
                 Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
             }
+            catch (Switchboard.Log.StoreFullException full)
+            {
+                Send(WebSocketMessages.Error(id, "store_full", ProblemResponses.StoreFull(full).Message));
+            }
             catch (Exception ex) when (ex is not (SwitchboardProblemException or OperationCanceledException) && StoreProblems.Classify(_storeFaults, ex) is { } storeFault)
             {
                 Send(WebSocketMessages.Error(id, storeFault.Code.Replace('-', '_'), storeFault.Message));
@@ -582,6 +586,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             if (_closeRequest is null)
             {
                 LogTooManyReplies(_logger, _memberName, _replyCapacity);
+                _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
                 RequestClose(TryAgainLater, "too slow; resume from your last cursor");
             }
 
@@ -751,6 +756,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             if (await Task.WhenAny(sending, Task.Delay(_options.SlowClientTimeout, _time)) != sending && _closeRequest is null)
             {
                 LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
+                _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
                 RequestClose(TryAgainLater, "too slow", subscription ?? _active.FirstOrDefault());
             }
 

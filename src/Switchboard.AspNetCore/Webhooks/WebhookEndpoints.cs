@@ -463,7 +463,7 @@ internal static class WebhookEndpoints
         var progress = endpoint.Progress;
         return new WebhookEndpointResponse(
             endpoint.Id,
-            endpoint.Url,
+            WebhookSecretProtection.Redact(endpoint.Url), // a password in the URL is never shown back
             endpoint.Topics,
             endpoint.Types,
             endpoint.Description,

@@ -42,7 +42,7 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
         var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         for (var i = 0; i < changes.Count; i++)
         {
-            await _entries.Writer.WriteAsync(new Entry(changes[i], i == changes.Count - 1 ? committed : null), cancellationToken).ConfigureAwait(false);
+            await _entries.Writer.WriteAsync(new Entry(changes[i], i == changes.Count - 1 ? committed : null, Administrative: true), cancellationToken).ConfigureAwait(false);
         }
 
         if (changes.Count == 0)
@@ -56,30 +56,32 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var batch = new List<WebhookChange>(MaxBatch);
-        var waiters = new List<TaskCompletionSource>();
+        var administrative = new List<bool>(MaxBatch);
+        var waiters = new List<(TaskCompletionSource Waiter, bool Flush)>();
         var progressIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         var reader = _entries.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (batch.Count < MaxBatch && reader.TryRead(out var entry))
             {
-                if (entry.Change is WebhookProgressSaved progress && progressIndex.TryGetValue(progress.EndpointId, out var at))
+                if (!entry.Administrative && entry.Change is WebhookProgressSaved progress && progressIndex.TryGetValue(progress.EndpointId, out var at))
                 {
                     batch[at] = progress; // newer progress replaces older in the same transaction
                 }
                 else if (entry.Change is not null)
                 {
-                    if (entry.Change is WebhookProgressSaved saved)
+                    if (!entry.Administrative && entry.Change is WebhookProgressSaved saved)
                     {
                         progressIndex[saved.EndpointId] = batch.Count;
                     }
 
                     batch.Add(entry.Change);
+                    administrative.Add(entry.Administrative);
                 }
 
                 if (entry.Committed is not null)
                 {
-                    waiters.Add(entry.Committed);
+                    waiters.Add((entry.Committed, entry.Change is null));
                 }
             }
 
@@ -95,10 +97,51 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
                     failure = null;
                     break;
                 }
+                catch (Switchboard.Log.StoreFullException full) when (administrative.Contains(true) || waiters.Count > 0)
+                {
+                    // A full disk: refuse the API's changes now (their callers get 507 store-full) rather than holding
+                    // them until space returns, answer flushes with what is stored (reads keep working), and keep
+                    // retrying the deliveries' own state, which is never dropped. The store logs the episode once.
+                    for (var i = batch.Count - 1; i >= 0; i--)
+                    {
+                        if (administrative[i])
+                        {
+                            batch.RemoveAt(i);
+                            administrative.RemoveAt(i);
+                        }
+                    }
+
+                    foreach (var (waiter, flush) in waiters)
+                    {
+                        if (flush)
+                        {
+                            waiter.TrySetResult();
+                        }
+                        else
+                        {
+                            waiter.TrySetException(full);
+                        }
+                    }
+
+                    waiters.Clear();
+                    progressIndex.Clear();
+                    failure = full;
+                    if (batch.Count == 0)
+                    {
+                        failure = null;
+                        break;
+                    }
+
+                    await Task.Delay(delay).ConfigureAwait(false);
+                }
                 catch (Exception ex)
                 {
                     failure = ex;
-                    LogApplyFailed(_logger, batch.Count, attempt, ex);
+                    if (ex is not Switchboard.Log.StoreFullException)
+                    {
+                        LogApplyFailed(_logger, batch.Count, attempt, ex);
+                    }
+
                     if (_stopping && attempt >= 5)
                     {
                         break; // shutting down and the store stays broken: give up, the next start redelivers
@@ -109,7 +152,7 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
                 }
             }
 
-            foreach (var waiter in waiters)
+            foreach (var (waiter, _) in waiters)
             {
                 if (failure is null)
                 {
@@ -122,6 +165,7 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
             }
 
             batch.Clear();
+            administrative.Clear();
             waiters.Clear();
             progressIndex.Clear();
         }
@@ -135,7 +179,7 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
         await _loop.ConfigureAwait(false);
     }
 
-    private readonly record struct Entry(WebhookChange? Change, TaskCompletionSource? Committed);
+    private readonly record struct Entry(WebhookChange? Change, TaskCompletionSource? Committed, bool Administrative = false);
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Error, Message = "Storing {Count} webhook state changes failed (attempt {Attempt}); retrying, deliveries wait meanwhile")]
     private static partial void LogApplyFailed(ILogger logger, int count, int attempt, Exception exception);

@@ -68,6 +68,7 @@ public sealed class SwitchboardMetrics : IDisposable
     private readonly bool _ownsMeter;
     private readonly UpDownCounter<long> _connections;
     private readonly Counter<long> _pollRequests;
+    private readonly Counter<long> _slowClosed;
     private readonly Counter<long> _published;
     private readonly Counter<long> _delivered;
     private readonly Histogram<double> _latency;
@@ -93,6 +94,8 @@ public sealed class SwitchboardMetrics : IDisposable
 
         _connections = Meter.CreateUpDownCounter<long>("switchboard.connections", "{connection}",
             "Open subscriber connections by transport: SSE streams, WebSockets, and long polls being held.");
+        _slowClosed = Meter.CreateCounter<long>("switchboard.connections.slow_closed", "{connection}",
+            "Subscriber connections the hub closed because the client stopped taking data (WebSocket 1013, SSE Sse:SlowClientTimeout), by transport.");
         _pollRequests = Meter.CreateCounter<long>("switchboard.poll.requests", "{request}",
             "Poll requests answered, by kind (short, long) and outcome (events, empty, not_modified).");
         _published = Meter.CreateCounter<long>("switchboard.events.published", "{event}",
@@ -127,6 +130,9 @@ public sealed class SwitchboardMetrics : IDisposable
     internal void ConnectionOpened(DeliveryTransport transport) => _connections.Add(1, TransportTags[(int)transport]);
 
     internal void ConnectionClosed(DeliveryTransport transport) => _connections.Add(-1, TransportTags[(int)transport]);
+
+    /// <summary>A connection closed because its client stopped reading (a WebSocket 1013, an SSE stream past <c>Sse:SlowClientTimeout</c>).</summary>
+    internal void SlowClientClosed(DeliveryTransport transport) => _slowClosed.Add(1, TransportTags[(int)transport]);
 
     internal void PollAnswered(bool longPoll, PollOutcome outcome) => _pollRequests.Add(1, PollTags[(longPoll ? 3 : 0) + (int)outcome]);
 

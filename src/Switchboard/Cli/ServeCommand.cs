@@ -8,7 +8,7 @@ using Switchboard.Storage.Sqlite;
 namespace Switchboard.Cli;
 
 /// <summary>What <c>switchboard serve</c> was asked for; unset values come from configuration, then defaults.</summary>
-internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, bool Insecure = false, string? Redis = null);
+internal sealed record ServeSettings(string? Urls, string? DataPath, string? Store, bool Insecure = false, string? Redis = null, string? KeysPath = null);
 
 /// <summary><c>switchboard serve</c>: the hub as a standalone server.</summary>
 internal static class ServeCommand
@@ -99,6 +99,11 @@ internal static class ServeCommand
             overrides["Switchboard:Store:Path"] = settings.DataPath;
         }
 
+        if (settings.KeysPath is not null)
+        {
+            overrides["Switchboard:Store:KeysPath"] = settings.KeysPath;
+        }
+
         if (settings.Store is not null)
         {
             overrides["Switchboard:Store:Kind"] = settings.Store;
@@ -117,6 +122,11 @@ internal static class ServeCommand
         builder.Configuration.AddInMemoryCollection(overrides);
         builder.Configuration["Switchboard:Store:Kind"] ??= "sqlite";
         builder.Configuration["Switchboard:Store:Path"] = Path.GetFullPath(builder.Configuration["Switchboard:Store:Path"] ?? "switchboard.db", Environment.CurrentDirectory);
+        if (builder.Configuration["Switchboard:Store:KeysPath"] is { Length: > 0 } keys)
+        {
+            builder.Configuration["Switchboard:Store:KeysPath"] = Path.GetFullPath(keys, Environment.CurrentDirectory);
+        }
+
         builder.WebHost.UseUrls(settings.Urls ?? builder.Configuration["urls"] ?? SwitchboardCommandLine.DefaultServer);
         ResolveCertificatePaths(builder.Configuration);
 

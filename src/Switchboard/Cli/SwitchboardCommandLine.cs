@@ -23,6 +23,7 @@ internal static class SwitchboardCommandLine
     {
         var urls = new Option<string?>("--urls") { Description = $"Where to listen, ';'-separated (default {DefaultServer})." };
         var data = new Option<string?>("--data") { Description = "The SQLite database file (default ./switchboard.db)." };
+        var keys = new Option<string?>("--keys") { Description = "The folder of the key ring that encrypts webhook secrets in the database (default: <data>.keys beside it). Back it up with the database." };
         var store = new Option<string?>("--store") { Description = "The store: sqlite (default), memory, or redis (several nodes serving one hub)." };
         store.AcceptOnlyFromAmong("sqlite", "memory", "redis");
         var redis = new Option<string?>("--redis") { Description = "The Redis server for --store redis, as host:port or a StackExchange.Redis configuration string (default localhost:6379)." };
@@ -30,9 +31,9 @@ internal static class SwitchboardCommandLine
         {
             Description = "Serve on non-loopback addresses with no credentials configured (everything open). Trusted networks only.",
         };
-        var command = new Command("serve", "Run the hub.") { urls, data, store, redis, insecure };
+        var command = new Command("serve", "Run the hub.") { urls, data, keys, store, redis, insecure };
         command.SetAction((parse, cancellationToken) => ServeCommand.RunAsync(
-            new ServeSettings(parse.GetValue(urls), parse.GetValue(data), parse.GetValue(store), parse.GetValue(insecure), parse.GetValue(redis)), Console.Out, Console.Error, cancellationToken));
+            new ServeSettings(parse.GetValue(urls), parse.GetValue(data), parse.GetValue(store), parse.GetValue(insecure), parse.GetValue(redis), parse.GetValue(keys)), Console.Out, Console.Error, cancellationToken));
         return command;
     }
 

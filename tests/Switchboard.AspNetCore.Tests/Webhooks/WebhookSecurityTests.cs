@@ -204,6 +204,8 @@ public sealed class WebhookSecurityTests
 
         var listed = await (await client.GetAsync("v1/webhooks")).Content.ReadAsStringAsync();
         Assert.DoesNotContain("whsec_", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", listed, StringComparison.Ordinal);
+        Assert.Contains("http://user:***@127.0.0.1:", listed, StringComparison.Ordinal);
         var attempts = await client.AttemptsAsync(webhook.Id());
         Assert.DoesNotContain("whsec_", string.Join("", attempts), StringComparison.Ordinal);
         Assert.Equal("Basic", receiver.Received[0].Headers["authorization"].Split(' ')[0]);

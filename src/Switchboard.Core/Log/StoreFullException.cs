@@ -1,0 +1,17 @@
+namespace Switchboard.Log;
+
+/// <summary>
+/// A store refused a write because its disk (or its configured size limit) is full. Reads still work, and the
+/// write can be retried once space returns. The HTTP layer answers <c>507 store-full</c> with <c>Retry-After</c>.
+/// </summary>
+public sealed class StoreFullException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public StoreFullException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>How long a client should wait before retrying. 30 seconds.</summary>
+    public static TimeSpan RetryAfter { get; } = TimeSpan.FromSeconds(30);
+}
