@@ -28,7 +28,7 @@ internal static class PublishEndpoints
         var draft = ReadDraft(hub, document.RootElement, topic, allowTopic: false);
 
         var key = IdempotencyKey(context);
-        var result = await hub.PublishAsync([draft], key, key is null ? null : RequestHash("one", topic, body), cancellationToken);
+        var result = await hub.PublishAsync([draft], key, key is null ? null : RequestHash("one", [draft]), cancellationToken);
         await WriteCreatedAsync(context, result, single: true);
     }
 
@@ -78,7 +78,7 @@ internal static class PublishEndpoints
         }
 
         var key = IdempotencyKey(context);
-        var result = await hub.PublishAsync(drafts, key, key is null ? null : RequestHash("batch", "", body), cancellationToken);
+        var result = await hub.PublishAsync(drafts, key, key is null ? null : RequestHash("batch", drafts), cancellationToken);
         await WriteCreatedAsync(context, result, single: false);
     }
 
@@ -132,11 +132,29 @@ internal static class PublishEndpoints
     private static string? IdempotencyKey(HttpContext context) =>
         context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
 
-    private static byte[] RequestHash(string kind, string topic, byte[] body)
+    /// <summary>
+    /// What a retry must repeat: the events as the hub reads them (topic, type, minified data), not the body's bytes, so a
+    /// client that re-serializes with other whitespace or another member order around <c>data</c> is still a retry.
+    /// </summary>
+    private static byte[] RequestHash(string kind, IReadOnlyList<EventDraft> drafts)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"{kind}\n{topic}\n"));
-        hash.AppendData(body);
+        hash.AppendData(Encoding.UTF8.GetBytes(kind + "\n"));
+        Span<byte> length = stackalloc byte[4];
+        foreach (var draft in drafts)
+        {
+            foreach (var part in new[] { Encoding.UTF8.GetBytes(draft.Topic), Encoding.UTF8.GetBytes(draft.Type) })
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, part.Length);
+                hash.AppendData(length);
+                hash.AppendData(part);
+            }
+
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, draft.Data.Length);
+            hash.AppendData(length);
+            hash.AppendData(draft.Data.Span);
+        }
+
         return hash.GetHashAndReset();
     }
 

@@ -29,6 +29,26 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
+    public async Task Retry_ReSerializedWithOtherWhitespaceOrMemberOrder_IsStillARetry()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var first = await client.PostAsync(HubApi.EventsPath("payments"), """{"type":"pay","data":{"amount":10,"to":"x"}}""", idempotencyKey: "key-ws");
+        using var spaced = await client.PostAsync(HubApi.EventsPath("payments"), "{ \"data\" : { \"amount\" : 10 ,\n \"to\" : \"x\" } ,\n \"type\" : \"pay\" }", idempotencyKey: "key-ws");
+        using var batch = await client.PostAsync("v1/events", """[{"topic":"a","data":[1, 2]},{"data":{"k":true},"topic":"b"}]""", idempotencyKey: "key-batch");
+        using var batchAgain = await client.PostAsync("v1/events", """[ {"data":[1,2], "topic":"a"}, {"topic":"b", "data":{ "k" : true }} ]""", idempotencyKey: "key-batch");
+
+        Assert.Equal(HttpStatusCode.Created, spaced.StatusCode);
+        Assert.Equal("true", Assert.Single(spaced.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(HubApi.Parse(await first.Content.ReadAsStringAsync()).Seq(), HubApi.Parse(await spaced.Content.ReadAsStringAsync()).Seq());
+        Assert.Equal(HttpStatusCode.Created, batchAgain.StatusCode);
+        Assert.Equal("true", Assert.Single(batchAgain.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Single((await client.PollAsync("topic=payments&after=earliest")).Events);
+        Assert.Equal(2, (await client.PollAsync("topic=a&topic=b&after=earliest")).Events.Count);
+    }
+
+    [Fact]
     public async Task PublishOne_SameKeyDifferentBody_Returns422AndAppendsNothing()
     {
         await using var server = await HubServer.StartAsync();
