@@ -63,7 +63,7 @@ public sealed partial class RedisEventLog : IEventLog
         try
         {
             // Subscribe before reading the head: a notification racing the read is then never lost.
-            _subscription = redis.Multiplexer.GetSubscriber().Subscribe(_channel);
+            _subscription = SubscribeWhenConnected(redis, _channel);
             _subscription.OnMessage(OnNotification);
             var head = HeadInfo.From(redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), "", 0]));
             Adopt(head, LoadTrimmed(redis.Database.HashGetAll(_trimmed)));
@@ -416,6 +416,26 @@ public sealed partial class RedisEventLog : IEventLog
         if (OwnsConnection)
         {
             await _redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Subscribes, waiting up to the operation timeout for the connection: the multiplexer does not wait for its first
+    /// connections (AbortOnConnectFail is off so a node can start during an outage), and the subscription one can come last.
+    /// </summary>
+    private static ChannelMessageQueue SubscribeWhenConnected(RedisConnection redis, RedisChannel channel)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return redis.Multiplexer.GetSubscriber().Subscribe(channel);
+            }
+            catch (RedisConnectionException) when (System.Diagnostics.Stopwatch.GetElapsedTime(started) < redis.Options.OperationTimeout)
+            {
+                Thread.Sleep(50);
+            }
         }
     }
 
