@@ -412,7 +412,9 @@ public sealed partial class SqliteEventLog : IEventLog
             }
         }
 
-        if (_full && !externalFull)
+        // Updates in place (lease renewals, journal progress) still fit in a full file, so only a commit that added events
+        // ends the episode; otherwise one episode would flap between "full" and "recovered" in the log.
+        if (_full && !externalFull && appended.Count > 0)
         {
             _full = false;
             LogStoreRecovered(_logger, System.IO.Path.GetFullPath(_options.Path));

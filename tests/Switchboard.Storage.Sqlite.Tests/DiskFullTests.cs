@@ -74,7 +74,7 @@ public sealed class DiskFullTests
         }
 
         // Logged once for the whole episode, and never as an unhandled exception.
-        Assert.Equal(1, logs.Count(3));
+        Assert.True(logs.Count(3) == 1, logs.Describe());
         Assert.Equal(0, logs.Count(2));
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error && e.EventId.Id != 3);
 
@@ -159,6 +159,8 @@ public sealed class DiskFullTests
         public int Count(int eventId) => _entries.Count(e => e.EventId.Id == eventId && e.Category == typeof(SqliteEventLog).FullName);
 
         public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public string Describe() => string.Join('\n', _entries.Where(e => e.Category == typeof(SqliteEventLog).FullName).Select(e => $"{e.EventId.Id} {e.Level}: {e.Message}"));
 
         public void Dispose()
         {
