@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.Monitoring;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Publishing;
 using Switchboard.AspNetCore.ServerSentEvents;
@@ -55,26 +56,38 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .AddEndpointFilter<AuthenticationEndpointFilter>()
             .RequireCors(Origins.CorsPolicy)
             .RequireRateLimiting(SwitchboardRateLimitPolicy.Name)
-            .WithTags("Switchboard");
+            .WithTags("Switchboard")
+            .WithCommonProblems();
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
-            .WithName("PublishEvent").WithSummary("Publish one event to a topic");
+            .WithName("PublishEvent").WithSummary("Publish one event to a topic")
+            .AcceptsJson<PublishContract>().Produces<EventContract>(201).Problems(400, 409, 413, 422);
         api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
-            .WithName("PublishBatch").WithSummary("Publish a batch of events atomically");
+            .WithName("PublishBatch").WithSummary("Publish a batch of events atomically")
+            .AcceptsJson<BatchItemContract[]>().Produces<BatchContract>(201).Problems(400, 409, 413, 422);
         api.MapGet("/events", PollingEndpoint.PollAsync)
-            .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=");
+            .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
+            .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))
+            .Produces<PollContract>(200).Problems(400, 410);
         api.MapGet("/stream", SseEndpoint.StreamAsync)
-            .WithName("StreamEvents").WithSummary("Server-Sent Events stream");
+            .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
+            .Query(Reading.Topic, Reading.After)
+            .Produces<string>(200, ApiContractConventions.EventStream)
+            .Describe(200, "An event stream: each event's id is its cursor, so EventSource resumes with Last-Event-ID; resets arrive as `reset` events.")
+            .Problems(400, 410);
 
         // Outside the problem filter: a WebSocket lives as long as its request, and the filter's state would live
         // with it. The endpoint writes its own problems before the upgrade.
         endpoints.MapGroup(prefix).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", WebSocketEndpoint.AcceptAsync)
-            .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence");
+            .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence")
+            .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400);
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
         endpoints.MapGroup(prefix).WithTags("Switchboard").MapGet("/client.js", ClientScript.Serve)
-            .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'");
+            .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'")
+            .Produces<string>(200, "text/javascript");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
-            .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor");
+            .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor")
+            .Produces<HealthResponse>(200);
 
         Keys.KeyEndpoints.Map(api);
         Webhooks.WebhookEndpoints.Map(api);
@@ -93,7 +106,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             }
 
             throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");
-        });
+        }).ExcludeFromDescription();
 
         // /metrics, /dashboard and /playground: one group, so one convention (the admin credential) can protect them all.
         endpoints.MapSwitchboardMonitoring(prefix);

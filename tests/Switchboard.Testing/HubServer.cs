@@ -49,6 +49,7 @@ public sealed class HubServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSwitchboard(configure);
+        builder.Services.AddSwitchboardOpenApi();
         TempDirectory? owned = null;
         if (redis is not null)
         {
@@ -68,6 +69,7 @@ public sealed class HubServer : IAsyncDisposable
         services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapSwitchboard();
+        app.MapSwitchboardOpenApi();
         await app.StartAsync();
         return new HubServer(app, owned);
     }

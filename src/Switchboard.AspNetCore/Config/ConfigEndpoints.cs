@@ -1,14 +1,15 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
-using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
+using Switchboard.AspNetCore.Polling;
 using Switchboard.Auth;
 using Switchboard.Config;
 using Switchboard.Hubs;
@@ -28,13 +29,19 @@ internal static class ConfigEndpoints
         // An app's settings are read like its topic config.{app} (subscribe); writes are admin.
         const string Writing = "Changing config";
         var config = api.MapGroup("/config").WithTags("Config");
-        config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60").HoldsConnection();
+        config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60").HoldsConnection()
+            .Query(("watch", "The apps and the versions held: app1:N1,app2:N2."), ("wait", "Hold up to this many seconds for a change.")).Produces<ConfigChangesContract>(200).Problems(400);
         config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version")
-            .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection();
-        config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing);
-        config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing);
-        config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing);
-        config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix);
+            .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection()
+            .Query(("version", "The version held; with wait=, the answer is held until a newer one exists."), ("wait", "Hold up to this many seconds for a newer version.")).Produces<ConfigContract>(200).Produces(304).Problems(400, 404);
+        config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
+            .AcceptsJson<JsonElement>().Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409, 413, 415);
+        config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing)
+            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Problems(400, 404, 409, 413, 415);
+        config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
+            .Produces<ConfigContract>(200).Problems(400, 404, 409);
+        config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix)
+            .Query(("limit", "At most this many versions (default 20).")).Produces<ConfigHistoryContract>(200).Problems(400, 404);
     }
 
     /// <summary>The methods of each config path, for 405 answers.</summary>

@@ -4,9 +4,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
-using Switchboard.AspNetCore.Polling;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
+using Switchboard.AspNetCore.Polling;
 using Switchboard.Auth;
 using Switchboard.Hubs;
 using Switchboard.Jobs;
@@ -31,20 +32,30 @@ internal static class JobEndpoints
             {
                 Caller.Of(context.HttpContext).RequirePublish(JobQueue.TopicPrefix + ">");
                 return next(context);
-            });
+            })
+            .AcceptsJson<SubmitJobContract>().Produces<JobContract>(202).Problems(400, 413, 422);
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result")
-            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection();
-        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix);
-        jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix);
+            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection()
+            .Query(("wait", "Hold up to this many seconds until the job changes (from If-None-Match, or from how it stands)."), ("redirect", "true: answer 303 to the result once succeeded.")).Produces<JobContract>(200).Produces(303).Produces(304).Problems(400, 404);
+        jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix)
+            .Produces<JobContract>(200).Problems(404, 409);
+        jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix)
+            .Produces<JsonElement>(200).Problems(404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
-            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true);
+            .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
+            .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.").Problems(404);
         const string Working = "Working on jobs";
-        jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working);
-        jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk").RequireScope(ApiKeyScopes.Worker, Working);
-        jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result").RequireScope(ApiKeyScopes.Worker, Working);
-        jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not").RequireScope(ApiKeyScopes.Worker, Working);
+        jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working)
+            .AcceptsJson<HeartbeatContract>().Produces<LeaseContract>(200).Problems(400, 404, 409);
+        jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk").RequireScope(ApiKeyScopes.Worker, Working)
+            .AcceptsJson<ProgressContract>().Produces<JobContract>(200).Problems(400, 404, 409, 413);
+        jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result").RequireScope(ApiKeyScopes.Worker, Working)
+            .AcceptsJson<CompleteContract>().Produces<JobContract>(200).Problems(400, 404, 409, 413);
+        jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not").RequireScope(ApiKeyScopes.Worker, Working)
+            .AcceptsJson<FailContract>().Produces<JobContract>(200).Problems(400, 404, 409);
         api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type; 200 with a lease, or 204")
-            .RequireScope(ApiKeyScopes.Worker, Working).HoldsConnection();
+            .RequireScope(ApiKeyScopes.Worker, Working).HoldsConnection()
+            .AcceptsJson<ClaimContract>(optional: true).Query(("wait", "Hold up to this many seconds for a job.")).Produces<ClaimedJobContract>(200).Produces(204).Problems(400);
     }
 
     /// <summary>The methods of each job path, for 405 answers.</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.Auth;
 using Switchboard.Problems;
 using Switchboard.Topics;
@@ -19,9 +20,12 @@ internal static class KeyEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         var keys = api.MapGroup("/keys").WithTags("Keys").RequireScope(ApiKeyScopes.Admin, "Managing API keys");
-        keys.MapPost("/", CreateAsync).WithName("CreateKey").WithSummary("Create an API key; the answer is the only time the key is shown");
-        keys.MapGet("/", ListAsync).WithName("ListKeys").WithSummary("The API keys, without their secrets");
-        keys.MapDelete("/{id}", DeleteAsync).WithName("RevokeKey").WithSummary("Revoke an API key");
+        keys.MapPost("/", CreateAsync).WithName("CreateKey").WithSummary("Create an API key; the answer is the only time the key is shown")
+            .AcceptsJson<CreateKeyContract>().Produces<KeyContract>(201).Problems(400);
+        keys.MapGet("/", ListAsync).WithName("ListKeys").WithSummary("The API keys, without their secrets")
+            .Produces<KeyListContract>(200);
+        keys.MapDelete("/{id}", DeleteAsync).WithName("RevokeKey").WithSummary("Revoke an API key")
+            .Produces(204).Problems(404);
     }
 
     private static async Task CreateAsync(HttpContext context, IApiKeyStore store, SwitchboardAuthenticator authenticator, TimeProvider time)

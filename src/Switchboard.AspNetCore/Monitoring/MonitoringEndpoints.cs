@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.Auth;
 using Switchboard.AspNetCore.ServerSentEvents;
 using Switchboard.Hubs;
@@ -51,27 +52,34 @@ internal static class MonitoringEndpoints
         if (options.Dashboard)
         {
             monitoring.MapGet("/dashboard", (HttpContext context) => Page(context, "dashboard.html", apiPrefix))
-                .WithName("Dashboard").WithSummary("The live monitoring page");
+                .WithName("Dashboard").WithSummary("The live monitoring page")
+                .Produces<string>(200, "text/html");
             operators.MapGet("/dashboard/stream", DashboardStreamAsync)
-                .WithName("DashboardStream").WithSummary("Metric snapshots as Server-Sent Events (the system topic switchboard.monitoring)");
+                .WithName("DashboardStream").WithSummary("Metric snapshots as Server-Sent Events (the system topic switchboard.monitoring)")
+                .Produces<string>(200, ApiContractConventions.EventStream).WithCommonProblems();
         }
 
         if (options.Playground)
         {
             monitoring.MapGet("/playground", (HttpContext context) => Page(context, "playground.html", apiPrefix))
-                .WithName("Playground").WithSummary("The five transports side by side");
+                .WithName("Playground").WithSummary("The five transports side by side")
+                .Produces<string>(200, "text/html");
             operators.MapPost("/playground/sessions", CreateSessionAsync)
-                .WithName("StartPlayground").WithSummary("Register the playground's webhook to the built-in sink");
+                .WithName("StartPlayground").WithSummary("Register the playground's webhook to the built-in sink")
+                .Produces<PlaygroundSessionResponse>(201).WithCommonProblems();
             operators.MapPost("/playground/sessions/{id}/end", async (string id, PlaygroundSessions sessions, CancellationToken cancellationToken) =>
                 await sessions.EndAsync(id, cancellationToken) ? Results.NoContent() : Results.NotFound())
-                .WithName("EndPlayground");
+                .WithName("EndPlayground").WithSummary("Remove the playground's webhook")
+                .Produces(204).Produces(404).WithCommonProblems();
             monitoring.MapPost("/playground/sink/{id}", SinkAsync)
-                .WithName("PlaygroundSink").WithSummary("The built-in webhook receiver; each delivery becomes a receipt event");
+                .WithName("PlaygroundSink").WithSummary("The built-in webhook receiver; each delivery becomes a receipt event")
+                .AcceptsJson<System.Text.Json.JsonElement>(optional: true).Produces(204).Produces(404);
         }
 
         if (options.Dashboard || options.Playground)
         {
-            monitoring.MapGet("/monitoring/{file}", Asset).WithName("MonitoringAsset");
+            monitoring.MapGet("/monitoring/{file}", Asset).WithName("MonitoringAsset").WithSummary("The pages' scripts and styles")
+                .Produces<string>(200, "text/javascript").Produces(404);
         }
 
         return monitoring;

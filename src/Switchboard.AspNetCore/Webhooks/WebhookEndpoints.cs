@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.Hubs;
 using Switchboard.Problems;
 using Switchboard.Webhooks;
@@ -27,22 +28,34 @@ internal static class WebhookEndpoints
     {
         var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks").RequireScope(Switchboard.Auth.ApiKeyScopes.Admin, "Managing webhooks")
             .AddEndpointFilter<WebhookForwardingFilter>();
-        webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret");
+        webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret")
+            .AcceptsJson<WebhookRequestContract>().Produces<WebhookEndpointResponse>(201).Problems(400, 409);
         webhooks.MapGet("/", (WebhookDispatcher dispatcher, Hub hub) => Json(new WebhookListResponse([.. dispatcher.List().Select(v => Describe(v, null, hub))]), 200))
-            .WithName("ListWebhooks");
+            .WithName("ListWebhooks")
+            .Produces<WebhookListResponse>(200);
         webhooks.MapGet("/{id}", (string id, WebhookDispatcher dispatcher, Hub hub) => Json(Describe(Required(dispatcher.Find(id), id), null, hub), 200))
-            .WithName("GetWebhook");
-        webhooks.MapMethods("/{id}", ["PATCH"], PatchAsync).WithName("UpdateWebhook");
-        webhooks.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
-        webhooks.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("RotateWebhookSecret");
+            .WithName("GetWebhook")
+            .Produces<WebhookEndpointResponse>(200).Problems(404);
+        webhooks.MapMethods("/{id}", ["PATCH"], PatchAsync).WithName("UpdateWebhook")
+            .AcceptsJson<WebhookRequestContract>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409);
+        webhooks.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook")
+            .Produces(204).Problems(404, 409);
+        webhooks.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("RotateWebhookSecret")
+            .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
         webhooks.MapPost("/{id}/enable", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Active, dispatcher, context, hub))
-            .WithName("EnableWebhook");
+            .WithName("EnableWebhook")
+            .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
         webhooks.MapPost("/{id}/pause", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Paused, dispatcher, context, hub))
-            .WithName("PauseWebhook");
-        webhooks.MapPost("/{id}/replay", ReplayAsync).WithName("ReplayWebhook").WithSummary("Redeliver everything after a cursor");
-        webhooks.MapPost("/{id}/recover", RecoverAsync).WithName("RecoverWebhook").WithSummary("Redeliver the events that failed since a time");
-        webhooks.MapGet("/{id}/attempts", AttemptsAsync).WithName("WebhookAttempts");
-        webhooks.MapPost("/{id}/test", TestAsync).WithName("TestWebhook").WithSummary("Send a switchboard.ping delivery now");
+            .WithName("PauseWebhook")
+            .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
+        webhooks.MapPost("/{id}/replay", ReplayAsync).WithName("ReplayWebhook").WithSummary("Redeliver everything after a cursor")
+            .AcceptsJson<ReplayContract>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409, 410);
+        webhooks.MapPost("/{id}/recover", RecoverAsync).WithName("RecoverWebhook").WithSummary("Redeliver the events that failed since a time")
+            .AcceptsJson<RecoverContract>().Produces<WebhookRecoverResponse>(200).Problems(400, 404, 409);
+        webhooks.MapGet("/{id}/attempts", AttemptsAsync).WithName("WebhookAttempts")
+            .Query(("limit", "At most this many attempts, newest first."), ("status", "Only attempts with this status.")).Produces<WebhookAttemptListResponse>(200).Problems(400, 404);
+        webhooks.MapPost("/{id}/test", TestAsync).WithName("TestWebhook").WithSummary("Send a switchboard.ping delivery now")
+            .Produces<WebhookAttemptResponse>(200).Problems(404, 409);
     }
 
     /// <summary>The methods of each webhook path, for 405 answers.</summary>

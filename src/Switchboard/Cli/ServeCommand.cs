@@ -131,6 +131,7 @@ internal static class ServeCommand
         ResolveCertificatePaths(builder.Configuration);
 
         builder.Services.AddSwitchboard();
+        builder.Services.AddSwitchboardOpenApi();
         var kind = builder.Configuration["Switchboard:Store:Kind"];
         switch (kind)
         {
@@ -150,6 +151,7 @@ internal static class ServeCommand
         var app = builder.Build();
         MapChatPage(app);
         app.MapSwitchboard();
+        app.MapSwitchboardOpenApi();
         return app;
     }
 

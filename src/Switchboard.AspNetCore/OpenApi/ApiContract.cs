@@ -1,0 +1,190 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Switchboard.AspNetCore.OpenApi;
+
+// The shapes of the HTTP API as the OpenAPI document shows them. The endpoints write their bodies with Utf8JsonWriter
+// (events from cached bytes), so these records describe the wire rather than serialize it; OpenApiContractTests checks
+// real answers against the published schemas, so the two cannot drift apart unnoticed.
+
+/// <summary>An event as every read and publish answer shows it.</summary>
+/// <param name="Seq">Its position in the log, strictly increasing across all topics.</param>
+/// <param name="Topic">The topic it was published to.</param>
+/// <param name="Type">Its type; <c>message</c> when the publisher gave none.</param>
+/// <param name="Time">When the hub appended it (UTC).</param>
+/// <param name="Data">The payload, any JSON value, as published (minified).</param>
+internal sealed record EventContract(long Seq, string Topic, string Type, DateTimeOffset Time, JsonElement Data);
+
+/// <summary>One event to publish on the topic in the path.</summary>
+/// <param name="Type">The event type, such as <c>order.created</c>; defaults to <c>message</c>.</param>
+/// <param name="Data">The payload: any JSON value.</param>
+internal sealed record PublishContract(string? Type, JsonElement? Data);
+
+/// <summary>One event of a batch.</summary>
+/// <param name="Topic">The topic to publish to.</param>
+/// <param name="Type">The event type; defaults to <c>message</c>.</param>
+/// <param name="Data">The payload: any JSON value.</param>
+internal sealed record BatchItemContract(string Topic, string? Type, JsonElement? Data);
+
+/// <summary>The events a batch appended, in order.</summary>
+internal sealed record BatchContract(IReadOnlyList<EventContract> Events);
+
+/// <summary>A poll's answer.</summary>
+/// <param name="Events">The events after the cursor, oldest first (empty when a long poll timed out).</param>
+/// <param name="Cursor">Pass it back as <c>after</c> on the next poll, on any transport.</param>
+internal sealed record PollContract(IReadOnlyList<EventContract> Events, string Cursor);
+
+/// <summary>Problem details (RFC 9457) with the hub's stable machine-readable <c>code</c>.</summary>
+/// <param name="Type">A URN naming the problem: <c>urn:switchboard:problem:{code}</c>.</param>
+/// <param name="Title">A short human summary.</param>
+/// <param name="Status">The HTTP status.</param>
+/// <param name="Detail">What went wrong and what to do about it.</param>
+/// <param name="Code">The stable code to branch on, such as <c>invalid-cursor</c>, <c>store-full</c> or <c>rate-limited</c>; docs/protocol.md lists them.</param>
+/// <param name="Instance">The request path.</param>
+/// <param name="Cursor">On 410 <c>cursor-expired</c> / <c>epoch-changed</c>: the cursor to restart from.</param>
+internal sealed record ProblemContract(
+    string Type,
+    string Title,
+    int Status,
+    string? Detail,
+    string Code,
+    string? Instance,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Cursor);
+
+/// <summary>A job's state.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<JobStatusContract>))]
+internal enum JobStatusContract
+{
+    [JsonStringEnumMemberName("queued")] Queued,
+    [JsonStringEnumMemberName("running")] Running,
+    [JsonStringEnumMemberName("succeeded")] Succeeded,
+    [JsonStringEnumMemberName("failed")] Failed,
+    [JsonStringEnumMemberName("canceled")] Canceled,
+}
+
+/// <summary>A job.</summary>
+/// <param name="Id">The job's id; its events are on topic <c>jobs.{id}</c>.</param>
+/// <param name="Type">The queue it is on.</param>
+/// <param name="Status">Where it stands.</param>
+/// <param name="Progress">The last percentage a worker reported, if any.</param>
+/// <param name="CreatedAt">When it was submitted.</param>
+/// <param name="UpdatedAt">When it last changed.</param>
+/// <param name="Attempts">Attempts started so far.</param>
+/// <param name="MaxAttempts">Attempts allowed before it fails for good.</param>
+/// <param name="Input">The submitted input (only in a claim's answer).</param>
+/// <param name="Result">The result, once succeeded.</param>
+/// <param name="Error">The failure as problem details, once failed.</param>
+internal sealed record JobContract(
+    string Id,
+    string Type,
+    JobStatusContract Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Progress,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    int Attempts,
+    int MaxAttempts,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Input,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Result,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Error);
+
+/// <summary>A job to submit.</summary>
+/// <param name="Type">The queue: letters, digits, '-', '_' and '.'.</param>
+/// <param name="Input">Any JSON value the worker needs.</param>
+/// <param name="IdempotencyKey">The same as the Idempotency-Key header: a retried submit returns the first job.</param>
+/// <param name="MaxAttempts">Attempts allowed; the hub's default when absent.</param>
+internal sealed record SubmitJobContract(string Type, JsonElement? Input, string? IdempotencyKey, int? MaxAttempts);
+
+/// <summary>A claim on a queue.</summary>
+/// <param name="Worker">A name for the worker, shown in the job's events.</param>
+/// <param name="LeaseSeconds">How long the lease lasts before the job is requeued.</param>
+internal sealed record ClaimContract(string? Worker, double? LeaseSeconds);
+
+/// <summary>A claimed job and its lease.</summary>
+internal sealed record ClaimedJobContract(JobContract Job, string LeaseId, DateTimeOffset LeaseExpiresAt);
+
+/// <summary>A lease.</summary>
+internal sealed record LeaseContract(string LeaseId, DateTimeOffset LeaseExpiresAt);
+
+/// <summary>Extends a lease.</summary>
+internal sealed record HeartbeatContract(string LeaseId, double? LeaseSeconds);
+
+/// <summary>Progress and an output chunk; give <c>percent</c>, <c>output</c> or both.</summary>
+internal sealed record ProgressContract(string LeaseId, int? Percent, string? Output, double? LeaseSeconds);
+
+/// <summary>Completes a job.</summary>
+internal sealed record CompleteContract(string LeaseId, JsonElement? Result);
+
+/// <summary>Fails an attempt.</summary>
+/// <param name="LeaseId">The lease the claim answered with.</param>
+/// <param name="Error">A message, or a problem details object.</param>
+/// <param name="Retryable">False fails the job for good; true (the default) retries while attempts remain.</param>
+internal sealed record FailContract(string LeaseId, JsonElement? Error, bool? Retryable);
+
+/// <summary>An app's settings at one version.</summary>
+/// <param name="App">The app's name.</param>
+/// <param name="Version">Increases by one with each change.</param>
+/// <param name="Values">The settings: a JSON object.</param>
+/// <param name="UpdatedAt">When this version was written.</param>
+internal sealed record ConfigContract(string App, long Version, JsonElement Values, DateTimeOffset UpdatedAt);
+
+/// <summary>An app's versions, newest first.</summary>
+internal sealed record ConfigHistoryContract(string App, IReadOnlyList<ConfigContract> Versions);
+
+/// <summary>The apps that changed past the versions the watcher holds (empty when the wait timed out).</summary>
+internal sealed record ConfigChangesContract(IReadOnlyList<ConfigContract> Changes);
+
+/// <summary>An API key to create.</summary>
+/// <param name="Name">A label, up to 100 characters.</param>
+/// <param name="Scopes">Any of <c>publish</c>, <c>subscribe</c>, <c>worker</c>, <c>admin</c>.</param>
+/// <param name="Topics">Topic patterns the key is limited to; none means every topic.</param>
+internal sealed record CreateKeyContract(string? Name, IReadOnlyList<string> Scopes, IReadOnlyList<string>? Topics);
+
+/// <summary>An API key; <c>key</c>, the secret, only in the answer that created it.</summary>
+internal sealed record KeyContract(
+    string Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key,
+    string Hint,
+    string? Name,
+    IReadOnlyList<string> Scopes,
+    IReadOnlyList<string> Topics,
+    DateTimeOffset CreatedAt);
+
+/// <summary>The API keys, without their secrets.</summary>
+internal sealed record KeyListContract(IReadOnlyList<KeyContract> Keys);
+
+/// <summary>A webhook endpoint to register, or the members to change.</summary>
+/// <param name="Url">Where deliveries are POSTed (https unless the hub allows http).</param>
+/// <param name="Topics">Topic patterns to deliver.</param>
+/// <param name="Types">Event types to deliver; none means all.</param>
+/// <param name="Description">A label.</param>
+/// <param name="Mode"><c>parallel</c> (up to maxInFlight at once) or <c>ordered</c> (one at a time, in log order).</param>
+/// <param name="MaxInFlight">Deliveries in flight at once in parallel mode.</param>
+/// <param name="RateLimit">At most this many deliveries per second.</param>
+/// <param name="After">On creation: where to start in the log, a cursor or <c>earliest</c> (default: now).</param>
+internal sealed record WebhookRequestContract(
+    string? Url,
+    IReadOnlyList<string>? Topics,
+    IReadOnlyList<string>? Types,
+    string? Description,
+    string? Mode,
+    int? MaxInFlight,
+    Http.WebhookRateLimitResponse? RateLimit,
+    string? After);
+
+/// <summary>Redeliver everything after a cursor.</summary>
+/// <param name="After">A cursor, or <c>earliest</c>.</param>
+internal sealed record ReplayContract(string After);
+
+/// <summary>Redeliver the events whose delivery failed since a time.</summary>
+/// <param name="Since">An ISO 8601 time.</param>
+internal sealed record RecoverContract(DateTimeOffset Since);
+
+/// <summary>The query parameters every read takes.</summary>
+internal static class Reading
+{
+    public static readonly (string Name, string Description) Topic =
+        ("topic", "Topics to read, comma-separated or repeated; patterns with * (one token) and > (the rest) are allowed.");
+
+    public static readonly (string Name, string Description) After =
+        ("after", "Where to start: a cursor from an earlier answer (valid on every transport), earliest, or latest (the default).");
+}

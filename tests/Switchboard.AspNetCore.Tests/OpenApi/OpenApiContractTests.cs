@@ -1,0 +1,227 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Switchboard.Testing;
+
+namespace Switchboard.AspNetCore.Tests.OpenApi;
+
+/// <summary>
+/// <c>/openapi/v1.json</c>: it covers every mapped route, an independent parser (npm @apidevtools/swagger-parser)
+/// accepts it, and real answers of a real hub match the schemas it publishes (checked with ajv).
+/// </summary>
+public sealed class OpenApiContractTests
+{
+    [Fact]
+    public async Task TheDocument_ListsEveryMappedRouteAndMethod()
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("openapi/v1.json").Within();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var paths = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["paths"]!.AsObject();
+
+        var routes = server.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true })
+            .Where(e => !e.RoutePattern.RawText!.StartsWith("/openapi/", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(routes.Count >= 40, $"only {routes.Count} routes found");
+        var missing = new List<string>();
+        foreach (var route in routes)
+        {
+            var path = "/" + route.RoutePattern.RawText!.Trim('/');
+            var methods = route.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"];
+            foreach (var method in methods)
+            {
+                if (paths[path]?[method.ToLowerInvariant()] is null)
+                {
+                    missing.Add($"{method} {path}");
+                }
+            }
+        }
+
+        Assert.True(missing.Count == 0, "not in /openapi/v1.json: " + string.Join(", ", missing));
+        Assert.NotNull(paths["/metrics"]?["get"]);
+    }
+
+    [Fact]
+    public async Task RealAnswers_MatchTheDocumentsSchemas_AndTheDocumentValidates()
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        var samples = new Samples(client);
+
+        await samples.SendAsync(HttpMethod.Get, "/v1/health", "v1/health");
+        await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"type":"order.created","data":{"id":1,"note":"é"}}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"data":[1,2]}""", ("Idempotency-Key", "k-1"));
+        await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"type":"x","data":1}""", ("Idempotency-Key", "k-1"));
+        await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"nope":1}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/events", "v1/events", """[{"topic":"a","data":null},{"topic":"b","type":"t","data":"s"}]""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/events", "v1/events", "[]");
+        await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=earliest");
+        await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=not-a-cursor");
+        await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=0123456789abcdef.1");
+        await samples.HeadersOnlyAsync("/v1/stream", "v1/stream?topic=orders&after=earliest");
+        await samples.SendAsync(HttpMethod.Get, "/v1/client.js", "v1/client.js");
+
+        // Jobs: the whole worker round, and the refusals.
+        var job = await samples.SendAsync(HttpMethod.Post, "/v1/jobs", "v1/jobs", """{"type":"resize","input":{"w":10},"maxAttempts":2}""");
+        var jobId = job!["id"]!.GetValue<string>();
+        await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}", $"v1/jobs/{jobId}");
+        var claim = await samples.SendAsync(HttpMethod.Post, "/v1/queues/{type}/claim", "v1/queues/resize/claim", """{"worker":"w1","leaseSeconds":30}""");
+        var lease = claim!["leaseId"]!.GetValue<string>();
+        await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/heartbeat", $"v1/jobs/{jobId}/heartbeat", $$"""{"leaseId":"{{lease}}"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/progress", $"v1/jobs/{jobId}/progress", $$"""{"leaseId":"{{lease}}","percent":50,"output":"half"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/progress", $"v1/jobs/{jobId}/progress", $$"""{"leaseId":"{{lease}}"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/complete", $"v1/jobs/{jobId}/complete", $$$"""{"leaseId":"{{{lease}}}","result":{"url":"/x.png"}}""");
+        await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}/result", $"v1/jobs/{jobId}/result");
+        await samples.SendAsync(HttpMethod.Delete, "/v1/jobs/{id}", $"v1/jobs/{jobId}");
+        await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}", "v1/jobs/job_missing");
+        await samples.SendAsync(HttpMethod.Post, "/v1/queues/{type}/claim", "v1/queues/empty/claim?wait=0");
+        var second = await samples.SendAsync(HttpMethod.Post, "/v1/jobs", "v1/jobs", """{"type":"fragile","input":null}""");
+        var secondLease = (await samples.SendAsync(HttpMethod.Post, "/v1/queues/{type}/claim", "v1/queues/fragile/claim"))!["leaseId"]!.GetValue<string>();
+        await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/fail", $"v1/jobs/{second!["id"]}/fail", $$"""{"leaseId":"{{secondLease}}","error":"boom","retryable":false}""");
+        await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}", $"v1/jobs/{second["id"]}");
+
+        // Config.
+        await samples.SendAsync(HttpMethod.Put, "/v1/config/{app}", "v1/config/web", """{"theme":"dark","beta":true}""");
+        await samples.SendAsync(HttpMethod.Patch, "/v1/config/{app}", "v1/config/web", """{"beta":null,"size":3}""");
+        await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}", "v1/config/web");
+        await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}/history", "v1/config/web/history");
+        await samples.SendAsync(HttpMethod.Get, "/v1/config", "v1/config?watch=web:0");
+        await samples.SendAsync(HttpMethod.Delete, "/v1/config/{app}/keys/{key}", "v1/config/web/keys/theme");
+        await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}", "v1/config/never-written");
+
+        // Webhooks: every call on one endpoint, then the 404 after it is gone.
+        var webhook = await samples.SendAsync(HttpMethod.Post, "/v1/webhooks", "v1/webhooks", """{"url":"http://127.0.0.1:9/hook","topics":["orders"],"description":"d","rateLimit":{"perSecond":5}}""");
+        var hook = webhook!["id"]!.GetValue<string>();
+        await samples.SendAsync(HttpMethod.Get, "/v1/webhooks", "v1/webhooks");
+        await samples.SendAsync(HttpMethod.Get, "/v1/webhooks/{id}", $"v1/webhooks/{hook}");
+        await samples.SendAsync(HttpMethod.Patch, "/v1/webhooks/{id}", $"v1/webhooks/{hook}", """{"description":"changed"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/rotate-secret", $"v1/webhooks/{hook}/rotate-secret");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/pause", $"v1/webhooks/{hook}/pause");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/enable", $"v1/webhooks/{hook}/enable");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/replay", $"v1/webhooks/{hook}/replay", """{"after":"earliest"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/recover", $"v1/webhooks/{hook}/recover", """{"since":"2026-01-01T00:00:00Z"}""");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks/{id}/test", $"v1/webhooks/{hook}/test");
+        await samples.SendAsync(HttpMethod.Get, "/v1/webhooks/{id}/attempts", $"v1/webhooks/{hook}/attempts");
+        await samples.SendAsync(HttpMethod.Post, "/v1/webhooks", "v1/webhooks", """{"url":"ftp://x","topics":["orders"]}""");
+        await samples.SendAsync(HttpMethod.Delete, "/v1/webhooks/{id}", $"v1/webhooks/{hook}");
+        await samples.SendAsync(HttpMethod.Get, "/v1/webhooks/{id}", $"v1/webhooks/{hook}");
+
+        // The pages, and the playground's session calls.
+        await samples.SendAsync(HttpMethod.Get, "/dashboard", "dashboard");
+        await samples.SendAsync(HttpMethod.Get, "/monitoring/{file}", "monitoring/dashboard.js");
+        var session = await samples.SendAsync(HttpMethod.Post, "/playground/sessions", "playground/sessions");
+        await samples.SendAsync(HttpMethod.Post, "/playground/sessions/{id}/end", $"playground/sessions/{session!["id"]}/end");
+
+        // Keys last: the first key protects the hub.
+        var key = await samples.SendAsync(HttpMethod.Post, "/v1/keys", "v1/keys", """{"name":"ops","scopes":["admin","publish"]}""");
+        await samples.SendAsync(HttpMethod.Get, "/v1/keys", "v1/keys");
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key!["key"]!.GetValue<string>());
+        await samples.SendAsync(HttpMethod.Get, "/v1/keys", "v1/keys");
+        await samples.SendAsync(HttpMethod.Delete, "/v1/keys/{id}", $"v1/keys/{key["id"]}");
+        client.DefaultRequestHeaders.Authorization = null;
+        await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"data":1}""");
+
+        Assert.Contains(samples.Recorded, s => s.Status == 401);
+        Assert.Contains(samples.Recorded, s => s.Status == 410);
+        Assert.Contains(samples.Recorded, s => s.Status == 204);
+
+        using var document = await client.GetAsync("openapi/v1.json").Within();
+        using var directory = new TempDirectory();
+        var documentPath = Path.Combine(directory.Path, "openapi.json");
+        var samplesPath = Path.Combine(directory.Path, "samples.json");
+        await File.WriteAllTextAsync(documentPath, await document.Content.ReadAsStringAsync());
+        await File.WriteAllTextAsync(samplesPath, new JsonArray([.. samples.Recorded.Select(s => s.ToJson())]).ToJsonString());
+
+        var result = await NodeScript.RunAsync("openapi-check.mjs", documentPath, samplesPath);
+
+        Assert.True(result.ExitCode == 0, $"openapi-check.mjs:\n{result.Output}\n{result.Error}");
+        using var summary = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]);
+        Assert.Equal(samples.Recorded.Count, summary.RootElement.GetProperty("checked").GetInt32());
+    }
+
+    [Fact]
+    public async Task TheChecker_RejectsAnAnswerThatBreaksItsSchema()
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        using var document = await client.GetAsync("openapi/v1.json").Within();
+        using var directory = new TempDirectory();
+        var documentPath = Path.Combine(directory.Path, "openapi.json");
+        var samplesPath = Path.Combine(directory.Path, "samples.json");
+        await File.WriteAllTextAsync(documentPath, await document.Content.ReadAsStringAsync());
+        await File.WriteAllTextAsync(samplesPath, """
+            [{"method":"GET","path":"/v1/health","status":200,"contentType":"application/json","body":{"status":"ok","epoch":7}},
+             {"method":"GET","path":"/v1/health","status":418,"contentType":"application/json","body":{}}]
+            """);
+
+        var result = await NodeScript.RunAsync("openapi-check.mjs", documentPath, samplesPath);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("cursor", result.Output, StringComparison.Ordinal);
+        Assert.Contains("status not documented", result.Output, StringComparison.Ordinal);
+    }
+
+    private static Task<HubServer> StartAsync() => HubServer.StartAsync(o =>
+    {
+        o.Webhooks.AllowHttp = true;
+        o.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
+    }, services: s => s.Configure<Switchboard.AspNetCore.Monitoring.MonitoringOptions>(o => o.Prometheus = true));
+
+    private sealed record Sample(string Method, string Path, int Status, string? ContentType, JsonNode? Body)
+    {
+        public JsonObject ToJson() => new()
+        {
+            ["method"] = Method,
+            ["path"] = Path,
+            ["status"] = Status,
+            ["contentType"] = ContentType,
+            ["body"] = Body?.DeepClone(),
+        };
+    }
+
+    private sealed class Samples(HttpClient client)
+    {
+        public List<Sample> Recorded { get; } = [];
+
+        /// <summary>Sends a request and records its answer; returns the JSON body, if any.</summary>
+        public async Task<JsonNode?> SendAsync(HttpMethod method, string template, string uri, string? json = null, params (string Name, string Value)[] headers)
+        {
+            using var request = new HttpRequestMessage(method, uri);
+            if (json is not null)
+            {
+                request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+            }
+
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.Add(name, value);
+            }
+
+            using var response = await client.SendAsync(request).Within();
+            var text = await response.Content.ReadAsStringAsync();
+            var contentType = response.Content.Headers.ContentType?.ToString();
+            JsonNode? body = null;
+            if (text.Length > 0)
+            {
+                body = contentType?.Contains("json", StringComparison.Ordinal) == true ? JsonNode.Parse(text) : JsonValue.Create(text.Length);
+            }
+
+            Recorded.Add(new Sample(method.Method, template, (int)response.StatusCode, contentType, body));
+            return body;
+        }
+
+        /// <summary>A stream: records its status and content type, then hangs up.</summary>
+        public async Task HeadersOnlyAsync(string template, string uri)
+        {
+            using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead).Within();
+            Recorded.Add(new Sample("GET", template, (int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), JsonValue.Create(0)));
+        }
+    }
+}
