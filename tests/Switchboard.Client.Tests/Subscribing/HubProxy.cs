@@ -52,7 +52,15 @@ internal sealed class HubProxy : IAsyncDisposable
         {
             if (_open.TryRemove(id, out _))
             {
-                pair.Client.Client.LingerState = new LingerOption(true, 0);
+                try
+                {
+                    pair.Client.Client.LingerState = new LingerOption(true, 0);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // its handler finished and closed it while we were cutting: already gone
+                }
+
                 pair.Client.Dispose();
                 pair.Upstream.Dispose();
             }
