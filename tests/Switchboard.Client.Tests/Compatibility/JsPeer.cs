@@ -74,8 +74,6 @@ internal sealed class JsPeer : IAsyncDisposable
         return new JsPeer(Process.Start(start)!);
     }
 
-    public IReadOnlyList<JsonElement> Lines => [.. _lines];
-
     public string Error
     {
         get
