@@ -656,10 +656,13 @@ export class Subscription extends Emitter {
                 }
                 etag = response.headers.get('etag') ?? undefined;
                 const events = page.events ?? [];
+                // A page names one cursor, after everything it scanned. The hub's cursors are "<epoch>.<seq>",
+                // so each event's own cursor is known (the same one WebSocket and SSE hand out); were they ever
+                // not, the events before the last would hold the previous position (a resume repeats, never loses).
+                const prefix = typeof page.cursor === 'string' ? /^(.+\.)\d+$/.exec(page.cursor)?.[1] : undefined;
                 for (let i = 0; i < events.length; i++) {
-                    // The page's cursor belongs after its last event; the events before it carry none, so
-                    // they hold the previous position until the page is done.
-                    this.deliver(events[i], i === events.length - 1 ? page.cursor : this.cursor);
+                    const own = prefix !== undefined && Number.isSafeInteger(events[i].seq) ? prefix + events[i].seq : undefined;
+                    this.deliver(events[i], own ?? (i === events.length - 1 ? page.cursor : this.cursor));
                 }
                 this.advance(page.cursor);
                 if (events.length >= limit)
