@@ -27,10 +27,17 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         StartAsync(workingDirectory, new Dictionary<string, string>(), serveArguments);
 
     /// <summary>Starts the server with extra environment variables, such as <c>Switchboard__Webhooks__AllowHttp</c>.</summary>
-    public static async Task<ServerProcess> StartAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] serveArguments)
+    public static Task<ServerProcess> StartAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] serveArguments) =>
+        LaunchAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "switchboard.dll")], workingDirectory, environment, serveArguments);
+
+    /// <summary>Starts <c>serve</c> from another executable, such as the <c>switchboard</c> command of an installed .NET tool.</summary>
+    public static Task<ServerProcess> StartExecutableAsync(string executable, string workingDirectory, params string[] serveArguments) =>
+        LaunchAsync(executable, [], workingDirectory, new Dictionary<string, string>(), serveArguments);
+
+    private static async Task<ServerProcess> LaunchAsync(string fileName, string[] prefix, string workingDirectory, IReadOnlyDictionary<string, string> environment,
+        string[] serveArguments)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(fileName)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -42,9 +49,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             start.Environment[name] = value;
         }
 
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("serve");
-        foreach (var argument in serveArguments)
+        foreach (var argument in prefix.Append("serve").Concat(serveArguments))
         {
             start.ArgumentList.Add(argument);
         }

@@ -42,6 +42,9 @@ internal sealed partial class SwitchboardAuthenticator
     private readonly ConcurrentDictionary<string, (ApiKey Key, long FoundAt)> _keyCache = new(StringComparer.Ordinal);
     private volatile StoredKeyCount? _storedKeys;
 
+    /// <summary>The stored-key count last seen (-1 before the first), so a running hub says when a key protects or opens it.</summary>
+    private int _lastStoredCount = -1;
+
     public SwitchboardAuthenticator(IOptions<SwitchboardOptions> options, IApiKeyStore store, TimeProvider time, ILogger<SwitchboardAuthenticator> logger)
     {
         _options = options.Value.Auth;
@@ -77,9 +80,57 @@ internal sealed partial class SwitchboardAuthenticator
         {
             count = new StoredKeyCount(await _store.CountAsync(cancellationToken), _time.GetTimestamp());
             _storedKeys = count;
+            NoteStoredCount(count.Count);
         }
 
         return count.Count == 0;
+    }
+
+    /// <summary>
+    /// What protects the hub now, counted afresh: the stored and configured API keys and the token verifiers. The start-up
+    /// line is made from it, so an operator sees which file's keys locked the hub.
+    /// </summary>
+    public async Task<AccessSummary> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.CountAsync(cancellationToken);
+        _storedKeys = new StoredKeyCount(stored, _time.GetTimestamp());
+        NoteStoredCount(stored);
+        var verifiers = new List<string>();
+        if (!string.IsNullOrEmpty(_options.JwtSecret))
+        {
+            verifiers.Add("a subscriber-token secret (HS256)");
+        }
+
+        if (!string.IsNullOrEmpty(_options.JwtPublicKeyPath))
+        {
+            verifiers.Add($"a subscriber-token public key ({_options.JwtPublicKeyPath})");
+        }
+
+        if (!string.IsNullOrEmpty(_options.JwksPath))
+        {
+            verifiers.Add($"a subscriber-token key set ({_options.JwksPath})");
+        }
+
+        return new AccessSummary(stored, _configuredKeys.Count, verifiers, _options.PublicTopics);
+    }
+
+    /// <summary>Logs the moment the first stored key protects an open hub, or the last one's revocation opens it again.</summary>
+    private void NoteStoredCount(int count)
+    {
+        var previous = Interlocked.Exchange(ref _lastStoredCount, count);
+        if (previous < 0 || (previous == 0) == (count == 0) || ConfiguredCredentials)
+        {
+            return;
+        }
+
+        if (count > 0)
+        {
+            LogNowProtected(_logger, count);
+        }
+        else
+        {
+            LogNowOpen(_logger);
+        }
     }
 
     /// <summary>Forgets cached keys and the key count, after a key was created or revoked here.</summary>
@@ -333,4 +384,17 @@ internal sealed partial class SwitchboardAuthenticator
 
     [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Refused a subscriber token from {Remote}: {Reason}")]
     private static partial void LogTokenRefused(ILogger logger, string reason, IPAddress? remote);
+
+    [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "An API key was created: the hub is now protected ({Count} stored), and callers without a credential are refused")]
+    private static partial void LogNowProtected(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 702, Level = LogLevel.Warning, Message = "The last API key was revoked and no other credential is configured: the hub is open again")]
+    private static partial void LogNowOpen(ILogger logger);
+}
+
+/// <summary>What protects a hub: API keys (stored and configured), subscriber-token verifiers, and the topics anyone may read.</summary>
+internal sealed record AccessSummary(int StoredKeys, int ConfiguredKeys, IReadOnlyList<string> TokenVerifiers, IReadOnlyList<string> PublicTopics)
+{
+    /// <summary>No credential of any kind: loopback callers may do anything (see <see cref="SwitchboardAuthenticator.IsOpenAsync"/>).</summary>
+    public bool IsOpen => StoredKeys + ConfiguredKeys == 0 && TokenVerifiers.Count == 0;
 }

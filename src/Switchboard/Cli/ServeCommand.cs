@@ -29,7 +29,8 @@ internal static class ServeCommand
             return AddressProblem;
         }
         // Checked before Kestrel listens, so an open hub is never reachable on a network address, not even for a moment.
-        var open = await app.Services.GetRequiredService<SwitchboardAuthenticator>().IsOpenAsync(cancellationToken);
+        var access = await app.Services.GetRequiredService<SwitchboardAuthenticator>().DescribeAsync(cancellationToken);
+        var open = access.IsOpen;
         var insecure = app.Configuration.GetValue<bool>("Switchboard:Auth:Insecure");
         var exposed = configured.Where(address => !IsLoopback(address)).ToArray();
         if (open && exposed.Length > 0 && !insecure)
@@ -63,13 +64,6 @@ internal static class ServeCommand
         }
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
-        if (open)
-        {
-            await error.WriteLineAsync(exposed.Length > 0
-                ? "WARNING: --insecure: no credentials are configured and the hub listens on network addresses. ANYONE WHO CAN REACH IT MAY PUBLISH AND READ EVERY TOPIC."
-                : "Warning: no credentials are configured, so everything is open to callers on this machine (loopback only). See the README's security section to protect the hub.");
-        }
-
         var store = app.Configuration["Switchboard:Store:Kind"];
         var where = store switch
         {
@@ -77,6 +71,30 @@ internal static class ServeCommand
             "redis" => $"redis at {app.Configuration[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] ?? "localhost:6379"}",
             _ => $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}",
         };
+        var keysWhere = store switch
+        {
+            "memory" => "in memory",
+            "redis" => "in redis",
+            _ => "in " + Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!),
+        };
+        if (open)
+        {
+            await error.WriteLineAsync(exposed.Length > 0
+                ? "WARNING: --insecure: no credentials are configured and the hub listens on network addresses. ANYONE WHO CAN REACH IT MAY PUBLISH AND READ EVERY TOPIC."
+                : $"Warning: no credentials are configured (no API keys {keysWhere}, no subscriber-token secret), so the hub is open: anyone on this machine (loopback only) may publish and read every topic. See the README's security section to protect it.");
+        }
+        else
+        {
+            var line = DescribeProtection(access, keysWhere);
+            if (access.StoredKeys > 0 && store is not ("memory" or "redis"))
+            {
+                // The trap this answers: a key made for a test run keeps locking the same data file.
+                line += $" List or revoke the stored keys with: switchboard keys list --data {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}";
+            }
+
+            await output.WriteLineAsync(line);
+        }
+
         foreach (var address in addresses)
         {
             await output.WriteLineAsync($"Switchboard listening on {address} (store: {where})");
@@ -85,6 +103,37 @@ internal static class ServeCommand
         await output.FlushAsync(cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
+    }
+
+    /// <summary>
+    /// The start-up line of a protected hub: by what, and where its stored keys live, because a key left in a data file
+    /// keeps every later run of that file protected.
+    /// </summary>
+    internal static string DescribeProtection(AccessSummary access, string keysWhere)
+    {
+        var by = new List<string>();
+        var keys = access.StoredKeys + access.ConfiguredKeys;
+        if (keys > 0)
+        {
+            var origin = (access.StoredKeys, access.ConfiguredKeys) switch
+            {
+                (_, 0) => $"stored {keysWhere}",
+                (0, _) => "from configuration",
+                _ => $"{access.StoredKeys} stored {keysWhere}, {access.ConfiguredKeys} from configuration",
+            };
+            by.Add($"{keys} API key{(keys == 1 ? "" : "s")} ({origin})");
+        }
+
+        by.AddRange(access.TokenVerifiers);
+        var line = $"Protected by {Join(by)}: requests without a valid credential are refused (401).";
+        if (access.PublicTopics.Count > 0)
+        {
+            line += $" Anyone may read the public topics {string.Join(", ", access.PublicTopics)}.";
+        }
+
+        return line;
+
+        static string Join(List<string> parts) => parts.Count == 1 ? parts[0] : string.Join(", ", parts[..^1]) + " and " + parts[^1];
     }
 
     /// <summary>Builds the server; tests use this too, so they run exactly what users run.</summary>
