@@ -75,6 +75,18 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
         }
     }
 
+    /// <summary>Adds a column a newer version of a store needs to a table an older version created.</summary>
+    public void AddColumnIfMissing(string table, string column, string definition)
+    {
+        using var check = _writer.CreateCommand();
+        check.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $column";
+        check.Parameters.AddWithValue("$column", column);
+        if ((long)check.ExecuteScalar()! == 0)
+        {
+            Execute($"ALTER TABLE {table} ADD COLUMN {column} {definition}");
+        }
+    }
+
     private void Execute(string sql)
     {
         using var command = _writer.CreateCommand();

@@ -38,6 +38,9 @@ public sealed class SqliteWebhookStore : IWebhookStore
     internal SqliteWebhookStore(string path, SqliteEventLog? log, WebhookSecretProtection? protection)
     {
         _file = new SqliteStoreFile(path, log, Schema);
+        // Files made before attempt counts were kept: their endpoints start counting at 0.
+        _file.AddColumnIfMissing("webhook_endpoints", "attempts_succeeded", "INTEGER NOT NULL DEFAULT 0");
+        _file.AddColumnIfMissing("webhook_endpoints", "attempts_failed", "INTEGER NOT NULL DEFAULT 0");
         _protection = protection ?? WebhookSecretProtection.ForDirectory(WebhookSecretProtection.DefaultKeysDirectory(path));
     }
 
@@ -61,7 +64,9 @@ public sealed class SqliteWebhookStore : IWebhookStore
             after_seq INTEGER NOT NULL,
             delivered INTEGER NOT NULL,
             failed INTEGER NOT NULL,
-            failing_since INTEGER) WITHOUT ROWID;
+            failing_since INTEGER,
+            attempts_succeeded INTEGER NOT NULL DEFAULT 0,
+            attempts_failed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS webhook_deliveries (
             endpoint_id TEXT NOT NULL,
             seq INTEGER NOT NULL,
@@ -93,7 +98,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
         var clearText = new List<WebhookEndpoint>();
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since FROM webhook_endpoints ORDER BY created_at";
+            command.CommandText = "SELECT id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since, attempts_succeeded, attempts_failed FROM webhook_endpoints ORDER BY created_at";
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -117,7 +122,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
                     PreviousSecretExpiresAt = TimeOrNull(reader, 12),
                     CreatedAt = Time(reader.GetInt64(13)),
                     UpdatedAt = Time(reader.GetInt64(14)),
-                    Progress = new WebhookProgress(reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17), TimeOrNull(reader, 18)),
+                    Progress = new WebhookProgress(reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17), TimeOrNull(reader, 18), reader.GetInt64(19), reader.GetInt64(20)),
                 });
                 if (!WebhookSecretProtection.IsProtected(storedSecret) || !WebhookSecretProtection.IsProtected(storedPrevious) || WebhookSecretProtection.UrlNeedsProtection(storedUrl))
                 {
@@ -208,8 +213,8 @@ public sealed class SqliteWebhookStore : IWebhookStore
             case WebhookEndpointSaved { Endpoint: var e }:
                 // Progress columns are written on insert only; afterwards only WebhookProgressSaved moves them.
                 SetText(command, """
-                    INSERT INTO webhook_endpoints (id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since)
-                    VALUES ($id, $url, $topics, $types, $description, $mode, $maxInFlight, $rateLimit, $status, $disabledReason, $secret, $previousSecret, $previousExpires, $createdAt, $updatedAt, $afterSeq, $delivered, $failed, $failingSince)
+                    INSERT INTO webhook_endpoints (id, url, topics, types, description, mode, max_in_flight, rate_limit, status, disabled_reason, secret, previous_secret, previous_secret_expires_at, created_at, updated_at, after_seq, delivered, failed, failing_since, attempts_succeeded, attempts_failed)
+                    VALUES ($id, $url, $topics, $types, $description, $mode, $maxInFlight, $rateLimit, $status, $disabledReason, $secret, $previousSecret, $previousExpires, $createdAt, $updatedAt, $afterSeq, $delivered, $failed, $failingSince, $attemptsSucceeded, $attemptsFailed)
                     ON CONFLICT (id) DO UPDATE SET url = excluded.url, topics = excluded.topics, types = excluded.types, description = excluded.description,
                         mode = excluded.mode, max_in_flight = excluded.max_in_flight, rate_limit = excluded.rate_limit, status = excluded.status,
                         disabled_reason = excluded.disabled_reason, secret = excluded.secret, previous_secret = excluded.previous_secret,
@@ -241,7 +246,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 p.AddWithValue("$id", id);
                 break;
             case WebhookProgressSaved { EndpointId: var id, Progress: var progress }:
-                SetText(command, "UPDATE webhook_endpoints SET after_seq = $afterSeq, delivered = $delivered, failed = $failed, failing_since = $failingSince WHERE id = $id");
+                SetText(command, "UPDATE webhook_endpoints SET after_seq = $afterSeq, delivered = $delivered, failed = $failed, failing_since = $failingSince, attempts_succeeded = $attemptsSucceeded, attempts_failed = $attemptsFailed WHERE id = $id");
                 p.AddWithValue("$id", id);
                 AddProgress(p, progress);
                 break;
@@ -298,6 +303,8 @@ public sealed class SqliteWebhookStore : IWebhookStore
         p.AddWithValue("$delivered", progress.Delivered);
         p.AddWithValue("$failed", progress.Failed);
         p.AddWithValue("$failingSince", Millis(progress.FailingSince));
+        p.AddWithValue("$attemptsSucceeded", progress.SucceededAttempts);
+        p.AddWithValue("$attemptsFailed", progress.FailedAttempts);
     }
 
     /// <inheritdoc />

@@ -32,6 +32,34 @@ public sealed class SqliteWebhookStoreTests : WebhookStoreSpecification, IDispos
         Assert.Equal(new WebhookProgress(1, 1, 0, null), Assert.Single(snapshot.Endpoints).Progress);
         Assert.Equal(2, Assert.Single(snapshot.PendingDeliveries).Attempts);
     }
+
+    [Fact]
+    public async Task Open_AFileFromBeforeAttemptCounts_AddsTheColumns_AndCountsFromZero()
+    {
+        var path = Path.Combine(_directory.Path, "old.db");
+        await using (var store = new SqliteWebhookStore(path))
+        {
+            await store.ApplyAsync([new WebhookEndpointSaved(Endpoint()), new WebhookProgressSaved("wh_1", new WebhookProgress(7, 5, 1, null))]);
+        }
+
+        // The table as an older version created it.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "ALTER TABLE webhook_endpoints DROP COLUMN attempts_succeeded; ALTER TABLE webhook_endpoints DROP COLUMN attempts_failed;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using (var reopened = new SqliteWebhookStore(path))
+        {
+            Assert.Equal(new WebhookProgress(7, 5, 1, null, 0, 0), Assert.Single((await reopened.LoadAsync()).Endpoints).Progress);
+            await reopened.ApplyAsync([new WebhookProgressSaved("wh_1", new WebhookProgress(8, 6, 1, null, 1, 3))]);
+        }
+
+        await using var again = new SqliteWebhookStore(path);
+        Assert.Equal(new WebhookProgress(8, 6, 1, null, 1, 3), Assert.Single((await again.LoadAsync()).Endpoints).Progress);
+    }
 }
 
 /// <summary>The same specification with the store writing through the event log's writer thread, as the server runs it.</summary>

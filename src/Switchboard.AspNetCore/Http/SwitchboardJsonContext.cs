@@ -31,7 +31,18 @@ internal sealed record WebhookRateLimitResponse(int PerSecond);
 
 internal sealed record WebhookCircuitResponse(string State, int ConsecutiveFailures, DateTimeOffset? OpenUntil);
 
-internal sealed record WebhookCountsResponse(long Delivered, long Failed, long Pending);
+/// <summary>
+/// Where an endpoint's events stand (<c>deliveredEvents</c>, <c>failedEvents</c>: given up, <c>pendingEvents</c>) and how
+/// its HTTP attempts went (<c>succeededAttempts</c>, <c>failedAttempts</c>, the outcomes the attempt log lists).
+/// <c>delivered</c>, <c>failed</c> and <c>pending</c> are the event counts under their first names, kept for older clients.
+/// </summary>
+internal sealed record WebhookCountsResponse(long Delivered, long Failed, long Pending, long DeliveredEvents, long FailedEvents, long PendingEvents, long SucceededAttempts, long FailedAttempts)
+{
+    public WebhookCountsResponse(Switchboard.Webhooks.WebhookProgress progress, long pendingEvents)
+        : this(progress.Delivered, progress.Failed, pendingEvents, progress.Delivered, progress.Failed, pendingEvents, progress.SucceededAttempts, progress.FailedAttempts)
+    {
+    }
+}
 
 internal sealed record WebhookListResponse(IReadOnlyList<WebhookEndpointResponse> Data);
 

@@ -67,7 +67,7 @@ internal sealed partial class JobQueue : BackgroundService
         {
             foreach (var job in jobs)
             {
-                var entry = new Entry(job);
+                var entry = new Entry(job, ++_order);
                 _unfinished[job.Id] = entry;
                 if (job.IdempotencyKey is { } key)
                 {
@@ -227,7 +227,7 @@ internal sealed partial class JobQueue : BackgroundService
         await AppendAsync([Event(job, "job.queued")]).ConfigureAwait(false);
         lock (_lock)
         {
-            var entry = new Entry(job);
+            var entry = new Entry(job, ++_order);
             _unfinished[job.Id] = entry;
             if (idempotencyKey is not null)
             {
@@ -457,7 +457,10 @@ internal sealed partial class JobQueue : BackgroundService
             return Change(job with { Status = JobStatus.Succeeded, Result = result, Error = null, Progress = job.Progress is null ? null : 100, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.succeeded");
         }, cancellationToken);
 
-    /// <summary>Fails the attempt: a retryable failure is retried after a backoff while attempts remain; otherwise the job fails.</summary>
+    /// <summary>
+    /// Fails the attempt: a retryable failure is retried after a backoff while attempts remain; otherwise the job fails.
+    /// A retry is due at the end of its backoff and takes its place in line by that time, as a job submitted then would.
+    /// </summary>
     public Task<Job> FailAsync(string id, string leaseId, string error, bool retryable, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
@@ -470,12 +473,16 @@ internal sealed partial class JobQueue : BackgroundService
             return Change(job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.failed");
         }, cancellationToken);
 
-    /// <summary>A job whose worker lost its lease: back to the queue at once, or failed after its last attempt.</summary>
+    /// <summary>
+    /// A job whose worker lost its lease: back to the queue at once, or failed after its last attempt. It keeps its
+    /// <see cref="Job.AvailableAt"/>, so it goes back to the place in line it was claimed from (ahead of jobs submitted
+    /// after it) rather than behind the backlog: the worker vanished, the job did nothing wrong.
+    /// </summary>
     private Job LeaseLost(Job job, DateTimeOffset now)
     {
         var error = JobJson.Problem("lease-expired", "Lease expired", $"The worker's lease on attempt {job.Attempts} expired without a heartbeat.");
         return job.Attempts < job.MaxAttempts
-            ? job with { Status = JobStatus.Queued, Error = error, Lease = null, AvailableAt = now, UpdatedAt = now, Version = job.Version + 1 }
+            ? job with { Status = JobStatus.Queued, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }
             : job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 };
     }
 
@@ -649,7 +656,7 @@ internal sealed partial class JobQueue : BackgroundService
                     return;
                 }
 
-                entry = new Entry(stored);
+                entry = new Entry(stored, ++_order);
                 _unfinished[id] = entry;
                 if (stored.IdempotencyKey is { } key)
                 {
@@ -791,7 +798,7 @@ internal sealed partial class JobQueue : BackgroundService
     private void Enqueue(Entry entry)
     {
         var queue = QueueFor(entry.Job.Type);
-        entry.QueueKey = (entry.Job.AvailableAt, ++_order);
+        entry.QueueKey = (entry.Job.AvailableAt, entry.Job.CreatedAt, entry.Order);
         entry.InQueue = true;
         queue.Ready.Add(entry);
         queue.Available.Notify();
@@ -824,9 +831,12 @@ internal sealed partial class JobQueue : BackgroundService
 
     private sealed class LeaseExpiredException : Exception;
 
-    private sealed class Entry(Job job)
+    private sealed class Entry(Job job, long order)
     {
         public Job Job { get; set; } = job;
+
+        /// <summary>When this node first saw the job; breaks ties of equal times, and stays with the job when it is requeued.</summary>
+        public long Order { get; } = order;
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
@@ -834,7 +844,11 @@ internal sealed partial class JobQueue : BackgroundService
 
         public bool InQueue { get; set; }
 
-        public (DateTimeOffset AvailableAt, long Order) QueueKey { get; set; }
+        /// <summary>
+        /// The place in line: when the job became (or becomes) claimable, then its submit time, then arrival. Submits and
+        /// lost leases keep the job's first place; a retry after a backoff is placed at its due time.
+        /// </summary>
+        public (DateTimeOffset AvailableAt, DateTimeOffset CreatedAt, long Order) QueueKey { get; set; }
     }
 
     private sealed class TypeQueue

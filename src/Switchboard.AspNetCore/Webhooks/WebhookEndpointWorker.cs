@@ -69,6 +69,8 @@ internal sealed partial class WebhookEndpointWorker
     private long _failed;
     private long _attemptsSucceeded;
     private long _attemptsFailed;
+    private long _succeededAttemptsTotal;
+    private long _failedAttemptsTotal;
     private string? _lastError;
     private DateTimeOffset? _failingSince;
     private WebhookProgress _recordedProgress;
@@ -103,6 +105,8 @@ internal sealed partial class WebhookEndpointWorker
         _delivered = progress.Delivered;
         _failed = progress.Failed;
         _failingSince = progress.FailingSince;
+        _succeededAttemptsTotal = progress.SucceededAttempts;
+        _failedAttemptsTotal = progress.FailedAttempts;
         _recordedProgress = progress;
         foreach (var delivery in pending)
         {
@@ -157,7 +161,7 @@ internal sealed partial class WebhookEndpointWorker
             committed = Math.Min(committed, _firstAttemptsInFlight.Min - 1);
         }
 
-        return new WebhookProgress(committed, _delivered, _failed, _failingSince);
+        return new WebhookProgress(committed, _delivered, _failed, _failingSince, _succeededAttemptsTotal, _failedAttemptsTotal);
     }
 
     private async Task RunAsync()
@@ -472,6 +476,7 @@ internal sealed partial class WebhookEndpointWorker
                 if (result.Succeeded)
                 {
                     _attemptsSucceeded++;
+                    _succeededAttemptsTotal++;
                     _circuit.OnSuccess();
                     _failingSince = null;
                     _delivered++;
@@ -483,6 +488,7 @@ internal sealed partial class WebhookEndpointWorker
                 else
                 {
                     _attemptsFailed++;
+                    _failedAttemptsTotal++;
                     _lastError = result.Error;
                     disableReason = OnFailure(item, attempt, now, result, eventGone, changes);
                 }

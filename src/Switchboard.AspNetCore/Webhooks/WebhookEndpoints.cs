@@ -490,7 +490,7 @@ internal static class WebhookEndpoints
                 live?.ConsecutiveFailures ?? 0,
                 live?.CircuitOpenUntil),
             hub.FormatCursor(progress.AfterSeq),
-            new WebhookCountsResponse(progress.Delivered, progress.Failed, live is null ? view.StoredPending : live.Pending + live.InFlight),
+            new WebhookCountsResponse(progress, live is null ? view.StoredPending : live.Pending + live.InFlight),
             progress.FailingSince,
             endpoint.CreatedAt,
             endpoint.UpdatedAt,

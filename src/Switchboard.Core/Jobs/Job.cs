@@ -59,7 +59,10 @@ public sealed record Job
     /// <summary>When the status, progress, result or error last changed.</summary>
     public required DateTimeOffset UpdatedAt { get; init; }
 
-    /// <summary>A queued job is not claimed before this time (retry backoff).</summary>
+    /// <summary>
+    /// When the job can be claimed, and its place in line: the submit time, or the due time of a retry after a backoff.
+    /// A lost lease keeps it. Queued jobs are claimed in order of this time, then of <see cref="CreatedAt"/>.
+    /// </summary>
     public DateTimeOffset AvailableAt { get; init; }
 
     /// <summary>Increases with every visible change; the <c>ETag</c> of the job resource.</summary>

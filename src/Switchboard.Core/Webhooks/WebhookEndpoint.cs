@@ -81,7 +81,12 @@ public sealed record WebhookEndpoint
 /// <param name="Delivered">Events delivered (2xx) since creation.</param>
 /// <param name="Failed">Events given up after the last retry since creation.</param>
 /// <param name="FailingSince">Start of the current run of failures; null after a success.</param>
-public sealed record WebhookProgress(long AfterSeq, long Delivered, long Failed, DateTimeOffset? FailingSince);
+/// <param name="SucceededAttempts">Delivery attempts the receiver accepted since creation (each is in the attempt log while kept).</param>
+/// <param name="FailedAttempts">
+/// Delivery attempts that failed since creation, retried ones included: an event delivered on its third attempt adds 2
+/// here and 1 to <paramref name="Delivered"/>.
+/// </param>
+public sealed record WebhookProgress(long AfterSeq, long Delivered, long Failed, DateTimeOffset? FailingSince, long SucceededAttempts = 0, long FailedAttempts = 0);
 
 /// <summary>State of an event that did not go through on its first attempt.</summary>
 public enum WebhookDeliveryStatus

@@ -12,8 +12,9 @@ internal sealed record WebhookListenSettings(string Host, int Port, string Secre
 
 /// <summary>
 /// <c>switchboard webhook listen</c>: a local webhook receiver for trying out a subscription. Every POST, on any
-/// path, is verified with the receiver kit and printed as one line; verified ones get the chosen status, so
-/// a status of 503 shows the hub's retries. No replay guard: every retry is printed.
+/// path, is verified with the receiver kit and printed as one line that ends with the status answered
+/// (<c>-&gt; answered 503</c>); verified ones get the chosen status, so a status of 503 shows the hub's retries.
+/// No replay guard: every retry is printed.
 /// </summary>
 internal static class WebhookListenCommand
 {
@@ -62,12 +63,12 @@ internal static class WebhookListenCommand
             var verified = verifier.Verify(request.Headers[WebhookHeaders.Id], request.Headers[WebhookHeaders.Timestamp], request.Headers[WebhookHeaders.Signature], body);
             var message = WebhookMessage.Parse(body);
             var data = JsonSerializer.Serialize(message.Data, CliJsonContext.Default.JsonElement); // compact: one line
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verified {verified.Id} {message.Topic} {message.Type} seq={message.Seq} {data}"));
             context.Response.StatusCode = status;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verified {verified.Id} {message.Topic} {message.Type} seq={message.Seq} {data} {Answered(status)}"));
         }
         catch (WebhookVerificationException failure)
         {
-            output.WriteLine($"rejected: {failure.Message}");
+            output.WriteLine($"rejected: {failure.Message} {Answered(failure.StatusCode)}");
             context.Response.StatusCode = failure.StatusCode;
             context.Response.ContentType = "application/problem+json";
             await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
@@ -80,6 +81,9 @@ internal static class WebhookListenCommand
             writer.WriteEndObject();
         }
     }
+
+    /// <summary>The end of each printed line: what the hub got back, so <c>--status 503</c> shows its failures.</summary>
+    private static string Answered(int status) => string.Create(CultureInfo.InvariantCulture, $"-> answered {status}");
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using StandardWebhooks.Diagnostics;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Testing;
@@ -84,6 +85,42 @@ public sealed class WebhookDeliveryTests
         Assert.Equal("HTTP 500", attempts[2].GetProperty("error").GetString());
         Assert.Equal(2, (await client.AttemptsAsync(webhook.Id(), "?status=failed")).Count);
         Assert.Single(await client.AttemptsAsync(webhook.Id(), "?status=failed&limit=1"));
+    }
+
+    [Fact]
+    public async Task Counts_SeparateEventsFromAttempts_AgreeWithTheAttemptLog_AndSurviveARestart()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "switchboard.db");
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tries = new System.Collections.Concurrent.ConcurrentDictionary<long, int>();
+        // seq 1 fails twice, then goes through; seq 2 never does and is given up after its 4 attempts.
+        receiver.Respond = d => d.Seq == 1 && tries.AddOrUpdate(d.Seq, 1, (_, n) => n + 1) > 2 ? ReceiverAnswer.Ok : new ReceiverAnswer(500);
+        string id;
+        JsonElement counts;
+        await using (var server = await HubServer.StartAsync(WebhookKit.Options(w => w.CircuitFailureThreshold = 100), sqlitePath: path))
+        {
+            using var client = server.CreateClient();
+            id = (await client.CreateWebhookAsync(receiver, "orders")).Id();
+            await client.PublishAsync("orders");
+            await client.PublishAsync("orders");
+            var done = await client.WaitForWebhookAsync(id, w => w.Counts("deliveredEvents") == 1 && w.Counts("failedEvents") == 1, "one event delivered, one given up");
+            counts = done.GetProperty("counts").Clone();
+
+            Assert.Equal(0, done.Counts("pendingEvents"));
+            Assert.Equal(1, done.Counts("succeededAttempts"));
+            Assert.Equal(2 + 4, done.Counts("failedAttempts"));
+            Assert.Equal(done.Counts("failedAttempts"), (await client.AttemptsAsync(id, "?status=failed")).Count);
+            Assert.Equal(done.Counts("succeededAttempts"), (await client.AttemptsAsync(id, "?status=succeeded")).Count);
+            // The first names stay, meaning the events.
+            Assert.Equal((1, 1, 0), (done.Counts("delivered"), done.Counts("failed"), done.Counts("pending")));
+        }
+
+        await using (var restarted = await HubServer.StartAsync(WebhookKit.Options(w => w.CircuitFailureThreshold = 100), sqlitePath: path))
+        {
+            using var client = restarted.CreateClient();
+            Assert.Equal(counts.GetRawText(), (await client.GetWebhookAsync(id)).GetProperty("counts").GetRawText());
+        }
     }
 
     [Fact]

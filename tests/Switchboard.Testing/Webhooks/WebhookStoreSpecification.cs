@@ -52,7 +52,7 @@ public abstract class WebhookStoreSpecification
         await store.ApplyAsync([new WebhookEndpointSaved(Endpoint())]);
 
         await store.ApplyAsync([
-            new WebhookProgressSaved("wh_1", new WebhookProgress(40, 30, 2, T0.AddMinutes(1))),
+            new WebhookProgressSaved("wh_1", new WebhookProgress(40, 30, 2, T0.AddMinutes(1), 31, 9)),
             new WebhookEndpointSaved(Endpoint(afterSeq: 5) with { Url = "https://example.org/new", Status = WebhookStatus.Paused, Types = [] }),
         ]);
 
@@ -60,7 +60,7 @@ public abstract class WebhookStoreSpecification
         Assert.Equal("https://example.org/new", loaded.Url);
         Assert.Equal(WebhookStatus.Paused, loaded.Status);
         Assert.Empty(loaded.Types);
-        Assert.Equal(new WebhookProgress(40, 30, 2, T0.AddMinutes(1)), loaded.Progress);
+        Assert.Equal(new WebhookProgress(40, 30, 2, T0.AddMinutes(1), 31, 9), loaded.Progress);
     }
 
     [Fact]

@@ -43,13 +43,15 @@ public sealed class WebhookListenCommandTests
 
         Assert.Matches(@"^Listening for webhooks on http://127\.0\.0\.1:\d+/ \(answering 200\)$", listener.Lines[0]);
         Assert.Equal(HttpStatusCode.OK, verified.StatusCode);
-        Assert.Equal("""verified msg_ab12cd.42 orders order.created seq=42 {"id":1,"total":9.5}""", verifiedLine);
+        Assert.Equal("""verified msg_ab12cd.42 orders order.created seq=42 {"id":1,"total":9.5} -> answered 200""", verifiedLine);
         Assert.Equal(HttpStatusCode.Unauthorized, tampered.StatusCode);
         Assert.Equal("application/problem+json", tampered.Content.Headers.ContentType?.MediaType);
         Assert.Equal("webhook-signature-mismatch", JsonDocument.Parse(await tampered.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
         Assert.Contains("No signature matches", rejectedLine, StringComparison.Ordinal);
+        Assert.EndsWith(" -> answered 401", rejectedLine, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, unsigned.StatusCode);
-        await listener.LineAsync(line => line.Contains("webhook-id header is missing", StringComparison.Ordinal), "the missing-header line");
+        var missingLine = await listener.LineAsync(line => line.Contains("webhook-id header is missing", StringComparison.Ordinal), "the missing-header line");
+        Assert.EndsWith(" -> answered 400", missingLine, StringComparison.Ordinal);
         Assert.Single(listener.Lines, line => line.StartsWith("verified ", StringComparison.Ordinal));
     }
 
@@ -65,6 +67,9 @@ public sealed class WebhookListenCommandTests
         Assert.Equal((HttpStatusCode.ServiceUnavailable, HttpStatusCode.ServiceUnavailable), (first.StatusCode, retry.StatusCode));
         Assert.EndsWith("(answering 503)", listener.Lines[0], StringComparison.Ordinal);
         await Waiting.UntilAsync(() => listener.Lines.Count(line => line.StartsWith("verified msg_ab12cd.42 ", StringComparison.Ordinal)) == 2, "two verified lines");
+        // Each line says what the hub got back, so a user sees the failures that make it retry.
+        Assert.All(listener.Lines.Where(line => line.StartsWith("verified ", StringComparison.Ordinal)), line =>
+            Assert.Equal("""verified msg_ab12cd.42 orders order.created seq=42 {"id":1,"total":9.5} -> answered 503""", line));
     }
 
     [Fact]

@@ -49,6 +49,32 @@ public sealed class WebhookReadmeFlowTests
             await listener.LineAsync(line => line.StartsWith("verified ", StringComparison.Ordinal) && line.Contains("seq=3", StringComparison.Ordinal), "event 3 after the retry");
             Assert.DoesNotContain(listener.Lines, line => line.StartsWith("rejected", StringComparison.Ordinal));
         }
+
+        // The counts agree with the attempt log: every event delivered in the end, none given up, and each failed
+        // attempt the log lists counted as a failed attempt.
+        await Waiting.UntilAsync(() => Counts(http, id).GetProperty("deliveredEvents").GetInt64() == 3, "three delivered events");
+        var counts = Counts(http, id);
+        Assert.Equal(0, counts.GetProperty("failedEvents").GetInt64());
+        Assert.Equal(0, counts.GetProperty("pendingEvents").GetInt64());
+        Assert.Equal(3, counts.GetProperty("succeededAttempts").GetInt64());
+        Assert.Equal(FailedAttempts(http, id), counts.GetProperty("failedAttempts").GetInt64());
+        Assert.True(counts.GetProperty("failedAttempts").GetInt64() >= 2);
+        Assert.Equal((3, 0, 0), (counts.GetProperty("delivered").GetInt64(), counts.GetProperty("failed").GetInt64(), counts.GetProperty("pending").GetInt64()));
+
+        // The tour ends by deleting the endpoint.
+        using (var deleted = await http.DeleteAsync($"v1/webhooks/{id}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        using var gone = await http.GetAsync($"v1/webhooks/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+    }
+
+    private static JsonElement Counts(HttpClient http, string id)
+    {
+        using var document = JsonDocument.Parse(http.GetStringAsync($"v1/webhooks/{id}").GetAwaiter().GetResult());
+        return document.RootElement.GetProperty("counts").Clone();
     }
 
     private static int FailedAttempts(HttpClient http, string id)
