@@ -37,18 +37,24 @@ internal sealed partial class ConnectionSweep : IDisposable
     private readonly SweepEntry?[] _slots = new SweepEntry?[Slots];
     private readonly long _origin;
     private readonly ILogger _logger;
-    private readonly ITimer _timer;
+    private readonly ITimer? _timer;
     private long _lastTick;
     private int _count;
 
     public ConnectionSweep(TimeProvider time, TimeSpan resolution, ILogger<ConnectionSweep> logger)
+        : this(time, resolution, logger, timer: true)
+    {
+    }
+
+    /// <summary>Without <paramref name="timer"/>, nothing ticks until <see cref="Tick"/> is called (tests of a late timer).</summary>
+    internal ConnectionSweep(TimeProvider time, TimeSpan resolution, ILogger<ConnectionSweep> logger, bool timer)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(resolution, TimeSpan.Zero);
         Time = time;
         Resolution = resolution;
         _logger = logger;
         _origin = time.GetTimestamp();
-        _timer = time.CreateTimer(static state => ((ConnectionSweep)state!).Tick(), this, resolution, resolution);
+        _timer = timer ? time.CreateTimer(static state => ((ConnectionSweep)state!).Tick(), this, resolution, resolution) : null;
     }
 
     public TimeProvider Time { get; }
@@ -225,7 +231,7 @@ internal sealed partial class ConnectionSweep : IDisposable
         _count--;
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _timer?.Dispose();
 
     [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "A WebSocket keep-alive visit failed; that connection is no longer swept")]
     private static partial void LogVisitFailed(ILogger logger, Exception exception);
