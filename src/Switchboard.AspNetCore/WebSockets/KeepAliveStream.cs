@@ -129,15 +129,39 @@ internal sealed class KeepAliveStream : Stream
         }
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await _inner.ReadAsync(buffer, cancellationToken);
-        if (read > 0)
+        var read = _inner.ReadAsync(buffer, cancellationToken);
+        if (buffer.IsEmpty)
+        {
+            // A zero-byte read only waits for data (an idle connection's receive), and the read that follows takes the
+            // bytes and counts them; passing it through keeps an idle connection free of a pending state machine.
+            return read;
+        }
+
+        if (read.IsCompletedSuccessfully)
+        {
+            var count = read.Result;
+            if (count > 0)
+            {
+                Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+            }
+
+            return new ValueTask<int>(count);
+        }
+
+        return NoteWhenReadAsync(read);
+    }
+
+    private async ValueTask<int> NoteWhenReadAsync(ValueTask<int> read)
+    {
+        var count = await read;
+        if (count > 0)
         {
             Volatile.Write(ref _lastReceived, _time.GetTimestamp());
         }
 
-        return read;
+        return count;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
