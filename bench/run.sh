@@ -25,7 +25,8 @@
 #             (sqlite,memory,raw,signalr,prev), SSE and WebSocket (SignalR: WebSocket only); then the steady-latency
 #             point: 1000 subscribers at STEADY_RATE (50)/s on STEADY_TARGETS (sqlite,memory,raw)
 #   idle      IDLE_CONNECTIONS (10000) idle subscribers on their own topics, SSE and WebSocket, on IDLE_TARGETS
-#             (sqlite,raw): server KiB per connection (forced GC) and idle CPU over IDLE_SECONDS (20)
+#             (sqlite,raw; prev too with PREV_SWITCHBOARD_DLL), IDLE_TRANSPORTS (sse ws): server KiB per connection
+#             (forced GC) and idle CPU over IDLE_SECONDS (20)
 #   Targets: sqlite / memory = this tree's server with that store; raw = bench/References/RawKestrel;
 #   signalr = bench/References/SignalRHub; prev = the server of PREV_SWITCHBOARD_DLL (with SQLite), or, with
 #   PREV_COMMIT (e.g. 44550b4) and no dll, that commit built from `git archive` into the temp dir.
@@ -211,7 +212,7 @@ if [[ "$run_engine" -gt 0 ]]; then
   log "building bench/References (Release)"
   timeout 600 dotnet build "$repo/bench/References/RawKestrel" -c Release -nologo -v quiet
   timeout 600 dotnet build "$repo/bench/References/SignalRHub" -c Release -nologo -v quiet
-  if [[ -z "$prev_dll" && -n "${PREV_COMMIT:-}" && "$run_efficiency" == 1 ]]; then
+  if [[ -z "$prev_dll" && -n "${PREV_COMMIT:-}" && ( "$run_efficiency" == 1 || "$run_idle" == 1 ) ]]; then
     # The previous main, built outside the work tree (git archive), so nothing of it lands in the repo.
     log "building the previous main ($PREV_COMMIT) in $tmp/prev"
     mkdir -p "$tmp/prev-src"
@@ -439,7 +440,8 @@ if [[ "$run_engine" -gt 0 ]]; then
 
   if [[ "$run_idle" == 1 ]]; then
     for target in ${IDLE_TARGETS:-sqlite raw}; do
-      for tr in sse ws; do
+      [[ "$target" == prev && -z "$prev_dll" ]] && { log "idle: no PREV_SWITCHBOARD_DLL; skipping prev"; continue; }
+      for tr in ${IDLE_TRANSPORTS:-sse ws}; do
         point "idle ${IDLE_CONNECTIONS:-10000} connections" "$target" "$tr" --subscribers "${IDLE_CONNECTIONS:-10000}" --topic-mode distinct \
           --idle-memory --idle-seconds "${IDLE_SECONDS:-20}" --rate 10 --publishers 1 --connect-timeout 150
       done

@@ -33,6 +33,13 @@ public static class SwitchboardServiceCollectionExtensions
             ClockResolution(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value)));
         services.TryAddSingleton<Presence.PresenceRegistry>();
         services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
+        services.TryAddSingleton(sp =>
+        {
+            var webSockets = sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.WebSockets;
+            return new WebSockets.ConnectionSweep(sp.GetRequiredService<TimeProvider>(),
+                WebSockets.ConnectionSweep.ResolutionFor(webSockets.KeepAliveInterval, webSockets.KeepAliveTimeout),
+                sp.GetRequiredService<ILogger<WebSockets.ConnectionSweep>>());
+        });
         services.AddHostedService<RetentionService>();
         services.TryAddSingleton<Switchboard.Webhooks.IWebhookStore, Switchboard.Webhooks.InMemoryWebhookStore>();
         services.TryAddSingleton<Switchboard.Webhooks.WebhookHostResolver>();

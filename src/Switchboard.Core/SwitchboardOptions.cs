@@ -158,10 +158,16 @@ public sealed class WebSocketOptions
     /// <summary>Most WebSocket connections on this server; more are refused with 503 before the upgrade. Default 10,000.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
-    /// <summary>How often the server pings an idle connection. Default 15 s.</summary>
+    /// <summary>
+    /// How long a connection may go without receiving anything before the server pings it (a WebSocket ping frame).
+    /// One sweep per node sends the pings, so one may go out up to a second late. Default 15 s.
+    /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long the server waits for the pong before dropping a dead peer (and its presence). Default 30 s.</summary>
+    /// <summary>
+    /// How long the server waits after a ping for any frame from the peer (its pong or anything else) before
+    /// dropping it as dead, and its presence with it. Default 30 s.
+    /// </summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

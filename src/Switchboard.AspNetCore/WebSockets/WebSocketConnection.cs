@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
@@ -23,9 +24,10 @@ namespace Switchboard.AspNetCore.WebSockets;
 /// subscription costs no task and no queue of its own: an idle one is a registration in the index, and a publish
 /// wakes only the connections it matches. A slow client blocks only its own send loop, and its subscriptions fall
 /// behind on their cursors rather than buffering; a send that the client leaves blocked for the slow-client
-/// timeout closes the connection with 1013 and the cursor to resume from.
+/// timeout closes the connection with 1013 and the cursor to resume from. Keep-alive and token expiry hold no
+/// timer either: the connection is an entry in the node's <see cref="ConnectionSweep"/>, visited when one is due.
 /// </summary>
-internal sealed partial class WebSocketConnection : IPresenceListener
+internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListener
 {
     /// <summary>RFC 6455's "Try Again Later" (1013); <see cref="WebSocketCloseStatus"/> has no name for it.</summary>
     private const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
@@ -33,7 +35,12 @@ internal sealed partial class WebSocketConnection : IPresenceListener
     /// <summary>Events read from the log per wake; the send queue, not this, bounds what waits in memory.</summary>
     private const int ReadBatchSize = 256;
 
+    private readonly HttpContext _http;
     private readonly WebSocket _socket;
+    private readonly KeepAliveStream _transport;
+    private readonly ConnectionSweep _sweep;
+    private readonly WebSocketKeepAlive _keepAlive;
+    private long _pingSentAt;
     private readonly Hub _hub;
     private readonly PresenceRegistry _presence;
     private readonly WebSocketOptions _options;
@@ -58,14 +65,16 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     private readonly SwitchboardAuthenticator _authenticator;
     private readonly System.Net.IPAddress? _remote;
-    private readonly ITimer? _expiryTimer;
+
+    /// <summary>The token's expiry as a timestamp on <see cref="_time"/>; 0 for none. Replaced by <c>op: refresh</c>.</summary>
+    private long _expiresAt;
     private readonly SwitchboardMetrics _metrics;
     private readonly IReadOnlyList<IStoreFaultClassifier> _storeFaults;
 
     /// <summary>Who is connected; replaced by <c>op: refresh</c>. Read and written on the receive loop only.</summary>
     private Caller _caller;
 
-    public WebSocketConnection(WebSocket socket, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
+    public WebSocketConnection(HttpContext http, WebSocket socket, KeepAliveStream transport, ConnectionSweep sweep, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
         System.Net.IPAddress? remote, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, IReadOnlyList<IStoreFaultClassifier> storeFaults,
         CancellationToken stopping)
     {
@@ -74,7 +83,10 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         _caller = caller;
         _authenticator = authenticator;
         _remote = remote;
+        _http = http;
         _socket = socket;
+        _transport = transport;
+        _sweep = sweep;
         _hub = hub;
         _presence = presence;
         _options = hub.Options.WebSockets;
@@ -87,19 +99,63 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         _replyCapacity = Math.Max(64, _options.SendQueueCapacity);
         _closing = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         _rateWindowStart = time.GetTimestamp();
-        if (caller.ExpiresAt is not null)
-        {
-            // The connection ends when the token expires, unless the client sends a fresh one first (op: refresh).
-            _expiryTimer = time.CreateTimer(static state => ((WebSocketConnection)state!).RequestClose(WebSocketCloseStatus.PolicyViolation, "token expired"),
-                this, TimeUntilExpiry(caller), Timeout.InfiniteTimeSpan);
-        }
+        _keepAlive = new WebSocketKeepAlive(time, _options.KeepAliveInterval, _options.KeepAliveTimeout);
+        // The connection ends when the token expires, unless the client sends a fresh one first (op: refresh).
+        _expiresAt = ExpiryTimestamp(caller);
     }
 
-    private TimeSpan TimeUntilExpiry(Caller caller) => ServerSentEvents.SseEndpoint.Clamp(caller.ExpiresAt!.Value - _time.GetUtcNow());
+    private long ExpiryTimestamp(Caller caller) => caller.ExpiresAt is { } expires
+        ? Math.Max(1, _time.GetTimestamp() + WebSocketKeepAlive.ToTimestampSpan(_time, ServerSentEvents.SseEndpoint.Clamp(expires - _time.GetUtcNow())))
+        : 0;
+
+    /// <summary>When the sweep should look next: the keep-alive's next step, or the token's expiry if sooner.</summary>
+    private long NextVisit(long keepAliveNext)
+    {
+        var expiresAt = Volatile.Read(ref _expiresAt);
+        return expiresAt != 0 ? Math.Min(keepAliveNext, expiresAt) : keepAliveNext;
+    }
+
+    /// <summary>
+    /// The sweep's visit: closes at the token's expiry, pings a peer that has been quiet for the keep-alive interval,
+    /// and drops one that did not answer within the timeout, as the runtime's keep-alive did (abort, no close frame:
+    /// the peer is not reading). A closing connection leaves the sweep; closing has timeouts of its own.
+    /// </summary>
+    internal override long? OnSweep(long now)
+    {
+        if (_closeRequest is not null)
+        {
+            return null;
+        }
+
+        var expiresAt = Volatile.Read(ref _expiresAt);
+        if (expiresAt != 0 && now >= expiresAt)
+        {
+            RequestClose(WebSocketCloseStatus.PolicyViolation, "token expired");
+            return null;
+        }
+
+        var step = _keepAlive.Next(now, _transport.LastReceived, Volatile.Read(ref _pingSentAt));
+        switch (step.Action)
+        {
+            case KeepAliveAction.Dead:
+                LogPeerDead(_logger, _memberName, _options.KeepAliveTimeout);
+                Abort();
+                return null;
+            case KeepAliveAction.Ping when !_transport.TryPing():
+                // A write is in flight; try again on the next tick.
+                return NextVisit(now + 1);
+            case KeepAliveAction.Ping:
+                Volatile.Write(ref _pingSentAt, now);
+                break;
+        }
+
+        return NextVisit(step.Next);
+    }
 
     public async Task RunAsync(CancellationToken stopping)
     {
         using var onStopping = stopping.Register(static state => ((WebSocketConnection)state!).RequestClose(WebSocketCloseStatus.EndpointUnavailable, "server shutting down"), this);
+        _sweep.Schedule(this, NextVisit(_keepAlive.Next(_time.GetTimestamp(), _transport.LastReceived, 0).Next));
         var sending = SendLoopAsync();
         var receiving = ReceiveLoopAsync();
         try
@@ -110,7 +166,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             await sending;
             if (await Task.WhenAny(receiving, Task.Delay(TimeSpan.FromSeconds(5), _time)) != receiving)
             {
-                _socket.Abort();
+                Abort();
             }
 
             await receiving;
@@ -129,9 +185,19 @@ internal sealed partial class WebSocketConnection : IPresenceListener
                 LeaveRooms(subscription);
             }
 
+            _sweep.Remove(this);
             _closing.Dispose();
-            _expiryTimer?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Drops the connection without a close frame. Aborting the WebSocket alone leaves a receive that waits on
+    /// Kestrel's upgraded stream pending; aborting the HTTP connection ends it.
+    /// </summary>
+    private void Abort()
+    {
+        _socket.Abort();
+        _http.Abort();
     }
 
     /// <summary>
@@ -166,7 +232,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         if (Volatile.Read(ref _sendLoopDone) == 0)
         {
             LogSendStuck(_logger, _memberName);
-            _socket.Abort();
+            Abort();
         }
     }
 
@@ -194,7 +260,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            // The peer vanished without a close frame, or the keep-alive timed out.
+            // The peer vanished without a close frame, or the keep-alive sweep aborted it.
         }
         finally
         {
@@ -567,7 +633,13 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         }
 
         _caller = fresh;
-        _expiryTimer?.Change(TimeUntilExpiry(fresh), Timeout.InfiniteTimeSpan);
+        var expiresAt = ExpiryTimestamp(fresh);
+        Volatile.Write(ref _expiresAt, expiresAt);
+        if (expiresAt != 0)
+        {
+            // A later expiry needs nothing (the sweep's visit at the old one looks again); an earlier one moves the visit.
+            _sweep.Schedule(this, expiresAt);
+        }
         foreach (var subscription in _subscriptions.Values.Where(s => !s.Filter.Patterns.All(fresh.MayRead)).ToList())
         {
             EndSubscription(subscription);
@@ -805,6 +877,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "WebSocket client {Member} did not drain its last send within the close timeout; dropping the connection")]
     private static partial void LogSendStuck(ILogger logger, string member);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "WebSocket client {Member} sent nothing for {Timeout} after a ping; dropping the connection")]
+    private static partial void LogPeerDead(ILogger logger, string member, TimeSpan timeout);
 
     private sealed class Subscription(string id, TopicFilter filter, bool presence, byte[] eventPrefix, string startCursor, LogTail tail)
     {

@@ -20,7 +20,8 @@ internal static class WebSocketEndpoint
     public const string SubProtocol = "switchboard.v1";
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
-        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics)
+        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics,
+        ConnectionSweep sweep)
     {
         string name;
         Caller caller;
@@ -49,13 +50,10 @@ internal static class WebSocketEndpoint
         var requested = context.WebSockets.WebSocketRequestedProtocols;
         try
         {
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-            {
-                SubProtocol = requested.Count > 0 ? SubProtocol : null,
-                KeepAliveInterval = options.KeepAliveInterval,
-                KeepAliveTimeout = options.KeepAliveTimeout,
-            });
-            var connection = new WebSocketConnection(socket, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
+            // The runtime's keep-alive is off (it costs every socket a timer); the node's sweep pings instead.
+            var (socket, transport) = await WebSocketHandshake.AcceptAsync(context, requested.Count > 0 ? SubProtocol : null, time);
+            using var disposeSocket = socket;
+            var connection = new WebSocketConnection(context, socket, transport, sweep, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
                 time, loggers.CreateLogger<WebSocketConnection>(), metrics, [.. context.RequestServices.GetServices<IStoreFaultClassifier>()],
                 lifetime.ApplicationStopping);
             metrics.ConnectionOpened(DeliveryTransport.WebSocket);

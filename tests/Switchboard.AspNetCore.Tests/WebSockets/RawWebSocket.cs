@@ -84,10 +84,15 @@ internal sealed class RawWebSocket : IDisposable
     }
 
     /// <summary>Sends one masked text frame, as RFC 6455 requires of clients.</summary>
-    public async Task SendTextAsync(string text)
+    public Task SendTextAsync(string text) => SendFrameAsync(0x1, Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Answers a ping: a pong echoing its payload.</summary>
+    public Task SendPongAsync(byte[] payload) => SendFrameAsync(0xA, payload);
+
+    /// <summary>Sends one final, masked frame with this opcode (1 text, 8 close, 9 ping, 10 pong).</summary>
+    public async Task SendFrameAsync(int opcode, byte[] payload)
     {
-        var payload = Encoding.UTF8.GetBytes(text);
-        var frame = new List<byte> { 0x81 }; // FIN + text
+        var frame = new List<byte> { (byte)(0x80 | opcode) }; // FIN + opcode
         if (payload.Length < 126)
         {
             frame.Add((byte)(0x80 | payload.Length));
@@ -100,13 +105,62 @@ internal sealed class RawWebSocket : IDisposable
         }
         else
         {
-            throw new ArgumentException("Test frames stay under 64 KiB.", nameof(text));
+            throw new ArgumentException("Test frames stay under 64 KiB.", nameof(payload));
         }
 
         var mask = RandomNumberGenerator.GetBytes(4);
         frame.AddRange(mask);
         frame.AddRange(payload.Select((b, i) => (byte)(b ^ mask[i % 4])));
         await _stream.WriteAsync(frame.ToArray()).AsTask().Within();
+    }
+
+    /// <summary>
+    /// Reads the server's next frame (servers do not mask): its opcode and payload, or null when the connection ended
+    /// (closed or reset) before a whole frame arrived.
+    /// </summary>
+    public async Task<(int Opcode, byte[] Payload)?> ReadFrameAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            var head = new byte[2];
+            if (!await ReadExactlyOrEndAsync(head, cancel.Token))
+            {
+                return null;
+            }
+
+            long length = head[1] & 0x7F;
+            if (length >= 126)
+            {
+                var extended = new byte[length == 126 ? 2 : 8];
+                if (!await ReadExactlyOrEndAsync(extended, cancel.Token))
+                {
+                    return null;
+                }
+
+                length = extended.Aggregate(0L, (sum, b) => (sum << 8) | b);
+            }
+
+            var payload = new byte[length];
+            return await ReadExactlyOrEndAsync(payload, cancel.Token) ? (head[0] & 0x0F, payload) : null;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"No frame from the server within {timeout}.");
+        }
+    }
+
+    private async Task<bool> ReadExactlyOrEndAsync(byte[] buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _stream.ReadExactlyAsync(buffer, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>True while the TCP connection is still open from the server's side as far as this end can tell.</summary>
