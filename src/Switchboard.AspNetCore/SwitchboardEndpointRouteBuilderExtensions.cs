@@ -25,6 +25,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["events"] => "GET, POST",
             ["stream"] or ["ws"] or ["health"] => "GET",
             ["topics", _, "events"] => "POST",
+            ["topics", _, "presence"] => "GET",
             ["keys"] => "GET, POST",
             ["keys", _] => "DELETE",
             _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments) ?? Config.ConfigEndpoints.AllowedMethods(segments),
@@ -61,6 +62,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithName("PublishEvent").WithSummary("Publish one event to a topic");
         api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
             .WithName("PublishBatch").WithSummary("Publish a batch of events atomically");
+        api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
+            .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub");
         api.MapGet("/events", PollingEndpoint.PollAsync)
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=");
         api.MapGet("/stream", SseEndpoint.StreamAsync)
