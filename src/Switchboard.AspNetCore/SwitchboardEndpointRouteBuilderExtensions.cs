@@ -26,6 +26,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["events"] => "GET, POST",
             ["stream"] or ["ws"] or ["health"] => "GET",
             ["topics", _, "events"] => "POST",
+            ["topics", _, "presence"] => "GET",
             ["keys"] => "GET, POST",
             ["keys", _] => "DELETE",
             _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments) ?? Config.ConfigEndpoints.AllowedMethods(segments),
@@ -65,6 +66,9 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
             .WithName("PublishBatch").WithSummary("Publish a batch of events atomically")
             .AcceptsJson<BatchItemContract[]>().Produces<BatchContract>(201).Problems(400, 409, 413, 422);
+        api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
+            .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub")
+            .Produces<PresenceResponse>(200).Problems(400);
         api.MapGet("/events", PollingEndpoint.PollAsync)
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
             .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))

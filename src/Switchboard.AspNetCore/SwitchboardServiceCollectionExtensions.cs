@@ -32,6 +32,8 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton(sp => new Switchboard.Subscriptions.TailClock(sp.GetRequiredService<TimeProvider>(),
             ClockResolution(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value)));
         services.TryAddSingleton<Presence.PresenceRegistry>();
+        // One node's memory unless a shared store (AddSwitchboardRedis) registered its own, before or after.
+        services.TryAddSingleton<Presence.IPresenceStore>(sp => sp.GetRequiredService<Presence.PresenceRegistry>());
         services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
         services.TryAddSingleton(sp =>
         {

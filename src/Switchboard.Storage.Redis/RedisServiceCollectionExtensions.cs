@@ -16,7 +16,8 @@ public static class RedisServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="RedisEventLog"/> as the <see cref="IEventLog"/>, with <see cref="RedisJobStore"/> (jobs) and
     /// <see cref="RedisConfigStore"/> (app settings), <see cref="RedisApiKeyStore"/> (API keys) and <see cref="RedisWebhookStore"/>
-    /// (webhook endpoints with their progress, pending and failed deliveries, the attempt log) in the same Redis, bound to
+    /// (webhook endpoints with their progress, pending and failed deliveries, the attempt log) and <see cref="RedisPresenceStore"/>
+    /// (WebSocket room presence, shared by every node) in the same Redis, bound to
     /// <c>Switchboard:Redis</c> (<c>Configuration</c>, <c>KeyPrefix</c>, ...) and validated at start, replacing any stores
     /// registered before. Webhook state is in Redis, so a node that takes over webhook delivery loads where the last one stopped.
     /// </summary>
@@ -34,7 +35,7 @@ public static class RedisServiceCollectionExtensions
                 {
                     return false;
                 }
-            }, "Switchboard:Redis is invalid: Configuration must name a Redis server, KeyPrefix be 1 to 64 characters, sizes and intervals positive.")
+            }, "Switchboard:Redis is invalid: Configuration must name a Redis server, KeyPrefix be 1 to 64 characters, sizes and intervals positive, PresenceTtl at least 200 ms.")
             .ValidateOnStart();
         if (configure is not null)
         {
@@ -61,6 +62,9 @@ public static class RedisServiceCollectionExtensions
         services.AddSingleton<Switchboard.Auth.IApiKeyStore>(sp => new RedisApiKeyStore(sp.GetRequiredService<RedisConnection>()));
         services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();
         services.AddSingleton<Switchboard.Webhooks.IWebhookStore>(sp => new RedisWebhookStore(sp.GetRequiredService<RedisConnection>()));
+        services.RemoveAll<Switchboard.Presence.IPresenceStore>();
+        services.AddSingleton<Switchboard.Presence.IPresenceStore>(sp => new RedisPresenceStore(sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisPresenceStore>>()));
         return services;
     }
 }

@@ -57,8 +57,20 @@ public sealed class RedisStoreOptions
     /// </summary>
     public string? KeysPath { get; set; }
 
+    /// <summary>
+    /// How long a WebSocket presence member stays in a room without its node refreshing it. Each node refreshes its
+    /// members every quarter of this, so a node that dies has its members leave on the other nodes within it.
+    /// Default 20 s; at least 200 ms.
+    /// </summary>
+    public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(20);
+
     internal void Validate()
     {
+        if (PresenceTtl < TimeSpan.FromMilliseconds(200))
+        {
+            throw new ArgumentException("Switchboard:Redis:PresenceTtl must be at least 200 ms.");
+        }
+
         if (WebhookLeaseDuration < TimeSpan.FromMilliseconds(300))
         {
             throw new ArgumentException("Switchboard:Redis:WebhookLeaseDuration must be at least 300 ms.");

@@ -22,24 +22,27 @@ internal sealed class Nodes : IAsyncDisposable
     public HubServer this[int node] => _servers[node - 1];
 
     /// <summary>Starts the nodes; each node's log is wrapped in an <see cref="ObservedLog"/>.</summary>
-    public static async Task<Nodes> StartAsync(RedisServer redis, int count = 3, Action<SwitchboardOptions>? configure = null)
+    public static async Task<Nodes> StartAsync(RedisServer redis, int count = 3, Action<SwitchboardOptions>? configure = null, Action<RedisStoreOptions>? redisOptions = null,
+        string? prefix = null)
     {
-        var prefix = $"hub{Guid.NewGuid():N}:";
+        prefix ??= $"hub{Guid.NewGuid():N}:";
         var servers = new List<HubServer>();
         for (var i = 0; i < count; i++)
         {
-            servers.Add(await StartNodeAsync(redis, prefix, configure, observed: true));
+            servers.Add(await StartNodeAsync(redis, prefix, configure, observed: true, redisOptions));
         }
 
         return new Nodes(servers, prefix);
     }
 
-    public static Task<HubServer> StartNodeAsync(RedisServer redis, string prefix, Action<SwitchboardOptions>? configure = null, bool observed = false) =>
+    public static Task<HubServer> StartNodeAsync(RedisServer redis, string prefix, Action<SwitchboardOptions>? configure = null, bool observed = false,
+        Action<RedisStoreOptions>? redisOptions = null) =>
         HubServer.StartAsync(configure, services: observed ? ObservedLog.Install : null, redis: o =>
         {
             o.Configuration = redis.Configuration;
             o.KeyPrefix = prefix;
             o.OperationTimeout = TimeSpan.FromSeconds(2);
+            redisOptions?.Invoke(o);
         });
 
     /// <summary>Stops a node the way a crash would look to the others: it simply goes away.</summary>

@@ -6,6 +6,8 @@ namespace Switchboard.AspNetCore.Http;
 /// <summary>The health document.</summary>
 internal sealed record HealthResponse(string Status, string Epoch, string Cursor);
 
+internal sealed record PresenceResponse(string Topic, IReadOnlyList<string> Members);
+
 /// <summary>A webhook endpoint as the API shows it; <c>secret</c> only at creation and rotation.</summary>
 internal sealed record WebhookEndpointResponse(
     string Id,
@@ -55,6 +57,7 @@ internal sealed record WebhookAttemptListResponse(IReadOnlyList<WebhookAttemptRe
 /// <summary>Source-generated serialization for the small fixed-shape documents; events are written from cached bytes.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(PresenceResponse))]
 [JsonSerializable(typeof(WebhookEndpointResponse))]
 [JsonSerializable(typeof(WebhookListResponse))]
 [JsonSerializable(typeof(WebhookRecoverResponse))]

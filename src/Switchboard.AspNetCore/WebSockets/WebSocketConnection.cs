@@ -42,7 +42,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     private readonly WebSocketKeepAlive _keepAlive;
     private long _pingSentAt;
     private readonly Hub _hub;
-    private readonly PresenceRegistry _presence;
+    private readonly IPresenceStore _presence;
     private readonly WebSocketOptions _options;
     private readonly TopicPattern[] _publishable;
     private readonly TimeProvider _time;
@@ -74,7 +74,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     /// <summary>Who is connected; replaced by <c>op: refresh</c>. Read and written on the receive loop only.</summary>
     private Caller _caller;
 
-    public WebSocketConnection(HttpContext http, WebSocket socket, KeepAliveStream transport, ConnectionSweep sweep, Hub hub, PresenceRegistry presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
+    public WebSocketConnection(HttpContext http, WebSocket socket, KeepAliveStream transport, ConnectionSweep sweep, Hub hub, IPresenceStore presence, string memberName, Caller caller, SwitchboardAuthenticator authenticator,
         System.Net.IPAddress? remote, TimeProvider time, ILogger logger, SwitchboardMetrics metrics, IReadOnlyList<IStoreFaultClassifier> storeFaults,
         CancellationToken stopping)
     {
@@ -182,7 +182,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             foreach (var subscription in remaining)
             {
                 subscription.Tail.Dispose();
-                LeaveRooms(subscription);
+                await LeaveRoomsAsync(subscription);
             }
 
             _sweep.Remove(this);
@@ -409,7 +409,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                         await SubscribeAsync(root, RequireId(id));
                         break;
                     case "unsubscribe":
-                        Unsubscribe(root, RequireId(id));
+                        await UnsubscribeAsync(root, RequireId(id));
                         break;
                     case "publish":
                         await PublishAsync(root, RequireId(id));
@@ -421,7 +421,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                         var room = RequireString(root, "topic");
                         _hub.ValidateTopic(room);
                         _caller.RequireSubscribe(room);
-                        Send(WebSocketMessages.Presence(id, room, _presence.Members(room), null, null));
+                        Send(WebSocketMessages.Presence(id, room, await _presence.MembersAsync(room, _closing.Token), null, null));
                         break;
                     case "ping":
                         Send(WebSocketMessages.Pong(id));
@@ -533,8 +533,24 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             ? new StartPosition(await _hub.Log.AfterSeqForLastAsync(filter, last, _closing.Token), null)
             : _hub.ResolveStart(after, filter);
 
-        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq),
-            _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize })) { ConnectionWake = _wake };
+        // Rooms are joined before the ack: with a shared store a join can fail (store_unavailable), and then the
+        // subscription is refused whole rather than acked without its presence.
+        var tail = _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize });
+        List<(string Room, IReadOnlyList<string> Members)> joined;
+        try
+        {
+            joined = presence ? await JoinRoomsAsync(filter.ExactTopics!) : [];
+        }
+        catch
+        {
+            tail.Dispose();
+            throw;
+        }
+
+        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq), tail)
+        {
+            ConnectionWake = _wake,
+        };
         _subscriptions[subscriptionId] = subscription;
         Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
         if (start.Reset is { } reset)
@@ -542,12 +558,9 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             Send(WebSocketMessages.Reset(subscriptionId, reset.Reason, reset.Cursor));
         }
 
-        if (presence)
+        foreach (var (room, members) in joined)
         {
-            foreach (var room in filter.ExactTopics!)
-            {
-                _presence.Join(room, _connectionId, _memberName, this);
-            }
+            Send(WebSocketMessages.Presence(null, room, members, null, null));
         }
 
         // Registered before its first read (the send loop reads it once now, as it is marked dirty), so nothing
@@ -557,7 +570,37 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         _wake.Set();
     }
 
-    private void Unsubscribe(JsonElement request, JsonElement id)
+    /// <summary>Joins each room (one this connection holds already is joined again, which changes nothing); on a failure leaves the ones it joined.</summary>
+    private async Task<List<(string Room, IReadOnlyList<string> Members)>> JoinRoomsAsync(IReadOnlyList<string> rooms)
+    {
+        var joined = new List<(string, IReadOnlyList<string>)>(rooms.Count);
+        try
+        {
+            foreach (var room in rooms)
+            {
+                joined.Add((room, await _presence.JoinAsync(room, _connectionId, _memberName, this, _closing.Token)));
+            }
+        }
+        catch
+        {
+            foreach (var (room, _) in joined)
+            {
+                if (!HoldsRoom(room, except: null))
+                {
+                    await _presence.LeaveAsync(room, _connectionId, CancellationToken.None);
+                }
+            }
+
+            throw;
+        }
+
+        return joined;
+    }
+
+    private bool HoldsRoom(string room, Subscription? except) =>
+        _subscriptions.Values.Any(s => s != except && s.Presence && s.Filter.ExactTopics!.Contains(room));
+
+    private async Task UnsubscribeAsync(JsonElement request, JsonElement id)
     {
         var bySubscription = OptionalString(request, "subscription");
         var patterns = request.TryGetProperty("topics", out _) ? RequireStringArray(request, "topics").ToHashSet(StringComparer.Ordinal) : null;
@@ -576,19 +619,19 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
 
         foreach (var subscription in removed)
         {
-            EndSubscription(subscription);
+            await EndSubscriptionAsync(subscription);
         }
 
         Send(WebSocketMessages.Ack(id));
     }
 
-    private void EndSubscription(Subscription subscription)
+    private async Task EndSubscriptionAsync(Subscription subscription)
     {
         _subscriptions.Remove(subscription.Id);
         Volatile.Write(ref _active, [.. _subscriptions.Values]);
         subscription.Unsubscribed = true;
         subscription.Tail.Dispose(); // out of the index; a read the send loop has in flight on it just finishes
-        LeaveRooms(subscription);
+        await LeaveRoomsAsync(subscription);
     }
 
     private async Task PublishAsync(JsonElement request, JsonElement id)
@@ -642,7 +685,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         }
         foreach (var subscription in _subscriptions.Values.Where(s => !s.Filter.Patterns.All(fresh.MayRead)).ToList())
         {
-            EndSubscription(subscription);
+            await EndSubscriptionAsync(subscription);
             Send(WebSocketMessages.Error(null, "forbidden", $"Subscription \"{subscription.Id}\" ended: the refreshed token does not allow reading {subscription.Filter}."));
         }
 
@@ -672,16 +715,16 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     void IPresenceListener.OnPresenceChanged(string room, IReadOnlyList<string> members, string? joined, string? left) =>
         Send(WebSocketMessages.Presence(null, room, members, joined, left));
 
-    private void LeaveRooms(Subscription subscription)
+    private async Task LeaveRoomsAsync(Subscription subscription)
     {
         if (subscription.Presence)
         {
             foreach (var room in subscription.Filter.ExactTopics!)
             {
                 // Another subscription of this connection may still hold the room.
-                if (!_subscriptions.Values.Any(s => s != subscription && s.Presence && s.Filter.ExactTopics!.Contains(room)))
+                if (!HoldsRoom(room, except: subscription))
                 {
-                    _presence.Leave(room, _connectionId);
+                    await _presence.LeaveAsync(room, _connectionId, CancellationToken.None);
                 }
             }
         }

@@ -19,7 +19,7 @@ internal static class WebSocketEndpoint
 {
     public const string SubProtocol = "switchboard.v1";
 
-    public static async Task AcceptAsync(HttpContext context, Hub hub, PresenceRegistry presence, WebSocketConnectionCounter counter,
+    public static async Task AcceptAsync(HttpContext context, Hub hub, IPresenceStore presence, WebSocketConnectionCounter counter,
         IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics,
         ConnectionSweep sweep)
     {

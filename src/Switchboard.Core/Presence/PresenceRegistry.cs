@@ -1,20 +1,13 @@
 namespace Switchboard.Presence;
 
-/// <summary>Receives presence changes for the rooms a member has joined.</summary>
-public interface IPresenceListener
-{
-    /// <summary>Called after a change; <paramref name="joined"/> or <paramref name="left"/> names who changed it.</summary>
-    void OnPresenceChanged(string room, IReadOnlyList<string> members, string? joined, string? left);
-}
-
 /// <summary>
-/// Who is in which room on this node. A member is a name; the same name on two connections (two tabs) is one
-/// member, who joins with the first connection and leaves with the last.
+/// Presence in this node's memory: the default <see cref="IPresenceStore"/>, for one node. A member is a name; the same
+/// name on two connections (two tabs) is one member, who joins with the first connection and leaves with the last.
 /// </summary>
-public sealed class PresenceRegistry
+public sealed class PresenceRegistry : IPresenceStore
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Room> _rooms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RoomConnections> _rooms = new(StringComparer.Ordinal);
 
     /// <summary>The members of <paramref name="room"/>, sorted.</summary>
     public IReadOnlyList<string> Members(string room)
@@ -25,63 +18,62 @@ public sealed class PresenceRegistry
         }
     }
 
-    /// <summary>Adds a connection to a room and tells everyone in it (the joiner included) the new member list.</summary>
-    public void Join(string room, string connectionId, string name, IPresenceListener listener)
+    /// <summary>Adds a connection to a room, tells the others if its name is new there, and returns the members for the joiner.</summary>
+    public IReadOnlyList<string> Join(string room, string connectionId, string name, IPresenceListener listener)
     {
-        IReadOnlyList<string> members;
+        string[] members;
         List<IPresenceListener> notify;
-        bool isNewName;
         lock (_gate)
         {
             if (!_rooms.TryGetValue(room, out var state))
             {
-                state = new Room();
+                state = new RoomConnections();
                 _rooms[room] = state;
             }
 
-            if (state.Connections.ContainsKey(connectionId))
+            var added = state.Add(connectionId, name, listener, out var firstOfName);
+            members = state.Names();
+            if (!added || !firstOfName)
             {
-                return;
+                return members; // nothing changed for the others
             }
 
-            isNewName = !state.Connections.Values.Any(c => c.Name == name);
-            state.Connections[connectionId] = new Member(name, listener);
-            members = state.Names();
-            notify = state.Connections.Values.Select(c => c.Listener).ToList();
+            notify = state.Listeners(except: listener);
         }
 
         foreach (var target in notify)
         {
-            target.OnPresenceChanged(room, members, isNewName && target != listener ? name : null, null);
+            target.OnPresenceChanged(room, members, name, null);
         }
+
+        return members;
     }
 
     /// <summary>Removes a connection from a room and tells the others if its name left.</summary>
     public void Leave(string room, string connectionId)
     {
-        IReadOnlyList<string> members;
+        string[] members;
         List<IPresenceListener> notify;
         string name;
         lock (_gate)
         {
-            if (!_rooms.TryGetValue(room, out var state) || !state.Connections.Remove(connectionId, out var member))
+            if (!_rooms.TryGetValue(room, out var state) || !state.Remove(connectionId, out name, out var lastOfName))
             {
                 return;
             }
 
-            name = member.Name;
-            if (state.Connections.Count == 0)
+            if (state.IsEmpty)
             {
                 _rooms.Remove(room);
             }
 
-            if (state.Connections.Values.Any(c => c.Name == name))
+            if (!lastOfName)
             {
                 return; // another connection of the same member is still here
             }
 
             members = state.Names();
-            notify = state.Connections.Values.Select(c => c.Listener).ToList();
+            notify = state.Listeners();
         }
 
         foreach (var target in notify)
@@ -90,12 +82,14 @@ public sealed class PresenceRegistry
         }
     }
 
-    private sealed record Member(string Name, IPresenceListener Listener);
+    ValueTask<IReadOnlyList<string>> IPresenceStore.MembersAsync(string room, CancellationToken cancellationToken) => ValueTask.FromResult(Members(room));
 
-    private sealed class Room
+    ValueTask<IReadOnlyList<string>> IPresenceStore.JoinAsync(string room, string connectionId, string name, IPresenceListener listener, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Join(room, connectionId, name, listener));
+
+    ValueTask IPresenceStore.LeaveAsync(string room, string connectionId, CancellationToken cancellationToken)
     {
-        public Dictionary<string, Member> Connections { get; } = new(StringComparer.Ordinal);
-
-        public IReadOnlyList<string> Names() => Connections.Values.Select(c => c.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        Leave(room, connectionId);
+        return ValueTask.CompletedTask;
     }
 }
