@@ -468,7 +468,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             : _hub.ResolveStart(after, filter);
 
         var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq),
-            _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize })) { ConnectionWake = _wake };
+            _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize })) { ConnectionWake = _wake, OpenedAt = _time.GetUtcNow() };
         _subscriptions[subscriptionId] = subscription;
         Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
         if (start.Reset is { } reset)
@@ -713,7 +713,7 @@ internal sealed partial class WebSocketConnection : IPresenceListener
             await SendEventAsync(subscription, record);
             // The newest cursor that actually left, for the 1013 close reason.
             subscription.LastSentCursor = record.Cursor;
-            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
+            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow(), subscription.OpenedAt);
         }
 
         if (step.Events.Count >= ReadBatchSize)
@@ -829,6 +829,9 @@ internal sealed partial class WebSocketConnection : IPresenceListener
         public volatile bool Unsubscribed;
 
         public string LastSentCursor { get; set; } = startCursor;
+
+        /// <summary>When the subscription began: events the log held before it are catch-up, not live delivery.</summary>
+        public DateTimeOffset OpenedAt { get; init; }
 
         public void Wake()
         {
