@@ -131,6 +131,12 @@ export declare class Switchboard {
     subscribe(patterns: string | string[], options?: SubscribeOptions | ((event: HubEvent) => void), handler?: (event: HubEvent) => void): Subscription;
     /** Publishes one event. Retries on network errors, 429 and 5xx with one idempotency key, so it appends once. */
     publish(topic: string, data?: unknown, options?: PublishOptions): Promise<any>;
+    /**
+     * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no
+     * method for. `path` is under the hub URL (`/v1/health`). Resolves with the response when it is 2xx or 304; any
+     * other answer rejects with a SwitchboardError carrying the hub's problem code and the status (401, 403, ...).
+     */
+    request(path: string, init?: RequestInit): Promise<Response>;
     /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
     join(room: string, options?: JoinOptions): Room;
 }

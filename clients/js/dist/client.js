@@ -281,6 +281,27 @@ export class Switchboard {
         }
         throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
     }
+    /**
+     * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no
+     * method for. `path` is under the hub URL (`/v1/health`). Resolves with the response when it is 2xx or 304; any
+     * other answer rejects with a SwitchboardError carrying the hub's problem code and the status (401, 403, ...).
+     */
+    async request(path, init = {}) {
+        const extra = {};
+        new Headers(init.headers ?? {}).forEach((value, name) => (extra[name] = value));
+        const headers = await this.headers(extra);
+        let response;
+        try {
+            response = await this.fetch(`${this.url}${path}`, { ...init, headers });
+        }
+        catch (e) {
+            throw new SwitchboardError(`${path}: ${e.message}`, 'network-error');
+        }
+        if (response.ok || response.status === 304)
+            return response;
+        const problem = await problemOf(response);
+        throw new SwitchboardError(problem.detail, problem.code, response.status, response.status === 401 || response.status === 403);
+    }
     /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
     join(room, options = {}) {
         return new Room(this, room, options);

@@ -105,3 +105,14 @@ test('an expired JWT without getToken ends the subscription before any connectio
   assert.equal(error.fatal, true);
   assert.equal(requests + sockets, 0);
 });
+
+test('request(): sends the credential, resolves 2xx, and rejects a refusal with its status and code', { skip: skipSecure }, async () => {
+  const open = new Switchboard(HUB, { cursorStore: null });
+  const health = await (await open.request('/v1/health')).json();
+  assert.equal(typeof health.cursor, 'string');
+  const anonymous = new Switchboard(SECURE, { cursorStore: null });
+  await assert.rejects(anonymous.request('/v1/events?topic=orders.eu&after=latest'), e => e.status === 401 && e.code === 'unauthorized' && e.fatal);
+  const keyed = new Switchboard(SECURE, { token: process.env.SWITCHBOARD_PUBLISH_KEY, cursorStore: null });
+  const response = await keyed.request('/v1/topics/orders.eu/events', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"data":1}' });
+  assert.equal(response.status, 201);
+});
