@@ -57,6 +57,10 @@ export interface SwitchboardOptions {
     refreshMargin?: number;
     /** Member name for presence when no token names one. */
     name?: string;
+    /** WebSocket keep-alive: a `ping` op this often, in ms; a socket without its `pong` within `wsPongTimeout` is replaced. Default 25000 (0: none). */
+    wsPingInterval?: number;
+    /** How long a WebSocket `ping` may wait for its `pong`, in ms. Default 10000. */
+    wsPongTimeout?: number;
 }
 export interface SubscribeOptions {
     /** Where to start: a cursor, 'earliest' or 'latest' (default). A stored cursor for `key` wins. */
@@ -65,6 +69,11 @@ export interface SubscribeOptions {
     key?: string;
     /** Restrict this subscription to these transports. */
     transports?: TransportName[] | 'auto';
+    /**
+     * The path SSE reads from, under the hub URL. Default `/v1/stream`. Another endpoint that speaks the same stream
+     * with its topic fixed, such as the dashboard's `/dashboard/stream`, can be followed with `transports: ['sse']`.
+     */
+    ssePath?: string;
 }
 export interface PublishOptions {
     type?: string;
@@ -122,13 +131,22 @@ export declare class Switchboard {
     subscribe(patterns: string | string[], options?: SubscribeOptions | ((event: HubEvent) => void), handler?: (event: HubEvent) => void): Subscription;
     /** Publishes one event. Retries on network errors, 429 and 5xx with one idempotency key, so it appends once. */
     publish(topic: string, data?: unknown, options?: PublishOptions): Promise<any>;
+    /**
+     * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no
+     * method for. `path` is under the hub URL (`/v1/health`). Resolves with the response when it is 2xx or 304; any
+     * other answer rejects with a SwitchboardError carrying the hub's problem code and the status (401, 403, ...).
+     */
+    request(path: string, init?: RequestInit): Promise<Response>;
     /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
     join(room: string, options?: JoinOptions): Room;
 }
 interface PresenceConfig {
     history?: number;
     onPresence: (message: any) => void;
+    /** The socket once it is open; undefined when it is gone. */
     onSocket: (socket: any) => void;
+    /** An ack or error answering one of the room's own requests. */
+    onReply: (message: any) => void;
 }
 export declare class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     readonly patterns: string[];
@@ -139,6 +157,10 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     state: SubscriptionState;
     /** Resolves when the subscription ends: undefined after close(), the error after a fatal one. */
     readonly closed: Promise<SwitchboardError | undefined>;
+    /** While reconnecting: when the next attempt starts (ms since the epoch). */
+    retryAt: number | undefined;
+    /** Failed attempts since the subscription was last open. */
+    failures: number;
     private readonly hub;
     private readonly key;
     private readonly store;
@@ -157,10 +179,16 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     private waiters;
     private endError;
     private historyPending;
+    private readonly ssePath;
     /** @internal */
     constructor(hub: Switchboard, patterns: string[], options: SubscribeOptions, handler: ((event: HubEvent) => void) | undefined, presence: PresenceConfig | undefined);
     /** Ends the subscription. */
     close(): void;
+    /**
+     * Tries again now instead of waiting out the back-off (a "Retry now" button, the network coming back). An attempt
+     * still connecting is replaced; an open subscription or a closed one is left alone.
+     */
+    reconnect(): void;
     [Symbol.asyncIterator](): AsyncIterator<HubEvent>;
     private finish;
     private setState;
@@ -177,6 +205,13 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     /** While on a worse transport, schedules a switch back when a better one may be tried again. */
     private scheduleUpgrade;
     private run;
+    /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
+    private expiredWithoutRefresh;
+    /**
+     * A browser cannot see why a WebSocket handshake was refused. When the WebSocket is all this subscription may use,
+     * the same credential is tried over HTTP, so a 401 or 403 ends it rather than being retried for ever.
+     */
+    private probeRefusal;
     private pause;
     /** @internal Called by a transport once it is really receiving. */
     opened(transport: TransportName): void;
@@ -189,7 +224,15 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     private runSse;
     private runWebSocket;
 }
-/** A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state', 'error', 'reset'. */
+/** What the hub answered to a message sent to a room over its WebSocket. */
+export interface SendResult {
+    seq: number;
+    cursor: string;
+}
+/**
+ * A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state',
+ * 'open', 'retry' (when), 'error', 'reset'.
+ */
 export declare class Room extends Emitter {
     readonly topic: string;
     members: string[];
@@ -197,13 +240,23 @@ export declare class Room extends Emitter {
     private readonly hub;
     private socket;
     private nextId;
+    private readonly pending;
     /** @internal */
     constructor(hub: Switchboard, topic: string, options: JoinOptions);
-    /** Sends to the room: over the room's WebSocket when it is open, else by HTTP publish. */
+    /** Whether the room's subscription is live, so a send goes over its WebSocket. */
+    get connected(): boolean;
+    /**
+     * Sends to the room. Over the room's WebSocket when it is open: resolves with the event's seq once the hub has
+     * appended it, rejects with the hub's error or when the connection drops first (the event may still have been
+     * appended). Otherwise by HTTP publish, retried with one idempotency key.
+     */
     send(data: unknown, options?: {
         type?: string;
-    }): Promise<unknown>;
+    }): Promise<SendResult>;
+    /** Tries to reconnect now rather than after the back-off. */
+    reconnect(): void;
     /** Leaves the room. */
     leave(): void;
+    private failPending;
 }
 export {};

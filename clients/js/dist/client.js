@@ -281,6 +281,27 @@ export class Switchboard {
         }
         throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
     }
+    /**
+     * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no
+     * method for. `path` is under the hub URL (`/v1/health`). Resolves with the response when it is 2xx or 304; any
+     * other answer rejects with a SwitchboardError carrying the hub's problem code and the status (401, 403, ...).
+     */
+    async request(path, init = {}) {
+        const extra = {};
+        new Headers(init.headers ?? {}).forEach((value, name) => (extra[name] = value));
+        const headers = await this.headers(extra);
+        let response;
+        try {
+            response = await this.fetch(`${this.url}${path}`, { ...init, headers });
+        }
+        catch (e) {
+            throw new SwitchboardError(`${path}: ${e.message}`, 'network-error');
+        }
+        if (response.ok || response.status === 304)
+            return response;
+        const problem = await problemOf(response);
+        throw new SwitchboardError(problem.detail, problem.code, response.status, response.status === 401 || response.status === 403);
+    }
     /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
     join(room, options = {}) {
         return new Room(this, room, options);
@@ -301,6 +322,10 @@ export class Subscription extends Emitter {
     state = 'connecting';
     /** Resolves when the subscription ends: undefined after close(), the error after a fatal one. */
     closed;
+    /** While reconnecting: when the next attempt starts (ms since the epoch). */
+    retryAt;
+    /** Failed attempts since the subscription was last open. */
+    failures = 0;
     hub;
     key;
     store;
@@ -319,6 +344,7 @@ export class Subscription extends Emitter {
     waiters = [];
     endError;
     historyPending;
+    ssePath;
     /** @internal */
     constructor(hub, patterns, options, handler, presence) {
         super();
@@ -333,6 +359,7 @@ export class Subscription extends Emitter {
         this.store = hub.options.cursorStore === undefined ? defaultCursorStore() : hub.options.cursorStore;
         this.transports = presence ? ['websocket'] : normalizeTransports(options.transports ?? hub.options.transports);
         this.cursor = options.after ?? 'latest';
+        this.ssePath = options.ssePath ?? '/v1/stream';
         this.closed = new Promise(resolve => (this.resolveClosed = resolve));
         // Start on the next turn so that listeners added right after subscribe() see every state.
         queueMicrotask(() => void this.run());
@@ -340,6 +367,15 @@ export class Subscription extends Emitter {
     /** Ends the subscription. */
     close() {
         this.finish(undefined);
+    }
+    /**
+     * Tries again now instead of waiting out the back-off (a "Retry now" button, the network coming back). An attempt
+     * still connecting is replaced; an open subscription or a closed one is left alone.
+     */
+    reconnect() {
+        if (this.isClosed || this.state === 'open')
+            return;
+        this.current?.abort();
     }
     [Symbol.asyncIterator]() {
         if (!this.queue)
@@ -497,6 +533,11 @@ export class Subscription extends Emitter {
                 if (from)
                     this.emit('transport', transport, from);
             }
+            const expired = this.expiredWithoutRefresh();
+            if (expired) {
+                this.finish(expired);
+                return;
+            }
             const controller = new AbortController();
             this.current = controller;
             this.scheduleUpgrade(transport, controller);
@@ -510,11 +551,17 @@ export class Subscription extends Emitter {
             clearTimeout(this.upgradeTimer);
             if (this.isClosed)
                 return;
+            if (ending.kind === 'unsupported' && ending.error?.code === 'websocket-refused')
+                ending = (await this.probeRefusal()) ?? ending;
+            if (this.isClosed)
+                return;
             if (controller.switching)
                 ending = new Ending('switch');
             switch (ending.kind) {
                 case 'closed':
-                    return;
+                    // Not closed by close(): reconnect() cut an attempt short.
+                    this.setState('reconnecting');
+                    continue;
                 case 'fatal':
                     this.finish(ending.error);
                     return;
@@ -532,6 +579,7 @@ export class Subscription extends Emitter {
                     }
                     continue;
                 case 'unsupported':
+                    this.failures++;
                     if (ending.error)
                         this.emit('error', ending.error);
                     this.demote(transport);
@@ -546,6 +594,7 @@ export class Subscription extends Emitter {
                     continue;
                 case 'transient':
                 default:
+                    this.failures++;
                     if (ending.error)
                         this.emit('error', ending.error);
                     this.setState('reconnecting');
@@ -554,14 +603,45 @@ export class Subscription extends Emitter {
             }
         }
     }
+    /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
+    expiredWithoutRefresh() {
+        if (this.hub.options.getToken)
+            return undefined;
+        const exp = tokenExpiry(this.hub.currentToken);
+        if (exp === undefined || exp > Date.now())
+            return undefined;
+        return new SwitchboardError('The token has expired and no getToken was given to renew it', 'token-expired', 401, true);
+    }
+    /**
+     * A browser cannot see why a WebSocket handshake was refused. When the WebSocket is all this subscription may use,
+     * the same credential is tried over HTTP, so a 401 or 403 ends it rather than being retried for ever.
+     */
+    async probeRefusal() {
+        if (this.transports.some(t => t !== 'websocket'))
+            return undefined;
+        try {
+            const headers = await this.hub.headers();
+            const response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query({ after: 'latest', limit: '1' })}`, { headers, cache: 'no-store' });
+            if (response.status === 401 || response.status === 403)
+                return this.httpEnding(response, 'websocket');
+        }
+        catch {
+            /* the hub is unreachable: retry as usual */
+        }
+        return undefined;
+    }
     async pause(ms) {
         const controller = new AbortController();
         this.current = controller;
+        this.retryAt = Date.now() + ms;
+        this.emit('retry', this.retryAt);
         await sleep(ms, controller.signal);
+        this.retryAt = undefined;
     }
     /** @internal Called by a transport once it is really receiving. */
     opened(transport) {
         this.attempt = 0;
+        this.failures = 0;
         this.upgradeDelay.delete(transport);
         this.setState('open');
         this.emit('open', transport);
@@ -737,7 +817,7 @@ export class Subscription extends Emitter {
         try {
             let response;
             try {
-                response = await this.hub.fetch(`${this.hub.url}/v1/stream?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
+                response = await this.hub.fetch(`${this.hub.url}${this.ssePath}?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
             }
             catch (e) {
                 if (buffered)
@@ -867,12 +947,18 @@ export class Subscription extends Emitter {
             let settled = false;
             let refreshTimer;
             let refreshId = 0;
+            let pingTimer;
+            let pongTimer;
+            let pingId = 0;
             const finish = (ending) => {
                 if (settled)
                     return;
                 settled = true;
                 clearTimeout(openTimer);
                 clearTimeout(refreshTimer);
+                clearInterval(pingTimer);
+                clearTimeout(pongTimer);
+                this.presence?.onSocket(undefined);
                 controller.signal.removeEventListener('abort', onAbort);
                 try {
                     if (socket.readyState === 0 || socket.readyState === 1)
@@ -904,6 +990,23 @@ export class Subscription extends Emitter {
                     }
                 }, Math.min(wait, 2 ** 31 - 1));
             };
+            // A connection that died without a close (a sleeping laptop, a lost network) shows as a missing pong.
+            const startPings = () => {
+                const every = this.hub.options.wsPingInterval ?? 25_000;
+                if (!(every > 0))
+                    return;
+                pingTimer = setInterval(() => {
+                    if (settled || pongTimer !== undefined)
+                        return;
+                    try {
+                        socket.send(JSON.stringify({ op: 'ping', id: `ping-${++pingId}` }));
+                    }
+                    catch {
+                        return;
+                    }
+                    pongTimer = setTimeout(() => finish(new Ending('transient', new SwitchboardError('websocket: no pong; the connection is dead', 'websocket-no-pong', undefined, false, transport))), this.hub.options.wsPongTimeout ?? 10_000);
+                }, every);
+            };
             socket.onopen = () => {
                 const message = { op: 'subscribe', id: 'sub', topics: this.patterns };
                 if (this.presence)
@@ -916,6 +1019,8 @@ export class Subscription extends Emitter {
                 this.presence?.onSocket(socket);
             };
             socket.onmessage = (m) => {
+                if (settled)
+                    return; // an abandoned socket (no pong, replaced) may still deliver; the next one resumes instead
                 let message;
                 try {
                     message = JSON.parse(String(m.data));
@@ -933,10 +1038,18 @@ export class Subscription extends Emitter {
                                 this.advance(message.cursor);
                             this.opened(transport);
                             scheduleRefresh();
+                            startPings();
                         }
                         else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
                             scheduleRefresh();
                         }
+                        else {
+                            this.presence?.onReply(message);
+                        }
+                        break;
+                    case 'pong':
+                        clearTimeout(pongTimer);
+                        pongTimer = undefined;
                         break;
                     case 'event':
                         if (message.subscription === 'sub')
@@ -963,6 +1076,9 @@ export class Subscription extends Emitter {
                         else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
                             this.emit('error', error); // the server closes with 1008 at expiry; we reconnect then
                         }
+                        else if (message.id != null && this.presence) {
+                            this.presence.onReply(message);
+                        }
                         else {
                             this.emit('error', error);
                         }
@@ -988,10 +1104,10 @@ export class Subscription extends Emitter {
         });
     }
 }
-// ---------------------------------------------------------------------------------------------
-// Presence rooms
-// ---------------------------------------------------------------------------------------------
-/** A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state', 'error', 'reset'. */
+/**
+ * A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state',
+ * 'open', 'retry' (when), 'error', 'reset'.
+ */
 export class Room extends Emitter {
     topic;
     members = [];
@@ -999,6 +1115,7 @@ export class Room extends Emitter {
     hub;
     socket;
     nextId = 0;
+    pending = new Map();
     /** @internal */
     constructor(hub, topic, options) {
         super();
@@ -1006,7 +1123,11 @@ export class Room extends Emitter {
         this.topic = topic;
         this.subscription = new Subscription(hub, [topic], { transports: ['websocket'] }, event => this.emit('event', event), {
             history: options.history,
-            onSocket: socket => (this.socket = socket),
+            onSocket: socket => {
+                this.socket = socket;
+                if (!socket)
+                    this.failPending(new SwitchboardError('Not confirmed: the connection dropped', 'connection-lost', undefined, false, 'websocket'));
+            },
             onPresence: message => {
                 if (message.topic !== this.topic || !Array.isArray(message.members))
                     return;
@@ -1017,24 +1138,63 @@ export class Room extends Emitter {
                     this.emit('leave', message.left, this.members);
                 this.emit('members', this.members);
             },
+            onReply: message => {
+                const waiter = this.pending.get(message.id);
+                if (!waiter) {
+                    if (message.op === 'error')
+                        this.emit('error', new SwitchboardError(`websocket: ${message.message ?? message.code}`, String(message.code ?? 'error'), undefined, false, 'websocket'));
+                    return;
+                }
+                this.pending.delete(message.id);
+                if (message.op === 'ack')
+                    waiter.resolve({ seq: message.seq, cursor: message.cursor });
+                else
+                    waiter.reject(new SwitchboardError(String(message.message ?? message.code), String(message.code ?? 'error'), undefined, false, 'websocket'));
+            },
         });
-        for (const name of ['state', 'error', 'reset', 'open'])
+        for (const name of ['state', 'error', 'reset', 'open', 'retry'])
             this.subscription.on(name, (...args) => this.emit(name, ...args));
     }
-    /** Sends to the room: over the room's WebSocket when it is open, else by HTTP publish. */
+    /** Whether the room's subscription is live, so a send goes over its WebSocket. */
+    get connected() {
+        return !!this.socket && this.socket.readyState === 1 && this.subscription.state === 'open';
+    }
+    /**
+     * Sends to the room. Over the room's WebSocket when it is open: resolves with the event's seq once the hub has
+     * appended it, rejects with the hub's error or when the connection drops first (the event may still have been
+     * appended). Otherwise by HTTP publish, retried with one idempotency key.
+     */
     send(data, options = {}) {
-        const socket = this.socket;
-        if (socket && socket.readyState === 1 && this.subscription.state === 'open') {
-            const message = { op: 'publish', id: `p${++this.nextId}`, topic: this.topic, data };
+        if (this.connected) {
+            const id = `p${++this.nextId}`;
+            const message = { op: 'publish', id, topic: this.topic, data };
             if (options.type)
                 message.type = options.type;
-            socket.send(JSON.stringify(message));
-            return Promise.resolve(undefined);
+            return new Promise((resolve, reject) => {
+                this.pending.set(id, { resolve, reject });
+                try {
+                    this.socket.send(JSON.stringify(message));
+                }
+                catch (e) {
+                    this.pending.delete(id);
+                    reject(new SwitchboardError(`websocket: ${e.message}`, 'connection-lost', undefined, false, 'websocket'));
+                }
+            });
         }
-        return this.hub.publish(this.topic, data, { type: options.type });
+        return this.hub.publish(this.topic, data, { type: options.type }).then((r) => ({ seq: r?.seq, cursor: r?.cursor }));
+    }
+    /** Tries to reconnect now rather than after the back-off. */
+    reconnect() {
+        this.subscription.reconnect();
     }
     /** Leaves the room. */
     leave() {
         this.subscription.close();
+        this.failPending(new SwitchboardError('Left the room', 'closed', undefined, false, 'websocket'));
+    }
+    failPending(error) {
+        for (const waiter of this.pending.values())
+            waiter.reject(error);
+        this.pending.clear();
     }
 }

@@ -62,6 +62,10 @@ export interface SwitchboardOptions {
   refreshMargin?: number;
   /** Member name for presence when no token names one. */
   name?: string;
+  /** WebSocket keep-alive: a `ping` op this often, in ms; a socket without its `pong` within `wsPongTimeout` is replaced. Default 25000 (0: none). */
+  wsPingInterval?: number;
+  /** How long a WebSocket `ping` may wait for its `pong`, in ms. Default 10000. */
+  wsPongTimeout?: number;
 }
 
 export interface SubscribeOptions {
@@ -71,6 +75,11 @@ export interface SubscribeOptions {
   key?: string;
   /** Restrict this subscription to these transports. */
   transports?: TransportName[] | 'auto';
+  /**
+   * The path SSE reads from, under the hub URL. Default `/v1/stream`. Another endpoint that speaks the same stream
+   * with its topic fixed, such as the dashboard's `/dashboard/stream`, can be followed with `transports: ['sse']`.
+   */
+  ssePath?: string;
 }
 
 export interface PublishOptions {
@@ -359,6 +368,26 @@ export class Switchboard {
     throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
   }
 
+  /**
+   * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no
+   * method for. `path` is under the hub URL (`/v1/health`). Resolves with the response when it is 2xx or 304; any
+   * other answer rejects with a SwitchboardError carrying the hub's problem code and the status (401, 403, ...).
+   */
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const extra: Record<string, string> = {};
+    new Headers(init.headers ?? {}).forEach((value, name) => (extra[name] = value));
+    const headers = await this.headers(extra);
+    let response: Response;
+    try {
+      response = await this.fetch(`${this.url}${path}`, { ...init, headers });
+    } catch (e) {
+      throw new SwitchboardError(`${path}: ${(e as Error).message}`, 'network-error');
+    }
+    if (response.ok || response.status === 304) return response;
+    const problem = await problemOf(response);
+    throw new SwitchboardError(problem.detail, problem.code, response.status, response.status === 401 || response.status === 403);
+  }
+
   /** Joins a presence room over WebSocket: members, join and leave notices, the room's events, send. */
   join(room: string, options: JoinOptions = {}): Room {
     return new Room(this, room, options);
@@ -379,7 +408,10 @@ function backoffDelay(options: SwitchboardOptions, attempt: number): number {
 interface PresenceConfig {
   history?: number;
   onPresence: (message: any) => void;
+  /** The socket once it is open; undefined when it is gone. */
   onSocket: (socket: any) => void;
+  /** An ack or error answering one of the room's own requests. */
+  onReply: (message: any) => void;
 }
 
 export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
@@ -391,6 +423,10 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
   state: SubscriptionState = 'connecting';
   /** Resolves when the subscription ends: undefined after close(), the error after a fatal one. */
   readonly closed: Promise<SwitchboardError | undefined>;
+  /** While reconnecting: when the next attempt starts (ms since the epoch). */
+  retryAt: number | undefined;
+  /** Failed attempts since the subscription was last open. */
+  failures = 0;
 
   private readonly hub: Switchboard;
   private readonly key: string | undefined;
@@ -410,6 +446,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
   private waiters: { resolve: (r: IteratorResult<HubEvent>) => void; reject: (e: unknown) => void }[] = [];
   private endError: SwitchboardError | undefined;
   private historyPending: boolean;
+  private readonly ssePath: string;
 
   /** @internal */
   constructor(hub: Switchboard, patterns: string[], options: SubscribeOptions, handler: ((event: HubEvent) => void) | undefined, presence: PresenceConfig | undefined) {
@@ -424,6 +461,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     this.store = hub.options.cursorStore === undefined ? defaultCursorStore() : hub.options.cursorStore;
     this.transports = presence ? ['websocket'] : normalizeTransports(options.transports ?? hub.options.transports);
     this.cursor = options.after ?? 'latest';
+    this.ssePath = options.ssePath ?? '/v1/stream';
     this.closed = new Promise(resolve => (this.resolveClosed = resolve));
     // Start on the next turn so that listeners added right after subscribe() see every state.
     queueMicrotask(() => void this.run());
@@ -432,6 +470,15 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
   /** Ends the subscription. */
   close(): void {
     this.finish(undefined);
+  }
+
+  /**
+   * Tries again now instead of waiting out the back-off (a "Retry now" button, the network coming back). An attempt
+   * still connecting is replaced; an open subscription or a closed one is left alone.
+   */
+  reconnect(): void {
+    if (this.isClosed || this.state === 'open') return;
+    this.current?.abort();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<HubEvent> {
@@ -575,6 +622,11 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
         this.transport = transport;
         if (from) this.emit('transport', transport, from);
       }
+      const expired = this.expiredWithoutRefresh();
+      if (expired) {
+        this.finish(expired);
+        return;
+      }
       const controller = new AbortController();
       this.current = controller;
       this.scheduleUpgrade(transport, controller);
@@ -586,10 +638,14 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
       }
       clearTimeout(this.upgradeTimer);
       if (this.isClosed) return;
+      if (ending.kind === 'unsupported' && ending.error?.code === 'websocket-refused') ending = (await this.probeRefusal()) ?? ending;
+      if (this.isClosed) return;
       if ((controller as any).switching) ending = new Ending('switch');
       switch (ending.kind) {
         case 'closed':
-          return;
+          // Not closed by close(): reconnect() cut an attempt short.
+          this.setState('reconnecting');
+          continue;
         case 'fatal':
           this.finish(ending.error);
           return;
@@ -606,6 +662,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
           }
           continue;
         case 'unsupported':
+          this.failures++;
           if (ending.error) this.emit('error', ending.error);
           this.demote(transport);
           this.setState('reconnecting');
@@ -618,6 +675,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
           continue;
         case 'transient':
         default:
+          this.failures++;
           if (ending.error) this.emit('error', ending.error);
           this.setState('reconnecting');
           await this.pause(backoffDelay(this.hub.options, this.attempt++));
@@ -626,15 +684,43 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     }
   }
 
+  /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
+  private expiredWithoutRefresh(): SwitchboardError | undefined {
+    if (this.hub.options.getToken) return undefined;
+    const exp = tokenExpiry(this.hub.currentToken);
+    if (exp === undefined || exp > Date.now()) return undefined;
+    return new SwitchboardError('The token has expired and no getToken was given to renew it', 'token-expired', 401, true);
+  }
+
+  /**
+   * A browser cannot see why a WebSocket handshake was refused. When the WebSocket is all this subscription may use,
+   * the same credential is tried over HTTP, so a 401 or 403 ends it rather than being retried for ever.
+   */
+  private async probeRefusal(): Promise<Ending | undefined> {
+    if (this.transports.some(t => t !== 'websocket')) return undefined;
+    try {
+      const headers = await this.hub.headers();
+      const response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query({ after: 'latest', limit: '1' })}`, { headers, cache: 'no-store' });
+      if (response.status === 401 || response.status === 403) return this.httpEnding(response, 'websocket');
+    } catch {
+      /* the hub is unreachable: retry as usual */
+    }
+    return undefined;
+  }
+
   private async pause(ms: number) {
     const controller = new AbortController();
     this.current = controller;
+    this.retryAt = Date.now() + ms;
+    this.emit('retry', this.retryAt);
     await sleep(ms, controller.signal);
+    this.retryAt = undefined;
   }
 
   /** @internal Called by a transport once it is really receiving. */
   opened(transport: TransportName) {
     this.attempt = 0;
+    this.failures = 0;
     this.upgradeDelay.delete(transport);
     this.setState('open');
     this.emit('open', transport);
@@ -799,7 +885,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     try {
       let response: Response;
       try {
-        response = await this.hub.fetch(`${this.hub.url}/v1/stream?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
+        response = await this.hub.fetch(`${this.hub.url}${this.ssePath}?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
       } catch (e) {
         if (buffered) return new Ending('unsupported', new SwitchboardError(`sse: no answer within ${openTimeout} ms (a buffering proxy?)`, 'sse-buffered', undefined, false, transport));
         if (controller.signal.aborted) return new Ending('closed');
@@ -914,11 +1000,17 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
       let settled = false;
       let refreshTimer: ReturnType<typeof setTimeout> | undefined;
       let refreshId = 0;
+      let pingTimer: ReturnType<typeof setInterval> | undefined;
+      let pongTimer: ReturnType<typeof setTimeout> | undefined;
+      let pingId = 0;
       const finish = (ending: Ending) => {
         if (settled) return;
         settled = true;
         clearTimeout(openTimer);
         clearTimeout(refreshTimer);
+        clearInterval(pingTimer);
+        clearTimeout(pongTimer);
+        this.presence?.onSocket(undefined);
         controller.signal.removeEventListener('abort', onAbort);
         try {
           if (socket.readyState === 0 || socket.readyState === 1) socket.close(1000);
@@ -948,6 +1040,23 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
           }
         }, Math.min(wait, 2 ** 31 - 1));
       };
+      // A connection that died without a close (a sleeping laptop, a lost network) shows as a missing pong.
+      const startPings = () => {
+        const every = this.hub.options.wsPingInterval ?? 25_000;
+        if (!(every > 0)) return;
+        pingTimer = setInterval(() => {
+          if (settled || pongTimer !== undefined) return;
+          try {
+            socket.send(JSON.stringify({ op: 'ping', id: `ping-${++pingId}` }));
+          } catch {
+            return;
+          }
+          pongTimer = setTimeout(
+            () => finish(new Ending('transient', new SwitchboardError('websocket: no pong; the connection is dead', 'websocket-no-pong', undefined, false, transport))),
+            this.hub.options.wsPongTimeout ?? 10_000,
+          );
+        }, every);
+      };
       socket.onopen = () => {
         const message: any = { op: 'subscribe', id: 'sub', topics: this.patterns };
         if (this.presence) message.presence = true;
@@ -957,6 +1066,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
         this.presence?.onSocket(socket);
       };
       socket.onmessage = (m: { data: unknown }) => {
+        if (settled) return; // an abandoned socket (no pong, replaced) may still deliver; the next one resumes instead
         let message: any;
         try {
           message = JSON.parse(String(m.data));
@@ -972,9 +1082,16 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
               if (!isPosition(this.cursor) && message.cursor) this.advance(message.cursor);
               this.opened(transport);
               scheduleRefresh();
+              startPings();
             } else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
               scheduleRefresh();
+            } else {
+              this.presence?.onReply(message);
             }
+            break;
+          case 'pong':
+            clearTimeout(pongTimer);
+            pongTimer = undefined;
             break;
           case 'event':
             if (message.subscription === 'sub') this.deliver(message.event, message.cursor);
@@ -995,6 +1112,8 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
               else finish(new Ending('transient', error));
             } else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
               this.emit('error', error); // the server closes with 1008 at expiry; we reconnect then
+            } else if (message.id != null && this.presence) {
+              this.presence.onReply(message);
             } else {
               this.emit('error', error);
             }
@@ -1023,7 +1142,16 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
 // Presence rooms
 // ---------------------------------------------------------------------------------------------
 
-/** A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state', 'error', 'reset'. */
+/** What the hub answered to a message sent to a room over its WebSocket. */
+export interface SendResult {
+  seq: number;
+  cursor: string;
+}
+
+/**
+ * A presence room over WebSocket. Events: 'join' (name, members), 'leave' (name, members), 'members', 'event', 'state',
+ * 'open', 'retry' (when), 'error', 'reset'.
+ */
 export class Room extends Emitter {
   readonly topic: string;
   members: string[] = [];
@@ -1031,6 +1159,7 @@ export class Room extends Emitter {
   private readonly hub: Switchboard;
   private socket: any;
   private nextId = 0;
+  private readonly pending = new Map<string, { resolve: (r: SendResult) => void; reject: (e: SwitchboardError) => void }>();
 
   /** @internal */
   constructor(hub: Switchboard, topic: string, options: JoinOptions) {
@@ -1039,7 +1168,10 @@ export class Room extends Emitter {
     this.topic = topic;
     this.subscription = new Subscription(hub, [topic], { transports: ['websocket'] }, event => this.emit('event', event), {
       history: options.history,
-      onSocket: socket => (this.socket = socket),
+      onSocket: socket => {
+        this.socket = socket;
+        if (!socket) this.failPending(new SwitchboardError('Not confirmed: the connection dropped', 'connection-lost', undefined, false, 'websocket'));
+      },
       onPresence: message => {
         if (message.topic !== this.topic || !Array.isArray(message.members)) return;
         this.members = message.members;
@@ -1047,24 +1179,61 @@ export class Room extends Emitter {
         if (message.left) this.emit('leave', message.left, this.members);
         this.emit('members', this.members);
       },
+      onReply: message => {
+        const waiter = this.pending.get(message.id);
+        if (!waiter) {
+          if (message.op === 'error') this.emit('error', new SwitchboardError(`websocket: ${message.message ?? message.code}`, String(message.code ?? 'error'), undefined, false, 'websocket'));
+          return;
+        }
+        this.pending.delete(message.id);
+        if (message.op === 'ack') waiter.resolve({ seq: message.seq, cursor: message.cursor });
+        else waiter.reject(new SwitchboardError(String(message.message ?? message.code), String(message.code ?? 'error'), undefined, false, 'websocket'));
+      },
     });
-    for (const name of ['state', 'error', 'reset', 'open']) this.subscription.on(name, (...args: unknown[]) => this.emit(name, ...args));
+    for (const name of ['state', 'error', 'reset', 'open', 'retry']) this.subscription.on(name, (...args: unknown[]) => this.emit(name, ...args));
   }
 
-  /** Sends to the room: over the room's WebSocket when it is open, else by HTTP publish. */
-  send(data: unknown, options: { type?: string } = {}): Promise<unknown> {
-    const socket = this.socket;
-    if (socket && socket.readyState === 1 && this.subscription.state === 'open') {
-      const message: any = { op: 'publish', id: `p${++this.nextId}`, topic: this.topic, data };
+  /** Whether the room's subscription is live, so a send goes over its WebSocket. */
+  get connected(): boolean {
+    return !!this.socket && this.socket.readyState === 1 && this.subscription.state === 'open';
+  }
+
+  /**
+   * Sends to the room. Over the room's WebSocket when it is open: resolves with the event's seq once the hub has
+   * appended it, rejects with the hub's error or when the connection drops first (the event may still have been
+   * appended). Otherwise by HTTP publish, retried with one idempotency key.
+   */
+  send(data: unknown, options: { type?: string } = {}): Promise<SendResult> {
+    if (this.connected) {
+      const id = `p${++this.nextId}`;
+      const message: any = { op: 'publish', id, topic: this.topic, data };
       if (options.type) message.type = options.type;
-      socket.send(JSON.stringify(message));
-      return Promise.resolve(undefined);
+      return new Promise<SendResult>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        try {
+          this.socket.send(JSON.stringify(message));
+        } catch (e) {
+          this.pending.delete(id);
+          reject(new SwitchboardError(`websocket: ${(e as Error).message}`, 'connection-lost', undefined, false, 'websocket'));
+        }
+      });
     }
-    return this.hub.publish(this.topic, data, { type: options.type });
+    return this.hub.publish(this.topic, data, { type: options.type }).then((r: any) => ({ seq: r?.seq, cursor: r?.cursor }));
+  }
+
+  /** Tries to reconnect now rather than after the back-off. */
+  reconnect(): void {
+    this.subscription.reconnect();
   }
 
   /** Leaves the room. */
   leave(): void {
     this.subscription.close();
+    this.failPending(new SwitchboardError('Left the room', 'closed', undefined, false, 'websocket'));
+  }
+
+  private failPending(error: SwitchboardError) {
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
   }
 }

@@ -48,12 +48,12 @@ export function assertExactly(assert, events, expected) {
 
 /**
  * A proxy in front of the hub. ws: 'pass' | 'refuse'; sse: 'pass' | 'refuse' | 'buffer'.
- * dropAll() destroys every open connection (both sides), forcing reconnects.
+ * dropAll() destroys every open connection (both sides), forcing reconnects. state.frozen drops WebSocket bytes silently.
  */
 export async function startProxy() {
   const target = new URL(HUB);
   const sockets = new Set();
-  const state = { ws: 'pass', sse: 'pass', upgrades: 0, refusedUpgrades: 0, sseRequests: 0, refusedSse: 0 };
+  const state = { frozen: false, ws: 'pass', sse: 'pass', upgrades: 0, refusedUpgrades: 0, sseRequests: 0, refusedSse: 0 };
   const track = s => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -101,8 +101,9 @@ export async function startProxy() {
       for (let i = 0; i < req.rawHeaders.length; i += 2) head0 += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
       upstream.write(head0 + '\r\n');
       if (head && head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
+      // While frozen, bytes are dropped both ways but the sockets stay open: a connection that died silently.
+      upstream.on('data', chunk => state.frozen || socket.write(chunk));
+      socket.on('data', chunk => state.frozen || upstream.write(chunk));
     });
     track(upstream);
     upstream.on('error', () => socket.destroy());

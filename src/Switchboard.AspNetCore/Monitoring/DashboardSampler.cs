@@ -62,6 +62,7 @@ internal sealed partial class DashboardSampler : BackgroundService
 
     // Totals fed by the listener callbacks (any thread); read by the sampling loop.
     private readonly long[] _delivered = new long[Transports];
+    private readonly long[] _catchUp = new long[Transports];
     private readonly long[] _bytes = new long[Transports];
     private readonly long[] _connections = new long[Transports];
     private readonly long[] _polls = new long[6];
@@ -72,6 +73,7 @@ internal sealed partial class DashboardSampler : BackgroundService
 
     // Sampling state, touched by the sampling loop only.
     private readonly long[] _previousDelivered = new long[Transports];
+    private readonly long[] _previousCatchUp = new long[Transports];
     private long _previousPublished;
     private long _previousSample;
     private long _scannedAfter;
@@ -184,6 +186,7 @@ internal sealed partial class DashboardSampler : BackgroundService
         Published,
         Delivered,
         Latency,
+        CatchUp,
         Bytes,
         WebhookAttempts,
         AppendDuration,
@@ -196,6 +199,7 @@ internal sealed partial class DashboardSampler : BackgroundService
         "switchboard.events.published" => Kind.Published,
         "switchboard.events.delivered" => Kind.Delivered,
         "switchboard.delivery.latency" => Kind.Latency,
+        "switchboard.delivery.catch_up" => Kind.CatchUp,
         "switchboard.bytes.written" => Kind.Bytes,
         "switchboard.webhook.attempts" => Kind.WebhookAttempts,
         "switchboard.store.append.duration" => Kind.AppendDuration,
@@ -222,6 +226,9 @@ internal sealed partial class DashboardSampler : BackgroundService
                 break;
             case Kind.Latency when TransportOf(tags) is { } transport:
                 _latency[transport].Record(real);
+                break;
+            case Kind.CatchUp when TransportOf(tags) is { } transport:
+                Interlocked.Add(ref _catchUp[transport], value);
                 break;
             case Kind.Bytes when TransportOf(tags) is { } transport:
                 Interlocked.Add(ref _bytes[transport], value);
@@ -348,7 +355,7 @@ internal sealed partial class DashboardSampler : BackgroundService
             json.WriteEndObject();
             _previousPublished = published;
 
-            long deliveredTotal = 0, deliveredDelta = 0;
+            long deliveredTotal = 0, deliveredDelta = 0, catchUpTotal = 0, catchUpDelta = 0;
             json.WriteStartObject("transports");
             for (var t = 0; t < Transports; t++)
             {
@@ -357,6 +364,11 @@ internal sealed partial class DashboardSampler : BackgroundService
                 _previousDelivered[t] = delivered;
                 deliveredTotal += delivered;
                 deliveredDelta += delta;
+                var catchUp = Interlocked.Read(ref _catchUp[t]);
+                var catchUpStep = catchUp - _previousCatchUp[t];
+                _previousCatchUp[t] = catchUp;
+                catchUpTotal += catchUp;
+                catchUpDelta += catchUpStep;
                 var (p50, p99, samples) = _latency[t].Percentiles();
                 json.WriteStartObject(SwitchboardMetrics.TransportName((DeliveryTransport)t));
                 json.WriteNumber("delivered", delivered);
@@ -365,6 +377,8 @@ internal sealed partial class DashboardSampler : BackgroundService
                 WriteNullable(json, "p50", p50);
                 WriteNullable(json, "p99", p99);
                 json.WriteNumber("samples", samples);
+                json.WriteNumber("catchUp", catchUp);
+                json.WriteNumber("catchUpRate", Math.Round(catchUpStep / elapsed, 2));
                 json.WriteEndObject();
             }
 
@@ -372,6 +386,8 @@ internal sealed partial class DashboardSampler : BackgroundService
             json.WriteStartObject("delivered");
             json.WriteNumber("total", deliveredTotal);
             json.WriteNumber("rate", Math.Round(deliveredDelta / elapsed, 2));
+            json.WriteNumber("catchUp", catchUpTotal);
+            json.WriteNumber("catchUpRate", Math.Round(catchUpDelta / elapsed, 2));
             json.WriteEndObject();
 
             json.WriteStartObject("polls");

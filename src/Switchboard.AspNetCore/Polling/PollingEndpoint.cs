@@ -21,6 +21,8 @@ internal static class PollingEndpoint
 {
     public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
     {
+        // What was appended well before the poll arrived is history the poller is catching up on, not live delivery.
+        var liveSince = time.GetUtcNow() - SwitchboardMetrics.LiveGrace;
         var query = context.Request.Query;
         var options = hub.Options.Polling;
         var filter = hub.ParseFilter(query["topic"]);
@@ -97,7 +99,7 @@ internal static class PollingEndpoint
         await writer.FlushAsync(context.RequestAborted);
         var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
         metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
-        metrics.Delivered(transport, result.Events, time.GetUtcNow());
+        metrics.Delivered(transport, result.Events, time.GetUtcNow(), liveSince);
         metrics.BytesWritten(transport, writer.BytesCommitted);
     }
 

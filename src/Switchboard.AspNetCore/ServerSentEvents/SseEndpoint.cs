@@ -219,7 +219,7 @@ internal static partial class SseEndpoint
                         bytes += frame.Length;
                     }
 
-                    metrics.Delivered(DeliveryTransport.Sse, step.Events, time.GetUtcNow());
+                    metrics.Delivered(DeliveryTransport.Sse, step.Events, time.GetUtcNow(), liveSince: now); // what the log held at open is catch-up
                     metrics.BytesWritten(DeliveryTransport.Sse, bytes);
                     break;
             }

@@ -550,6 +550,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq), tail)
         {
             ConnectionWake = _wake,
+            OpenedAt = _time.GetUtcNow(),
         };
         _subscriptions[subscriptionId] = subscription;
         Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
@@ -828,7 +829,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             await SendEventAsync(subscription, record);
             // The newest cursor that actually left, for the 1013 close reason.
             subscription.LastSentCursor = record.Cursor;
-            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow());
+            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow(), subscription.OpenedAt);
         }
 
         if (step.Events.Count >= ReadBatchSize)
@@ -947,6 +948,9 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         public volatile bool Unsubscribed;
 
         public string LastSentCursor { get; set; } = startCursor;
+
+        /// <summary>When the subscription began: events the log held before it are catch-up, not live delivery.</summary>
+        public DateTimeOffset OpenedAt { get; init; }
 
         public void Wake()
         {

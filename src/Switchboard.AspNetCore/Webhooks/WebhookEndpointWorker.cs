@@ -413,7 +413,7 @@ internal sealed partial class WebhookEndpointWorker
                 metrics.BytesWritten(DeliveryTransport.Webhook, record.WebhookBody.Length);
                 if (result.Succeeded)
                 {
-                    metrics.Delivered(DeliveryTransport.Webhook, record, _runtime.Time.GetUtcNow());
+                    metrics.Delivered(DeliveryTransport.Webhook, record, _runtime.Time.GetUtcNow(), started - SwitchboardMetrics.LiveGrace); // a backlog or a late retry is catch-up
                 }
             }
 

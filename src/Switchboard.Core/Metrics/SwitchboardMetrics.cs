@@ -38,6 +38,12 @@ public sealed class SwitchboardMetrics : IDisposable
     /// <summary>Delivery latency buckets, in seconds: sub-millisecond pushes up to minute-long polls and retries.</summary>
     internal static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+    /// <summary>
+    /// How long before a poll arrived (or a webhook attempt began) an event may have been appended and still count as
+    /// live: a poll cannot be pushed to, so the wait between polls is its live latency. Older ones were read from history.
+    /// </summary>
+    internal static readonly TimeSpan LiveGrace = TimeSpan.FromSeconds(10);
+
     private static readonly KeyValuePair<string, object?>[] TransportTags =
     [
         new("transport", "short_poll"),
@@ -72,6 +78,7 @@ public sealed class SwitchboardMetrics : IDisposable
     private readonly Counter<long> _published;
     private readonly Counter<long> _delivered;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _catchUp;
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _webhookAttempts;
     private readonly Counter<long> _jobsFinished;
@@ -103,8 +110,10 @@ public sealed class SwitchboardMetrics : IDisposable
         _delivered = Meter.CreateCounter<long>("switchboard.events.delivered", "{event}",
             "Events handed to subscribers, by transport; a webhook event counts when the receiver acknowledged it.");
         _latency = Meter.CreateHistogram("switchboard.delivery.latency", "s",
-            "Time from the hub accepting an event to delivering it, by transport. Catch-up reads of old history count too.",
+            "Time from the hub accepting an event to delivering it live, by transport. Catch-up reads of history are counted by switchboard.delivery.catch_up instead.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _catchUp = Meter.CreateCounter<long>("switchboard.delivery.catch_up", "{event}",
+            "Events delivered from history rather than live, by transport: already in the log when the stream opened, or appended more than 10 s before the poll or webhook attempt.");
         _bytes = Meter.CreateCounter<long>("switchboard.bytes.written", "By",
             "Bytes of event payload framing written to subscribers, by transport (response bodies, SSE frames, WebSocket messages, webhook bodies).");
         _webhookAttempts = Meter.CreateCounter<long>("switchboard.webhook.attempts", "{attempt}",
@@ -138,8 +147,12 @@ public sealed class SwitchboardMetrics : IDisposable
 
     internal void Published(int count) => _published.Add(count);
 
-    /// <summary>Counts events handed to one subscriber, and their latency from the hub's accept time.</summary>
-    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now)
+    /// <summary>
+    /// Counts events handed to one subscriber. Those appended at or after <paramref name="liveSince"/> were delivered
+    /// live and have their latency from the hub's accept time recorded; older ones were read from history (a reader
+    /// catching up from an old cursor) and are counted as catch-up, whose age says nothing about delivery speed.
+    /// </summary>
+    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now, DateTimeOffset liveSince)
     {
         if (events.Count == 0)
         {
@@ -148,25 +161,45 @@ public sealed class SwitchboardMetrics : IDisposable
 
         var tag = TransportTags[(int)transport];
         _delivered.Add(events.Count, tag);
-        if (_latency.Enabled)
+        long catchUp = 0;
+        for (var i = 0; i < events.Count; i++)
         {
-            for (var i = 0; i < events.Count; i++)
+            if (IsLive(events[i], liveSince))
             {
-                _latency.Record(LatencySeconds(events[i], now), tag);
+                if (_latency.Enabled)
+                {
+                    _latency.Record(LatencySeconds(events[i], now), tag);
+                }
             }
+            else
+            {
+                catchUp++;
+            }
+        }
+
+        if (catchUp > 0)
+        {
+            _catchUp.Add(catchUp, tag);
         }
     }
 
-    /// <summary>Counts one event handed to one subscriber.</summary>
-    internal void Delivered(DeliveryTransport transport, EventRecord record, DateTimeOffset now)
+    /// <summary>Counts one event handed to one subscriber; see the list overload for <paramref name="liveSince"/>.</summary>
+    internal void Delivered(DeliveryTransport transport, EventRecord record, DateTimeOffset now, DateTimeOffset liveSince)
     {
         var tag = TransportTags[(int)transport];
         _delivered.Add(1, tag);
-        if (_latency.Enabled)
+        if (!IsLive(record, liveSince))
+        {
+            _catchUp.Add(1, tag);
+        }
+        else if (_latency.Enabled)
         {
             _latency.Record(LatencySeconds(record, now), tag);
         }
     }
+
+    /// <summary>Event times are whole milliseconds, so one appended in the millisecond the read began is still live.</summary>
+    private static bool IsLive(EventRecord record, DateTimeOffset liveSince) => record.Time > liveSince.AddMilliseconds(-1);
 
     internal void BytesWritten(DeliveryTransport transport, long bytes)
     {

@@ -1,6 +1,8 @@
-// The dashboard: one EventSource on the snapshot stream, charts over the last five minutes, and tables from the newest snapshot.
-// EventSource reconnects on its own and sends Last-Event-ID, so a dropped connection resumes where it left off.
-'use strict';
+// The dashboard: the hub's JS client follows the snapshot stream over SSE; charts over the last five minutes, and tables
+// from the newest snapshot. The client reconnects and resumes from the last cursor, so a dropped connection loses nothing;
+// a refusal (a protected hub, no admin ?token=) ends it, and the page says how to get in.
+import { Switchboard } from '../v1/client.js';
+import { pageToken, isRefusal, showRefusal } from './access.js';
 
 (() => {
   const meta = name => document.querySelector(`meta[name="${name}"]`).content;
@@ -35,6 +37,8 @@
     text('delivery-rate', format(latest.delivered.rate));
     text('published-total', latest.published.total);
     text('delivered-total', latest.delivered.total);
+    text('catch-up-rate', format(latest.delivered.catchUpRate ?? 0));
+    text('catch-up-total', `events/s read from history · ${latest.delivered.catchUp ?? 0} since start`);
     const w = latest.webhooks;
     text('webhook-attempts', w.success + w.httpError + w.noResponse);
     text('webhook-attempts-detail', `${w.success} ok · ${w.httpError} http error · ${w.noResponse} no response`);
@@ -94,20 +98,26 @@
     }
   }
 
-  // First connect: the retained snapshots (five minutes) fill the charts at once; afterwards Last-Event-ID takes over.
-  // On a protected hub, open the page as /dashboard?token=<admin key>; EventSource sends it as access_token.
-  const token = new URLSearchParams(location.search).get('token');
-  const source = new EventSource(`${meta('switchboard-stream')}?after=earliest${token ? `&access_token=${encodeURIComponent(token)}` : ''}`);
+  // First connect: the retained snapshots (five minutes) fill the charts at once; afterwards the client resumes from
+  // its cursor. On a protected hub, open the page as /dashboard?token=<admin key>.
+  const hub = new Switchboard(location.origin + meta('switchboard-base'), { token: pageToken(), cursorStore: null, transports: ['sse'] });
+  const subscription = hub.subscribe(['switchboard.monitoring'], { after: 'earliest', ssePath: '/dashboard/stream' });
   const status = $('status');
   let pending = false;
-  source.onopen = () => { status.textContent = 'live'; status.className = 'status live'; };
-  source.onerror = () => { status.textContent = 'reconnecting…'; status.className = 'status down'; };
-  source.onmessage = message => {
-    const event = JSON.parse(message.data);
+  subscription.on('state', state => {
+    if (state === 'open') { status.textContent = 'live'; status.className = 'status live'; }
+    else if (state === 'reconnecting') { status.textContent = 'reconnecting…'; status.className = 'status down'; }
+  });
+  subscription.on('event', event => {
     if (event.type !== 'switchboard.metrics.snapshot') return;
     add(event.data);
     // A burst of history arrives at once on first connect: draw once per frame, not once per snapshot.
     if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; render(); }); }
-  };
-  source.addEventListener('switchboard.reset', () => { snapshots.length = 0; });
+  });
+  subscription.on('reset', () => { snapshots.length = 0; });
+  subscription.on('error', () => { /* shown through the state; a refusal ends the subscription below */ });
+  subscription.closed.then(error => {
+    if (isRefusal(error)) showRefusal(error, 'dashboard');
+    else if (error) { status.textContent = `stopped: ${error.message}`; status.className = 'status down'; }
+  });
 })();

@@ -1,5 +1,8 @@
 // The playground: one publisher, five subscribers of the same topic, each counted the same way.
-'use strict';
+// Publishing and the session control go through the hub's JS client. The five columns stay raw on purpose, one per
+// transport with nothing in between, because they show what each one costs on the wire.
+import { Switchboard } from '../v1/client.js';
+import { pageToken, isRefusal, showRefusal } from './access.js';
 
 (() => {
   const meta = name => document.querySelector(`meta[name="${name}"]`).content;
@@ -8,7 +11,8 @@
   const $ = id => document.getElementById(id);
   // On a protected hub, open the page as /playground?token=<credential> (a key with publish, subscribe and admin):
   // fetches send it as a bearer header, EventSource and WebSocket (which cannot) as access_token.
-  const token = new URLSearchParams(location.search).get('token');
+  const token = pageToken();
+  const hub = new Switchboard(location.origin + base, { token, cursorStore: null });
   const authed = (init = {}) => token ? { ...init, headers: { ...(init.headers ?? {}), Authorization: `Bearer ${token}` } } : init;
   const withToken = url => token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
   const encoder = new TextEncoder();
@@ -197,10 +201,8 @@
     status.className = 'status';
     try {
       // Everyone starts at the same point of the log: the newest cursor now.
-      const cursor = (await (await fetch(`${api}/health`, authed())).json()).cursor;
-      const created = await fetch(`${base}/playground/sessions?topic=${encodeURIComponent(topic)}`, authed({ method: 'POST' }));
-      if (!created.ok) throw new Error((await created.json()).detail ?? `HTTP ${created.status}`);
-      const session = await created.json();
+      const cursor = (await (await hub.request('/v1/health')).json()).cursor;
+      const session = await (await hub.request(`/playground/sessions?topic=${encodeURIComponent(topic)}`, { method: 'POST' })).json();
       const abort = new AbortController();
       running = { topic, interval, session, abort, closers: [], timers: [] };
       shortPoll(topic, cursor, interval, abort.signal);
@@ -213,10 +215,15 @@
         e => { stats.webhook.requests++; received('webhook', e.data.data, e.data.bodyBytes + e.data.headerBytes); }));
       let n = 0;
       running.timers.push(setInterval(async () => {
-        const body = JSON.stringify({ type: 'playground.tick', data: { n: ++n, sentAt: Date.now() } });
+        const tick = { n: ++n, sentAt: Date.now() };
         mark('event');
-        const response = await fetch(`${api}/topics/${encodeURIComponent(topic)}/events`, authed({ method: 'POST', headers: { 'content-type': 'application/json' }, body }));
-        if (response.ok) $('published').textContent = String(n);
+        try {
+          // One attempt: a retried tick would arrive late and skew the latencies it is there to measure.
+          await hub.publish(topic, tick, { type: 'playground.tick', attempts: 1 });
+          $('published').textContent = String(tick.n);
+        } catch (error) {
+          if (isRefusal(error)) { stop(); showRefusal(error, 'playground'); }
+        }
       }, 1000 / rate));
       running.timers.push(setInterval(() => { render(); drawStrip(); }, 250));
       status.textContent = 'running';
@@ -227,6 +234,7 @@
       status.className = 'status down';
       $('start').disabled = false;
       running = null;
+      if (isRefusal(error)) refused(error);
     }
   }
 
@@ -236,7 +244,7 @@
     timers.forEach(clearInterval);
     closers.forEach(close => close());
     abort.abort();
-    fetch(`${base}/playground/sessions/${session.id}/end`, authed({ method: 'POST', keepalive: true }));
+    hub.request(`/playground/sessions/${session.id}/end`, { method: 'POST', keepalive: true }).catch(() => { /* timed out by the hub later */ });
     render();
     running = null;
     $('status').textContent = 'stopped';
@@ -244,6 +252,16 @@
     $('start').disabled = false;
     $('stop').disabled = true;
   }
+
+  function refused(error) {
+    showRefusal(error, 'playground');
+    $('start').disabled = true;
+  }
+
+  // On a protected hub a page without a usable ?token= would only fail at Start: ask once, up front, with a read
+  // that needs a credential (the session itself needs the admin scope, and Start says so if that is what is missing).
+  hub.request(`/v1/events?topic=${encodeURIComponent($('topic').value)}&after=latest&limit=1`)
+    .catch(error => { if (isRefusal(error) && !running) refused(error); });
 
   stats.webhook_receipts = { received: 0, requests: 0, bytes: 0, empty: 0, latencies: [], seen: new Set() };
   reset();
