@@ -103,7 +103,8 @@ public sealed class SocialShareSampleTests
             using var page = new HttpClient { BaseAddress = new Uri(address + "/"), Timeout = TimeSpan.FromSeconds(30) };
 
             Assert.Contains("<h1>SocialShare</h1>", await page.GetStringAsync(""), StringComparison.Ordinal);
-            Assert.Contains("new EventSource(", await page.GetStringAsync("app.js"), StringComparison.Ordinal);
+            Assert.Contains("from '/client.js'", await page.GetStringAsync("app.js"), StringComparison.Ordinal);
+            Assert.Contains("export class Switchboard", await page.GetStringAsync("client.js"), StringComparison.Ordinal);
             using var refused = await page.PostAsync("api/jobs", Json(new { type = "tweet", input = new { } }));
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
 
@@ -116,6 +117,21 @@ public sealed class SocialShareSampleTests
             {
                 var events = await ReadToEndAsync(stream);
                 Assert.Equal("via the page", string.Concat(events.Where(e => e.Type == "job.output").Select(e => e.Data.GetProperty("output").GetString())).Split(' ').Take(3).Aggregate((a, b) => a + " " + b));
+                Assert.Equal("job.succeeded", events[^1].Type);
+            }
+
+            // The client resumes a job stream with ?after=; the forwarder keeps the query, so the resumed stream starts
+            // right after the given event.
+            string firstCursor;
+            await using (var stream = await SseReader.OpenAsync(page, $"api/jobs/{id}/stream"))
+            {
+                firstCursor = (await stream.NextAsync())!.Value.EventId!;
+            }
+
+            await using (var resumed = await SseReader.OpenAsync(page, $"api/jobs/{id}/stream?after={Uri.EscapeDataString(firstCursor)}"))
+            {
+                var events = await ReadToEndAsync(resumed);
+                Assert.Equal("job.running", events[0].Type);
                 Assert.Equal("job.succeeded", events[^1].Type);
             }
 

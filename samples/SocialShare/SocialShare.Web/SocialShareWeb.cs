@@ -43,11 +43,12 @@ public static class SocialShareWeb
         var app = builder.Build();
         app.MapGet("/", () => Page("index.html", "text/html; charset=utf-8"));
         app.MapGet("/app.js", () => Page("app.js", "text/javascript; charset=utf-8"));
+        app.MapGet("/client.js", (HttpContext context) => ForwardAsync(context, HttpMethod.Get, "v1/client.js", null));
         app.MapPost("/api/jobs", SubmitAsync);
         app.MapGet("/api/jobs/{id}", (HttpContext context, string id) =>
             ForwardAsync(context, HttpMethod.Get, $"v1/jobs/{Uri.EscapeDataString(id)}{context.Request.QueryString}", null));
         app.MapGet("/api/jobs/{id}/stream", (HttpContext context, string id) =>
-            ForwardAsync(context, HttpMethod.Get, $"v1/jobs/{Uri.EscapeDataString(id)}/stream", null));
+            ForwardAsync(context, HttpMethod.Get, $"v1/jobs/{Uri.EscapeDataString(id)}/stream{context.Request.QueryString}", null));
         return app;
     }
 

@@ -1,5 +1,10 @@
-// SocialShare page: submits jobs and follows each one by polling or by SSE. Plain JS, no framework.
-'use strict';
+// SocialShare page: submits jobs and follows each one by polling or by streaming. Plain JS, no framework; the
+// stream is the hub's own JavaScript client, served by the hub at /v1/client.js and forwarded here as /client.js.
+import { Switchboard } from '/client.js';
+
+// The page and its API are on one origin (this app forwards to the hub), so the client talks to this origin.
+// Job streams need no cursor store: each starts at the job's first event.
+const hub = new Switchboard(location.origin, { transports: ['sse'], cursorStore: null });
 
 const counts = { requests: 0, polls: 0, unchanged: 0, connections: 0, events: 0 };
 const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
@@ -85,19 +90,20 @@ function poll(id, view) {
   }, 1000);
 }
 
-// Streaming: one connection; the hub pushes every change and closes after the final event.
+// Streaming: the client follows the job's stream and resumes it from the last event if the connection drops, so a
+// reconnect neither loses nor repeats output. The stream ends at the final event, and so does the subscription.
 function stream(id, view) {
-  const source = new EventSource(`/api/jobs/${encodeURIComponent(id)}/stream`);
-  source.onopen = () => { count('connections'); view.request(); };
-  source.onmessage = (message) => {
+  const topic = `jobs.${id}`;
+  const sub = hub.subscribe([topic], { after: 'earliest', ssePath: `/api/jobs/${encodeURIComponent(id)}/stream` }, (event) => {
     count('events');
-    const event = JSON.parse(message.data);
     const job = event.data;
     if (event.type === 'job.running') view.text.textContent = ''; // a new attempt writes from the start
     if (event.type === 'job.output') view.text.textContent += job.output;
     view.update(job);
-    if (finalStatuses.has(job.status)) source.close(); // otherwise EventSource would reconnect
-  };
+    if (finalStatuses.has(job.status)) sub.close();
+  });
+  sub.on('state', (state) => { if (state === 'open') { count('connections'); view.request(); } });
+  sub.on('error', (error) => { if (error.fatal) view.update({ error: { detail: error.message } }); });
 }
 
 document.getElementById('share').addEventListener('submit', (e) => {
