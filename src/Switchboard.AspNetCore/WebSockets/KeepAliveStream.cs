@@ -7,6 +7,12 @@ namespace Switchboard.AspNetCore.WebSockets;
 /// on the wire between the runtime's frames. Writes are serialized (the runtime's own sends and the pongs its
 /// receive path answers with never overlap each other, but a ping from the sweep could overlap either), and the
 /// frames going out are followed so a ping never lands inside one, however the runtime splits its writes.
+/// <para>
+/// The send loop can also <see cref="Cork"/> it: the frames of one pass (replies and every subscription's batch)
+/// then collect in one pooled buffer of at most <see cref="CorkLimit"/> bytes and leave in one write at
+/// <see cref="UncorkAsync"/>, so a reader that is a few events behind costs one flush and one <c>send</c> instead of
+/// one per event. The buffer is rented per pass, so an idle connection holds none.
+/// </para>
 /// </summary>
 internal sealed class KeepAliveStream : Stream
 {
@@ -17,6 +23,14 @@ internal sealed class KeepAliveStream : Stream
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private long _lastReceived;
+
+    /// <summary>The most a pass holds back; a frame that would not fit sends what is held, then goes out itself.</summary>
+    internal const int CorkLimit = 16 * 1024;
+
+    // Set and cleared by the send loop only; read under the write gate.
+    private volatile bool _corked;
+    private byte[]? _held;
+    private int _heldLength;
 
     // Where the outgoing byte stream is within a frame: header bytes seen so far and needed, the payload length
     // being read from the header, and payload bytes still to come. All zero at a frame boundary.
@@ -50,7 +64,7 @@ internal sealed class KeepAliveStream : Stream
         ValueTask write;
         try
         {
-            if (!AtFrameBoundary)
+            if (!AtFrameBoundary || _heldLength > 0)
             {
                 _writeGate.Release();
                 return false;
@@ -201,6 +215,20 @@ internal sealed class KeepAliveStream : Stream
         try
         {
             Track(buffer.Span);
+            if (_corked)
+            {
+                if (_heldLength + buffer.Length <= CorkLimit)
+                {
+                    _held ??= System.Buffers.ArrayPool<byte>.Shared.Rent(CorkLimit);
+                    buffer.Span.CopyTo(_held.AsSpan(_heldLength));
+                    _heldLength += buffer.Length;
+                    _writeGate.Release();
+                    return default;
+                }
+
+                return WriteHeldThenAsync(buffer, cancellationToken);
+            }
+
             write = _inner.WriteAsync(buffer, cancellationToken);
         }
         catch
@@ -216,6 +244,77 @@ internal sealed class KeepAliveStream : Stream
         }
 
         return ReleaseAfterAsync(write);
+    }
+
+    /// <summary>A frame too big for what is left of the cork: what is held goes first, in order, then the frame.</summary>
+    private async ValueTask WriteHeldThenAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WriteHeldAsync(cancellationToken);
+            await _inner.WriteAsync(buffer, cancellationToken);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>Writes what the cork holds and gives the buffer back. Called with the write gate held.</summary>
+    private async ValueTask WriteHeldAsync(CancellationToken cancellationToken)
+    {
+        if (_held is not { } held)
+        {
+            return;
+        }
+
+        var length = _heldLength;
+        _held = null;
+        _heldLength = 0;
+        try
+        {
+            if (length > 0)
+            {
+                await _inner.WriteAsync(held.AsMemory(0, length), cancellationToken);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(held);
+        }
+    }
+
+    /// <summary>Holds the frames written from now on until <see cref="UncorkAsync"/>. For the send loop only.</summary>
+    public void Cork() => _corked = true;
+
+    /// <summary>
+    /// Sends what the cork holds in one write and ends the cork. Returns the write to await; a slow peer keeps it
+    /// pending as it would any send.
+    /// </summary>
+    public ValueTask UncorkAsync()
+    {
+        _corked = false;
+        var entered = _writeGate.WaitAsync(CancellationToken.None);
+        if (entered.IsCompletedSuccessfully && _held is null)
+        {
+            _writeGate.Release();
+            return default;
+        }
+
+        return UncorkEnteredAsync(entered);
+    }
+
+    private async ValueTask UncorkEnteredAsync(Task entered)
+    {
+        await entered;
+        try
+        {
+            await WriteHeldAsync(CancellationToken.None);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
     }
 
     private async ValueTask ReleaseAfterAsync(ValueTask write)
@@ -239,6 +338,11 @@ internal sealed class KeepAliveStream : Stream
         try
         {
             Track(buffer.AsSpan(offset, count));
+            if (_held is not null)
+            {
+                WriteHeldAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            }
+
             _inner.Write(buffer, offset, count);
         }
         finally

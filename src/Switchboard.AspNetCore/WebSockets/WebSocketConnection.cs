@@ -60,6 +60,8 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     private readonly Queue<long> _recentViolations = new();
     private CloseRequest? _closeRequest;
     private int _sendLoopDone;
+    private long _passBytes; // what the send loop's current pass wrote, counted once per pass
+    private Subscription? _passSubscription; // the last subscription that sent in the pass, for a 1013 on its flush
     private long _rateWindowStart;
     private int _messagesInWindow;
 
@@ -739,6 +741,8 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             {
                 _wake.Arm();
                 var sent = false;
+                // One pass leaves in one write: the frames collect in the transport until the pass ends.
+                _transport.Cork();
                 while (_closeRequest is null && _replies.TryDequeue(out var reply))
                 {
                     await SendAsync(reply, null);
@@ -760,6 +764,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                     }
                 }
 
+                await FlushPassAsync();
                 if (!sent)
                 {
                     await _wake.WaitAsync();
@@ -819,6 +824,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             return true;
         }
 
+        var sent = 0;
         foreach (var record in step.Events)
         {
             if (_closeRequest is not null || subscription.Unsubscribed)
@@ -827,9 +833,22 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             }
 
             await SendEventAsync(subscription, record);
-            // The newest cursor that actually left, for the 1013 close reason.
+            // The newest cursor handed to the socket, for the 1013 close reason; the close frame follows it on the wire.
             subscription.LastSentCursor = record.Cursor;
-            _metrics.Delivered(DeliveryTransport.WebSocket, record, _time.GetUtcNow(), subscription.OpenedAt);
+            sent++;
+        }
+
+        if (sent == step.Events.Count)
+        {
+            _metrics.Delivered(DeliveryTransport.WebSocket, step.Events, _time.GetUtcNow(), subscription.OpenedAt);
+        }
+        else
+        {
+            var now = _time.GetUtcNow();
+            for (var i = 0; i < sent; i++)
+            {
+                _metrics.Delivered(DeliveryTransport.WebSocket, step.Events[i], now, subscription.OpenedAt);
+            }
         }
 
         if (step.Events.Count >= ReadBatchSize)
@@ -859,27 +878,48 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     }
 
     /// <summary>
-    /// Sends one message. A send the client leaves blocked for the slow-client timeout asks for a 1013 close naming
-    /// <paramref name="subscription"/>'s cursor; the close frame follows the blocked send, and the connection is dropped
-    /// if that never drains. Only a blocked send costs a timer.
+    /// Sends one message (into the pass's cork, normally, so it completes at once). A send the client leaves blocked
+    /// for the slow-client timeout asks for a 1013 close naming <paramref name="subscription"/>'s cursor; the close
+    /// frame follows the blocked send, and the connection is dropped if that never drains. Only a blocked send costs a
+    /// timer.
     /// </summary>
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> message, Subscription? subscription)
+    private ValueTask SendAsync(ReadOnlyMemory<byte> message, Subscription? subscription)
     {
-        var send = _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        if (!send.IsCompletedSuccessfully)
+        _passBytes += message.Length;
+        if (subscription is not null)
         {
-            var sending = send.AsTask();
-            if (await Task.WhenAny(sending, Task.Delay(_options.SlowClientTimeout, _time)) != sending && _closeRequest is null)
-            {
-                LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
-                _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
-                RequestClose(TryAgainLater, "too slow", subscription ?? _active.FirstOrDefault());
-            }
-
-            await sending;
+            _passSubscription = subscription;
         }
 
-        _metrics.BytesWritten(DeliveryTransport.WebSocket, message.Length);
+        var send = _socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        return send.IsCompletedSuccessfully ? default : WaitOutSlowClientAsync(send, subscription);
+    }
+
+    /// <summary>Ends the pass: what it corked leaves in one write, under the same slow-client rule as a send.</summary>
+    private async ValueTask FlushPassAsync()
+    {
+        var flush = _transport.UncorkAsync();
+        if (!flush.IsCompletedSuccessfully)
+        {
+            await WaitOutSlowClientAsync(flush, _passSubscription);
+        }
+
+        _metrics.BytesWritten(DeliveryTransport.WebSocket, _passBytes);
+        _passBytes = 0;
+        _passSubscription = null;
+    }
+
+    private async ValueTask WaitOutSlowClientAsync(ValueTask write, Subscription? subscription)
+    {
+        var sending = write.AsTask();
+        if (await Task.WhenAny(sending, Task.Delay(_options.SlowClientTimeout, _time)) != sending && _closeRequest is null)
+        {
+            LogTooSlow(_logger, _memberName, _options.SlowClientTimeout);
+            _metrics.SlowClientClosed(DeliveryTransport.WebSocket);
+            RequestClose(TryAgainLater, "too slow", subscription ?? _active.FirstOrDefault());
+        }
+
+        await sending;
     }
 
     private static JsonElement RequireId(JsonElement? id) =>

@@ -93,6 +93,79 @@ public sealed class KeepAliveStreamTests
         Assert.Equal(TimeSpan.FromSeconds(5), time.GetElapsedTime(opened, stream.LastReceived));
     }
 
+    [Fact]
+    public async Task Corked_MessagesLeaveInOneWrite_AtUncork_InOrder()
+    {
+        var wire = new CountingStream();
+        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+
+        stream.Cork();
+        for (var i = 0; i < 5; i++)
+        {
+            var send = socket.SendAsync(Encoding.UTF8.GetBytes($"{{\"n\":{i}}}"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            Assert.True(send.IsCompletedSuccessfully, "a corked send completes at once");
+        }
+
+        Assert.Equal(0, wire.Writes);
+        Assert.False(stream.TryPing(), "a ping must not overtake the frames the cork holds");
+        await stream.UncorkAsync();
+
+        Assert.Equal(1, wire.Writes);
+        Assert.Equal([0x1, 0x1, 0x1, 0x1, 0x1], Opcodes(wire.ToArray()));
+        Assert.Contains("{\"n\":4}", Encoding.UTF8.GetString(wire.ToArray()), StringComparison.Ordinal);
+        Assert.True(stream.TryPing());
+        Assert.Equal(2, wire.Writes);
+    }
+
+    [Fact]
+    public async Task Corked_AFrameOverTheLimit_SendsWhatIsHeldFirst_ThenItself()
+    {
+        var wire = new CountingStream();
+        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+
+        stream.Cork();
+        await socket.SendAsync("small"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        var big = new byte[KeepAliveStream.CorkLimit + 1];
+        big.AsSpan().Fill((byte)'x');
+        await socket.SendAsync(big, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        await socket.SendAsync("after"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        await stream.UncorkAsync();
+
+        var text = Encoding.ASCII.GetString(wire.ToArray());
+        Assert.True(text.IndexOf("small", StringComparison.Ordinal) < text.IndexOf('x', StringComparison.Ordinal));
+        Assert.True(text.LastIndexOf('x') < text.IndexOf("after", StringComparison.Ordinal));
+        Assert.Equal([0x1, 0x1, 0x1], Opcodes(wire.ToArray()));
+        Assert.True(wire.Writes <= 4, $"{wire.Writes} writes for three messages");
+    }
+
+    [Fact]
+    public async Task Uncorked_EachMessageIsItsOwnWrite()
+    {
+        var wire = new CountingStream();
+        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+
+        await socket.SendAsync("one"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        await socket.SendAsync("two"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        await stream.UncorkAsync(); // nothing held: no write
+
+        Assert.Equal(2, wire.Writes);
+    }
+
+    /// <summary>A memory stream that counts the async writes reaching it (the runtime's WebSocket writes only those), as Kestrel's stream turns each into a flush.</summary>
+    private sealed class CountingStream : MemoryStream
+    {
+        public int Writes { get; private set; }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Writes++;
+            return base.WriteAsync(buffer, cancellationToken);
+        }
+    }
+
     /// <summary>The opcodes of the unmasked frames in <paramref name="bytes"/>.</summary>
     private static List<int> Opcodes(byte[] bytes)
     {
