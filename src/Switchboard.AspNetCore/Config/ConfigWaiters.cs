@@ -48,9 +48,8 @@ internal sealed class ConfigWaiters
             var max = _options.CurrentValue.Config.MaxHeldRequests;
             if (_held >= max)
             {
-                throw new SwitchboardProblemException(503, "too-many-waiters", "Too many held requests",
-                    $"This server holds its limit of {max} config long polls. Retry shortly.",
-                    new Dictionary<string, object?> { ["retryAfter"] = 1 });
+                throw SwitchboardException.Unavailable("too-many-waiters", "Too many held requests",
+                    $"This server holds its limit of {max} config long polls. Retry shortly.", TimeSpan.FromSeconds(1));
             }
 
             _held++;
