@@ -38,7 +38,7 @@ internal sealed class ConfigWaiters
 
     /// <summary>
     /// Registers a poll on <paramref name="apps"/>. Register before checking the current versions: a change landing
-    /// between the check and the wait then finds the waiter and releases it. Over the cap it is a 503.
+    /// between the check and the wait then finds the waiter and releases it. Over the cap it is Unavailable (<c>too-many-waiters</c>).
     /// </summary>
     public ConfigWaiter Register(IReadOnlyList<string> apps)
     {

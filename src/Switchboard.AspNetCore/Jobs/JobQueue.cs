@@ -301,7 +301,7 @@ internal sealed partial class JobQueue : BackgroundService
         return stored;
     }
 
-    /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a 409.</summary>
+    /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a Conflict (<c>job-finished</c>).</summary>
     public Task<Job> CancelAsync(string id, CancellationToken cancellationToken = default) => UpdateAsync(id, (job, now) => job.Status switch
     {
         JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.canceled"),
@@ -416,7 +416,7 @@ internal sealed partial class JobQueue : BackgroundService
         }
     }
 
-    /// <summary>Extends the lease; 409 when the lease was lost or the job canceled.</summary>
+    /// <summary>Extends the lease; a Conflict when the lease was lost or the job canceled.</summary>
     public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
