@@ -70,6 +70,7 @@ public sealed class ErrorMappingTests
         context.Response.Body = new MemoryStream();
 
         await ProblemResponses.WriteAsync(context, SwitchboardException.Unavailable("too-many-jobs", "Too many unfinished jobs", "Try again.", TimeSpan.FromSeconds(5)));
+        await context.Response.BodyWriter.FlushAsync(); // Kestrel flushes when the response ends; a bare context does not
 
         Assert.Equal(503, context.Response.StatusCode);
         Assert.Equal("5", context.Response.Headers.RetryAfter.ToString());
@@ -88,6 +89,7 @@ public sealed class ErrorMappingTests
         context.Response.Body = new MemoryStream();
 
         await ProblemResponses.WriteAsync(context, SwitchboardException.Gone("cursor-expired", "Cursor no longer valid", "Restart.", "abc.7"));
+        await context.Response.BodyWriter.FlushAsync();
 
         Assert.Equal(410, context.Response.StatusCode);
         Assert.False(context.Response.Headers.ContainsKey("Retry-After"));
