@@ -105,11 +105,11 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             if (AllowedMethods(path) is { } allowed)
             {
                 context.Response.Headers.Allow = allowed;
-                throw new SwitchboardProblemException(405, "method-not-allowed", "Method not allowed",
-                    $"{context.Request.Method} is not supported on {context.Request.Path}; use {allowed}.");
+                throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
+                    $"{context.Request.Method} is not supported on {context.Request.Path}; use {allowed}."));
             }
 
-            throw new SwitchboardProblemException(404, "not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");
+            throw SwitchboardException.NotFound("not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");
         }).ExcludeFromDescription();
 
         // /metrics, /dashboard and /playground: one group, so one convention (the admin credential) can protect them all.

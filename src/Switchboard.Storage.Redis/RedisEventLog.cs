@@ -441,7 +441,7 @@ public sealed partial class RedisEventLog : IEventLog
 
     internal RedisKey TopicIndex(string topic) => _redis.Key("topic:" + topic);
 
-    private static SwitchboardProblemException Unavailable(RedisException ex) => RedisStoreFaults.Unavailable(ex);
+    private static SwitchboardException Unavailable(RedisException ex) => RedisStoreFaults.Unavailable(ex);
 
     private static string StreamId(long seq) => seq.ToString(CultureInfo.InvariantCulture) + "-0";
 

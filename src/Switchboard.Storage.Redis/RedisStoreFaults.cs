@@ -3,13 +3,13 @@ using Switchboard.Problems;
 
 namespace Switchboard.Storage.Redis;
 
-/// <summary>Redis connection failures and timeouts, from any store on it (log, keys, jobs, config, webhooks), are 503 store-unavailable.</summary>
+/// <summary>Redis connection failures and timeouts, from any store on it (log, keys, jobs, config, webhooks), are store-unavailable.</summary>
 internal sealed class RedisStoreFaults : IStoreFaultClassifier
 {
-    public SwitchboardProblemException? Classify(Exception exception) => exception is RedisException or RedisTimeoutException
+    public SwitchboardException? Classify(Exception exception) => exception is RedisException or RedisTimeoutException
         ? Unavailable(exception)
         : null;
 
-    internal static SwitchboardProblemException Unavailable(Exception exception) => StoreProblems.Unavailable(
+    internal static SwitchboardException Unavailable(Exception exception) => StoreProblems.Unavailable(
         $"The hub's Redis store cannot be reached ({exception.GetType().Name}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");
 }

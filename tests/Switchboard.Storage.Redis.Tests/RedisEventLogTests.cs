@@ -134,8 +134,8 @@ public sealed class RedisEventLogTests(RedisFixture redis) : EventLogSpecificati
         await log.AppendAsync([Draft("a", "1"), Draft("a", "2")]);
 
         await server.StopAsync();
-        var failed = await Assert.ThrowsAsync<SwitchboardProblemException>(() => log.AppendAsync([Draft("a", "lost")]));
-        Assert.Equal(503, failed.Status);
+        var failed = await Assert.ThrowsAsync<SwitchboardException>(() => log.AppendAsync([Draft("a", "lost")]));
+        Assert.Equal((SwitchboardErrorKind.Unavailable, "store-unavailable"), (failed.Kind, failed.Code));
 
         await server.StartAgainAsync();
         var appended = await Waiting.EventuallyAsync(() => log.AppendAsync([Draft("a", "3")]));

@@ -25,7 +25,7 @@ internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, 
             {
                 await authenticator.AuthenticateAsync(context);
             }
-            catch (SwitchboardProblemException problem)
+            catch (SwitchboardException problem)
             {
                 await ProblemResponses.WriteAsync(context, problem);
                 return;
@@ -84,9 +84,8 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<SwitchboardOpti
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = static async (rejected, _) =>
     {
         var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
-        await ProblemResponses.WriteAsync(rejected.HttpContext, new SwitchboardProblemException(429, "rate-limited", "Too many requests",
-            $"This client sent requests faster than this hub allows; retry after {seconds} s.",
-            new Dictionary<string, object?> { ["retryAfter"] = seconds.ToString(CultureInfo.InvariantCulture) }));
+        await ProblemResponses.WriteAsync(rejected.HttpContext, SwitchboardException.RateLimited("rate-limited", "Too many requests",
+            $"This client sent requests faster than this hub allows; retry after {seconds} s.", TimeSpan.FromSeconds(seconds)));
     };
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
@@ -141,23 +140,23 @@ internal sealed class ConnectionGate(IOptionsMonitor<SwitchboardOptions> options
         {
             if (_open >= limits.MaxConnections)
             {
-                throw Refused(503, "server-busy", "Server at its connection limit",
+                throw Refused(SwitchboardErrorKind.Unavailable, "server-busy", "Server at its connection limit",
                     $"This server holds its maximum of {limits.MaxConnections} long-lived connections. Retry later or on another node.");
             }
 
             if (limits.MaxConnectionsPerIp > 0 && Count(ipKey) >= limits.MaxConnectionsPerIp)
             {
-                throw Refused(429, "too-many-connections", "Too many connections", $"This IP address holds its maximum of {limits.MaxConnectionsPerIp} long-lived connections.");
+                throw Refused(SwitchboardErrorKind.RateLimited, "too-many-connections", "Too many connections", $"This IP address holds its maximum of {limits.MaxConnectionsPerIp} long-lived connections.");
             }
 
             if (subjectKey is not null && limits.MaxConnectionsPerSubject > 0 && Count(subjectKey) >= limits.MaxConnectionsPerSubject)
             {
-                throw Refused(429, "too-many-connections", "Too many connections", $"'{caller.Subject}' holds its maximum of {limits.MaxConnectionsPerSubject} long-lived connections.");
+                throw Refused(SwitchboardErrorKind.RateLimited, "too-many-connections", "Too many connections", $"'{caller.Subject}' holds its maximum of {limits.MaxConnectionsPerSubject} long-lived connections.");
             }
 
             if (pollKey is not null && limits.MaxLongPollsPerSubject > 0 && Count(pollKey) >= limits.MaxLongPollsPerSubject)
             {
-                throw Refused(429, "too-many-long-polls", "Too many long polls", $"'{caller.Subject}' holds its maximum of {limits.MaxLongPollsPerSubject} long polls.");
+                throw Refused(SwitchboardErrorKind.RateLimited, "too-many-long-polls", "Too many long polls", $"'{caller.Subject}' holds its maximum of {limits.MaxLongPollsPerSubject} long polls.");
             }
 
             _open++;
@@ -209,8 +208,8 @@ internal sealed class ConnectionGate(IOptionsMonitor<SwitchboardOptions> options
         }
     }
 
-    private static SwitchboardProblemException Refused(int status, string code, string title, string detail) =>
-        new(status, code, title, detail, new Dictionary<string, object?> { ["retryAfter"] = RetryAfterSeconds });
+    private static SwitchboardException Refused(SwitchboardErrorKind kind, string code, string title, string detail) =>
+        new(kind, code, title, detail, retryAfter: TimeSpan.FromSeconds(RetryAfterSeconds));
 }
 
 /// <summary>One connection's slot; disposing it frees the slot once.</summary>

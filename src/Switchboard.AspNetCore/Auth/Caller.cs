@@ -130,11 +130,11 @@ internal sealed class Caller
         _ => $"; this credential allows {string.Join(", ", grants.Select(g => g.Value))}",
     };
 
-    /// <summary>401 for a caller without credentials (it should present some), 403 for one whose credential does not allow it.</summary>
-    public SwitchboardProblemException Denied(string detail) => Kind == CallerKind.Anonymous
-        ? new SwitchboardProblemException(401, "unauthorized", "Credentials required",
+    /// <summary>Unauthorized for a caller without credentials (it should present some), Forbidden for one whose credential does not allow it.</summary>
+    public SwitchboardException Denied(string detail) => Kind == CallerKind.Anonymous
+        ? new SwitchboardException(SwitchboardErrorKind.Unauthorized, "unauthorized", "Credentials required",
             detail + " Send Authorization: Bearer <API key or token>, or access_token=<token> in the query for EventSource and WebSocket.")
-        : new SwitchboardProblemException(403, "forbidden", "Forbidden", detail);
+        : new SwitchboardException(SwitchboardErrorKind.Forbidden, "forbidden", "Forbidden", detail);
 
     /// <summary>The caller the authentication middleware (or filter) resolved for this request.</summary>
     public static Caller Of(HttpContext context) =>

@@ -377,8 +377,8 @@ internal sealed partial class SwitchboardAuthenticator
         }
     }
 
-    internal static SwitchboardProblemException Unauthorized(string code, string detail) =>
-        new(401, code, "Unauthorized", detail);
+    internal static SwitchboardException Unauthorized(string code, string detail) =>
+        new(SwitchboardErrorKind.Unauthorized, code, "Unauthorized", detail);
 
     private sealed record StoredKeyCount(int Count, long CountedAt);
 

@@ -64,7 +64,7 @@ internal static class ConfigEndpoints
         {
             if (wait > TimeSpan.Zero)
             {
-                throw SwitchboardProblemException.BadRequest("missing-version", "Missing version",
+                throw SwitchboardException.Invalid("missing-version", "Missing version",
                     "A long poll needs the version you hold: ?version=N&wait=60 (0 when you hold none).");
             }
 
@@ -225,7 +225,7 @@ internal static class ConfigEndpoints
             var target = current is null ? null : (JsonObject)JsonNode.Parse(current.Values)!;
             if (target is null || !target.Remove(key))
             {
-                throw new SwitchboardProblemException(404, "config-key-not-found", "Key not found",
+                throw SwitchboardException.NotFound("config-key-not-found", "Key not found",
                     $"App '{app}' has no key '{Truncate(key)}'.");
             }
 
@@ -241,7 +241,7 @@ internal static class ConfigEndpoints
         if (context.Request.Query["limit"].ToString() is { Length: > 0 } text
             && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxHistoryLimit))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {MaxHistoryLimit}.");
+            throw SwitchboardException.Invalid("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {MaxHistoryLimit}.");
         }
 
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
@@ -303,8 +303,8 @@ internal static class ConfigEndpoints
         var contentType = context.Request.ContentType;
         if (!string.IsNullOrEmpty(contentType) && !IsJson(contentType))
         {
-            throw new SwitchboardProblemException(415, "unsupported-media-type", "Unsupported media type",
-                "Send the settings as application/json (or application/merge-patch+json for PATCH).");
+            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
+                "Send the settings as application/json (or application/merge-patch+json for PATCH)."));
         }
 
         var options = hub.Options.Config;
@@ -313,7 +313,7 @@ internal static class ConfigEndpoints
         using var document = JsonWire.ParseBody(body.Length == 0 ? "null"u8.ToArray() : body, uniqueNames: true);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid settings", "The body must be a JSON object of settings, such as {\"darkMode\": true}.");
+            throw SwitchboardException.Invalid("invalid-body", "Invalid settings", "The body must be a JSON object of settings, such as {\"darkMode\": true}.");
         }
 
         return JsonObject.Create(document.RootElement.Clone())!;
@@ -332,7 +332,7 @@ internal static class ConfigEndpoints
         var options = hub.Options.Config;
         if (values.Count > options.MaxKeys)
         {
-            throw SwitchboardProblemException.BadRequest("too-many-keys", "Too many keys", $"The settings have {values.Count} keys; the limit is {options.MaxKeys}.");
+            throw SwitchboardException.Invalid("too-many-keys", "Too many keys", $"The settings have {values.Count} keys; the limit is {options.MaxKeys}.");
         }
 
         foreach (var (key, value) in values)
@@ -341,7 +341,7 @@ internal static class ConfigEndpoints
             if (value is JsonObject flag && flag.TryGetPropertyValue("rollout", out var rollout)
                 && (rollout is not JsonValue number || !number.TryGetValue<double>(out var percent) || percent is < 0 or > 100 || double.IsNaN(percent)))
             {
-                throw SwitchboardProblemException.BadRequest("invalid-flag", "Invalid rollout",
+                throw SwitchboardException.Invalid("invalid-flag", "Invalid rollout",
                     $"Flag '{Truncate(key)}': \"rollout\" must be a number from 0 to 100 (the percentage of user keys that see the flag on).");
             }
         }
@@ -354,7 +354,7 @@ internal static class ConfigEndpoints
 
         if (buffer.WrittenCount > options.MaxBytes)
         {
-            throw new SwitchboardProblemException(413, "payload-too-large", "Settings too large",
+            throw SwitchboardException.TooLarge("payload-too-large", "Settings too large",
                 $"The settings would be {buffer.WrittenCount} bytes; the limit is {options.MaxBytes}.");
         }
 
@@ -369,7 +369,7 @@ internal static class ConfigEndpoints
             : TopicName.Validate(ConfigService.TopicPrefix + app, int.MaxValue);
         if (error is not null)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-app", "Invalid app name", $"App '{Truncate(app)}': {error} Use A-Z, a-z, 0-9, '_' and '-'.");
+            throw SwitchboardException.Invalid("invalid-app", "Invalid app name", $"App '{Truncate(app)}': {error} Use A-Z, a-z, 0-9, '_' and '-'.");
         }
     }
 
@@ -378,7 +378,7 @@ internal static class ConfigEndpoints
         var max = hub.Options.Config.MaxKeyLength;
         if (key.Length == 0 || key.Length > max || key.Any(char.IsControl))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-key", "Invalid key", $"Keys are 1 to {max} characters without control characters.");
+            throw SwitchboardException.Invalid("invalid-key", "Invalid key", $"Keys are 1 to {max} characters without control characters.");
         }
     }
 
@@ -386,7 +386,7 @@ internal static class ConfigEndpoints
     {
         if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-version", "Invalid version", $"{name} must be a whole number: the version you hold, 0 for none.");
+            throw SwitchboardException.Invalid("invalid-version", "Invalid version", $"{name} must be a whole number: the version you hold, 0 for none.");
         }
 
         return version;
@@ -406,20 +406,20 @@ internal static class ConfigEndpoints
                 var version = colon < 0 ? 0 : ParseVersion(item[(colon + 1)..], $"The version of '{Truncate(app)}'");
                 if (watches.Any(w => w.App == app))
                 {
-                    throw SwitchboardProblemException.BadRequest("invalid-watch", "App watched twice", $"'{Truncate(app)}' appears twice in watch.");
+                    throw SwitchboardException.Invalid("invalid-watch", "App watched twice", $"'{Truncate(app)}' appears twice in watch.");
                 }
 
                 watches.Add(new Watch(app, version));
                 if (watches.Count > max)
                 {
-                    throw SwitchboardProblemException.BadRequest("invalid-watch", "Too many apps", $"A watch may name at most {max} apps.");
+                    throw SwitchboardException.Invalid("invalid-watch", "Too many apps", $"A watch may name at most {max} apps.");
                 }
             }
         }
 
         if (watches.Count == 0)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-watch", "Nothing to watch", "Name the apps and the versions you hold: ?watch=app1:3,app2:0&wait=60.");
+            throw SwitchboardException.Invalid("invalid-watch", "Nothing to watch", "Name the apps and the versions you hold: ?watch=app1:3,app2:0&wait=60.");
         }
 
         return watches;
@@ -452,8 +452,8 @@ internal static class ConfigEndpoints
         await writer.FlushAsync(context.RequestAborted);
     }
 
-    private static SwitchboardProblemException NotFound(string app) =>
-        new(404, "config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
+    private static SwitchboardException NotFound(string app) =>
+        SwitchboardException.NotFound("config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
 
     private static string Truncate(string? value) => value is null ? "" : value.Length > 64 ? value[..64] + "…" : value;
 

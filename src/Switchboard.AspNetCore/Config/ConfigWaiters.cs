@@ -38,7 +38,7 @@ internal sealed class ConfigWaiters
 
     /// <summary>
     /// Registers a poll on <paramref name="apps"/>. Register before checking the current versions: a change landing
-    /// between the check and the wait then finds the waiter and releases it. Over the cap it is a 503.
+    /// between the check and the wait then finds the waiter and releases it. Over the cap it is Unavailable (<c>too-many-waiters</c>).
     /// </summary>
     public ConfigWaiter Register(IReadOnlyList<string> apps)
     {
@@ -48,9 +48,8 @@ internal sealed class ConfigWaiters
             var max = _options.CurrentValue.Config.MaxHeldRequests;
             if (_held >= max)
             {
-                throw new SwitchboardProblemException(503, "too-many-waiters", "Too many held requests",
-                    $"This server holds its limit of {max} config long polls. Retry shortly.",
-                    new Dictionary<string, object?> { ["retryAfter"] = 1 });
+                throw SwitchboardException.Unavailable("too-many-waiters", "Too many held requests",
+                    $"This server holds its limit of {max} config long polls. Retry shortly.", TimeSpan.FromSeconds(1));
             }
 
             _held++;

@@ -27,7 +27,7 @@ internal static class JsonWire
         // silently turned the bad bytes into U+FFFD, so invalid UTF-8 was accepted and stored altered.
         if (!System.Text.Unicode.Utf8.IsValid(body))
         {
-            throw Problems.SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", "The body is not valid UTF-8; JSON bodies are UTF-8 text.");
+            throw Problems.SwitchboardException.Invalid("malformed-json", "Malformed JSON", "The body is not valid UTF-8; JSON bodies are UTF-8 text.");
         }
 
         try
@@ -36,7 +36,7 @@ internal static class JsonWire
         }
         catch (JsonException ex)
         {
-            throw Problems.SwitchboardProblemException.BadRequest("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
+            throw Problems.SwitchboardException.Invalid("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
         }
     }
 
@@ -52,7 +52,7 @@ internal static class JsonWire
         }
         catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
         {
-            throw Problems.SwitchboardProblemException.BadRequest("invalid-body", "Invalid string", "The body has a string that is not valid text (a lone surrogate escape such as \\uD800).");
+            throw Problems.SwitchboardException.Invalid("invalid-body", "Invalid string", "The body has a string that is not valid text (a lone surrogate escape such as \\uD800).");
         }
     }
 

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Switchboard.Log;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Http;
@@ -8,17 +10,15 @@ namespace Switchboard.AspNetCore.Http;
 /// <summary>Writes RFC 9457 <c>application/problem+json</c> with the hub's stable <c>code</c>.</summary>
 internal static class ProblemResponses
 {
-    /// <summary>The problem for a store's own exception (Redis unreachable, disk full), when a registered store recognises it.</summary>
-    public static SwitchboardProblemException? StoreFault(HttpContext context, Exception exception) =>
-        exception is SwitchboardProblemException or OperationCanceledException ? null
-            : StoreProblems.Classify(context.RequestServices.GetServices<IStoreFaultClassifier>(), exception);
+    /// <summary>The error for a store's own exception (Redis unreachable, disk full), when a registered store recognises it.</summary>
+    public static SwitchboardException? StoreFault(HttpContext context, Exception exception) =>
+        exception is SwitchboardException or OperationCanceledException ? null
+            : ErrorMapping.Recognize(exception, context.RequestServices.GetServices<IStoreFaultClassifier>());
 
-    /// <summary>The answer to a write the store refused for lack of space: 507 <c>store-full</c>, retry later.</summary>
-    public static SwitchboardProblemException StoreFull(Switchboard.Log.StoreFullException full) => new(507, "store-full", "Store full",
-        full.Message + " Retry later, with the same Idempotency-Key.",
-        new Dictionary<string, object?> { ["retryAfter"] = (int)Switchboard.Log.StoreFullException.RetryAfter.TotalSeconds });
+    /// <summary>Writes <paramref name="error"/> as <see cref="ErrorMapping"/> maps it.</summary>
+    public static Task WriteAsync(HttpContext context, SwitchboardException error) => WriteAsync(context, ErrorMapping.ToProblem(error));
 
-    public static async Task WriteAsync(HttpContext context, SwitchboardProblemException problem)
+    public static async Task WriteAsync(HttpContext context, HttpProblem problem)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -35,17 +35,17 @@ internal static class ProblemResponses
             response.Headers.WWWAuthenticate = problem.Code == "unauthorized" ? "Bearer realm=\"switchboard\"" : "Bearer realm=\"switchboard\", error=\"invalid_token\"";
         }
 
-        if (problem.Extensions.TryGetValue("retryAfter", out var retryAfter) && retryAfter is not null)
+        if (problem.RetryAfterSeconds is { } retryAfter)
         {
-            response.Headers.RetryAfter = retryAfter.ToString();
+            response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         }
 
         await using var writer = new Utf8JsonWriter(response.BodyWriter, JsonWire.Compact);
         writer.WriteStartObject();
-        writer.WriteString("type", SwitchboardProblemException.TypeFor(problem.Code));
+        writer.WriteString("type", ErrorMapping.ProblemTypeFor(problem.Code));
         writer.WriteString("title", problem.Title);
         writer.WriteNumber("status", problem.Status);
-        writer.WriteString("detail", problem.Message);
+        writer.WriteString("detail", problem.Detail);
         writer.WriteString("code", problem.Code);
         writer.WriteString("instance", context.Request.Path);
         foreach (var (name, value) in problem.Extensions)
@@ -65,7 +65,7 @@ internal static class ProblemResponses
     }
 }
 
-/// <summary>Turns every <see cref="SwitchboardProblemException"/> thrown by an endpoint into a problem response.</summary>
+/// <summary>Turns every <see cref="SwitchboardException"/> thrown by an endpoint, and every store fault, into a problem response.</summary>
 internal sealed class ProblemEndpointFilter : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -74,27 +74,32 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
         {
             return await next(context);
         }
-        catch (SwitchboardProblemException problem)
+        catch (SwitchboardException error)
         {
-            await ProblemResponses.WriteAsync(context.HttpContext, problem);
+            await ProblemResponses.WriteAsync(context.HttpContext, error);
             return Results.Empty;
         }
-        catch (Switchboard.Log.StoreFullException full)
+        catch (HttpProblemException problem)
+        {
+            await ProblemResponses.WriteAsync(context.HttpContext, problem.Problem);
+            return Results.Empty;
+        }
+        catch (StoreFullException full)
         {
             // A full disk is the store's typed error; the answer is HTTP's business, here.
-            await ProblemResponses.WriteAsync(context.HttpContext, ProblemResponses.StoreFull(full));
+            await ProblemResponses.WriteAsync(context.HttpContext, StoreProblems.Full(full));
             return Results.Empty;
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(413, "payload-too-large", "Payload too large", bad.Message));
+            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardException.TooLarge("payload-too-large", "Payload too large", bad.Message));
             return Results.Empty;
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode is >= 400 and < 500)
         {
             // Fix: a body Kestrel cannot read (a broken chunked encoding, a body shorter than its Content-Length)
             // escaped the filter, and Kestrel answered a bare 400 without a problem document.
-            await ProblemResponses.WriteAsync(context.HttpContext, new SwitchboardProblemException(bad.StatusCode, "bad-request", "Bad request", bad.Message));
+            await ProblemResponses.WriteAsync(context.HttpContext, HttpProblem.Protocol(bad.StatusCode, "bad-request", "Bad request", bad.Message));
             return Results.Empty;
         }
         catch (Exception ex) when (!context.HttpContext.Response.HasStarted && ProblemResponses.StoreFault(context.HttpContext, ex) is { } storeFault)
@@ -106,7 +111,7 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
         {
             // Fix: a string with a lone surrogate escape ("\uD800") parses but throws when read as text. Endpoints that
             // read body strings outside JsonWire.GuardStrings (job type, worker, config keys) answered 500.
-            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardProblemException.BadRequest("invalid-body", "Invalid string",
+            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardException.Invalid("invalid-body", "Invalid string",
                 "The body has a string that is not valid text (a lone surrogate escape such as \\uD800)."));
             return Results.Empty;
         }

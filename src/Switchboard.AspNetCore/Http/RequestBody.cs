@@ -38,6 +38,6 @@ internal static class RequestBody
         }
     }
 
-    private static SwitchboardProblemException TooLarge(int maxBytes, string what) =>
-        new(413, "payload-too-large", "Payload too large", $"The {what} is larger than the limit of {maxBytes} bytes.");
+    private static SwitchboardException TooLarge(int maxBytes, string what) =>
+        SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The {what} is larger than the limit of {maxBytes} bytes.");
 }

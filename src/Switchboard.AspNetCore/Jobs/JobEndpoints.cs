@@ -105,7 +105,7 @@ internal static class JobEndpoints
         ValidateType(type);
         if (System.Text.Encoding.UTF8.GetByteCount(input) > options.Limits.MaxEventBytes)
         {
-            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
+            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
         }
 
         string? headerKey = context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
@@ -117,7 +117,7 @@ internal static class JobEndpoints
         var key = headerKey ?? bodyKey;
         if (key is not null && (key.Length == 0 || key.Length > options.Limits.MaxIdempotencyKeyLength || key.Any(char.IsControl)))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-idempotency-key", "Invalid Idempotency-Key",
+            throw SwitchboardException.Invalid("invalid-idempotency-key", "Invalid Idempotency-Key",
                 $"The Idempotency-Key must be 1 to {options.Limits.MaxIdempotencyKeyLength} printable characters.");
         }
 
@@ -184,7 +184,7 @@ internal static class JobEndpoints
         var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
         if (job.Status != JobStatus.Succeeded)
         {
-            throw new SwitchboardProblemException(409, "job-not-succeeded", "No result",
+            throw SwitchboardException.Conflict("job-not-succeeded", "No result",
                 $"Job {id} is {JobJson.StatusName(job.Status)}; a result exists once it has succeeded.",
                 new Dictionary<string, object?> { ["jobStatus"] = JobJson.StatusName(job.Status) });
         }
@@ -284,7 +284,7 @@ internal static class JobEndpoints
             output = outputValue.ValueKind == JsonValueKind.String ? outputValue.GetString() : throw Invalid("\"output\" must be a string (a chunk of text).");
             if (System.Text.Encoding.UTF8.GetByteCount(output!) > limits.MaxEventBytes - 512)
             {
-                throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
+                throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
             }
         }
 
@@ -304,7 +304,7 @@ internal static class JobEndpoints
         var result = body.TryGetValue("result", out var value) ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
         if (System.Text.Encoding.UTF8.GetByteCount(result) > limits.MaxEventBytes)
         {
-            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
+            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
         return JobResult(await queue.CompleteAsync(id, body.LeaseId, result, context.RequestAborted), StatusCodes.Status200OK);
@@ -365,7 +365,7 @@ internal static class JobEndpoints
 
             if (string.IsNullOrEmpty(leaseId))
             {
-                throw SwitchboardProblemException.BadRequest("missing-lease", "Missing leaseId", "\"leaseId\" is required: the lease id the claim answered with.");
+                throw SwitchboardException.Invalid("missing-lease", "Missing leaseId", "\"leaseId\" is required: the lease id the claim answered with.");
             }
 
             return new WorkerBody(document, leaseId);
@@ -394,7 +394,7 @@ internal static class JobEndpoints
     {
         if (string.IsNullOrEmpty(type) || type.Length > MaxTypeLength || !type.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-job-type", "Invalid job type",
+            throw SwitchboardException.Invalid("invalid-job-type", "Invalid job type",
                 $"A job type is 1 to {MaxTypeLength} characters of letters, digits, '-', '_' and '.', for example share-post.");
         }
     }
@@ -413,7 +413,7 @@ internal static class JobEndpoints
     {
         null or "" or "false" => false,
         "true" => true,
-        _ => throw SwitchboardProblemException.BadRequest("invalid-query", $"Invalid {name}", $"{name} must be true or false."),
+        _ => throw SwitchboardException.Invalid("invalid-query", $"Invalid {name}", $"{name} must be true or false."),
     };
 
     private static bool Matches(string ifNoneMatch, Job job)
@@ -427,7 +427,7 @@ internal static class JobEndpoints
         return ifNoneMatch.Split(',').Any(tag => tag.Trim() is var t && (t == etag || t == "*" || t == "W/" + etag));
     }
 
-    private static SwitchboardProblemException Invalid(string detail) => SwitchboardProblemException.BadRequest("invalid-body", "Invalid body", detail);
+    private static SwitchboardException Invalid(string detail) => SwitchboardException.Invalid("invalid-body", "Invalid body", detail);
 
     private static IResult JobResult(Job job, int status) => Json(writer => JobJson.Write(writer, job, includeInput: false), status);
 

@@ -69,14 +69,14 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
             {
                 await _queue.ProgressAsync(job.Id, leaseId, percent, output, lease, cancellationToken);
             }
-            catch (SwitchboardProblemException problem) when (problem.Status == 409)
+            catch (SwitchboardException problem) when (problem.Kind == SwitchboardErrorKind.Conflict)
             {
                 await running.CancelAsync();
                 throw new OperationCanceledException($"Job {job.Id}: {problem.Message}", problem, running.Token);
             }
         });
 
-        // Heartbeats keep the lease while the handler works; a 409 (canceled, lease lost) cancels the handler.
+        // Heartbeats keep the lease while the handler works; a Conflict (canceled, lease lost) cancels the handler.
         var heartbeats = HeartbeatAsync(job.Id, leaseId, lease, running);
         try
         {
@@ -89,7 +89,7 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
         {
             // Canceled, lease lost or stopping: the queue already knows, or the lease expires and the job is requeued.
         }
-        catch (SwitchboardProblemException problem) when (problem.Status == 409)
+        catch (SwitchboardException problem) when (problem.Kind == SwitchboardErrorKind.Conflict)
         {
             LogLeaseLost(_logger, job.Id, problem.Code);
         }
@@ -100,7 +100,7 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
             {
                 await _queue.FailAsync(job.Id, leaseId, JobJson.Problem("job-failed", "Job failed", message), retryable, CancellationToken.None);
             }
-            catch (SwitchboardProblemException problem) when (problem.Status == 409)
+            catch (SwitchboardException problem) when (problem.Kind == SwitchboardErrorKind.Conflict)
             {
                 LogLeaseLost(_logger, job.Id, problem.Code);
             }
@@ -123,7 +123,7 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
                 {
                     await _queue.HeartbeatAsync(id, leaseId, lease, running.Token);
                 }
-                catch (SwitchboardProblemException problem) when (problem.Status is 404 or 409)
+                catch (SwitchboardException problem) when (problem.Kind is SwitchboardErrorKind.NotFound or SwitchboardErrorKind.Conflict)
                 {
                     await running.CancelAsync();
                     return;

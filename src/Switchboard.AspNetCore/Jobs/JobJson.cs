@@ -86,7 +86,7 @@ internal static class JobJson
     public static string Problem(string code, string title, string detail) => System.Text.Encoding.UTF8.GetString(Build(writer =>
     {
         writer.WriteStartObject();
-        writer.WriteString("type"u8, Problems.SwitchboardProblemException.TypeFor(code));
+        writer.WriteString("type"u8, Http.ErrorMapping.ProblemTypeFor(code));
         writer.WriteString("title"u8, title);
         writer.WriteString("detail"u8, detail);
         writer.WriteString("code"u8, code);

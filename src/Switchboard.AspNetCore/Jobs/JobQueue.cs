@@ -168,7 +168,7 @@ internal sealed partial class JobQueue : BackgroundService
             {
                 if (existing.Type != type || existing.Input != input)
                 {
-                    throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+                    throw SwitchboardException.Mismatch("idempotency-key-reused", "Idempotency-Key reused",
                         "This Idempotency-Key was already used to submit a different job. Use a new key for a new job.");
                 }
 
@@ -185,7 +185,7 @@ internal sealed partial class JobQueue : BackgroundService
                 var winner = await _store.FindByIdempotencyKeyAsync(idempotencyKey, cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException("A conflicting keyed job vanished.");
                 if (winner.Type != type || winner.Input != input)
                 {
-                    throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+                    throw SwitchboardException.Mismatch("idempotency-key-reused", "Idempotency-Key reused",
                         "This Idempotency-Key was already used to submit a different job. Use a new key for a new job.");
                 }
 
@@ -205,9 +205,8 @@ internal sealed partial class JobQueue : BackgroundService
         {
             if (_unfinished.Count >= limit)
             {
-                throw new SwitchboardProblemException(503, "too-many-jobs", "Too many unfinished jobs",
-                    $"The hub holds its limit of {limit} unfinished jobs; try again when workers have caught up.",
-                    new Dictionary<string, object?> { ["retryAfter"] = 5 });
+                throw SwitchboardException.Unavailable("too-many-jobs", "Too many unfinished jobs",
+                    $"The hub holds its limit of {limit} unfinished jobs; try again when workers have caught up.", TimeSpan.FromSeconds(5));
             }
         }
 
@@ -302,12 +301,12 @@ internal sealed partial class JobQueue : BackgroundService
         return stored;
     }
 
-    /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a 409.</summary>
+    /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a Conflict (<c>job-finished</c>).</summary>
     public Task<Job> CancelAsync(string id, CancellationToken cancellationToken = default) => UpdateAsync(id, (job, now) => job.Status switch
     {
         JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.canceled"),
         JobStatus.Canceled => new Decision<Job>(null, job),
-        _ => throw new SwitchboardProblemException(409, "job-finished", "Job already finished",
+        _ => throw SwitchboardException.Conflict("job-finished", "Job already finished",
             $"Job {job.Id} already {JobJson.StatusName(job.Status)}; only queued or running jobs can be canceled."),
     }, cancellationToken);
 
@@ -417,7 +416,7 @@ internal sealed partial class JobQueue : BackgroundService
         }
     }
 
-    /// <summary>Extends the lease; 409 when the lease was lost or the job canceled.</summary>
+    /// <summary>Extends the lease; a Conflict when the lease was lost or the job canceled.</summary>
     public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
@@ -490,12 +489,12 @@ internal sealed partial class JobQueue : BackgroundService
     {
         if (job.Status == JobStatus.Canceled)
         {
-            throw new SwitchboardProblemException(409, "job-canceled", "Job canceled", $"Job {job.Id} was canceled; stop working on it.");
+            throw SwitchboardException.Conflict("job-canceled", "Job canceled", $"Job {job.Id} was canceled; stop working on it.");
         }
 
         if (job.Status != JobStatus.Running || job.Lease is not { } lease || lease.Id != leaseId)
         {
-            throw new SwitchboardProblemException(409, "lease-lost", "Lease lost",
+            throw SwitchboardException.Conflict("lease-lost", "Lease lost",
                 $"This lease no longer holds job {job.Id} (it is {JobJson.StatusName(job.Status)}); stop working on it.");
         }
 
@@ -556,7 +555,7 @@ internal sealed partial class JobQueue : BackgroundService
                     catch (LeaseExpiredException)
                     {
                         await CommitAsync(entry, LeaseLost(job, now), [Event(LeaseLost(job, now), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")]).ConfigureAwait(false);
-                        throw new SwitchboardProblemException(409, "lease-expired", "Lease expired",
+                        throw SwitchboardException.Conflict("lease-expired", "Lease expired",
                             $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it.");
                     }
 
@@ -818,7 +817,7 @@ internal sealed partial class JobQueue : BackgroundService
 
     private static Decision<Job> Change(Job next, string eventType) => new(next, next, [Event(next, eventType)]);
 
-    public static SwitchboardProblemException NotFound(string id) => new(404, "job-not-found", "Job not found", $"There is no job {id}.");
+    public static SwitchboardException NotFound(string id) => SwitchboardException.NotFound("job-not-found", "Job not found", $"There is no job {id}.");
 
     /// <summary>What a change decided: the next state (null for none), the answer, and the events to append.</summary>
     private readonly record struct Decision<T>(Job? Next, T Answer, IReadOnlyList<EventDraft> Events)

@@ -62,7 +62,7 @@ internal static class KeyEndpoints
     {
         if (!await store.DeleteAsync(id, context.RequestAborted))
         {
-            throw new SwitchboardProblemException(404, "key-not-found", "API key not found", $"No API key has id '{id}'.");
+            throw SwitchboardException.NotFound("key-not-found", "API key not found", $"No API key has id '{id}'.");
         }
 
         authenticator.KeysChanged();
@@ -74,7 +74,7 @@ internal static class KeyEndpoints
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid key request", "Send {\"scopes\": [\"publish\"], \"topics\": [\"orders.>\"], \"name\": \"billing\"}.");
+            throw SwitchboardException.Invalid("invalid-body", "Invalid key request", "Send {\"scopes\": [\"publish\"], \"topics\": [\"orders.>\"], \"name\": \"billing\"}.");
         }
 
         string? name = null;
@@ -94,21 +94,21 @@ internal static class KeyEndpoints
                     topics = Strings(property.Value, "topics");
                     break;
                 default:
-                    throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid key request",
+                    throw SwitchboardException.Invalid("invalid-body", "Invalid key request",
                         $"Unknown or invalid property \"{property.Name}\"; a key request has \"scopes\", \"topics\" and \"name\" (up to 100 characters).");
             }
         }
 
         if (scopes is not { Length: > 0 } || scopes.Any(s => !ApiKeyScopes.All.Contains(s)))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-scopes", "Invalid scopes", $"\"scopes\" lists one or more of {string.Join(", ", ApiKeyScopes.All)}.");
+            throw SwitchboardException.Invalid("invalid-scopes", "Invalid scopes", $"\"scopes\" lists one or more of {string.Join(", ", ApiKeyScopes.All)}.");
         }
 
         foreach (var topic in topics)
         {
             if (TopicPattern.TryParse(topic, 1024, out var error) is null)
             {
-                throw SwitchboardProblemException.BadRequest("invalid-topic", "Invalid topic pattern", error!);
+                throw SwitchboardException.Invalid("invalid-topic", "Invalid topic pattern", error!);
             }
         }
 
@@ -118,7 +118,7 @@ internal static class KeyEndpoints
     private static string[] Strings(JsonElement value, string name) =>
         value.ValueKind == JsonValueKind.Array && value.GetArrayLength() <= 100 && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
             ? value.EnumerateArray().Select(e => e.GetString()!).ToArray()
-            : throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid key request", $"\"{name}\" must be an array of up to 100 strings.");
+            : throw SwitchboardException.Invalid("invalid-body", "Invalid key request", $"\"{name}\" must be an array of up to 100 strings.");
 
     private static void Write(Utf8JsonWriter writer, ApiKey key, string? secret)
     {

@@ -101,7 +101,7 @@ internal static class MonitoringEndpoints
             var caller = await context.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context);
             caller.RequireScope(ApiKeyScopes.Admin, "Scraping metrics");
         }
-        catch (Switchboard.Problems.SwitchboardProblemException problem)
+        catch (Switchboard.Problems.SwitchboardException problem)
         {
             await ProblemResponses.WriteAsync(context, problem);
             return;

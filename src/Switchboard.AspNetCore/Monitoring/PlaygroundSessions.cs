@@ -75,9 +75,8 @@ internal sealed partial class PlaygroundSessions : BackgroundService
         {
             if (_sessions.Count >= options.MaxPlaygroundSessions)
             {
-                throw new SwitchboardProblemException(503, "too-many-playgrounds", "Too many playground sessions",
-                    $"{_sessions.Count} playground sessions are open (Metrics:MaxPlaygroundSessions); stop one, or wait for idle ones to expire.",
-                    new Dictionary<string, object?>());
+                throw SwitchboardException.Unavailable("too-many-playgrounds", "Too many playground sessions",
+                    $"{_sessions.Count} playground sessions are open (Metrics:MaxPlaygroundSessions); stop one, or wait for idle ones to expire.");
             }
 
             var id = "pg_" + RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 24);
@@ -235,7 +234,7 @@ internal sealed partial class PlaygroundSessions : BackgroundService
             return $"http://127.0.0.1:{port}{context.Request.PathBase}";
         }
 
-        throw new SwitchboardProblemException(503, "no-http-listener", "The playground needs a plain http listener",
+        throw SwitchboardException.Unavailable("no-http-listener", "The playground needs a plain http listener",
             "The built-in webhook sink is reached over http on 127.0.0.1, and this hub listens on no http address.");
     }
 

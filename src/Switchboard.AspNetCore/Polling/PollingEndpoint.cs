@@ -103,14 +103,14 @@ internal static class PollingEndpoint
         metrics.BytesWritten(transport, writer.BytesCommitted);
     }
 
-    internal static SwitchboardProblemException Gone(CursorReset reset) => new(410, reset.Reason, "Cursor no longer valid",
+    internal static SwitchboardException Gone(CursorReset reset) => SwitchboardException.Gone(reset.Reason, "Cursor no longer valid",
         reset.Reason switch
         {
             ResetReason.EpochChanged => "The cursor belongs to another history of this hub (the store was reset). Restart from the cursor given here; earlier events may be missing.",
             ResetReason.CursorAhead => "The cursor points past the newest event, so it was not issued by this hub. Restart from the cursor given here.",
             _ => "Events after this cursor were removed by retention. Restart from the cursor given here; the events in between are gone.",
         },
-        new Dictionary<string, object?> { ["cursor"] = reset.Cursor });
+        reset.Cursor);
 
     /// <summary>A held poll ends when its caller's token expires, like every long-lived connection.</summary>
     internal static TimeSpan CapToExpiry(TimeSpan wait, Caller caller, TimeProvider time)
@@ -133,7 +133,7 @@ internal static class PollingEndpoint
 
         if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {options.MaxLimit}.");
+            throw SwitchboardException.Invalid("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {options.MaxLimit}.");
         }
 
         return Math.Min(limit, options.MaxLimit);

@@ -20,7 +20,7 @@ internal static class WaitParameter
         // IsFinite: double.TryParse accepts "NaN" whatever the NumberStyles, and TimeSpan.FromSeconds(NaN) throws.
         if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
+            throw SwitchboardException.Invalid("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
         }
 
         var wait = TimeSpan.FromSeconds(Math.Min(seconds, max.TotalSeconds));

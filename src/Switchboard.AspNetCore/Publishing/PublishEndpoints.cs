@@ -41,18 +41,18 @@ internal static class PublishEndpoints
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Array)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid batch", "A batch is a JSON array of {\"topic\", \"type\", \"data\"} objects.");
+            throw SwitchboardException.Invalid("invalid-body", "Invalid batch", "A batch is a JSON array of {\"topic\", \"type\", \"data\"} objects.");
         }
 
         var count = root.GetArrayLength();
         if (count == 0)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Empty batch", "A batch needs at least one event.");
+            throw SwitchboardException.Invalid("invalid-body", "Empty batch", "A batch needs at least one event.");
         }
 
         if (count > limits.MaxBatchEvents)
         {
-            throw new SwitchboardProblemException(413, "batch-too-large", "Batch too large", $"The batch has {count} events; the limit is {limits.MaxBatchEvents}.");
+            throw SwitchboardException.TooLarge("batch-too-large", "Batch too large", $"The batch has {count} events; the limit is {limits.MaxBatchEvents}.");
         }
 
         var drafts = new List<EventDraft>(count);
@@ -63,9 +63,9 @@ internal static class PublishEndpoints
             {
                 drafts.Add(ReadDraft(hub, element, topic: null, allowTopic: true));
             }
-            catch (SwitchboardProblemException problem)
+            catch (SwitchboardException problem)
             {
-                throw new SwitchboardProblemException(problem.Status, problem.Code, problem.Title, $"Event {index}: {problem.Message}", problem.Extensions);
+                throw problem.WithDetail($"Event {index}: {problem.Message}");
             }
 
             index++;
@@ -89,7 +89,7 @@ internal static class PublishEndpoints
     {
         if (element.ValueKind != JsonValueKind.Object)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid event", "An event is a JSON object such as {\"type\": \"order.created\", \"data\": {...}}.");
+            throw SwitchboardException.Invalid("invalid-body", "Invalid event", "An event is a JSON object such as {\"type\": \"order.created\", \"data\": {...}}.");
         }
 
         string? type = null;
@@ -104,7 +104,7 @@ internal static class PublishEndpoints
                 case "type" when property.Value.ValueKind == JsonValueKind.Null:
                     break;
                 case "type":
-                    throw SwitchboardProblemException.BadRequest("invalid-type", "Invalid event type", "\"type\" must be a string.");
+                    throw SwitchboardException.Invalid("invalid-type", "Invalid event type", "\"type\" must be a string.");
                 case "topic" when allowTopic && property.Value.ValueKind == JsonValueKind.String:
                     topic = property.Value.GetString();
                     break;
@@ -112,7 +112,7 @@ internal static class PublishEndpoints
                     data = property.Value;
                     break;
                 default:
-                    throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property",
+                    throw SwitchboardException.Invalid("invalid-body", "Unknown property",
                         $"Unknown or mistyped property \"{property.Name}\"; an event has {(allowTopic ? "\"topic\", " : "")}\"type\" and \"data\".");
             }
         }
@@ -123,7 +123,7 @@ internal static class PublishEndpoints
         var limit = hub.Options.Limits.MaxEventBytes;
         if (payload.Length > limit)
         {
-            throw new SwitchboardProblemException(413, "payload-too-large", "Payload too large", $"The event data is {payload.Length} bytes; the limit is {limit}.");
+            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The event data is {payload.Length} bytes; the limit is {limit}.");
         }
 
         return new EventDraft(topic!, normalizedType, payload);

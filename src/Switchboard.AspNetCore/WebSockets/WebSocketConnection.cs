@@ -436,17 +436,10 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             {
                 Send(WebSocketMessages.Error(id, error.Code, error.Message));
             }
-            catch (SwitchboardProblemException problem)
+            catch (Exception ex) when (ErrorMapping.Recognize(ex, _storeFaults) is { } error)
             {
-                Send(WebSocketMessages.Error(id, problem.Code.Replace('-', '_'), problem.Message));
-            }
-            catch (Switchboard.Log.StoreFullException full)
-            {
-                Send(WebSocketMessages.Error(id, "store_full", ProblemResponses.StoreFull(full).Message));
-            }
-            catch (Exception ex) when (ex is not (SwitchboardProblemException or OperationCanceledException) && StoreProblems.Classify(_storeFaults, ex) is { } storeFault)
-            {
-                Send(WebSocketMessages.Error(id, storeFault.Code.Replace('-', '_'), storeFault.Message));
+                // The engine's refusal, a full store or an unreachable one: the same code HTTP answers with.
+                Send(ErrorMapping.ToWebSocketError(id, error));
             }
             catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
             {

@@ -34,15 +34,20 @@ internal static class WebSocketEndpoint
             {
                 lease = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
             }
-            catch (SwitchboardProblemException)
+            catch (SwitchboardException)
             {
                 counter.Release();
                 throw;
             }
         }
-        catch (SwitchboardProblemException problem)
+        catch (SwitchboardException problem)
         {
             await ProblemResponses.WriteAsync(context, problem);
+            return;
+        }
+        catch (HttpProblemException problem)
+        {
+            await ProblemResponses.WriteAsync(context, problem.Problem);
             return;
         }
 
@@ -79,20 +84,20 @@ internal static class WebSocketEndpoint
         var options = hub.Options.WebSockets;
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            throw new SwitchboardProblemException(426, "websocket-required", "WebSocket required",
-                $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request.");
+            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status426UpgradeRequired, "websocket-required", "WebSocket required",
+                $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request."));
         }
 
         if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, hub.Options))
         {
-            throw new SwitchboardProblemException(403, "origin-not-allowed", "Origin not allowed",
+            throw new SwitchboardException(SwitchboardErrorKind.Forbidden, "origin-not-allowed", "Origin not allowed",
                 $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:Cors:AllowedOrigins.");
         }
 
         var requested = context.WebSockets.WebSocketRequestedProtocols;
         if (requested.Count > 0 && !requested.Contains(SubProtocol))
         {
-            throw SwitchboardProblemException.BadRequest("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
+            throw SwitchboardException.Invalid("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
         }
 
         // Parsed from the raw query rather than through Request.Query, whose collection the HttpContext would keep
@@ -110,14 +115,13 @@ internal static class WebSocketEndpoint
         }
         else if (name.Length > 64 || name.Any(char.IsControl))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-name", "Invalid member name", "A presence name is 1 to 64 characters without control characters.");
+            throw SwitchboardException.Invalid("invalid-name", "Invalid member name", "A presence name is 1 to 64 characters without control characters.");
         }
 
         if (!counter.TryAcquire(options.MaxConnections))
         {
-            throw new SwitchboardProblemException(503, "too-many-connections", "Too many connections",
-                $"This server holds its maximum of {options.MaxConnections} WebSocket connections. Retry later or elsewhere.",
-                new Dictionary<string, object?> { ["retryAfter"] = 5 });
+            throw SwitchboardException.Unavailable("too-many-connections", "Too many connections",
+                $"This server holds its maximum of {options.MaxConnections} WebSocket connections. Retry later or elsewhere.", TimeSpan.FromSeconds(5));
         }
 
         return name;

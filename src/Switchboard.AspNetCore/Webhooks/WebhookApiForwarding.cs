@@ -23,8 +23,8 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
         if (leadership.LeaderAddress is not { Length: > 0 } leader || http.Request.Headers.ContainsKey(WebhookApiForwarder.ForwardedHeader))
         {
             // No node holds the lease yet (one is taking over), or the one we forwarded to lost it on the way.
-            throw new SwitchboardProblemException(503, "webhooks-unavailable", "Webhook delivery is changing nodes",
-                "No node holds the webhook lease right now (one is taking over); retry shortly.", new Dictionary<string, object?> { ["retryAfter"] = 2 });
+            throw SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
+                "No node holds the webhook lease right now (one is taking over); retry shortly.", TimeSpan.FromSeconds(2));
         }
 
         await http.RequestServices.GetRequiredService<WebhookApiForwarder>().ForwardAsync(http, leader);
@@ -71,8 +71,8 @@ internal sealed class WebhookApiForwarder : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new SwitchboardProblemException(503, "webhooks-unavailable", "Webhook delivery is changing nodes",
-                $"The node that delivers webhooks did not answer ({ex.Message}); retry shortly.", new Dictionary<string, object?> { ["retryAfter"] = 2 });
+            throw SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
+                $"The node that delivers webhooks did not answer ({ex.Message}); retry shortly.", TimeSpan.FromSeconds(2));
         }
 
         using (answer)

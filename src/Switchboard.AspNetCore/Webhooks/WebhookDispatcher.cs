@@ -275,7 +275,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         {
             if (_endpoints.Count >= _options.CurrentValue.Webhooks.MaxEndpoints)
             {
-                throw new SwitchboardProblemException(409, "too-many-webhooks", "Too many webhook endpoints",
+                throw SwitchboardException.Conflict("too-many-webhooks", "Too many webhook endpoints",
                     $"The hub already has {_endpoints.Count} webhook endpoints, the most allowed (Switchboard:Webhooks:MaxEndpoints).");
             }
 

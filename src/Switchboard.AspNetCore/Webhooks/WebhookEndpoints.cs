@@ -186,7 +186,7 @@ internal static class WebhookEndpoints
         var sinceText = ReadRequiredString(document.RootElement, "since", "an ISO 8601 time such as 2026-11-28T00:00:00Z");
         if (!DateTimeOffset.TryParse(sinceText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var since))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-time", "Invalid time", $"\"since\" must be an ISO 8601 time such as 2026-11-28T00:00:00Z, not '{sinceText}'.");
+            throw SwitchboardException.Invalid("invalid-time", "Invalid time", $"\"since\" must be an ISO 8601 time such as 2026-11-28T00:00:00Z, not '{sinceText}'.");
         }
 
         var recovered = 0;
@@ -215,13 +215,13 @@ internal static class WebhookEndpoints
             "" => null,
             "failed" => false,
             "succeeded" => true,
-            var other => throw SwitchboardProblemException.BadRequest("invalid-query", "Invalid status", $"status must be 'failed' or 'succeeded', not '{other}'."),
+            var other => throw SwitchboardException.Invalid("invalid-query", "Invalid status", $"status must be 'failed' or 'succeeded', not '{other}'."),
         };
         var limit = 100;
         if (query["limit"].ToString() is { Length: > 0 } limitText
             && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-query", "Invalid limit", "limit must be a number from 1 to 1000.");
+            throw SwitchboardException.Invalid("invalid-query", "Invalid limit", "limit must be a number from 1 to 1000.");
         }
 
         await dispatcher.FlushAsync(context.RequestAborted);
@@ -249,7 +249,7 @@ internal static class WebhookEndpoints
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Invalid body", "The body must be a JSON object.");
+            throw SwitchboardException.Invalid("invalid-body", "Invalid body", "The body must be a JSON object.");
         }
 
         return document;
@@ -264,13 +264,13 @@ internal static class WebhookEndpoints
         {
             if (property.Name != name)
             {
-                throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property", $"Unknown property \"{property.Name}\"; give \"{name}\".");
+                throw SwitchboardException.Invalid("invalid-body", "Unknown property", $"Unknown property \"{property.Name}\"; give \"{name}\".");
             }
         }
 
         return root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
             ? text
-            : throw SwitchboardProblemException.BadRequest("invalid-body", $"Missing {name}", $"\"{name}\" is required: {what}.");
+            : throw SwitchboardException.Invalid("invalid-body", $"Missing {name}", $"\"{name}\" is required: {what}.");
     }
 
     /// <summary>What a create or patch body asked for; null members were not given.</summary>
@@ -358,19 +358,19 @@ internal static class WebhookEndpoints
                     settings.After = value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid("after", "a cursor, 'earliest' or 'latest'");
                     break;
                 default:
-                    throw SwitchboardProblemException.BadRequest("invalid-body", "Unknown property",
+                    throw SwitchboardException.Invalid("invalid-body", "Unknown property",
                         $"Unknown property \"{property.Name}\"; a webhook has url, topics, types, description, mode, maxInFlight, rateLimit{(creating ? " and after" : "")}.");
             }
         }
 
         if (creating && settings.Url is null)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-body", "Missing url", "\"url\" is required: where deliveries are POSTed.");
+            throw SwitchboardException.Invalid("invalid-body", "Missing url", "\"url\" is required: where deliveries are POSTed.");
         }
 
         if (creating && settings.Topics is null)
         {
-            throw SwitchboardProblemException.BadRequest("missing-topic", "Missing topics", "\"topics\" is required: the topic patterns to deliver, such as [\"orders\"].");
+            throw SwitchboardException.Invalid("missing-topic", "Missing topics", "\"topics\" is required: the topic patterns to deliver, such as [\"orders\"].");
         }
 
         if (settings.Mode == WebhookMode.Ordered && settings.MaxInFlight > 1)
@@ -409,8 +409,8 @@ internal static class WebhookEndpoints
         return [.. value.EnumerateArray().Select(item => item.GetString()!).Distinct(StringComparer.Ordinal)];
     }
 
-    private static SwitchboardProblemException Invalid(string name, string expected) =>
-        SwitchboardProblemException.BadRequest("invalid-body", $"Invalid {name}", $"\"{name}\" must be {expected}.");
+    private static SwitchboardException Invalid(string name, string expected) =>
+        SwitchboardException.Invalid("invalid-body", $"Invalid {name}", $"\"{name}\" must be {expected}.");
 
     /// <summary>
     /// Checks the URL's form and, after resolving its host, every address against the SSRF policy: a clear 400
@@ -422,19 +422,19 @@ internal static class WebhookEndpoints
         var allowHttp = options.AllowHttp ?? context.RequestServices.GetRequiredService<IHostEnvironment>().IsDevelopment();
         if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Fragment.Length > 0)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-url", "Invalid webhook URL",
+            throw SwitchboardException.Invalid("invalid-url", "Invalid webhook URL",
                 $"\"url\" must be an absolute http or https URL without a fragment, at most {MaxUrlLength} characters.");
         }
 
         if (uri.Scheme == "http" && !allowHttp)
         {
-            throw SwitchboardProblemException.BadRequest("insecure-url", "Plain http is not allowed",
+            throw SwitchboardException.Invalid("insecure-url", "Plain http is not allowed",
                 "Webhook URLs must use https here. Set Switchboard:Webhooks:AllowHttp to true to allow http (it is on in Development).");
         }
 
         if (uri.IdnHost.Length > 253)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-url", "Invalid webhook URL", "The host name is longer than 253 characters.");
+            throw SwitchboardException.Invalid("invalid-url", "Invalid webhook URL", "The host name is longer than 253 characters.");
         }
 
         System.Net.IPAddress[] addresses;
@@ -444,7 +444,7 @@ internal static class WebhookEndpoints
         }
         catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ArgumentException)
         {
-            throw SwitchboardProblemException.BadRequest("unresolvable-url", "Webhook host not found", $"'{uri.Host}' does not resolve: {ex.Message}.");
+            throw SwitchboardException.Invalid("unresolvable-url", "Webhook host not found", $"'{uri.Host}' does not resolve: {ex.Message}.");
         }
 
         var policy = new WebhookAddressPolicy(options.AllowedNetworks);
@@ -452,13 +452,13 @@ internal static class WebhookEndpoints
         {
             if (policy.Refusal(address) is { } refusal)
             {
-                throw SwitchboardProblemException.BadRequest("forbidden-url", "Webhook URL not allowed", $"'{uri.Host}' resolves to {refusal}.");
+                throw SwitchboardException.Invalid("forbidden-url", "Webhook URL not allowed", $"'{uri.Host}' resolves to {refusal}.");
             }
         }
 
         if (addresses.Length == 0)
         {
-            throw SwitchboardProblemException.BadRequest("unresolvable-url", "Webhook host not found", $"'{uri.Host}' has no addresses.");
+            throw SwitchboardException.Invalid("unresolvable-url", "Webhook host not found", $"'{uri.Host}' has no addresses.");
         }
 
         return uri.AbsoluteUri;
@@ -466,8 +466,8 @@ internal static class WebhookEndpoints
 
     private static WebhookEndpointView Required(WebhookEndpointView? view, string id) => view ?? throw NotFound(id);
 
-    private static SwitchboardProblemException NotFound(string id) =>
-        new(404, "webhook-not-found", "Webhook not found", $"There is no webhook endpoint '{(id.Length > 64 ? id[..64] + "…" : id)}'.");
+    private static SwitchboardException NotFound(string id) =>
+        SwitchboardException.NotFound("webhook-not-found", "Webhook not found", $"There is no webhook endpoint '{(id.Length > 64 ? id[..64] + "…" : id)}'.");
 
     private static WebhookEndpointResponse Describe(WebhookEndpointView view, string? secret, Hub hub)
     {

@@ -48,16 +48,16 @@ public sealed class Hub
     /// <summary>The current options.</summary>
     public SwitchboardOptions Options => _options.CurrentValue;
 
-    /// <summary>Throws a 400 problem unless <paramref name="topic"/> is a valid topic name.</summary>
+    /// <summary>Throws an Invalid error unless <paramref name="topic"/> is a valid topic name.</summary>
     public void ValidateTopic(string? topic)
     {
         if (TopicName.Validate(topic, Options.Limits.MaxTopicLength) is { } error)
         {
-            throw SwitchboardProblemException.BadRequest("invalid-topic", "Invalid topic name", $"Topic '{Truncate(topic)}': {error}");
+            throw SwitchboardException.Invalid("invalid-topic", "Invalid topic name", $"Topic '{Truncate(topic)}': {error}");
         }
     }
 
-    /// <summary>Returns the event type to store: the default when absent; 400 when reserved or malformed.</summary>
+    /// <summary>Returns the event type to store: the default when absent; an Invalid error when reserved or malformed.</summary>
     public string NormalizeType(string? type)
     {
         if (type is null)
@@ -67,32 +67,32 @@ public sealed class Hub
 
         if (type.Length == 0 || type.Length > Options.Limits.MaxTypeLength || type.Any(char.IsControl))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-type", "Invalid event type",
+            throw SwitchboardException.Invalid("invalid-type", "Invalid event type",
                 $"The event type must be 1 to {Options.Limits.MaxTypeLength} characters without control characters.");
         }
 
         if (type.StartsWith(ReservedTypePrefix, StringComparison.Ordinal))
         {
-            throw SwitchboardProblemException.BadRequest("reserved-type", "Reserved event type",
+            throw SwitchboardException.Invalid("reserved-type", "Reserved event type",
                 $"Event types starting with '{ReservedTypePrefix}' are reserved for the hub.");
         }
 
         return type;
     }
 
-    /// <summary>Parses subscription patterns; 400 when none, too many, or one is invalid.</summary>
+    /// <summary>Parses subscription patterns; an Invalid error when none, too many, or one is invalid.</summary>
     public TopicFilter ParseFilter(IReadOnlyCollection<string?> patterns)
     {
         var limits = Options.Limits;
         if (patterns.Count == 0)
         {
-            throw SwitchboardProblemException.BadRequest("missing-topic", "No topic pattern",
+            throw SwitchboardException.Invalid("missing-topic", "No topic pattern",
                 "Give at least one topic pattern, for example ?topic=orders or ?topic=chat.>.");
         }
 
         if (patterns.Count > limits.MaxPatternsPerSubscription)
         {
-            throw SwitchboardProblemException.BadRequest("too-many-patterns", "Too many topic patterns",
+            throw SwitchboardException.Invalid("too-many-patterns", "Too many topic patterns",
                 $"{patterns.Count} patterns given; a subscription may have at most {limits.MaxPatternsPerSubscription}.");
         }
 
@@ -100,7 +100,7 @@ public sealed class Hub
         foreach (var value in patterns)
         {
             var pattern = TopicPattern.TryParse(value, limits.MaxTopicLength, out var error)
-                ?? throw SwitchboardProblemException.BadRequest("invalid-pattern", "Invalid topic pattern", $"Pattern '{Truncate(value)}': {error}");
+                ?? throw SwitchboardException.Invalid("invalid-pattern", "Invalid topic pattern", $"Pattern '{Truncate(value)}': {error}");
             parsed.Add(pattern);
         }
 
@@ -109,7 +109,7 @@ public sealed class Hub
 
     /// <summary>
     /// Appends events (already validated by the caller through <see cref="ValidateTopic"/> and <see cref="NormalizeType"/>).
-    /// With an idempotency key, a retry returns the original events; a different request under the same key is a 422.
+    /// With an idempotency key, a retry returns the original events; a different request under the same key is a Mismatch error.
     /// </summary>
     public async Task<AppendResult> PublishAsync(IReadOnlyList<EventDraft> events, string? idempotencyKey, byte[]? requestHash, CancellationToken cancellationToken = default)
     {
@@ -118,7 +118,7 @@ public sealed class Hub
         {
             if (idempotencyKey.Length == 0 || idempotencyKey.Length > Options.Limits.MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl))
             {
-                throw SwitchboardProblemException.BadRequest("invalid-idempotency-key", "Invalid Idempotency-Key",
+                throw SwitchboardException.Invalid("invalid-idempotency-key", "Invalid Idempotency-Key",
                     $"The Idempotency-Key must be 1 to {Options.Limits.MaxIdempotencyKeyLength} printable characters.");
             }
 
@@ -135,7 +135,7 @@ public sealed class Hub
 
         if (result.Outcome == AppendOutcome.Conflict)
         {
-            throw new SwitchboardProblemException(422, "idempotency-key-reused", "Idempotency-Key reused",
+            throw SwitchboardException.Mismatch("idempotency-key-reused", "Idempotency-Key reused",
                 "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
         }
 
@@ -144,7 +144,7 @@ public sealed class Hub
 
     /// <summary>
     /// Resolves where a subscriber starts: <c>latest</c> (default), <c>earliest</c>, or a cursor.
-    /// A malformed cursor is a 400. A cursor from another epoch, or ahead of the log, resolves to a reset.
+    /// A malformed cursor is an Invalid error. A cursor from another epoch, or ahead of the log, resolves to a reset.
     /// </summary>
     public StartPosition ResolveStart(string? after, TopicFilter filter)
     {
@@ -160,7 +160,7 @@ public sealed class Hub
 
         if (!Cursor.TryParse(after, out var epoch, out var seq))
         {
-            throw SwitchboardProblemException.BadRequest("invalid-cursor", "Invalid cursor",
+            throw SwitchboardException.Invalid("invalid-cursor", "Invalid cursor",
                 "The cursor is malformed. Pass back a cursor the server gave you, or 'earliest' or 'latest'.");
         }
 

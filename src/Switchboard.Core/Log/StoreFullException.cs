@@ -2,7 +2,7 @@ namespace Switchboard.Log;
 
 /// <summary>
 /// A store refused a write because its disk (or its configured size limit) is full. Reads still work, and the
-/// write can be retried once space returns. The HTTP layer answers <c>507 store-full</c> with <c>Retry-After</c>.
+/// write can be retried once space returns. The hub answers it as <c>store-full</c> (<see cref="Problems.StoreProblems.Full"/>) with a retry-after.
 /// </summary>
 public sealed class StoreFullException : Exception
 {

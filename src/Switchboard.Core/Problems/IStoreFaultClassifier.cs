@@ -1,3 +1,5 @@
+using Switchboard.Log;
+
 namespace Switchboard.Problems;
 
 /// <summary>
@@ -6,22 +8,26 @@ namespace Switchboard.Problems;
 /// </summary>
 public interface IStoreFaultClassifier
 {
-    /// <summary>The problem to answer for <paramref name="exception"/>, or null when it is not this store's fault.</summary>
-    SwitchboardProblemException? Classify(Exception exception);
+    /// <summary>The error to answer for <paramref name="exception"/>, or null when it is not this store's fault.</summary>
+    SwitchboardException? Classify(Exception exception);
 }
 
-/// <summary>The problems stores answer with.</summary>
+/// <summary>The errors stores answer with.</summary>
 public static class StoreProblems
 {
-    /// <summary>Seconds a client should wait before retrying a refused write.</summary>
+    /// <summary>Seconds a client should wait before retrying a write refused by an unreachable store.</summary>
     public const int RetryAfterSeconds = 1;
 
-    /// <summary>503 <c>store-unavailable</c> with <c>Retry-After</c>.</summary>
-    public static SwitchboardProblemException Unavailable(string detail) => new(503, "store-unavailable", "Store unavailable", detail,
-        new Dictionary<string, object?> { ["retryAfter"] = RetryAfterSeconds });
+    /// <summary><see cref="SwitchboardErrorKind.Unavailable"/> <c>store-unavailable</c>, retry after <see cref="RetryAfterSeconds"/>.</summary>
+    public static SwitchboardException Unavailable(string detail) =>
+        SwitchboardException.Unavailable("store-unavailable", "Store unavailable", detail, TimeSpan.FromSeconds(RetryAfterSeconds));
 
-    /// <summary>The first classifier's problem for <paramref name="exception"/> (or for an inner one), or null.</summary>
-    public static SwitchboardProblemException? Classify(IEnumerable<IStoreFaultClassifier> classifiers, Exception exception)
+    /// <summary><see cref="SwitchboardErrorKind.Full"/> <c>store-full</c> for a write the store refused for lack of space.</summary>
+    public static SwitchboardException Full(StoreFullException full) => new(SwitchboardErrorKind.Full, "store-full", "Store full",
+        full.Message + " Retry later, with the same Idempotency-Key.", retryAfter: StoreFullException.RetryAfter);
+
+    /// <summary>The first classifier's error for <paramref name="exception"/> (or for an inner one), or null.</summary>
+    public static SwitchboardException? Classify(IEnumerable<IStoreFaultClassifier> classifiers, Exception exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {

@@ -48,8 +48,8 @@ public sealed class HubTests
     [Fact]
     public void ResolveStart_Malformed_Is400()
     {
-        var problem = Assert.Throws<SwitchboardProblemException>(() => _hub.ResolveStart("nope", TopicFilter.Parse("a")));
-        Assert.Equal((400, "invalid-cursor"), (problem.Status, problem.Code));
+        var problem = Assert.Throws<SwitchboardException>(() => _hub.ResolveStart("nope", TopicFilter.Parse("a")));
+        Assert.Equal((SwitchboardErrorKind.Invalid, "invalid-cursor"), (problem.Kind, problem.Code));
     }
 
     [Theory]
@@ -62,14 +62,14 @@ public sealed class HubTests
     [InlineData("", "invalid-type")]
     [InlineData("a\nb", "invalid-type")]
     public void NormalizeType_Rejects(string type, string code) =>
-        Assert.Equal(code, Assert.Throws<SwitchboardProblemException>(() => _hub.NormalizeType(type)).Code);
+        Assert.Equal(code, Assert.Throws<SwitchboardException>(() => _hub.NormalizeType(type)).Code);
 
     [Fact]
     public void ParseFilter_RejectsNoneTooManyAndInvalid()
     {
-        Assert.Equal("missing-topic", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter([])).Code);
-        Assert.Equal("too-many-patterns", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter(Enumerable.Range(0, 33).Select(i => (string?)$"t{i}").ToArray())).Code);
-        Assert.Equal("invalid-pattern", Assert.Throws<SwitchboardProblemException>(() => _hub.ParseFilter(["a.>.b"])).Code);
+        Assert.Equal("missing-topic", Assert.Throws<SwitchboardException>(() => _hub.ParseFilter([])).Code);
+        Assert.Equal("too-many-patterns", Assert.Throws<SwitchboardException>(() => _hub.ParseFilter(Enumerable.Range(0, 33).Select(i => (string?)$"t{i}").ToArray())).Code);
+        Assert.Equal("invalid-pattern", Assert.Throws<SwitchboardException>(() => _hub.ParseFilter(["a.>.b"])).Code);
     }
 
     [Fact]
@@ -99,8 +99,8 @@ public sealed class HubTests
     public async Task PublishAsync_SameKeyDifferentRequest_Is422()
     {
         await _hub.PublishAsync([new EventDraft("a", "m", "1"u8.ToArray())], "k", [1]);
-        var problem = await Assert.ThrowsAsync<SwitchboardProblemException>(() => _hub.PublishAsync([new EventDraft("a", "m", "2"u8.ToArray())], "k", [2]));
-        Assert.Equal((422, "idempotency-key-reused"), (problem.Status, problem.Code));
+        var problem = await Assert.ThrowsAsync<SwitchboardException>(() => _hub.PublishAsync([new EventDraft("a", "m", "2"u8.ToArray())], "k", [2]));
+        Assert.Equal((SwitchboardErrorKind.Mismatch, "idempotency-key-reused"), (problem.Kind, problem.Code));
     }
 
     private sealed class StaticOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
