@@ -831,18 +831,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             sent++;
         }
 
-        if (sent == step.Events.Count)
-        {
-            _metrics.Delivered(DeliveryTransport.WebSocket, step.Events, _time.GetUtcNow(), subscription.OpenedAt);
-        }
-        else
-        {
-            var now = _time.GetUtcNow();
-            for (var i = 0; i < sent; i++)
-            {
-                _metrics.Delivered(DeliveryTransport.WebSocket, step.Events[i], now, subscription.OpenedAt);
-            }
-        }
+        _metrics.Delivered(DeliveryTransport.WebSocket, step.Events, sent, _time.GetUtcNow(), subscription.OpenedAt);
 
         if (step.Events.Count >= ReadBatchSize)
         {

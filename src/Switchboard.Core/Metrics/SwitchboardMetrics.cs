@@ -152,17 +152,21 @@ public sealed class SwitchboardMetrics : IDisposable
     /// live and have their latency from the hub's accept time recorded; older ones were read from history (a reader
     /// catching up from an old cursor) and are counted as catch-up, whose age says nothing about delivery speed.
     /// </summary>
-    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now, DateTimeOffset liveSince)
+    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now, DateTimeOffset liveSince) =>
+        Delivered(transport, events, events.Count, now, liveSince);
+
+    /// <summary>Counts the first <paramref name="count"/> of <paramref name="events"/>: a batch cut short by a close.</summary>
+    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, int count, DateTimeOffset now, DateTimeOffset liveSince)
     {
-        if (events.Count == 0)
+        if (count == 0)
         {
             return;
         }
 
         var tag = TransportTags[(int)transport];
-        _delivered.Add(events.Count, tag);
+        _delivered.Add(count, tag);
         long catchUp = 0;
-        for (var i = 0; i < events.Count; i++)
+        for (var i = 0; i < count; i++)
         {
             if (IsLive(events[i], liveSince))
             {

@@ -96,9 +96,8 @@ public sealed class KeepAliveStreamTests
     [Fact]
     public async Task Corked_MessagesLeaveInOneWrite_AtUncork_InOrder()
     {
-        var wire = new CountingStream();
-        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var (wire, stream, socket) = ServerSocketOverCountingStream();
+        using var _ = socket;
 
         stream.Cork();
         for (var i = 0; i < 5; i++)
@@ -121,9 +120,8 @@ public sealed class KeepAliveStreamTests
     [Fact]
     public async Task Corked_AFrameOverTheLimit_SendsWhatIsHeldFirst_ThenItself()
     {
-        var wire = new CountingStream();
-        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var (wire, stream, socket) = ServerSocketOverCountingStream();
+        using var _ = socket;
 
         stream.Cork();
         await socket.SendAsync("small"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
@@ -143,15 +141,21 @@ public sealed class KeepAliveStreamTests
     [Fact]
     public async Task Uncorked_EachMessageIsItsOwnWrite()
     {
-        var wire = new CountingStream();
-        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
-        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        var (wire, stream, socket) = ServerSocketOverCountingStream();
+        using var _ = socket;
 
         await socket.SendAsync("one"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
         await socket.SendAsync("two"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
         await stream.UncorkAsync(); // nothing held: no write
 
         Assert.Equal(2, wire.Writes);
+    }
+
+    private static (CountingStream Wire, KeepAliveStream Stream, WebSocket Socket) ServerSocketOverCountingStream()
+    {
+        var wire = new CountingStream();
+        var stream = new KeepAliveStream(wire, new FakeTimeProvider());
+        return (wire, stream, WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero }));
     }
 
     /// <summary>A memory stream that counts the async writes reaching it (the runtime's WebSocket writes only those), as Kestrel's stream turns each into a flush.</summary>
