@@ -76,6 +76,7 @@ public sealed partial class RedisEventLog : IEventLog
         }
 
         _follower = Task.Run(FollowAsync);
+        StartCommitter();
         LogOpened(_logger, _options.Configuration, Epoch, HeadSeq);
     }
 
@@ -112,115 +113,6 @@ public sealed partial class RedisEventLog : IEventLog
         }
 
         return HeadSeq;
-    }
-
-    /// <inheritdoc />
-    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
-    {
-        if (events.Count == 0)
-        {
-            return new AppendResult(AppendOutcome.Appended, []);
-        }
-
-        var state = Volatile.Read(ref _state);
-        var time = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
-        var keys = new RedisKey[6 + events.Count];
-        keys[0] = _meta;
-        keys[1] = _log;
-        keys[2] = _topicsKey;
-        keys[3] = _trimmed;
-        keys[4] = _redis.Key("idempotency:" + (idempotency?.Key ?? ""));
-        keys[5] = _keyExpiry;
-        var args = new RedisValue[10 + (events.Count * 4)];
-        args[0] = Cursor.NewEpoch();
-        args[1] = state.Epoch;
-        args[2] = HeadSeq;
-        args[3] = time.ToUnixTimeMilliseconds();
-        args[4] = idempotency is null ? "0" : "1";
-        args[5] = idempotency?.RequestHash ?? [];
-        args[6] = idempotency?.ExpiresAt.ToUnixTimeMilliseconds() ?? 0;
-        args[7] = idempotency is null ? RedisValue.EmptyString : EncodeDrafts(events);
-        args[8] = _channel.ToString();
-        args[9] = events.Count;
-        for (var i = 0; i < events.Count; i++)
-        {
-            var draft = events[i];
-            keys[6 + i] = TopicIndex(draft.Topic);
-            args[10 + (i * 4)] = draft.Topic;
-            args[11 + (i * 4)] = draft.Type;
-            args[12 + (i * 4)] = draft.Data;
-            args[13 + (i * 4)] = _retention?.RuleFor(draft.Topic).MaxEventsPerTopic ?? 0;
-        }
-
-        RedisResult[] reply;
-        try
-        {
-            reply = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.Append, keys, args).WaitAsync(cancellationToken).ConfigureAwait(false))!;
-        }
-        catch (RedisException ex)
-        {
-            // The publisher is told at once and may retry (with its Idempotency-Key) on any node.
-            LogAppendFailed(_logger, ex);
-            throw Unavailable(ex);
-        }
-
-        var epoch = (string)reply[0]!;
-        if (epoch != state.Epoch)
-        {
-            // Redis lost its history since this node last looked: adopt the new epoch before handing out its seqs.
-            await RefreshAsync().ConfigureAwait(false);
-        }
-
-        var outcome = (string)reply[1]!;
-        if (outcome == "conflict")
-        {
-            return new AppendResult(AppendOutcome.Conflict, []);
-        }
-
-        var first = (long)reply[2];
-        var storedTime = DateTimeOffset.FromUnixTimeMilliseconds((long)reply[3]);
-        if (outcome == "replayed")
-        {
-            return new AppendResult(AppendOutcome.Replayed, DecodeDrafts(epoch, first, storedTime, (byte[])reply[4]!));
-        }
-
-        // The script reports the topics its count retention trimmed; learn them now rather than from the notification.
-        var trimState = Volatile.Read(ref _state);
-        for (var i = 4; i + 1 < reply.Length && trimState.Epoch == epoch; i += 2)
-        {
-            var through = (long)reply[i + 1];
-            trimState.Topics.Trimmed((string)reply[i]!, through);
-            NoteMaxTrimmed(trimState, through);
-        }
-
-        var records = new EventRecord[events.Count];
-        for (var i = 0; i < records.Length; i++)
-        {
-            var draft = events[i];
-            records[i] = new EventRecord(epoch, first + i, draft.Topic, draft.Type, storedTime, draft.Data.ToArray());
-        }
-
-        var current = Volatile.Read(ref _state);
-        if (current.Epoch == epoch)
-        {
-            lock (_gate)
-            {
-                foreach (var record in records)
-                {
-                    current.Ring.Add(record);
-                }
-
-                // When nothing from other nodes is missing before these, the follower need not fetch them again.
-                if (_fetched == first - 1)
-                {
-                    _fetched = first + records.Length - 1;
-                }
-            }
-
-            Advance(first + records.Length - 1);
-        }
-
-        return new AppendResult(AppendOutcome.Appended, records);
     }
 
     /// <inheritdoc />
@@ -401,6 +293,7 @@ public sealed partial class RedisEventLog : IEventLog
             return;
         }
 
+        await StopCommitterAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -853,6 +746,9 @@ public sealed partial class RedisEventLog : IEventLog
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis append failed; the publisher was answered 503")]
     private static partial void LogAppendFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Redis refused one append of a batch ({Message}); the others committed")]
+    private static partial void LogAppendRefused(ILogger logger, string message);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Following the Redis log failed; live readers on this node wait until Redis answers again")]
     private static partial void LogFollowFailed(ILogger logger, Exception exception);

@@ -33,60 +33,127 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS: meta, log, topics, trimmed, idempotency key, idempotency expiry set, then one topic index per event.
-    /// ARGV: candidate epoch, expected epoch, node head, time ms, has key (0/1), request hash, key expiry ms, drafts blob,
-    /// channel, count, then per event: topic, type, data, keep (0 = no count limit).
-    /// Returns {epoch, 'appended', first seq, time, then topic and trimmed-through pairs} | {epoch, 'replayed', first seq, time, drafts blob} | {epoch, 'conflict'}.
+    /// The group commit: the publish requests waiting on a node at one moment, appended in one call. The epoch is
+    /// checked once, then each request runs in order under <c>pcall</c>, so a request that fails (a key of the wrong
+    /// type) is undone and fails alone while the others commit. Requests run one after another inside the atomic
+    /// script, so an idempotency key repeated within one batch replays or conflicts exactly as across batches.
+    /// KEYS: meta, log, topics, trimmed, idempotency expiry set, then per request its idempotency key (only when it has
+    /// one) followed by one topic index per event.
+    /// ARGV: candidate epoch, expected epoch, node head, time ms, channel, request count, then per request:
+    /// has key (0/1), request hash, key expiry ms, drafts blob, event count, then per event: topic, type, data, keep
+    /// (0 = no count limit).
+    /// Returns {epoch, time ms, then per request one of: {'appended', first seq, topic and trimmed-through pairs...} |
+    /// {'replayed', first seq, time ms, drafts blob} | {'conflict'} | {'failed', message}}.
+    /// One notification of the new head goes out for the whole batch.
     /// </summary>
-    public const string Append = EpochPrelude + """
+    public const string AppendBatch = EpochPrelude + """
         local epoch = current_epoch(ARGV[1], ARGV[2], tonumber(ARGV[3]))
-        if ARGV[5] == '1' then
-          local stored = redis.call('HMGET', KEYS[5], 'hash', 'first', 'time', 'drafts', 'epoch')
-          if stored[1] and stored[5] == epoch then
-            if stored[1] == ARGV[6] then
-              return {epoch, 'replayed', stored[2], stored[3], stored[4]}
-            end
-            return {epoch, 'conflict'}
-          end
-        end
-        local n = tonumber(ARGV[10])
-        local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
-        local first = last - n + 1
-        local trims = {}
-        for i = 1, n do
-          local at = 11 + (i - 1) * 4
-          local seq = first + i - 1
-          local topic = ARGV[at]
-          local index = KEYS[6 + i]
-          local member = string.format('%d', seq)
-          redis.call('XADD', KEYS[2], member .. '-0', 't', topic, 'y', ARGV[at + 1], 'm', ARGV[4], 'd', ARGV[at + 2])
-          redis.call('ZADD', index, seq, member)
-          redis.call('HSET', KEYS[3], topic, member)
-          -- Retention by count happens right here, so a hot topic never outgrows its limit between trims.
-          local keep = tonumber(ARGV[at + 3])
-          if keep > 0 then
-            local excess = redis.call('ZCARD', index) - keep
-            if excess > 0 then
-              local removed = redis.call('ZPOPMIN', index, excess)
-              local through = 0
-              for j = 1, #removed, 2 do
-                redis.call('XDEL', KEYS[2], removed[j] .. '-0')
-                through = tonumber(removed[j])
+        local time = ARGV[4]
+        local channel = ARGV[5]
+        local requests = tonumber(ARGV[6])
+
+        local function append_one(a, k, has_key, undo)
+          local key = nil
+          if has_key then
+            key = KEYS[k]
+            k = k + 1
+            local stored = redis.call('HMGET', key, 'hash', 'first', 'time', 'drafts', 'epoch')
+            if stored[1] and stored[5] == epoch then
+              if stored[1] == ARGV[a + 1] then
+                return {'replayed', stored[2], stored[3], stored[4]}
               end
-              note_trim(ARGV[9], epoch, topic, through)
-              trims[#trims + 1] = topic
-              trims[#trims + 1] = string.format('%d', through)
+              return {'conflict'}
             end
           end
+          local n = tonumber(ARGV[a + 4])
+          local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
+          local first = last - n + 1
+          undo.first = first
+          local at = a + 5
+          -- Events first: they are where a bad key fails, and nothing irreversible has happened yet.
+          for i = 1, n do
+            local member = string.format('%d', first + i - 1)
+            local index = KEYS[k + i - 1]
+            redis.call('XADD', KEYS[2], member .. '-0', 't', ARGV[at], 'y', ARGV[at + 1], 'm', time, 'd', ARGV[at + 2])
+            undo[#undo + 1] = member
+            redis.call('ZADD', index, first + i - 1, member)
+            undo[#undo + 1] = index
+            at = at + 4
+          end
+          -- Then each topic's newest seq, and retention by count, so a hot topic never outgrows its limit between trims.
+          local trims = {}
+          local seen = {}
+          for i = n, 1, -1 do
+            local p = a + 5 + (i - 1) * 4
+            local topic = ARGV[p]
+            if not seen[topic] then
+              seen[topic] = true
+              local index = KEYS[k + i - 1]
+              redis.call('HSET', KEYS[3], topic, string.format('%d', first + i - 1))
+              local keep = tonumber(ARGV[p + 3])
+              if keep > 0 then
+                local excess = redis.call('ZCARD', index) - keep
+                if excess > 0 then
+                  local removed = redis.call('ZPOPMIN', index, excess)
+                  local through = 0
+                  for j = 1, #removed, 2 do
+                    redis.call('XDEL', KEYS[2], removed[j] .. '-0')
+                    through = tonumber(removed[j])
+                  end
+                  note_trim(channel, epoch, topic, through)
+                  trims[#trims + 1] = topic
+                  trims[#trims + 1] = string.format('%d', through)
+                end
+              end
+            end
+          end
+          if key then
+            undo.key = key
+            redis.call('HSET', key, 'hash', ARGV[a + 1], 'first', string.format('%d', first), 'time', time, 'drafts', ARGV[a + 3], 'epoch', epoch)
+            redis.call('ZADD', KEYS[5], ARGV[a + 2], key)
+          end
+          local reply = {'appended', string.format('%d', first)}
+          for i = 1, #trims do reply[#reply + 1] = trims[i] end
+          return reply
         end
-        if ARGV[5] == '1' then
-          redis.call('HSET', KEYS[5], 'hash', ARGV[6], 'first', string.format('%d', first), 'time', ARGV[4], 'drafts', ARGV[8], 'epoch', epoch)
-          redis.call('ZADD', KEYS[6], ARGV[7], KEYS[5])
+
+        local replies = {epoch, time}
+        local a = 7
+        local k = 6
+        local head = nil
+        for r = 1, requests do
+          local has_key = ARGV[a] == '1'
+          local n = tonumber(ARGV[a + 4])
+          local undo = {}
+          local ok, reply = pcall(append_one, a, k, has_key, undo)
+          if ok then
+            if reply[1] == 'appended' then head = tonumber(reply[2]) + n - 1 end
+          else
+            -- Undo this request only: its entries, its index members, its key, and the seqs it took.
+            -- (A count-retention trim it made stays: those events were past their topic's limit anyway.)
+            for i = 1, #undo, 2 do
+              redis.pcall('XDEL', KEYS[2], undo[i] .. '-0')
+              redis.pcall('ZREM', undo[i + 1], undo[i])
+            end
+            if undo.key then redis.pcall('DEL', undo.key) end
+            if undo.first then
+              -- The stream remembers its last id even after XDEL; set it back so the next request can take these seqs.
+              redis.pcall('HSET', KEYS[1], 'seq', string.format('%d', undo.first - 1))
+              if #undo > 0 then redis.pcall('XSETID', KEYS[2], string.format('%d-0', undo.first - 1)) end
+            end
+            local message = reply
+            if type(reply) == 'table' then message = reply.err or 'script error' end
+            reply = {'failed', tostring(message)}
+          end
+          replies[#replies + 1] = reply
+          a = a + 5 + n * 4
+          k = k + n
+          if has_key then k = k + 1 end
         end
-        redis.call('PUBLISH', ARGV[9], 'a|' .. epoch .. '|' .. string.format('%d', last))
-        local reply = {epoch, 'appended', string.format('%d', first), ARGV[4]}
-        for i = 1, #trims do reply[#reply + 1] = trims[i] end
-        return reply
+        if head then
+          redis.call('PUBLISH', channel, 'a|' .. epoch .. '|' .. string.format('%d', head))
+        end
+        return replies
         """;
 
     /// <summary>

@@ -28,6 +28,18 @@ public sealed class RedisStoreOptions
     public int FollowBatchSize { get; set; } = 1024;
 
     /// <summary>
+    /// Group commit: at most this many publish requests go to Redis in one script call. Requests that arrive while a
+    /// call is out wait for the next one, so under load many share a round trip. Default 256.
+    /// </summary>
+    public int AppendBatchMaxRequests { get; set; } = 256;
+
+    /// <summary>
+    /// Group commit: a script call carries at most about this many bytes of events (a single larger request still goes,
+    /// alone). Default 1 MiB.
+    /// </summary>
+    public int AppendBatchMaxBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// How often a node asks Redis for the head even without a notification, so a lost pub/sub message (a dropped
     /// connection) delays readers by at most this much. Default 1 s.
     /// </summary>
@@ -89,6 +101,11 @@ public sealed class RedisStoreOptions
         if (TailCacheSize < 16 || MaxScanRows < 1 || FollowBatchSize < 1)
         {
             throw new ArgumentException("Redis store sizes must be positive (TailCacheSize at least 16).");
+        }
+
+        if (AppendBatchMaxRequests < 1 || AppendBatchMaxBytes < 1024)
+        {
+            throw new ArgumentException("Switchboard:Redis:AppendBatchMaxRequests must be positive and AppendBatchMaxBytes at least 1024.");
         }
 
         if (HeadPollInterval <= TimeSpan.Zero || OperationTimeout <= TimeSpan.Zero)

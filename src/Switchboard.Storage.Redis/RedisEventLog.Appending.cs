@@ -1,0 +1,307 @@
+using System.Threading.Channels;
+using StackExchange.Redis;
+using Switchboard.Cursors;
+using Switchboard.Events;
+using Switchboard.Log;
+
+namespace Switchboard.Storage.Redis;
+
+/// <summary>
+/// Group commit: publish requests queue on the node, and one loop sends whatever is waiting as one script call, with
+/// at most one call in flight. While a call is out the next batch gathers, so under load many requests share one
+/// round trip and one notification, and alone a request goes out at once.
+/// </summary>
+public sealed partial class RedisEventLog
+{
+    private Channel<PendingAppend> _appends = null!;
+    private Task _committer = null!;
+    private long _scriptCalls;
+
+    /// <summary>Script calls the group commit has made: fewer than requests when requests shared calls.</summary>
+    internal long AppendScriptCalls => Interlocked.Read(ref _scriptCalls);
+
+    /// <summary>Requests queued for the next script call.</summary>
+    internal int QueuedAppends => _appends.Reader.Count;
+
+    private void StartCommitter()
+    {
+        // Bounded: when Redis is slower than the publishers, they wait here rather than queueing without limit.
+        _appends = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(_options.AppendBatchMaxRequests * 4)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _committer = Task.Run(CommitLoopAsync);
+    }
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
+    {
+        if (events.Count == 0)
+        {
+            return new AppendResult(AppendOutcome.Appended, []);
+        }
+
+        var pending = new PendingAppend(events, idempotency, cancellationToken);
+        try
+        {
+            await _appends.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(RedisEventLog));
+        }
+
+        // Once queued the request is committed or refused by the loop; cancelling stops the wait, and a request not yet
+        // sent is dropped from its batch.
+        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CommitLoopAsync()
+    {
+        var reader = _appends.Reader;
+        var batch = new List<PendingAppend>(_options.AppendBatchMaxRequests);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            long bytes = 0;
+            while (batch.Count < _options.AppendBatchMaxRequests && reader.TryPeek(out var next))
+            {
+                if (batch.Count > 0 && bytes + next.Bytes > _options.AppendBatchMaxBytes)
+                {
+                    break;
+                }
+
+                reader.TryRead(out _);
+                if (next.Cancellation.IsCancellationRequested)
+                {
+                    next.Completion.TrySetCanceled(next.Cancellation);
+                    continue;
+                }
+
+                batch.Add(next);
+                bytes += next.Bytes;
+            }
+
+            if (batch.Count > 0)
+            {
+                await CommitAsync(batch).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<PendingAppend> batch)
+    {
+        try
+        {
+            var state = Volatile.Read(ref _state);
+            var time = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var (keys, args) = BuildBatch(batch, state.Epoch, time);
+            Interlocked.Increment(ref _scriptCalls);
+            RedisResult[] reply;
+            try
+            {
+                reply = (RedisResult[])(await _redis.Database.ScriptEvaluateAsync(RedisScripts.AppendBatch, keys, args).ConfigureAwait(false))!;
+            }
+            catch (RedisException ex)
+            {
+                // Every request of this call is told at once and may retry (with its Idempotency-Key) on any node.
+                LogAppendFailed(_logger, ex);
+                var unavailable = Unavailable(ex);
+                foreach (var pending in batch)
+                {
+                    pending.Completion.TrySetException(unavailable);
+                }
+
+                return;
+            }
+
+            var epoch = (string)reply[0]!;
+            if (epoch != state.Epoch)
+            {
+                // Redis lost its history since this node last looked: adopt the new epoch before handing out its seqs.
+                await RefreshAsync().ConfigureAwait(false);
+            }
+
+            Complete(batch, reply, epoch, DateTimeOffset.FromUnixTimeMilliseconds((long)reply[1]));
+        }
+        catch (Exception ex)
+        {
+            LogAppendFailed(_logger, ex);
+            var failure = ex is RedisException redis ? Unavailable(redis) : ex;
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(failure);
+            }
+        }
+    }
+
+    private (RedisKey[] Keys, RedisValue[] Args) BuildBatch(List<PendingAppend> batch, string epoch, long time)
+    {
+        int keyCount = 5, argCount = 6;
+        foreach (var pending in batch)
+        {
+            keyCount += pending.Events.Count + (pending.Idempotency is null ? 0 : 1);
+            argCount += 5 + (pending.Events.Count * 4);
+        }
+
+        var keys = new RedisKey[keyCount];
+        var args = new RedisValue[argCount];
+        keys[0] = _meta;
+        keys[1] = _log;
+        keys[2] = _topicsKey;
+        keys[3] = _trimmed;
+        keys[4] = _keyExpiry;
+        args[0] = Cursor.NewEpoch();
+        args[1] = epoch;
+        args[2] = HeadSeq;
+        args[3] = time;
+        args[4] = _channel.ToString();
+        args[5] = batch.Count;
+        int k = 5, a = 6;
+        foreach (var pending in batch)
+        {
+            var idempotency = pending.Idempotency;
+            if (idempotency is not null)
+            {
+                keys[k++] = _redis.Key("idempotency:" + idempotency.Key);
+            }
+
+            args[a++] = idempotency is null ? "0" : "1";
+            args[a++] = idempotency?.RequestHash ?? [];
+            args[a++] = idempotency?.ExpiresAt.ToUnixTimeMilliseconds() ?? 0;
+            args[a++] = idempotency is null ? RedisValue.EmptyString : EncodeDrafts(pending.Events);
+            args[a++] = pending.Events.Count;
+            foreach (var draft in pending.Events)
+            {
+                keys[k++] = TopicIndex(draft.Topic);
+                args[a++] = draft.Topic;
+                args[a++] = draft.Type;
+                args[a++] = draft.Data;
+                args[a++] = _retention?.RuleFor(draft.Topic).MaxEventsPerTopic ?? 0;
+            }
+        }
+
+        return (keys, args);
+    }
+
+    /// <summary>
+    /// Answers each request of a committed batch, then adds the batch's new events to the ring and moves the head once,
+    /// so the node's readers are woken once per batch rather than once per request.
+    /// </summary>
+    private void Complete(List<PendingAppend> batch, RedisResult[] reply, string epoch, DateTimeOffset time)
+    {
+        var trimState = Volatile.Read(ref _state);
+        var appended = new List<EventRecord>();
+        var answers = new AppendResult[batch.Count];
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var pending = batch[r];
+            var result = (RedisResult[])reply[2 + r]!;
+            switch ((string)result[0]!)
+            {
+                case "conflict":
+                    answers[r] = new AppendResult(AppendOutcome.Conflict, []);
+                    break;
+                case "replayed":
+                    answers[r] = new AppendResult(AppendOutcome.Replayed,
+                        DecodeDrafts(epoch, (long)result[1], DateTimeOffset.FromUnixTimeMilliseconds((long)result[2]), (byte[])result[3]!));
+                    break;
+                case "appended":
+                    // The script reports the topics its count retention trimmed; learn them now rather than from the notification.
+                    for (var i = 2; i + 1 < result.Length && trimState.Epoch == epoch; i += 2)
+                    {
+                        var through = (long)result[i + 1];
+                        trimState.Topics.Trimmed((string)result[i]!, through);
+                        NoteMaxTrimmed(trimState, through);
+                    }
+
+                    var first = (long)result[1];
+                    var records = new EventRecord[pending.Events.Count];
+                    for (var i = 0; i < records.Length; i++)
+                    {
+                        var draft = pending.Events[i];
+                        records[i] = new EventRecord(epoch, first + i, draft.Topic, draft.Type, time, draft.Data.ToArray());
+                    }
+
+                    appended.AddRange(records);
+                    answers[r] = new AppendResult(AppendOutcome.Appended, records);
+                    break;
+                default:
+                    var message = (string?)result[1] ?? "";
+                    LogAppendRefused(_logger, message);
+                    pending.Completion.TrySetException(Refused(message));
+                    break;
+            }
+        }
+
+        var current = Volatile.Read(ref _state);
+        if (appended.Count > 0 && current.Epoch == epoch)
+        {
+            // Appended requests of one batch took consecutive seqs (a failed one gave its seqs back), so the batch is one run.
+            var first = appended[0].Seq;
+            var last = appended[^1].Seq;
+            lock (_gate)
+            {
+                foreach (var record in appended)
+                {
+                    current.Ring.Add(record);
+                }
+
+                // When nothing from other nodes is missing before these, the follower need not fetch them again.
+                if (_fetched == first - 1)
+                {
+                    _fetched = last;
+                }
+            }
+
+            Advance(last);
+        }
+
+        for (var r = 0; r < batch.Count; r++)
+        {
+            if (answers[r] is { } answer)
+            {
+                batch[r].Completion.TrySetResult(answer);
+            }
+        }
+    }
+
+    /// <summary>Redis refused one request of a batch; the others committed. Out of memory is a full store, anything else a fault.</summary>
+    private static Problems.SwitchboardException Refused(string message) => message.StartsWith("OOM", StringComparison.Ordinal)
+        ? Problems.StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the append: {message}"))
+        : Problems.StoreProblems.Unavailable($"The hub's Redis store refused the append ({message}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");
+
+    private async Task StopCommitterAsync()
+    {
+        _appends.Writer.TryComplete();
+        await _committer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>A publish request waiting for its batch.</summary>
+    private sealed class PendingAppend(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency, CancellationToken cancellation)
+    {
+        public IReadOnlyList<EventDraft> Events { get; } = events;
+
+        public IdempotencyRequest? Idempotency { get; } = idempotency;
+
+        public CancellationToken Cancellation { get; } = cancellation;
+
+        // Continuations run off the commit loop, so one slow publisher never holds up the next batch.
+        public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>What the request adds to the script call, roughly: its events, twice with a key (the replay copy).</summary>
+        public long Bytes { get; } = EstimateBytes(events, idempotency is not null);
+
+        private static long EstimateBytes(IReadOnlyList<EventDraft> events, bool keyed)
+        {
+            long bytes = 64;
+            foreach (var draft in events)
+            {
+                bytes += draft.Data.Length + draft.Topic.Length + draft.Type.Length + 32;
+            }
+
+            return keyed ? bytes * 2 : bytes;
+        }
+    }
+}
