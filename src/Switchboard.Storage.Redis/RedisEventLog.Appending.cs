@@ -191,13 +191,22 @@ public sealed partial class RedisEventLog
     /// </summary>
     private void Complete(List<PendingAppend> batch, RedisResult[] reply, string epoch, DateTimeOffset time)
     {
+        // The script reports the topics its count retention trimmed; learn them now rather than from the notification.
         var trimState = Volatile.Read(ref _state);
+        var trims = (RedisResult[])reply[2]!;
+        for (var i = 0; i + 1 < trims.Length && trimState.Epoch == epoch; i += 2)
+        {
+            var through = (long)trims[i + 1];
+            trimState.Topics.Trimmed((string)trims[i]!, through);
+            NoteMaxTrimmed(trimState, through);
+        }
+
         var appended = new List<EventRecord>();
         var answers = new AppendResult[batch.Count];
         for (var r = 0; r < batch.Count; r++)
         {
             var pending = batch[r];
-            var result = (RedisResult[])reply[2 + r]!;
+            var result = (RedisResult[])reply[3 + r]!;
             switch ((string)result[0]!)
             {
                 case "conflict":
@@ -208,14 +217,6 @@ public sealed partial class RedisEventLog
                         DecodeDrafts(epoch, (long)result[1], DateTimeOffset.FromUnixTimeMilliseconds((long)result[2]), (byte[])result[3]!));
                     break;
                 case "appended":
-                    // The script reports the topics its count retention trimmed; learn them now rather than from the notification.
-                    for (var i = 2; i + 1 < result.Length && trimState.Epoch == epoch; i += 2)
-                    {
-                        var through = (long)result[i + 1];
-                        trimState.Topics.Trimmed((string)result[i]!, through);
-                        NoteMaxTrimmed(trimState, through);
-                    }
-
                     var first = (long)result[1];
                     var records = new EventRecord[pending.Events.Count];
                     for (var i = 0; i < records.Length; i++)

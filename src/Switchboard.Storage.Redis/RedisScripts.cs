@@ -37,12 +37,15 @@ internal static class RedisScripts
     /// checked once, then each request runs in order under <c>pcall</c>, so a request that fails (a key of the wrong
     /// type) is undone and fails alone while the others commit. Requests run one after another inside the atomic
     /// script, so an idempotency key repeated within one batch replays or conflicts exactly as across batches.
+    /// After the requests, each topic the batch touched gets its newest seq and its count retention once: a topic may
+    /// run over its limit by a 64th before it is cut back to the limit in one step, so a hot topic at its limit costs
+    /// one trim per many events rather than one per event.
     /// KEYS: meta, log, topics, trimmed, idempotency expiry set, then per request its idempotency key (only when it has
     /// one) followed by one topic index per event.
     /// ARGV: candidate epoch, expected epoch, node head, time ms, channel, request count, then per request:
     /// has key (0/1), request hash, key expiry ms, drafts blob, event count, then per event: topic, type, data, keep
     /// (0 = no count limit).
-    /// Returns {epoch, time ms, then per request one of: {'appended', first seq, topic and trimmed-through pairs...} |
+    /// Returns {epoch, time ms, {topic and trimmed-through pairs}, then per request one of: {'appended', first seq} |
     /// {'replayed', first seq, time ms, drafts blob} | {'conflict'} | {'failed', message}}.
     /// One notification of the new head goes out for the whole batch.
     /// </summary>
@@ -51,6 +54,8 @@ internal static class RedisScripts
         local time = ARGV[4]
         local channel = ARGV[5]
         local requests = tonumber(ARGV[6])
+        local touched = {}
+        local order = {}
 
         local function append_one(a, k, has_key, undo)
           local key = nil
@@ -70,7 +75,6 @@ internal static class RedisScripts
           local first = last - n + 1
           undo.first = first
           local at = a + 5
-          -- Events first: they are where a bad key fails, and nothing irreversible has happened yet.
           for i = 1, n do
             local member = string.format('%d', first + i - 1)
             local index = KEYS[k + i - 1]
@@ -80,44 +84,28 @@ internal static class RedisScripts
             undo[#undo + 1] = index
             at = at + 4
           end
-          -- Then each topic's newest seq, and retention by count, so a hot topic never outgrows its limit between trims.
-          local trims = {}
-          local seen = {}
-          for i = n, 1, -1 do
-            local p = a + 5 + (i - 1) * 4
-            local topic = ARGV[p]
-            if not seen[topic] then
-              seen[topic] = true
-              local index = KEYS[k + i - 1]
-              redis.call('HSET', KEYS[3], topic, string.format('%d', first + i - 1))
-              local keep = tonumber(ARGV[p + 3])
-              if keep > 0 then
-                local excess = redis.call('ZCARD', index) - keep
-                if excess > 0 then
-                  local removed = redis.call('ZPOPMIN', index, excess)
-                  local through = 0
-                  for j = 1, #removed, 2 do
-                    redis.call('XDEL', KEYS[2], removed[j] .. '-0')
-                    through = tonumber(removed[j])
-                  end
-                  note_trim(channel, epoch, topic, through)
-                  trims[#trims + 1] = topic
-                  trims[#trims + 1] = string.format('%d', through)
-                end
-              end
-            end
-          end
           if key then
             undo.key = key
             redis.call('HSET', key, 'hash', ARGV[a + 1], 'first', string.format('%d', first), 'time', time, 'drafts', ARGV[a + 3], 'epoch', epoch)
             redis.call('ZADD', KEYS[5], ARGV[a + 2], key)
           end
-          local reply = {'appended', string.format('%d', first)}
-          for i = 1, #trims do reply[#reply + 1] = trims[i] end
-          return reply
+          -- Only a request that committed marks its topics for the epilogue.
+          at = a + 5
+          for i = 1, n do
+            local topic = ARGV[at]
+            local entry = touched[topic]
+            if not entry then
+              entry = {index = KEYS[k + i - 1], keep = tonumber(ARGV[at + 3])}
+              touched[topic] = entry
+              order[#order + 1] = topic
+            end
+            entry.last = first + i - 1
+            at = at + 4
+          end
+          return {'appended', string.format('%d', first)}
         end
 
-        local replies = {epoch, time}
+        local replies = {epoch, time, {}}
         local a = 7
         local k = 6
         local head = nil
@@ -130,10 +118,9 @@ internal static class RedisScripts
             if reply[1] == 'appended' then head = tonumber(reply[2]) + n - 1 end
           else
             -- Undo this request only: its entries, its index members, its key, and the seqs it took.
-            -- (A count-retention trim it made stays: those events were past their topic's limit anyway.)
             for i = 1, #undo, 2 do
               redis.pcall('XDEL', KEYS[2], undo[i] .. '-0')
-              redis.pcall('ZREM', undo[i + 1], undo[i])
+              if undo[i + 1] then redis.pcall('ZREM', undo[i + 1], undo[i]) end
             end
             if undo.key then redis.pcall('DEL', undo.key) end
             if undo.first then
@@ -149,6 +136,31 @@ internal static class RedisScripts
           a = a + 5 + n * 4
           k = k + n
           if has_key then k = k + 1 end
+        end
+
+        local trims = replies[3]
+        for _, topic in ipairs(order) do
+          local entry = touched[topic]
+          redis.call('HSET', KEYS[3], topic, string.format('%d', entry.last))
+          if entry.keep > 0 then
+            local excess = redis.call('ZCARD', entry.index) - entry.keep
+            if excess > math.floor(entry.keep / 64) then
+              local removed = redis.call('ZPOPMIN', entry.index, excess)
+              local ids = {}
+              for j = 1, #removed, 2 do
+                ids[#ids + 1] = removed[j] .. '-0'
+                if #ids == 500 then
+                  redis.call('XDEL', KEYS[2], unpack(ids))
+                  ids = {}
+                end
+              end
+              if #ids > 0 then redis.call('XDEL', KEYS[2], unpack(ids)) end
+              local through = tonumber(removed[#removed - 1])
+              note_trim(channel, epoch, topic, through)
+              trims[#trims + 1] = topic
+              trims[#trims + 1] = string.format('%d', through)
+            end
+          end
         end
         if head then
           redis.call('PUBLISH', channel, 'a|' .. epoch .. '|' .. string.format('%d', head))

@@ -4,6 +4,7 @@ using StackExchange.Redis;
 using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Problems;
+using Switchboard.Retention;
 using Switchboard.Testing;
 using Switchboard.Topics;
 
@@ -192,8 +193,28 @@ public sealed class RedisGroupCommitTests(RedisFixture redis) : IClassFixture<Re
         Assert.Equal(["warm", "kept"], read.Select(e => e.Topic));
     }
 
-    private RedisEventLog Open() =>
-        new(new RedisConnection(new RedisStoreOptions { Configuration = redis.Server.Configuration, KeyPrefix = _prefix })) { OwnsConnection = true };
+    [Fact]
+    public async Task CountRetention_CutsATopicBackToItsLimit_OnceItIsMoreThanA64thOver()
+    {
+        // 128 kept: the topic may reach 130 (two over, a 64th), and the append that makes it 131 cuts it back to 128.
+        await using var log = Open(new RetentionPolicy(new RetentionOptions { MaxAge = null, MaxEventsPerTopic = 128 }));
+        for (var i = 0; i < 130; i++)
+        {
+            await log.AppendAsync([Draft("hot")]);
+        }
+
+        Assert.Equal(0, log.EarliestAfterSeq(TopicFilter.Parse("hot")));
+        Assert.Equal(130L, (long)await _admin.GetDatabase().SortedSetLengthAsync(_prefix + "topic:hot"));
+
+        await log.AppendAsync([Draft("hot")]);
+        Assert.Equal(3, log.EarliestAfterSeq(TopicFilter.Parse("hot")));
+        Assert.Equal(128L, (long)await _admin.GetDatabase().SortedSetLengthAsync(_prefix + "topic:hot"));
+        Assert.Equal(128L, (long)await _admin.GetDatabase().StreamLengthAsync(_prefix + "log"));
+        Assert.Equal(3, Assert.IsType<LogGap>((await log.ReadAsync(TopicFilter.Parse("hot"), 0, 10)).Gap).RestartAfterSeq);
+    }
+
+    private RedisEventLog Open(RetentionPolicy? retention = null) =>
+        new(new RedisConnection(new RedisStoreOptions { Configuration = redis.Server.Configuration, KeyPrefix = _prefix }), retention) { OwnsConnection = true };
 
     private static EventDraft Draft(string topic, string json = "{}") => new(topic, "message", Encoding.UTF8.GetBytes(json));
 
