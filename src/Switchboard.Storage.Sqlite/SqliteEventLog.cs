@@ -237,6 +237,18 @@ public sealed partial class SqliteEventLog : IEventLog
     }
 
     /// <summary>
+    /// Runs <paramref name="write"/> and appends <paramref name="events"/> in one savepoint of the writer's next group
+    /// commit: other state in this file (a job row) and the events that announce its change are stored together or not
+    /// at all, in one writer round trip. If the write throws, neither happens and the exception reaches the caller.
+    /// </summary>
+    internal async Task<AppendResult> ExecuteWriteAndAppendAsync(Action<SqliteTransaction> write, IReadOnlyList<EventDraft> events, CancellationToken cancellationToken = default)
+    {
+        var operation = new ExternalWriteOperation(write, events);
+        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        return (AppendResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Test hook: caps the file at <paramref name="pages"/> pages on the writer's connection (SQLite never goes below the
     /// current size, so a small number means "no growth from here"), the way a full disk refuses growth. Returns the cap in force.
     /// </summary>
@@ -369,7 +381,7 @@ public sealed partial class SqliteEventLog : IEventLog
                         results[i] = Trim(transaction, trim, trimmed);
                         break;
                     case ExternalWriteOperation external:
-                        results[i] = RunExternal(transaction, external, i);
+                        results[i] = RunExternal(transaction, external, i, time, insertEvent, findKey, insertKey, appended, ref nextSeq);
                         break;
                 }
             }
@@ -506,21 +518,33 @@ public sealed partial class SqliteEventLog : IEventLog
         return new AppendResult(AppendOutcome.Appended, records);
     }
 
-    private static object RunExternal(SqliteTransaction transaction, ExternalWriteOperation external, int index)
+    private object RunExternal(SqliteTransaction transaction, ExternalWriteOperation external, int index, DateTimeOffset time,
+        SqliteCommand insertEvent, SqliteCommand findKey, SqliteCommand insertKey, List<EventRecord> appended, ref long nextSeq)
     {
         var savepoint = "external" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var seqBefore = nextSeq;
+        var appendedBefore = appended.Count;
         transaction.Save(savepoint);
         try
         {
             external.Write(transaction);
+            object result = true;
+            if (external.Events is { } events)
+            {
+                // The write's events commit with it, in the same savepoint: both or neither.
+                result = Append(new AppendOperation(events, null), time, insertEvent, findKey, insertKey, appended, ref nextSeq);
+            }
+
             transaction.Release(savepoint);
-            return true;
+            return result;
         }
         catch (Exception ex)
         {
             // Only this operation's changes roll back; the appends in the same commit are not its hostages.
             // If the rollback itself fails (SQLite already aborted the transaction, as it does on SQLITE_FULL), the
             // whole batch fails, with the write's own error rather than the rollback's.
+            nextSeq = seqBefore;
+            appended.RemoveRange(appendedBefore, appended.Count - appendedBefore);
             try
             {
                 transaction.Rollback(savepoint);
@@ -687,9 +711,12 @@ public sealed partial class SqliteEventLog : IEventLog
         public IdempotencyRequest? Idempotency { get; } = idempotency;
     }
 
-    private sealed class ExternalWriteOperation(Action<SqliteTransaction> write) : WriteOperation
+    private sealed class ExternalWriteOperation(Action<SqliteTransaction> write, IReadOnlyList<EventDraft>? events = null) : WriteOperation
     {
         public Action<SqliteTransaction> Write { get; } = write;
+
+        /// <summary>Events appended in the write's savepoint, or null for a write alone.</summary>
+        public IReadOnlyList<EventDraft>? Events { get; } = events;
     }
 
     private sealed class TrimOperation(RetentionPolicy policy, DateTimeOffset now) : WriteOperation

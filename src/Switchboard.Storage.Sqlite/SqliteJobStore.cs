@@ -7,7 +7,7 @@ namespace Switchboard.Storage.Sqlite;
 /// Jobs in the hub's SQLite file, next to the log. Writes go through the log's writer thread when there is a log
 /// (one writer per file, no contention for SQLite's write lock); reads use pooled connections.
 /// </summary>
-public sealed class SqliteJobStore : IJobStore
+public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
 {
     private const string Columns = "id, type, status, progress, input, result, error, attempts, max_attempts, idempotency_key, created_at, updated_at, available_at, version, lease_id, lease_expires_at, lease_worker";
 
@@ -87,36 +87,45 @@ public sealed class SqliteJobStore : IJobStore
             return;
         }
 
-        await _file.WriteAsync(transaction =>
+        await _file.WriteAsync(transaction => Write(transaction, changes), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public bool CommitsWith(Switchboard.Log.IEventLog log) => _file.Log is { } own && ReferenceEquals(own, log);
+
+    /// <inheritdoc />
+    public Task<Switchboard.Log.AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken = default) =>
+        _file.WriteAndAppendAsync(transaction => Write(transaction, changes), events, cancellationToken);
+
+    private static void Write(SqliteTransaction transaction, IReadOnlyList<JobChange> changes)
+    {
+        using var save = transaction.Connection!.CreateCommand();
+        save.Transaction = transaction;
+        save.CommandText = $"""
+            INSERT OR REPLACE INTO jobs ({Columns})
+            VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker)
+            """;
+        using var delete = transaction.Connection!.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandText = "DELETE FROM jobs WHERE id = $id";
+        foreach (var change in changes)
         {
-            using var save = transaction.Connection!.CreateCommand();
-            save.Transaction = transaction;
-            save.CommandText = $"""
-                INSERT OR REPLACE INTO jobs ({Columns})
-                VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker)
-                """;
-            using var delete = transaction.Connection!.CreateCommand();
-            delete.Transaction = transaction;
-            delete.CommandText = "DELETE FROM jobs WHERE id = $id";
-            foreach (var change in changes)
+            switch (change)
             {
-                switch (change)
-                {
-                    case JobSaved { Job: var job }:
-                        save.Parameters.Clear();
-                        AddParameters(save.Parameters, job);
-                        save.ExecuteNonQuery();
-                        break;
-                    case JobDeleted { JobId: var id }:
-                        delete.Parameters.Clear();
-                        delete.Parameters.AddWithValue("$id", id);
-                        delete.ExecuteNonQuery();
-                        break;
-                    default:
-                        throw new ArgumentException($"Unknown change {change.GetType().Name}.", nameof(changes));
-                }
+                case JobSaved { Job: var job }:
+                    save.Parameters.Clear();
+                    AddParameters(save.Parameters, job);
+                    save.ExecuteNonQuery();
+                    break;
+                case JobDeleted { JobId: var id }:
+                    delete.Parameters.Clear();
+                    delete.Parameters.AddWithValue("$id", id);
+                    delete.ExecuteNonQuery();
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown change {change.GetType().Name}.", nameof(changes));
             }
-        }, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />

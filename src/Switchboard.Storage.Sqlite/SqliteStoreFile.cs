@@ -75,6 +75,14 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
         }
     }
 
+    /// <summary>The log whose group commits this file's writes join, or null when the file writes on its own connection.</summary>
+    public SqliteEventLog? Log => _log;
+
+    /// <summary>Runs <paramref name="write"/> and appends <paramref name="events"/> in one savepoint of the log's group commit.</summary>
+    public Task<Switchboard.Log.AppendResult> WriteAndAppendAsync(Action<SqliteTransaction> write, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken) =>
+        (_log ?? throw new InvalidOperationException("Only a store in the log's file commits with the log."))
+            .ExecuteWriteAndAppendAsync(write, events, cancellationToken);
+
     /// <summary>Adds a column a newer version of a store needs to a table an older version created.</summary>
     public void AddColumnIfMissing(string table, string column, string definition)
     {

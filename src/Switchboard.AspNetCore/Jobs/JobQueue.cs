@@ -29,6 +29,9 @@ internal sealed partial class JobQueue : BackgroundService
 
     private readonly IJobStore _store;
     private readonly IEventLog _log;
+
+    // Set when the store commits with the log: a change and its event are then one transaction and one round trip.
+    private readonly IJobStoreWithEvents? _storeWithEvents;
     private readonly IOptionsMonitor<SwitchboardOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<JobQueue> _logger;
@@ -49,6 +52,7 @@ internal sealed partial class JobQueue : BackgroundService
         metrics.Meter.CreateObservableGauge("switchboard.jobs.queue.depth", ObserveQueues, "{job}", "Jobs waiting to be claimed, by queue (the job type).");
         _store = store;
         _log = log;
+        _storeWithEvents = store is IJobStoreWithEvents withEvents && withEvents.CommitsWith(log) ? withEvents : null;
         _options = options;
         _time = time;
         _logger = logger;
@@ -222,8 +226,7 @@ internal sealed partial class JobQueue : BackgroundService
             UpdatedAt = now,
             AvailableAt = now,
         };
-        await _store.ApplyAsync([new JobSaved(job) { Expected = JobPrecondition.New }], CancellationToken.None).ConfigureAwait(false);
-        await AppendAsync([Event(job, "job.queued")]).ConfigureAwait(false);
+        await ApplyAndAppendAsync([new JobSaved(job) { Expected = JobPrecondition.New }], [Event(job, "job.queued")]).ConfigureAwait(false);
         lock (_lock)
         {
             var entry = new Entry(job, ++_order);
@@ -317,17 +320,22 @@ internal sealed partial class JobQueue : BackgroundService
     public async Task<JobClaim?> ClaimAsync(string type, string? worker, TimeSpan leaseDuration, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         var started = _time.GetTimestamp();
+        TypeQueue queue;
+        lock (_lock)
+        {
+            queue = QueueFor(type);
+        }
+
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Task available;
+            LinkedListNode<TaskCompletionSource>? waiter = null;
             Entry? candidate = null;
             var untilNext = TimeSpan.MaxValue;
             var now = _time.GetUtcNow();
+            var remaining = wait - _time.GetElapsedTime(started);
             lock (_lock)
             {
-                var queue = QueueFor(type);
-                available = queue.Available.Next;
                 if (queue.Ready.Min is { } first)
                 {
                     if (first.Job.AvailableAt <= now)
@@ -341,6 +349,17 @@ internal sealed partial class JobQueue : BackgroundService
                         untilNext = first.Job.AvailableAt - now;
                     }
                 }
+
+                if (candidate is null && remaining > TimeSpan.Zero)
+                {
+                    // Joined under the lock that guards the queue, so a job enqueued after this check wakes this claimer.
+                    waiter = queue.Waiters.Join();
+                }
+                else if (candidate is null && queue.Ready.Count > 0)
+                {
+                    // Leaving with a job still in line (due later): hand the news to the next claimer, who may wait longer.
+                    queue.Waiters.WakeOne();
+                }
             }
 
             if (candidate is not null)
@@ -353,16 +372,26 @@ internal sealed partial class JobQueue : BackgroundService
                 continue;
             }
 
-            var remaining = wait - _time.GetElapsedTime(started);
-            if (remaining <= TimeSpan.Zero)
+            if (waiter is null)
             {
                 return null;
             }
 
             var delay = remaining < untilNext ? remaining : untilNext;
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await Task.WhenAny(available, Task.Delay(delay, _time, stop.Token)).ConfigureAwait(false);
-            await stop.CancelAsync().ConfigureAwait(false);
+            using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                await Task.WhenAny(waiter.Value.Task, Task.Delay(delay, _time, stop.Token)).ConfigureAwait(false);
+                await stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            lock (_lock)
+            {
+                if (queue.Waiters.Leave(waiter) && cancellationToken.IsCancellationRequested)
+                {
+                    // Woken, but going away without looking: the job that woke this claimer must wake another.
+                    queue.Waiters.WakeOne();
+                }
+            }
         }
     }
 
@@ -590,7 +619,7 @@ internal sealed partial class JobQueue : BackgroundService
         try
         {
             // Not cancellable: once the store has the change, its event and the memory must follow.
-            await _store.ApplyAsync([new JobSaved(next) { Expected = JobPrecondition.Of(entry.Job) }], CancellationToken.None).ConfigureAwait(false);
+            await ApplyAndAppendAsync([new JobSaved(next) { Expected = JobPrecondition.Of(entry.Job) }], events).ConfigureAwait(false);
         }
         catch (JobConflictException)
         {
@@ -598,8 +627,24 @@ internal sealed partial class JobQueue : BackgroundService
             throw;
         }
 
-        await AppendAsync(events).ConfigureAwait(false);
         Show(entry, next);
+    }
+
+    /// <summary>
+    /// Stores a change and appends its events: in one commit when the store shares the log's, else the change first (the
+    /// stored job is the truth) and then its events. Not cancellable: once the store has the change, its event must follow.
+    /// </summary>
+    private async Task ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<EventDraft> events)
+    {
+        if (_storeWithEvents is null || events.Count == 0)
+        {
+            await _store.ApplyAsync(changes, CancellationToken.None).ConfigureAwait(false);
+            await AppendAsync(events).ConfigureAwait(false);
+            return;
+        }
+
+        await _storeWithEvents.ApplyAndAppendAsync(changes, events, CancellationToken.None).ConfigureAwait(false);
+        CountPublished(events);
     }
 
     /// <summary>
@@ -739,16 +784,21 @@ internal sealed partial class JobQueue : BackgroundService
         try
         {
             await _log.AppendAsync(events, null, CancellationToken.None).ConfigureAwait(false);
-            _metrics.Published(events.Count);
-            foreach (var draft in events)
-            {
-                _metrics.JobEvent(draft.Type);
-            }
+            CountPublished(events);
         }
         catch (Exception ex)
         {
             // The stored job is the truth; followers of the topic miss this event, pollers of the job do not.
             LogEventFailed(_logger, events[0].Topic, ex);
+        }
+    }
+
+    private void CountPublished(IReadOnlyList<EventDraft> events)
+    {
+        _metrics.Published(events.Count);
+        foreach (var draft in events)
+        {
+            _metrics.JobEvent(draft.Type);
         }
     }
 
@@ -782,6 +832,15 @@ internal sealed partial class JobQueue : BackgroundService
     private IEnumerable<Measurement<long>> ObserveQueues() =>
         QueueDepths().Select(static q => new Measurement<long>(q.Depth, new KeyValuePair<string, object?>("queue", q.Queue)));
 
+    /// <summary>Claimers waiting for a job of <paramref name="type"/>, for tests.</summary>
+    internal int WaitingClaimers(string type)
+    {
+        lock (_lock)
+        {
+            return QueueFor(type).Waiters.Count;
+        }
+    }
+
     /// <summary>Unfinished jobs, for tests and metrics.</summary>
     public int UnfinishedCount
     {
@@ -800,7 +859,7 @@ internal sealed partial class JobQueue : BackgroundService
         entry.QueueKey = (entry.Job.AvailableAt, entry.Job.CreatedAt, entry.Order);
         entry.InQueue = true;
         queue.Ready.Add(entry);
-        queue.Available.Notify();
+        queue.Waiters.WakeOne();
     }
 
     private TypeQueue QueueFor(string type)
@@ -854,7 +913,41 @@ internal sealed partial class JobQueue : BackgroundService
     {
         public SortedSet<Entry> Ready { get; } = new(Comparer<Entry>.Create(static (a, b) => a.QueueKey.CompareTo(b.QueueKey)));
 
-        public BroadcastSignal Available { get; } = new();
+        public ClaimWaiters Waiters { get; } = new();
+    }
+
+    /// <summary>
+    /// The claimers waiting for a job of one type, oldest first. A new job wakes one of them rather than all: the others
+    /// would only find the queue empty again. Used under the queue's lock.
+    /// </summary>
+    private sealed class ClaimWaiters
+    {
+        private readonly LinkedList<TaskCompletionSource> _waiting = new();
+
+        public int Count => _waiting.Count;
+
+        public LinkedListNode<TaskCompletionSource> Join() => _waiting.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        public void WakeOne()
+        {
+            if (_waiting.First is { } first)
+            {
+                _waiting.RemoveFirst();
+                first.Value.TrySetResult();
+            }
+        }
+
+        /// <summary>Leaves the line; true when the claimer had been woken.</summary>
+        public bool Leave(LinkedListNode<TaskCompletionSource> node)
+        {
+            if (node.List is null)
+            {
+                return true;
+            }
+
+            _waiting.Remove(node);
+            return false;
+        }
     }
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Jobs loaded: {Unfinished} unfinished")]

@@ -61,3 +61,17 @@ public sealed class JobConflictException(string jobId) : Exception($"Job {jobId}
 
 /// <summary>Removes the job.</summary>
 public sealed record JobDeleted(string JobId) : JobChange;
+
+/// <summary>
+/// A job store whose commits include the event log's appends (the SQLite store in the log's file): a job change and the
+/// <c>jobs.{id}</c> events that announce it are one transaction, so a change is never stored without its event, and the
+/// pair costs one writer round trip.
+/// </summary>
+public interface IJobStoreWithEvents
+{
+    /// <summary>Whether this store's commits are <paramref name="log"/>'s.</summary>
+    bool CommitsWith(Switchboard.Log.IEventLog log);
+
+    /// <summary>Applies the changes and appends the events in one commit: both or neither.</summary>
+    Task<Switchboard.Log.AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken = default);
+}

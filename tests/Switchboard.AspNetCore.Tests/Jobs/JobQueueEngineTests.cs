@@ -1,0 +1,171 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Switchboard.AspNetCore.Jobs;
+using Switchboard.Jobs;
+using Switchboard.Log;
+using Switchboard.Metrics;
+using Switchboard.Storage.Sqlite;
+using Switchboard.Testing;
+using Switchboard.Topics;
+
+namespace Switchboard.AspNetCore.Tests.Jobs;
+
+/// <summary>
+/// The job engine without a server: who a new job wakes, and what a job change costs the SQLite writer. Time is a
+/// <see cref="FakeTimeProvider"/> that never moves, so every claim wait lasts until a job wakes it.
+/// </summary>
+public sealed class JobQueueEngineTests : IAsyncDisposable
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan LongWait = TimeSpan.FromMinutes(5);
+    private readonly FakeTimeProvider _time = new();
+    private readonly SwitchboardMetrics _metrics = new();
+    private readonly TempDirectory _directory = new();
+    private readonly List<IAsyncDisposable> _disposables = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var disposable in Enumerable.Reverse(_disposables))
+        {
+            await disposable.DisposeAsync();
+        }
+
+        _metrics.Dispose();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public async Task ANewJob_WakesOneWaitingClaimer_OfItsTypeOnly()
+    {
+        var queue = InMemoryQueue();
+        var claimers = Enumerable.Range(0, 5).Select(_ => queue.ClaimAsync("resize", null, Lease, LongWait)).ToList();
+        var other = queue.ClaimAsync("email", null, Lease, LongWait);
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 5 && queue.WaitingClaimers("email") == 1, "six claimers waiting");
+
+        var (job, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+
+        var first = await Task.WhenAny(claimers).WaitAsync(Waiting.DefaultTimeout);
+        Assert.Equal(job.Id, (await first)!.Job.Id);
+        // The job woke one claimer: the other four are still in line, untouched, and the other type's claimer too.
+        Assert.Equal(4, queue.WaitingClaimers("resize"));
+        Assert.Equal(1, queue.WaitingClaimers("email"));
+        Assert.Equal(1, claimers.Count(c => c.IsCompleted));
+        Assert.False(other.IsCompleted);
+    }
+
+    [Fact]
+    public async Task ThreeJobs_WakeThreeClaimers_EachWithItsOwnJob()
+    {
+        var queue = InMemoryQueue();
+        var claimers = Enumerable.Range(0, 5).Select(_ => queue.ClaimAsync("resize", null, Lease, LongWait)).ToList();
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 5, "five claimers waiting");
+
+        var jobs = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            jobs.Add((await queue.SubmitAsync("resize", "{}", 3, null)).Job.Id);
+        }
+
+        await Waiting.UntilAsync(() => claimers.Count(c => c.IsCompleted) == 3, "three claims");
+        var claimed = claimers.Where(c => c.IsCompleted).Select(c => c.Result!.Job.Id).Order().ToList();
+        Assert.Equal(jobs.Order(), claimed);
+        Assert.Equal(2, queue.WaitingClaimers("resize"));
+    }
+
+    [Fact]
+    public async Task AClaimerThatGivesUp_LeavesTheLine_AndTheJobGoesToTheNext()
+    {
+        var queue = InMemoryQueue();
+        using var cancel = new CancellationTokenSource();
+        var leaving = queue.ClaimAsync("resize", null, Lease, LongWait, cancel.Token);
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 1, "the first claimer waiting");
+        var staying = queue.ClaimAsync("resize", null, Lease, LongWait);
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 2, "two claimers waiting");
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving).Within();
+        Assert.Equal(1, queue.WaitingClaimers("resize"));
+
+        var (job, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        Assert.Equal(job.Id, (await staying.WaitAsync(Waiting.DefaultTimeout))!.Job.Id);
+    }
+
+    [Fact]
+    public async Task OnSqlite_EachJobChange_IsOneCommit_WithItsEvent()
+    {
+        var log = Track(new SqliteEventLog(new SqliteEventLogOptions { Path = Path.Combine(_directory.Path, "hub.db") }, _time));
+        var store = Track(new SqliteJobStore(log, Path.Combine(_directory.Path, "hub.db")));
+        var queue = Queue(store, log);
+
+        var commits = log.CommitCount;
+        var (job, _) = await queue.SubmitAsync("resize", "{\"w\":1}", 3, null);
+        Assert.Equal(commits + 1, log.CommitCount);
+
+        var claim = await queue.ClaimAsync("resize", "w1", Lease, TimeSpan.Zero);
+        Assert.NotNull(claim);
+        Assert.Equal(commits + 2, log.CommitCount);
+
+        await queue.ProgressAsync(job.Id, claim.Lease.Id, 50, null, Lease);
+        Assert.Equal(commits + 3, log.CommitCount);
+
+        await queue.CompleteAsync(job.Id, claim.Lease.Id, "{\"ok\":true}");
+        Assert.Equal(commits + 4, log.CommitCount);
+
+        // Each commit stored the row and appended its event: the store and the log agree on every step.
+        var events = await log.ReadAsync(TopicFilter.Parse(JobQueue.TopicFor(job.Id)), 0, 10);
+        Assert.Equal(["job.queued", "job.running", "job.progress", "job.succeeded"], events.Events.Select(e => e.Type));
+        var stored = await store.GetAsync(job.Id);
+        Assert.Equal(JobStatus.Succeeded, stored!.Status);
+    }
+
+    [Fact]
+    public async Task OnSqlite_AChangeThatFailsToStore_AppendsNoEvent()
+    {
+        var log = Track(new SqliteEventLog(new SqliteEventLogOptions { Path = Path.Combine(_directory.Path, "hub.db") }, _time));
+        var head = log.HeadSeq;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => log.ExecuteWriteAndAppendAsync(
+            _ => throw new InvalidOperationException("the row cannot be written"),
+            [new Switchboard.Events.EventDraft("jobs.x", "job.queued", "{}"u8.ToArray())]));
+        var after = await log.AppendAsync([new Switchboard.Events.EventDraft("other", "message", "{}"u8.ToArray())]);
+
+        // Nothing of the failed change exists, and the seq it would have taken goes to the next append.
+        Assert.Equal(head + 1, after.Events[0].Seq);
+        Assert.Empty((await log.ReadAsync(TopicFilter.Parse("jobs.x"), 0, 10)).Events);
+    }
+
+    private JobQueue InMemoryQueue() => Queue(new InMemoryJobStore(), new InMemoryEventLog(_time));
+
+    private JobQueue Queue(IJobStore store, IEventLog log)
+    {
+        var queue = new JobQueue(store, log, new FixedOptions(new SwitchboardOptions()), _time, NullLogger<JobQueue>.Instance, _metrics);
+        _disposables.Add(new Disposer(queue.Dispose));
+        return queue;
+    }
+
+    private T Track<T>(T disposable)
+        where T : IAsyncDisposable
+    {
+        _disposables.Add(disposable);
+        return disposable;
+    }
+
+    private sealed class Disposer(Action dispose) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+    {
+        public SwitchboardOptions CurrentValue => value;
+
+        public SwitchboardOptions Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+    }
+}
