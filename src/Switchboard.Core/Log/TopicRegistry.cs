@@ -8,24 +8,29 @@ namespace Switchboard.Log;
 /// removed its history. A reader at position p has a gap exactly when a matching topic was trimmed past p,
 /// because retention always removes the oldest events of a topic first.
 /// </summary>
-internal sealed class TopicRegistry
+public sealed class TopicRegistry
 {
     private readonly ConcurrentDictionary<string, TopicState> _topics = new(StringComparer.Ordinal);
     private long _maxTrimmed;
 
+    /// <summary>Every topic the store has seen.</summary>
     public IEnumerable<string> Topics => _topics.Keys;
 
+    /// <summary>How many topics the store has seen.</summary>
     public int Count => _topics.Count;
 
+    /// <summary>Restores a topic's state as the store kept it (at open).</summary>
     public void Load(string topic, long lastSeq, long trimmedThrough)
     {
         _topics[topic] = new TopicState { LastSeq = lastSeq, TrimmedThrough = trimmedThrough };
         UpdateMaxTrimmed(trimmedThrough);
     }
 
+    /// <summary>Notes that <paramref name="seq"/> is the topic's newest event; call after the commit, before moving the head.</summary>
     public void Appended(string topic, long seq) =>
         _topics.GetOrAdd(topic, static _ => new TopicState()).LastSeq = seq;
 
+    /// <summary>Notes that retention removed the topic's events through <paramref name="throughSeq"/> (never moves back).</summary>
     public void Trimmed(string topic, long throughSeq)
     {
         var state = _topics.GetOrAdd(topic, static _ => new TopicState());
@@ -37,6 +42,7 @@ internal sealed class TopicRegistry
         UpdateMaxTrimmed(throughSeq);
     }
 
+    /// <summary>How far retention removed the topic's history (0 when never).</summary>
     public long TrimmedThrough(string topic) => _topics.TryGetValue(topic, out var state) ? state.TrimmedThrough : 0;
 
     /// <summary>The highest trimmed position among topics matching the filter (0 when none was trimmed).</summary>

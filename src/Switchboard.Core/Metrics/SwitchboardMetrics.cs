@@ -235,7 +235,11 @@ public sealed class SwitchboardMetrics : IDisposable
 
     internal void Appended(TimeSpan duration) => _appendDuration.Record(duration.TotalSeconds);
 
-    internal void Committed(int events, TimeSpan duration)
+    /// <summary>
+    /// For stores: one group commit of <paramref name="events"/> events took <paramref name="duration"/>
+    /// (<c>switchboard.store.commit.duration</c> and the batch-size histogram).
+    /// </summary>
+    public void Committed(int events, TimeSpan duration)
     {
         _commitDuration.Record(duration.TotalSeconds);
         _commitBatch.Record(events);

@@ -4,15 +4,18 @@ namespace Switchboard.Presence;
 /// One node's connections in one room, counting names: a name counts once however many connections hold it, joins
 /// with the first and leaves with the last. Not thread-safe; its owner serializes access.
 /// </summary>
-internal sealed class RoomConnections
+public sealed class RoomConnections
 {
     private readonly Dictionary<string, Connection> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
 
+    /// <summary>True when no connection of this node is in the room.</summary>
     public bool IsEmpty => _connections.Count == 0;
 
+    /// <summary>Whether the connection is in the room.</summary>
     public bool Contains(string connectionId) => _connections.ContainsKey(connectionId);
 
+    /// <summary>Whether some connection here holds the name.</summary>
     public bool HasName(string name) => _names.ContainsKey(name);
 
     /// <summary>Adds a connection; false when it is in the room already. <paramref name="firstOfName"/>: no other connection had the name.</summary>

@@ -9,11 +9,12 @@ namespace Switchboard.Webhooks;
 /// <c>dp1:</c> + the protected payload; anything else is clear text written by an older version, read as it is and
 /// rewritten protected on start.
 /// </summary>
-internal sealed class WebhookSecretProtection
+public sealed class WebhookSecretProtection
 {
     private const string Prefix = "dp1:";
     private readonly IDataProtector _protector;
 
+    /// <summary>Protects with a purpose of its own from <paramref name="provider"/>.</summary>
     public WebhookSecretProtection(IDataProtectionProvider provider) => _protector = provider.CreateProtector("Switchboard.Webhooks.Secrets.v1");
 
     /// <summary>A key ring kept in <paramref name="keysDirectory"/> (created owner-only), for one hub's store.</summary>
@@ -38,14 +39,19 @@ internal sealed class WebhookSecretProtection
     /// <summary>The key ring folder a SQLite database uses unless configured: <c>&lt;db&gt;.keys</c> beside it.</summary>
     public static string DefaultKeysDirectory(string databasePath) => Path.GetFullPath(databasePath) + ".keys";
 
+    /// <summary>True when a stored value is already encrypted (or absent).</summary>
     public static bool IsProtected(string? stored) => stored is null || stored.StartsWith(Prefix, StringComparison.Ordinal);
 
+    /// <summary>Encrypts a value for storage.</summary>
     public string Protect(string plain) => Prefix + _protector.Protect(plain);
 
+    /// <summary>Encrypts a value for storage; null stays null.</summary>
     public string? ProtectOptional(string? plain) => plain is null ? null : Protect(plain);
 
+    /// <summary>Decrypts a stored value; clear text from an older version is returned as it is.</summary>
     public string Unprotect(string stored) => stored.StartsWith(Prefix, StringComparison.Ordinal) ? _protector.Unprotect(stored[Prefix.Length..]) : stored;
 
+    /// <summary>Decrypts a stored value; null stays null.</summary>
     public string? UnprotectOptional(string? stored) => stored is null ? null : Unprotect(stored);
 
     /// <summary>A URL with credentials is stored encrypted; one without stays readable (it is no secret, and it helps an operator).</summary>
@@ -54,6 +60,7 @@ internal sealed class WebhookSecretProtection
     /// <summary>True when a stored URL is clear text with credentials in it (a row to migrate).</summary>
     public static bool UrlNeedsProtection(string stored) => !IsProtected(stored) && HasCredentials(stored);
 
+    /// <summary>True when the URL carries user information.</summary>
     public static bool HasCredentials(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0;
 
     /// <summary>The URL as the API shows it: a password becomes <c>***</c> (<c>https://user:***@host/</c>).</summary>
