@@ -34,6 +34,8 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
         """;
 
     private readonly SqliteStoreFile _file;
+    private SqliteCommand? _save;
+    private SqliteCommand? _delete;
 
     /// <summary>Opens the store in the database file at <paramref name="path"/>, creating its table; it writes on its own connection.</summary>
     public SqliteJobStore(string path)
@@ -97,17 +99,15 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
     public Task<Switchboard.Log.AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken = default) =>
         _file.WriteAndAppendAsync(transaction => Write(transaction, changes), events, cancellationToken);
 
-    private static void Write(SqliteTransaction transaction, IReadOnlyList<JobChange> changes)
+    private void Write(SqliteTransaction transaction, IReadOnlyList<JobChange> changes)
     {
-        using var save = transaction.Connection!.CreateCommand();
-        save.Transaction = transaction;
-        save.CommandText = $"""
+        // Writes are serialized (the log's writer thread, or this file's write lock), so the commands are reused and
+        // keep their prepared statements: a job change costs no SQL parse.
+        var save = _save = Reuse(_save, transaction, $"""
             INSERT OR REPLACE INTO jobs ({Columns})
             VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker)
-            """;
-        using var delete = transaction.Connection!.CreateCommand();
-        delete.Transaction = transaction;
-        delete.CommandText = "DELETE FROM jobs WHERE id = $id";
+            """);
+        var delete = _delete = Reuse(_delete, transaction, "DELETE FROM jobs WHERE id = $id");
         foreach (var change in changes)
         {
             switch (change)
@@ -126,6 +126,19 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
                     throw new ArgumentException($"Unknown change {change.GetType().Name}.", nameof(changes));
             }
         }
+    }
+
+    private static SqliteCommand Reuse(SqliteCommand? command, SqliteTransaction transaction, string sql)
+    {
+        if (command is null || !ReferenceEquals(command.Connection, transaction.Connection))
+        {
+            command?.Dispose();
+            command = transaction.Connection!.CreateCommand();
+            command.CommandText = sql;
+        }
+
+        command.Transaction = transaction;
+        return command;
     }
 
     /// <inheritdoc />
@@ -203,5 +216,10 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
     private static DateTimeOffset Time(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _file.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _save?.Dispose();
+        _delete?.Dispose();
+        return _file.DisposeAsync();
+    }
 }
