@@ -56,7 +56,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Jobs.JobQueue>());
         services.AddSwitchboardConfig();
         AddSecurity(services);
-        services.AddSwitchboardMonitoring();
+        services.AddMonitoringHosting();
         return services;
     }
 
