@@ -408,5 +408,4 @@ internal static class ConfigEndpoints
         SwitchboardException.NotFound("config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
 
     private static string Truncate(string? value) => value is null ? "" : value.Length > 64 ? value[..64] + "…" : value;
-
 }
