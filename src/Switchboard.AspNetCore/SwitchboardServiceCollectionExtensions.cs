@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Switchboard.AspNetCore.Monitoring;
 using Switchboard.AspNetCore.Retention;
+using Switchboard.Config;
 using Switchboard.Hubs;
 using Switchboard.Log;
 
@@ -53,11 +54,9 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Switchboard.Jobs.IJobStore, Switchboard.Jobs.InMemoryJobStore>();
         services.TryAddSingleton<Jobs.JobQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<Jobs.JobQueue>());
-        services.TryAddSingleton<Switchboard.Config.IConfigStore, Switchboard.Config.InMemoryConfigStore>();
-        services.TryAddSingleton<Config.ConfigWaiters>();
-        services.TryAddSingleton<Config.ConfigService>();
+        services.AddSwitchboardConfig();
         AddSecurity(services);
-        services.AddSwitchboardMonitoring();
+        services.AddMonitoringHosting();
         return services;
     }
 

@@ -80,7 +80,7 @@ internal static class ConfigEndpoints
         }
 
         var known = ParseVersion(query["version"].ToString(), "version");
-        var answer = await AwaitChangeAsync(service, [new Watch(app, known)], wait, context, lifetime);
+        var answer = await AwaitChangeAsync(service, [new ConfigWatch(app, known)], wait, context, lifetime);
         if (answer.Count == 0)
         {
             NotModified(context.Response, service.Get(app)?.ETag);
@@ -141,59 +141,11 @@ internal static class ConfigEndpoints
     }
 
     /// <summary>
-    /// The watches whose app is at another version than the client holds, waiting up to <paramref name="wait"/> for one.
-    /// Empty means nothing changed within the wait (the caller answers 304).
+    /// The watches whose app is at another version than the client holds, held up to <paramref name="wait"/> for one;
+    /// on shutdown the poll is answered at once with what changed so far. Empty means the caller answers 304.
     /// </summary>
-    private static async Task<List<Watch>> AwaitChangeAsync(ConfigService service, IReadOnlyList<Watch> watches, TimeSpan wait, HttpContext context, IHostApplicationLifetime lifetime)
-    {
-        var changed = Changed(service, watches);
-        if (changed.Count > 0 || wait <= TimeSpan.Zero)
-        {
-            return changed;
-        }
-
-        var time = context.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System;
-        var deadline = time.GetTimestamp() + (long)(wait.TotalSeconds * time.TimestampFrequency);
-        var apps = watches.Select(w => w.App).Distinct(StringComparer.Ordinal).ToArray();
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        while (true)
-        {
-            // Register, then check: a change between the two finds the waiter registered.
-            var waiter = service.Waiters.Register(apps);
-            try
-            {
-                changed = Changed(service, watches);
-                if (changed.Count > 0)
-                {
-                    return changed;
-                }
-
-                var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
-                if (remaining <= TimeSpan.Zero)
-                {
-                    return changed;
-                }
-
-                await waiter.Released.WaitAsync(remaining, time, stopping.Token);
-            }
-            catch (TimeoutException)
-            {
-                return Changed(service, watches);
-            }
-            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-            {
-                // Shutting down: answer the held poll now with "nothing yet", so the client polls again elsewhere or later.
-                return Changed(service, watches);
-            }
-            finally
-            {
-                service.Waiters.Unregister(waiter);
-            }
-        }
-    }
-
-    private static List<Watch> Changed(ConfigService service, IReadOnlyList<Watch> watches) =>
-        [.. watches.Where(w => (service.Get(w.App)?.Version ?? 0) != w.Version)];
+    private static Task<IReadOnlyList<ConfigWatch>> AwaitChangeAsync(ConfigService service, IReadOnlyList<ConfigWatch> watches, TimeSpan wait, HttpContext context, IHostApplicationLifetime lifetime) =>
+        service.AwaitChangeAsync(watches, wait, lifetime.ApplicationStopping, context.RequestAborted);
 
     private static async Task PutAsync(string app, HttpContext context, ConfigService service, Hub hub)
     {
@@ -392,10 +344,10 @@ internal static class ConfigEndpoints
         return version;
     }
 
-    private static List<Watch> ParseWatches(StringValues values, Hub hub)
+    private static List<ConfigWatch> ParseWatches(StringValues values, Hub hub)
     {
         var max = hub.Options.Config.MaxWatchApps;
-        var watches = new List<Watch>();
+        var watches = new List<ConfigWatch>();
         foreach (var value in values)
         {
             foreach (var item in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -409,7 +361,7 @@ internal static class ConfigEndpoints
                     throw SwitchboardException.Invalid("invalid-watch", "App watched twice", $"'{Truncate(app)}' appears twice in watch.");
                 }
 
-                watches.Add(new Watch(app, version));
+                watches.Add(new ConfigWatch(app, version));
                 if (watches.Count > max)
                 {
                     throw SwitchboardException.Invalid("invalid-watch", "Too many apps", $"A watch may name at most {max} apps.");
@@ -456,6 +408,4 @@ internal static class ConfigEndpoints
         SwitchboardException.NotFound("config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
 
     private static string Truncate(string? value) => value is null ? "" : value.Length > 64 ? value[..64] + "…" : value;
-
-    private readonly record struct Watch(string App, long Version);
 }

@@ -1,6 +1,7 @@
-using System.Collections.Frozen;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,6 +14,8 @@ using Switchboard.Auth;
 using Switchboard.AspNetCore.ServerSentEvents;
 using Switchboard.Hubs;
 using Switchboard.Metrics;
+using Switchboard.Monitoring;
+using Switchboard.Problems;
 using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.Monitoring;
@@ -25,9 +28,6 @@ namespace Switchboard.AspNetCore.Monitoring;
 internal static class MonitoringEndpoints
 {
     private static readonly TopicFilter SnapshotFilter = new([TopicPattern.Parse(DashboardSampler.Topic)]);
-
-    /// <summary>The pages and their scripts, embedded in this assembly (no CDN, nothing to install).</summary>
-    private static readonly FrozenDictionary<string, (string ContentType, byte[] Bytes)> Assets = LoadAssets();
 
     /// <summary>
     /// Maps the monitoring endpoints at the root; <paramref name="apiPrefix"/> is where <c>MapSwitchboard</c> put the API,
@@ -101,7 +101,7 @@ internal static class MonitoringEndpoints
             var caller = await context.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context);
             caller.RequireScope(ApiKeyScopes.Admin, "Scraping metrics");
         }
-        catch (Switchboard.Problems.SwitchboardException problem)
+        catch (SwitchboardException problem)
         {
             await ProblemResponses.WriteAsync(context, problem);
             return;
@@ -110,23 +110,55 @@ internal static class MonitoringEndpoints
         await next();
     }
 
-    private static async Task<IResult> CreateSessionAsync(HttpContext context, PlaygroundSessions sessions, Hub hub)
+    private static async Task<IResult> CreateSessionAsync(HttpContext context, PlaygroundSessions sessions)
     {
         string? topic = context.Request.Query["topic"];
-        var session = await sessions.CreateAsync(string.IsNullOrEmpty(topic) ? "playground" : topic, context, context.RequestAborted);
+        var sinkBase = SinkBase(context.RequestServices.GetRequiredService<IServer>(), context);
+        var session = await sessions.CreateAsync(string.IsNullOrEmpty(topic) ? "playground" : topic, sinkBase, context.RequestAborted);
         return Results.Json(new PlaygroundSessionResponse(session.Id, session.Topic, session.WebhookId, session.ReceiptsTopic), MonitoringJsonContext.Default.PlaygroundSessionResponse, statusCode: 201);
     }
 
     private static async Task<IResult> SinkAsync(string id, HttpContext context, PlaygroundSessions sessions)
     {
         var body = await RequestBody.ReadAsync(context.Request, 1024 * 1024, "webhook delivery", context.RequestAborted);
-        return await sessions.ReceiveAsync(id, context.Request, body, context.RequestAborted) ? Results.NoContent() : Results.NotFound();
+        var headerBytes = 0;
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            headerBytes += name.Length + 4 + values.ToString().Length; // "name: value\r\n"
+        }
+
+        return await sessions.ReceiveAsync(id, context.Request.Headers["webhook-id"].ToString(), headerBytes, body, context.RequestAborted)
+            ? Results.NoContent() : Results.NotFound();
+    }
+
+    /// <summary>
+    /// Where the hub reaches itself: its first plain-http listening address, with a wildcard host made loopback.
+    /// The request's own Host is not used: behind a proxy it names the proxy, and a client could choose it.
+    /// </summary>
+    private static string SinkBase(IServer server, HttpContext context)
+    {
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var address in addresses)
+        {
+            if (!address.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var authority = address["http://".Length..].TrimEnd('/');
+            var colon = authority.LastIndexOf(':');
+            var port = colon >= 0 ? authority[(colon + 1)..] : "80";
+            return $"http://127.0.0.1:{port}{context.Request.PathBase}";
+        }
+
+        throw SwitchboardException.Unavailable("no-http-listener", "The playground needs a plain http listener",
+            "The built-in webhook sink is reached over http on 127.0.0.1, and this hub listens on no http address.");
     }
 
     private static IResult Page(HttpContext context, string name, string apiPrefix)
     {
         // The pages are templates only for where they live: behind a path base, and with the API under its prefix.
-        var html = Encoding.UTF8.GetString(Assets[name].Bytes)
+        var html = Encoding.UTF8.GetString(MonitoringAssets.Find(name)!.Bytes)
             .Replace("{{base}}", context.Request.PathBase.Value ?? "", StringComparison.Ordinal)
             .Replace("{{api}}", (context.Request.PathBase.Value ?? "") + apiPrefix.TrimEnd('/'), StringComparison.Ordinal);
         context.Response.Headers.CacheControl = "no-cache";
@@ -135,7 +167,7 @@ internal static class MonitoringEndpoints
 
     private static IResult Asset(string file, HttpContext context)
     {
-        if (!Assets.TryGetValue(file, out var asset) || file.EndsWith(".html", StringComparison.Ordinal))
+        if (MonitoringAssets.Find(file) is not { } asset || file.EndsWith(".html", StringComparison.Ordinal))
         {
             return Results.NotFound();
         }
@@ -143,31 +175,6 @@ internal static class MonitoringEndpoints
         // Revalidated on every load, so an upgraded hub never runs yesterday's script.
         context.Response.Headers.CacheControl = "no-cache";
         return Results.Bytes(asset.Bytes, asset.ContentType);
-    }
-
-    private static FrozenDictionary<string, (string, byte[])> LoadAssets()
-    {
-        const string prefix = "Switchboard.Monitoring.";
-        var assembly = typeof(MonitoringEndpoints).Assembly;
-        var assets = new Dictionary<string, (string, byte[])>(StringComparer.Ordinal);
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
-        {
-            using var stream = assembly.GetManifestResourceStream(resource)!;
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            var name = resource[prefix.Length..];
-            var type = Path.GetExtension(name) switch
-            {
-                ".html" => "text/html; charset=utf-8",
-                ".js" => "text/javascript; charset=utf-8",
-                ".css" => "text/css; charset=utf-8",
-                ".svg" => "image/svg+xml",
-                _ => "application/octet-stream",
-            };
-            assets[name] = (type, copy.ToArray());
-        }
-
-        return assets.ToFrozenDictionary(StringComparer.Ordinal);
     }
 }
 

@@ -4,33 +4,22 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using Switchboard.Metrics;
-using Switchboard.Retention;
+using Switchboard.Monitoring;
 
 namespace Switchboard.AspNetCore.Monitoring;
 
-/// <summary>Registers the instruments, the dashboard's sampler, the playground and the Prometheus exporter.</summary>
+/// <summary>Registers the instruments, the monitoring engine (Switchboard.Monitoring) over this host's webhooks and jobs, and the Prometheus exporter.</summary>
 internal static class MonitoringServiceCollectionExtensions
 {
-    public static IServiceCollection AddSwitchboardMonitoring(this IServiceCollection services)
+    public static IServiceCollection AddMonitoringHosting(this IServiceCollection services)
     {
-        services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.SectionName).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MonitoringOptions>, MonitoringOptionsValidator>());
         services.AddMetrics();
         services.TryAddSingleton(sp => new SwitchboardMetrics(sp.GetService<IMeterFactory>()));
-
-        // Snapshots are small and only useful for the charts' five minutes; keep them from piling up in the log.
-        // An operator's own rule for the topic (Retention:Topics:switchboard.monitoring) wins.
-        services.PostConfigure<SwitchboardOptions>(options =>
-        {
-            options.Retention.Topics.TryAdd(DashboardSampler.Topic, new RetentionRule { MaxAge = DashboardSampler.History, MaxEventsPerTopic = DashboardSampler.MaxSnapshotsKept });
-            options.Retention.Topics.TryAdd(PlaygroundSessions.ReceiptsTopicPrefix, new RetentionRule { MaxAge = TimeSpan.FromMinutes(5), MaxEventsPerTopic = 1000 });
-        });
-
-        services.TryAddSingleton<DashboardSampler>();
-        services.AddHostedService(sp => sp.GetRequiredService<DashboardSampler>());
+        services.AddSwitchboardMonitoring();
         services.TryAddSingleton<Webhooks.HubLocalWebhooks>();
-        services.TryAddSingleton<PlaygroundSessions>();
-        services.AddHostedService(sp => sp.GetRequiredService<PlaygroundSessions>());
+        services.TryAddSingleton<IDashboardWebhooks, DashboardWebhooks>();
+        services.TryAddSingleton<IDashboardJobs, DashboardJobs>();
+        services.TryAddSingleton<IPlaygroundWebhooks, PlaygroundWebhooks>();
 
         // OpenTelemetry collects the Switchboard meter only when Prometheus is on (the switch is read when the provider is
         // built, after configuration is final); off, no OpenTelemetry listener touches the instruments at all.

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Switchboard.AspNetCore.Config;
+using Switchboard.Config;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Testing;
 

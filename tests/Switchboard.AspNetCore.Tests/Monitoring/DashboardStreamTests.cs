@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Switchboard.AspNetCore.Monitoring;
+using Switchboard.Monitoring;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Testing;
 

@@ -70,7 +70,7 @@ public sealed class PlaygroundTests
     public async Task Sink_ForAnUnknownSession_IsNotFound_AndSessionsAreBounded()
     {
         await using var server = await HubServer.StartAsync(sqlite: false,
-            services: s => s.Configure<Switchboard.AspNetCore.Monitoring.MonitoringOptions>(o => o.MaxPlaygroundSessions = 1));
+            services: s => s.Configure<Switchboard.Monitoring.MonitoringOptions>(o => o.MaxPlaygroundSessions = 1));
         using var client = server.CreateClient();
         using var unknown = await client.PostAsync("playground/sink/pg_nobody", """{"type":"x","data":1}""");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);

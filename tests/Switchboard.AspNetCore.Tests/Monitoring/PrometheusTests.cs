@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
-using Switchboard.AspNetCore.Monitoring;
+using Switchboard.Monitoring;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Testing;
 

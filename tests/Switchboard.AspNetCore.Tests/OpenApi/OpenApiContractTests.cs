@@ -172,7 +172,7 @@ public sealed class OpenApiContractTests
     {
         o.Webhooks.AllowHttp = true;
         o.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
-    }, services: s => s.Configure<Switchboard.AspNetCore.Monitoring.MonitoringOptions>(o => o.Prometheus = true));
+    }, services: s => s.Configure<Switchboard.Monitoring.MonitoringOptions>(o => o.Prometheus = true));
 
     private sealed record Sample(string Method, string Path, int Status, string? ContentType, JsonNode? Body)
     {

@@ -1,4 +1,4 @@
-namespace Switchboard.AspNetCore.Monitoring;
+namespace Switchboard.Monitoring;
 
 /// <summary>
 /// A fixed log-scale histogram for the dashboard's p50/p99: 64 buckets growing by 25% from 0.1 ms (the last ends past

@@ -4,15 +4,13 @@ using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Switchboard.AspNetCore.Jobs;
-using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Topics;
 using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Monitoring;
+namespace Switchboard.Monitoring;
 
 /// <summary>
 /// Feeds the dashboard. It listens to the hub's own instruments (the same ones Prometheus sees), and once per
@@ -24,7 +22,7 @@ namespace Switchboard.AspNetCore.Monitoring;
 /// no hole): an idle hub writes nothing. Retention keeps the topic to <see cref="MaxSnapshotsKept"/> events and
 /// <see cref="History"/>, which is also what a newly opened page gets to fill its charts.
 /// </remarks>
-internal sealed partial class DashboardSampler : BackgroundService
+public sealed partial class DashboardSampler : BackgroundService
 {
     /// <summary>The system topic snapshots are published on.</summary>
     public const string Topic = "switchboard.monitoring";
@@ -47,14 +45,20 @@ internal sealed partial class DashboardSampler : BackgroundService
     /// <summary>Most topics tracked for the traffic table; a new topic past it replaces the quietest one.</summary>
     private const int MaxTopicsTracked = 1_000;
 
+    /// <summary>The <c>transport</c> tag values of the delivery instruments, in the order the snapshot lists them.</summary>
+    private static readonly string[] TransportNames = ["short_poll", "long_poll", "sse", "websocket", "webhook"];
+
     private const int Transports = 5;
+    private const int LongPollIndex = 1;
+    private const int SseIndex = 2;
+    private const int WebSocketIndex = 3;
 
     private static readonly TopicFilter Everything = new([TopicPattern.Parse(">")]);
 
     private readonly SwitchboardMetrics _metrics;
     private readonly IEventLog _log;
-    private readonly WebhookDispatcher _webhooks;
-    private readonly JobQueue _jobs;
+    private readonly IDashboardWebhooks _webhooks;
+    private readonly IDashboardJobs _jobs;
     private readonly IOptionsMonitor<MonitoringOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<DashboardSampler> _logger;
@@ -82,7 +86,8 @@ internal sealed partial class DashboardSampler : BackgroundService
     private int _watchers;
     private long _lastWatched;
 
-    public DashboardSampler(SwitchboardMetrics metrics, IEventLog log, WebhookDispatcher webhooks, JobQueue jobs, IOptionsMonitor<MonitoringOptions> options,
+    /// <summary>Listens to <paramref name="metrics"/>' instruments from now on; snapshots go to <paramref name="log"/>.</summary>
+    public DashboardSampler(SwitchboardMetrics metrics, IEventLog log, IDashboardWebhooks webhooks, IDashboardJobs jobs, IOptionsMonitor<MonitoringOptions> options,
         TimeProvider time, ILogger<DashboardSampler> logger)
     {
         _metrics = metrics;
@@ -120,7 +125,7 @@ internal sealed partial class DashboardSampler : BackgroundService
     }
 
     /// <summary>Builds a snapshot: rates since the previous one, the latency windows moved on, the topic table updated.</summary>
-    private async Task<byte[]> SampleAsync(CancellationToken cancellationToken = default)
+    internal async Task<byte[]> SampleAsync(CancellationToken cancellationToken = default)
     {
         var now = _time.GetTimestamp();
         var elapsed = Math.Max(0.001, _time.GetElapsedTime(_previousSample, now).TotalSeconds);
@@ -135,6 +140,7 @@ internal sealed partial class DashboardSampler : BackgroundService
         return Write(elapsed, scanned);
     }
 
+    /// <summary>Takes a snapshot every <see cref="MonitoringOptions.SnapshotInterval"/>, and appends it while a dashboard watches.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_options.CurrentValue.SnapshotInterval, _time);
@@ -162,6 +168,7 @@ internal sealed partial class DashboardSampler : BackgroundService
         }
     }
 
+    /// <summary>Stops listening to the instruments.</summary>
     public override void Dispose()
     {
         _listener.Dispose();
@@ -256,15 +263,8 @@ internal sealed partial class DashboardSampler : BackgroundService
         return null;
     }
 
-    private static int? TransportOf(ReadOnlySpan<KeyValuePair<string, object?>> tags) => Tag(tags, "transport") switch
-    {
-        "short_poll" => (int)DeliveryTransport.ShortPoll,
-        "long_poll" => (int)DeliveryTransport.LongPoll,
-        "sse" => (int)DeliveryTransport.Sse,
-        "websocket" => (int)DeliveryTransport.WebSocket,
-        "webhook" => (int)DeliveryTransport.Webhook,
-        _ => null,
-    };
+    private static int? TransportOf(ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
+        Array.IndexOf(TransportNames, Tag(tags, "transport")) is var index and >= 0 ? index : null;
 
     /// <summary>
     /// Counts the events appended since the last snapshot per topic by reading the log's tail, as any subscriber would:
@@ -343,9 +343,9 @@ internal sealed partial class DashboardSampler : BackgroundService
             json.WriteNumber("intervalMs", Math.Round(elapsed * 1000));
 
             json.WriteStartObject("connections");
-            json.WriteNumber("sse", Math.Max(0, Interlocked.Read(ref _connections[(int)DeliveryTransport.Sse])));
-            json.WriteNumber("websocket", Math.Max(0, Interlocked.Read(ref _connections[(int)DeliveryTransport.WebSocket])));
-            json.WriteNumber("long_poll", Math.Max(0, Interlocked.Read(ref _connections[(int)DeliveryTransport.LongPoll])));
+            json.WriteNumber("sse", Math.Max(0, Interlocked.Read(ref _connections[SseIndex])));
+            json.WriteNumber("websocket", Math.Max(0, Interlocked.Read(ref _connections[WebSocketIndex])));
+            json.WriteNumber("long_poll", Math.Max(0, Interlocked.Read(ref _connections[LongPollIndex])));
             json.WriteEndObject();
 
             var published = Interlocked.Read(ref _published);
@@ -370,7 +370,7 @@ internal sealed partial class DashboardSampler : BackgroundService
                 catchUpTotal += catchUp;
                 catchUpDelta += catchUpStep;
                 var (p50, p99, samples) = _latency[t].Percentiles();
-                json.WriteStartObject(SwitchboardMetrics.TransportName((DeliveryTransport)t));
+                json.WriteStartObject(TransportNames[t]);
                 json.WriteNumber("delivered", delivered);
                 json.WriteNumber("rate", Math.Round(delta / elapsed, 2));
                 json.WriteNumber("bytes", Interlocked.Read(ref _bytes[t]));
@@ -427,38 +427,31 @@ internal sealed partial class DashboardSampler : BackgroundService
 
     private void WriteWebhooks(Utf8JsonWriter json)
     {
-        var views = _webhooks.List();
+        var endpoints = _webhooks.Endpoints();
         json.WriteStartObject("webhooks");
         json.WriteNumber("success", Interlocked.Read(ref _webhookAttempts[0]));
         json.WriteNumber("httpError", Interlocked.Read(ref _webhookAttempts[1]));
         json.WriteNumber("noResponse", Interlocked.Read(ref _webhookAttempts[2]));
-        json.WriteNumber("endpointCount", views.Count);
+        json.WriteNumber("endpointCount", endpoints.Count);
         json.WriteStartArray("endpoints");
         // The ones that need attention first, then the busiest; a page lists twenty at most.
-        foreach (var view in views
-            .OrderByDescending(v => v.Live?.Circuit == CircuitState.Open || v.Endpoint.Status == WebhookStatus.Disabled)
-            .ThenByDescending(v => v.Live?.ConsecutiveFailures ?? 0)
-            .ThenByDescending(v => v.Live?.Pending ?? v.StoredPending)
+        foreach (var endpoint in endpoints
+            .OrderByDescending(e => e.Circuit == "open" || e.Status == WebhookStatus.Disabled)
+            .ThenByDescending(e => e.ConsecutiveFailures)
+            .ThenByDescending(e => e.Pending)
             .Take(20))
         {
-            var endpoint = view.Endpoint;
-            var live = view.Live;
             json.WriteStartObject();
             json.WriteString("id", endpoint.Id);
             json.WriteString("url", SafeUrl(endpoint.Url));
             json.WriteString("status", endpoint.Status.ToString().ToLowerInvariant());
-            json.WriteString("circuit", live is null ? null : live.Circuit switch
-            {
-                CircuitState.Open => "open",
-                CircuitState.HalfOpen => "half-open",
-                _ => "closed",
-            });
-            json.WriteString("lastError", live?.LastError);
-            var attempts = (live?.AttemptsSucceeded ?? 0) + (live?.AttemptsFailed ?? 0);
-            WriteNullable(json, "successRate", attempts == 0 ? null : Math.Round((double)live!.AttemptsSucceeded / attempts, 4));
-            json.WriteNumber("pending", live?.Pending ?? view.StoredPending);
-            json.WriteNumber("delivered", live?.Progress.Delivered ?? endpoint.Progress.Delivered);
-            json.WriteNumber("failed", live?.Progress.Failed ?? endpoint.Progress.Failed);
+            json.WriteString("circuit", endpoint.Circuit);
+            json.WriteString("lastError", endpoint.LastError);
+            var attempts = endpoint.AttemptsSucceeded + endpoint.AttemptsFailed;
+            WriteNullable(json, "successRate", attempts == 0 ? null : Math.Round((double)endpoint.AttemptsSucceeded / attempts, 4));
+            json.WriteNumber("pending", endpoint.Pending);
+            json.WriteNumber("delivered", endpoint.Delivered);
+            json.WriteNumber("failed", endpoint.Failed);
             json.WriteEndObject();
         }
 

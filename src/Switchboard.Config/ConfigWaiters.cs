@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Switchboard.Problems;
 
-namespace Switchboard.AspNetCore.Config;
+namespace Switchboard.Config;
 
 /// <summary>
 /// The config long polls held on this server, by app, and the release queue that answers them in batches.
@@ -9,7 +9,7 @@ namespace Switchboard.AspNetCore.Config;
 /// <c>ReleaseBatchSize</c> at once and the next batch every <c>ReleaseInterval</c>, so a change seen by thousands of
 /// clients spreads their answers (and their next requests) over a few hundred milliseconds instead of one burst.
 /// </summary>
-internal sealed class ConfigWaiters
+public sealed class ConfigWaiters
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, HashSet<ConfigWaiter>> _byApp = new(StringComparer.Ordinal);
@@ -21,6 +21,7 @@ internal sealed class ConfigWaiters
     private long _batches;
     private long _released;
 
+    /// <summary>Creates the registry; limits and release pacing are read from <c>Switchboard:Config</c> on every use.</summary>
     public ConfigWaiters(IOptionsMonitor<SwitchboardOptions> options, TimeProvider time)
     {
         _options = options;
@@ -166,19 +167,21 @@ internal sealed class ConfigWaiters
 }
 
 /// <summary>One held config poll: completes when a change to one of its apps reaches it in the release queue.</summary>
-internal sealed class ConfigWaiter
+public sealed class ConfigWaiter
 {
     // Continuations run on the pool, so the drain loop only flips completions and never writes a response itself.
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ConfigWaiter(IReadOnlyList<string> apps) => Apps = apps;
+    internal ConfigWaiter(IReadOnlyList<string> apps) => Apps = apps;
 
+    /// <summary>The apps this poll waits on.</summary>
     public IReadOnlyList<string> Apps { get; }
 
     /// <summary>Moved to the release queue; guarded by the registry's lock.</summary>
-    public bool Queued { get; set; }
+    internal bool Queued { get; set; }
 
+    /// <summary>Completes when a change to one of <see cref="Apps"/> releases this poll.</summary>
     public Task Released => _released.Task;
 
-    public void Release() => _released.TrySetResult();
+    internal void Release() => _released.TrySetResult();
 }

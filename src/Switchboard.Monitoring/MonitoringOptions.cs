@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Switchboard.AspNetCore.Monitoring;
+namespace Switchboard.Monitoring;
 
 /// <summary>
 /// Metrics export, the live dashboard and the transport playground, bound from <c>Switchboard:Metrics</c>

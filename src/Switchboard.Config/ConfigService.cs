@@ -1,25 +1,27 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Switchboard.AspNetCore.Http;
-using Switchboard.Config;
 using Switchboard.Events;
 using Switchboard.Hubs;
 
-namespace Switchboard.AspNetCore.Config;
+namespace Switchboard.Config;
 
 /// <summary>
 /// The newest version of every app in memory (loaded from the <see cref="IConfigStore"/> once), and the one path
 /// by which settings change: store the version, update memory, release the held polls, publish the event.
 /// </summary>
-internal sealed partial class ConfigService : IDisposable
+public sealed partial class ConfigService : IDisposable
 {
     /// <summary>The event type of a new version on topic <c>config.{app}</c>.</summary>
     public const string ChangedEventType = "config.changed";
 
     /// <summary>The topic prefix of config events.</summary>
     public const string TopicPrefix = "config.";
+
+    /// <summary>Compact output that keeps non-ASCII text as UTF-8 (control characters still escaped), as the hub writes every payload.</summary>
+    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
     private readonly IConfigStore _store;
     private readonly Hub _hub;
@@ -34,6 +36,7 @@ internal sealed partial class ConfigService : IDisposable
     private Task? _loaded;
     private Task? _following;
 
+    /// <summary>Creates the service over <paramref name="store"/>; it publishes each new version through <paramref name="hub"/>.</summary>
     public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, TimeProvider time, ILogger<ConfigService> logger)
     {
         _store = store;
@@ -43,6 +46,7 @@ internal sealed partial class ConfigService : IDisposable
         _logger = logger;
     }
 
+    /// <summary>The long polls held on this server, released by every change this service makes or learns of.</summary>
     public ConfigWaiters Waiters => _waiters;
 
     /// <summary>Loads the newest versions on first use (a failed load is tried again by the next request).</summary>
@@ -124,6 +128,7 @@ internal sealed partial class ConfigService : IDisposable
         }
     }
 
+    /// <summary>Stops following other nodes' changes.</summary>
     public void Dispose()
     {
         _stopping.Cancel();
@@ -133,6 +138,65 @@ internal sealed partial class ConfigService : IDisposable
     /// <summary>The newest version of <paramref name="app"/>, or null when it has none. Call after <see cref="EnsureLoadedAsync"/>.</summary>
     public ConfigVersion? Get(string app) => _latest.TryGetValue(app, out var version) ? version : null;
 
+    /// <summary>
+    /// The watches whose app is at another version than the client holds (an app with no settings is version 0), held up
+    /// to <paramref name="wait"/> for one to change. Empty means nothing changed within the wait. When
+    /// <paramref name="stopping"/> fires (the host shutting down) the poll answers at once with what changed so far;
+    /// <paramref name="cancellationToken"/> (the client gone) cancels it. Over <c>Config:MaxHeldRequests</c> held polls it
+    /// throws Unavailable (<c>too-many-waiters</c>). Call after <see cref="EnsureLoadedAsync"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<ConfigWatch>> AwaitChangeAsync(IReadOnlyList<ConfigWatch> watches, TimeSpan wait, CancellationToken stopping,
+        CancellationToken cancellationToken)
+    {
+        var changed = Changed(watches);
+        if (changed.Count > 0 || wait <= TimeSpan.Zero)
+        {
+            return changed;
+        }
+
+        var deadline = _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);
+        var apps = watches.Select(w => w.App).Distinct(StringComparer.Ordinal).ToArray();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
+        while (true)
+        {
+            // Register, then check: a change between the two finds the waiter registered.
+            var waiter = _waiters.Register(apps);
+            try
+            {
+                changed = Changed(watches);
+                if (changed.Count > 0)
+                {
+                    return changed;
+                }
+
+                var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return changed;
+                }
+
+                await waiter.Released.WaitAsync(remaining, _time, linked.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return Changed(watches);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Shutting down: answer the held poll now with "nothing yet", so the client polls again elsewhere or later.
+                return Changed(watches);
+            }
+            finally
+            {
+                _waiters.Unregister(waiter);
+            }
+        }
+    }
+
+    private List<ConfigWatch> Changed(IReadOnlyList<ConfigWatch> watches) =>
+        [.. watches.Where(w => (Get(w.App)?.Version ?? 0) != w.Version)];
+
+    /// <summary>The newest versions of <paramref name="app"/> from the store, newest first, at most <paramref name="limit"/>.</summary>
     public Task<IReadOnlyList<ConfigVersion>> HistoryAsync(string app, int limit, CancellationToken cancellationToken) =>
         _store.ReadHistoryAsync(app, limit, cancellationToken);
 
@@ -206,7 +270,7 @@ internal sealed partial class ConfigService : IDisposable
     public static byte[] Serialize(ConfigVersion version)
     {
         var buffer = new ArrayBufferWriter<byte>(version.Values.Length + 64);
-        using (var writer = new Utf8JsonWriter(buffer, JsonWire.Compact))
+        using (var writer = new Utf8JsonWriter(buffer, Compact))
         {
             Write(writer, version);
         }
@@ -214,6 +278,7 @@ internal sealed partial class ConfigService : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>Writes <paramref name="version"/> as <c>{"app", "version", "values", "updatedAt"}</c>.</summary>
     public static void Write(Utf8JsonWriter writer, ConfigVersion version)
     {
         writer.WriteStartObject();
@@ -235,5 +300,12 @@ internal sealed partial class ConfigService : IDisposable
     private static partial void LogEventFailed(ILogger logger, Exception exception, string app, long version);
 }
 
+/// <summary>One app a long poll waits on, and the version the client holds (0 when it holds none).</summary>
+/// <param name="App">The app name.</param>
+/// <param name="Version">The version the client holds.</param>
+public readonly record struct ConfigWatch(string App, long Version);
+
 /// <summary>The version after a write, and whether the write made a new one.</summary>
-internal sealed record ConfigWriteResult(ConfigVersion Version, bool Changed);
+/// <param name="Version">The app's newest version after the write.</param>
+/// <param name="Changed">True when the write stored a new version; false when the values were unchanged.</param>
+public sealed record ConfigWriteResult(ConfigVersion Version, bool Changed);

@@ -1,25 +1,25 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Events;
 using Switchboard.Hubs;
 using Switchboard.Log;
 using Switchboard.Problems;
 using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Monitoring;
+namespace Switchboard.Monitoring;
 
 /// <summary>One open playground: the page's topic, and the webhook endpoint that delivers it to the built-in sink.</summary>
-internal sealed record PlaygroundSession(string Id, string Topic, string WebhookId, string ReceiptsTopic)
+/// <param name="Id">The session id (120 random bits; the sink's only credential).</param>
+/// <param name="Topic">The topic the page publishes on.</param>
+/// <param name="WebhookId">The webhook endpoint delivering the topic to the sink.</param>
+/// <param name="ReceiptsTopic">Where the sink's receipts are published.</param>
+public sealed record PlaygroundSession(string Id, string Topic, string WebhookId, string ReceiptsTopic)
 {
-    public long LastTouched;
+    internal long LastTouched;
 }
 
 /// <summary>
@@ -29,44 +29,51 @@ internal sealed record PlaygroundSession(string Id, string Topic, string Webhook
 /// </summary>
 /// <remarks>
 /// The SSRF policy refuses loopback, and the sink is on loopback. Rather than asking the operator to open loopback for every
-/// webhook, the hub marks its own sink endpoints in <see cref="HubLocalWebhooks"/>, the one exception the sender makes.
+/// webhook, the hub marks its own sink endpoints (<see cref="IPlaygroundWebhooks.MarkLocal"/>), the one exception the sender makes.
 /// Sessions are bounded (<see cref="MonitoringOptions.MaxPlaygroundSessions"/>), end when the page says so or after
 /// <see cref="MonitoringOptions.PlaygroundSessionTimeout"/> untouched, and endpoints left by a previous run are deleted at start.
 /// The session id is 120 random bits and is the sink's only credential; a receipt carries nothing the page did not publish.
 /// </remarks>
-internal sealed partial class PlaygroundSessions : BackgroundService
+public sealed partial class PlaygroundSessions : BackgroundService
 {
+    /// <summary>The receipts of session <c>{id}</c> are published on <c>switchboard.playground.{id}</c>.</summary>
     public const string ReceiptsTopicPrefix = "switchboard.playground";
+
+    /// <summary>The type of a receipt event.</summary>
     public const string ReceiptType = "switchboard.playground.receipt";
+
     private const string EndpointDescription = "Switchboard playground sink (created and deleted by /playground)";
 
     private readonly ConcurrentDictionary<string, PlaygroundSession> _sessions = new(StringComparer.Ordinal);
-    private readonly WebhookDispatcher _dispatcher;
-    private readonly HubLocalWebhooks _local;
+    private readonly IPlaygroundWebhooks _webhooks;
     private readonly IEventLog _log;
     private readonly Hub _hub;
-    private readonly IServer _server;
     private readonly IOptionsMonitor<MonitoringOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<PlaygroundSessions> _logger;
     private readonly SemaphoreSlim _creating = new(1, 1);
 
-    public PlaygroundSessions(WebhookDispatcher dispatcher, HubLocalWebhooks local, IEventLog log, Hub hub, IServer server, IOptionsMonitor<MonitoringOptions> options,
+    /// <summary>Creates the registry; sessions' webhook endpoints are made through <paramref name="webhooks"/>.</summary>
+    public PlaygroundSessions(IPlaygroundWebhooks webhooks, IEventLog log, Hub hub, IOptionsMonitor<MonitoringOptions> options,
         TimeProvider time, ILogger<PlaygroundSessions> logger)
     {
-        _dispatcher = dispatcher;
-        _local = local;
+        _webhooks = webhooks;
         _log = log;
         _hub = hub;
-        _server = server;
         _options = options;
         _time = time;
         _logger = logger;
     }
 
+    /// <summary>Sessions open now.</summary>
     public int Count => _sessions.Count;
 
-    public async Task<PlaygroundSession> CreateAsync(string topic, HttpContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a session on <paramref name="topic"/>: a webhook endpoint delivering it to <c>{sinkBase}/playground/sink/{id}</c>,
+    /// where <paramref name="sinkBase"/> is how the hub reaches itself (<c>http://127.0.0.1:{port}{pathBase}</c>). Over
+    /// <see cref="MonitoringOptions.MaxPlaygroundSessions"/> it is Unavailable (<c>too-many-playgrounds</c>).
+    /// </summary>
+    public async Task<PlaygroundSession> CreateAsync(string topic, string sinkBase, CancellationToken cancellationToken)
     {
         _hub.ValidateTopic(topic);
         var options = _options.CurrentValue;
@@ -84,7 +91,7 @@ internal sealed partial class PlaygroundSessions : BackgroundService
             var endpoint = new WebhookEndpoint
             {
                 Id = "wh_" + RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20),
-                Url = SinkBase(context) + "/playground/sink/" + id,
+                Url = sinkBase + "/playground/sink/" + id,
                 Topics = [topic],
                 Description = EndpointDescription,
                 MaxInFlight = 10,
@@ -94,8 +101,8 @@ internal sealed partial class PlaygroundSessions : BackgroundService
                 Progress = new WebhookProgress(_log.HeadSeq, 0, 0, null),
             };
             // Marked before it exists, so its very first delivery already may reach loopback.
-            _local.Add(endpoint.Id, endpoint.Url);
-            await _dispatcher.CreateAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            _webhooks.MarkLocal(endpoint.Id, endpoint.Url);
+            await _webhooks.CreateAsync(endpoint, cancellationToken).ConfigureAwait(false);
             var session = new PlaygroundSession(id, topic, endpoint.Id, ReceiptsTopicPrefix + "." + id) { LastTouched = _time.GetTimestamp() };
             _sessions[id] = session;
             LogStarted(_logger, id, topic);
@@ -107,6 +114,7 @@ internal sealed partial class PlaygroundSessions : BackgroundService
         }
     }
 
+    /// <summary>Ends a session and deletes its webhook endpoint; false when there is no such session.</summary>
     public async Task<bool> EndAsync(string id, CancellationToken cancellationToken)
     {
         if (!_sessions.TryRemove(id, out var session))
@@ -114,13 +122,16 @@ internal sealed partial class PlaygroundSessions : BackgroundService
             return false;
         }
 
-        await _dispatcher.DeleteAsync(session.WebhookId, cancellationToken).ConfigureAwait(false);
-        _local.Remove(session.WebhookId);
+        await _webhooks.DeleteAsync(session.WebhookId, cancellationToken).ConfigureAwait(false);
+        _webhooks.UnmarkLocal(session.WebhookId);
         return true;
     }
 
-    /// <summary>The sink: a delivery arrived for <paramref name="id"/>; publish its receipt. False when no such session.</summary>
-    public async Task<bool> ReceiveAsync(string id, HttpRequest request, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// The sink: a delivery arrived for <paramref name="id"/> (its <c>webhook-id</c> header, the size of its headers, its body);
+    /// publish its receipt. False when no such session.
+    /// </summary>
+    public async Task<bool> ReceiveAsync(string id, string webhookId, int headerBytes, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         if (!_sessions.TryGetValue(id, out var session))
         {
@@ -130,17 +141,12 @@ internal sealed partial class PlaygroundSessions : BackgroundService
         Interlocked.Exchange(ref session.LastTouched, _time.GetTimestamp());
         using var delivery = JsonDocument.Parse(body);
         var root = delivery.RootElement;
-        var headerBytes = 0;
-        foreach (var (name, values) in request.Headers)
-        {
-            headerBytes += name.Length + 4 + values.ToString().Length; // "name: value\r\n"
-        }
 
         var receipt = new System.Buffers.ArrayBufferWriter<byte>(body.Length + 256);
         using (var json = new Utf8JsonWriter(receipt))
         {
             json.WriteStartObject();
-            json.WriteString("webhookId", request.Headers["webhook-id"].ToString());
+            json.WriteString("webhookId", webhookId);
             json.WriteNumber("bodyBytes", body.Length);
             json.WriteNumber("headerBytes", headerBytes);
             if (root.TryGetProperty("seq", out var seq))
@@ -167,9 +173,9 @@ internal sealed partial class PlaygroundSessions : BackgroundService
     {
         try
         {
-            foreach (var view in _dispatcher.List().Where(v => v.Endpoint.Description == EndpointDescription))
+            foreach (var endpointId in _webhooks.FindByDescription(EndpointDescription))
             {
-                await _dispatcher.DeleteAsync(view.Endpoint.Id, stoppingToken).ConfigureAwait(false);
+                await _webhooks.DeleteAsync(endpointId, stoppingToken).ConfigureAwait(false);
             }
 
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30), _time);
@@ -194,6 +200,7 @@ internal sealed partial class PlaygroundSessions : BackgroundService
         }
     }
 
+    /// <summary>Ends every open session, so no endpoint aimed at this process outlives it.</summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
@@ -210,33 +217,11 @@ internal sealed partial class PlaygroundSessions : BackgroundService
         }
     }
 
+    /// <summary>Marks the session as in use, postponing its idle expiry.</summary>
     public void Touch(PlaygroundSession session) => Interlocked.Exchange(ref session.LastTouched, _time.GetTimestamp());
 
+    /// <summary>The open session <paramref name="id"/>, or null.</summary>
     public PlaygroundSession? Find(string id) => _sessions.GetValueOrDefault(id);
-
-    /// <summary>
-    /// Where the hub reaches itself: its first plain-http listening address, with a wildcard host made loopback.
-    /// The request's own Host is not used: behind a proxy it names the proxy, and a client could choose it.
-    /// </summary>
-    private string SinkBase(HttpContext context)
-    {
-        var addresses = _server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        foreach (var address in addresses)
-        {
-            if (!address.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            var authority = address["http://".Length..].TrimEnd('/');
-            var colon = authority.LastIndexOf(':');
-            var port = colon >= 0 ? authority[(colon + 1)..] : "80";
-            return $"http://127.0.0.1:{port}{context.Request.PathBase}";
-        }
-
-        throw SwitchboardException.Unavailable("no-http-listener", "The playground needs a plain http listener",
-            "The built-in webhook sink is reached over http on 127.0.0.1, and this hub listens on no http address.");
-    }
 
     [LoggerMessage(EventId = 810, Level = LogLevel.Information, Message = "Playground session {SessionId} started on topic {Topic}")]
     private static partial void LogStarted(ILogger logger, string sessionId, string topic);
