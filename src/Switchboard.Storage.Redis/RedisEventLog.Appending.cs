@@ -16,6 +16,7 @@ public sealed partial class RedisEventLog
     private Channel<PendingAppend> _appends = null!;
     private Task _committer = null!;
     private long _scriptCalls;
+    private int _committing;
 
     /// <summary>Script calls the group commit has made: fewer than requests when requests shared calls.</summary>
     internal long AppendScriptCalls => Interlocked.Read(ref _scriptCalls);
@@ -91,6 +92,24 @@ public sealed partial class RedisEventLog
     }
 
     private async Task CommitAsync(List<PendingAppend> batch)
+    {
+        Interlocked.Exchange(ref _committing, 1);
+        try
+        {
+            await CommitCoreAsync(batch).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Notifications that came meanwhile did not wake the follower; if one was for another node, wake it now.
+            Interlocked.Exchange(ref _committing, 0);
+            if (Volatile.Read(ref _target) > HeadSeq)
+            {
+                _poke.Release();
+            }
+        }
+    }
+
+    private async Task CommitCoreAsync(List<PendingAppend> batch)
     {
         try
         {

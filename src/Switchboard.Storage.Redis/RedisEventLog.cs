@@ -489,8 +489,19 @@ public sealed partial class RedisEventLog : IEventLog
         var seq = long.Parse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture);
         if (parts[0] == "a")
         {
+            // This node's own batches are in the ring and the head already when their notification comes back: no wake.
+            if (seq <= HeadSeq)
+            {
+                return;
+            }
+
             RaiseTarget(seq);
-            _poke.Release();
+            // While this node's own call is out, the notification is most likely for it; fetching now would read back
+            // what the reply brings. The commit loop looks at the target when the reply is in (see CommitAsync).
+            if (Volatile.Read(ref _committing) == 0)
+            {
+                _poke.Release();
+            }
         }
         else if (parts[0] == "t" && parts.Length == 4)
         {

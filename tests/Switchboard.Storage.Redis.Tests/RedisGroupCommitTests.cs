@@ -213,6 +213,29 @@ public sealed class RedisGroupCommitTests(RedisFixture redis) : IClassFixture<Re
         Assert.Equal(3, Assert.IsType<LogGap>((await log.ReadAsync(TopicFilter.Parse("hot"), 0, 10)).Gap).RestartAfterSeq);
     }
 
+    [Fact]
+    public async Task TwoNodesPublishingAtOnce_EachFollowsTheOther_WithoutThePoll()
+    {
+        // The head poll is an hour, so only notifications move a node to the other's events: one that arrives while the
+        // node's own call is out must still wake its follower once the reply is in.
+        var options = () => new RedisStoreOptions { Configuration = redis.Server.Configuration, KeyPrefix = _prefix, HeadPollInterval = TimeSpan.FromHours(1) };
+        await using var node1 = new RedisEventLog(new RedisConnection(options())) { OwnsConnection = true };
+        await using var node2 = new RedisEventLog(new RedisConnection(options())) { OwnsConnection = true };
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(p => Task.Run(async () =>
+        {
+            var node = p % 2 == 0 ? node1 : node2;
+            for (var i = 0; i < 40; i++)
+            {
+                await node.AppendAsync([Draft($"n{p % 2}")]);
+            }
+        })));
+
+        await Waiting.UntilAsync(() => node1.HeadSeq == 640 && node2.HeadSeq == 640, "both nodes at seq 640");
+        var fromOther = await ReadAll(node1, 640);
+        Assert.Equal(320, fromOther.Count(e => e.Topic == "n1"));
+    }
+
     private RedisEventLog Open(RetentionPolicy? retention = null) =>
         new(new RedisConnection(new RedisStoreOptions { Configuration = redis.Server.Configuration, KeyPrefix = _prefix }), retention) { OwnsConnection = true };
 
