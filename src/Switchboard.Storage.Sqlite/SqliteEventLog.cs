@@ -487,7 +487,8 @@ public sealed partial class SqliteEventLog : IEventLog
             insertEvent.Parameters["$topic"].Value = draft.Topic;
             insertEvent.Parameters["$type"].Value = draft.Type;
             insertEvent.Parameters["$time"].Value = time.ToUnixTimeMilliseconds();
-            var data = draft.Data.ToArray();
+            // The array the publish path minified into is bound and kept as is: the payload's only copy.
+            var data = draft.DataArray();
             insertEvent.Parameters["$data"].Value = data;
             insertEvent.ExecuteNonQuery();
             records[i] = new EventRecord(Epoch, seq, draft.Topic, draft.Type, time, data);
