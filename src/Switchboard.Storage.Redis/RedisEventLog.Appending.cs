@@ -241,7 +241,7 @@ public sealed partial class RedisEventLog
                     for (var i = 0; i < records.Length; i++)
                     {
                         var draft = pending.Events[i];
-                        records[i] = new EventRecord(epoch, first + i, draft.Topic, draft.Type, time, draft.Data.ToArray());
+                        records[i] = new EventRecord(epoch, first + i, draft.Topic, draft.Type, time, draft.DataArray());
                     }
 
                     appended.AddRange(records);

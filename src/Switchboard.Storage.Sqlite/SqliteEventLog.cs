@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -26,7 +25,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly SqliteConnection _writerConnection;
-    private readonly Channel<WriteOperation> _writes;
+    private readonly WriteQueue<WriteOperation> _writes;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
     private readonly RecentEventsRing _ring;
@@ -68,11 +67,7 @@ public sealed partial class SqliteEventLog : IEventLog
         Epoch = LoadOrCreateEpoch();
         _head = LoadTopicsAndHead();
         _ring = new RecentEventsRing(options.TailCacheSize, _head);
-        _writes = Channel.CreateBounded<WriteOperation>(new BoundedChannelOptions(options.WriteQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _writes = new WriteQueue<WriteOperation>(options.WriteQueueCapacity);
         // A dedicated thread: SQLite commits block (a sync can take milliseconds), and a blocked thread-pool
         // thread on a 2-core machine starves every request and stream until the pool grows.
         var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "Switchboard SQLite writer" };
@@ -122,7 +117,7 @@ public sealed partial class SqliteEventLog : IEventLog
         }
 
         var operation = new AppendOperation(events, idempotency);
-        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
         // Once queued, the append happens even if the caller gives up: the caller just stops waiting.
         return (AppendResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -220,7 +215,7 @@ public sealed partial class SqliteEventLog : IEventLog
     public async Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var operation = new TrimOperation(policy, now);
-        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
         return (TrimResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -232,7 +227,7 @@ public sealed partial class SqliteEventLog : IEventLog
     internal async Task ExecuteWriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken = default)
     {
         var operation = new ExternalWriteOperation(write);
-        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
         await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -244,7 +239,7 @@ public sealed partial class SqliteEventLog : IEventLog
     internal async Task<AppendResult> ExecuteWriteAndAppendAsync(Action<SqliteTransaction> write, IReadOnlyList<EventDraft> events, CancellationToken cancellationToken = default)
     {
         var operation = new ExternalWriteOperation(write, events);
-        await _writes.Writer.WriteAsync(operation, cancellationToken).ConfigureAwait(false);
+        await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
         return (AppendResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -268,7 +263,7 @@ public sealed partial class SqliteEventLog : IEventLog
     /// <summary>Stops accepting writes, commits everything already queued, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
-        _writes.Writer.TryComplete();
+        _writes.Complete();
         await _writerStopped.Task.ConfigureAwait(false);
         SqliteConnection.ClearPool(_writerConnection);
         await _writerConnection.DisposeAsync().ConfigureAwait(false);
@@ -338,23 +333,19 @@ public sealed partial class SqliteEventLog : IEventLog
     private void WriteLoop()
     {
         var batch = new List<WriteOperation>();
-        var reader = _writes.Reader;
-        // Blocking is the point of this thread; everything else in the hub stays asynchronous.
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        // Blocking is the point of this thread; everything else in the hub stays asynchronous. A publisher that finds it
+        // parked wakes it directly (one wake-up per group commit); acks are set only after the commit returns.
+        while (_writes.WaitAndTake(batch, static operation => operation is AppendOperation append ? append.Events.Count : 1, _options.MaxEventsPerCommit))
         {
-            batch.Clear();
-            var events = 0;
-            while (events < _options.MaxEventsPerCommit && reader.TryRead(out var operation))
-            {
-                batch.Add(operation);
-                events += operation is AppendOperation append ? append.Events.Count : 1;
-            }
-
             CommitBatch(batch);
+            batch.Clear();
         }
 
         _writerStopped.TrySetResult();
     }
+
+    /// <summary>Times the writer thread was woken to commit; with <see cref="CommitCount"/>, the wake-ups per group commit.</summary>
+    internal long WriterWakeups => _writes.ConsumerWakeups;
 
     private void CommitBatch(List<WriteOperation> batch)
     {
@@ -499,7 +490,8 @@ public sealed partial class SqliteEventLog : IEventLog
             insertEvent.Parameters["$topic"].Value = draft.Topic;
             insertEvent.Parameters["$type"].Value = draft.Type;
             insertEvent.Parameters["$time"].Value = time.ToUnixTimeMilliseconds();
-            var data = draft.Data.ToArray();
+            // The array the publish path minified into is bound and kept as is: the payload's only copy.
+            var data = draft.DataArray();
             insertEvent.Parameters["$data"].Value = data;
             insertEvent.ExecuteNonQuery();
             records[i] = new EventRecord(Epoch, seq, draft.Topic, draft.Type, time, data);

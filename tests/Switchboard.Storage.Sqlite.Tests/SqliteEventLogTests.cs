@@ -86,6 +86,43 @@ public class SqliteEventLogTests : EventLogSpecification, IDisposable
     }
 
     [Fact]
+    public async Task AppendAsync_Acked_IsCommittedForAnotherConnection_WithAtMostOneWriterWakeupPerCommit()
+    {
+        await using var log = Open(DatabasePath);
+        await using var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly;Pooling=False");
+        await reader.OpenAsync();
+        var commitsBefore = log.CommitCount;
+        var wakeupsBefore = log.WriterWakeups;
+
+        for (var i = 1; i <= 100; i++)
+        {
+            var seq = (await log.AppendAsync([Draft("t", i.ToString(System.Globalization.CultureInfo.InvariantCulture))])).Events[0].Seq;
+
+            // The ack comes after the commit: another connection already sees the row.
+            await using var command = reader.CreateCommand();
+            command.CommandText = "SELECT data FROM events WHERE seq = $seq";
+            command.Parameters.AddWithValue("$seq", seq);
+            Assert.Equal(Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), (byte[]?)await command.ExecuteScalarAsync());
+        }
+
+        var commits = log.CommitCount - commitsBefore;
+        Assert.Equal(100, commits);
+        Assert.InRange(log.WriterWakeups - wakeupsBefore, 0, commits);
+    }
+
+    [Fact]
+    public async Task AppendAsync_KeepsTheDraftsArray_WithoutCopying()
+    {
+        await using var log = Open(DatabasePath);
+        var data = Encoding.UTF8.GetBytes("{\"a\":1}");
+
+        var record = (await log.AppendAsync([new Switchboard.Events.EventDraft("t", "message", data)])).Events[0];
+
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(record.Data, out var segment));
+        Assert.Same(data, segment.Array);
+    }
+
+    [Fact]
     public async Task Open_UsesWalMode()
     {
         await using var log = Open(DatabasePath);

@@ -92,7 +92,7 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardException.TooLarge("payload-too-large", "Payload too large", bad.Message));
+            await ProblemResponses.WriteAsync(context.HttpContext, Switchboard.Events.EventDraftValidator.PayloadTooLarge(bad.Message));
             return Results.Empty;
         }
         catch (BadHttpRequestException bad) when (bad.StatusCode is >= 400 and < 500)

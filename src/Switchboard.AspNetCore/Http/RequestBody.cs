@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
+using Switchboard.Events;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Http;
@@ -39,5 +40,5 @@ internal static class RequestBody
     }
 
     private static SwitchboardException TooLarge(int maxBytes, string what) =>
-        SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The {what} is larger than the limit of {maxBytes} bytes.");
+        EventDraftValidator.PayloadTooLarge($"The {what} is larger than the limit of {maxBytes} bytes.");
 }

@@ -9,6 +9,7 @@ using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.OpenApi;
 using Switchboard.AspNetCore.Polling;
 using Switchboard.Auth;
+using Switchboard.Events;
 using Switchboard.Hubs;
 using Switchboard.Jobs;
 using Switchboard.Problems;
@@ -105,7 +106,7 @@ internal static class JobEndpoints
         ValidateType(type);
         if (System.Text.Encoding.UTF8.GetByteCount(input) > options.Limits.MaxEventBytes)
         {
-            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
+            throw EventDraftValidator.PayloadTooLarge($"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
         }
 
         string? headerKey = context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
@@ -115,10 +116,9 @@ internal static class JobEndpoints
         }
 
         var key = headerKey ?? bodyKey;
-        if (key is not null && (key.Length == 0 || key.Length > options.Limits.MaxIdempotencyKeyLength || key.Any(char.IsControl)))
+        if (key is not null)
         {
-            throw SwitchboardException.Invalid("invalid-idempotency-key", "Invalid Idempotency-Key",
-                $"The Idempotency-Key must be 1 to {options.Limits.MaxIdempotencyKeyLength} printable characters.");
+            EventDraftValidator.ValidateIdempotencyKey(key, options.Limits.MaxIdempotencyKeyLength);
         }
 
         var (job, created) = await queue.SubmitAsync(type!, input, maxAttempts, key, context.RequestAborted);
@@ -284,7 +284,7 @@ internal static class JobEndpoints
             output = outputValue.ValueKind == JsonValueKind.String ? outputValue.GetString() : throw Invalid("\"output\" must be a string (a chunk of text).");
             if (System.Text.Encoding.UTF8.GetByteCount(output!) > limits.MaxEventBytes - 512)
             {
-                throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
+                throw EventDraftValidator.PayloadTooLarge($"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
             }
         }
 
@@ -304,7 +304,7 @@ internal static class JobEndpoints
         var result = body.TryGetValue("result", out var value) ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
         if (System.Text.Encoding.UTF8.GetByteCount(result) > limits.MaxEventBytes)
         {
-            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
+            throw EventDraftValidator.PayloadTooLarge($"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
         return JobResult(await queue.CompleteAsync(id, body.LeaseId, result, context.RequestAborted), StatusCodes.Status200OK);

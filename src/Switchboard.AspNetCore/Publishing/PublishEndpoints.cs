@@ -24,8 +24,7 @@ internal static class PublishEndpoints
         Caller.Of(context).RequirePublish(topic);
         var limits = hub.Options.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxEventBytes + EnvelopeAllowance, "event", cancellationToken);
-        using var document = JsonWire.ParseBody(body);
-        var draft = ReadDraft(hub, document.RootElement, topic, allowTopic: false);
+        var draft = PublishBody.ReadOne(body, topic, hub.Drafts);
 
         var key = IdempotencyKey(context);
         var result = await hub.PublishAsync([draft], key, key is null ? null : RequestHash("one", [draft]), cancellationToken);
@@ -37,39 +36,7 @@ internal static class PublishEndpoints
         var cancellationToken = context.RequestAborted;
         var limits = hub.Options.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxBatchBytes, "batch", cancellationToken);
-        using var document = JsonWire.ParseBody(body);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Array)
-        {
-            throw SwitchboardException.Invalid("invalid-body", "Invalid batch", "A batch is a JSON array of {\"topic\", \"type\", \"data\"} objects.");
-        }
-
-        var count = root.GetArrayLength();
-        if (count == 0)
-        {
-            throw SwitchboardException.Invalid("invalid-body", "Empty batch", "A batch needs at least one event.");
-        }
-
-        if (count > limits.MaxBatchEvents)
-        {
-            throw SwitchboardException.TooLarge("batch-too-large", "Batch too large", $"The batch has {count} events; the limit is {limits.MaxBatchEvents}.");
-        }
-
-        var drafts = new List<EventDraft>(count);
-        var index = 0;
-        foreach (var element in root.EnumerateArray())
-        {
-            try
-            {
-                drafts.Add(ReadDraft(hub, element, topic: null, allowTopic: true));
-            }
-            catch (SwitchboardException problem)
-            {
-                throw problem.WithDetail($"Event {index}: {problem.Message}");
-            }
-
-            index++;
-        }
+        var drafts = PublishBody.ReadBatch(body, hub.Drafts, limits.MaxBatchEvents);
 
         var caller = Caller.Of(context);
         foreach (var topic in drafts.Select(d => d.Topic).Distinct(StringComparer.Ordinal))
@@ -80,53 +47,6 @@ internal static class PublishEndpoints
         var key = IdempotencyKey(context);
         var result = await hub.PublishAsync(drafts, key, key is null ? null : RequestHash("batch", drafts), cancellationToken);
         await WriteCreatedAsync(context, result, single: false);
-    }
-
-    private static EventDraft ReadDraft(Hub hub, JsonElement element, string? topic, bool allowTopic) =>
-        JsonWire.GuardStrings(() => ReadDraftUnguarded(hub, element, topic, allowTopic));
-
-    private static EventDraft ReadDraftUnguarded(Hub hub, JsonElement element, string? topic, bool allowTopic)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            throw SwitchboardException.Invalid("invalid-body", "Invalid event", "An event is a JSON object such as {\"type\": \"order.created\", \"data\": {...}}.");
-        }
-
-        string? type = null;
-        JsonElement? data = null;
-        foreach (var property in element.EnumerateObject())
-        {
-            switch (property.Name)
-            {
-                case "type" when property.Value.ValueKind == JsonValueKind.String:
-                    type = property.Value.GetString();
-                    break;
-                case "type" when property.Value.ValueKind == JsonValueKind.Null:
-                    break;
-                case "type":
-                    throw SwitchboardException.Invalid("invalid-type", "Invalid event type", "\"type\" must be a string.");
-                case "topic" when allowTopic && property.Value.ValueKind == JsonValueKind.String:
-                    topic = property.Value.GetString();
-                    break;
-                case "data":
-                    data = property.Value;
-                    break;
-                default:
-                    throw SwitchboardException.Invalid("invalid-body", "Unknown property",
-                        $"Unknown or mistyped property \"{property.Name}\"; an event has {(allowTopic ? "\"topic\", " : "")}\"type\" and \"data\".");
-            }
-        }
-
-        hub.ValidateTopic(topic);
-        var normalizedType = hub.NormalizeType(type);
-        var payload = data is { } value ? JsonWire.Minify(value) : "null"u8.ToArray();
-        var limit = hub.Options.Limits.MaxEventBytes;
-        if (payload.Length > limit)
-        {
-            throw SwitchboardException.TooLarge("payload-too-large", "Payload too large", $"The event data is {payload.Length} bytes; the limit is {limit}.");
-        }
-
-        return new EventDraft(topic!, normalizedType, payload);
     }
 
     private static string? IdempotencyKey(HttpContext context) =>

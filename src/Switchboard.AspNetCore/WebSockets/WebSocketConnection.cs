@@ -632,20 +632,19 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
 
     private async Task PublishAsync(JsonElement request, JsonElement id)
     {
+        // The same rules, in the same order, as an HTTP publish: only the message's shape (missing_field, invalid_field) is this op's own.
+        var drafts = _hub.Drafts;
         var topic = RequireString(request, "topic");
-        _hub.ValidateTopic(topic);
+        drafts.ValidateTopic(topic);
         _caller.RequirePublish(topic);
         if (!_publishable.Any(p => p.Matches(topic)))
         {
             throw new ClientError("forbidden", $"Publishing to \"{topic}\" over WebSocket is not allowed; allowed: {string.Join(", ", _options.Publishable)}.");
         }
 
-        var type = _hub.NormalizeType(OptionalString(request, "type"));
-        var data = request.TryGetProperty("data", out var dataElement) ? JsonWire.Minify(dataElement) : "null"u8.ToArray();
-        if (data.Length > _hub.Options.Limits.MaxEventBytes)
-        {
-            throw new ClientError("payload_too_large", $"The event data is {data.Length} bytes; the limit is {_hub.Options.Limits.MaxEventBytes}.");
-        }
+        var type = drafts.NormalizeType(OptionalString(request, "type"));
+        var data = request.TryGetProperty("data", out var dataElement) ? JsonWire.Minify(dataElement) : EventDraftValidator.NullData;
+        drafts.ValidateData(data.Length);
 
         var result = await _hub.PublishAsync([new EventDraft(topic, type, data)], null, null, _closing.Token);
         var record = result.Events[0];

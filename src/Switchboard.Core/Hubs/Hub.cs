@@ -37,6 +37,7 @@ public sealed class Hub
         _time = time;
         _metrics = metrics;
         Clock = clock ?? new TailClock(time);
+        Drafts = new EventDraftValidator(() => _options.CurrentValue);
     }
 
     /// <summary>The one clock for readers' heartbeats, expiries and long-poll deadlines.</summary>
@@ -48,37 +49,14 @@ public sealed class Hub
     /// <summary>The current options.</summary>
     public SwitchboardOptions Options => _options.CurrentValue;
 
+    /// <summary>The publish rules (topic, type, data size, Idempotency-Key) every transport applies to a draft.</summary>
+    internal EventDraftValidator Drafts { get; }
+
     /// <summary>Throws an Invalid error unless <paramref name="topic"/> is a valid topic name.</summary>
-    public void ValidateTopic(string? topic)
-    {
-        if (TopicName.Validate(topic, Options.Limits.MaxTopicLength) is { } error)
-        {
-            throw SwitchboardException.Invalid("invalid-topic", "Invalid topic name", $"Topic '{Truncate(topic)}': {error}");
-        }
-    }
+    public void ValidateTopic(string? topic) => Drafts.ValidateTopic(topic);
 
     /// <summary>Returns the event type to store: the default when absent; an Invalid error when reserved or malformed.</summary>
-    public string NormalizeType(string? type)
-    {
-        if (type is null)
-        {
-            return DefaultEventType;
-        }
-
-        if (type.Length == 0 || type.Length > Options.Limits.MaxTypeLength || type.Any(char.IsControl))
-        {
-            throw SwitchboardException.Invalid("invalid-type", "Invalid event type",
-                $"The event type must be 1 to {Options.Limits.MaxTypeLength} characters without control characters.");
-        }
-
-        if (type.StartsWith(ReservedTypePrefix, StringComparison.Ordinal))
-        {
-            throw SwitchboardException.Invalid("reserved-type", "Reserved event type",
-                $"Event types starting with '{ReservedTypePrefix}' are reserved for the hub.");
-        }
-
-        return type;
-    }
+    public string NormalizeType(string? type) => Drafts.NormalizeType(type);
 
     /// <summary>Parses subscription patterns; an Invalid error when none, too many, or one is invalid.</summary>
     public TopicFilter ParseFilter(IReadOnlyCollection<string?> patterns)
@@ -116,12 +94,7 @@ public sealed class Hub
         IdempotencyRequest? idempotency = null;
         if (idempotencyKey is not null)
         {
-            if (idempotencyKey.Length == 0 || idempotencyKey.Length > Options.Limits.MaxIdempotencyKeyLength || idempotencyKey.Any(char.IsControl))
-            {
-                throw SwitchboardException.Invalid("invalid-idempotency-key", "Invalid Idempotency-Key",
-                    $"The Idempotency-Key must be 1 to {Options.Limits.MaxIdempotencyKeyLength} printable characters.");
-            }
-
+            Drafts.ValidateIdempotencyKey(idempotencyKey);
             idempotency = new IdempotencyRequest(idempotencyKey, requestHash ?? [], _time.GetUtcNow() + Options.Idempotency.KeyRetention);
         }
 

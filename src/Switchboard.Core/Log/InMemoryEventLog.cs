@@ -63,7 +63,7 @@ public sealed class InMemoryEventLog : IEventLog
             for (var i = 0; i < events.Count; i++)
             {
                 var draft = events[i];
-                var record = new EventRecord(Epoch, _head + 1 + i, draft.Topic, draft.Type, time, draft.Data.ToArray());
+                var record = new EventRecord(Epoch, _head + 1 + i, draft.Topic, draft.Type, time, draft.DataArray());
                 records[i] = record;
                 _events.Add(record);
                 _ring.Add(record);
