@@ -25,6 +25,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly ILogger _logger;
     private readonly string _connectionString;
     private readonly SqliteConnection _writerConnection;
+    private SqliteCommand? _insertEvent, _findKey, _insertKey;
     private readonly WriteQueue<WriteOperation> _writes;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
@@ -265,6 +266,9 @@ public sealed partial class SqliteEventLog : IEventLog
     {
         _writes.Complete();
         await _writerStopped.Task.ConfigureAwait(false);
+        _insertEvent?.Dispose();
+        _findKey?.Dispose();
+        _insertKey?.Dispose();
         SqliteConnection.ClearPool(_writerConnection);
         await _writerConnection.DisposeAsync().ConfigureAwait(false);
     }
@@ -357,9 +361,11 @@ public sealed partial class SqliteEventLog : IEventLog
         try
         {
             using var transaction = _writerConnection.BeginTransaction();
-            using var insertEvent = Prepare(transaction, "INSERT INTO events (seq, topic, type, time, data) VALUES ($seq, $topic, $type, $time, $data)", "$seq", "$topic", "$type", "$time", "$data");
-            using var findKey = Prepare(transaction, "SELECT request_hash, response FROM idempotency WHERE key = $key", "$key");
-            using var insertKey = Prepare(transaction, "INSERT INTO idempotency (key, request_hash, response, expires_at) VALUES ($key, $hash, $response, $expires)", "$key", "$hash", "$response", "$expires");
+            // Made once on the writer thread and kept, so their statements stay prepared: no SQL parse per commit.
+            var insertEvent = _insertEvent ??= Prepare("INSERT INTO events (seq, topic, type, time, data) VALUES ($seq, $topic, $type, $time, $data)", "$seq", "$topic", "$type", "$time", "$data");
+            var findKey = _findKey ??= Prepare("SELECT request_hash, response FROM idempotency WHERE key = $key", "$key");
+            var insertKey = _insertKey ??= Prepare("INSERT INTO idempotency (key, request_hash, response, expires_at) VALUES ($key, $hash, $response, $expires)", "$key", "$hash", "$response", "$expires");
+            insertEvent.Transaction = findKey.Transaction = insertKey.Transaction = transaction;
             var time = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
             for (var i = 0; i < batch.Count; i++)
             {
@@ -598,8 +604,14 @@ public sealed partial class SqliteEventLog : IEventLog
 
     private SqliteCommand Prepare(SqliteTransaction transaction, string sql, params string[] parameters)
     {
-        var command = _writerConnection.CreateCommand();
+        var command = Prepare(sql, parameters);
         command.Transaction = transaction;
+        return command;
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var command = _writerConnection.CreateCommand();
         command.CommandText = sql;
         foreach (var name in parameters)
         {
