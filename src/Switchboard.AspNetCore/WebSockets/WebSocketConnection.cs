@@ -406,7 +406,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                 switch (op)
                 {
                     case null:
-                        throw new ClientError("missing_field", "\"op\" is required.");
+                        throw ClientError("missing_field", "\"op\" is required.");
                     case "subscribe":
                         await SubscribeAsync(root, RequireId(id));
                         break;
@@ -429,12 +429,8 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                         Send(WebSocketMessages.Pong(id));
                         break;
                     default:
-                        throw new ClientError("unknown_op", $"Unknown op \"{op}\"; expected subscribe, unsubscribe, publish, presence, refresh or ping.");
+                        throw ClientError("unknown_op", $"Unknown op \"{op}\"; expected subscribe, unsubscribe, publish, presence, refresh or ping.");
                 }
-            }
-            catch (ClientError error)
-            {
-                Send(WebSocketMessages.Error(id, error.Code, error.Message));
             }
             catch (Exception ex) when (ErrorMapping.Recognize(ex, _storeFaults) is { } error)
             {
@@ -478,24 +474,24 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     {
         if (id.ValueKind != JsonValueKind.String)
         {
-            throw new ClientError("invalid_field", "A subscription's \"id\" must be a string; events carry it as \"subscription\".");
+            throw ClientError("invalid_field", "A subscription's \"id\" must be a string; events carry it as \"subscription\".");
         }
 
         var subscriptionId = id.GetString()!;
         if (subscriptionId.Length is 0 or > 128)
         {
             // The id is kept for the subscription's life and copied into every event: bounded, like everything held per connection.
-            throw new ClientError("invalid_field", "A subscription's \"id\" is 1 to 128 characters.");
+            throw ClientError("invalid_field", "A subscription's \"id\" is 1 to 128 characters.");
         }
 
         if (_subscriptions.ContainsKey(subscriptionId))
         {
-            throw new ClientError("duplicate_subscription", $"Subscription \"{subscriptionId}\" already exists; unsubscribe first or use another id.");
+            throw ClientError("duplicate_subscription", $"Subscription \"{subscriptionId}\" already exists; unsubscribe first or use another id.");
         }
 
         if (_subscriptions.Count >= _options.MaxSubscriptionsPerConnection)
         {
-            throw new ClientError("too_many_subscriptions", $"A connection may have at most {_options.MaxSubscriptionsPerConnection} subscriptions.");
+            throw ClientError("too_many_subscriptions", $"A connection may have at most {_options.MaxSubscriptionsPerConnection} subscriptions.");
         }
 
         var patterns = RequireStringArray(request, "topics");
@@ -504,7 +500,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         var presence = request.TryGetProperty("presence", out var presenceElement) && presenceElement.ValueKind == JsonValueKind.True;
         if (presence && filter.ExactTopics is null)
         {
-            throw new ClientError("invalid_field", "Presence needs plain room topics, not wildcard patterns.");
+            throw ClientError("invalid_field", "Presence needs plain room topics, not wildcard patterns.");
         }
 
         var after = OptionalString(request, "after");
@@ -513,12 +509,12 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         {
             if (historyElement.ValueKind != JsonValueKind.Number || !historyElement.TryGetInt32(out var count) || count < 0)
             {
-                throw new ClientError("invalid_field", "\"history\" is a number of events, 0 or more.");
+                throw ClientError("invalid_field", "\"history\" is a number of events, 0 or more.");
             }
 
             if (after is not null)
             {
-                throw new ClientError("invalid_field", "Give \"after\" or \"history\", not both.");
+                throw ClientError("invalid_field", "Give \"after\" or \"history\", not both.");
             }
 
             history = Math.Min(count, _options.MaxHistory);
@@ -602,7 +598,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         var patterns = request.TryGetProperty("topics", out _) ? RequireStringArray(request, "topics").ToHashSet(StringComparer.Ordinal) : null;
         if (bySubscription is null && patterns is null)
         {
-            throw new ClientError("missing_field", "Give \"subscription\" (an id) or \"topics\" (patterns) to unsubscribe.");
+            throw ClientError("missing_field", "Give \"subscription\" (an id) or \"topics\" (patterns) to unsubscribe.");
         }
 
         var removed = _subscriptions.Values
@@ -610,7 +606,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             .ToList();
         if (removed.Count == 0)
         {
-            throw new ClientError("not_subscribed", "No subscription matches.");
+            throw ClientError("not_subscribed", "No subscription matches.");
         }
 
         foreach (var subscription in removed)
@@ -639,7 +635,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         _caller.RequirePublish(topic);
         if (!_publishable.Any(p => p.Matches(topic)))
         {
-            throw new ClientError("forbidden", $"Publishing to \"{topic}\" over WebSocket is not allowed; allowed: {string.Join(", ", _options.Publishable)}.");
+            throw ClientError("forbidden", $"Publishing to \"{topic}\" over WebSocket is not allowed; allowed: {string.Join(", ", _options.Publishable)}.");
         }
 
         var type = drafts.NormalizeType(OptionalString(request, "type"));
@@ -661,13 +657,13 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         var token = RequireString(request, "token");
         if (_caller.Kind != CallerKind.Token)
         {
-            throw new ClientError("invalid_state", "refresh renews a subscriber token; this connection was not opened with one.");
+            throw ClientError("invalid_state", "refresh renews a subscriber token; this connection was not opened with one.");
         }
 
         var fresh = await _authenticator.AuthenticateTokenAsync(token, _remote);
         if (fresh.Subject != _caller.Subject)
         {
-            throw new ClientError("subject_mismatch", $"The new token is for '{fresh.Subject}', but this connection belongs to '{_caller.Subject}'.");
+            throw ClientError("subject_mismatch", $"The new token is for '{fresh.Subject}', but this connection belongs to '{_caller.Subject}'.");
         }
 
         _caller = fresh;
@@ -904,12 +900,12 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     }
 
     private static JsonElement RequireId(JsonElement? id) =>
-        id ?? throw new ClientError("missing_field", "\"id\" is required; the reply echoes it.");
+        id ?? throw ClientError("missing_field", "\"id\" is required; the reply echoes it.");
 
     private static string RequireString(JsonElement request, string name) =>
         request.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()!
-            : throw new ClientError("missing_field", $"\"{name}\" (a string) is required.");
+            : throw ClientError("missing_field", $"\"{name}\" (a string) is required.");
 
     private static string? OptionalString(JsonElement request, string name)
     {
@@ -918,17 +914,17 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw new ClientError("invalid_field", $"\"{name}\" must be a string.");
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw ClientError("invalid_field", $"\"{name}\" must be a string.");
     }
 
     private static string?[] RequireStringArray(JsonElement request, string name)
     {
         if (!request.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
         {
-            throw new ClientError("missing_field", $"\"{name}\" (a non-empty array of strings) is required.");
+            throw ClientError("missing_field", $"\"{name}\" (a non-empty array of strings) is required.");
         }
 
-        return value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : throw new ClientError("invalid_field", $"\"{name}\" must hold strings.")).ToArray();
+        return value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : throw ClientError("invalid_field", $"\"{name}\" must hold strings.")).ToArray();
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "WebSocket subscription {Subscription} failed; closing the connection")]
@@ -982,8 +978,23 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
 
     private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, Subscription? ResumeFrom);
 
-    private sealed class ClientError(string code, string message) : Exception(message)
+    /// <summary>
+    /// A refusal of one client message, as a typed error: the kind is what HTTP answers the same refusal with, and the
+    /// message's <c>error</c> op is written by <see cref="ErrorMapping"/> like every other refusal on this connection.
+    /// </summary>
+    private static SwitchboardException ClientError(string code, string message) => code switch
     {
-        public string Code { get; } = code;
-    }
+        "duplicate_subscription" => SwitchboardException.Conflict(ProblemCode(code), "Duplicate subscription", message),
+        "invalid_state" => SwitchboardException.Conflict(ProblemCode(code), "Not possible on this connection", message),
+        "forbidden" => new SwitchboardException(SwitchboardErrorKind.Forbidden, code, "Forbidden", message),
+        "subject_mismatch" => new SwitchboardException(SwitchboardErrorKind.Forbidden, ProblemCode(code), "Subject mismatch", message),
+        "not_subscribed" => SwitchboardException.NotFound(ProblemCode(code), "Not subscribed", message),
+        "too_many_subscriptions" => SwitchboardException.Invalid(ProblemCode(code), "Too many subscriptions", message),
+        "unknown_op" => SwitchboardException.Invalid(ProblemCode(code), "Unknown op", message),
+        "missing_field" => SwitchboardException.Invalid(ProblemCode(code), "Missing field", message),
+        _ => SwitchboardException.Invalid(ProblemCode(code), "Invalid field", message),
+    };
+
+    // The WebSocket codes are the problem codes with '_' for '-' (ErrorMapping.WebSocketCode turns them back).
+    private static string ProblemCode(string webSocketCode) => webSocketCode.Replace('_', '-');
 }
