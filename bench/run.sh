@@ -5,7 +5,7 @@
 #   bench/run.sh [--steps LIST] [--duration S] [--warmup S] [--rate R] [--subscribers N] [--fanout-duration S]
 #
 # Steps (BENCH_STEPS or --steps, comma-separated; default "publish,sse,ws"):
-#   publish   publish x1 and x16
+#   publish   publish x1 and x16, and GET /v1/health x16 from the same client as the reference
 #   sse       SSE fanout, FANOUT_SUBSCRIBERS (1000) @ FANOUT_RATE (200)/s
 #   ws        ws-small + ws-large
 #   ws-small  ws-fanout, WS_SUBSCRIBERS (1000) @ WS_RATE (200)/s
@@ -308,6 +308,8 @@ fi
 if [[ "$run_publish" == 1 ]]; then
   step "publish x1" "$pub_budget" publish --url "$url" --publishers 1 --duration "$duration" --warmup "$warmup"
   step "publish x16" "$pub_budget" publish --url "$url" --publishers 16 --duration "$duration" --warmup "$warmup"
+  # The reference: the same client and concurrency sending a bare GET /v1/health (issue 17: publish >= 0.7x of it).
+  step "health x16" "$pub_budget" publish --url "$url" --publishers 16 --duration "$duration" --warmup "$warmup" --health true
 fi
 if [[ "$run_sse" == 1 ]]; then
   step "fanout ${subscribers} subs @ ${rate}/s" "$fan_budget" fanout --url "$url" --subscribers "$subscribers" --rate "$rate" \

@@ -69,6 +69,26 @@ internal static class BenchHttp
         }
     }
 
+    /// <summary>A bare GET answered 200 (the publish benchmark's reference request).</summary>
+    public static async Task<PostOutcome> GetOkAsync(HttpClient client, Uri uri, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await client.GetAsync(uri, ct);
+            return response.StatusCode == HttpStatusCode.OK
+                ? new PostOutcome(true, null)
+                : new PostOutcome(false, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return new PostOutcome(false, "request timed out");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new PostOutcome(false, $"{ex.HttpRequestError}: {ex.Message}");
+        }
+    }
+
     /// <summary>Publish-mode body: a constant padding string of the requested size.</summary>
     public static byte[] PaddedBody(int paddingBytes) =>
         Encoding.UTF8.GetBytes($"{{\"type\":\"bench\",\"data\":{{\"p\":\"{new string('x', paddingBytes)}\"}}}}");

@@ -12,6 +12,7 @@ internal static class Program
           Switchboard.Bench publish --url U [--publishers N=1] [--duration S=10] [--warmup S=2]
                                     [--payload-bytes B=64] [--topic T=bench.pub] [--request-timeout S=30]
                                     [--nodes URL,URL (more nodes of the same hub: publisher i uses node i mod n)]
+                                    [--health true (send GET /v1/health instead: the reference for a publish)]
           Switchboard.Bench fanout  --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=bench.fan]

@@ -11,7 +11,8 @@ internal sealed record PublishOptions(
     int PayloadBytes,
     int? ServerPid,
     TimeSpan RequestTimeout,
-    IReadOnlyList<Uri> Nodes)
+    IReadOnlyList<Uri> Nodes,
+    bool Health)
 {
     public static PublishOptions From(CliArgs args)
     {
@@ -25,7 +26,8 @@ internal sealed record PublishOptions(
         args.GetInt("payload-bytes", 64, 0, 16 * 1024 * 1024),
         args.GetOptionalInt("server-pid"),
         TimeSpan.FromSeconds(args.GetDouble("request-timeout", 30, 0.1, 600)),
-        args.GetNodeUrls(baseUrl));
+        args.GetNodeUrls(baseUrl),
+        args.GetFlag("health"));
     }
 }
 
@@ -43,9 +45,10 @@ internal static class PublishBenchmark
     public static async Task<PublishReport> RunAsync(PublishOptions o, CancellationToken cancellationToken)
     {
         var run = RunInfo.Capture("publish", o.BaseUrl);
-        var uri = BenchHttp.PublishUri(o.BaseUrl, o.Topic);
+        // --health sends a bare GET /v1/health from the same client instead: the reference a publish is measured against.
+        var uri = o.Health ? new Uri(o.BaseUrl, "/v1/health") : BenchHttp.PublishUri(o.BaseUrl, o.Topic);
         // With --nodes, publisher i publishes to node i mod n: every node of the hub appends.
-        var uris = o.Nodes.Select(n => BenchHttp.PublishUri(n, o.Topic)).ToArray();
+        var uris = o.Nodes.Select(n => o.Health ? new Uri(n, "/v1/health") : BenchHttp.PublishUri(n, o.Topic)).ToArray();
         var body = BenchHttp.PaddedBody(o.PayloadBytes);
         using var client = BenchHttp.CreateClient(o.Publishers, o.RequestTimeout);
         var errors = new ErrorTally();
@@ -66,14 +69,14 @@ internal static class PublishBenchmark
         var workers = Enumerable.Range(0, o.Publishers).Select(_ => new Worker()).ToArray();
         // Task.Run so the N loops start concurrently instead of each running its first
         // synchronous slice on this thread.
-        await Task.WhenAll(workers.Select((w, i) => Task.Run(() => LoopAsync(client, uris[i % uris.Length], body, window, w, errors, deadline.Token), CancellationToken.None)));
+        await Task.WhenAll(workers.Select((w, i) => Task.Run(() => LoopAsync(client, uris[i % uris.Length], o.Health ? null : body, window, w, errors, deadline.Token), CancellationToken.None)));
 
         var cpu = await cpuTask;
         var latency = LatencySummary.FromRecorders(workers.Select(w => w.Latencies));
         var seconds = window.Seconds;
         return new PublishReport(
             run,
-            o.Topic,
+            o.Health ? "GET /v1/health" : o.Topic,
             BenchHttp.InlineSocketCompletions,
             o.Publishers,
             o.WarmupSeconds,
@@ -88,7 +91,7 @@ internal static class PublishBenchmark
             errors.Snapshot());
     }
 
-    private static async Task LoopAsync(HttpClient client, Uri uri, byte[] body, MeasurementWindow window, Worker worker, ErrorTally errors, CancellationToken ct)
+    private static async Task LoopAsync(HttpClient client, Uri uri, byte[]? body, MeasurementWindow window, Worker worker, ErrorTally errors, CancellationToken ct)
     {
         try
         {
@@ -100,7 +103,7 @@ internal static class PublishBenchmark
                     return;
                 }
 
-                var outcome = await BenchHttp.PostAsync(client, uri, body, ct);
+                var outcome = body is null ? await BenchHttp.GetOkAsync(client, uri, ct) : await BenchHttp.PostAsync(client, uri, body, ct);
                 var acked = Stopwatch.GetTimestamp();
                 // Throughput counts acks completed inside the window, the usual closed-loop definition.
                 var counted = window.Contains(acked);
