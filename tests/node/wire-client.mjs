@@ -47,4 +47,5 @@ if (received < count || failure) {
 }
 write({ kind: 'done', cursor: sub.cursor });
 sub.close();
-process.exit(0);
+// Exit once stdout has drained: when the test reads the pipe slowly, lines wait in Node's queue, and exit() drops them.
+process.stdout.write('', () => process.exit(0));
