@@ -46,46 +46,37 @@ internal static class BenchHttp
         new(baseUrl, $"v1/ws?name={Uri.EscapeDataString(memberName)}");
 
     /// <summary>POSTs an already-encoded body; never throws except for cancellation of <paramref name="ct"/>.</summary>
-    public static async Task<PostOutcome> PostAsync(HttpClient client, Uri uri, byte[] body, CancellationToken ct)
+    public static Task<PostOutcome> PostAsync(HttpClient client, Uri uri, byte[] body, CancellationToken ct)
     {
-        try
-        {
-            using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
-            // Default completion option buffers the (small) ack body, so the latency covers the full response.
-            using var response = await client.SendAsync(request, ct);
-            return response.StatusCode == HttpStatusCode.Created
-                ? new PostOutcome(true, null)
-                : new PostOutcome(false, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return new PostOutcome(false, "request timed out");
-        }
-        catch (HttpRequestException ex)
-        {
-            return new PostOutcome(false, $"{ex.HttpRequestError}: {ex.Message}");
-        }
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        // Default completion option buffers the (small) ack body, so the latency covers the full response.
+        return SendAsync(client, new HttpRequestMessage(HttpMethod.Post, uri) { Content = content }, HttpStatusCode.Created, ct);
     }
 
     /// <summary>A bare GET answered 200 (the publish benchmark's reference request).</summary>
-    public static async Task<PostOutcome> GetOkAsync(HttpClient client, Uri uri, CancellationToken ct)
+    public static Task<PostOutcome> GetOkAsync(HttpClient client, Uri uri, CancellationToken ct) =>
+        SendAsync(client, new HttpRequestMessage(HttpMethod.Get, uri), HttpStatusCode.OK, ct);
+
+    private static async Task<PostOutcome> SendAsync(HttpClient client, HttpRequestMessage request, HttpStatusCode expected, CancellationToken ct)
     {
-        try
+        using (request)
         {
-            using var response = await client.GetAsync(uri, ct);
-            return response.StatusCode == HttpStatusCode.OK
-                ? new PostOutcome(true, null)
-                : new PostOutcome(false, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return new PostOutcome(false, "request timed out");
-        }
-        catch (HttpRequestException ex)
-        {
-            return new PostOutcome(false, $"{ex.HttpRequestError}: {ex.Message}");
+            try
+            {
+                using var response = await client.SendAsync(request, ct);
+                return response.StatusCode == expected
+                    ? new PostOutcome(true, null)
+                    : new PostOutcome(false, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return new PostOutcome(false, "request timed out");
+            }
+            catch (HttpRequestException ex)
+            {
+                return new PostOutcome(false, $"{ex.HttpRequestError}: {ex.Message}");
+            }
         }
     }
 
