@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.AspNetCore.Jobs;
+using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
@@ -114,14 +114,5 @@ public sealed class JobQueueErrorTests : IDisposable
 
         Assert.Equal((SwitchboardErrorKind.Unavailable, "too-many-jobs"), (error.Kind, error.Code));
         Assert.Equal(TimeSpan.FromSeconds(5), error.RetryAfter);
-    }
-
-    private sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
-    {
-        public SwitchboardOptions CurrentValue => value;
-
-        public SwitchboardOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
     }
 }

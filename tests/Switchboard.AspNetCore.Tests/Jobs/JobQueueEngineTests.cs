@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.AspNetCore.Jobs;
+using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
@@ -158,14 +158,5 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
             dispose();
             return ValueTask.CompletedTask;
         }
-    }
-
-    private sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
-    {
-        public SwitchboardOptions CurrentValue => value;
-
-        public SwitchboardOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
     }
 }

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Options;
+
+namespace Switchboard.AspNetCore.Tests.Support;
+
+/// <summary>Options that never change, for engines built in a test without a host.</summary>
+internal sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+{
+    public SwitchboardOptions CurrentValue => value;
+
+    public SwitchboardOptions Get(string? name) => value;
+
+    public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+}
