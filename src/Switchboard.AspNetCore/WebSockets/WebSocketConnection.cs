@@ -41,6 +41,9 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     private readonly ConnectionSweep _sweep;
     private readonly WebSocketKeepAlive _keepAlive;
     private long _pingSentAt;
+
+    // Only the sweep's visits, one at a time, touch this.
+    private long _pingRefusedSince;
     private readonly Hub _hub;
     private readonly IPresenceStore _presence;
     private readonly WebSocketOptions _options;
@@ -136,7 +139,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             return null;
         }
 
-        var step = _keepAlive.Next(now, _transport.LastReceived, Volatile.Read(ref _pingSentAt));
+        var step = _keepAlive.Next(now, _transport.LastReceived, Volatile.Read(ref _pingSentAt), _pingRefusedSince);
         switch (step.Action)
         {
             case KeepAliveAction.Dead:
@@ -144,10 +147,16 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                 Abort();
                 return null;
             case KeepAliveAction.Ping when !_transport.TryPing():
-                // A write is in flight; try again on the next tick.
+                // A write is in flight; try again on the next tick, and count the timeout from the first refusal.
+                if (_pingRefusedSince <= _transport.LastReceived)
+                {
+                    _pingRefusedSince = now;
+                }
+
                 return NextVisit(now + 1);
             case KeepAliveAction.Ping:
                 Volatile.Write(ref _pingSentAt, now);
+                _pingRefusedSince = 0;
                 break;
         }
 

@@ -36,34 +36,29 @@ internal readonly struct WebSocketKeepAlive
     /// <param name="now">The visit's time.</param>
     /// <param name="lastReceived">When the last bytes arrived from the peer (the connection's start before any).</param>
     /// <param name="pingSentAt">When the last ping went out; 0 for never.</param>
-    public KeepAliveStep Next(long now, long lastReceived, long pingSentAt)
+    /// <param name="pingRefusedSince">When a due ping first found the wire busy and could not go out; 0 for none.</param>
+    public KeepAliveStep Next(long now, long lastReceived, long pingSentAt, long pingRefusedSince = 0)
     {
         if (pingSentAt != 0 && pingSentAt > lastReceived)
         {
-            if (now - pingSentAt >= _timeout)
-            {
-                return new KeepAliveStep(KeepAliveAction.Dead, 0);
-            }
-
-            // An answer moves lastReceived past the ping, so the next ping is due no sooner than an interval after
-            // this one; until then only the timeout can be due.
-            var nextPing = pingSentAt + _interval;
+            // An answer moves lastReceived past the ping, so until then only the timeout can be due.
             var deadline = pingSentAt + _timeout;
-            return new KeepAliveStep(KeepAliveAction.None, nextPing > now ? Math.Min(nextPing, deadline) : deadline);
+            return now >= deadline ? new KeepAliveStep(KeepAliveAction.Dead, 0) : new KeepAliveStep(KeepAliveAction.None, deadline);
         }
 
-        if (now - lastReceived >= _interval + _timeout)
+        if (now - lastReceived < _interval)
         {
-            // Silent for an interval and a timeout without a ping outstanding: every ping was refused by a busy wire.
+            return new KeepAliveStep(KeepAliveAction.None, lastReceived + _interval);
+        }
+
+        // Silence alone is never death: a visit that comes late (the node stalled, or its timer did) still pings
+        // first, and only an unanswered ping, or a wire too busy to take one for the whole timeout, ends the peer.
+        if (pingRefusedSince != 0 && pingRefusedSince > lastReceived && now - pingRefusedSince >= _timeout)
+        {
             return new KeepAliveStep(KeepAliveAction.Dead, 0);
         }
 
-        if (now - lastReceived >= _interval)
-        {
-            return new KeepAliveStep(KeepAliveAction.Ping, now + Math.Min(_interval, _timeout));
-        }
-
-        return new KeepAliveStep(KeepAliveAction.None, lastReceived + _interval);
+        return new KeepAliveStep(KeepAliveAction.Ping, now + Math.Min(_interval, _timeout));
     }
 
     /// <summary>A duration in timestamp units, capped so sums of two stay far from overflow.</summary>

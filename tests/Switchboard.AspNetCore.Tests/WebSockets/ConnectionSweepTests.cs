@@ -204,9 +204,9 @@ public sealed class ConnectionSweepTests
         Assert.Equal(new KeepAliveStep(KeepAliveAction.None, At(15)), rule.Next(At(5), received, 0));
         Assert.Equal(new KeepAliveStep(KeepAliveAction.Ping, At(31)), rule.Next(At(16), received, 0));
 
-        // Pinged at 16 and not answered: looked at again at 31 (the next ping could be due then), dead at 46.
+        // Pinged at 16 and not answered: only the timeout can be due, so the next look is at 46, and it is dead then.
         var pinged = At(16);
-        Assert.Equal(new KeepAliveStep(KeepAliveAction.None, At(31)), rule.Next(At(17), received, pinged));
+        Assert.Equal(new KeepAliveStep(KeepAliveAction.None, At(46)), rule.Next(At(17), received, pinged));
         Assert.Equal(new KeepAliveStep(KeepAliveAction.None, At(46)), rule.Next(At(31), received, pinged));
         Assert.Equal(KeepAliveAction.Dead, rule.Next(At(46), received, pinged).Action);
     }
@@ -238,13 +238,29 @@ public sealed class ConnectionSweepTests
     }
 
     [Fact]
-    public void KeepAlive_NoPingEverGotOut_IsDeadAfterIntervalPlusTimeoutOfSilence()
+    public void KeepAlive_LateVisit_PingsRatherThanDrops_SilenceAloneIsNeverDeath()
+    {
+        // A node that stalls (a pause, a starved timer) visits long after the interval and the timeout have passed;
+        // the peer may have been answering all along, so it gets a ping and the timeout to answer it.
+        var time = new FakeTimeProvider();
+        var rule = new WebSocketKeepAlive(time, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30));
+        long At(double seconds) => time.GetTimestamp() + WebSocketKeepAlive.ToTimestampSpan(time, TimeSpan.FromSeconds(seconds));
+
+        Assert.Equal(new KeepAliveStep(KeepAliveAction.Ping, At(315)), rule.Next(At(300), At(0), 0));
+        Assert.Equal(KeepAliveAction.Dead, rule.Next(At(330), At(0), At(300)).Action);
+    }
+
+    [Fact]
+    public void KeepAlive_WireTooBusyForAPing_IsDeadATimeoutAfterTheFirstRefusal()
     {
         var time = new FakeTimeProvider();
         var rule = new WebSocketKeepAlive(time, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30));
         long At(double seconds) => time.GetTimestamp() + WebSocketKeepAlive.ToTimestampSpan(time, TimeSpan.FromSeconds(seconds));
 
-        Assert.Equal(KeepAliveAction.Ping, rule.Next(At(44), At(0), 0).Action);
-        Assert.Equal(KeepAliveAction.Dead, rule.Next(At(45), At(0), 0).Action);
+        Assert.Equal(KeepAliveAction.Ping, rule.Next(At(44), At(0), 0, pingRefusedSince: At(15)).Action);
+        Assert.Equal(KeepAliveAction.Dead, rule.Next(At(45), At(0), 0, pingRefusedSince: At(15)).Action);
+
+        // A refusal from before the peer last spoke belongs to an earlier silence.
+        Assert.Equal(KeepAliveAction.Ping, rule.Next(At(100), At(50), 0, pingRefusedSince: At(20)).Action);
     }
 }
