@@ -46,7 +46,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.AddHostedService<RetentionService>();
         services.TryAddSingleton<Switchboard.Webhooks.IWebhookStore, Switchboard.Webhooks.InMemoryWebhookStore>();
         services.TryAddSingleton<Switchboard.Webhooks.WebhookHostResolver>();
-        services.TryAddSingleton<Switchboard.Webhooks.IWebhookLeadership, Switchboard.Webhooks.SingleNodeWebhookLeadership>();
+        services.TryAddSingleton<Switchboard.Webhooks.IWebhookPartitions, Switchboard.Webhooks.SingleNodeWebhookPartitions>();
         services.TryAddSingleton<Webhooks.WebhookSender>();
         services.TryAddSingleton<Webhooks.WebhookDispatcher>();
         services.TryAddSingleton<Webhooks.WebhookApiForwarder>();

@@ -55,9 +55,9 @@ public static class RedisServiceCollectionExtensions
         services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
         services.RemoveAll<Switchboard.Config.IConfigStore>();
         services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>()));
-        services.RemoveAll<Switchboard.Webhooks.IWebhookLeadership>();
-        services.AddSingleton<Switchboard.Webhooks.IWebhookLeadership>(sp => new RedisWebhookLeadership(sp.GetRequiredService<RedisConnection>(), sp,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisWebhookLeadership>>()));
+        services.RemoveAll<Switchboard.Webhooks.IWebhookPartitions>();
+        services.AddSingleton<Switchboard.Webhooks.IWebhookPartitions>(sp => new RedisWebhookPartitions(sp.GetRequiredService<RedisConnection>(), sp,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisWebhookPartitions>>()));
         services.RemoveAll<Switchboard.Auth.IApiKeyStore>();
         services.AddSingleton<Switchboard.Auth.IApiKeyStore>(sp => new RedisApiKeyStore(sp.GetRequiredService<RedisConnection>()));
         services.RemoveAll<Switchboard.Webhooks.IWebhookStore>();

@@ -52,10 +52,17 @@ public sealed class RedisStoreOptions
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How long the node that delivers webhooks holds its lease without renewing it. If it dies, another node takes over
-    /// after at most this long. Default 10 s.
+    /// How long a node holds a webhook partition's lease without renewing it. If it dies, other nodes take its
+    /// partitions after at most about this long. Default 10 s.
     /// </summary>
     public TimeSpan WebhookLeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How many partitions webhook endpoints fall into; the live nodes share them about evenly, so this caps how many
+    /// nodes deliver at once. The first node of a hub fixes it (stored in Redis); later nodes use the stored number.
+    /// Default 32; 1 to 1,024.
+    /// </summary>
+    public int WebhookPartitions { get; set; } = 32;
 
     /// <summary>
     /// The base URL other nodes use to reach this one (the webhook API is forwarded to the node that delivers webhooks).
@@ -86,6 +93,11 @@ public sealed class RedisStoreOptions
         if (WebhookLeaseDuration < TimeSpan.FromMilliseconds(300))
         {
             throw new ArgumentException("Switchboard:Redis:WebhookLeaseDuration must be at least 300 ms.");
+        }
+
+        if (WebhookPartitions is < 1 or > 1024)
+        {
+            throw new ArgumentException("Switchboard:Redis:WebhookPartitions must be 1 to 1,024.");
         }
 
         if (string.IsNullOrWhiteSpace(Configuration))

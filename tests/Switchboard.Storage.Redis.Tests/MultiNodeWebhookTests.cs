@@ -2,93 +2,214 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Switchboard.AspNetCore.Webhooks;
+using Switchboard.Storage.Redis;
 using Switchboard.Testing;
 using Switchboard.Testing.Webhooks;
 
 namespace Switchboard.Storage.Redis.Tests;
 
-/// <summary>Webhooks on three nodes: one delivers, every node answers the webhook API, each event arrives once.</summary>
+/// <summary>
+/// Webhooks on several nodes: the endpoints' partitions are shared over the live nodes, each endpoint is delivered
+/// by exactly one node, every node answers the webhook API, and partitions move when nodes join or leave.
+/// </summary>
 public sealed class MultiNodeWebhookTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
+    private const int Partitions = 8;
+
     private static void AllowLoopbackReceivers(SwitchboardOptions options)
     {
         options.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
         options.Webhooks.AllowHttp = true;
     }
 
-    [Fact]
-    public async Task ThreeNodesRunningDispatchers_DeliverEachEventOnce_AndEveryNodeAnswersTheApi()
+    private static void FastLeases(RedisStoreOptions options)
     {
-        await using var receiver = await WebhookReceiver.StartAsync();
-        await using var nodes = await Nodes.StartAsync(redis.Server, configure: AllowLoopbackReceivers);
-        var leaders = Enumerable.Range(1, 3).Where(n => Leadership(nodes[n]).IsLeader);
-        await Waiting.UntilAsync(() => leaders.Count() == 1, "one node to take the webhook lease");
-
-        // Created through whichever node the client reached; a node that does not deliver forwards it.
-        var follower = Enumerable.Range(1, 3).First(n => !Leadership(nodes[n]).IsLeader);
-        using var api = nodes[follower].CreateClient();
-        using var created = await api.PostAsync("v1/webhooks", Json($$"""{"url":"{{receiver.Url}}","topics":["orders"]}"""));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
-
-        const int Count = 60;
-        for (var i = 0; i < Count; i++)
-        {
-            using var client = nodes[i % 3 + 1].CreateClient();
-            using var published = await client.PostAsync("v1/topics/orders/events", Json($$$"""{"data":{"n":{{{i}}}}}"""));
-            Assert.Equal(HttpStatusCode.Created, published.StatusCode);
-        }
-
-        // Every node reports the same endpoint, with all deliveries done; only then is the receiver's count final.
-        for (var n = 1; n <= 3; n++)
-        {
-            using var client = nodes[n].CreateClient();
-            await Waiting.UntilAsync(() => Delivered(client, id) == Count, $"node {n} to report {Count} deliveries", TimeSpan.FromSeconds(30));
-        }
-
-        var seqs = receiver.Received.Select(r => r.Seq).ToList();
-        Assert.Equal(Count, seqs.Distinct().Count());
-        Assert.Equal(Count, seqs.Count); // no duplicates in the steady state
+        options.WebhookLeaseDuration = TimeSpan.FromSeconds(2);
+        options.WebhookPartitions = Partitions;
     }
 
     [Fact]
-    public async Task WhenTheDeliveringNodeStops_AnotherTakesTheLease_AndDeliversTheRest()
+    public async Task ThreeNodes_ShareThePartitions_EachEndpointIsDeliveredByOneNode_AndEveryNodeAnswersTheApi()
     {
-        await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = _ => new ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(50));
-        await using var nodes = await Nodes.StartAsync(redis.Server, configure: AllowLoopbackReceivers);
-        await Waiting.UntilAsync(() => Enumerable.Range(1, 3).Count(n => Leadership(nodes[n]).IsLeader) == 1, "one node to take the webhook lease");
-        var leader = Enumerable.Range(1, 3).Single(n => Leadership(nodes[n]).IsLeader);
-        var survivor = Enumerable.Range(1, 3).First(n => n != leader);
+        await using var nodes = await Nodes.StartAsync(redis.Server, configure: AllowLoopbackReceivers, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 3), "the partitions to be shared over the three nodes", TimeSpan.FromSeconds(30));
 
-        using var api = nodes[survivor].CreateClient();
-        using var created = await api.PostAsync("v1/webhooks", Json($$"""{"url":"{{receiver.Url}}","topics":["orders"],"maxInFlight":1}"""));
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        // All created through one node: they still spread over the nodes, because each goes to a partition drawn at random.
+        using var api = nodes[1].CreateClient();
+        await using var endpoints = await Receivers.CreateAsync(api, 12);
+        var ids = endpoints.Ids;
+
+        // Exactly one node runs each endpoint, and more than one node runs some.
+        var owners = ids.Select(id => Enumerable.Range(1, 3).Where(n => Dispatcher(nodes[n]).Find(id) is not null).ToList()).ToList();
+        Assert.All(owners, o => Assert.Single(o));
+        Assert.True(owners.Select(o => o[0]).Distinct().Count() > 1, $"every endpoint landed on node {owners[0][0]}: " + string.Join(", ", ids.Select(id => Dispatcher(nodes[1]).PartitionOf(id))) + " routes " + string.Join(", ", Enumerable.Range(0, Partitions).Select(p => Dispatcher(nodes[1]).RouteOf(p))));
 
         const int Count = 40;
         for (var i = 0; i < Count; i++)
         {
-            using var published = await api.PostAsync("v1/topics/orders/events", Json($$$"""{"data":{"n":{{{i}}}}}"""));
-            Assert.Equal(HttpStatusCode.Created, published.StatusCode);
+            using var client = nodes[i % 3 + 1].CreateClient();
+            await client.PublishAsync("orders", $$"""{"n":{{i}}}""");
         }
 
-        await Waiting.UntilAsync(() => receiver.Received.Count >= 5, "some deliveries before the stop");
-        await nodes.StopAsync(leader);
+        // Every node lists every endpoint, and reports each one's deliveries, wherever it runs.
+        for (var n = 1; n <= 3; n++)
+        {
+            using var client = nodes[n].CreateClient();
+            var node = n;
+            await Waiting.UntilAsync(() => ids.All(id => Delivered(client, id) == Count), $"node {node} to report {Count} deliveries for every endpoint", TimeSpan.FromSeconds(30));
+            Assert.Equal(ids.Order(StringComparer.Ordinal), (await ListAsync(client)).Order(StringComparer.Ordinal));
+        }
 
-        await Waiting.UntilAsync(() => receiver.Received.Select(r => r.Seq).Distinct().Count() == Count,
-            "every event to arrive after another node took over", TimeSpan.FromSeconds(60));
-        Assert.Contains(Enumerable.Range(1, 3), n => n != leader && Leadership(nodes[n]).IsLeader);
+        foreach (var receiver in endpoints.All)
+        {
+            Assert.Equal(Count, receiver.Received.Select(r => r.Seq).Distinct().Count());
+            Assert.Equal(Count, receiver.Received.Count); // each event once: one node delivers the endpoint
+        }
     }
 
-    private static Switchboard.Webhooks.IWebhookLeadership Leadership(HubServer node) =>
-        node.App.Services.GetRequiredService<Switchboard.Webhooks.IWebhookLeadership>();
+    [Fact]
+    public async Task ANodeJoining_TakesItsShare_ByHandOver_AndNoEventIsLostOrRepeated()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, count: 2, configure: AllowLoopbackReceivers, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 2), "the partitions to be shared over two nodes", TimeSpan.FromSeconds(30));
+        using var api = nodes[1].CreateClient();
+        await using var endpoints = await Receivers.CreateAsync(api, 8, maxInFlight: 1);
+        foreach (var receiver in endpoints.All)
+        {
+            // Slow enough that each endpoint lags behind the log, so a cursor stored late would be re-sent from.
+            receiver.Respond = _ => new ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(30));
+        }
+
+        // Events keep coming while the third node joins and the other two hand partitions over to it.
+        var published = 0;
+        using var stop = new CancellationTokenSource();
+        var publishing = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && published < 150)
+            {
+                await api.PublishAsync("orders", $$"""{"n":{{published}}}""");
+                published++;
+            }
+        });
+        var third = await Nodes.StartNodeAsync(redis.Server, nodes.Prefix, AllowLoopbackReceivers, redisOptions: FastLeases);
+        await using (third)
+        {
+            var all = new[] { nodes[1], nodes[2], third };
+            await Waiting.UntilAsync(() => Balanced(all), "the third node to take its share of the partitions", TimeSpan.FromSeconds(30));
+            await stop.CancelAsync();
+            await publishing.Within();
+            Assert.Contains(endpoints.Ids, id => Dispatcher(third).Find(id) is not null);
+
+            await Waiting.UntilAsync(() => endpoints.All.All(r => r.Received.Count >= published), $"{published} deliveries to each endpoint", TimeSpan.FromSeconds(60));
+            foreach (var receiver in endpoints.All)
+            {
+                // A message id twice would be a repeat: a hand-over stops the workers before freeing the lease.
+                Assert.Equal(published, receiver.Received.Select(r => r.Id).Distinct().Count());
+                Assert.Equal(published, receiver.Received.Count);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task WhenANodeStops_ItsPartitionsMove_AndTheOthersDeliverTheRest()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, configure: AllowLoopbackReceivers, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 3), "the partitions to be shared over the three nodes", TimeSpan.FromSeconds(30));
+        using var api = nodes[1].CreateClient();
+        await using var endpoints = await Receivers.CreateAsync(api, 6, maxInFlight: 1);
+        foreach (var receiver in endpoints.All)
+        {
+            receiver.Respond = _ => new ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(20));
+        }
+
+        // Stop a node that runs at least one endpoint, mid-delivery.
+        var leaving = Enumerable.Range(1, 3).First(n => endpoints.Ids.Any(id => Dispatcher(nodes[n]).Find(id) is not null));
+        var survivor = Enumerable.Range(1, 3).First(n => n != leaving);
+        using var client = nodes[survivor].CreateClient();
+        const int Count = 30;
+        for (var i = 0; i < Count; i++)
+        {
+            await client.PublishAsync("orders", $$"""{"n":{{i}}}""");
+        }
+
+        await Waiting.UntilAsync(() => endpoints.All.Sum(r => r.Received.Count) >= 10, "some deliveries before the stop");
+        await nodes.StopAsync(leaving);
+
+        await Waiting.UntilAsync(() => endpoints.All.All(r => r.Received.Select(w => w.Id).Distinct().Count() == Count),
+            "every event to reach every endpoint after the partitions moved", TimeSpan.FromSeconds(60));
+        var remaining = Enumerable.Range(1, 3).Where(n => n != leaving).Select(n => nodes[n]).ToArray();
+        await Waiting.UntilAsync(() => Balanced(remaining), "the two survivors to hold every partition", TimeSpan.FromSeconds(30));
+        Assert.All(endpoints.Ids, id => Assert.Single(remaining, node => Dispatcher(node).Find(id) is not null));
+    }
+
+    /// <summary>One receiver per endpoint (a message id names an event, not an endpoint), all on topic <c>orders</c>.</summary>
+    private sealed class Receivers : IAsyncDisposable
+    {
+        public List<WebhookReceiver> All { get; } = [];
+
+        public List<string> Ids { get; } = [];
+
+        public static async Task<Receivers> CreateAsync(HttpClient api, int count, int maxInFlight = 10)
+        {
+            var receivers = new Receivers();
+            for (var i = 0; i < count; i++)
+            {
+                var receiver = await WebhookReceiver.StartAsync();
+                receivers.All.Add(receiver);
+                receivers.Ids.Add(await MultiNodeWebhookTests.CreateAsync(api, receiver, "orders", maxInFlight));
+            }
+
+            return receivers;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var receiver in All)
+            {
+                await receiver.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every partition held by exactly one of the nodes, each node within one of an even share, and every node knowing
+    /// where each partition is served.
+    /// </summary>
+    private static bool Balanced(Nodes nodes, int count) => Balanced([.. Enumerable.Range(1, count).Select(n => nodes[n])]);
+
+    private static bool Balanced(IReadOnlyList<HubServer> nodes)
+    {
+        var held = nodes.Select(n => Enumerable.Range(0, Partitions).Where(p => Dispatcher(n).RouteOf(p).IsThisNode).ToList()).ToList();
+        var fair = (Partitions + nodes.Count - 1) / nodes.Count;
+        return held.Sum(h => h.Count) == Partitions && held.SelectMany(h => h).Distinct().Count() == Partitions && held.All(h => h.Count >= fair - 1 && h.Count <= fair)
+            && nodes.All(n => Enumerable.Range(0, Partitions).All(p => Dispatcher(n).RouteOf(p) is { IsThisNode: true } or { Address.Length: > 0 }));
+    }
+
+    private static WebhookDispatcher Dispatcher(HubServer node) => node.App.Services.GetRequiredService<WebhookDispatcher>();
+
+    private static async Task<string> CreateAsync(HttpClient api, WebhookReceiver receiver, string topic, int maxInFlight = 10)
+    {
+        using var created = await api.PostAsync("v1/webhooks", Json($$"""{"url":"{{receiver.Url}}","topics":["{{topic}}"],"maxInFlight":{{maxInFlight}}}""")).Within();
+        var text = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, text);
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
+    }
+
+    private static async Task<List<string>> ListAsync(HttpClient client)
+    {
+        using var response = await client.GetAsync("v1/webhooks").Within();
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return [.. JsonDocument.Parse(text).RootElement.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)];
+    }
 
     private static int Delivered(HttpClient client, string id)
     {
         using var response = client.GetAsync($"v1/webhooks/{id}").GetAwaiter().GetResult();
         if (!response.IsSuccessStatusCode)
         {
-            return -1; // a node taking over answers 503 for a moment
+            return -1; // a partition changing nodes answers 503 for a moment
         }
 
         return JsonDocument.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult()).RootElement.GetProperty("counts").GetProperty("delivered").GetInt32();

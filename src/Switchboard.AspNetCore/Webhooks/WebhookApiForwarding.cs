@@ -1,38 +1,174 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Switchboard.AspNetCore.Http;
 using Switchboard.Problems;
 using Switchboard.Webhooks;
 
 namespace Switchboard.AspNetCore.Webhooks;
 
 /// <summary>
-/// With several nodes, one delivers webhooks and holds them in memory (live status, circuits, counts); the others
-/// forward the webhook API to it, so a client may call any node, as with every other endpoint.
+/// With several nodes, each endpoint is delivered, and held in memory (live status, circuits, counts), by the node
+/// that holds its partition; the others forward the API calls about it there, so a client may call any node, as with
+/// every other endpoint. A new endpoint goes to a partition drawn at random, so endpoints spread over the nodes
+/// whichever node the client calls; the list gathers every node's endpoints.
 /// </summary>
 internal sealed class WebhookForwardingFilter : IEndpointFilter
 {
+    /// <summary>On a forwarded create: the partition the first node drew for the new endpoint.</summary>
+    public const string PartitionHeader = "X-Switchboard-Webhook-Partition";
+
+    private static readonly object PartitionItem = new();
+
+    /// <summary>The partition this request's create was routed to, when the hub has several nodes.</summary>
+    public static int? ChosenPartition(HttpContext context) => context.Items.TryGetValue(PartitionItem, out var value) ? (int?)value : null;
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var leadership = http.RequestServices.GetRequiredService<IWebhookLeadership>();
-        if (leadership.IsLeader)
+        var dispatcher = http.RequestServices.GetRequiredService<WebhookDispatcher>();
+        if (!dispatcher.Partitions.IsShared)
         {
             return await next(context);
         }
 
-        if (leadership.LeaderAddress is not { Length: > 0 } leader || http.Request.Headers.ContainsKey(WebhookApiForwarder.ForwardedHeader))
+        var forwarded = http.Request.Headers.ContainsKey(WebhookApiForwarder.ForwardedHeader);
+        var name = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName;
+        if (name == "ListWebhooks")
         {
-            // No node holds the lease yet (one is taking over), or the one we forwarded to lost it on the way.
-            throw SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
-                "No node holds the webhook lease right now (one is taking over); retry shortly.", TimeSpan.FromSeconds(2));
+            // A forwarded list asks for this node's own endpoints only.
+            return forwarded ? await next(context) : await GatherAsync(context, next, dispatcher);
         }
 
-        await http.RequestServices.GetRequiredService<WebhookApiForwarder>().ForwardAsync(http, leader);
+        WebhookPartitionHolder route;
+        int partition;
+        if (name == "CreateWebhook")
+        {
+            if (forwarded)
+            {
+                partition = int.TryParse(http.Request.Headers[PartitionHeader], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : -1;
+                route = dispatcher.RouteOf(partition);
+            }
+            else
+            {
+                (partition, route) = Draw(dispatcher);
+            }
+        }
+        else
+        {
+            var id = http.GetRouteValue("id") as string ?? "";
+            partition = dispatcher.PartitionOf(id);
+            route = dispatcher.RouteOf(partition);
+        }
+
+        if (route.IsThisNode)
+        {
+            http.Items[PartitionItem] = partition;
+            return await next(context);
+        }
+
+        if (forwarded || route.Address is not { Length: > 0 } address)
+        {
+            // Nobody holds the partition right now (a node joined or left), or the node we forwarded to lost it on the way.
+            throw WebhookDispatcher.PartitionMoving();
+        }
+
+        await http.RequestServices.GetRequiredService<WebhookApiForwarder>().ForwardAsync(http, address,
+            name == "CreateWebhook" ? [new(PartitionHeader, partition.ToString(System.Globalization.CultureInfo.InvariantCulture))] : []);
         return Results.Empty;
+    }
+
+    /// <summary>A partition drawn at random among those some node serves now.</summary>
+    private static (int Partition, WebhookPartitionHolder Route) Draw(WebhookDispatcher dispatcher)
+    {
+        var served = new List<(int, WebhookPartitionHolder)>(dispatcher.Partitions.Count);
+        for (var partition = 0; partition < dispatcher.Partitions.Count; partition++)
+        {
+            var route = dispatcher.RouteOf(partition);
+            if (route.IsThisNode || route.Address is { Length: > 0 })
+            {
+                served.Add((partition, route));
+            }
+        }
+
+        return served.Count > 0 ? served[Random.Shared.Next(served.Count)] : (-1, WebhookPartitionHolder.Nobody);
+    }
+
+    /// <summary>This node's endpoints and every other holder's, in creation order, as one list.</summary>
+    private static async ValueTask<object?> GatherAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, WebhookDispatcher dispatcher)
+    {
+        var http = context.HttpContext;
+        var addresses = new HashSet<string>(StringComparer.Ordinal);
+        for (var partition = 0; partition < dispatcher.Partitions.Count; partition++)
+        {
+            var route = dispatcher.RouteOf(partition);
+            if (route.Address is { } address)
+            {
+                addresses.Add(address);
+            }
+            else if (!route.IsThisNode)
+            {
+                throw WebhookDispatcher.PartitionMoving(); // a partition's endpoints cannot be listed by anyone right now
+            }
+        }
+
+        var local = await next(context);
+        if (addresses.Count == 0 || local is not IValueHttpResult<WebhookListResponse> { Value: { } list })
+        {
+            return local;
+        }
+
+        var forwarder = http.RequestServices.GetRequiredService<WebhookApiForwarder>();
+        var remote = await Task.WhenAll(addresses.Select(address => forwarder.FetchAsync(http, address)));
+        var items = new List<(DateTimeOffset CreatedAt, string Id, JsonElement Item)>();
+        var documents = new List<JsonDocument>();
+        try
+        {
+            foreach (var body in remote)
+            {
+                var document = JsonDocument.Parse(body);
+                documents.Add(document);
+                foreach (var item in document.RootElement.GetProperty("data").EnumerateArray())
+                {
+                    items.Add((item.GetProperty("createdAt").GetDateTimeOffset(), item.GetProperty("id").GetString()!, item));
+                }
+            }
+
+            var typeInfo = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<WebhookEndpointResponse>)SwitchboardJsonContext.Default.GetTypeInfo(typeof(WebhookEndpointResponse))!;
+            foreach (var endpoint in list.Data)
+            {
+                items.Add((endpoint.CreatedAt, endpoint.Id, JsonSerializer.SerializeToElement(endpoint, typeInfo)));
+            }
+
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteStartArray("data");
+                foreach (var item in items.OrderBy(i => i.CreatedAt).ThenBy(i => i.Id, StringComparer.Ordinal))
+                {
+                    item.Item.WriteTo(writer);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/json");
+        }
+        finally
+        {
+            foreach (var document in documents)
+            {
+                document.Dispose();
+            }
+        }
     }
 }
 
-/// <summary>Sends one webhook API request on to the leading node and copies its answer back.</summary>
+/// <summary>Sends one webhook API request on to the node that holds the endpoint and copies its answer back.</summary>
 internal sealed class WebhookApiForwarder : IDisposable
 {
     public const string ForwardedHeader = "X-Switchboard-Forwarded";
@@ -42,19 +178,15 @@ internal sealed class WebhookApiForwarder : IDisposable
 
     private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
 
-    public async Task ForwardAsync(HttpContext context, string leader)
+    public async Task ForwardAsync(HttpContext context, string node, IReadOnlyList<KeyValuePair<string, string>> extraHeaders)
     {
         var request = context.Request;
-        using var forwarded = new HttpRequestMessage(new HttpMethod(request.Method), leader + request.PathBase + request.Path + request.QueryString);
-        foreach (var name in RequestHeaders)
+        using var forwarded = Request(context, node);
+        foreach (var (name, value) in extraHeaders)
         {
-            if (request.Headers.TryGetValue(name, out var values))
-            {
-                forwarded.Headers.TryAddWithoutValidation(name, values.ToArray());
-            }
+            forwarded.Headers.TryAddWithoutValidation(name, value);
         }
 
-        forwarded.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
         if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
         {
             forwarded.Content = new StreamContent(request.Body);
@@ -71,8 +203,7 @@ internal sealed class WebhookApiForwarder : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
-                $"The node that delivers webhooks did not answer ({ex.Message}); retry shortly.", TimeSpan.FromSeconds(2));
+            throw NodeAway(ex);
         }
 
         using (answer)
@@ -95,6 +226,46 @@ internal sealed class WebhookApiForwarder : IDisposable
             await answer.Content.CopyToAsync(response.Body, context.RequestAborted);
         }
     }
+
+    /// <summary>Another node's answer to the same GET, which must be a 200 (its own part of a gathered answer).</summary>
+    public async Task<byte[]> FetchAsync(HttpContext context, string node)
+    {
+        using var forwarded = Request(context, node);
+        try
+        {
+            using var answer = await _http.SendAsync(forwarded, context.RequestAborted);
+            if (answer.StatusCode != System.Net.HttpStatusCode.OK)
+            {
+                throw WebhookDispatcher.PartitionMoving();
+            }
+
+            return await answer.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw NodeAway(ex);
+        }
+    }
+
+    /// <summary>The request to <paramref name="node"/>, with the caller's credentials and the mark that it was forwarded.</summary>
+    private static HttpRequestMessage Request(HttpContext context, string node)
+    {
+        var request = context.Request;
+        var forwarded = new HttpRequestMessage(new HttpMethod(request.Method), node + request.PathBase + request.Path + request.QueryString);
+        foreach (var name in RequestHeaders)
+        {
+            if (request.Headers.TryGetValue(name, out var values))
+            {
+                forwarded.Headers.TryAddWithoutValidation(name, values.ToArray());
+            }
+        }
+
+        forwarded.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
+        return forwarded;
+    }
+
+    private static SwitchboardException NodeAway(HttpRequestException ex) => SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
+        $"The node that delivers this webhook endpoint did not answer ({ex.Message}); retry shortly.", TimeSpan.FromSeconds(2));
 
     public void Dispose() => _http.Dispose();
 }

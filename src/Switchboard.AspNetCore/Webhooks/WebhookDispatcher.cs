@@ -15,9 +15,11 @@ namespace Switchboard.AspNetCore.Webhooks;
 internal sealed record WebhookEndpointView(WebhookEndpoint Endpoint, WebhookLiveStatus? Live, int StoredPending);
 
 /// <summary>
-/// Owns every webhook endpoint: loads them at start, runs one <see cref="WebhookEndpointWorker"/> per active
-/// endpoint, and applies the API's changes. A change stops the endpoint's worker, stores the new state, and
-/// starts a fresh worker from the handed-over cursor and retries; changes are serialized, so two never interleave.
+/// Owns the webhook endpoints of the partitions this node holds (every endpoint, on a single node): loads them when
+/// a partition is gained, runs one <see cref="WebhookEndpointWorker"/> per active endpoint, applies the API's
+/// changes, and stops the workers and stores their progress when a partition is lost or handed over. A change stops
+/// the endpoint's worker, stores the new state, and starts a fresh worker from the handed-over cursor and retries;
+/// changes and partition moves are serialized, so two never interleave.
 /// </summary>
 internal sealed partial class WebhookDispatcher : BackgroundService
 {
@@ -43,12 +45,19 @@ internal sealed partial class WebhookDispatcher : BackgroundService
 
     private readonly SwitchboardMetrics _metrics;
 
-    private readonly IWebhookLeadership _leadership;
+    private readonly IWebhookPartitions _partitions;
+
+    // The partitions whose endpoints are loaded here, under the _endpoints lock.
+    private readonly HashSet<int> _ready = [];
+
+    // Partitions gained and lost, in the order they happened, for the one loop that loads and resigns them.
+    private readonly System.Threading.Channels.Channel<(WebhookPartitionLease Lease, bool Gained)> _moves =
+        System.Threading.Channels.Channel.CreateUnbounded<(WebhookPartitionLease, bool)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
 
     public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
-        SwitchboardMetrics metrics, IWebhookLeadership leadership)
+        SwitchboardMetrics metrics, IWebhookPartitions partitions)
     {
-        _leadership = leadership;
+        _partitions = partitions;
         _metrics = metrics;
         _store = store;
         _log = log;
@@ -85,32 +94,64 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         return [new(counts[0], StateTags[0]), new(counts[1], StateTags[1]), new(counts[2], StateTags[2]), new(counts[3], StateTags[3])];
     }
 
-    /// <summary>Whether this node delivers webhooks (always, on a single node); when not, the webhook API is forwarded to the one that does.</summary>
-    public IWebhookLeadership Leadership => _leadership;
+    /// <summary>Which node delivers which endpoints; the webhook API is forwarded to the node that holds an endpoint.</summary>
+    public IWebhookPartitions Partitions => _partitions;
+
+    /// <summary>The partition an endpoint falls into.</summary>
+    public int PartitionOf(string endpointId) => WebhookPartitioning.PartitionOf(endpointId, _partitions.Count);
+
+    /// <summary>
+    /// Where the API serves a partition: this node once its endpoints are loaded, the node that holds it, or nobody
+    /// (a hand-over, or this node still loading it).
+    /// </summary>
+    public WebhookPartitionHolder RouteOf(int partition)
+    {
+        lock (_endpoints)
+        {
+            if (_ready.Contains(partition))
+            {
+                return WebhookPartitionHolder.ThisNode;
+            }
+        }
+
+        var holder = _partitions.HolderOf(partition);
+        return holder.IsThisNode ? WebhookPartitionHolder.Nobody : holder;
+    }
+
+    /// <summary>A new endpoint id.</summary>
+    public static string NewEndpointId() => "wh_" + System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // A single node leads from the start, so its endpoints are loaded before the first request. Nodes sharing a
-        // store take the lease in ExecuteAsync, after start.
-        if (!_leadership.IsShared)
+        // A single node holds everything from the start, so its endpoints are loaded before the first request. Nodes
+        // sharing a store take partitions in ExecuteAsync, after start.
+        if (!_partitions.IsShared)
         {
-            await LeadAsync(cancellationToken).ConfigureAwait(false);
+            await LoadAsync([new WebhookPartitionLease(0, CancellationToken.None)], cancellationToken).ConfigureAwait(false);
         }
 
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Loads every endpoint with its cursor and pending retries from the store and starts delivering.</summary>
-    private async Task LeadAsync(CancellationToken cancellationToken)
+    /// <summary>Loads the endpoints of the gained partitions, with their cursors and pending retries, and starts delivering.</summary>
+    private async Task LoadAsync(IReadOnlyList<WebhookPartitionLease> gained, CancellationToken cancellationToken)
     {
+        var partitions = gained.Select(l => l.Partition).ToHashSet();
         var snapshot = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         var pending = snapshot.PendingDeliveries.ToLookup(d => d.EndpointId, StringComparer.Ordinal);
+        var loaded = 0;
         await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             foreach (var endpoint in snapshot.Endpoints)
             {
-                var entry = new Entry(endpoint, [.. pending[endpoint.Id]]);
+                var partition = PartitionOf(endpoint.Id);
+                if (!partitions.Contains(partition))
+                {
+                    continue;
+                }
+
+                var entry = new Entry(endpoint, [.. pending[endpoint.Id]], partition);
                 // Changes are serialized by _changes; the lock is for readers (the API's List and the metrics gauge).
                 lock (_endpoints)
                 {
@@ -118,6 +159,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 }
 
                 StartWorker(entry);
+                loaded++;
+            }
+
+            lock (_endpoints)
+            {
+                _ready.UnionWith(partitions);
             }
         }
         finally
@@ -125,11 +172,11 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             _changes.Release();
         }
 
-        LogLoaded(_logger, snapshot.Endpoints.Count, snapshot.PendingDeliveries.Count);
+        LogLoaded(_logger, loaded, pending.Sum(p => partitions.Contains(PartitionOf(p.Key)) ? p.Count() : 0), partitions.Count);
     }
 
-    /// <summary>Stops every worker, saves where each stood, and forgets the endpoints: another node leads now.</summary>
-    private async Task ResignAsync()
+    /// <summary>Stops the partition's workers, stores where each stood, and forgets its endpoints: another node delivers them now.</summary>
+    private async Task ResignAsync(WebhookPartitionLease lease)
     {
         await _changes.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
@@ -137,8 +184,12 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             Entry[] leaving;
             lock (_endpoints)
             {
-                leaving = [.. _endpoints.Values];
-                _endpoints.Clear();
+                _ready.Remove(lease.Partition);
+                leaving = [.. _endpoints.Values.Where(e => e.Partition == lease.Partition)];
+                foreach (var entry in leaving)
+                {
+                    _endpoints.Remove(entry.Endpoint.Id);
+                }
             }
 
             await Task.WhenAll(leaving.Select(entry => StopWorkerAsync(entry, ShutdownGrace))).ConfigureAwait(false);
@@ -146,57 +197,115 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             {
                 await _journal.RecordAsync(new WebhookProgressSaved(entry.Endpoint.Id, entry.Endpoint.Progress), CancellationToken.None).ConfigureAwait(false);
             }
+
+            // The next holder loads the cursors from the store, so they must be there before the lease is freed.
+            await _journal.CommitAsync([], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogResignFailed(_logger, lease.Partition, ex);
         }
         finally
         {
             _changes.Release();
+            lease.Release();
         }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var trimming = TrimAttemptsAsync(stoppingToken);
-        if (_leadership.IsShared)
+        if (_partitions.IsShared)
         {
-            await FollowLeadershipAsync(stoppingToken).ConfigureAwait(false);
+            await Task.WhenAll(FollowLeasesAsync(stoppingToken), MovePartitionsAsync(stoppingToken)).ConfigureAwait(false);
         }
 
         await trimming.ConfigureAwait(false);
     }
 
-    /// <summary>Nodes sharing a store: wait for the lease, deliver while holding it, hand over when it is lost.</summary>
-    private async Task FollowLeadershipAsync(CancellationToken stoppingToken)
+    /// <summary>Nodes sharing a store: every partition gained, and later lost, becomes a move for <see cref="MovePartitionsAsync"/>.</summary>
+    private async Task FollowLeasesAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            CancellationToken lost;
+            await foreach (var lease in _partitions.LeasesAsync(stoppingToken).ConfigureAwait(false))
+            {
+                _moves.Writer.TryWrite((lease, true));
+                lease.Lost.Register(static state =>
+                {
+                    var (moves, lost) = ((System.Threading.Channels.ChannelWriter<(WebhookPartitionLease, bool)>, WebhookPartitionLease))state!;
+                    moves.TryWrite((lost, false));
+                }, (_moves.Writer, lease));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _moves.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Loads gained partitions and resigns lost ones, one move at a time in the order they happened. Partitions gained
+    /// together load from one read of the store.
+    /// </summary>
+    private async Task MovePartitionsAsync(CancellationToken stoppingToken)
+    {
+        var reader = _moves.Reader;
+        var gained = new List<WebhookPartitionLease>();
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var move))
+                {
+                    if (move.Gained)
+                    {
+                        gained.Add(move.Lease);
+                    }
+                    else if (gained.Remove(move.Lease))
+                    {
+                        move.Lease.Release(); // lost before it was loaded: nothing to stop
+                    }
+                    else
+                    {
+                        await LoadPendingAsync(gained, stoppingToken).ConfigureAwait(false);
+                        await ResignAsync(move.Lease).ConfigureAwait(false);
+                    }
+                }
+
+                await LoadPendingAsync(gained, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // StopAsync stops the workers.
+        }
+    }
+
+    /// <summary>Loads the gained partitions not lost meanwhile; a store fault is retried while they are still held.</summary>
+    private async Task LoadPendingAsync(List<WebhookPartitionLease> gained, CancellationToken stoppingToken)
+    {
+        while (gained.Count > 0)
+        {
+            var live = gained.Where(l => !l.Lost.IsCancellationRequested).ToList();
             try
             {
-                lost = await _leadership.AcquireAsync(stoppingToken).ConfigureAwait(false);
-                await LeadAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
+                if (live.Count > 0)
+                {
+                    await LoadAsync(live, stoppingToken).ConfigureAwait(false);
+                }
+
+                gained.Clear();
                 return;
             }
-
-            using (var either = CancellationTokenSource.CreateLinkedTokenSource(lost, stoppingToken))
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                try
-                {
-                    await Task.Delay(Timeout.InfiniteTimeSpan, _time, either.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                LogLoadFailed(_logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken).ConfigureAwait(false);
             }
-
-            if (stoppingToken.IsCancellationRequested)
-            {
-                return; // StopAsync stops the workers
-            }
-
-            await ResignAsync().ConfigureAwait(false);
         }
     }
 
@@ -268,19 +377,40 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         }
     }
 
-    public async Task<WebhookEndpointView> CreateAsync(WebhookEndpoint endpoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a new endpoint and starts delivering it. It goes into <paramref name="partition"/>, which this node must
+    /// hold (the id is drawn again until it hashes there), or, without one, into any partition this node holds.
+    /// </summary>
+    public async Task<WebhookEndpointView> CreateAsync(WebhookEndpoint endpoint, CancellationToken cancellationToken, int? partition = null)
     {
         await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_endpoints.Count >= _options.CurrentValue.Webhooks.MaxEndpoints)
+            int target;
+            lock (_endpoints)
+            {
+                target = partition ?? (_ready.Count > 0 ? _ready.ElementAt(Random.Shared.Next(_ready.Count)) : -1);
+                if (!_ready.Contains(target))
+                {
+                    throw PartitionMoving();
+                }
+            }
+
+            while (PartitionOf(endpoint.Id) != target)
+            {
+                endpoint = endpoint with { Id = NewEndpointId() };
+            }
+
+            // With partitions on several nodes this node sees only its own endpoints; the store has them all.
+            var count = _partitions.IsShared ? (await _store.LoadAsync(cancellationToken).ConfigureAwait(false)).Endpoints.Count : _endpoints.Count;
+            if (count >= _options.CurrentValue.Webhooks.MaxEndpoints)
             {
                 throw SwitchboardException.Conflict("too-many-webhooks", "Too many webhook endpoints",
-                    $"The hub already has {_endpoints.Count} webhook endpoints, the most allowed (Switchboard:Webhooks:MaxEndpoints).");
+                    $"The hub already has {count} webhook endpoints, the most allowed (Switchboard:Webhooks:MaxEndpoints).");
             }
 
             await _journal.CommitAsync([new WebhookEndpointSaved(endpoint)], cancellationToken).ConfigureAwait(false);
-            var entry = new Entry(endpoint, []);
+            var entry = new Entry(endpoint, [], target);
             lock (_endpoints)
             {
                 _endpoints[endpoint.Id] = entry;
@@ -470,8 +600,14 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         public IReadOnlyList<WebhookChange> Extra => ExtraChanges ?? [];
     }
 
-    private sealed class Entry(WebhookEndpoint endpoint, IReadOnlyList<WebhookDelivery> pending)
+    /// <summary>The answer while the partition an endpoint falls into is changing nodes.</summary>
+    public static SwitchboardException PartitionMoving() => SwitchboardException.Unavailable("webhooks-unavailable", "Webhook delivery is changing nodes",
+        "The node that delivers this webhook endpoint is changing (a node joined, left or is loading it); retry shortly.", TimeSpan.FromSeconds(2));
+
+    private sealed class Entry(WebhookEndpoint endpoint, IReadOnlyList<WebhookDelivery> pending, int partition)
     {
+        public int Partition { get; } = partition;
+
         public WebhookEndpoint Endpoint { get; set; } = endpoint;
 
         public IReadOnlyList<WebhookDelivery> Pending { get; set; } = pending;
@@ -479,8 +615,14 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         public WebhookEndpointWorker? Worker { get; set; }
     }
 
-    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Webhooks: {Endpoints} endpoints loaded with {Pending} pending retries")]
-    private static partial void LogLoaded(ILogger logger, int endpoints, int pending);
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Webhooks: {Endpoints} endpoints loaded with {Pending} pending retries, from {Partitions} partitions")]
+    private static partial void LogLoaded(ILogger logger, int endpoints, int pending, int partitions);
+
+    [LoggerMessage(EventId = 406, Level = LogLevel.Error, Message = "Webhooks: loading gained partitions failed; retrying in a second")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 407, Level = LogLevel.Error, Message = "Webhooks: storing the progress of partition {Partition} while giving it up failed; its next holder may repeat some deliveries")]
+    private static partial void LogResignFailed(ILogger logger, int partition, Exception exception);
 
     [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Webhook {EndpointId} created for {Url}")]
     private static partial void LogCreated(ILogger logger, string endpointId, string url);

@@ -79,7 +79,7 @@ internal static class WebhookEndpoints
         var defaults = hub.Options.Webhooks;
         var endpoint = new WebhookEndpoint
         {
-            Id = "wh_" + RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20),
+            Id = WebhookDispatcher.NewEndpointId(),
             Url = url,
             Topics = settings.Topics!,
             Types = settings.Types ?? [],
@@ -92,8 +92,8 @@ internal static class WebhookEndpoints
             UpdatedAt = now,
             Progress = new WebhookProgress(start, 0, 0, null),
         };
-        var view = await dispatcher.CreateAsync(endpoint, context.RequestAborted);
-        context.Response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/{endpoint.Id}";
+        var view = await dispatcher.CreateAsync(endpoint, context.RequestAborted, WebhookForwardingFilter.ChosenPartition(context));
+        context.Response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/{view.Endpoint.Id}";
         return Json(Describe(view, endpoint.Secret, hub), 201);
     }
 

@@ -6,7 +6,7 @@ using Switchboard.Testing;
 namespace Switchboard.Tests.Cli;
 
 /// <summary><c>switchboard serve --store redis --redis host:port</c>: three processes, one hub, as the operations guide starts them.</summary>
-public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
+public sealed partial class ServeRedisProcessTests : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _directory = new();
     private RedisServer _redis = null!;
@@ -61,18 +61,19 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task KillingTheNodeThatDeliversWebhooks_MidDelivery_LosesNothing_AnotherNodeDeliversAfterTheLeaseExpires()
+    public async Task KillingANodeThatDeliversWebhooks_MidDelivery_LosesNothing_ItsPartitionsMoveToTheOthers()
     {
-        await using var receiver = await Switchboard.Testing.Webhooks.WebhookReceiver.StartAsync();
-        receiver.Respond = _ => new Switchboard.Testing.Webhooks.ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(100));
+        const int Partitions = 8;
         var environment = new Dictionary<string, string>
         {
             ["Switchboard__Redis__WebhookLeaseDuration"] = "00:00:02",
+            ["Switchboard__Redis__WebhookPartitions"] = Partitions.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Switchboard__Webhooks__AllowedNetworks__0"] = "127.0.0.0/8",
             ["Switchboard__Webhooks__AllowHttp"] = "true",
             ["Switchboard__Webhooks__RetrySchedule__0"] = "00:00:01",
         };
         var nodes = new List<ServerProcess>();
+        var receivers = new List<Switchboard.Testing.Webhooks.WebhookReceiver>();
         try
         {
             for (var i = 0; i < 3; i++)
@@ -80,12 +81,21 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
                 nodes.Add(await ServerProcess.StartAsync(_directory.Path, environment, "--urls", "http://127.0.0.1:0", "--store", "redis", "--redis", _redis.Configuration));
             }
 
-            await Waiting.UntilAsync(() => nodes.Count(n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal)) == 1, "one node to take the webhook lease");
-            var leader = nodes.Single(n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal));
-            var survivors = nodes.Where(n => n != leader).ToList();
-            using var api = new HttpClient { BaseAddress = survivors[0].BaseAddress };
-            using var created = await api.PostAsJsonAsync("v1/webhooks", new { url = receiver.Url, topics = new[] { "orders" }, maxInFlight = 1 });
-            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            await Waiting.UntilAsync(() => nodes.All(n => Held(n).Count > 0) && nodes.Sum(n => Held(n).Count) == Partitions,
+                "the three nodes to share the webhook partitions", TimeSpan.FromSeconds(30));
+
+            // One receiver per endpoint (a message id names an event, not an endpoint), created through one node.
+            using var api = new HttpClient { BaseAddress = nodes[0].BaseAddress };
+            var ids = new List<string>();
+            for (var i = 0; i < 6; i++)
+            {
+                var receiver = await Switchboard.Testing.Webhooks.WebhookReceiver.StartAsync();
+                receiver.Respond = _ => new Switchboard.Testing.Webhooks.ReceiverAnswer(204, Delay: TimeSpan.FromMilliseconds(50));
+                receivers.Add(receiver);
+                using var created = await api.PostAsJsonAsync("v1/webhooks", new { url = receiver.Url, topics = new[] { "orders" }, maxInFlight = 1 });
+                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+                ids.Add(JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+            }
 
             const int Count = 30;
             for (var i = 0; i < Count; i++)
@@ -94,11 +104,27 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
                 Assert.Equal(HttpStatusCode.Created, published.StatusCode);
             }
 
-            await Waiting.UntilAsync(() => receiver.Received.Count >= 3, "a few deliveries before the crash");
-            leader.Kill();
-            await Waiting.UntilAsync(() => receiver.Received.Select(r => r.Seq).Distinct().Count() == Count,
-                "every event to arrive once another node holds the expired lease", TimeSpan.FromSeconds(60));
-            Assert.Contains(survivors, n => n.Output.Contains("now delivers webhooks", StringComparison.Ordinal));
+            // Kill the node that delivers the first endpoint, once it is under way.
+            var partition = Switchboard.Webhooks.WebhookPartitioning.PartitionOf(ids[0], Partitions);
+            var victim = nodes.Single(n => Held(n).Contains(partition));
+            await Waiting.UntilAsync(() => receivers[0].Received.Count >= 3, "a few deliveries to the first endpoint before the crash");
+            victim.Kill();
+            var survivors = nodes.Where(n => n != victim).ToList();
+
+            await Waiting.UntilAsync(() => receivers.All(r => r.Received.Select(w => w.Id).Distinct().Count() == Count),
+                "every event to reach every endpoint once the dead node's leases expired", TimeSpan.FromSeconds(60));
+            await Waiting.UntilAsync(() => survivors.Sum(n => Held(n).Count) == Partitions, "the survivors to hold every partition", TimeSpan.FromSeconds(30));
+            Assert.Contains(survivors, n => Held(n).Contains(partition));
+
+            // Every survivor still answers the webhook API for every endpoint.
+            foreach (var survivor in survivors)
+            {
+                using var client = new HttpClient { BaseAddress = survivor.BaseAddress };
+                foreach (var id in ids)
+                {
+                    await Waiting.UntilAsync(() => Status(client, $"v1/webhooks/{id}") == HttpStatusCode.OK, $"{id} to be served");
+                }
+            }
         }
         finally
         {
@@ -106,6 +132,40 @@ public sealed class ServeRedisProcessTests : IAsyncLifetime, IDisposable
             {
                 await node.DisposeAsync();
             }
+
+            foreach (var receiver in receivers)
+            {
+                await receiver.DisposeAsync();
+            }
         }
     }
+
+    private static HttpStatusCode Status(HttpClient client, string path)
+    {
+        using var response = client.GetAsync(path).GetAwaiter().GetResult();
+        return response.StatusCode;
+    }
+
+    /// <summary>The partitions a node delivers now, from what it logged: gained, then lost or handed over.</summary>
+    private static HashSet<int> Held(ServerProcess node)
+    {
+        var held = new HashSet<int>();
+        foreach (System.Text.RegularExpressions.Match line in PartitionLine().Matches(node.Output))
+        {
+            var partition = int.Parse(line.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (line.Groups[1].Value == "now delivers")
+            {
+                held.Add(partition);
+            }
+            else
+            {
+                held.Remove(partition);
+            }
+        }
+
+        return held;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(now delivers|lost|hands) webhook partition (\d+)")]
+    private static partial System.Text.RegularExpressions.Regex PartitionLine();
 }
