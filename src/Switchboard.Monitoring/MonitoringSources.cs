@@ -46,6 +46,12 @@ public interface IPlaygroundWebhooks
     /// <summary>Removes the mark of <see cref="MarkLocal"/>.</summary>
     void UnmarkLocal(string endpointId);
 
+    /// <summary>
+    /// An id for a new endpoint that this node will deliver itself (with several nodes, one that falls into a
+    /// partition this node holds), so its sink on this node's own address is reached from here.
+    /// </summary>
+    string NewLocalEndpointId();
+
     /// <summary>Registers and starts the endpoint, as the webhook API would.</summary>
     Task CreateAsync(WebhookEndpoint endpoint, CancellationToken cancellationToken);
 

@@ -90,7 +90,7 @@ public sealed partial class PlaygroundSessions : BackgroundService
             var now = _time.GetUtcNow();
             var endpoint = new WebhookEndpoint
             {
-                Id = "wh_" + RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20),
+                Id = _webhooks.NewLocalEndpointId(),
                 Url = sinkBase + "/playground/sink/" + id,
                 Topics = [topic],
                 Description = EndpointDescription,

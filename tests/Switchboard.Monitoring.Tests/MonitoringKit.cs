@@ -55,6 +55,8 @@ internal sealed class FakePlaygroundWebhooks : IPlaygroundWebhooks
 
     public List<string> LeftByAPreviousRun { get; } = [];
 
+    public string NewLocalEndpointId() => "wh_" + Guid.NewGuid().ToString("N")[..20];
+
     public void MarkLocal(string endpointId, string url)
     {
         lock (_lock)

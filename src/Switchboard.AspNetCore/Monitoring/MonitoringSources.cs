@@ -37,6 +37,8 @@ internal sealed class DashboardJobs(JobQueue jobs) : IDashboardJobs
 /// <summary>The playground's endpoints are ordinary dispatcher endpoints, marked in <see cref="HubLocalWebhooks"/>.</summary>
 internal sealed class PlaygroundWebhooks(WebhookDispatcher dispatcher, HubLocalWebhooks local) : IPlaygroundWebhooks
 {
+    public string NewLocalEndpointId() => dispatcher.NewLocalEndpointId();
+
     public void MarkLocal(string endpointId, string url) => local.Add(endpointId, url);
 
     public void UnmarkLocal(string endpointId) => local.Remove(endpointId);

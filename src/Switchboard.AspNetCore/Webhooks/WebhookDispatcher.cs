@@ -121,6 +121,26 @@ internal sealed partial class WebhookDispatcher : BackgroundService
     /// <summary>A new endpoint id.</summary>
     public static string NewEndpointId() => "wh_" + System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyz0123456789", 20);
 
+    /// <summary>A new endpoint id in a partition this node serves now (any id, when it serves none).</summary>
+    public string NewLocalEndpointId()
+    {
+        var id = NewEndpointId();
+        lock (_endpoints)
+        {
+            if (_ready.Count == 0)
+            {
+                return id;
+            }
+
+            while (!_ready.Contains(PartitionOf(id)))
+            {
+                id = NewEndpointId();
+            }
+        }
+
+        return id;
+    }
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // A single node holds everything from the start, so its endpoints are loaded before the first request. Nodes
@@ -389,7 +409,9 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             int target;
             lock (_endpoints)
             {
-                target = partition ?? (_ready.Count > 0 ? _ready.ElementAt(Random.Shared.Next(_ready.Count)) : -1);
+                // Without a partition (the hub's own endpoints), the id's own one if it is served here, else any served here.
+                target = partition ?? (_ready.Contains(PartitionOf(endpoint.Id)) ? PartitionOf(endpoint.Id)
+                    : _ready.Count > 0 ? _ready.ElementAt(Random.Shared.Next(_ready.Count)) : -1);
                 if (!_ready.Contains(target))
                 {
                     throw PartitionMoving();
