@@ -156,7 +156,7 @@ internal static class JobEndpoints
 
         var response = context.Response;
         response.Headers.CacheControl = "no-cache";
-        response.Headers.ETag = JobJson.ETag(job);
+        response.Headers.ETag = ETag(job);
         if (redirect && job.Status == JobStatus.Succeeded)
         {
             response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/result";
@@ -189,7 +189,7 @@ internal static class JobEndpoints
                 new Dictionary<string, object?> { ["jobStatus"] = JobJson.StatusName(job.Status) });
         }
 
-        context.Response.Headers.ETag = JobJson.ETag(job);
+        context.Response.Headers.ETag = ETag(job);
         context.Response.Headers.CacheControl = "private, max-age=31536000, immutable";
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
@@ -423,9 +423,12 @@ internal static class JobEndpoints
             return false;
         }
 
-        var etag = JobJson.ETag(job);
+        var etag = ETag(job);
         return ifNoneMatch.Split(',').Any(tag => tag.Trim() is var t && (t == etag || t == "*" || t == "W/" + etag));
     }
+
+    /// <summary>The strong ETag of a job's visible state: its id and version.</summary>
+    private static string ETag(Job job) => string.Create(CultureInfo.InvariantCulture, $"\"{job.Id}.{job.Version}\"");
 
     private static SwitchboardException Invalid(string detail) => SwitchboardException.Invalid("invalid-body", "Invalid body", detail);
 
