@@ -7,6 +7,7 @@ using Switchboard.AspNetCore.Monitoring;
 using Switchboard.AspNetCore.Retention;
 using Switchboard.Config;
 using Switchboard.Hubs;
+using Switchboard.Jobs;
 using Switchboard.Log;
 
 namespace Switchboard.AspNetCore;
@@ -51,9 +52,7 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Webhooks.WebhookDispatcher>();
         services.TryAddSingleton<Webhooks.WebhookApiForwarder>();
         services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
-        services.TryAddSingleton<Switchboard.Jobs.IJobStore, Switchboard.Jobs.InMemoryJobStore>();
-        services.TryAddSingleton<Jobs.JobQueue>();
-        services.AddHostedService(sp => sp.GetRequiredService<Jobs.JobQueue>());
+        services.AddSwitchboardJobs();
         services.AddSwitchboardConfig();
         AddSecurity(services);
         services.AddMonitoringHosting();

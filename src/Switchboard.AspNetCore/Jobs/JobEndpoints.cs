@@ -73,36 +73,27 @@ internal static class JobEndpoints
     private static async Task<IResult> SubmitAsync(HttpContext context, Hub hub, JobQueue queue)
     {
         var options = hub.Options;
-        using var document = await ReadBodyAsync(context, options.Limits.MaxEventBytes + BodyOverhead);
-        var root = document.RootElement;
-        string? type = null, bodyKey = null;
-        var input = "null";
-        var maxAttempts = options.Jobs.DefaultMaxAttempts;
-        foreach (var property in root.EnumerateObject())
+        var attemptsRange = $"\"maxAttempts\" must be a whole number from 1 to {options.Jobs.MaxAttemptsLimit}.";
+        SubmitJobRequest request;
+        using (var document = await ReadBodyAsync(context, options.Limits.MaxEventBytes + BodyOverhead))
         {
-            switch (property.Name)
+            request = JobRequests.Read(document.RootElement, JobJsonContext.Default.SubmitJobRequest, name => Invalid(name switch
             {
-                case "type":
-                    type = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : throw Invalid("\"type\" must be a string.");
-                    break;
-                case "input":
-                    input = System.Text.Encoding.UTF8.GetString(JsonWire.Minify(property.Value));
-                    break;
-                case "idempotencyKey":
-                    bodyKey = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : throw Invalid("\"idempotencyKey\" must be a string.");
-                    break;
-                case "maxAttempts":
-                    if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out maxAttempts) || maxAttempts < 1 || maxAttempts > options.Jobs.MaxAttemptsLimit)
-                    {
-                        throw Invalid($"\"maxAttempts\" must be a whole number from 1 to {options.Jobs.MaxAttemptsLimit}.");
-                    }
-
-                    break;
-                default:
-                    throw Invalid($"Unknown property \"{property.Name}\"; a job has type, input, idempotencyKey and maxAttempts.");
-            }
+                "maxAttempts" => attemptsRange,
+                _ => $"\"{name}\" must be a string.",
+            }), "a job has type, input, idempotencyKey and maxAttempts", "input");
         }
 
+        if (request.MaxAttempts is < 1 || request.MaxAttempts > options.Jobs.MaxAttemptsLimit)
+        {
+            throw Invalid(attemptsRange);
+        }
+
+        var type = request.Type;
+        var bodyKey = request.IdempotencyKey;
+        var maxAttempts = request.MaxAttempts ?? options.Jobs.DefaultMaxAttempts;
+        // The input is stored as it came, minified; an absent or null input is the JSON null.
+        var input = request.Input is { } given ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(given)) : "null";
         ValidateType(type);
         if (System.Text.Encoding.UTF8.GetByteCount(input) > options.Limits.MaxEventBytes)
         {
@@ -156,7 +147,7 @@ internal static class JobEndpoints
 
         var response = context.Response;
         response.Headers.CacheControl = "no-cache";
-        response.Headers.ETag = JobJson.ETag(job);
+        response.Headers.ETag = ETag(job);
         if (redirect && job.Status == JobStatus.Succeeded)
         {
             response.Headers.Location = $"{context.Request.PathBase}{context.Request.Path.Value!.TrimEnd('/')}/result";
@@ -189,7 +180,7 @@ internal static class JobEndpoints
                 new Dictionary<string, object?> { ["jobStatus"] = JobJson.StatusName(job.Status) });
         }
 
-        context.Response.Headers.ETag = JobJson.ETag(job);
+        context.Response.Headers.ETag = ETag(job);
         context.Response.Headers.CacheControl = "private, max-age=31536000, immutable";
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
@@ -199,25 +190,21 @@ internal static class JobEndpoints
         ValidateType(type);
         var options = hub.Options;
         var wait = WaitParameter.Parse(context.Request.Query["wait"], options.Polling.MaxWait, jitter: false);
-        using var document = await ReadBodyAsync(context, BodyOverhead);
-        string? worker = null;
-        var lease = options.Jobs.LeaseDuration;
-        foreach (var property in document.RootElement.EnumerateObject())
+        var workerRule = $"\"worker\" must be a name of 1 to {MaxWorkerLength} printable characters.";
+        ClaimJobRequest request;
+        using (var document = await ReadBodyAsync(context, BodyOverhead))
         {
-            switch (property.Name)
-            {
-                case "worker":
-                    worker = property.Value.ValueKind == JsonValueKind.String && property.Value.GetString() is { Length: > 0 and <= MaxWorkerLength } name && !name.Any(char.IsControl)
-                        ? name
-                        : throw Invalid($"\"worker\" must be a name of 1 to {MaxWorkerLength} printable characters.");
-                    break;
-                case "leaseSeconds":
-                    lease = ParseLease(property.Value, options.Jobs);
-                    break;
-                default:
-                    throw Invalid($"Unknown property \"{property.Name}\"; a claim may give worker and leaseSeconds.");
-            }
+            request = JobRequests.Read(document.RootElement, JobJsonContext.Default.ClaimJobRequest,
+                name => Invalid(name == "worker" ? workerRule : LeaseRule(options.Jobs)), "a claim may give worker and leaseSeconds");
         }
+
+        var worker = request.Worker;
+        if (worker is not null && (worker.Length is 0 or > MaxWorkerLength || worker.Any(char.IsControl)))
+        {
+            throw Invalid(workerRule);
+        }
+
+        var lease = Lease(request.LeaseSeconds, options.Jobs);
 
         JobClaim? claim;
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
@@ -251,9 +238,10 @@ internal static class JobEndpoints
 
     private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
-        var body = await ReadWorkerBodyAsync(context, hub, BodyOverhead, "leaseSeconds");
-        var lease = body.TryGetValue("leaseSeconds", out var seconds) ? ParseLease(seconds, hub.Options.Jobs) : hub.Options.Jobs.LeaseDuration;
-        var renewed = await queue.HeartbeatAsync(id, body.LeaseId, lease, context.RequestAborted);
+        var jobs = hub.Options.Jobs;
+        var body = await ReadWorkerBodyAsync(context, BodyOverhead, JobJsonContext.Default.HeartbeatJobRequest, static b => b.LeaseId,
+            _ => Invalid(LeaseRule(jobs)), "leaseSeconds");
+        var renewed = await queue.HeartbeatAsync(id, body.LeaseId!, Lease(body.LeaseSeconds, jobs), context.RequestAborted);
         return Json(writer =>
         {
             writer.WriteStartObject();
@@ -266,116 +254,86 @@ internal static class JobEndpoints
     private static async Task<IResult> ProgressAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
         var limits = hub.Options.Limits;
-        var body = await ReadWorkerBodyAsync(context, hub, limits.MaxEventBytes + BodyOverhead, "percent", "output", "leaseSeconds");
-        int? percent = null;
-        if (body.TryGetValue("percent", out var percentValue) && percentValue.ValueKind != JsonValueKind.Null)
-        {
-            if (percentValue.ValueKind != JsonValueKind.Number || !percentValue.TryGetInt32(out var value) || value is < 0 or > 100)
+        var jobs = hub.Options.Jobs;
+        const string PercentRule = "\"percent\" must be a whole number from 0 to 100.";
+        // Null percent or output is the same as leaving it out.
+        var body = await ReadWorkerBodyAsync(context, limits.MaxEventBytes + BodyOverhead, JobJsonContext.Default.ProgressJobRequest, static b => b.LeaseId,
+            name => Invalid(name switch
             {
-                throw Invalid("\"percent\" must be a whole number from 0 to 100.");
-            }
-
-            percent = value;
+                "percent" => PercentRule,
+                "output" => "\"output\" must be a string (a chunk of text).",
+                _ => LeaseRule(jobs),
+            }), "percent, output, leaseSeconds", "percent", "output");
+        if (body.Percent is < 0 or > 100)
+        {
+            throw Invalid(PercentRule);
         }
 
-        string? output = null;
-        if (body.TryGetValue("output", out var outputValue) && outputValue.ValueKind != JsonValueKind.Null)
+        if (body.Output is { } output && System.Text.Encoding.UTF8.GetByteCount(output) > limits.MaxEventBytes - 512)
         {
-            output = outputValue.ValueKind == JsonValueKind.String ? outputValue.GetString() : throw Invalid("\"output\" must be a string (a chunk of text).");
-            if (System.Text.Encoding.UTF8.GetByteCount(output!) > limits.MaxEventBytes - 512)
-            {
-                throw EventDraftValidator.PayloadTooLarge($"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
-            }
+            throw EventDraftValidator.PayloadTooLarge($"An output chunk must be under {limits.MaxEventBytes - 512} bytes; send smaller chunks.");
         }
 
-        if (percent is null && output is null)
+        if (body.Percent is null && body.Output is null)
         {
             throw Invalid("Give \"percent\", \"output\", or both.");
         }
 
-        var lease = body.TryGetValue("leaseSeconds", out var seconds) ? ParseLease(seconds, hub.Options.Jobs) : hub.Options.Jobs.LeaseDuration;
-        return JobResult(await queue.ProgressAsync(id, body.LeaseId, percent, output, lease, context.RequestAborted), StatusCodes.Status200OK);
+        return JobResult(await queue.ProgressAsync(id, body.LeaseId!, body.Percent, body.Output, Lease(body.LeaseSeconds, jobs), context.RequestAborted), StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> CompleteAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
         var limits = hub.Options.Limits;
-        var body = await ReadWorkerBodyAsync(context, hub, limits.MaxEventBytes + BodyOverhead, "result");
-        var result = body.TryGetValue("result", out var value) ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
+        // Any JSON value is a result; an absent or null one is the JSON null. No member has a wrong value but leaseId.
+        var body = await ReadWorkerBodyAsync(context, limits.MaxEventBytes + BodyOverhead, JobJsonContext.Default.CompleteJobRequest, static b => b.LeaseId,
+            _ => throw new InvalidOperationException("Only leaseId can have a wrong value."), "result", "result");
+        var result = body.Result is { } value ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
         if (System.Text.Encoding.UTF8.GetByteCount(result) > limits.MaxEventBytes)
         {
             throw EventDraftValidator.PayloadTooLarge($"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
-        return JobResult(await queue.CompleteAsync(id, body.LeaseId, result, context.RequestAborted), StatusCodes.Status200OK);
+        return JobResult(await queue.CompleteAsync(id, body.LeaseId!, result, context.RequestAborted), StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> FailAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
-        var body = await ReadWorkerBodyAsync(context, hub, BodyOverhead * 4, "error", "retryable");
-        var retryable = true;
-        if (body.TryGetValue("retryable", out var retryableValue))
-        {
-            retryable = retryableValue.ValueKind switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => throw Invalid("\"retryable\" must be true or false."),
-            };
-        }
+        const string ErrorRule = "\"error\" must be a problem details object or a message string.";
+        var body = await ReadWorkerBodyAsync(context, BodyOverhead * 4, JobJsonContext.Default.FailJobRequest, static b => b.LeaseId,
+            name => Invalid(name == "retryable" ? "\"retryable\" must be true or false." : ErrorRule), "error, retryable");
 
         // The error is problem details: a worker may send a full problem object or just a message.
-        var error = body.TryGetValue("error", out var errorValue) ? errorValue.ValueKind switch
+        var error = body.Error is { } errorValue ? errorValue.ValueKind switch
         {
             JsonValueKind.String => JobJson.Problem("job-failed", "Job failed", errorValue.GetString()!),
             JsonValueKind.Object => System.Text.Encoding.UTF8.GetString(JsonWire.Minify(errorValue)),
-            _ => throw Invalid("\"error\" must be a problem details object or a message string."),
+            _ => throw Invalid(ErrorRule),
         } : JobJson.Problem("job-failed", "Job failed", "The worker reported a failure without details.");
 
-        return JobResult(await queue.FailAsync(id, body.LeaseId, error, retryable, context.RequestAborted), StatusCodes.Status200OK);
+        return JobResult(await queue.FailAsync(id, body.LeaseId!, error, body.Retryable ?? true, context.RequestAborted), StatusCodes.Status200OK);
     }
 
-    /// <summary>A worker call's body: <c>leaseId</c> (required) and the call's own members.</summary>
-    private sealed class WorkerBody(JsonDocument document, string leaseId) : IDisposable
+    /// <summary>
+    /// A worker call's body: <c>leaseId</c> (required) and the call's own members. A leaseId that is missing, null, empty
+    /// or not a string is <c>missing-lease</c>, whatever else is wrong; other members are refused with <paramref name="wrongValue"/>.
+    /// </summary>
+    private static async Task<T> ReadWorkerBodyAsync<T>(HttpContext context, int maxBytes, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info,
+        Func<T, string?> leaseId, Func<string, SwitchboardException> wrongValue, string members, params string[] nullIsAbsent)
     {
-        public string LeaseId { get; } = leaseId;
-
-        public bool TryGetValue(string name, out JsonElement value) => document.RootElement.TryGetProperty(name, out value);
-
-        public void Dispose() => document.Dispose();
+        using var document = await ReadBodyAsync(context, maxBytes);
+        var root = document.RootElement;
+        // Unknown members first, then a missing lease, then the other members' values: the order this call always had.
+        var body = JobRequests.Read(root, info, name => name == "leaseId" || !HasLease(root) ? MissingLease() : wrongValue(name),
+            "this call takes leaseId, " + members, nullIsAbsent);
+        return string.IsNullOrEmpty(leaseId(body)) ? throw MissingLease() : body;
     }
 
-    private static async Task<WorkerBody> ReadWorkerBodyAsync(HttpContext context, Hub hub, int maxBytes, params string[] allowed)
-    {
-        var document = await ReadBodyAsync(context, maxBytes);
-        try
-        {
-            string? leaseId = null;
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                if (property.Name == "leaseId")
-                {
-                    leaseId = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
-                }
-                else if (!allowed.Contains(property.Name))
-                {
-                    throw Invalid($"Unknown property \"{property.Name}\"; this call takes leaseId{string.Concat(allowed.Select(a => ", " + a))}.");
-                }
-            }
+    private static bool HasLease(JsonElement root) =>
+        root.TryGetProperty("leaseId", out var lease) && lease.ValueKind == JsonValueKind.String && lease.GetString() is { Length: > 0 };
 
-            if (string.IsNullOrEmpty(leaseId))
-            {
-                throw SwitchboardException.Invalid("missing-lease", "Missing leaseId", "\"leaseId\" is required: the lease id the claim answered with.");
-            }
-
-            return new WorkerBody(document, leaseId);
-        }
-        catch
-        {
-            document.Dispose();
-            throw;
-        }
-    }
+    private static SwitchboardException MissingLease() =>
+        SwitchboardException.Invalid("missing-lease", "Missing leaseId", "\"leaseId\" is required: the lease id the claim answered with.");
 
     private static async Task<JsonDocument> ReadBodyAsync(HttpContext context, int maxBytes)
     {
@@ -399,15 +357,24 @@ internal static class JobEndpoints
         }
     }
 
-    private static TimeSpan ParseLease(JsonElement value, JobOptions options)
+    /// <summary>The lease a worker asked for in <c>leaseSeconds</c>, or the configured one.</summary>
+    private static TimeSpan Lease(double? seconds, JobOptions options)
     {
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds) || !double.IsFinite(seconds) || seconds <= 0 || seconds > options.MaxLeaseDuration.TotalSeconds)
+        if (seconds is not { } value)
         {
-            throw Invalid($"\"leaseSeconds\" must be a number of seconds above 0 and at most {options.MaxLeaseDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.");
+            return options.LeaseDuration;
         }
 
-        return TimeSpan.FromSeconds(seconds);
+        if (!double.IsFinite(value) || value <= 0 || value > options.MaxLeaseDuration.TotalSeconds)
+        {
+            throw Invalid(LeaseRule(options));
+        }
+
+        return TimeSpan.FromSeconds(value);
     }
+
+    private static string LeaseRule(JobOptions options) =>
+        $"\"leaseSeconds\" must be a number of seconds above 0 and at most {options.MaxLeaseDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.";
 
     private static bool ParseBool(string? value, string name) => value switch
     {
@@ -423,9 +390,12 @@ internal static class JobEndpoints
             return false;
         }
 
-        var etag = JobJson.ETag(job);
+        var etag = ETag(job);
         return ifNoneMatch.Split(',').Any(tag => tag.Trim() is var t && (t == etag || t == "*" || t == "W/" + etag));
     }
+
+    /// <summary>The strong ETag of a job's visible state: its id and version.</summary>
+    private static string ETag(Job job) => string.Create(CultureInfo.InvariantCulture, $"\"{job.Id}.{job.Version}\"");
 
     private static SwitchboardException Invalid(string detail) => SwitchboardException.Invalid("invalid-body", "Invalid body", detail);
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.ServerSentEvents;
 using Switchboard.Hubs;
+using Switchboard.Jobs;
 using Switchboard.Metrics;
 
 namespace Switchboard.AspNetCore.Jobs;

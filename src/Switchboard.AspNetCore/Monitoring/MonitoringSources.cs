@@ -1,4 +1,4 @@
-using Switchboard.AspNetCore.Jobs;
+using Switchboard.Jobs;
 using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Monitoring;
 using Switchboard.Webhooks;

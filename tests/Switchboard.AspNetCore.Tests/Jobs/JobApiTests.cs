@@ -84,6 +84,78 @@ public sealed class JobApiTests
         Assert.Equal("running", await client.StatusAsync(claimed.Id));
     }
 
+    [Theory]
+    // Request bodies are source-generated DTOs that refuse unknown members; names are exact (no case folding),
+    // numbers are JSON numbers, and null is a wrong value except where it means "not given" (input, result, percent, output).
+    [InlineData("""{"Type":"share"}""", "invalid-body")]
+    [InlineData("""{"type":null}""", "invalid-body")]
+    [InlineData("""{"type":"share","maxAttempts":null}""", "invalid-body")]
+    [InlineData("""{"type":"share","maxAttempts":2.5}""", "invalid-body")]
+    [InlineData("""{"type":"share","idempotencyKey":null}""", "invalid-body")]
+    [InlineData("""{"priority":1,"input":{}}""", "invalid-body")]
+    [InlineData("""{"type":"share","input":{},"extra":null}""", "invalid-body")]
+    public async Task Submit_RefusesWhatTheRequestTypeDoesNotHave(string body, string code)
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/jobs", body);
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, code);
+    }
+
+    [Fact]
+    public async Task Submit_NullInput_IsTheJsonNull()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/jobs", """{"type":"share","input":null,"maxAttempts":2}""");
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        using var claimed = await client.PostAsync("v1/queues/share/claim?wait=0", "{}");
+        var job = HubApi.Parse(await claimed.Content.ReadAsStringAsync()).GetProperty("job");
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, job.GetProperty("input").ValueKind);
+        Assert.Equal(2, job.GetProperty("maxAttempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task WorkerCalls_RefuseUnknownMembers_AndNulls_AndKeepTheMissingLeaseFirst()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+        await client.SubmitAsync();
+
+        // The claim's body too: an unknown member, a null worker, a lease given as a string.
+        await (await client.PostAsync("v1/queues/share/claim?wait=0", """{"workerName":"w"}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        await (await client.PostAsync("v1/queues/share/claim?wait=0", """{"worker":null}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        await (await client.PostAsync("v1/queues/share/claim?wait=0", """{"leaseSeconds":"30"}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        var claimed = (await client.ClaimAsync())!;
+
+        foreach (var action in new[] { "heartbeat", "progress", "complete", "fail" })
+        {
+            await (await client.WorkerAsync(claimed.Id, action, claimed.LeaseId, "\"lease\":1")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+            await (await client.WorkerAsync(claimed.Id, action, claimed.LeaseId, "\"LeaseId\":\"x\"")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+            await (await client.PostAsync($"v1/jobs/{claimed.Id}/{action}", """{"leaseId":null}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "missing-lease");
+        }
+
+        // A member of the wrong type without a lease is still a missing lease, as it always was.
+        await (await client.PostAsync($"v1/jobs/{claimed.Id}/heartbeat", """{"leaseSeconds":"x"}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "missing-lease");
+        await (await client.PostAsync($"v1/jobs/{claimed.Id}/progress", """{"leaseId":5,"percent":"x"}""")).AssertProblemAsync(HttpStatusCode.BadRequest, "missing-lease");
+        await (await client.WorkerAsync(claimed.Id, "heartbeat", claimed.LeaseId, "\"leaseSeconds\":null")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        await (await client.WorkerAsync(claimed.Id, "fail", claimed.LeaseId, "\"retryable\":null")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        await (await client.WorkerAsync(claimed.Id, "fail", claimed.LeaseId, "\"error\":null")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        await (await client.WorkerAsync(claimed.Id, "progress", claimed.LeaseId, "\"percent\":12.5")).AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-body");
+        Assert.Equal("running", await client.StatusAsync(claimed.Id));
+
+        // Null percent or output is the same as leaving it out.
+        using var progressed = await client.WorkerAsync(claimed.Id, "progress", claimed.LeaseId, "\"percent\":null,\"output\":\"chunk\"");
+        Assert.Equal(HttpStatusCode.OK, progressed.StatusCode);
+        using var completed = await client.WorkerAsync(claimed.Id, "complete", claimed.LeaseId, "\"result\":null");
+        Assert.Equal(HttpStatusCode.OK, completed.StatusCode);
+        Assert.Equal("succeeded", await client.StatusAsync(claimed.Id));
+    }
+
     [Fact]
     public async Task IdempotentSubmit_ReturnsTheExistingJob_FromHeaderOrBody()
     {

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Switchboard.AspNetCore.Jobs;
 using Switchboard.AspNetCore.Tests.Support;
+using Switchboard.Jobs;
 using Switchboard.Testing;
 
 namespace Switchboard.AspNetCore.Tests.Jobs;

@@ -16,7 +16,7 @@ public sealed class NuGetPackageTests(PackedClient packed) : IClassFixture<Packe
 {
     // Server-side assemblies a client must never bring along.
     private static readonly string[] ServerOnly =
-        ["Switchboard.Core", "Switchboard.Config", "Switchboard.Monitoring", "Switchboard.AspNetCore", "Switchboard.Storage.Sqlite", "Switchboard.Storage.Redis", "Switchboard",
+        ["Switchboard.Core", "Switchboard.Config", "Switchboard.Jobs", "Switchboard.Monitoring", "Switchboard.AspNetCore", "Switchboard.Storage.Sqlite", "Switchboard.Storage.Redis", "Switchboard",
          "Microsoft.Data.Sqlite", "StackExchange.Redis", "OpenTelemetry", "System.CommandLine", "StandardWebhooks"];
 
     [Fact]

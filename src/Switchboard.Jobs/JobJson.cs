@@ -1,14 +1,23 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
-using Switchboard.AspNetCore.Http;
-using Switchboard.Jobs;
 
-namespace Switchboard.AspNetCore.Jobs;
+namespace Switchboard.Jobs;
 
-/// <summary>The job resource and the job events as JSON. Input, result and error are stored JSON and written raw.</summary>
-internal static class JobJson
+/// <summary>
+/// The job as JSON: the data of its <c>jobs.{id}</c> events and the job resource of the HTTP API are the same object,
+/// so both are written here. Input, result and error are stored JSON and written raw.
+/// </summary>
+public static class JobJson
 {
+    /// <summary>
+    /// Compact output that keeps non-ASCII text as UTF-8; control characters are still escaped, so an event's data
+    /// never contains a raw line break (SSE frames rely on it). The hub writes every payload this way.
+    /// </summary>
+    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
+
+    /// <summary>The wire name of <paramref name="status"/>: <c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c> or <c>canceled</c>.</summary>
     public static string StatusName(JobStatus status) => status switch
     {
         JobStatus.Queued => "queued",
@@ -18,13 +27,14 @@ internal static class JobJson
         _ => "canceled",
     };
 
+    /// <summary>A time as the API writes it: UTC, milliseconds, <c>Z</c>.</summary>
     public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>The strong ETag of a job's visible state.</summary>
-    public static string ETag(Job job) => string.Create(CultureInfo.InvariantCulture, $"\"{job.Id}.{job.Version}\"");
-
+    /// <summary>Writes the job object; the input only when <paramref name="includeInput"/> (a claim gives it to the worker).</summary>
     public static void Write(Utf8JsonWriter writer, Job job, bool includeInput)
     {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(job);
         writer.WriteStartObject();
         WriteMembers(writer, job, includeInput);
         writer.WriteEndObject();
@@ -64,10 +74,10 @@ internal static class JobJson
     }
 
     /// <summary>The data of a status or progress event: the job without its input.</summary>
-    public static byte[] EventData(Job job) => Build(writer => Write(writer, job, includeInput: false));
+    internal static byte[] EventData(Job job) => Build(writer => Write(writer, job, includeInput: false));
 
     /// <summary>The data of a <c>job.output</c> event: the chunk, with the job's status and progress.</summary>
-    public static byte[] OutputData(Job job, string output) => Build(writer =>
+    internal static byte[] OutputData(Job job, string output) => Build(writer =>
     {
         writer.WriteStartObject();
         writer.WriteString("id"u8, job.Id);
@@ -82,21 +92,26 @@ internal static class JobJson
         writer.WriteEndObject();
     });
 
-    /// <summary>Problem details for a job's <c>error</c>.</summary>
+    /// <summary>
+    /// Problem details for a job's <c>error</c>. The type URN is the one every problem of the hub has
+    /// (<c>urn:switchboard:problem:{code}</c>), written here because a job's error is stored, not answered.
+    /// </summary>
     public static string Problem(string code, string title, string detail) => System.Text.Encoding.UTF8.GetString(Build(writer =>
     {
         writer.WriteStartObject();
-        writer.WriteString("type"u8, Http.ErrorMapping.ProblemTypeFor(code));
+        writer.WriteString("type"u8, "urn:switchboard:problem:" + code);
         writer.WriteString("title"u8, title);
         writer.WriteString("detail"u8, detail);
         writer.WriteString("code"u8, code);
         writer.WriteEndObject();
     }));
 
+    /// <summary>Runs <paramref name="write"/> on a compact writer and returns the UTF-8 JSON it wrote.</summary>
     public static byte[] Build(Action<Utf8JsonWriter> write)
     {
+        ArgumentNullException.ThrowIfNull(write);
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, JsonWire.Compact))
+        using (var writer = new Utf8JsonWriter(buffer, Compact))
         {
             write(writer);
         }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Switchboard.AspNetCore.Tests.Support;
+namespace Switchboard.Jobs.Tests;
 
 /// <summary>Options that never change, for engines built in a test without a host.</summary>
 internal sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>

@@ -1,7 +1,7 @@
 using Switchboard.Jobs;
 using Switchboard.Testing.Jobs;
 
-namespace Switchboard.Core.Tests.Jobs;
+namespace Switchboard.Jobs.Tests;
 
 public sealed class InMemoryJobStoreTests : JobStoreSpecification
 {

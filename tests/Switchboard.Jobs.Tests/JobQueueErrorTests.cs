@@ -1,13 +1,11 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
-using Switchboard.AspNetCore.Jobs;
-using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
 
-namespace Switchboard.AspNetCore.Tests.Errors;
+namespace Switchboard.Jobs.Tests;
 
 /// <summary>
 /// The job engine's refusals, straight from <see cref="JobQueue"/> without a server: each is a kind and a stable code,

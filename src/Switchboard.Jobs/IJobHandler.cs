@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Switchboard.AspNetCore.Jobs;
+namespace Switchboard.Jobs;
 
 /// <summary>
 /// Runs jobs of one type inside the hub's process, registered with <c>AddJobHandler&lt;T&gt;("type")</c>. It claims

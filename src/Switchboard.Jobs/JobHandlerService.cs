@@ -3,10 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Switchboard.Jobs;
 using Switchboard.Problems;
 
-namespace Switchboard.AspNetCore.Jobs;
+namespace Switchboard.Jobs;
 
 /// <summary>Runs an <see cref="IJobHandler"/> for one job type: <c>concurrency</c> loops that claim, run and report.</summary>
 internal sealed partial class JobHandlerService<THandler> : BackgroundService

@@ -3,11 +3,26 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Switchboard.AspNetCore.Jobs;
+namespace Switchboard.Jobs;
 
-/// <summary>Registers in-process job handlers.</summary>
+/// <summary>Registers the job queue and in-process job handlers.</summary>
 public static class JobServiceCollectionExtensions
 {
+    /// <summary>
+    /// Adds <see cref="JobQueue"/> as a singleton and a hosted service (it loads unfinished jobs and sweeps leases). The
+    /// store is an <see cref="InMemoryJobStore"/> unless a store (for example <c>AddSwitchboardSqlite</c>) registered an
+    /// <see cref="IJobStore"/> before or after. Needs the hub (the <c>IEventLog</c>, <c>SwitchboardOptions</c>,
+    /// <c>SwitchboardMetrics</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
+    /// </summary>
+    public static IServiceCollection AddSwitchboardJobs(this IServiceCollection services)
+    {
+        services.TryAddSingleton<IJobStore, InMemoryJobStore>();
+        services.TryAddSingleton<JobQueue>();
+        // The hosted service is the same instance the endpoints use (added once: hosted services are keyed by their type).
+        services.AddHostedService(static sp => sp.GetRequiredService<JobQueue>());
+        return services;
+    }
+
     /// <summary>
     /// Runs <typeparamref name="THandler"/> for jobs of <paramref name="type"/> inside this process, with
     /// <paramref name="concurrency"/> jobs at once. It claims from the same queue as HTTP workers, with the same leases,

@@ -4,23 +4,25 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Switchboard.Events;
-using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
 
-namespace Switchboard.AspNetCore.Jobs;
+namespace Switchboard.Jobs;
 
 /// <summary>A claimed job and the lease that entitles the worker to run it.</summary>
-internal sealed record JobClaim(Job Job, JobLease Lease);
+/// <param name="Job">The job as it runs now.</param>
+/// <param name="Lease">The lease the worker sends with every call.</param>
+public sealed record JobClaim(Job Job, JobLease Lease);
 
 /// <summary>
 /// Owns every unfinished job: a queue per type, leases, retries and cancellation. Each change is written to the
 /// <see cref="IJobStore"/> first, then appended to the log as an event on <c>jobs.{id}</c>, then made visible in
 /// memory, one change at a time per job (a per-job gate). A claim takes the job out of its type's queue under the
-/// queue lock before anything else, so two claimers can never get the same job.
+/// queue lock before anything else, so two claimers can never get the same job. What each change does to the job is
+/// decided by <see cref="JobTransitions"/>; this class stores, announces and shows it.
 /// </summary>
-internal sealed partial class JobQueue : BackgroundService
+public sealed partial class JobQueue : BackgroundService
 {
     /// <summary>The topic prefix of job events: <c>jobs.{id}</c>.</summary>
     public const string TopicPrefix = "jobs.";
@@ -45,6 +47,7 @@ internal sealed partial class JobQueue : BackgroundService
 
     private readonly SwitchboardMetrics _metrics;
 
+    /// <summary>Creates the queue over <paramref name="store"/>; its events go to <paramref name="log"/>.</summary>
     public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics)
     {
         _metrics = metrics;
@@ -60,8 +63,10 @@ internal sealed partial class JobQueue : BackgroundService
 
     private JobOptions Options => _options.CurrentValue.Jobs;
 
+    /// <summary>The topic of a job's events.</summary>
     public static string TopicFor(string jobId) => TopicPrefix + jobId;
 
+    /// <summary>Loads the unfinished jobs from the store, then starts the lease sweep (and, with a shared store, the follower).</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // With a shared store, changes made by other nodes after this point arrive as jobs.{id} events.
@@ -139,8 +144,8 @@ internal sealed partial class JobQueue : BackgroundService
 
         foreach (var id in expired)
         {
-            var requeued = await UpdateAsync(id, (job, time) => job.Status == JobStatus.Running && job.Lease!.ExpiresAt <= time
-                ? new Decision<bool>(LeaseLost(job, time), true, [Event(LeaseLost(job, time), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")])
+            var requeued = await UpdateAsync(id, (job, time) => JobTransitions.Apply(job, new ExpireLease(), time) is { Next: { } next } step
+                ? new Decision<bool>(next, true, [Event(next, step.EventType!)])
                 : new Decision<bool>(null, false), cancellationToken).ConfigureAwait(false);
             if (requeued)
             {
@@ -214,19 +219,8 @@ internal sealed partial class JobQueue : BackgroundService
             }
         }
 
-        var now = _time.GetUtcNow();
-        var job = new Job
-        {
-            Id = "job_" + RandomNumberGenerator.GetString(IdAlphabet, 20),
-            Type = type,
-            Input = input,
-            MaxAttempts = maxAttempts,
-            IdempotencyKey = idempotencyKey,
-            CreatedAt = now,
-            UpdatedAt = now,
-            AvailableAt = now,
-        };
-        await ApplyAndAppendAsync([new JobSaved(job) { Expected = JobPrecondition.New }], [Event(job, "job.queued")]).ConfigureAwait(false);
+        var job = JobTransitions.Submit("job_" + RandomNumberGenerator.GetString(IdAlphabet, 20), type, input, maxAttempts, idempotencyKey, _time.GetUtcNow());
+        await ApplyAndAppendAsync([new JobSaved(job) { Expected = JobPrecondition.New }], [Event(job, JobTransitions.Queued)]).ConfigureAwait(false);
         lock (_lock)
         {
             var entry = new Entry(job, ++_order);
@@ -305,13 +299,8 @@ internal sealed partial class JobQueue : BackgroundService
     }
 
     /// <summary>Cancels a queued or running job; a finished job other than a canceled one is a Conflict (<c>job-finished</c>).</summary>
-    public Task<Job> CancelAsync(string id, CancellationToken cancellationToken = default) => UpdateAsync(id, (job, now) => job.Status switch
-    {
-        JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.canceled"),
-        JobStatus.Canceled => new Decision<Job>(null, job),
-        _ => throw SwitchboardException.Conflict("job-finished", "Job already finished",
-            $"Job {job.Id} already {JobJson.StatusName(job.Status)}; only queued or running jobs can be canceled."),
-    }, cancellationToken);
+    public Task<Job> CancelAsync(string id, CancellationToken cancellationToken = default) =>
+        UpdateAsync(id, (job, now) => Change(job, JobTransitions.Apply(job, new CancelJob(), now)), cancellationToken);
 
     /// <summary>
     /// Claims the next available job of <paramref name="type"/>, waiting up to <paramref name="wait"/> for one.
@@ -408,19 +397,15 @@ internal sealed partial class JobQueue : BackgroundService
                 return null;
             }
 
-            var now = _time.GetUtcNow();
-            var lease = new JobLease(RandomNumberGenerator.GetString(IdAlphabet, 24), now + leaseDuration, worker);
-            var running = job with
+            var step = JobTransitions.Apply(job, new ClaimJob(RandomNumberGenerator.GetString(IdAlphabet, 24), worker, leaseDuration), _time.GetUtcNow());
+            if (step.Next is not { } running)
             {
-                Status = JobStatus.Running,
-                Attempts = job.Attempts + 1,
-                Lease = lease,
-                UpdatedAt = now,
-                Version = job.Version + 1,
-            };
+                return null;
+            }
+
             try
             {
-                await CommitAsync(entry, running, [Event(running, "job.running")]).ConfigureAwait(false);
+                await CommitAsync(entry, running, [Event(running, step.EventType!)]).ConfigureAwait(false);
             }
             catch (JobConflictException)
             {
@@ -437,7 +422,7 @@ internal sealed partial class JobQueue : BackgroundService
                 throw;
             }
 
-            return new JobClaim(running, lease);
+            return new JobClaim(running, running.Lease!);
         }
         finally
         {
@@ -449,89 +434,77 @@ internal sealed partial class JobQueue : BackgroundService
     public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
-            CheckLease(job, leaseId, now);
-            var lease = job.Lease! with { ExpiresAt = now + leaseDuration };
-            return new Decision<JobLease>(job with { Lease = lease }, lease);
+            var step = JobTransitions.Apply(job, new RenewLease(leaseId, leaseDuration), now);
+            return Refuse(job, step) is { } refused ? refused.As<JobLease>() : new Decision<JobLease>(step.Next, step.Next!.Lease!);
         }, cancellationToken);
 
     /// <summary>Records progress and appends an output chunk; also extends the lease.</summary>
     public Task<Job> ProgressAsync(string id, string leaseId, int? percent, string? output, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
-            CheckLease(job, leaseId, now);
-            var lease = job.Lease! with { ExpiresAt = now + leaseDuration };
-            var progressChanged = percent is not null && percent != job.Progress;
-            var next = progressChanged
-                ? job with { Progress = percent, Lease = lease, UpdatedAt = now, Version = job.Version + 1 }
-                : job with { Lease = lease };
-            List<EventDraft> events = [];
-            if (output is not null)
+            var step = JobTransitions.Apply(job, new ReportProgress(leaseId, percent, leaseDuration), now);
+            if (Refuse(job, step) is { } refused)
             {
-                events.Add(new EventDraft(TopicFor(job.Id), "job.output", JobJson.OutputData(next, output)));
-            }
-            else if (progressChanged)
-            {
-                events.Add(Event(next, "job.progress"));
+                return refused.As<Job>();
             }
 
+            var next = step.Next!;
+            // An output chunk is announced with the job's progress in it; without one, only a changed progress is news.
+            IReadOnlyList<EventDraft> events = output is not null
+                ? [new EventDraft(TopicFor(job.Id), "job.output", JobJson.OutputData(next, output))]
+                : step.EventType is { } type ? [Event(next, type)] : [];
             return new Decision<Job>(next, next, events);
         }, cancellationToken);
 
     /// <summary>Completes the job with its result.</summary>
     public Task<Job> CompleteAsync(string id, string leaseId, string result, CancellationToken cancellationToken = default) =>
-        UpdateAsync(id, (job, now) =>
-        {
-            CheckLease(job, leaseId, now);
-            return Change(job with { Status = JobStatus.Succeeded, Result = result, Error = null, Progress = job.Progress is null ? null : 100, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.succeeded");
-        }, cancellationToken);
+        UpdateAsync(id, (job, now) => Change(job, JobTransitions.Apply(job, new CompleteJob(leaseId, result), now)), cancellationToken);
 
     /// <summary>
     /// Fails the attempt: a retryable failure is retried after a backoff while attempts remain; otherwise the job fails.
     /// A retry is due at the end of its backoff and takes its place in line by that time, as a job submitted then would.
     /// </summary>
     public Task<Job> FailAsync(string id, string leaseId, string error, bool retryable, CancellationToken cancellationToken = default) =>
-        UpdateAsync(id, (job, now) =>
-        {
-            CheckLease(job, leaseId, now);
-            if (retryable && job.Attempts < job.MaxAttempts)
-            {
-                return Change(job with { Status = JobStatus.Queued, Error = error, Lease = null, AvailableAt = now + Options.BackoffFor(job.Attempts), UpdatedAt = now, Version = job.Version + 1 }, "job.queued");
-            }
+        UpdateAsync(id, (job, now) => Change(job, JobTransitions.Apply(job, new FailJob(leaseId, error, retryable, Options.BackoffFor(job.Attempts)), now)), cancellationToken);
 
-            return Change(job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, "job.failed");
-        }, cancellationToken);
+    /// <summary>The decision of a step whose answer is the job it leaves: the next state, or the job as it stands when nothing changes.</summary>
+    private static Decision<Job> Change(Job job, JobStep step)
+    {
+        if (Refuse(job, step) is { } refused)
+        {
+            return refused.As<Job>();
+        }
+
+        return step.Next is { } next ? new Decision<Job>(next, next, [Event(next, step.EventType!)]) : new Decision<Job>(null, job);
+    }
 
     /// <summary>
-    /// A job whose worker lost its lease: back to the queue at once, or failed after its last attempt. It keeps its
-    /// <see cref="Job.AvailableAt"/>, so it goes back to the place in line it was claimed from (ahead of jobs submitted
-    /// after it) rather than behind the backlog: the worker vanished, the job did nothing wrong.
+    /// Null when the step was not refused. A refusal with nothing to change throws its error now; an expired lease
+    /// first stores the expiry (the job goes back to the queue or fails) and then throws.
     /// </summary>
-    private Job LeaseLost(Job job, DateTimeOffset now)
+    private static Decision<Unit>? Refuse(Job job, JobStep step)
     {
-        var error = JobJson.Problem("lease-expired", "Lease expired", $"The worker's lease on attempt {job.Attempts} expired without a heartbeat.");
-        return job.Attempts < job.MaxAttempts
-            ? job with { Status = JobStatus.Queued, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }
-            : job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 };
+        if (!step.IsRefused)
+        {
+            return null;
+        }
+
+        var error = Refusal(job, step.Refusal);
+        return step.Next is { } next ? new Decision<Unit>(next, default, [Event(next, step.EventType!)]) { Refused = error } : throw error;
     }
 
-    private static void CheckLease(Job job, string leaseId, DateTimeOffset now)
+    /// <summary>The typed error of a refusal: a kind and a stable code, no HTTP status.</summary>
+    internal static SwitchboardException Refusal(Job job, JobRefusal refusal) => refusal switch
     {
-        if (job.Status == JobStatus.Canceled)
-        {
-            throw SwitchboardException.Conflict("job-canceled", "Job canceled", $"Job {job.Id} was canceled; stop working on it.");
-        }
-
-        if (job.Status != JobStatus.Running || job.Lease is not { } lease || lease.Id != leaseId)
-        {
-            throw SwitchboardException.Conflict("lease-lost", "Lease lost",
-                $"This lease no longer holds job {job.Id} (it is {JobJson.StatusName(job.Status)}); stop working on it.");
-        }
-
-        if (lease.ExpiresAt <= now)
-        {
-            throw new LeaseExpiredException();
-        }
-    }
+        JobRefusal.JobCanceled => SwitchboardException.Conflict("job-canceled", "Job canceled", $"Job {job.Id} was canceled; stop working on it."),
+        JobRefusal.LeaseLost => SwitchboardException.Conflict("lease-lost", "Lease lost",
+            $"This lease no longer holds job {job.Id} (it is {JobJson.StatusName(job.Status)}); stop working on it."),
+        JobRefusal.LeaseExpired => SwitchboardException.Conflict("lease-expired", "Lease expired",
+            $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it."),
+        JobRefusal.JobFinished => SwitchboardException.Conflict("job-finished", "Job already finished",
+            $"Job {job.Id} already {JobJson.StatusName(job.Status)}; only queued or running jobs can be canceled."),
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, "Not a refusal a caller sees."),
+    };
 
     /// <summary>
     /// Runs one change of a job under its gate: <paramref name="decide"/> sees the current job and returns the next
@@ -576,24 +549,14 @@ internal sealed partial class JobQueue : BackgroundService
                 var now = _time.GetUtcNow();
                 try
                 {
-                    Decision<T> decision;
-                    try
-                    {
-                        decision = decide(job, now);
-                    }
-                    catch (LeaseExpiredException)
-                    {
-                        await CommitAsync(entry, LeaseLost(job, now), [Event(LeaseLost(job, now), job.Attempts < job.MaxAttempts ? "job.queued" : "job.failed")]).ConfigureAwait(false);
-                        throw SwitchboardException.Conflict("lease-expired", "Lease expired",
-                            $"The lease on job {job.Id} expired before this call; the job went back to the queue. Stop working on it.");
-                    }
-
+                    var decision = decide(job, now);
                     if (decision.Next is { } next)
                     {
                         await CommitAsync(entry, next, decision.Events).ConfigureAwait(false);
                     }
 
-                    return decision.Answer;
+                    // A refusal that changed the job (an expired lease found by a late call) is thrown once the change is stored.
+                    return decision.Refused is { } refused ? throw refused : decision.Answer;
                 }
                 catch (JobConflictException) when (attempt < 3)
                 {
@@ -609,7 +572,8 @@ internal sealed partial class JobQueue : BackgroundService
         T DecideFinished(Job finished)
         {
             var decision = decide(finished, _time.GetUtcNow());
-            return decision.Next is null ? decision.Answer : throw new InvalidOperationException("A finished job cannot change.");
+            return decision.Next is not null ? throw new InvalidOperationException("A finished job cannot change.")
+                : decision.Refused is { } refused ? throw refused : decision.Answer;
         }
     }
 
@@ -874,20 +838,28 @@ internal sealed partial class JobQueue : BackgroundService
 
     private static EventDraft Event(Job job, string type) => new(TopicFor(job.Id), type, JobJson.EventData(job));
 
-    private static Decision<Job> Change(Job next, string eventType) => new(next, next, [Event(next, eventType)]);
-
+    /// <summary>The error for a job id that names no job.</summary>
     public static SwitchboardException NotFound(string id) => SwitchboardException.NotFound("job-not-found", "Job not found", $"There is no job {id}.");
 
-    /// <summary>What a change decided: the next state (null for none), the answer, and the events to append.</summary>
+    /// <summary>
+    /// What a change decided: the next state (null for none), the answer, and the events to append; or, with
+    /// <see cref="Refused"/>, the error to throw once the next state (if any) is stored.
+    /// </summary>
     private readonly record struct Decision<T>(Job? Next, T Answer, IReadOnlyList<EventDraft> Events)
     {
         public Decision(Job? next, T answer)
             : this(next, answer, [])
         {
         }
+
+        public SwitchboardException? Refused { get; init; }
+
+        /// <summary>The same refusal for a call with another answer type (a refusal has no answer).</summary>
+        public Decision<TOther> As<TOther>() => new(Next, default!, Events) { Refused = Refused };
     }
 
-    private sealed class LeaseExpiredException : Exception;
+    /// <summary>No answer: the decision of a refusal.</summary>
+    private readonly record struct Unit;
 
     private sealed class Entry(Job job, long order)
     {

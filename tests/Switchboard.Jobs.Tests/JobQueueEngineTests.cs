@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
-using Switchboard.AspNetCore.Jobs;
-using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
@@ -9,7 +7,7 @@ using Switchboard.Storage.Sqlite;
 using Switchboard.Testing;
 using Switchboard.Topics;
 
-namespace Switchboard.AspNetCore.Tests.Jobs;
+namespace Switchboard.Jobs.Tests;
 
 /// <summary>
 /// The job engine without a server: who a new job wakes, and what a job change costs the SQLite writer. Time is a
