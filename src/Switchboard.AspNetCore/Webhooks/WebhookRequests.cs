@@ -10,8 +10,10 @@ namespace Switchboard.AspNetCore.Webhooks;
 // clears it), for others a refusal ("url": null), and on a patch an absent member keeps its value.
 
 /// <summary>What a webhook create or patch may set; absent members are not changed.</summary>
-/// <remarks>Not sealed: the create body is this one with <c>after</c>, and the two share their rules.</remarks>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+/// <remarks>
+/// Abstract: the create body is this one with <c>after</c>, the patch body this one alone, and the two share their rules.
+/// The leaves carry <see cref="JsonUnmappedMemberHandlingAttribute"/>, which is not inherited, so the document sees it too.
+/// </remarks>
 internal abstract class WebhookSettingsBody
 {
     /// <summary>Where deliveries are POSTed: an absolute https URL (http only where the hub allows it), at most 2048 characters.</summary>
@@ -76,6 +78,7 @@ internal abstract class WebhookSettingsBody
 }
 
 /// <summary>A webhook endpoint to register.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed class WebhookCreateBody : WebhookSettingsBody, IJsonRequest<WebhookCreateBody>
 {
     /// <summary>Where to start in the log: a cursor, <c>earliest</c> or <c>latest</c> (the default: now).</summary>
@@ -93,6 +96,7 @@ internal sealed class WebhookCreateBody : WebhookSettingsBody, IJsonRequest<Webh
 }
 
 /// <summary>The members of a webhook endpoint to change; the others keep their values.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed class WebhookPatchBody : WebhookSettingsBody, IJsonRequest<WebhookPatchBody>
 {
     public static JsonTypeInfo<WebhookPatchBody> TypeInfo => WebhookJsonContext.Default.WebhookPatchBody;
