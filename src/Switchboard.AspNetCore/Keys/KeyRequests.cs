@@ -1,11 +1,13 @@
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Keys;
 
-/// <summary>An API key to create. Also the OpenAPI document's request schema, so the doc comments are what API users read.</summary>
+/// <summary>An API key to create.</summary>
+/// <remarks>Also the OpenAPI document's request schema, so the doc comments are what API users read.</remarks>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 internal sealed class CreateKeyBody : IJsonRequest<CreateKeyBody>
 {
@@ -14,12 +16,15 @@ internal sealed class CreateKeyBody : IJsonRequest<CreateKeyBody>
 
     /// <summary>A label, up to 100 characters.</summary>
     // Given-tracking: "name": null was always a refusal, not the absence of a name.
+    [NeverNull]
     public string? Name { get; set { field = value; NameGiven = true; } }
 
     /// <summary>One or more of <c>publish</c>, <c>subscribe</c>, <c>worker</c>, <c>admin</c>.</summary>
+    [NeverNull]
     public List<string?>? Scopes { get; set { field = value; ScopesGiven = true; } }
 
     /// <summary>Topic patterns the key is limited to, up to 100; none means every topic.</summary>
+    [NeverNull]
     public List<string?>? Topics { get; set { field = value; TopicsGiven = true; } }
 
     internal bool NameGiven { get; private set; }

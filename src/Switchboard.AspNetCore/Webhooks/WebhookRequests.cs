@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Switchboard.AspNetCore.Http;
+using Switchboard.AspNetCore.OpenApi;
 using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Webhooks;
@@ -17,9 +18,11 @@ namespace Switchboard.AspNetCore.Webhooks;
 internal abstract class WebhookSettingsBody
 {
     /// <summary>Where deliveries are POSTed: an absolute https URL (http only where the hub allows it), at most 2048 characters.</summary>
+    [NeverNull]
     public string? Url { get; set { field = value; UrlGiven = true; } }
 
-    /// <summary>Topic patterns to deliver, such as <c>orders.&gt;</c>.</summary>
+    /// <summary>Topic patterns to deliver, such as <c>orders.></c>.</summary>
+    [NeverNull]
     public List<string?>? Topics { get; set { field = value; TopicsGiven = true; } }
 
     /// <summary>Event types to deliver, at most 100; null or absent means every type.</summary>
@@ -29,12 +32,15 @@ internal abstract class WebhookSettingsBody
     public string? Description { get; set { field = value; DescriptionGiven = true; } }
 
     /// <summary><c>parallel</c> (up to maxInFlight at once) or <c>ordered</c> (one at a time, in log order).</summary>
+    [NeverNull]
     public string? Mode { get; set { field = value; ModeGiven = true; } }
 
     /// <summary>Deliveries in flight at once in parallel mode (1 in ordered mode).</summary>
+    [NeverNull]
     public int? MaxInFlight { get; set { field = value; MaxInFlightGiven = true; } }
 
     /// <summary>At most this many deliveries per second; null removes the limit.</summary>
+    [NullClears]
     public WebhookRateLimitBody? RateLimit { get; set { field = value; RateLimitGiven = true; } }
 
     internal bool UrlGiven { get; private set; }
@@ -82,6 +88,7 @@ internal abstract class WebhookSettingsBody
 internal sealed class WebhookCreateBody : WebhookSettingsBody, IJsonRequest<WebhookCreateBody>
 {
     /// <summary>Where to start in the log: a cursor, <c>earliest</c> or <c>latest</c> (the default: now).</summary>
+    [NeverNull]
     public string? After { get; set { field = value; AfterGiven = true; } }
 
     internal bool AfterGiven { get; private set; }
@@ -128,6 +135,7 @@ internal sealed class WebhookRateLimitBody
 internal sealed class WebhookReplayBody : IJsonRequest<WebhookReplayBody>
 {
     /// <summary>A cursor, or <c>earliest</c>.</summary>
+    [NeverNull]
     public string? After { get; set; }
 
     public static JsonTypeInfo<WebhookReplayBody> TypeInfo => WebhookJsonContext.Default.WebhookReplayBody;
@@ -147,6 +155,7 @@ internal sealed class WebhookReplayBody : IJsonRequest<WebhookReplayBody>
 internal sealed class WebhookRecoverBody : IJsonRequest<WebhookRecoverBody>
 {
     /// <summary>An ISO 8601 time, such as <c>2026-11-28T00:00:00Z</c> (UTC when it has no offset).</summary>
+    [NeverNull]
     public string? Since { get; set; }
 
     public static JsonTypeInfo<WebhookRecoverBody> TypeInfo => WebhookJsonContext.Default.WebhookRecoverBody;
