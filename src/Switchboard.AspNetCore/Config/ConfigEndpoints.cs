@@ -250,6 +250,11 @@ internal static class ConfigEndpoints
         return result;
     }
 
+    /// <summary>The settings object of a PUT or the merge patch of a PATCH.</summary>
+    /// <remarks>
+    /// No request DTO: the body's members are the app's own setting names, so there is no fixed shape whose unknown
+    /// members could be refused. Keys, flag rollouts and size are checked in <see cref="Canonical"/> instead.
+    /// </remarks>
     private static async Task<JsonObject> ReadObjectAsync(HttpContext context, Hub hub)
     {
         var contentType = context.Request.ContentType;

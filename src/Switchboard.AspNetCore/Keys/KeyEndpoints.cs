@@ -21,7 +21,7 @@ internal static class KeyEndpoints
     {
         var keys = api.MapGroup("/keys").WithTags("Keys").RequireScope(ApiKeyScopes.Admin, "Managing API keys");
         keys.MapPost("/", CreateAsync).WithName("CreateKey").WithSummary("Create an API key; the answer is the only time the key is shown")
-            .AcceptsJson<CreateKeyContract>().Produces<KeyContract>(201).Problems(400);
+            .AcceptsJson<CreateKeyBody>().Produces<KeyContract>(201).Problems(400);
         keys.MapGet("/", ListAsync).WithName("ListKeys").WithSummary("The API keys, without their secrets")
             .Produces<KeyListContract>(200);
         keys.MapDelete("/{id}", DeleteAsync).WithName("RevokeKey").WithSummary("Revoke an API key")
@@ -31,8 +31,7 @@ internal static class KeyEndpoints
     private static async Task CreateAsync(HttpContext context, IApiKeyStore store, SwitchboardAuthenticator authenticator, TimeProvider time)
     {
         var body = await RequestBody.ReadAsync(context.Request, 16 * 1024, "key request", context.RequestAborted);
-        using var document = JsonWire.ParseBody(body);
-        var (name, scopes, topics) = JsonWire.GuardStrings(() => ReadRequest(document.RootElement));
+        var (name, scopes, topics) = Validate(JsonRequest.Read<CreateKeyBody>(body));
         var (key, secret) = ApiKey.Create(name, scopes, topics, time.GetUtcNow());
         await store.AddAsync(key, context.RequestAborted);
         authenticator.KeysChanged();
@@ -69,36 +68,19 @@ internal static class KeyEndpoints
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    /// <summary>Validates a create request: <c>{"scopes": [...], "topics": [...], "name": "..."}</c>.</summary>
-    internal static (string? Name, string[] Scopes, string[] Topics) ReadRequest(JsonElement root)
+    /// <summary>
+    /// The value rules of a create request, <c>{"scopes": [...], "topics": [...], "name": "..."}</c>: the shape of each
+    /// member first, then the scopes, then the topic patterns.
+    /// </summary>
+    internal static (string? Name, string[] Scopes, string[] Topics) Validate(CreateKeyBody body)
     {
-        if (root.ValueKind != JsonValueKind.Object)
+        if (body.NameGiven && body.Name is not { Length: <= CreateKeyBody.MaxNameLength })
         {
-            throw SwitchboardException.Invalid("invalid-body", "Invalid key request", "Send {\"scopes\": [\"publish\"], \"topics\": [\"orders.>\"], \"name\": \"billing\"}.");
+            throw CreateKeyBody.UnknownMember("name");
         }
 
-        string? name = null;
-        string[]? scopes = null;
-        string[] topics = [];
-        foreach (var property in root.EnumerateObject())
-        {
-            switch (property.Name)
-            {
-                case "name" when property.Value.ValueKind == JsonValueKind.String && property.Value.GetString()!.Length <= 100:
-                    name = property.Value.GetString();
-                    break;
-                case "scopes":
-                    scopes = Strings(property.Value, "scopes");
-                    break;
-                case "topics":
-                    topics = Strings(property.Value, "topics");
-                    break;
-                default:
-                    throw SwitchboardException.Invalid("invalid-body", "Invalid key request",
-                        $"Unknown or invalid property \"{property.Name}\"; a key request has \"scopes\", \"topics\" and \"name\" (up to 100 characters).");
-            }
-        }
-
+        var scopes = body.ScopesGiven ? Strings(body.Scopes, "scopes") : null;
+        var topics = body.TopicsGiven ? Strings(body.Topics, "topics") : [];
         if (scopes is not { Length: > 0 } || scopes.Any(s => !ApiKeyScopes.All.Contains(s)))
         {
             throw SwitchboardException.Invalid("invalid-scopes", "Invalid scopes", $"\"scopes\" lists one or more of {string.Join(", ", ApiKeyScopes.All)}.");
@@ -112,13 +94,13 @@ internal static class KeyEndpoints
             }
         }
 
-        return (name, scopes, topics);
+        return (body.Name, scopes, topics);
     }
 
-    private static string[] Strings(JsonElement value, string name) =>
-        value.ValueKind == JsonValueKind.Array && value.GetArrayLength() <= 100 && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
-            ? value.EnumerateArray().Select(e => e.GetString()!).ToArray()
-            : throw SwitchboardException.Invalid("invalid-body", "Invalid key request", $"\"{name}\" must be an array of up to 100 strings.");
+    private static string[] Strings(List<string?>? value, string name) =>
+        value is { Count: <= CreateKeyBody.MaxItems } && !value.Contains(null)
+            ? [.. value.Select(item => item!)]
+            : throw CreateKeyBody.InvalidList(name);
 
     private static void Write(Utf8JsonWriter writer, ApiKey key, string? secret)
     {

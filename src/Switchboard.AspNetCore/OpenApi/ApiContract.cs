@@ -3,9 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Switchboard.AspNetCore.OpenApi;
 
-// The shapes of the HTTP API as the OpenAPI document shows them. The endpoints write their bodies with Utf8JsonWriter
-// (events from cached bytes), so these records describe the wire rather than serialize it; OpenApiContractTests checks
-// real answers against the published schemas, so the two cannot drift apart unnoticed.
+// The shapes of the HTTP API as the OpenAPI document shows them, for the bodies no DTO reads or writes. The endpoints
+// write their answers with Utf8JsonWriter (events from cached bytes), so these records describe the wire rather than
+// serialize it; OpenApiContractTests checks real answers against the published schemas, so the two cannot drift apart
+// unnoticed. The request bodies of webhooks and keys are described by the DTOs that read them (WebhookRequests.cs,
+// KeyRequests.cs).
 
 /// <summary>An event as every read and publish answer shows it.</summary>
 /// <param name="Seq">Its position in the log, strictly increasing across all topics.</param>
@@ -133,12 +135,6 @@ internal sealed record ConfigHistoryContract(string App, IReadOnlyList<ConfigCon
 /// <summary>The apps that changed past the versions the watcher holds (empty when the wait timed out).</summary>
 internal sealed record ConfigChangesContract(IReadOnlyList<ConfigContract> Changes);
 
-/// <summary>An API key to create.</summary>
-/// <param name="Name">A label, up to 100 characters.</param>
-/// <param name="Scopes">Any of <c>publish</c>, <c>subscribe</c>, <c>worker</c>, <c>admin</c>.</param>
-/// <param name="Topics">Topic patterns the key is limited to; none means every topic.</param>
-internal sealed record CreateKeyContract(string? Name, IReadOnlyList<string> Scopes, IReadOnlyList<string>? Topics);
-
 /// <summary>An API key; <c>key</c>, the secret, only in the answer that created it.</summary>
 internal sealed record KeyContract(
     string Id,
@@ -151,33 +147,6 @@ internal sealed record KeyContract(
 
 /// <summary>The API keys, without their secrets.</summary>
 internal sealed record KeyListContract(IReadOnlyList<KeyContract> Keys);
-
-/// <summary>A webhook endpoint to register, or the members to change.</summary>
-/// <param name="Url">Where deliveries are POSTed (https unless the hub allows http).</param>
-/// <param name="Topics">Topic patterns to deliver.</param>
-/// <param name="Types">Event types to deliver; none means all.</param>
-/// <param name="Description">A label.</param>
-/// <param name="Mode"><c>parallel</c> (up to maxInFlight at once) or <c>ordered</c> (one at a time, in log order).</param>
-/// <param name="MaxInFlight">Deliveries in flight at once in parallel mode.</param>
-/// <param name="RateLimit">At most this many deliveries per second.</param>
-/// <param name="After">On creation: where to start in the log, a cursor or <c>earliest</c> (default: now).</param>
-internal sealed record WebhookRequestContract(
-    string? Url,
-    IReadOnlyList<string>? Topics,
-    IReadOnlyList<string>? Types,
-    string? Description,
-    string? Mode,
-    int? MaxInFlight,
-    Http.WebhookRateLimitResponse? RateLimit,
-    string? After);
-
-/// <summary>Redeliver everything after a cursor.</summary>
-/// <param name="After">A cursor, or <c>earliest</c>.</param>
-internal sealed record ReplayContract(string After);
-
-/// <summary>Redeliver the events whose delivery failed since a time.</summary>
-/// <param name="Since">An ISO 8601 time.</param>
-internal sealed record RecoverContract(DateTimeOffset Since);
 
 /// <summary>The query parameters every read takes.</summary>
 internal static class Reading

@@ -153,6 +153,16 @@ internal static class SwitchboardDocument
             schema.Pattern = null;
         }
 
+        var attributes = context.JsonPropertyInfo?.AttributeProvider;
+        if (attributes?.IsDefined(typeof(NeverNullAttribute), inherit: false) == true && schema.Type is { } refused)
+        {
+            schema.Type = refused & ~JsonSchemaType.Null;
+        }
+        else if (attributes?.IsDefined(typeof(NullClearsAttribute), inherit: false) == true && schema.Type is { } accepted)
+        {
+            schema.Type = accepted | JsonSchemaType.Null;
+        }
+
         if (schema.Required is { Count: > 0 } required)
         {
             foreach (var property in context.JsonTypeInfo.Properties)
@@ -167,6 +177,20 @@ internal static class SwitchboardDocument
         return Task.CompletedTask;
     }
 }
+
+/// <summary>
+/// A request DTO member that may be absent but is refused when null. Its CLR type is nullable only because absence reads
+/// as null, so the document would otherwise say null is accepted.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class NeverNullAttribute : Attribute;
+
+/// <summary>
+/// A request DTO member of an object type for which null is an answer (it clears the setting). The generator writes an
+/// inline object without null, so the document would otherwise say null is refused.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class NullClearsAttribute : Attribute;
 
 /// <summary>Route-builder shorthands for the API's contract.</summary>
 internal static class ApiContractConventions

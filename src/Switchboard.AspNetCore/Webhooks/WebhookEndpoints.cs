@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,7 +19,7 @@ internal static class WebhookEndpoints
 {
     private const int MaxBodyBytes = 64 * 1024;
     private const int MaxUrlLength = 2048;
-    private const int MaxDescriptionLength = 1024;
+    internal const int MaxDescriptionLength = 1024;
     private const int MaxTypes = 100;
     private const int MaxRecoverPerCall = 10_000;
 
@@ -29,7 +28,7 @@ internal static class WebhookEndpoints
         var webhooks = api.MapGroup("/webhooks").WithTags("Webhooks").RequireScope(Switchboard.Auth.ApiKeyScopes.Admin, "Managing webhooks")
             .AddEndpointFilter<WebhookForwardingFilter>();
         webhooks.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register a webhook endpoint; the answer carries its signing secret")
-            .AcceptsJson<WebhookRequestContract>().Produces<WebhookEndpointResponse>(201).Problems(400, 409);
+            .AcceptsJson<WebhookCreateBody>().Produces<WebhookEndpointResponse>(201).Problems(400, 409);
         webhooks.MapGet("/", (WebhookDispatcher dispatcher, Hub hub) => Json(new WebhookListResponse([.. dispatcher.List().Select(v => Describe(v, null, hub))]), 200))
             .WithName("ListWebhooks")
             .Produces<WebhookListResponse>(200);
@@ -37,7 +36,7 @@ internal static class WebhookEndpoints
             .WithName("GetWebhook")
             .Produces<WebhookEndpointResponse>(200).Problems(404);
         webhooks.MapMethods("/{id}", ["PATCH"], PatchAsync).WithName("UpdateWebhook")
-            .AcceptsJson<WebhookRequestContract>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409);
+            .AcceptsJson<WebhookPatchBody>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409);
         webhooks.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook")
             .Produces(204).Problems(404, 409);
         webhooks.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("RotateWebhookSecret")
@@ -49,9 +48,9 @@ internal static class WebhookEndpoints
             .WithName("PauseWebhook")
             .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
         webhooks.MapPost("/{id}/replay", ReplayAsync).WithName("ReplayWebhook").WithSummary("Redeliver everything after a cursor")
-            .AcceptsJson<ReplayContract>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409, 410);
+            .AcceptsJson<WebhookReplayBody>().Produces<WebhookEndpointResponse>(200).Problems(400, 404, 409, 410);
         webhooks.MapPost("/{id}/recover", RecoverAsync).WithName("RecoverWebhook").WithSummary("Redeliver the events that failed since a time")
-            .AcceptsJson<RecoverContract>().Produces<WebhookRecoverResponse>(200).Problems(400, 404, 409);
+            .AcceptsJson<WebhookRecoverBody>().Produces<WebhookRecoverResponse>(200).Problems(400, 404, 409);
         webhooks.MapGet("/{id}/attempts", AttemptsAsync).WithName("WebhookAttempts")
             .Query(("limit", "At most this many attempts, newest first."), ("status", "Only attempts with this status.")).Produces<WebhookAttemptListResponse>(200).Problems(400, 404);
         webhooks.MapPost("/{id}/test", TestAsync).WithName("TestWebhook").WithSummary("Send a switchboard.ping delivery now")
@@ -70,8 +69,7 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> CreateAsync(HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver, TimeProvider time)
     {
-        using var document = await ReadBodyAsync(context);
-        var settings = ReadSettings(document.RootElement, hub, creating: true);
+        var settings = Validate(await ReadBodyAsync<WebhookCreateBody>(context), hub);
         var filter = hub.ParseFilter(settings.Topics!);
         var start = StartOf(hub, settings.After, filter);
         var url = await ValidateUrlAsync(settings.Url!, context, resolver);
@@ -99,8 +97,7 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> PatchAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver)
     {
-        using var document = await ReadBodyAsync(context);
-        var settings = ReadSettings(document.RootElement, hub, creating: false);
+        var settings = Validate(await ReadBodyAsync<WebhookPatchBody>(context), hub);
         if (settings.Topics is not null)
         {
             hub.ParseFilter(settings.Topics);
@@ -163,8 +160,7 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> ReplayAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, IWebhookStore store)
     {
-        using var document = await ReadBodyAsync(context);
-        var after = ReadRequiredString(document.RootElement, "after", "a cursor, or 'earliest'");
+        var after = (await ReadBodyAsync<WebhookReplayBody>(context)).After is { Length: > 0 } given ? given : throw WebhookReplayBody.Missing();
         var view = await dispatcher.ChangeAsync(id, async (endpoint, pending) =>
         {
             var start = StartOf(hub, after, hub.ParseFilter(endpoint.Topics));
@@ -182,8 +178,7 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> RecoverAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, IWebhookStore store, TimeProvider time)
     {
-        using var document = await ReadBodyAsync(context);
-        var sinceText = ReadRequiredString(document.RootElement, "since", "an ISO 8601 time such as 2026-11-28T00:00:00Z");
+        var sinceText = (await ReadBodyAsync<WebhookRecoverBody>(context)).Since is { Length: > 0 } given ? given : throw WebhookRecoverBody.Missing();
         if (!DateTimeOffset.TryParse(sinceText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var since))
         {
             throw SwitchboardException.Invalid("invalid-time", "Invalid time", $"\"since\" must be an ISO 8601 time such as 2026-11-28T00:00:00Z, not '{sinceText}'.");
@@ -242,38 +237,15 @@ internal static class WebhookEndpoints
         return start.Reset is { } reset ? throw Polling.PollingEndpoint.Gone(reset) : start.AfterSeq;
     }
 
-    private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
+    /// <summary>Reads a body of at most 64 KiB into its DTO; an empty body is the empty object, so bare POSTs mean "no members".</summary>
+    private static async Task<T> ReadBodyAsync<T>(HttpContext context)
+        where T : class, IJsonRequest<T>
     {
         var body = await RequestBody.ReadAsync(context.Request, MaxBodyBytes, "request", context.RequestAborted);
-        var document = JsonWire.ParseBody(body.Length == 0 ? "{}"u8.ToArray() : body);
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            document.Dispose();
-            throw SwitchboardException.Invalid("invalid-body", "Invalid body", "The body must be a JSON object.");
-        }
-
-        return document;
+        return JsonRequest.Read<T>(body.Length == 0 ? "{}"u8.ToArray() : body);
     }
 
-    private static string ReadRequiredString(JsonElement root, string name, string what) =>
-        JsonWire.GuardStrings(() => ReadRequiredStringUnguarded(root, name, what));
-
-    private static string ReadRequiredStringUnguarded(JsonElement root, string name, string what)
-    {
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.Name != name)
-            {
-                throw SwitchboardException.Invalid("invalid-body", "Unknown property", $"Unknown property \"{property.Name}\"; give \"{name}\".");
-            }
-        }
-
-        return root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text
-            ? text
-            : throw SwitchboardException.Invalid("invalid-body", $"Missing {name}", $"\"{name}\" is required: {what}.");
-    }
-
-    /// <summary>What a create or patch body asked for; null members were not given.</summary>
+    /// <summary>What a create or patch body asked for, checked against the hub's limits; null members were not given.</summary>
     private sealed class Settings
     {
         public string? Url { get; set; }
@@ -297,70 +269,74 @@ internal static class WebhookEndpoints
         public string? After { get; set; }
     }
 
-    private static Settings ReadSettings(JsonElement root, Hub hub, bool creating) =>
-        JsonWire.GuardStrings(() => ReadSettingsUnguarded(root, hub, creating));
-
-    private static Settings ReadSettingsUnguarded(JsonElement root, Hub hub, bool creating)
+    /// <summary>
+    /// The value rules of a create or patch body (the DTO has already refused unknown members and wrong JSON types):
+    /// each given member, then what a create requires, then the rules between members.
+    /// </summary>
+    private static Settings Validate(WebhookSettingsBody body, Hub hub)
     {
+        var creating = body is WebhookCreateBody;
         var settings = new Settings();
         var options = hub.Options.Webhooks;
-        foreach (var property in root.EnumerateObject())
+        var limits = hub.Options.Limits;
+        if (body.UrlGiven)
         {
-            var value = property.Value;
-            switch (property.Name)
+            settings.Url = body.Url ?? throw Invalid("url", "a string");
+        }
+
+        if (body.TopicsGiven)
+        {
+            settings.Topics = StringArray(body.Topics, "topics", limits.MaxPatternsPerSubscription);
+        }
+
+        if (body.TypesGiven)
+        {
+            settings.Types = body.Types is null ? [] : StringArray(body.Types, "types", MaxTypes);
+            if (settings.Types.Any(t => t.Length > limits.MaxTypeLength || t.Any(char.IsControl)))
             {
-                case "url":
-                    settings.Url = value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid("url", "a string");
-                    break;
-                case "topics":
-                    settings.Topics = StringArray(value, "topics", hub.Options.Limits.MaxPatternsPerSubscription);
-                    break;
-                case "types":
-                    settings.Types = value.ValueKind == JsonValueKind.Null ? [] : StringArray(value, "types", MaxTypes);
-                    if (settings.Types.Any(t => t.Length > hub.Options.Limits.MaxTypeLength || t.Any(char.IsControl)))
-                    {
-                        throw Invalid("types", $"event types of 1 to {hub.Options.Limits.MaxTypeLength} printable characters");
-                    }
-
-                    break;
-                case "description":
-                    settings.DescriptionSet = true;
-                    settings.Description = value.ValueKind switch
-                    {
-                        JsonValueKind.Null => null,
-                        JsonValueKind.String when value.GetString()!.Length <= MaxDescriptionLength => value.GetString(),
-                        _ => throw Invalid("description", $"a string of at most {MaxDescriptionLength} characters"),
-                    };
-                    break;
-                case "mode":
-                    settings.Mode = value.ValueKind == JsonValueKind.String ? value.GetString() switch
-                    {
-                        "parallel" => WebhookMode.Parallel,
-                        "ordered" => WebhookMode.Ordered,
-                        _ => null,
-                    } : null;
-                    if (settings.Mode is null)
-                    {
-                        throw Invalid("mode", "\"parallel\" or \"ordered\"");
-                    }
-
-                    break;
-                case "maxInFlight":
-                    settings.MaxInFlight = value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var inFlight) && inFlight >= 1 && inFlight <= options.MaxInFlightLimit
-                        ? inFlight
-                        : throw Invalid("maxInFlight", $"a whole number from 1 to {options.MaxInFlightLimit}");
-                    break;
-                case "rateLimit":
-                    settings.RateLimitSet = true;
-                    settings.RateLimitPerSecond = ReadRateLimit(value);
-                    break;
-                case "after" when creating:
-                    settings.After = value.ValueKind == JsonValueKind.String ? value.GetString() : throw Invalid("after", "a cursor, 'earliest' or 'latest'");
-                    break;
-                default:
-                    throw SwitchboardException.Invalid("invalid-body", "Unknown property",
-                        $"Unknown property \"{property.Name}\"; a webhook has url, topics, types, description, mode, maxInFlight, rateLimit{(creating ? " and after" : "")}.");
+                throw Invalid("types", $"event types of 1 to {limits.MaxTypeLength} printable characters");
             }
+        }
+
+        if (body.DescriptionGiven)
+        {
+            settings.DescriptionSet = true;
+            settings.Description = body.Description is { Length: > MaxDescriptionLength }
+                ? throw Invalid("description", $"a string of at most {MaxDescriptionLength} characters")
+                : body.Description;
+        }
+
+        if (body.ModeGiven)
+        {
+            settings.Mode = body.Mode switch
+            {
+                "parallel" => WebhookMode.Parallel,
+                "ordered" => WebhookMode.Ordered,
+                _ => throw Invalid("mode", "\"parallel\" or \"ordered\""),
+            };
+        }
+
+        if (body.MaxInFlightGiven)
+        {
+            settings.MaxInFlight = body.MaxInFlight is { } inFlight && inFlight >= 1 && inFlight <= options.MaxInFlightLimit
+                ? inFlight
+                : throw Invalid("maxInFlight", $"a whole number from 1 to {options.MaxInFlightLimit}");
+        }
+
+        if (body.RateLimitGiven)
+        {
+            settings.RateLimitSet = true;
+            settings.RateLimitPerSecond = body.RateLimit switch
+            {
+                null => null,
+                { PerSecond: >= 1 and <= WebhookRateLimitBody.MaxPerSecond } rate => rate.PerSecond,
+                _ => throw WebhookRateLimitBody.Refusal(),
+            };
+        }
+
+        if (body is WebhookCreateBody { AfterGiven: true } create)
+        {
+            settings.After = create.After ?? throw Invalid("after", "a cursor, 'earliest' or 'latest'");
         }
 
         if (creating && settings.Url is null)
@@ -381,36 +357,18 @@ internal static class WebhookEndpoints
         return settings;
     }
 
-    private static int? ReadRateLimit(JsonElement value)
+    private static List<string> StringArray(List<string?>? value, string name, int max)
     {
-        if (value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("perSecond", out var perSecond)
-            && perSecond.ValueKind == JsonValueKind.Number && perSecond.TryGetInt32(out var rate) && rate is >= 1 and <= 100_000
-            && value.EnumerateObject().Count() == 1)
-        {
-            return rate;
-        }
-
-        throw Invalid("rateLimit", "null or {\"perSecond\": n} with n from 1 to 100000");
-    }
-
-    private static List<string> StringArray(JsonElement value, string name, int max)
-    {
-        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() is 0 || value.GetArrayLength() > max
-            || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String || item.GetString()!.Length == 0))
+        if (value is null || value.Count is 0 || value.Count > max || value.Any(string.IsNullOrEmpty))
         {
             throw Invalid(name, $"an array of 1 to {max} non-empty strings");
         }
 
-        return [.. value.EnumerateArray().Select(item => item.GetString()!).Distinct(StringComparer.Ordinal)];
+        // Checked above: no element is null.
+        return [.. value.Distinct(StringComparer.Ordinal).Select(item => item!)];
     }
 
-    private static SwitchboardException Invalid(string name, string expected) =>
-        SwitchboardException.Invalid("invalid-body", $"Invalid {name}", $"\"{name}\" must be {expected}.");
+    private static SwitchboardException Invalid(string name, string expected) => WebhookSettingsBody.Invalid(name, expected);
 
     /// <summary>
     /// Checks the URL's form and, after resolving its host, every address against the SSRF policy: a clear 400

@@ -146,6 +146,33 @@ public sealed class OpenApiContractTests
         Assert.Equal(samples.Recorded.Count, summary.RootElement.GetProperty("checked").GetInt32());
     }
 
+    [Theory]
+    [InlineData("/v1/webhooks", "post", "WebhookCreateBody", "url,topics,types,description,mode,maxInFlight,rateLimit,after", "url,topics,mode,maxInFlight,after")]
+    [InlineData("/v1/webhooks/{id}", "patch", "WebhookPatchBody", "url,topics,types,description,mode,maxInFlight,rateLimit", "url,topics,mode,maxInFlight")]
+    [InlineData("/v1/webhooks/{id}/replay", "post", "WebhookReplayBody", "after", "after")]
+    [InlineData("/v1/webhooks/{id}/recover", "post", "WebhookRecoverBody", "since", "since")]
+    [InlineData("/v1/keys", "post", "CreateKeyBody", "name,scopes,topics", "name,scopes,topics")]
+    public async Task RequestSchemas_AreTheDtosThatReadTheBodies_AndAdmitNoOtherMembers(string path, string method, string component, string members, string neverNull)
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("openapi/v1.json").Within();
+        var document = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        var reference = document["paths"]![path]![method]!["requestBody"]!["content"]!["application/json"]!["schema"]!["$ref"]!.GetValue<string>();
+        Assert.Equal("#/components/schemas/" + component, reference);
+        var schema = document["components"]!["schemas"]![component]!;
+        // The DTO refuses unknown members, and the document says so.
+        Assert.False(schema["additionalProperties"]!.GetValue<bool>(), schema.ToJsonString());
+        Assert.Equal(members.Split(',').Order(), schema["properties"]!.AsObject().Select(p => p.Key).Order());
+        // Members refused when null do not admit null; the others (description, types) still do.
+        foreach (var (name, property) in schema["properties"]!.AsObject())
+        {
+            var admitsNull = property!["type"] is JsonArray types && types.Any(t => t!.GetValue<string>() == "null");
+            Assert.True(admitsNull != neverNull.Split(',').Contains(name) || property["type"] is null, $"{component}.{name}: {property.ToJsonString()}");
+        }
+    }
+
     [Fact]
     public async Task TheChecker_RejectsAnAnswerThatBreaksItsSchema()
     {
