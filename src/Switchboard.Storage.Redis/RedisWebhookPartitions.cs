@@ -126,10 +126,6 @@ public sealed partial class RedisWebhookPartitions : IWebhookPartitions, IAsyncD
         return WebhookPartitionHolder.At(AddressOf(holder));
     }
 
-    /// <inheritdoc />
-    public IReadOnlyList<string> OtherHolders =>
-        [.. _holders.Where(h => h.Length > 0 && h != _value).Select(AddressOf).Distinct(StringComparer.Ordinal)];
-
     private static string AddressOf(string holder) => holder[(holder.IndexOf(' ') + 1)..];
 
     /// <inheritdoc />

@@ -21,9 +21,6 @@ public interface IWebhookPartitions
     /// <summary>Who delivers the partition now, as far as this node knows.</summary>
     WebhookPartitionHolder HolderOf(int partition);
 
-    /// <summary>The base URLs of the other nodes that hold partitions now, for answers that gather every node's endpoints.</summary>
-    IReadOnlyList<string> OtherHolders { get; }
-
     /// <summary>
     /// The partitions this node comes to hold, each as a lease, until <paramref name="cancellationToken"/> ends.
     /// A partition held again after losing it comes as a new lease.
@@ -110,9 +107,6 @@ public sealed class SingleNodeWebhookPartitions : IWebhookPartitions
 
     /// <inheritdoc />
     public WebhookPartitionHolder HolderOf(int partition) => WebhookPartitionHolder.ThisNode;
-
-    /// <inheritdoc />
-    public IReadOnlyList<string> OtherHolders => [];
 
     /// <inheritdoc />
     public async IAsyncEnumerable<WebhookPartitionLease> LeasesAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

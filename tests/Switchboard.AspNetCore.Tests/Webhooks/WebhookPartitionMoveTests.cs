@@ -132,8 +132,6 @@ public sealed class WebhookPartitionMoveTests
 
         public int Count => count;
 
-        public IReadOnlyList<string> OtherHolders => [];
-
         public WebhookPartitionHolder HolderOf(int partition) => _held.ContainsKey(partition) ? WebhookPartitionHolder.ThisNode : WebhookPartitionHolder.Nobody;
 
         public IAsyncEnumerable<WebhookPartitionLease> LeasesAsync(CancellationToken cancellationToken) => _grants.Reader.ReadAllAsync(cancellationToken);
