@@ -27,6 +27,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly SqliteConnection _writerConnection;
     private SqliteCommand? _insertEvent, _findKey, _insertKey;
     private readonly WriteQueue<WriteOperation> _writes;
+    private readonly WalCheckpointer _checkpointer;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
     private readonly RecentEventsRing _ring;
@@ -58,7 +59,7 @@ public sealed partial class SqliteEventLog : IEventLog
 
         _writerConnection = new SqliteConnection(_connectionString);
         _writerConnection.Open();
-        Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000;");
+        Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint={WalCheckpointer.WriterFallbackPages};");
         if (options.MaxPageCount is { } maxPages)
         {
             Execute(_writerConnection, $"PRAGMA max_page_count={maxPages};");
@@ -69,6 +70,7 @@ public sealed partial class SqliteEventLog : IEventLog
         _head = LoadTopicsAndHead();
         _ring = new RecentEventsRing(options.TailCacheSize, _head);
         _writes = new WriteQueue<WriteOperation>(options.WriteQueueCapacity);
+        _checkpointer = new WalCheckpointer(_connectionString, options.CheckpointDelay, _time, _logger);
         // A dedicated thread: SQLite commits block (a sync can take milliseconds), and a blocked thread-pool
         // thread on a 2-core machine starves every request and stream until the pool grows.
         var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "Switchboard SQLite writer" };
@@ -266,6 +268,7 @@ public sealed partial class SqliteEventLog : IEventLog
     {
         _writes.Complete();
         await _writerStopped.Task.ConfigureAwait(false);
+        _checkpointer.Dispose();
         _insertEvent?.Dispose();
         _findKey?.Dispose();
         _insertKey?.Dispose();
@@ -348,6 +351,9 @@ public sealed partial class SqliteEventLog : IEventLog
         _writerStopped.TrySetResult();
     }
 
+    /// <summary>Background WAL checkpoints that ran.</summary>
+    internal long Checkpoints => _checkpointer.Checkpoints;
+
     /// <summary>Times the writer thread was woken to commit; with <see cref="CommitCount"/>, the wake-ups per group commit.</summary>
     internal long WriterWakeups => _writes.ConsumerWakeups;
 
@@ -385,6 +391,7 @@ public sealed partial class SqliteEventLog : IEventLog
 
             transaction.Commit();
             Interlocked.Increment(ref _commits);
+            _checkpointer.Committed();
             if (appended.Count > 0)
             {
                 Metrics?.Committed(appended.Count, _time.GetElapsedTime(started));

@@ -27,6 +27,12 @@ public sealed class SqliteEventLogOptions
     public int MaxScanRows { get; set; } = 4096;
 
     /// <summary>
+    /// How long after a commit the WAL is copied back into the database, by a background thread so that no commit
+    /// waits for it. Default 1 s.
+    /// </summary>
+    public TimeSpan CheckpointDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// The Data Protection key ring that encrypts webhook signing secrets and URL credentials in the database.
     /// Default: a folder <c>&lt;Path&gt;.keys</c> beside the database. Back it up with the database: without it the
     /// stored secrets cannot be read.
@@ -51,6 +57,11 @@ public sealed class SqliteEventLogOptions
         if (TailCacheSize < 16 || MaxEventsPerCommit < 1 || WriteQueueCapacity < 1 || MaxScanRows < 1)
         {
             throw new ArgumentException("SQLite store sizes must be positive (TailCacheSize at least 16).");
+        }
+
+        if (CheckpointDelay <= TimeSpan.Zero || CheckpointDelay > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentException("CheckpointDelay must be between 0 and 1 hour.");
         }
     }
 }
