@@ -86,6 +86,69 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task SigKill_UnderConcurrentPublishers_LosesNoAcknowledgedEvent_AcrossCheckpoints()
+    {
+        var database = Path.Combine(_directory.Path, "data", "hub.db");
+        // A short delay, so background checkpoints run between and during the publishes that get killed.
+        var environment = new Dictionary<string, string>
+        {
+            ["Switchboard__Store__CheckpointDelay"] = "00:00:00.050",
+            ["Switchboard__Limits__RequestsPerSecondPerIp"] = "0",
+        };
+        var acknowledged = new ConcurrentBag<long>();
+        for (var round = 0; round < 2; round++)
+        {
+            var server = await ServerProcess.StartAsync(_directory.Path, environment, "--urls", "http://127.0.0.1:0", "--data", database);
+            await using (server)
+            {
+                using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+                var target = acknowledged.Count + 400;
+                var publishers = Enumerable.Range(0, 8).Select(p => Task.Run(async () =>
+                {
+                    // Each event is about 2 KiB, so the WAL crosses SQLite's 1,000-page threshold within the round.
+                    for (var i = 0; i < 5_000; i++)
+                    {
+                        try
+                        {
+                            acknowledged.Add((await PublishAsync(http, i, new string('k', 2048))).Seq);
+                        }
+                        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException or InvalidOperationException)
+                        {
+                            return; // killed: what was not acknowledged may be lost
+                        }
+                    }
+                })).ToArray();
+                await Waiting.UntilAsync(() => acknowledged.Count >= target, $"{target} acknowledged publishes", TimeSpan.FromSeconds(60));
+
+                server.Kill();
+                await server.WaitForExitAsync(TimeSpan.FromSeconds(30));
+                await Task.WhenAll(publishers).Within(TimeSpan.FromSeconds(30));
+            }
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--data", database);
+        using var client = new HttpClient { BaseAddress = restarted.BaseAddress };
+        var stored = new HashSet<long>();
+        var after = "earliest";
+        for (var page = 0; page < 1_000; page++)
+        {
+            using var json = JsonDocument.Parse(await client.GetStringAsync($"v1/events?topic=orders&after={after}&limit=1000"));
+            var events = json.RootElement.GetProperty("events");
+            if (events.GetArrayLength() == 0)
+            {
+                break;
+            }
+
+            stored.UnionWith(events.EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()));
+            after = json.RootElement.GetProperty("cursor").GetString()!;
+        }
+
+        Assert.True(acknowledged.Count >= 800, $"only {acknowledged.Count} publishes were acknowledged");
+        var lost = acknowledged.Where(seq => !stored.Contains(seq)).Order().ToList();
+        Assert.True(lost.Count == 0, $"{lost.Count} acknowledged events were lost, first {string.Join(", ", lost.Take(10))}");
+    }
+
+    [Fact]
     public async Task Serve_MemoryStore_ForgetsEverythingAndTellsOldCursorsToReset()
     {
         string cursor;
@@ -104,9 +167,9 @@ public sealed class ServeProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory.Path, "switchboard.db")));
     }
 
-    private static async Task<(long Seq, string Cursor)> PublishAsync(HttpClient http, int i)
+    private static async Task<(long Seq, string Cursor)> PublishAsync(HttpClient http, int i, string? padding = null)
     {
-        using var response = await http.PostAsJsonAsync("v1/topics/orders/events", new { type = "order.created", data = new { i } });
+        using var response = await http.PostAsJsonAsync("v1/topics/orders/events", new { type = "order.created", data = new { i, padding } });
         if (response.StatusCode != HttpStatusCode.Created)
         {
             throw new InvalidOperationException($"Publish answered {(int)response.StatusCode}");
