@@ -46,13 +46,18 @@ public sealed partial class JobQueue : BackgroundService
     private long _followFrom;
 
     private readonly SwitchboardMetrics _metrics;
+    private readonly JobMetrics _jobMetrics;
 
-    /// <summary>Creates the queue over <paramref name="store"/>; its events go to <paramref name="log"/>.</summary>
-    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics)
+    /// <summary>
+    /// Creates the queue over <paramref name="store"/>; its events go to <paramref name="log"/>. Its own instruments are
+    /// on <paramref name="jobMetrics"/> (a meter of their own when none is given); the events it appends count as published on <paramref name="metrics"/>.
+    /// </summary>
+    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics,
+        JobMetrics? jobMetrics = null)
     {
         _metrics = metrics;
-        metrics.Meter.CreateObservableGauge("switchboard.jobs", ObserveStatuses, "{job}", "Unfinished jobs by status (queued, running).");
-        metrics.Meter.CreateObservableGauge("switchboard.jobs.queue.depth", ObserveQueues, "{job}", "Jobs waiting to be claimed, by queue (the job type).");
+        _jobMetrics = jobMetrics ?? new JobMetrics();
+        _jobMetrics.ObserveQueue(ObserveStatuses, ObserveQueues);
         _store = store;
         _log = log;
         _storeWithEvents = store is IJobStoreWithEvents withEvents && withEvents.CommitsWith(log) ? withEvents : null;
@@ -762,7 +767,7 @@ public sealed partial class JobQueue : BackgroundService
         _metrics.Published(events.Count);
         foreach (var draft in events)
         {
-            _metrics.JobEvent(draft.Type);
+            _jobMetrics.Changed(draft.Type);
         }
     }
 

@@ -17,6 +17,7 @@ public static class JobServiceCollectionExtensions
     public static IServiceCollection AddSwitchboardJobs(this IServiceCollection services)
     {
         services.TryAddSingleton<IJobStore, InMemoryJobStore>();
+        services.TryAddSingleton(static sp => new JobMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<JobQueue>();
         // The hosted service is the same instance the endpoints use (added once: hosted services are keyed by their type).
         services.AddHostedService(static sp => sp.GetRequiredService<JobQueue>());

@@ -13,7 +13,7 @@ namespace Switchboard.Events;
 /// predate this class and clients match them: HTTP answers <c>invalid-body</c>/<c>invalid-type</c>, WebSocket
 /// <c>missing_field</c>/<c>invalid_field</c>.
 /// </remarks>
-internal sealed class EventDraftValidator(Func<SwitchboardOptions> options)
+public sealed class EventDraftValidator(Func<SwitchboardOptions> options)
 {
     /// <summary>The payload of an event published without <c>data</c>; shared, since payloads are never written to.</summary>
     public static readonly byte[] NullData = "null"u8.ToArray();

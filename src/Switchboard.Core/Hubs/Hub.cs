@@ -50,7 +50,7 @@ public sealed class Hub
     public SwitchboardOptions Options => _options.CurrentValue;
 
     /// <summary>The publish rules (topic, type, data size, Idempotency-Key) every transport applies to a draft.</summary>
-    internal EventDraftValidator Drafts { get; }
+    public EventDraftValidator Drafts { get; }
 
     /// <summary>Throws an Invalid error unless <paramref name="topic"/> is a valid topic name.</summary>
     public void ValidateTopic(string? topic) => Drafts.ValidateTopic(topic);

@@ -4,25 +4,41 @@ using Switchboard.Events;
 namespace Switchboard.Metrics;
 
 /// <summary>How an event left the hub; the <c>transport</c> tag of the delivery instruments.</summary>
-internal enum DeliveryTransport
+public enum DeliveryTransport
 {
+    /// <summary>A poll answered at once (<c>short_poll</c>).</summary>
     ShortPoll,
+
+    /// <summary>A poll held until events or its wait ran out (<c>long_poll</c>).</summary>
     LongPoll,
+
+    /// <summary>A Server-Sent Events stream (<c>sse</c>).</summary>
     Sse,
+
+    /// <summary>A WebSocket subscription (<c>websocket</c>).</summary>
     WebSocket,
+
+    /// <summary>A webhook delivery the receiver acknowledged (<c>webhook</c>).</summary>
     Webhook,
 }
 
 /// <summary>What a poll answered; the <c>outcome</c> tag of <c>switchboard.poll.requests</c>.</summary>
-internal enum PollOutcome
+public enum PollOutcome
 {
+    /// <summary>At least one event.</summary>
     Events,
+
+    /// <summary>No event.</summary>
     Empty,
+
+    /// <summary>304: nothing new since the client's <c>If-None-Match</c>.</summary>
     NotModified,
 }
 
 /// <summary>
-/// The hub's instruments, on one <see cref="Meter"/> named <see cref="MeterName"/>. The names, units and tags are a
+/// The delivery instruments every transport and store records on (connections, polls, published and delivered
+/// events, latency, bytes, store commits), on one <see cref="Meter"/> named <see cref="MeterName"/>. Features with
+/// instruments of their own (jobs, webhooks) create them on the same meter through the host's <see cref="IMeterFactory"/>. The names, units and tags are a
 /// stable contract (docs/monitoring.md): dashboards and alerts are built on them, so rename nothing.
 /// </summary>
 /// <remarks>
@@ -42,7 +58,7 @@ public sealed class SwitchboardMetrics : IDisposable
     /// How long before a poll arrived (or a webhook attempt began) an event may have been appended and still count as
     /// live: a poll cannot be pushed to, so the wait between polls is its live latency. Older ones were read from history.
     /// </summary>
-    internal static readonly TimeSpan LiveGrace = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan LiveGrace = TimeSpan.FromSeconds(10);
 
     private static readonly KeyValuePair<string, object?>[] TransportTags =
     [
@@ -67,9 +83,6 @@ public sealed class SwitchboardMetrics : IDisposable
     private static readonly KeyValuePair<string, object?> WebhookHttpError = new("outcome", "http_error");
     private static readonly KeyValuePair<string, object?> WebhookNoResponse = new("outcome", "no_response");
 
-    private static readonly KeyValuePair<string, object?> JobSucceeded = new("status", "succeeded");
-    private static readonly KeyValuePair<string, object?> JobFailed = new("status", "failed");
-    private static readonly KeyValuePair<string, object?> JobCanceled = new("status", "canceled");
 
     private readonly bool _ownsMeter;
     private readonly UpDownCounter<long> _connections;
@@ -81,13 +94,12 @@ public sealed class SwitchboardMetrics : IDisposable
     private readonly Counter<long> _catchUp;
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _webhookAttempts;
-    private readonly Counter<long> _jobsFinished;
     private readonly Histogram<double> _appendDuration;
     private readonly Histogram<double> _commitDuration;
     private readonly Histogram<long> _commitBatch;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/> (one per host), or on a meter of their own.</summary>
-    internal SwitchboardMetrics(IMeterFactory? meterFactory = null)
+    public SwitchboardMetrics(IMeterFactory? meterFactory = null)
     {
         if (meterFactory is null)
         {
@@ -118,8 +130,6 @@ public sealed class SwitchboardMetrics : IDisposable
             "Bytes of event payload framing written to subscribers, by transport (response bodies, SSE frames, WebSocket messages, webhook bodies).");
         _webhookAttempts = Meter.CreateCounter<long>("switchboard.webhook.attempts", "{attempt}",
             "Webhook delivery attempts by outcome: success (2xx), http_error (any other status), no_response (refused, timed out, network).");
-        _jobsFinished = Meter.CreateCounter<long>("switchboard.jobs.finished", "{job}",
-            "Jobs that reached a final status (succeeded, failed, canceled).");
         _appendDuration = Meter.CreateHistogram("switchboard.store.append.duration", "s",
             "Time for the log to append (and, for SQLite, commit) one publish, as the publisher waits for it.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
@@ -136,27 +146,31 @@ public sealed class SwitchboardMetrics : IDisposable
 
     internal static string TransportName(DeliveryTransport transport) => (string)TransportTags[(int)transport].Value!;
 
-    internal void ConnectionOpened(DeliveryTransport transport) => _connections.Add(1, TransportTags[(int)transport]);
+    /// <summary>A subscriber connection (SSE stream, WebSocket, held long poll) opened.</summary>
+    public void ConnectionOpened(DeliveryTransport transport) => _connections.Add(1, TransportTags[(int)transport]);
 
-    internal void ConnectionClosed(DeliveryTransport transport) => _connections.Add(-1, TransportTags[(int)transport]);
+    /// <summary>A subscriber connection counted by <see cref="ConnectionOpened"/> closed.</summary>
+    public void ConnectionClosed(DeliveryTransport transport) => _connections.Add(-1, TransportTags[(int)transport]);
 
     /// <summary>A connection closed because its client stopped reading (a WebSocket 1013, an SSE stream past <c>Sse:SlowClientTimeout</c>).</summary>
-    internal void SlowClientClosed(DeliveryTransport transport) => _slowClosed.Add(1, TransportTags[(int)transport]);
+    public void SlowClientClosed(DeliveryTransport transport) => _slowClosed.Add(1, TransportTags[(int)transport]);
 
-    internal void PollAnswered(bool longPoll, PollOutcome outcome) => _pollRequests.Add(1, PollTags[(longPoll ? 3 : 0) + (int)outcome]);
+    /// <summary>A poll was answered, long or short, with <paramref name="outcome"/>.</summary>
+    public void PollAnswered(bool longPoll, PollOutcome outcome) => _pollRequests.Add(1, PollTags[(longPoll ? 3 : 0) + (int)outcome]);
 
-    internal void Published(int count) => _published.Add(count);
+    /// <summary><paramref name="count"/> events were appended by a publisher or a hub feature.</summary>
+    public void Published(int count) => _published.Add(count);
 
     /// <summary>
     /// Counts events handed to one subscriber. Those appended at or after <paramref name="liveSince"/> were delivered
     /// live and have their latency from the hub's accept time recorded; older ones were read from history (a reader
     /// catching up from an old cursor) and are counted as catch-up, whose age says nothing about delivery speed.
     /// </summary>
-    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now, DateTimeOffset liveSince) =>
+    public void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, DateTimeOffset now, DateTimeOffset liveSince) =>
         Delivered(transport, events, events.Count, now, liveSince);
 
     /// <summary>Counts the first <paramref name="count"/> of <paramref name="events"/>: a batch cut short by a close.</summary>
-    internal void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, int count, DateTimeOffset now, DateTimeOffset liveSince)
+    public void Delivered(DeliveryTransport transport, IReadOnlyList<EventRecord> events, int count, DateTimeOffset now, DateTimeOffset liveSince)
     {
         if (count == 0)
         {
@@ -188,7 +202,7 @@ public sealed class SwitchboardMetrics : IDisposable
     }
 
     /// <summary>Counts one event handed to one subscriber; see the list overload for <paramref name="liveSince"/>.</summary>
-    internal void Delivered(DeliveryTransport transport, EventRecord record, DateTimeOffset now, DateTimeOffset liveSince)
+    public void Delivered(DeliveryTransport transport, EventRecord record, DateTimeOffset now, DateTimeOffset liveSince)
     {
         var tag = TransportTags[(int)transport];
         _delivered.Add(1, tag);
@@ -205,7 +219,8 @@ public sealed class SwitchboardMetrics : IDisposable
     /// <summary>Event times are whole milliseconds, so one appended in the millisecond the read began is still live.</summary>
     private static bool IsLive(EventRecord record, DateTimeOffset liveSince) => record.Time > liveSince.AddMilliseconds(-1);
 
-    internal void BytesWritten(DeliveryTransport transport, long bytes)
+    /// <summary><paramref name="bytes"/> bytes of event framing were written to subscribers over <paramref name="transport"/>.</summary>
+    public void BytesWritten(DeliveryTransport transport, long bytes)
     {
         if (bytes > 0)
         {
@@ -213,27 +228,11 @@ public sealed class SwitchboardMetrics : IDisposable
         }
     }
 
-    internal void WebhookAttempt(int? statusCode) =>
+    public void WebhookAttempt(int? statusCode) =>
         _webhookAttempts.Add(1, statusCode is >= 200 and < 300 ? WebhookSuccess : statusCode is null ? WebhookNoResponse : WebhookHttpError);
 
-    /// <summary>Counts a job reaching a final status, told by the event type the job queue appends (<c>job.succeeded</c>, ...).</summary>
-    internal void JobEvent(string eventType)
-    {
-        switch (eventType)
-        {
-            case "job.succeeded":
-                _jobsFinished.Add(1, JobSucceeded);
-                break;
-            case "job.failed":
-                _jobsFinished.Add(1, JobFailed);
-                break;
-            case "job.canceled":
-                _jobsFinished.Add(1, JobCanceled);
-                break;
-        }
-    }
-
-    internal void Appended(TimeSpan duration) => _appendDuration.Record(duration.TotalSeconds);
+    /// <summary>One publish waited <paramref name="duration"/> for the log to append it.</summary>
+    public void Appended(TimeSpan duration) => _appendDuration.Record(duration.TotalSeconds);
 
     /// <summary>
     /// For stores: one group commit of <paramref name="events"/> events took <paramref name="duration"/>

@@ -1,4 +1,4 @@
-namespace Switchboard.Log;
+namespace Switchboard.Jobs;
 
 /// <summary>
 /// Wakes every waiter at once: <see cref="Notify"/> completes the current task and installs a fresh one.
