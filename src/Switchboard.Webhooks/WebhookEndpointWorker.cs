@@ -5,9 +5,8 @@ using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Subscriptions;
 using Switchboard.Topics;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>What every endpoint worker shares.</summary>
 internal sealed record WebhookRuntime(

@@ -5,9 +5,8 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Options;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>What one delivery attempt came to.</summary>
 /// <param name="StatusCode">The response status, when a response came.</param>

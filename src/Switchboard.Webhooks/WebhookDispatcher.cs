@@ -7,9 +7,8 @@ using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>An endpoint as the API shows it: its stored state and, while it runs, its live delivery state.</summary>
 internal sealed record WebhookEndpointView(WebhookEndpoint Endpoint, WebhookLiveStatus? Live, int StoredPending);
