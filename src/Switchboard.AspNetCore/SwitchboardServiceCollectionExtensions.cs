@@ -9,6 +9,7 @@ using Switchboard.Config;
 using Switchboard.Hubs;
 using Switchboard.Jobs;
 using Switchboard.Log;
+using Switchboard.Webhooks;
 
 namespace Switchboard.AspNetCore;
 
@@ -45,13 +46,8 @@ public static class SwitchboardServiceCollectionExtensions
                 sp.GetRequiredService<ILogger<WebSockets.ConnectionSweep>>());
         });
         services.AddHostedService<RetentionService>();
-        services.TryAddSingleton<Switchboard.Webhooks.IWebhookStore, Switchboard.Webhooks.InMemoryWebhookStore>();
-        services.TryAddSingleton<Switchboard.Webhooks.WebhookHostResolver>();
-        services.TryAddSingleton<Switchboard.Webhooks.IWebhookPartitions, Switchboard.Webhooks.SingleNodeWebhookPartitions>();
-        services.TryAddSingleton<Webhooks.WebhookSender>();
-        services.TryAddSingleton<Webhooks.WebhookDispatcher>();
+        services.AddSwitchboardWebhooks();
         services.TryAddSingleton<Webhooks.WebhookApiForwarder>();
-        services.AddHostedService(sp => sp.GetRequiredService<Webhooks.WebhookDispatcher>());
         services.AddSwitchboardJobs();
         services.AddSwitchboardConfig();
         AddSecurity(services);

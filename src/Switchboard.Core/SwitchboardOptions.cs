@@ -288,7 +288,7 @@ public sealed class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOp
             var valid = true;
             try
             {
-                Webhooks.WebhookAddressPolicy.ParseNetwork(network);
+                Webhooks.WebhookNetworks.Parse(network);
             }
             catch (FormatException)
             {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -13,7 +14,10 @@ public sealed class DashboardSamplerTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
     private readonly InMemoryEventLog _log;
-    private readonly SwitchboardMetrics _metrics = new();
+    // The host's meter factory, so the webhook instruments share the delivery instruments' meter, as in the hub.
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly SwitchboardMetrics _metrics;
+    private readonly Switchboard.Webhooks.WebhookMetrics _webhookMetrics;
     private readonly FakeWebhooks _webhooks = new();
     private readonly FakeJobs _jobs = new();
     private readonly DashboardSampler _sampler;
@@ -21,6 +25,9 @@ public sealed class DashboardSamplerTests : IDisposable
     public DashboardSamplerTests()
     {
         _log = new InMemoryEventLog(_time);
+        var meters = _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        _metrics = new SwitchboardMetrics(meters);
+        _webhookMetrics = new Switchboard.Webhooks.WebhookMetrics(meters);
         _sampler = new DashboardSampler(_metrics, _log, _webhooks, _jobs, new StaticOptions<MonitoringOptions>(new MonitoringOptions()), _time,
             NullLogger<DashboardSampler>.Instance);
     }
@@ -28,7 +35,7 @@ public sealed class DashboardSamplerTests : IDisposable
     public void Dispose()
     {
         _sampler.Dispose();
-        _metrics.Dispose();
+        _services.Dispose();
     }
 
     [Fact]
@@ -118,9 +125,9 @@ public sealed class DashboardSamplerTests : IDisposable
         _webhooks.List.Add(new WebhookEndpointHealth("wh_busy", "https://example.com/busy", WebhookStatus.Active, "closed", 0, null, 9, 1, 50, 9, 0));
         _webhooks.List.Add(new WebhookEndpointHealth("wh_open", "https://user:secret@example.com/hook?token=abc", WebhookStatus.Active, "open", 4, "timeout", 0, 4, 3, 0, 0));
         _webhooks.List.Add(new WebhookEndpointHealth("wh_idle", "https://example.com/idle", WebhookStatus.Paused, null, 0, null, 0, 0, 0, 2, 1));
-        _metrics.WebhookAttempt(200);
-        _metrics.WebhookAttempt(500);
-        _metrics.WebhookAttempt(null);
+        _webhookMetrics.Attempted(200);
+        _webhookMetrics.Attempted(500);
+        _webhookMetrics.Attempted(null);
 
         using var snapshot = await SampleAsync();
         var webhooks = snapshot.RootElement.GetProperty("webhooks");

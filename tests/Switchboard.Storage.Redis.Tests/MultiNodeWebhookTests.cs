@@ -2,10 +2,10 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Storage.Redis;
 using Switchboard.Testing;
 using Switchboard.Testing.Webhooks;
+using Switchboard.Webhooks;
 
 namespace Switchboard.Storage.Redis.Tests;
 

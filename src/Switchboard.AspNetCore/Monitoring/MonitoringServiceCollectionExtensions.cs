@@ -16,7 +16,7 @@ internal static class MonitoringServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton(sp => new SwitchboardMetrics(sp.GetService<IMeterFactory>()));
         services.AddSwitchboardMonitoring();
-        services.TryAddSingleton<Webhooks.HubLocalWebhooks>();
+        services.TryAddSingleton<Switchboard.Webhooks.HubLocalWebhooks>();
         services.TryAddSingleton<IDashboardWebhooks, DashboardWebhooks>();
         services.TryAddSingleton<IDashboardJobs, DashboardJobs>();
         services.TryAddSingleton<IPlaygroundWebhooks, PlaygroundWebhooks>();

@@ -1,5 +1,4 @@
 using Switchboard.Jobs;
-using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Monitoring;
 using Switchboard.Webhooks;
 

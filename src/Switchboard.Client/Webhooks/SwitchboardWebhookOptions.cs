@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Switchboard.Webhooks.Signing;
 
 namespace Switchboard.Client;
 
@@ -51,7 +52,7 @@ internal sealed class SwitchboardWebhookOptionsValidator : IValidateOptions<Swit
         {
             try
             {
-                WebhookSecret.DecodeKey(options.Secrets[i], nameof(options.Secrets));
+                StandardWebhookSecret.DecodeKey(options.Secrets[i], nameof(options.Secrets));
             }
             catch (ArgumentException)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Switchboard.Webhooks.Signing;
 
 namespace Switchboard.Client;
 
@@ -13,7 +14,7 @@ public sealed class WebhookSigner
     /// <summary>Creates a signer for a <c>whsec_</c> secret (or its base64 part alone).</summary>
     public WebhookSigner(string secret)
     {
-        _key = [WebhookSecret.DecodeKey(secret, nameof(secret))];
+        _key = [StandardWebhookSecret.DecodeKey(secret, nameof(secret))];
     }
 
     /// <summary>Returns the <c>webhook-signature</c> value, <c>v1,&lt;base64&gt;</c>, for one attempt.</summary>
@@ -21,9 +22,7 @@ public sealed class WebhookSigner
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         var seconds = timestamp.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        Span<byte> mac = stackalloc byte[WebhookSignature.Size];
-        WebhookSignature.Compute(_key, id, seconds, body, mac);
-        return WebhookSignature.VersionPrefix + Convert.ToBase64String(mac);
+        return StandardWebhookSignature.Header(_key, id, seconds, body);
     }
 
     /// <summary>Adds the three Standard Webhooks headers for one attempt to <paramref name="request"/>.</summary>
@@ -38,7 +37,6 @@ public sealed class WebhookSigner
         request.Headers.TryAddWithoutValidation(WebhookHeaders.Signature, Sign(id, timestamp, body));
     }
 
-    /// <summary>Makes a new random secret in the <c>whsec_</c> form (24 random bytes, as common senders use).</summary>
-    public static string GenerateSecret() =>
-        WebhookSecret.Prefix + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+    /// <summary>Makes a new random secret in the <c>whsec_</c> form (32 random bytes, as the hub makes them).</summary>
+    public static string GenerateSecret() => StandardWebhookSecret.Generate();
 }

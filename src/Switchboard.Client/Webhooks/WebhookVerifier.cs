@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Switchboard.Webhooks.Signing;
 
 namespace Switchboard.Client;
 
@@ -39,7 +40,7 @@ public sealed class WebhookVerifier
     public WebhookVerifier(IEnumerable<string> secrets, TimeSpan? tolerance = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(secrets);
-        _keys = [.. secrets.Select(secret => WebhookSecret.DecodeKey(secret, nameof(secrets)))];
+        _keys = [.. secrets.Select(secret => StandardWebhookSecret.DecodeKey(secret, nameof(secrets)))];
         if (_keys.Length == 0)
         {
             throw new ArgumentException("At least one webhook secret is needed.", nameof(secrets));
@@ -114,9 +115,9 @@ public sealed class WebhookVerifier
     {
         // Computed once, on the first well-formed v1 entry; a few keys fit on the stack.
         const int StackKeys = 4;
-        var macs = _keys.Length <= StackKeys ? stackalloc byte[StackKeys * WebhookSignature.Size] : new byte[_keys.Length * WebhookSignature.Size];
+        var macs = _keys.Length <= StackKeys ? stackalloc byte[StackKeys * StandardWebhookSignature.Size] : new byte[_keys.Length * StandardWebhookSignature.Size];
         var computed = false;
-        Span<byte> candidate = stackalloc byte[WebhookSignature.Size];
+        Span<byte> candidate = stackalloc byte[StandardWebhookSignature.Size];
         var examined = 0;
         var remaining = signatureHeader.AsSpan();
         while (examined < MaxSignatures && !remaining.IsEmpty)
@@ -133,22 +134,22 @@ public sealed class WebhookVerifier
             examined++;
 
             // Other versions (for example v1a, asymmetric) are skipped, as the spec asks.
-            if (!entry.StartsWith(WebhookSignature.VersionPrefix, StringComparison.Ordinal)
-                || !Convert.TryFromBase64Chars(entry[WebhookSignature.VersionPrefix.Length..], candidate, out var length)
-                || length != WebhookSignature.Size)
+            if (!entry.StartsWith(StandardWebhookSignature.VersionPrefix, StringComparison.Ordinal)
+                || !Convert.TryFromBase64Chars(entry[StandardWebhookSignature.VersionPrefix.Length..], candidate, out var length)
+                || length != StandardWebhookSignature.Size)
             {
                 continue;
             }
 
             if (!computed)
             {
-                WebhookSignature.Compute(_keys, id, timestamp, body, macs);
+                StandardWebhookSignature.Compute(_keys, id, timestamp, body, macs);
                 computed = true;
             }
 
             for (var i = 0; i < _keys.Length; i++)
             {
-                if (CryptographicOperations.FixedTimeEquals(candidate, macs.Slice(i * WebhookSignature.Size, WebhookSignature.Size)))
+                if (CryptographicOperations.FixedTimeEquals(candidate, macs.Slice(i * StandardWebhookSignature.Size, StandardWebhookSignature.Size)))
                 {
                     return true;
                 }

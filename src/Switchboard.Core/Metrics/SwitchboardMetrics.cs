@@ -79,9 +79,6 @@ public sealed class SwitchboardMetrics : IDisposable
         [new("kind", "long"), new("outcome", "not_modified")],
     ];
 
-    private static readonly KeyValuePair<string, object?> WebhookSuccess = new("outcome", "success");
-    private static readonly KeyValuePair<string, object?> WebhookHttpError = new("outcome", "http_error");
-    private static readonly KeyValuePair<string, object?> WebhookNoResponse = new("outcome", "no_response");
 
 
     private readonly bool _ownsMeter;
@@ -93,7 +90,6 @@ public sealed class SwitchboardMetrics : IDisposable
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _catchUp;
     private readonly Counter<long> _bytes;
-    private readonly Counter<long> _webhookAttempts;
     private readonly Histogram<double> _appendDuration;
     private readonly Histogram<double> _commitDuration;
     private readonly Histogram<long> _commitBatch;
@@ -128,8 +124,6 @@ public sealed class SwitchboardMetrics : IDisposable
             "Events delivered from history rather than live, by transport: already in the log when the stream opened, or appended more than 10 s before the poll or webhook attempt.");
         _bytes = Meter.CreateCounter<long>("switchboard.bytes.written", "By",
             "Bytes of event payload framing written to subscribers, by transport (response bodies, SSE frames, WebSocket messages, webhook bodies).");
-        _webhookAttempts = Meter.CreateCounter<long>("switchboard.webhook.attempts", "{attempt}",
-            "Webhook delivery attempts by outcome: success (2xx), http_error (any other status), no_response (refused, timed out, network).");
         _appendDuration = Meter.CreateHistogram("switchboard.store.append.duration", "s",
             "Time for the log to append (and, for SQLite, commit) one publish, as the publisher waits for it.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
@@ -227,9 +221,6 @@ public sealed class SwitchboardMetrics : IDisposable
             _bytes.Add(bytes, TransportTags[(int)transport]);
         }
     }
-
-    public void WebhookAttempt(int? statusCode) =>
-        _webhookAttempts.Add(1, statusCode is >= 200 and < 300 ? WebhookSuccess : statusCode is null ? WebhookNoResponse : WebhookHttpError);
 
     /// <summary>One publish waited <paramref name="duration"/> for the log to append it.</summary>
     public void Appended(TimeSpan duration) => _appendDuration.Record(duration.TotalSeconds);

@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Switchboard.AspNetCore.Tests.Support;
-using Switchboard.AspNetCore.Webhooks;
 using Switchboard.Testing;
 using Switchboard.Testing.Webhooks;
 using Switchboard.Webhooks;

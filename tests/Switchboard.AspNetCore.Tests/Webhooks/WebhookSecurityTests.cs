@@ -114,7 +114,7 @@ public sealed class WebhookSecurityTests
         Assert.Equal("https", receiver.BaseAddress.Scheme);
         await using var server = await HubServer.StartAsync(
             WebhookKit.Options(w => w.AllowHttp = false),
-            services: s => s.AddSingleton(sp => new Switchboard.AspNetCore.Webhooks.WebhookSender(
+            services: s => s.AddSingleton(sp => new Switchboard.Webhooks.WebhookSender(
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<SwitchboardOptions>>(),
                 sp.GetRequiredService<WebhookHostResolver>(),
                 TimeProvider.System,

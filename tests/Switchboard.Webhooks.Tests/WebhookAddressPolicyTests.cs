@@ -1,7 +1,6 @@
 using System.Net;
-using Switchboard.Webhooks;
 
-namespace Switchboard.Core.Tests.Webhooks;
+namespace Switchboard.Webhooks.Tests;
 
 public sealed class WebhookAddressPolicyTests
 {

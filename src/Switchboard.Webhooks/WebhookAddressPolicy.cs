@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Switchboard.Webhooks;
 
@@ -54,10 +53,7 @@ public sealed class WebhookAddressPolicy
     }
 
     /// <summary>Parses a CIDR (or a single address); throws <see cref="FormatException"/> with the value when invalid.</summary>
-    public static IPNetwork ParseNetwork(string value) =>
-        IPNetwork.TryParse(value, out var network) ? network
-        : IPAddress.TryParse(value, out var address) ? new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
-        : throw new FormatException($"'{value}' is not a CIDR network such as 127.0.0.0/8 or ::1/128.");
+    public static IPNetwork ParseNetwork(string value) => WebhookNetworks.Parse(value);
 
     /// <summary>Null when deliveries may connect to <paramref name="address"/>; otherwise why not.</summary>
     public string? Refusal(IPAddress address)

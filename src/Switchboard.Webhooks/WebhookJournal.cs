@@ -1,8 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>
 /// The one writer of webhook state. Deliveries record their outcome here without waiting; a loop drains

@@ -5,9 +5,8 @@ using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Subscriptions;
 using Switchboard.Topics;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>What every endpoint worker shares.</summary>
 internal sealed record WebhookRuntime(
@@ -19,7 +18,8 @@ internal sealed record WebhookRuntime(
     TimeProvider Time,
     ILogger Logger,
     Action<WebhookEndpointWorker, string> Disable,
-    SwitchboardMetrics Metrics);
+    SwitchboardMetrics Metrics,
+    WebhookMetrics WebhookMetrics);
 
 /// <summary>What a stopped worker hands to its successor (or the store).</summary>
 internal sealed record WebhookWorkerState(WebhookProgress Progress, IReadOnlyList<WebhookDelivery> PendingDeliveries);
@@ -409,7 +409,7 @@ internal sealed partial class WebhookEndpointWorker
             if (record is not null)
             {
                 var metrics = _runtime.Metrics;
-                metrics.WebhookAttempt(result.StatusCode);
+                _runtime.WebhookMetrics.Attempted(result.StatusCode);
                 metrics.BytesWritten(DeliveryTransport.Webhook, record.WebhookBody.Length);
                 if (result.Succeeded)
                 {

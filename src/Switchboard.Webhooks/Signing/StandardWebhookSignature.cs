@@ -2,10 +2,13 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Switchboard.Client;
+namespace Switchboard.Webhooks.Signing;
 
-/// <summary>The v1 signature: HMAC-SHA256 over <c>{id}.{timestamp}.{body}</c>.</summary>
-internal static class WebhookSignature
+/// <summary>
+/// The Standard Webhooks v1 signature: HMAC-SHA256 over <c>{id}.{timestamp}.{body}</c>, sent as <c>v1,</c> and base64.
+/// Shared source, like <see cref="StandardWebhookSecret"/>.
+/// </summary>
+internal static class StandardWebhookSignature
 {
     public const string VersionPrefix = "v1,";
     public const int Size = HMACSHA256.HashSizeInBytes;
@@ -33,5 +36,28 @@ internal static class WebhookSignature
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// The <c>webhook-signature</c> header value: one <c>v1,</c> signature per key, space-separated, so a receiver that
+    /// knows either secret during a rotation accepts the request.
+    /// </summary>
+    public static string Header(IReadOnlyList<byte[]> keys, string id, string timestamp, ReadOnlySpan<byte> body)
+    {
+        const int StackKeys = 4;
+        var macs = keys.Count <= StackKeys ? stackalloc byte[StackKeys * Size] : new byte[keys.Count * Size];
+        Compute(keys, id, timestamp, body, macs);
+        var header = new StringBuilder(keys.Count * (VersionPrefix.Length + 45));
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (i > 0)
+            {
+                header.Append(' ');
+            }
+
+            header.Append(VersionPrefix).Append(Convert.ToBase64String(macs.Slice(i * Size, Size)));
+        }
+
+        return header.ToString();
     }
 }

@@ -1,4 +1,4 @@
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>The states of an endpoint's circuit, as shown by the API.</summary>
 internal enum CircuitState

@@ -5,9 +5,8 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Options;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>What one delivery attempt came to.</summary>
 /// <param name="StatusCode">The response status, when a response came.</param>
@@ -69,8 +68,26 @@ internal sealed class WebhookSender : IDisposable
             handler.SslOptions.RemoteCertificateValidationCallback = certificateValidation;
         }
 
-        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Switchboard-Webhooks", "1.0"));
+        _client = NewClient(handler);
+    }
+
+    /// <summary>
+    /// Over <paramref name="handler"/> instead of sockets, for the engine's tests without a receiver server. Nothing
+    /// connects then, so the connect-time address check does not run; the end-to-end tests cover it.
+    /// </summary>
+    internal WebhookSender(IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, HttpMessageHandler handler)
+    {
+        _options = options;
+        _resolver = new WebhookHostResolver();
+        _time = time;
+        _client = NewClient(handler);
+    }
+
+    private static HttpClient NewClient(HttpMessageHandler handler)
+    {
+        var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("Switchboard-Webhooks", "1.0"));
+        return client;
     }
 
     private WebhookOptions Options => _options.CurrentValue.Webhooks;

@@ -1,6 +1,4 @@
-using Switchboard.AspNetCore.Webhooks;
-
-namespace Switchboard.AspNetCore.Tests.Webhooks;
+namespace Switchboard.Webhooks.Tests;
 
 public sealed class RetryJitterTests
 {

@@ -7,9 +7,8 @@ using Switchboard.Events;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
-using Switchboard.Webhooks;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>An endpoint as the API shows it: its stored state and, while it runs, its live delivery state.</summary>
 internal sealed record WebhookEndpointView(WebhookEndpoint Endpoint, WebhookLiveStatus? Live, int StoredPending);
@@ -55,8 +54,9 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         System.Threading.Channels.Channel.CreateUnbounded<(WebhookPartitionLease, bool)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
 
     public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
-        SwitchboardMetrics metrics, IWebhookPartitions partitions)
+        SwitchboardMetrics metrics, IWebhookPartitions partitions, WebhookMetrics? webhookMetrics = null)
     {
+        webhookMetrics ??= new WebhookMetrics();
         _partitions = partitions;
         _metrics = metrics;
         _store = store;
@@ -67,9 +67,8 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         _logger = logger;
         _journal = new WebhookJournal(store, logger);
         _runtime = new WebhookRuntime(log, sender, _journal, new SemaphoreSlim(options.CurrentValue.Webhooks.MaxConcurrentDeliveries),
-            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason), metrics);
-        metrics.Meter.CreateObservableGauge("switchboard.webhook.endpoints", ObserveEndpoints, "{endpoint}",
-            "Webhook endpoints by state: active (circuit closed or half-open), circuit_open, paused, disabled.");
+            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason), metrics, webhookMetrics);
+        webhookMetrics.ObserveEndpoints(ObserveEndpoints);
     }
 
     private static readonly KeyValuePair<string, object?>[] StateTags =

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Switchboard.AspNetCore.Webhooks;
+namespace Switchboard.Webhooks;
 
 /// <summary>
 /// Webhook endpoints the hub created for itself, aimed at its own loopback address (the playground's sink). Only these may
@@ -27,6 +27,6 @@ internal sealed class HubLocalWebhooks
     /// Only while the endpoint still has the URL the hub gave it: if someone patched it to a public host through the API,
     /// that host is not the hub, and a later DNS answer of 127.0.0.1 for it must be refused like for any endpoint.
     /// </summary>
-    public bool IsLocal(Switchboard.Webhooks.WebhookEndpoint endpoint) =>
+    public bool IsLocal(WebhookEndpoint endpoint) =>
         _urls.TryGetValue(endpoint.Id, out var url) && string.Equals(url, endpoint.Url, StringComparison.Ordinal);
 }

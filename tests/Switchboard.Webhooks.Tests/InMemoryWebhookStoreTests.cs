@@ -1,7 +1,6 @@
 using Switchboard.Testing.Webhooks;
-using Switchboard.Webhooks;
 
-namespace Switchboard.Core.Tests.Webhooks;
+namespace Switchboard.Webhooks.Tests;
 
 public sealed class InMemoryWebhookStoreTests : WebhookStoreSpecification
 {
