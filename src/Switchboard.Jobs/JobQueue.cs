@@ -34,7 +34,7 @@ public sealed partial class JobQueue : BackgroundService
 
     // Set when the store commits with the log: a change and its event are then one transaction and one round trip.
     private readonly IJobStoreWithEvents? _storeWithEvents;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<JobOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<JobQueue> _logger;
     private readonly Lock _lock = new();
@@ -48,7 +48,7 @@ public sealed partial class JobQueue : BackgroundService
     private readonly SwitchboardMetrics _metrics;
 
     /// <summary>Creates the queue over <paramref name="store"/>; its events go to <paramref name="log"/>.</summary>
-    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics)
+    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<JobOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics)
     {
         _metrics = metrics;
         metrics.Meter.CreateObservableGauge("switchboard.jobs", ObserveStatuses, "{job}", "Unfinished jobs by status (queued, running).");
@@ -61,7 +61,7 @@ public sealed partial class JobQueue : BackgroundService
         _logger = logger;
     }
 
-    private JobOptions Options => _options.CurrentValue.Jobs;
+    private JobOptions Options => _options.CurrentValue;
 
     /// <summary>The topic of a job's events.</summary>
     public static string TopicFor(string jobId) => TopicPrefix + jobId;

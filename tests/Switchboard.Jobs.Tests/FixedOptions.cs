@@ -3,11 +3,12 @@ using Microsoft.Extensions.Options;
 namespace Switchboard.Jobs.Tests;
 
 /// <summary>Options that never change, for engines built in a test without a host.</summary>
-internal sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+internal sealed class FixedOptions<T>(T value) : IOptionsMonitor<T>
+    where T : class
 {
-    public SwitchboardOptions CurrentValue => value;
+    public T CurrentValue => value;
 
-    public SwitchboardOptions Get(string? name) => value;
+    public T Get(string? name) => value;
 
-    public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+    public IDisposable? OnChange(Action<T, string?> listener) => null;
 }

@@ -18,7 +18,7 @@ public sealed class HubTests
     public HubTests()
     {
         _log = new InMemoryEventLog(_time);
-        _hub = new Hub(_log, new StaticOptions(new SwitchboardOptions()), _time);
+        _hub = new Hub(_log, new StaticOptions<LimitsOptions>(new LimitsOptions()), new StaticOptions<IdempotencyOptions>(new IdempotencyOptions()), _time);
     }
 
     [Fact]
@@ -103,12 +103,13 @@ public sealed class HubTests
         Assert.Equal((SwitchboardErrorKind.Mismatch, "idempotency-key-reused"), (problem.Kind, problem.Code));
     }
 
-    private sealed class StaticOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+    private sealed class StaticOptions<T>(T value) : IOptionsMonitor<T>
+        where T : class
     {
-        public SwitchboardOptions CurrentValue => value;
+        public T CurrentValue => value;
 
-        public SwitchboardOptions Get(string? name) => value;
+        public T Get(string? name) => value;
 
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 }
