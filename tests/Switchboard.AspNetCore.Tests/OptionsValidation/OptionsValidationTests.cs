@@ -140,47 +140,28 @@ public sealed class OptionsValidationTests
             "Limits:MaxEventBytes=1000;Polling:MaxWait=00:00:05;Sse:BatchSize=7;WebSockets:MaxHistory=3;Retention:TrimInterval=00:00:02;" +
             "Idempotency:KeyRetention=01:00:00;Webhooks:MaxEndpoints=4;Jobs:MaxUnfinishedJobs=5;Config:MaxKeys=6;Auth:Issuer=me;Cors:AllowedOrigins:0=https://a.example"));
 
-        Assert.Equal(1000, Value<LimitsOptions>(provider).MaxEventBytes);
-        Assert.Equal(TimeSpan.FromSeconds(5), Value<PollingOptions>(provider).MaxWait);
-        Assert.Equal(7, Value<SseOptions>(provider).BatchSize);
-        Assert.Equal(3, Value<WebSocketOptions>(provider).MaxHistory);
-        Assert.Equal(TimeSpan.FromSeconds(2), Value<RetentionOptions>(provider).TrimInterval);
-        Assert.Equal(TimeSpan.FromHours(1), Value<IdempotencyOptions>(provider).KeyRetention);
-        Assert.Equal(4, Value<WebhookOptions>(provider).MaxEndpoints);
-        Assert.Equal(5, Value<JobOptions>(provider).MaxUnfinishedJobs);
-        Assert.Equal(6, Value<ConfigOptions>(provider).MaxKeys);
-        Assert.Equal("me", Value<AuthOptions>(provider).Issuer);
-        Assert.Equal(["https://a.example"], Value<CorsOptions>(provider).AllowedOrigins);
+        AssertEveryPartSet(provider);
     }
 
     [Fact]
     public void ConfigureCallback_ReachesEveryPart_AfterConfiguration()
     {
-        using var provider = Build(Configuration("Polling:MaxWait=00:00:05;Jobs:MaxUnfinishedJobs=5"), o =>
+        // Polling comes from both (the callback wins, as it runs after binding); Jobs only from configuration.
+        using var provider = Build(Configuration("Polling:MaxWait=00:00:01;Jobs:MaxUnfinishedJobs=5"), o =>
         {
-            o.Limits.MaxEventBytes = 1001;
-            o.Polling.MaxWait = TimeSpan.FromSeconds(9);
-            o.Sse.BatchSize = 8;
-            o.WebSockets.MaxHistory = 4;
-            o.Retention.TrimInterval = TimeSpan.FromSeconds(3);
-            o.Idempotency.KeyRetention = TimeSpan.FromHours(2);
-            o.Webhooks.MaxEndpoints = 5;
-            o.Config.MaxKeys = 7;
-            o.Auth.Issuer = "callback";
-            o.Cors.AllowedOrigins.Add("https://b.example");
+            o.Limits.MaxEventBytes = 1000;
+            o.Polling.MaxWait = TimeSpan.FromSeconds(5);
+            o.Sse.BatchSize = 7;
+            o.WebSockets.MaxHistory = 3;
+            o.Retention.TrimInterval = TimeSpan.FromSeconds(2);
+            o.Idempotency.KeyRetention = TimeSpan.FromHours(1);
+            o.Webhooks.MaxEndpoints = 4;
+            o.Config.MaxKeys = 6;
+            o.Auth.Issuer = "me";
+            o.Cors.AllowedOrigins.Add("https://a.example");
         });
 
-        Assert.Equal(1001, Value<LimitsOptions>(provider).MaxEventBytes);
-        Assert.Equal(TimeSpan.FromSeconds(9), Value<PollingOptions>(provider).MaxWait);
-        Assert.Equal(8, Value<SseOptions>(provider).BatchSize);
-        Assert.Equal(4, Value<WebSocketOptions>(provider).MaxHistory);
-        Assert.Equal(TimeSpan.FromSeconds(3), Value<RetentionOptions>(provider).TrimInterval);
-        Assert.Equal(TimeSpan.FromHours(2), Value<IdempotencyOptions>(provider).KeyRetention);
-        Assert.Equal(5, Value<WebhookOptions>(provider).MaxEndpoints);
-        Assert.Equal(5, Value<JobOptions>(provider).MaxUnfinishedJobs);
-        Assert.Equal(7, Value<ConfigOptions>(provider).MaxKeys);
-        Assert.Equal("callback", Value<AuthOptions>(provider).Issuer);
-        Assert.Equal(["https://b.example"], Value<CorsOptions>(provider).AllowedOrigins);
+        AssertEveryPartSet(provider);
     }
 
     [Fact]
@@ -210,6 +191,22 @@ public sealed class OptionsValidationTests
     {
         using var provider = Build(configuration, configure);
         provider.GetRequiredService<IStartupValidator>().Validate();
+    }
+
+    /// <summary>The values both the binding and the callback test give, one per part.</summary>
+    private static void AssertEveryPartSet(IServiceProvider provider)
+    {
+        Assert.Equal(1000, Value<LimitsOptions>(provider).MaxEventBytes);
+        Assert.Equal(TimeSpan.FromSeconds(5), Value<PollingOptions>(provider).MaxWait);
+        Assert.Equal(7, Value<SseOptions>(provider).BatchSize);
+        Assert.Equal(3, Value<WebSocketOptions>(provider).MaxHistory);
+        Assert.Equal(TimeSpan.FromSeconds(2), Value<RetentionOptions>(provider).TrimInterval);
+        Assert.Equal(TimeSpan.FromHours(1), Value<IdempotencyOptions>(provider).KeyRetention);
+        Assert.Equal(4, Value<WebhookOptions>(provider).MaxEndpoints);
+        Assert.Equal(5, Value<JobOptions>(provider).MaxUnfinishedJobs);
+        Assert.Equal(6, Value<ConfigOptions>(provider).MaxKeys);
+        Assert.Equal("me", Value<AuthOptions>(provider).Issuer);
+        Assert.Equal(["https://a.example"], Value<CorsOptions>(provider).AllowedOrigins);
     }
 
     private static T Value<T>(IServiceProvider provider) where T : class => provider.GetRequiredService<IOptions<T>>().Value;
