@@ -125,7 +125,7 @@ internal static class JobEndpoints
         return JobResult(job, StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> GetAsync(string id, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         var query = context.Request.Query;
         var redirect = ParseBool(query["redirect"], "redirect");
@@ -186,7 +186,7 @@ internal static class JobEndpoints
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
 
-    private static async Task<IResult> ClaimAsync(string type, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> ClaimAsync(string type, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         ValidateType(type);
         var jobs = context.Options<JobOptions>();
@@ -237,7 +237,7 @@ internal static class JobEndpoints
         }, StatusCodes.Status200OK);
     }
 
-    private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, JobQueue queue)
     {
         var jobs = context.Options<JobOptions>();
         var body = await ReadWorkerBodyAsync(context, BodyOverhead, JobJsonContext.Default.HeartbeatJobRequest, static b => b.LeaseId,

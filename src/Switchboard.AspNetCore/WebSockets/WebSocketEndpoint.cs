@@ -29,7 +29,7 @@ internal static class WebSocketEndpoint
         try
         {
             caller = await authenticator.AuthenticateAsync(context);
-            name = Admit(context, hub, counter, caller);
+            name = Admit(context, counter, caller);
             try
             {
                 lease = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
@@ -79,7 +79,7 @@ internal static class WebSocketEndpoint
     }
 
     /// <summary>Checks everything that can be refused before the upgrade; on success holds a connection slot and returns the member name.</summary>
-    private static string Admit(HttpContext context, Hub hub, WebSocketConnectionCounter counter, Caller caller)
+    private static string Admit(HttpContext context, WebSocketConnectionCounter counter, Caller caller)
     {
         var options = context.Options<WebSocketOptions>();
         if (!context.WebSockets.IsWebSocketRequest)
