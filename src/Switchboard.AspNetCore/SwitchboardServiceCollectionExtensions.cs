@@ -17,30 +17,25 @@ namespace Switchboard.AspNetCore;
 public static class SwitchboardServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the hub, bound to the <c>Switchboard</c> configuration section and validated at start.
+    /// Adds the hub, each feature's options bound to its own section under <c>Switchboard</c> (<see cref="PollingOptions"/>
+    /// from <c>Switchboard:Polling</c>, ...) and validated at start; <paramref name="configure"/> changes them after binding.
     /// The log is in memory unless a store (for example <c>AddSwitchboardSqlite</c>) registered an <see cref="IEventLog"/> first or after.
     /// </summary>
     public static IServiceCollection AddSwitchboard(this IServiceCollection services, Action<SwitchboardOptions>? configure = null)
     {
-        var options = services.AddOptions<SwitchboardOptions>().BindConfiguration(SwitchboardOptions.SectionName).ValidateOnStart();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SwitchboardOptions>, SwitchboardOptionsValidator>());
+        services.AddSwitchboardOptions(configure);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<Hub>();
         services.TryAddSingleton(sp => new Switchboard.Subscriptions.TailClock(sp.GetRequiredService<TimeProvider>(),
-            ClockResolution(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value)));
+            ClockResolution(sp.GetRequiredService<IOptions<SseOptions>>().Value)));
         services.TryAddSingleton<Presence.PresenceRegistry>();
         // One node's memory unless a shared store (AddSwitchboardRedis) registered its own, before or after.
         services.TryAddSingleton<Presence.IPresenceStore>(sp => sp.GetRequiredService<Presence.PresenceRegistry>());
         services.TryAddSingleton<WebSockets.WebSocketConnectionCounter>();
         services.TryAddSingleton(sp =>
         {
-            var webSockets = sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.WebSockets;
+            var webSockets = sp.GetRequiredService<IOptions<WebSocketOptions>>().Value;
             return new WebSockets.ConnectionSweep(sp.GetRequiredService<TimeProvider>(),
                 WebSockets.ConnectionSweep.ResolutionFor(webSockets.KeepAliveInterval, webSockets.KeepAliveTimeout),
                 sp.GetRequiredService<ILogger<WebSockets.ConnectionSweep>>());
@@ -64,7 +59,8 @@ public static class SwitchboardServiceCollectionExtensions
         services.AddRateLimiter(limiter => limiter.AddPolicy<string, Auth.SwitchboardRateLimitPolicy>(Auth.SwitchboardRateLimitPolicy.Name));
         services.AddCors();
         services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
-            .Configure<IOptionsMonitor<SwitchboardOptions>>((cors, options) => cors.AddPolicy(Auth.Origins.CorsPolicy, policy => Auth.Origins.Configure(policy, () => options.CurrentValue)));
+            .Configure<IOptionsMonitor<Switchboard.Auth.CorsOptions>, IOptionsMonitor<WebSocketOptions>>((cors, origins, webSockets) =>
+                cors.AddPolicy(Auth.Origins.CorsPolicy, policy => Auth.Origins.Configure(policy, () => Auth.Origins.Allowed(origins.CurrentValue, webSockets.CurrentValue))));
 
         // ASP.NET Core's "Request starting" log line carries the query string, and with it an access_token sent by
         // EventSource or WebSocket clients. Capped here, after configuration, so no log level setting turns it back on.
@@ -72,6 +68,6 @@ public static class SwitchboardServiceCollectionExtensions
     }
 
     /// <summary>The reader clock ticks at a tenth of the heartbeat interval, between 10 and 100 ms.</summary>
-    private static TimeSpan ClockResolution(SwitchboardOptions options) =>
-        TimeSpan.FromTicks(Math.Clamp(options.Sse.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
+    private static TimeSpan ClockResolution(SseOptions sse) =>
+        TimeSpan.FromTicks(Math.Clamp(sse.HeartbeatInterval.Ticks / 10, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromMilliseconds(100).Ticks));
 }

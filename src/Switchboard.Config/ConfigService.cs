@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Switchboard.Events;
 using Switchboard.Hubs;
 
@@ -25,6 +26,7 @@ public sealed partial class ConfigService : IDisposable
 
     private readonly IConfigStore _store;
     private readonly Hub _hub;
+    private readonly IOptionsMonitor<ConfigOptions> _options;
     private readonly ConfigWaiters _waiters;
     private readonly TimeProvider _time;
     private readonly ILogger<ConfigService> _logger;
@@ -37,10 +39,11 @@ public sealed partial class ConfigService : IDisposable
     private Task? _following;
 
     /// <summary>Creates the service over <paramref name="store"/>; it publishes each new version through <paramref name="hub"/>.</summary>
-    public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, TimeProvider time, ILogger<ConfigService> logger)
+    public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, IOptionsMonitor<ConfigOptions> options, TimeProvider time, ILogger<ConfigService> logger)
     {
         _store = store;
         _hub = hub;
+        _options = options;
         _waiters = waiters;
         _time = time;
         _logger = logger;
@@ -224,7 +227,7 @@ public sealed partial class ConfigService : IDisposable
                 try
                 {
                     // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
-                    await _store.SaveAsync(next, _hub.Options.Config.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
+                    await _store.SaveAsync(next, _options.CurrentValue.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (ConfigConflictException) when (attempt < 5)
                 {

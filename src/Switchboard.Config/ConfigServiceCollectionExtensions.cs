@@ -9,7 +9,7 @@ public static class ConfigServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="ConfigService"/> and <see cref="ConfigWaiters"/>. The store is an <see cref="InMemoryConfigStore"/>
     /// unless a store (for example <c>AddSwitchboardSqlite</c>) registered an <see cref="IConfigStore"/> before or after.
-    /// Needs the hub (<c>Hub</c>, <c>SwitchboardOptions</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
+    /// Needs the hub (<c>Hub</c>, <c>ConfigOptions</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
     /// </summary>
     public static IServiceCollection AddSwitchboardConfig(this IServiceCollection services)
     {

@@ -14,7 +14,7 @@ public sealed class ConfigWaiters
     private readonly Lock _lock = new();
     private readonly Dictionary<string, HashSet<ConfigWaiter>> _byApp = new(StringComparer.Ordinal);
     private readonly Queue<ConfigWaiter> _releasing = new();
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<ConfigOptions> _options;
     private readonly TimeProvider _time;
     private int _held;
     private bool _draining;
@@ -22,7 +22,7 @@ public sealed class ConfigWaiters
     private long _released;
 
     /// <summary>Creates the registry; limits and release pacing are read from <c>Switchboard:Config</c> on every use.</summary>
-    public ConfigWaiters(IOptionsMonitor<SwitchboardOptions> options, TimeProvider time)
+    public ConfigWaiters(IOptionsMonitor<ConfigOptions> options, TimeProvider time)
     {
         _options = options;
         _time = time;
@@ -46,7 +46,7 @@ public sealed class ConfigWaiters
         var waiter = new ConfigWaiter(apps);
         lock (_lock)
         {
-            var max = _options.CurrentValue.Config.MaxHeldRequests;
+            var max = _options.CurrentValue.MaxHeldRequests;
             if (_held >= max)
             {
                 throw SwitchboardException.Unavailable("too-many-waiters", "Too many held requests",
@@ -128,7 +128,7 @@ public sealed class ConfigWaiters
         var batch = new List<ConfigWaiter>();
         while (true)
         {
-            var options = _options.CurrentValue.Config;
+            var options = _options.CurrentValue;
             batch.Clear();
             lock (_lock)
             {

@@ -15,10 +15,10 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
     private readonly int _concurrency;
     private readonly JobQueue _queue;
     private readonly IServiceScopeFactory _scopes;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<JobOptions> _options;
     private readonly ILogger<JobHandlerService<THandler>> _logger;
 
-    public JobHandlerService(string type, int concurrency, JobQueue queue, IServiceScopeFactory scopes, IOptionsMonitor<SwitchboardOptions> options, ILogger<JobHandlerService<THandler>> logger)
+    public JobHandlerService(string type, int concurrency, JobQueue queue, IServiceScopeFactory scopes, IOptionsMonitor<JobOptions> options, ILogger<JobHandlerService<THandler>> logger)
     {
         _type = type;
         _concurrency = concurrency;
@@ -37,7 +37,7 @@ internal sealed partial class JobHandlerService<THandler> : BackgroundService
         {
             try
             {
-                var lease = _options.CurrentValue.Jobs.LeaseDuration;
+                var lease = _options.CurrentValue.LeaseDuration;
                 var claim = await _queue.ClaimAsync(_type, "in-process:" + typeof(THandler).Name, lease, TimeSpan.FromSeconds(30), stoppingToken);
                 if (claim is not null)
                 {

@@ -34,7 +34,7 @@ public sealed partial class JobQueue : BackgroundService
 
     // Set when the store commits with the log: a change and its event are then one transaction and one round trip.
     private readonly IJobStoreWithEvents? _storeWithEvents;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<JobOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<JobQueue> _logger;
     private readonly Lock _lock = new();
@@ -52,7 +52,7 @@ public sealed partial class JobQueue : BackgroundService
     /// Creates the queue over <paramref name="store"/>; its events go to <paramref name="log"/>. Its own instruments are
     /// on <paramref name="jobMetrics"/> (a meter of their own when none is given); the events it appends count as published on <paramref name="metrics"/>.
     /// </summary>
-    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics,
+    public JobQueue(IJobStore store, IEventLog log, IOptionsMonitor<JobOptions> options, TimeProvider time, ILogger<JobQueue> logger, SwitchboardMetrics metrics,
         JobMetrics? jobMetrics = null)
     {
         _metrics = metrics;
@@ -66,7 +66,7 @@ public sealed partial class JobQueue : BackgroundService
         _logger = logger;
     }
 
-    private JobOptions Options => _options.CurrentValue.Jobs;
+    private JobOptions Options => _options.CurrentValue;
 
     /// <summary>The topic of a job's events.</summary>
     public static string TopicFor(string jobId) => TopicPrefix + jobId;

@@ -11,7 +11,7 @@ public static class JobServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="JobQueue"/> as a singleton and a hosted service (it loads unfinished jobs and sweeps leases). The
     /// store is an <see cref="InMemoryJobStore"/> unless a store (for example <c>AddSwitchboardSqlite</c>) registered an
-    /// <see cref="IJobStore"/> before or after. Needs the hub (the <c>IEventLog</c>, <c>SwitchboardOptions</c>,
+    /// <see cref="IJobStore"/> before or after. Needs the hub (the <c>IEventLog</c>, <c>JobOptions</c>,
     /// <c>SwitchboardMetrics</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
     /// </summary>
     public static IServiceCollection AddSwitchboardJobs(this IServiceCollection services)
@@ -37,7 +37,7 @@ public static class JobServiceCollectionExtensions
         services.TryAddScoped<THandler>();
         services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new JobHandlerService<THandler>(
             type, concurrency, sp.GetRequiredService<JobQueue>(), sp.GetRequiredService<IServiceScopeFactory>(),
-            sp.GetRequiredService<IOptionsMonitor<SwitchboardOptions>>(), sp.GetRequiredService<ILogger<JobHandlerService<THandler>>>()));
+            sp.GetRequiredService<IOptionsMonitor<JobOptions>>(), sp.GetRequiredService<ILogger<JobHandlerService<THandler>>>()));
         return services;
     }
 }

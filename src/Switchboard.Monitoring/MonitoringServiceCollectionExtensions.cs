@@ -23,10 +23,10 @@ public static class MonitoringServiceCollectionExtensions
 
         // Snapshots are small and only useful for the charts' five minutes; keep them from piling up in the log.
         // An operator's own rule for the topic (Retention:Topics:switchboard.monitoring) wins.
-        services.PostConfigure<SwitchboardOptions>(options =>
+        services.PostConfigure<RetentionOptions>(retention =>
         {
-            options.Retention.Topics.TryAdd(DashboardSampler.Topic, new RetentionRule { MaxAge = DashboardSampler.History, MaxEventsPerTopic = DashboardSampler.MaxSnapshotsKept });
-            options.Retention.Topics.TryAdd(PlaygroundSessions.ReceiptsTopicPrefix, new RetentionRule { MaxAge = TimeSpan.FromMinutes(5), MaxEventsPerTopic = 1000 });
+            retention.Topics.TryAdd(DashboardSampler.Topic, new RetentionRule { MaxAge = DashboardSampler.History, MaxEventsPerTopic = DashboardSampler.MaxSnapshotsKept });
+            retention.Topics.TryAdd(PlaygroundSessions.ReceiptsTopicPrefix, new RetentionRule { MaxAge = TimeSpan.FromMinutes(5), MaxEventsPerTopic = 1000 });
         });
 
         services.TryAddSingleton<DashboardSampler>();

@@ -48,7 +48,7 @@ public static class RedisServiceCollectionExtensions
         services.AddSingleton<IEventLog>(sp => new RedisEventLog(
             sp.GetRequiredService<RedisConnection>(),
             // Count retention runs inside the append script; age retention and key expiry in the periodic trim.
-            new RetentionPolicy(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Retention),
+            new RetentionPolicy(sp.GetRequiredService<IOptions<RetentionOptions>>().Value),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<RedisEventLog>>()));
         services.RemoveAll<Switchboard.Jobs.IJobStore>();

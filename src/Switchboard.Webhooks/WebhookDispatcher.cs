@@ -33,7 +33,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
 
     private readonly IWebhookStore _store;
     private readonly IEventLog _log;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<WebhookOptions> _options;
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly WebhookSender _sender;
@@ -53,7 +53,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
     private readonly System.Threading.Channels.Channel<(WebhookPartitionLease Lease, bool Gained)> _moves =
         System.Threading.Channels.Channel.CreateUnbounded<(WebhookPartitionLease, bool)>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
 
-    public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
+    public WebhookDispatcher(IWebhookStore store, IEventLog log, WebhookSender sender, IOptionsMonitor<WebhookOptions> options, TimeProvider time, ILogger<WebhookDispatcher> logger,
         SwitchboardMetrics metrics, IWebhookPartitions partitions, WebhookMetrics? webhookMetrics = null)
     {
         webhookMetrics ??= new WebhookMetrics();
@@ -66,8 +66,8 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         _time = time;
         _logger = logger;
         _journal = new WebhookJournal(store, logger);
-        _runtime = new WebhookRuntime(log, sender, _journal, new SemaphoreSlim(options.CurrentValue.Webhooks.MaxConcurrentDeliveries),
-            () => _options.CurrentValue.Webhooks, time, logger, (worker, reason) => _ = DisableAsync(worker, reason), metrics, webhookMetrics);
+        _runtime = new WebhookRuntime(log, sender, _journal, new SemaphoreSlim(options.CurrentValue.MaxConcurrentDeliveries),
+            () => _options.CurrentValue, time, logger, (worker, reason) => _ = DisableAsync(worker, reason), metrics, webhookMetrics);
         webhookMetrics.ObserveEndpoints(ObserveEndpoints);
     }
 
@@ -338,7 +338,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             {
                 try
                 {
-                    await _store.TrimAttemptsAsync(_options.CurrentValue.Webhooks.AttemptsKeptPerEndpoint, stoppingToken).ConfigureAwait(false);
+                    await _store.TrimAttemptsAsync(_options.CurrentValue.AttemptsKeptPerEndpoint, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -424,7 +424,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
 
             // With partitions on several nodes this node sees only its own endpoints; the store has them all.
             var count = _partitions.IsShared ? (await _store.LoadAsync(cancellationToken).ConfigureAwait(false)).Endpoints.Count : _endpoints.Count;
-            if (count >= _options.CurrentValue.Webhooks.MaxEndpoints)
+            if (count >= _options.CurrentValue.MaxEndpoints)
             {
                 throw SwitchboardException.Conflict("too-many-webhooks", "Too many webhook endpoints",
                     $"The hub already has {count} webhook endpoints, the most allowed (Switchboard:Webhooks:MaxEndpoints).");

@@ -32,20 +32,20 @@ internal sealed class WebhookAddressRefusedException(string message) : HttpReque
 internal sealed class WebhookSender : IDisposable
 {
     private readonly HttpClient _client;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<WebhookOptions> _options;
     private readonly WebhookHostResolver _resolver;
     private readonly TimeProvider _time;
 
     private readonly HubLocalWebhooks? _local;
 
-    public WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time, HubLocalWebhooks? local = null)
+    public WebhookSender(IOptionsMonitor<WebhookOptions> options, WebhookHostResolver resolver, TimeProvider time, HubLocalWebhooks? local = null)
         : this(options, resolver, time, (System.Net.Security.RemoteCertificateValidationCallback?)null)
     {
         _local = local;
     }
 
     /// <summary>With a certificate check of the caller's own, for tests that run an https receiver with a self-signed certificate.</summary>
-    internal WebhookSender(IOptionsMonitor<SwitchboardOptions> options, WebhookHostResolver resolver, TimeProvider time, System.Net.Security.RemoteCertificateValidationCallback? certificateValidation)
+    internal WebhookSender(IOptionsMonitor<WebhookOptions> options, WebhookHostResolver resolver, TimeProvider time, System.Net.Security.RemoteCertificateValidationCallback? certificateValidation)
     {
         _options = options;
         _resolver = resolver;
@@ -60,7 +60,7 @@ internal sealed class WebhookSender : IDisposable
             // Re-resolve hosts now and then, and never keep one pool per receiver forever.
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            MaxConnectionsPerServer = options.CurrentValue.Webhooks.MaxInFlightLimit,
+            MaxConnectionsPerServer = options.CurrentValue.MaxInFlightLimit,
             ConnectCallback = ConnectAsync,
         };
         if (certificateValidation is not null)
@@ -75,7 +75,7 @@ internal sealed class WebhookSender : IDisposable
     /// Over <paramref name="handler"/> instead of sockets, for the engine's tests without a receiver server. Nothing
     /// connects then, so the connect-time address check does not run; the end-to-end tests cover it.
     /// </summary>
-    internal WebhookSender(IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, HttpMessageHandler handler)
+    internal WebhookSender(IOptionsMonitor<WebhookOptions> options, TimeProvider time, HttpMessageHandler handler)
     {
         _options = options;
         _resolver = new WebhookHostResolver();
@@ -90,7 +90,7 @@ internal sealed class WebhookSender : IDisposable
         return client;
     }
 
-    private WebhookOptions Options => _options.CurrentValue.Webhooks;
+    private WebhookOptions Options => _options.CurrentValue;
 
     /// <summary>Sends one delivery. Never throws for the receiver's failures; only for cancellation by <paramref name="cancellationToken"/>.</summary>
     public async Task<WebhookSendResult> SendAsync(WebhookEndpoint endpoint, string webhookId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)

@@ -11,7 +11,7 @@ public static class WebhookServiceCollectionExtensions
     /// <see cref="InMemoryWebhookStore"/> and the node holds every partition (<see cref="SingleNodeWebhookPartitions"/>)
     /// unless a store (for example <c>AddSwitchboardSqlite</c> or <c>AddSwitchboardRedis</c>) registered an
     /// <see cref="IWebhookStore"/> or <see cref="IWebhookPartitions"/> before or after. Needs the hub (the <c>IEventLog</c>,
-    /// <c>SwitchboardOptions</c>, <c>SwitchboardMetrics</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c>
+    /// <c>WebhookOptions</c>, <c>SwitchboardMetrics</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c>
     /// registers; the HTTP API over it is <c>MapSwitchboard</c>'s.
     /// </summary>
     public static IServiceCollection AddSwitchboardWebhooks(this IServiceCollection services)

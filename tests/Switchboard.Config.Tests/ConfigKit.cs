@@ -13,19 +13,19 @@ internal sealed class ConfigKit : IDisposable
 {
     public ConfigKit(Action<ConfigOptions>? configure = null, IConfigStore? store = null)
     {
-        var options = new SwitchboardOptions();
-        configure?.Invoke(options.Config);
-        Options = new StaticOptions(options);
+        var options = new ConfigOptions();
+        configure?.Invoke(options);
+        Options = new StaticOptions<ConfigOptions>(options);
         Log = new InMemoryEventLog(Time);
-        Hub = new Hub(Log, Options, Time);
+        Hub = new Hub(Log, new StaticOptions<LimitsOptions>(new LimitsOptions()), new StaticOptions<IdempotencyOptions>(new IdempotencyOptions()), Time);
         Store = store ?? new InMemoryConfigStore();
         Waiters = new ConfigWaiters(Options, Time);
-        Service = new ConfigService(Store, Hub, Waiters, Time, NullLogger<ConfigService>.Instance);
+        Service = new ConfigService(Store, Hub, Waiters, Options, Time, NullLogger<ConfigService>.Instance);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
 
-    public StaticOptions Options { get; }
+    public StaticOptions<ConfigOptions> Options { get; }
 
     public InMemoryEventLog Log { get; }
 
@@ -58,12 +58,13 @@ internal sealed class ConfigKit : IDisposable
         }
     }
 
-    internal sealed class StaticOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
+    internal sealed class StaticOptions<T>(T value) : IOptionsMonitor<T>
+        where T : class
     {
-        public SwitchboardOptions CurrentValue => value;
+        public T CurrentValue => value;
 
-        public SwitchboardOptions Get(string? name) => value;
+        public T Get(string? name) => value;
 
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 }

@@ -137,7 +137,7 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
 
     private JobQueue Queue(IJobStore store, IEventLog log)
     {
-        var queue = new JobQueue(store, log, new FixedOptions(new SwitchboardOptions()), _time, NullLogger<JobQueue>.Instance, _metrics);
+        var queue = new JobQueue(store, log, new FixedOptions<JobOptions>(new JobOptions()), _time, NullLogger<JobQueue>.Instance, _metrics);
         _disposables.Add(new Disposer(queue.Dispose));
         return queue;
     }

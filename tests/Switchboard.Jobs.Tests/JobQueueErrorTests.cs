@@ -1,3 +1,4 @@
+using Switchboard.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.Jobs;
@@ -14,13 +15,13 @@ namespace Switchboard.Jobs.Tests;
 public sealed class JobQueueErrorTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly SwitchboardOptions _options = new();
+    private readonly JobOptions _options = new();
     private readonly SwitchboardMetrics _metrics = new();
     private readonly JobQueue _queue;
 
     public JobQueueErrorTests()
     {
-        _queue = new JobQueue(new InMemoryJobStore(), new InMemoryEventLog(_time), new FixedOptions(_options), _time, NullLogger<JobQueue>.Instance, _metrics);
+        _queue = new JobQueue(new InMemoryJobStore(), new InMemoryEventLog(_time), new FixedOptions<JobOptions>(_options), _time, NullLogger<JobQueue>.Instance, _metrics);
     }
 
     public void Dispose()
@@ -105,7 +106,7 @@ public sealed class JobQueueErrorTests : IDisposable
     [Fact]
     public async Task Submit_OverTheUnfinishedLimit_IsUnavailable_TooManyJobs_WithRetryAfter()
     {
-        _options.Jobs.MaxUnfinishedJobs = 1;
+        _options.MaxUnfinishedJobs = 1;
         await _queue.SubmitAsync("resize", "{}", 1, null);
 
         var error = await Assert.ThrowsAsync<SwitchboardException>(() => _queue.SubmitAsync("resize", "{}", 1, null));

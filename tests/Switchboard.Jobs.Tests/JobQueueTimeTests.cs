@@ -1,3 +1,4 @@
+using Switchboard.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.Log;
@@ -15,7 +16,7 @@ public sealed class JobQueueTimeTests : IDisposable
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
-    private readonly SwitchboardOptions _options = new();
+    private readonly JobOptions _options = new();
     private readonly SwitchboardMetrics _metrics = new();
     private readonly InMemoryEventLog _log;
     private readonly InMemoryJobStore _store = new();
@@ -24,7 +25,7 @@ public sealed class JobQueueTimeTests : IDisposable
     public JobQueueTimeTests()
     {
         _log = new InMemoryEventLog(_time);
-        _queue = new JobQueue(_store, _log, new FixedOptions(_options), _time, NullLogger<JobQueue>.Instance, _metrics);
+        _queue = new JobQueue(_store, _log, new FixedOptions<JobOptions>(_options), _time, NullLogger<JobQueue>.Instance, _metrics);
     }
 
     public void Dispose()
@@ -87,7 +88,7 @@ public sealed class JobQueueTimeTests : IDisposable
     [Fact]
     public async Task ARetryableFailure_IsClaimable_OnlyAfterItsBackoff()
     {
-        _options.Jobs.RetryBackoff = TimeSpan.FromSeconds(4);
+        _options.RetryBackoff = TimeSpan.FromSeconds(4);
         var (job, _) = await _queue.SubmitAsync("resize", "{}", 3, null);
         var claim = await _queue.ClaimAsync("resize", "w1", Lease, TimeSpan.Zero);
 

@@ -21,7 +21,7 @@ public sealed class PlaygroundSessionsTests : IDisposable
     public PlaygroundSessionsTests()
     {
         _log = new InMemoryEventLog(_time);
-        var hub = new Hub(_log, new StaticOptions<SwitchboardOptions>(new SwitchboardOptions()), _time);
+        var hub = new Hub(_log, new StaticOptions<LimitsOptions>(new LimitsOptions()), new StaticOptions<IdempotencyOptions>(new IdempotencyOptions()), _time);
         _sessions = new PlaygroundSessions(_webhooks, _log, hub, new StaticOptions<MonitoringOptions>(_options), _time, NullLogger<PlaygroundSessions>.Instance);
     }
 

@@ -30,9 +30,9 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
     {
         _log = new InMemoryEventLog(_time);
         _receiver = new FakeReceiver(_time);
-        var options = new FixedOptions(new SwitchboardOptions
+        var options = new FixedOptions<WebhookOptions>(new WebhookOptions
         {
-            Webhooks = { RetrySchedule = [FirstRetry, TimeSpan.FromMinutes(1)], RetryJitter = 0, CircuitFailureThreshold = 2, CircuitBreakDuration = BreakDuration },
+            RetrySchedule = [FirstRetry, TimeSpan.FromMinutes(1)], RetryJitter = 0, CircuitFailureThreshold = 2, CircuitBreakDuration = BreakDuration,
         });
         _sender = new WebhookSender(options, _time, _receiver);
         _dispatcher = new WebhookDispatcher(_store, _log, _sender, options, _time, NullLogger<WebhookDispatcher>.Instance, _metrics, new SingleNodeWebhookPartitions());
@@ -153,14 +153,5 @@ public sealed class WebhookDispatcherTests : IAsyncDisposable
             Requests.Enqueue(new ReceivedRequest(request.RequestUri!.ToString(), headers, body, time.GetUtcNow()));
             return new HttpResponseMessage(status) { RequestMessage = request };
         }
-    }
-
-    private sealed class FixedOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
-    {
-        public SwitchboardOptions CurrentValue => value;
-
-        public SwitchboardOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
     }
 }

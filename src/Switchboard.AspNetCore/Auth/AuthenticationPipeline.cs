@@ -77,7 +77,7 @@ internal static class ScopeEndpointFilterExtensions
 /// Request rates with the ASP.NET Core rate limiter: a token bucket per API key, per token subject, or per IP for
 /// callers without credentials; bursts of twice the rate pass. Over it: 429 problem+json with <c>Retry-After</c>.
 /// </summary>
-internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<SwitchboardOptions> options) : IRateLimiterPolicy<string>
+internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<LimitsOptions> options) : IRateLimiterPolicy<string>
 {
     public const string Name = "switchboard";
 
@@ -90,7 +90,7 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<SwitchboardOpti
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
-        var limits = options.CurrentValue.Limits;
+        var limits = options.CurrentValue;
         var caller = httpContext.Features.Get<Caller>();
         var (partition, perSecond) = caller?.Kind switch
         {
@@ -120,7 +120,7 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<SwitchboardOpti
 /// At the server's limit a new connection gets 503 with <c>Retry-After</c>; over a per-client limit, 429. Connections
 /// already open are never affected.
 /// </summary>
-internal sealed class ConnectionGate(IOptionsMonitor<SwitchboardOptions> options)
+internal sealed class ConnectionGate(IOptionsMonitor<LimitsOptions> options)
 {
     private const int RetryAfterSeconds = 5;
     private readonly Lock _gate = new();
@@ -132,7 +132,7 @@ internal sealed class ConnectionGate(IOptionsMonitor<SwitchboardOptions> options
     /// <summary>Takes a slot for a connection, or throws the problem that refuses it. Dispose the lease when the connection ends.</summary>
     public ConnectionLease Enter(Caller caller, IPAddress? remote, bool longPoll)
     {
-        var limits = options.CurrentValue.Limits;
+        var limits = options.CurrentValue;
         var ipKey = "ip:" + remote;
         var subjectKey = caller.Subject is null ? null : "sub:" + caller.Subject;
         var pollKey = longPoll && subjectKey is not null ? "poll:" + caller.Subject : null;

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using CorsOptions = Switchboard.Auth.CorsOptions;
 
 namespace Switchboard.AspNetCore.Auth;
 
@@ -14,17 +15,19 @@ internal static class Origins
     public const string CorsPolicy = "Switchboard";
 
     /// <summary>The headers a cross-origin page may send and read.</summary>
-    public static void Configure(CorsPolicyBuilder policy, Func<SwitchboardOptions> options) => policy
-        .SetIsOriginAllowed(origin => IsAllowedCrossOrigin(origin, options()))
+    public static void Configure(CorsPolicyBuilder policy, Func<IEnumerable<string>> allowed) => policy
+        .SetIsOriginAllowed(origin => IsAllowedCrossOrigin(origin, allowed()))
         .AllowAnyMethod()
         .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "If-None-Match", "Cache-Control")
         .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval")
         .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
 
+    /// <summary>The allow-list: <c>Cors:AllowedOrigins</c> and <c>WebSockets:AllowedOrigins</c> together, as they are now.</summary>
+    public static IEnumerable<string> Allowed(CorsOptions cors, WebSocketOptions webSockets) => cors.AllowedOrigins.Concat(webSockets.AllowedOrigins);
+
     /// <summary>For CORS: an allow-listed origin, or localhost. (Same-origin requests never need CORS.)</summary>
-    public static bool IsAllowedCrossOrigin(string origin, SwitchboardOptions options)
+    public static bool IsAllowedCrossOrigin(string origin, IEnumerable<string> allowed)
     {
-        var allowed = options.Cors.AllowedOrigins.Concat(options.WebSockets.AllowedOrigins);
         if (allowed.Any(entry => entry == "*" || string.Equals(entry.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
         {
             return true;
@@ -35,10 +38,10 @@ internal static class Origins
     }
 
     /// <summary>For WebSockets: no Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
-    public static bool IsWebSocketOriginAllowed(HttpRequest request, SwitchboardOptions options)
+    public static bool IsWebSocketOriginAllowed(HttpRequest request, IEnumerable<string> allowed)
     {
         var origin = request.Headers.Origin.ToString();
-        if (origin.Length == 0 || IsAllowedCrossOrigin(origin, options))
+        if (origin.Length == 0 || IsAllowedCrossOrigin(origin, allowed))
         {
             return true;
         }

@@ -45,9 +45,9 @@ internal sealed partial class SwitchboardAuthenticator
     /// <summary>The stored-key count last seen (-1 before the first), so a running hub says when a key protects or opens it.</summary>
     private int _lastStoredCount = -1;
 
-    public SwitchboardAuthenticator(IOptions<SwitchboardOptions> options, IApiKeyStore store, TimeProvider time, ILogger<SwitchboardAuthenticator> logger)
+    public SwitchboardAuthenticator(IOptions<AuthOptions> options, IApiKeyStore store, TimeProvider time, ILogger<SwitchboardAuthenticator> logger)
     {
-        _options = options.Value.Auth;
+        _options = options.Value;
         _store = store;
         _time = time;
         _logger = logger;

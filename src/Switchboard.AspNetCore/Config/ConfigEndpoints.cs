@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
@@ -54,12 +55,12 @@ internal static class ConfigEndpoints
         _ => null,
     };
 
-    private static async Task GetAsync(string app, HttpContext context, ConfigService service, Hub hub, IHostApplicationLifetime lifetime)
+    private static async Task GetAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config, IOptionsMonitor<PollingOptions> polling, IHostApplicationLifetime lifetime)
     {
-        ValidateApp(app, hub);
+        ValidateApp(app, config.CurrentValue);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var query = context.Request.Query;
-        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait);
+        var wait = WaitParameter.Parse(query["wait"], polling.CurrentValue.MaxWait);
         if (StringValues.IsNullOrEmpty(query["version"]))
         {
             if (wait > TimeSpan.Zero)
@@ -91,17 +92,17 @@ internal static class ConfigEndpoints
         await WriteVersionAsync(context, service.Get(app) ?? throw NotFound(app));
     }
 
-    private static async Task WatchAsync(HttpContext context, ConfigService service, Hub hub, IHostApplicationLifetime lifetime)
+    private static async Task WatchAsync(HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config, IOptionsMonitor<PollingOptions> polling, IHostApplicationLifetime lifetime)
     {
         var query = context.Request.Query;
-        var watches = ParseWatches(query["watch"], hub);
+        var watches = ParseWatches(query["watch"], config.CurrentValue);
         var caller = Caller.Of(context);
         foreach (var watch in watches)
         {
             caller.RequireSubscribe(ConfigService.TopicPrefix + watch.App);
         }
 
-        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait);
+        var wait = WaitParameter.Parse(query["wait"], polling.CurrentValue.MaxWait);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var changed = await AwaitChangeAsync(service, watches, wait, context, lifetime);
         if (changed.Count == 0)
@@ -147,31 +148,31 @@ internal static class ConfigEndpoints
     private static Task<IReadOnlyList<ConfigWatch>> AwaitChangeAsync(ConfigService service, IReadOnlyList<ConfigWatch> watches, TimeSpan wait, HttpContext context, IHostApplicationLifetime lifetime) =>
         service.AwaitChangeAsync(watches, wait, lifetime.ApplicationStopping, context.RequestAborted);
 
-    private static async Task PutAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    private static async Task PutAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, hub);
-        var body = await ReadObjectAsync(context, hub);
-        var values = Canonical(body, hub);
+        ValidateApp(app, config.CurrentValue);
+        var body = await ReadObjectAsync(context, config.CurrentValue);
+        var values = Canonical(body, config.CurrentValue);
         var result = await service.WriteAsync(app, _ => values, context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task PatchAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    private static async Task PatchAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, hub);
-        var patch = await ReadObjectAsync(context, hub);
+        ValidateApp(app, config.CurrentValue);
+        var patch = await ReadObjectAsync(context, config.CurrentValue);
         var result = await service.WriteAsync(app, current =>
         {
             var target = current is null ? new JsonObject() : (JsonObject)JsonNode.Parse(current.Values)!;
-            return Canonical((JsonObject)MergePatch(target, patch)!, hub);
+            return Canonical((JsonObject)MergePatch(target, patch)!, config.CurrentValue);
         }, context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service, Hub hub)
+    private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, hub);
-        ValidateKey(key, hub);
+        ValidateApp(app, config.CurrentValue);
+        ValidateKey(key, config.CurrentValue);
         var result = await service.WriteAsync(app, current =>
         {
             var target = current is null ? null : (JsonObject)JsonNode.Parse(current.Values)!;
@@ -181,14 +182,14 @@ internal static class ConfigEndpoints
                     $"App '{app}' has no key '{Truncate(key)}'.");
             }
 
-            return Canonical(target, hub);
+            return Canonical(target, config.CurrentValue);
         }, context.RequestAborted);
         await WriteVersionAsync(context, result.Version);
     }
 
-    private static async Task HistoryAsync(string app, HttpContext context, ConfigService service, Hub hub)
+    private static async Task HistoryAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, hub);
+        ValidateApp(app, config.CurrentValue);
         var limit = DefaultHistoryLimit;
         if (context.Request.Query["limit"].ToString() is { Length: > 0 } text
             && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxHistoryLimit))
@@ -255,7 +256,7 @@ internal static class ConfigEndpoints
     /// No request DTO: the body's members are the app's own setting names, so there is no fixed shape whose unknown
     /// members could be refused. Keys, flag rollouts and size are checked in <see cref="Canonical"/> instead.
     /// </remarks>
-    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, Hub hub)
+    private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ConfigOptions options)
     {
         var contentType = context.Request.ContentType;
         if (!string.IsNullOrEmpty(contentType) && !IsJson(contentType))
@@ -264,7 +265,6 @@ internal static class ConfigEndpoints
                 "Send the settings as application/json (or application/merge-patch+json for PATCH)."));
         }
 
-        var options = hub.Options.Config;
         var body = await RequestBody.ReadAsync(context.Request, options.MaxBytes, "settings object", context.RequestAborted);
         // Unique names: a JsonObject built from an object with a repeated key threw, a 500.
         using var document = JsonWire.ParseBody(body.Length == 0 ? "null"u8.ToArray() : body, uniqueNames: true);
@@ -284,9 +284,8 @@ internal static class ConfigEndpoints
     }
 
     /// <summary>Validates settings (keys, flag rollouts, size) and returns them as compact JSON.</summary>
-    private static byte[] Canonical(JsonObject values, Hub hub)
+    private static byte[] Canonical(JsonObject values, ConfigOptions options)
     {
-        var options = hub.Options.Config;
         if (values.Count > options.MaxKeys)
         {
             throw SwitchboardException.Invalid("too-many-keys", "Too many keys", $"The settings have {values.Count} keys; the limit is {options.MaxKeys}.");
@@ -294,7 +293,7 @@ internal static class ConfigEndpoints
 
         foreach (var (key, value) in values)
         {
-            ValidateKey(key, hub);
+            ValidateKey(key, options);
             if (value is JsonObject flag && flag.TryGetPropertyValue("rollout", out var rollout)
                 && (rollout is not JsonValue number || !number.TryGetValue<double>(out var percent) || percent is < 0 or > 100 || double.IsNaN(percent)))
             {
@@ -318,9 +317,9 @@ internal static class ConfigEndpoints
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void ValidateApp(string app, Hub hub)
+    private static void ValidateApp(string app, ConfigOptions options)
     {
-        var max = hub.Options.Config.MaxAppLength;
+        var max = options.MaxAppLength;
         var error = app.Length > max ? $"The app name is {app.Length} characters long; the limit is {max}."
             : app.Contains('.', StringComparison.Ordinal) ? "An app name is one topic segment, so it cannot contain '.'."
             : TopicName.Validate(ConfigService.TopicPrefix + app, int.MaxValue);
@@ -330,9 +329,9 @@ internal static class ConfigEndpoints
         }
     }
 
-    private static void ValidateKey(string key, Hub hub)
+    private static void ValidateKey(string key, ConfigOptions options)
     {
-        var max = hub.Options.Config.MaxKeyLength;
+        var max = options.MaxKeyLength;
         if (key.Length == 0 || key.Length > max || key.Any(char.IsControl))
         {
             throw SwitchboardException.Invalid("invalid-key", "Invalid key", $"Keys are 1 to {max} characters without control characters.");
@@ -349,9 +348,9 @@ internal static class ConfigEndpoints
         return version;
     }
 
-    private static List<ConfigWatch> ParseWatches(StringValues values, Hub hub)
+    private static List<ConfigWatch> ParseWatches(StringValues values, ConfigOptions options)
     {
-        var max = hub.Options.Config.MaxWatchApps;
+        var max = options.MaxWatchApps;
         var watches = new List<ConfigWatch>();
         foreach (var value in values)
         {
@@ -359,7 +358,7 @@ internal static class ConfigEndpoints
             {
                 var colon = item.LastIndexOf(':');
                 var app = colon < 0 ? item : item[..colon];
-                ValidateApp(app, hub);
+                ValidateApp(app, options);
                 var version = colon < 0 ? 0 : ParseVersion(item[(colon + 1)..], $"The version of '{Truncate(app)}'");
                 if (watches.Any(w => w.App == app))
                 {

@@ -72,10 +72,11 @@ internal static class JobEndpoints
 
     private static async Task<IResult> SubmitAsync(HttpContext context, Hub hub, JobQueue queue)
     {
-        var options = hub.Options;
-        var attemptsRange = $"\"maxAttempts\" must be a whole number from 1 to {options.Jobs.MaxAttemptsLimit}.";
+        var jobs = context.Options<JobOptions>();
+        var limits = hub.Limits;
+        var attemptsRange = $"\"maxAttempts\" must be a whole number from 1 to {jobs.MaxAttemptsLimit}.";
         SubmitJobRequest request;
-        using (var document = await ReadBodyAsync(context, options.Limits.MaxEventBytes + BodyOverhead))
+        using (var document = await ReadBodyAsync(context, limits.MaxEventBytes + BodyOverhead))
         {
             request = JobRequests.Read(document.RootElement, JobJsonContext.Default.SubmitJobRequest, name => Invalid(name switch
             {
@@ -84,20 +85,20 @@ internal static class JobEndpoints
             }), "a job has type, input, idempotencyKey and maxAttempts", "input");
         }
 
-        if (request.MaxAttempts is < 1 || request.MaxAttempts > options.Jobs.MaxAttemptsLimit)
+        if (request.MaxAttempts is < 1 || request.MaxAttempts > jobs.MaxAttemptsLimit)
         {
             throw Invalid(attemptsRange);
         }
 
         var type = request.Type;
         var bodyKey = request.IdempotencyKey;
-        var maxAttempts = request.MaxAttempts ?? options.Jobs.DefaultMaxAttempts;
+        var maxAttempts = request.MaxAttempts ?? jobs.DefaultMaxAttempts;
         // The input is stored as it came, minified; an absent or null input is the JSON null.
         var input = request.Input is { } given ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(given)) : "null";
         ValidateType(type);
-        if (System.Text.Encoding.UTF8.GetByteCount(input) > options.Limits.MaxEventBytes)
+        if (System.Text.Encoding.UTF8.GetByteCount(input) > limits.MaxEventBytes)
         {
-            throw EventDraftValidator.PayloadTooLarge($"The input is larger than the limit of {options.Limits.MaxEventBytes} bytes.");
+            throw EventDraftValidator.PayloadTooLarge($"The input is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
         string? headerKey = context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
@@ -109,7 +110,7 @@ internal static class JobEndpoints
         var key = headerKey ?? bodyKey;
         if (key is not null)
         {
-            EventDraftValidator.ValidateIdempotencyKey(key, options.Limits.MaxIdempotencyKeyLength);
+            EventDraftValidator.ValidateIdempotencyKey(key, limits.MaxIdempotencyKeyLength);
         }
 
         var (job, created) = await queue.SubmitAsync(type!, input, maxAttempts, key, context.RequestAborted);
@@ -124,11 +125,11 @@ internal static class JobEndpoints
         return JobResult(job, StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> GetAsync(string id, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         var query = context.Request.Query;
         var redirect = ParseBool(query["redirect"], "redirect");
-        var wait = WaitParameter.Parse(query["wait"], hub.Options.Polling.MaxWait, jitter: false);
+        var wait = WaitParameter.Parse(query["wait"], context.Options<PollingOptions>().MaxWait, jitter: false);
         var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
         var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
         // Held until the job differs from what the client holds (If-None-Match), or without one from how it stands now.
@@ -185,17 +186,17 @@ internal static class JobEndpoints
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
 
-    private static async Task<IResult> ClaimAsync(string type, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> ClaimAsync(string type, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         ValidateType(type);
-        var options = hub.Options;
-        var wait = WaitParameter.Parse(context.Request.Query["wait"], options.Polling.MaxWait, jitter: false);
+        var jobs = context.Options<JobOptions>();
+        var wait = WaitParameter.Parse(context.Request.Query["wait"], context.Options<PollingOptions>().MaxWait, jitter: false);
         var workerRule = $"\"worker\" must be a name of 1 to {MaxWorkerLength} printable characters.";
         ClaimJobRequest request;
         using (var document = await ReadBodyAsync(context, BodyOverhead))
         {
             request = JobRequests.Read(document.RootElement, JobJsonContext.Default.ClaimJobRequest,
-                name => Invalid(name == "worker" ? workerRule : LeaseRule(options.Jobs)), "a claim may give worker and leaseSeconds");
+                name => Invalid(name == "worker" ? workerRule : LeaseRule(jobs)), "a claim may give worker and leaseSeconds");
         }
 
         var worker = request.Worker;
@@ -204,7 +205,7 @@ internal static class JobEndpoints
             throw Invalid(workerRule);
         }
 
-        var lease = Lease(request.LeaseSeconds, options.Jobs);
+        var lease = Lease(request.LeaseSeconds, jobs);
 
         JobClaim? claim;
         using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
@@ -236,9 +237,9 @@ internal static class JobEndpoints
         }, StatusCodes.Status200OK);
     }
 
-    private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, Hub hub, JobQueue queue)
+    private static async Task<IResult> HeartbeatAsync(string id, HttpContext context, JobQueue queue)
     {
-        var jobs = hub.Options.Jobs;
+        var jobs = context.Options<JobOptions>();
         var body = await ReadWorkerBodyAsync(context, BodyOverhead, JobJsonContext.Default.HeartbeatJobRequest, static b => b.LeaseId,
             _ => Invalid(LeaseRule(jobs)), "leaseSeconds");
         var renewed = await queue.HeartbeatAsync(id, body.LeaseId!, Lease(body.LeaseSeconds, jobs), context.RequestAborted);
@@ -253,8 +254,8 @@ internal static class JobEndpoints
 
     private static async Task<IResult> ProgressAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
-        var limits = hub.Options.Limits;
-        var jobs = hub.Options.Jobs;
+        var limits = hub.Limits;
+        var jobs = context.Options<JobOptions>();
         const string PercentRule = "\"percent\" must be a whole number from 0 to 100.";
         // Null percent or output is the same as leaving it out.
         var body = await ReadWorkerBodyAsync(context, limits.MaxEventBytes + BodyOverhead, JobJsonContext.Default.ProgressJobRequest, static b => b.LeaseId,
@@ -284,7 +285,7 @@ internal static class JobEndpoints
 
     private static async Task<IResult> CompleteAsync(string id, HttpContext context, Hub hub, JobQueue queue)
     {
-        var limits = hub.Options.Limits;
+        var limits = hub.Limits;
         // Any JSON value is a result; an absent or null one is the JSON null. No member has a wrong value but leaseId.
         var body = await ReadWorkerBodyAsync(context, limits.MaxEventBytes + BodyOverhead, JobJsonContext.Default.CompleteJobRequest, static b => b.LeaseId,
             _ => throw new InvalidOperationException("Only leaseId can have a wrong value."), "result", "result");

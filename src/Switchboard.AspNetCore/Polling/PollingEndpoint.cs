@@ -24,7 +24,7 @@ internal static class PollingEndpoint
         // What was appended well before the poll arrived is history the poller is catching up on, not live delivery.
         var liveSince = time.GetUtcNow() - SwitchboardMetrics.LiveGrace;
         var query = context.Request.Query;
-        var options = hub.Options.Polling;
+        var options = context.Options<PollingOptions>();
         var filter = hub.ParseFilter(query["topic"]);
         var caller = Caller.Of(context);
         caller.RequireSubscribe(filter);

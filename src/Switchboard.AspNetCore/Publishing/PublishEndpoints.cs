@@ -22,7 +22,7 @@ internal static class PublishEndpoints
         var cancellationToken = context.RequestAborted;
         hub.ValidateTopic(topic);
         Caller.Of(context).RequirePublish(topic);
-        var limits = hub.Options.Limits;
+        var limits = hub.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxEventBytes + EnvelopeAllowance, "event", cancellationToken);
         var draft = PublishBody.ReadOne(body, topic, hub.Drafts);
 
@@ -34,7 +34,7 @@ internal static class PublishEndpoints
     public static async Task PublishBatchAsync(HttpContext context, Hub hub)
     {
         var cancellationToken = context.RequestAborted;
-        var limits = hub.Options.Limits;
+        var limits = hub.Limits;
         var body = await RequestBody.ReadAsync(context.Request, limits.MaxBatchBytes, "batch", cancellationToken);
         var drafts = PublishBody.ReadBatch(body, hub.Drafts, limits.MaxBatchEvents);
 

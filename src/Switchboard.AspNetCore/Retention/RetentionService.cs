@@ -7,18 +7,18 @@ using Switchboard.Retention;
 namespace Switchboard.AspNetCore.Retention;
 
 /// <summary>Applies retention and expires idempotency keys every <see cref="RetentionOptions.TrimInterval"/>.</summary>
-internal sealed partial class RetentionService(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
+internal sealed partial class RetentionService(IEventLog log, IOptionsMonitor<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.CurrentValue.Retention.TrimInterval, time);
+        using var timer = new PeriodicTimer(options.CurrentValue.TrimInterval, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try
                 {
-                    var result = await log.TrimAsync(new RetentionPolicy(options.CurrentValue.Retention), time.GetUtcNow(), stoppingToken);
+                    var result = await log.TrimAsync(new RetentionPolicy(options.CurrentValue), time.GetUtcNow(), stoppingToken);
                     if (result.EventsDeleted > 0 || result.IdempotencyKeysDeleted > 0)
                     {
                         LogTrimmed(logger, result.EventsDeleted, result.IdempotencyKeysDeleted);

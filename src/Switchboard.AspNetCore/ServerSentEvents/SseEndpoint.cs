@@ -62,7 +62,7 @@ internal static partial class SseEndpoint
     internal static async Task RunAsync(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
         SwitchboardMetrics metrics, ConnectionGate connections, SseStreamEnd end)
     {
-        var options = hub.Options.Sse;
+        var options = context.Options<SseOptions>();
         var caller = Caller.Of(context);
         var time = hub.Clock.Time;
         using var connection = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);

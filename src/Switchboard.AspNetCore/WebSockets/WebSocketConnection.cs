@@ -94,7 +94,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         _sweep = sweep;
         _hub = hub;
         _presence = presence;
-        _options = hub.Options.WebSockets;
+        _options = http.Options<WebSocketOptions>();
         _publishable = _options.Publishable.Select(TopicPattern.Parse).ToArray();
         _memberName = memberName;
         _time = time;

@@ -29,7 +29,7 @@ internal static class WebSocketEndpoint
         try
         {
             caller = await authenticator.AuthenticateAsync(context);
-            name = Admit(context, hub, counter, caller);
+            name = Admit(context, counter, caller);
             try
             {
                 lease = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
@@ -51,7 +51,7 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        var options = hub.Options.WebSockets;
+        var options = context.Options<WebSocketOptions>();
         var requested = context.WebSockets.WebSocketRequestedProtocols;
         try
         {
@@ -79,16 +79,16 @@ internal static class WebSocketEndpoint
     }
 
     /// <summary>Checks everything that can be refused before the upgrade; on success holds a connection slot and returns the member name.</summary>
-    private static string Admit(HttpContext context, Hub hub, WebSocketConnectionCounter counter, Caller caller)
+    private static string Admit(HttpContext context, WebSocketConnectionCounter counter, Caller caller)
     {
-        var options = hub.Options.WebSockets;
+        var options = context.Options<WebSocketOptions>();
         if (!context.WebSockets.IsWebSocketRequest)
         {
             throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status426UpgradeRequired, "websocket-required", "WebSocket required",
                 $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request."));
         }
 
-        if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, hub.Options))
+        if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, Auth.Origins.Allowed(context.Options<Switchboard.Auth.CorsOptions>(), options)))
         {
             throw new SwitchboardException(SwitchboardErrorKind.Forbidden, "origin-not-allowed", "Origin not allowed",
                 $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:Cors:AllowedOrigins.");

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.OpenApi;
@@ -69,12 +70,12 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> CreateAsync(HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver, TimeProvider time)
     {
-        var settings = Validate(await ReadBodyAsync<WebhookCreateBody>(context), hub);
+        var settings = Validate(await ReadBodyAsync<WebhookCreateBody>(context), hub, Current(context));
         var filter = hub.ParseFilter(settings.Topics!);
         var start = StartOf(hub, settings.After, filter);
         var url = await ValidateUrlAsync(settings.Url!, context, resolver);
         var now = time.GetUtcNow();
-        var defaults = hub.Options.Webhooks;
+        var defaults = Current(context);
         var endpoint = new WebhookEndpoint
         {
             Id = WebhookDispatcher.NewEndpointId(),
@@ -97,7 +98,7 @@ internal static class WebhookEndpoints
 
     private static async Task<IResult> PatchAsync(string id, HttpContext context, Hub hub, WebhookDispatcher dispatcher, WebhookHostResolver resolver)
     {
-        var settings = Validate(await ReadBodyAsync<WebhookPatchBody>(context), hub);
+        var settings = Validate(await ReadBodyAsync<WebhookPatchBody>(context), hub, Current(context));
         if (settings.Topics is not null)
         {
             hub.ParseFilter(settings.Topics);
@@ -115,7 +116,7 @@ internal static class WebhookEndpoints
                 Types = settings.Types ?? endpoint.Types,
                 Description = settings.DescriptionSet ? settings.Description : endpoint.Description,
                 Mode = mode,
-                MaxInFlight = mode == WebhookMode.Ordered ? 1 : settings.MaxInFlight ?? (endpoint.Mode == WebhookMode.Ordered ? hub.Options.Webhooks.DefaultMaxInFlight : endpoint.MaxInFlight),
+                MaxInFlight = mode == WebhookMode.Ordered ? 1 : settings.MaxInFlight ?? (endpoint.Mode == WebhookMode.Ordered ? Current(context).DefaultMaxInFlight : endpoint.MaxInFlight),
                 RateLimitPerSecond = settings.RateLimitSet ? settings.RateLimitPerSecond : endpoint.RateLimitPerSecond,
             };
             return ValueTask.FromResult(new WebhookDispatcher.Change(updated, pending));
@@ -136,7 +137,7 @@ internal static class WebhookEndpoints
     private static async Task<IResult> RotateSecretAsync(string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub, TimeProvider time)
     {
         var secret = WebhookSecret.Generate();
-        var grace = hub.Options.Webhooks.SecretRotationGrace;
+        var grace = Current(context).SecretRotationGrace;
         var view = await dispatcher.ChangeAsync(id, (endpoint, pending) => ValueTask.FromResult(new WebhookDispatcher.Change(endpoint with
         {
             Secret = secret,
@@ -189,7 +190,7 @@ internal static class WebhookEndpoints
         {
             await dispatcher.FlushAsync(context.RequestAborted);
             // Bounded like any backlog: no more than the endpoint may have pending; call again for the rest.
-            var room = Math.Max(0, hub.Options.Webhooks.MaxPendingRetriesPerEndpoint - pending.Count);
+            var room = Math.Max(0, Current(context).MaxPendingRetriesPerEndpoint - pending.Count);
             var failed = room == 0 ? [] : await store.ReadFailedAsync(id, since, Math.Min(MaxRecoverPerCall, room), context.RequestAborted);
             var now = time.GetUtcNow();
             var retries = failed.Select(d => d with { Status = WebhookDeliveryStatus.Pending, Attempts = 0, NextAttemptAt = now }).ToList();
@@ -273,12 +274,11 @@ internal static class WebhookEndpoints
     /// The value rules of a create or patch body (the DTO has already refused unknown members and wrong JSON types):
     /// each given member, then what a create requires, then the rules between members.
     /// </summary>
-    private static Settings Validate(WebhookSettingsBody body, Hub hub)
+    private static Settings Validate(WebhookSettingsBody body, Hub hub, WebhookOptions options)
     {
         var creating = body is WebhookCreateBody;
         var settings = new Settings();
-        var options = hub.Options.Webhooks;
-        var limits = hub.Options.Limits;
+        var limits = hub.Limits;
         if (body.UrlGiven)
         {
             settings.Url = body.Url ?? throw Invalid("url", "a string");
@@ -376,7 +376,7 @@ internal static class WebhookEndpoints
     /// </summary>
     private static async Task<string> ValidateUrlAsync(string url, HttpContext context, WebhookHostResolver resolver)
     {
-        var options = context.RequestServices.GetRequiredService<Hub>().Options.Webhooks;
+        var options = Current(context);
         var allowHttp = options.AllowHttp ?? context.RequestServices.GetRequiredService<IHostEnvironment>().IsDevelopment();
         if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Fragment.Length > 0)
         {
@@ -421,6 +421,9 @@ internal static class WebhookEndpoints
 
         return uri.AbsoluteUri;
     }
+
+    /// <summary>The webhook settings in force, read per request so a reloaded one applies to the next.</summary>
+    private static WebhookOptions Current(HttpContext context) => context.RequestServices.GetRequiredService<IOptionsMonitor<WebhookOptions>>().CurrentValue;
 
     private static WebhookEndpointView Required(WebhookEndpointView? view, string id) => view ?? throw NotFound(id);
 

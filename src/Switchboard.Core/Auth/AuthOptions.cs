@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text;
 using Switchboard.Topics;
 
@@ -7,8 +8,11 @@ namespace Switchboard.Auth;
 /// Who may do what (<c>Switchboard:Auth</c>). With nothing configured here and no API key stored, the hub runs in
 /// open ("protected") mode: it serves loopback only, and allows everything there.
 /// </summary>
-public sealed class AuthOptions
+public sealed class AuthOptions : IValidatableObject
 {
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Switchboard:Auth";
+
     /// <summary>The HS256 shared secret for subscriber tokens (at least 32 bytes). Environment: <c>Switchboard__Auth__JwtSecret</c>.</summary>
     public string? JwtSecret { get; set; }
 
@@ -25,6 +29,7 @@ public sealed class AuthOptions
     public string? Audience { get; set; }
 
     /// <summary>Tolerance for clock drift on <c>exp</c> and <c>nbf</c>. Default 30 s.</summary>
+    [SettingRange(typeof(TimeSpan), "00:00:00", "00:05:00", ErrorMessage = "Auth:ClockSkew must be between 0 and 5 minutes.")]
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>API keys given in configuration (besides those created with <c>switchboard keys create</c>).</summary>
@@ -42,13 +47,15 @@ public sealed class AuthOptions
     /// <summary>True when subscriber tokens can be verified.</summary>
     public bool TokensConfigured => !string.IsNullOrEmpty(JwtSecret) || !string.IsNullOrEmpty(JwtPublicKeyPath) || !string.IsNullOrEmpty(JwksPath);
 
-    internal void Validate(Action<bool, string> require)
+    /// <inheritdoc />
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
+        var rules = new OptionRules();
+        var require = rules.Require;
         require(JwtSecret is null || Encoding.UTF8.GetByteCount(JwtSecret) >= 32,
             "Auth:JwtSecret must be at least 32 bytes (256 bits) for HS256; generate one with `openssl rand -base64 48`.");
         require(JwtPublicKeyPath is null || File.Exists(JwtPublicKeyPath), $"Auth:JwtPublicKeyPath '{JwtPublicKeyPath}' does not exist.");
         require(JwksPath is null || File.Exists(JwksPath), $"Auth:JwksPath '{JwksPath}' does not exist.");
-        require(ClockSkew >= TimeSpan.Zero && ClockSkew <= TimeSpan.FromMinutes(5), "Auth:ClockSkew must be between 0 and 5 minutes.");
         foreach (var pattern in PublicTopics)
         {
             require(TopicPattern.TryParse(pattern, 1024, out _) is not null, $"Auth:PublicTopics entry '{pattern}' is not a valid topic pattern.");
@@ -72,6 +79,8 @@ public sealed class AuthOptions
                 require(TopicPattern.TryParse(pattern, 1024, out _) is not null, $"Auth:ApiKeys:{i}:Topics entry '{pattern}' is not a valid topic pattern.");
             }
         }
+
+        return rules.Failures;
     }
 }
 
@@ -97,6 +106,9 @@ public sealed class ConfiguredApiKey
 /// <summary>Browser origins allowed by CORS and the WebSocket Origin check (<c>Switchboard:Cors</c>).</summary>
 public sealed class CorsOptions
 {
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Switchboard:Cors";
+
     /// <summary>
     /// Origins allowed besides the server's own and localhost, for example <c>https://app.example.com</c>; <c>*</c> allows any.
     /// </summary>

@@ -13,12 +13,12 @@ namespace Switchboard.Events;
 /// predate this class and clients match them: HTTP answers <c>invalid-body</c>/<c>invalid-type</c>, WebSocket
 /// <c>missing_field</c>/<c>invalid_field</c>.
 /// </remarks>
-public sealed class EventDraftValidator(Func<SwitchboardOptions> options)
+public sealed class EventDraftValidator(Func<LimitsOptions> limits)
 {
     /// <summary>The payload of an event published without <c>data</c>; shared, since payloads are never written to.</summary>
     public static readonly byte[] NullData = "null"u8.ToArray();
 
-    private LimitsOptions Limits => options().Limits;
+    private LimitsOptions Limits => limits();
 
     /// <summary>Throws <c>invalid-topic</c> (400) unless <paramref name="topic"/> is a valid topic name.</summary>
     public void ValidateTopic(string? topic)

@@ -22,22 +22,26 @@ public sealed class Hub
     public const string ReservedTypePrefix = "switchboard.";
 
     private readonly IEventLog _log;
-    private readonly IOptionsMonitor<SwitchboardOptions> _options;
+    private readonly IOptionsMonitor<LimitsOptions> _limits;
+    private readonly IOptionsMonitor<IdempotencyOptions> _idempotency;
     private readonly TimeProvider _time;
     private readonly SwitchboardMetrics? _metrics;
 
     /// <summary>
     /// Creates the hub over a log; with <paramref name="metrics"/>, publishes are counted and timed. Readers' deadlines run
-    /// on <paramref name="clock"/> (a host shares one; without it the hub starts its own).
+    /// on <paramref name="clock"/> (a host shares one; without it the hub starts its own). Both options are read per
+    /// call, so a reloaded limit applies to the next publish or subscription.
     /// </summary>
-    public Hub(IEventLog log, IOptionsMonitor<SwitchboardOptions> options, TimeProvider time, SwitchboardMetrics? metrics = null, TailClock? clock = null)
+    public Hub(IEventLog log, IOptionsMonitor<LimitsOptions> limits, IOptionsMonitor<IdempotencyOptions> idempotency, TimeProvider time,
+        SwitchboardMetrics? metrics = null, TailClock? clock = null)
     {
         _log = log;
-        _options = options;
+        _limits = limits;
+        _idempotency = idempotency;
         _time = time;
         _metrics = metrics;
         Clock = clock ?? new TailClock(time);
-        Drafts = new EventDraftValidator(() => _options.CurrentValue);
+        Drafts = new EventDraftValidator(() => _limits.CurrentValue);
     }
 
     /// <summary>The one clock for readers' heartbeats, expiries and long-poll deadlines.</summary>
@@ -46,8 +50,8 @@ public sealed class Hub
     /// <summary>The log behind the hub.</summary>
     public IEventLog Log => _log;
 
-    /// <summary>The current options.</summary>
-    public SwitchboardOptions Options => _options.CurrentValue;
+    /// <summary>The input limits in force: what every transport checks a publish or subscription against.</summary>
+    public LimitsOptions Limits => _limits.CurrentValue;
 
     /// <summary>The publish rules (topic, type, data size, Idempotency-Key) every transport applies to a draft.</summary>
     public EventDraftValidator Drafts { get; }
@@ -61,7 +65,7 @@ public sealed class Hub
     /// <summary>Parses subscription patterns; an Invalid error when none, too many, or one is invalid.</summary>
     public TopicFilter ParseFilter(IReadOnlyCollection<string?> patterns)
     {
-        var limits = Options.Limits;
+        var limits = Limits;
         if (patterns.Count == 0)
         {
             throw SwitchboardException.Invalid("missing-topic", "No topic pattern",
@@ -95,7 +99,7 @@ public sealed class Hub
         if (idempotencyKey is not null)
         {
             Drafts.ValidateIdempotencyKey(idempotencyKey);
-            idempotency = new IdempotencyRequest(idempotencyKey, requestHash ?? [], _time.GetUtcNow() + Options.Idempotency.KeyRetention);
+            idempotency = new IdempotencyRequest(idempotencyKey, requestHash ?? [], _time.GetUtcNow() + _idempotency.CurrentValue.KeyRetention);
         }
 
         var appendStarted = _time.GetTimestamp();

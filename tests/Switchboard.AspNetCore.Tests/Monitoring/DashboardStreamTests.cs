@@ -100,8 +100,8 @@ public sealed class DashboardStreamTests
             services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
             services.AddSwitchboard(configure);
             using var provider = services.BuildServiceProvider();
-            var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<SwitchboardOptions>>().Value;
-            Rule = options.Retention.Topics[DashboardSampler.Topic];
+            var retention = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Switchboard.Retention.RetentionOptions>>().Value;
+            Rule = retention.Topics[DashboardSampler.Topic];
         }
 
         public Switchboard.Retention.RetentionRule Rule { get; }

@@ -11,7 +11,7 @@ public sealed class PayloadLimitTests
     {
         await using var server = await HubServer.StartAsync();
         using var client = server.CreateClient();
-        Assert.Equal(64 * 1024, server.Hub.Options.Limits.MaxEventBytes);
+        Assert.Equal(64 * 1024, server.Hub.Limits.MaxEventBytes);
 
         // 65,537 bytes of data: one over the limit, while the whole body stays within the envelope allowance.
         using var response = await client.PostAsync(HubApi.EventsPath("big"), $$"""{"data":"{{new string('x', 65_535)}}"}""");

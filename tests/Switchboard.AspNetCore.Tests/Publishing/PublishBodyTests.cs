@@ -11,7 +11,7 @@ namespace Switchboard.AspNetCore.Tests.Publishing;
 /// </summary>
 public sealed class PublishBodyTests
 {
-    private readonly SwitchboardOptions _options = new();
+    private readonly LimitsOptions _options = new();
 
     private EventDraftValidator Drafts => new(() => _options);
 
@@ -19,7 +19,7 @@ public sealed class PublishBodyTests
 
     private SwitchboardException One(string json) => Assert.Throws<SwitchboardException>(() => PublishBody.ReadOne(Utf8(json), "orders", Drafts));
 
-    private SwitchboardException Batch(string json) => Assert.Throws<SwitchboardException>(() => PublishBody.ReadBatch(Utf8(json), Drafts, _options.Limits.MaxBatchEvents));
+    private SwitchboardException Batch(string json) => Assert.Throws<SwitchboardException>(() => PublishBody.ReadBatch(Utf8(json), Drafts, _options.MaxBatchEvents));
 
     [Fact]
     public void ReadOne_ValidEvent_BuildsTheDraftWithMinifiedData()
@@ -87,7 +87,7 @@ public sealed class PublishBodyTests
     [Fact]
     public void ReadOne_DataOverMaxEventBytes_IsPayloadTooLargeOnTheMinifiedSize()
     {
-        _options.Limits.MaxEventBytes = 16;
+        _options.MaxEventBytes = 16;
 
         PublishBody.ReadOne(Utf8("{\"data\": [ 1, 2, 3, 4, 5, 6, 7 ] }"), "orders", Drafts);
         var problem = One("{\"data\":[1,2,3,4,5,6,7,8]}");
@@ -132,7 +132,7 @@ public sealed class PublishBodyTests
     [Fact]
     public void ReadBatch_OverMaxBatchEvents_OutranksAnEarlierEventError()
     {
-        _options.Limits.MaxBatchEvents = 3;
+        _options.MaxBatchEvents = 3;
 
         var problem = Batch("[{\"topic\":\"bad topic\"}, {\"topic\":\"a\"}, {\"topic\":\"a\"}, {\"topic\":\"a\"}]");
 
@@ -142,7 +142,7 @@ public sealed class PublishBodyTests
     [Fact]
     public void ReadBatch_OverMaxBatchEvents_StillNeedsTheRestToParse()
     {
-        _options.Limits.MaxBatchEvents = 1;
+        _options.MaxBatchEvents = 1;
 
         Assert.Equal("malformed-json", Batch("[{\"topic\":\"a\"}, {\"topic\":\"a\"}, {\"topic\" \"a\"}]").Code);
     }

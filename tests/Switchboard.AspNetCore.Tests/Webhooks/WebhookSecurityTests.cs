@@ -115,7 +115,7 @@ public sealed class WebhookSecurityTests
         await using var server = await HubServer.StartAsync(
             WebhookKit.Options(w => w.AllowHttp = false),
             services: s => s.AddSingleton(sp => new Switchboard.Webhooks.WebhookSender(
-                sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<SwitchboardOptions>>(),
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<WebhookOptions>>(),
                 sp.GetRequiredService<WebhookHostResolver>(),
                 TimeProvider.System,
                 (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString())));

@@ -5,7 +5,7 @@ namespace Switchboard.Core.Tests.Events;
 
 public sealed class EventDraftValidatorTests
 {
-    private readonly SwitchboardOptions _options = new();
+    private readonly LimitsOptions _options = new();
 
     private EventDraftValidator Validator => new(() => _options);
 
@@ -35,7 +35,7 @@ public sealed class EventDraftValidatorTests
     [Fact]
     public void ValidateTopic_OverMaxTopicLength_IsInvalidTopicWithATruncatedName()
     {
-        _options.Limits.MaxTopicLength = 100;
+        _options.MaxTopicLength = 100;
 
         Validator.ValidateTopic(new string('a', 100));
         var problem = Refused(() => Validator.ValidateTopic(new string('a', 101)));
@@ -72,7 +72,7 @@ public sealed class EventDraftValidatorTests
     [Fact]
     public void NormalizeType_AtAndOverMaxTypeLength_PassesThenIsInvalidType()
     {
-        _options.Limits.MaxTypeLength = 10;
+        _options.MaxTypeLength = 10;
 
         Assert.Equal(new string('t', 10), Validator.NormalizeType(new string('t', 10)));
         Assert.Equal("invalid-type", Refused(() => Validator.NormalizeType(new string('t', 11))).Code);
@@ -81,7 +81,7 @@ public sealed class EventDraftValidatorTests
     [Fact]
     public void ValidateData_AtAndOverMaxEventBytes_PassesThenIsPayloadTooLarge()
     {
-        _options.Limits.MaxEventBytes = 100;
+        _options.MaxEventBytes = 100;
 
         Validator.ValidateData(100);
         var problem = Refused(() => Validator.ValidateData(101));
@@ -96,7 +96,7 @@ public sealed class EventDraftValidatorTests
         var validator = Validator;
         validator.ValidateData(1000);
 
-        _options.Limits.MaxEventBytes = 999;
+        _options.MaxEventBytes = 999;
 
         Assert.Equal("payload-too-large", Refused(() => validator.ValidateData(1000)).Code);
     }
@@ -115,7 +115,7 @@ public sealed class EventDraftValidatorTests
     [Fact]
     public void Create_SeveralRulesBroken_ReportsTopicThenTypeThenData()
     {
-        _options.Limits.MaxEventBytes = 16;
+        _options.MaxEventBytes = 16;
         var big = new byte[17];
 
         Assert.Equal("invalid-topic", Refused(() => Validator.Create("bad topic", "switchboard.x", big)).Code);
@@ -142,7 +142,7 @@ public sealed class EventDraftValidatorTests
     [Fact]
     public void ValidateIdempotencyKey_AtAndOverMaxLength_PassesThenIsInvalid()
     {
-        _options.Limits.MaxIdempotencyKeyLength = 8;
+        _options.MaxIdempotencyKeyLength = 8;
 
         Validator.ValidateIdempotencyKey(new string('k', 8));
         Assert.Equal("invalid-idempotency-key", Refused(() => Validator.ValidateIdempotencyKey(new string('k', 9))).Code);

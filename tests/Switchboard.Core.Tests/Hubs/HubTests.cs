@@ -1,3 +1,4 @@
+using Switchboard.Testing;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -18,7 +19,7 @@ public sealed class HubTests
     public HubTests()
     {
         _log = new InMemoryEventLog(_time);
-        _hub = new Hub(_log, new StaticOptions(new SwitchboardOptions()), _time);
+        _hub = new Hub(_log, new FixedOptions<LimitsOptions>(new LimitsOptions()), new FixedOptions<IdempotencyOptions>(new IdempotencyOptions()), _time);
     }
 
     [Fact]
@@ -103,12 +104,4 @@ public sealed class HubTests
         Assert.Equal((SwitchboardErrorKind.Mismatch, "idempotency-key-reused"), (problem.Kind, problem.Code));
     }
 
-    private sealed class StaticOptions(SwitchboardOptions value) : IOptionsMonitor<SwitchboardOptions>
-    {
-        public SwitchboardOptions CurrentValue => value;
-
-        public SwitchboardOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<SwitchboardOptions, string?> listener) => null;
-    }
 }
