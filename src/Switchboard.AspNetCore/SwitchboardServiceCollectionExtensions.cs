@@ -23,7 +23,7 @@ public static class SwitchboardServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSwitchboard(this IServiceCollection services, Action<SwitchboardOptions>? configure = null)
     {
-        services.AddSwitchboardOptions(configure);
+        services.AddSwitchboardOptions();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IEventLog>(sp => new InMemoryEventLog(sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<Hub>();
@@ -47,8 +47,32 @@ public static class SwitchboardServiceCollectionExtensions
         services.AddSwitchboardConfig();
         AddSecurity(services);
         services.AddMonitoringHosting();
+        if (configure is not null)
+        {
+            ConfigurePart<LimitsOptions>(services, configure);
+            ConfigurePart<PollingOptions>(services, configure);
+            ConfigurePart<SseOptions>(services, configure);
+            ConfigurePart<WebSocketOptions>(services, configure);
+            ConfigurePart<Switchboard.Retention.RetentionOptions>(services, configure);
+            ConfigurePart<IdempotencyOptions>(services, configure);
+            ConfigurePart<WebhookOptions>(services, configure);
+            ConfigurePart<JobOptions>(services, configure);
+            ConfigurePart<ConfigOptions>(services, configure);
+            ConfigurePart<Switchboard.Auth.AuthOptions>(services, configure);
+            ConfigurePart<Switchboard.Auth.CorsOptions>(services, configure);
+        }
+
         return services;
     }
+
+    /// <summary>
+    /// Runs the <see cref="SwitchboardOptions"/> callback on part <typeparamref name="T"/> after its section is bound,
+    /// against an aggregate whose part <typeparamref name="T"/> is the instance being built; each part runs the callback
+    /// once, and its changes to the other parts land on throwaway defaults.
+    /// </summary>
+    private static void ConfigurePart<T>(IServiceCollection services, Action<SwitchboardOptions> configure)
+        where T : class =>
+        services.Configure<T>(options => configure(SwitchboardOptions.Around(options)));
 
     /// <summary>Authentication, the request-rate limiter, connection limits and CORS.</summary>
     private static void AddSecurity(IServiceCollection services)

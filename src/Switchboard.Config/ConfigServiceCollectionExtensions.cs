@@ -9,10 +9,12 @@ public static class ConfigServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="ConfigService"/> and <see cref="ConfigWaiters"/>. The store is an <see cref="InMemoryConfigStore"/>
     /// unless a store (for example <c>AddSwitchboardSqlite</c>) registered an <see cref="IConfigStore"/> before or after.
-    /// Needs the hub (<c>Hub</c>, <c>ConfigOptions</c> and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
+    /// Binds <see cref="ConfigOptions"/> to <c>Switchboard:Config</c> and validates it at start. Needs the hub (<c>Hub</c>
+    /// and a <see cref="TimeProvider"/>), which <c>AddSwitchboard</c> registers.
     /// </summary>
     public static IServiceCollection AddSwitchboardConfig(this IServiceCollection services)
     {
+        services.AddSwitchboardPart(ConfigOptions.SectionName, new ConfigOptionsValidator());
         services.TryAddSingleton<IConfigStore, InMemoryConfigStore>();
         services.TryAddSingleton<ConfigWaiters>();
         services.TryAddSingleton<ConfigService>();

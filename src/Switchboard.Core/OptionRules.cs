@@ -7,7 +7,7 @@ namespace Switchboard;
 /// entries that must parse), for an options type's <see cref="IValidatableObject.Validate"/>. Each message names the
 /// key, as the attributes' messages do, so a start that fails says what to fix.
 /// </summary>
-internal sealed class OptionRules
+public sealed class OptionRules
 {
     private readonly List<ValidationResult> _failures = [];
 

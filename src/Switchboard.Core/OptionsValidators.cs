@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Options;
 using Switchboard.Auth;
-using Switchboard.Config;
-using Switchboard.Jobs;
 using Switchboard.Retention;
 
 namespace Switchboard;
@@ -43,24 +41,6 @@ internal sealed partial class RetentionOptionsValidator : IValidateOptions<Reten
 /// <summary>Validates <see cref="IdempotencyOptions"/>.</summary>
 [OptionsValidator]
 internal sealed partial class IdempotencyOptionsValidator : IValidateOptions<IdempotencyOptions>
-{
-}
-
-/// <summary>Validates <see cref="WebhookOptions"/>.</summary>
-[OptionsValidator]
-internal sealed partial class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
-{
-}
-
-/// <summary>Validates <see cref="JobOptions"/>.</summary>
-[OptionsValidator]
-internal sealed partial class JobOptionsValidator : IValidateOptions<JobOptions>
-{
-}
-
-/// <summary>Validates <see cref="ConfigOptions"/>.</summary>
-[OptionsValidator]
-internal sealed partial class ConfigOptionsValidator : IValidateOptions<ConfigOptions>
 {
 }
 

@@ -11,7 +11,7 @@ namespace Switchboard;
 /// generator honours the message this can become <c>[Range]</c> again.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = false)]
-internal sealed class SettingRangeAttribute : RangeAttribute
+public sealed class SettingRangeAttribute : RangeAttribute
 {
     /// <summary>An <see cref="int"/> range.</summary>
     public SettingRangeAttribute(int minimum, int maximum)

@@ -16,6 +16,7 @@ public static class JobServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSwitchboardJobs(this IServiceCollection services)
     {
+        services.AddSwitchboardPart(JobOptions.SectionName, new JobOptionsValidator());
         services.TryAddSingleton<IJobStore, InMemoryJobStore>();
         services.TryAddSingleton(static sp => new JobMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<JobQueue>();

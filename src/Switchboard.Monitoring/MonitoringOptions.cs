@@ -24,36 +24,20 @@ public sealed class MonitoringOptions
     public bool Playground { get; set; } = true;
 
     /// <summary>How often the dashboard's snapshot is taken and published while a dashboard watches. Default 1 s.</summary>
+    [SettingRange(typeof(TimeSpan), "00:00:00.1", "00:01:00", ErrorMessage = "Metrics:SnapshotInterval must be between 100 ms and 1 minute.")]
     public TimeSpan SnapshotInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Playground sessions open at once; each holds a webhook endpoint. Default 16.</summary>
+    [SettingRange(1, 1000, ErrorMessage = "Metrics:MaxPlaygroundSessions must be between 1 and 1,000.")]
     public int MaxPlaygroundSessions { get; set; } = 16;
 
     /// <summary>A playground session not touched for this long is ended and its webhook endpoint deleted. Default 10 min.</summary>
+    [SettingRange(typeof(TimeSpan), "00:00:10", "10675199.02:48:05.4775807", ErrorMessage = "Metrics:PlaygroundSessionTimeout must be at least 10 s.")]
     public TimeSpan PlaygroundSessionTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
 
-/// <summary>Rejects monitoring settings that cannot work, at start.</summary>
-internal sealed class MonitoringOptionsValidator : IValidateOptions<MonitoringOptions>
+/// <summary>Rejects monitoring settings that cannot work, at start (written by the options source generator).</summary>
+[OptionsValidator]
+internal sealed partial class MonitoringOptionsValidator : IValidateOptions<MonitoringOptions>
 {
-    public ValidateOptionsResult Validate(string? name, MonitoringOptions options)
-    {
-        var failures = new List<string>();
-        if (options.SnapshotInterval < TimeSpan.FromMilliseconds(100) || options.SnapshotInterval > TimeSpan.FromMinutes(1))
-        {
-            failures.Add("Metrics:SnapshotInterval must be between 100 ms and 1 minute.");
-        }
-
-        if (options.MaxPlaygroundSessions is < 1 or > 1000)
-        {
-            failures.Add("Metrics:MaxPlaygroundSessions must be between 1 and 1,000.");
-        }
-
-        if (options.PlaygroundSessionTimeout < TimeSpan.FromSeconds(10))
-        {
-            failures.Add("Metrics:PlaygroundSessionTimeout must be at least 10 s.");
-        }
-
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
 }

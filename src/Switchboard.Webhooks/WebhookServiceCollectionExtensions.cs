@@ -16,6 +16,7 @@ public static class WebhookServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSwitchboardWebhooks(this IServiceCollection services)
     {
+        services.AddSwitchboardPart(WebhookOptions.SectionName, new WebhookOptionsValidator());
         services.TryAddSingleton<IWebhookStore, InMemoryWebhookStore>();
         services.TryAddSingleton<WebhookHostResolver>();
         services.TryAddSingleton<IWebhookPartitions, SingleNodeWebhookPartitions>();

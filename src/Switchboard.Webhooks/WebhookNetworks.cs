@@ -3,11 +3,8 @@ using System.Net.Sockets;
 
 namespace Switchboard.Webhooks;
 
-/// <summary>
-/// Parses the CIDRs of <c>Webhooks:AllowedNetworks</c>. It lives in Core, not with the address policy in
-/// Switchboard.Webhooks, because the options validator checks the entries at start and Core references no feature project.
-/// </summary>
-public static class WebhookNetworks
+/// <summary>Parses the CIDRs of <c>Webhooks:AllowedNetworks</c>, for the options validator at start and the address policy.</summary>
+internal static class WebhookNetworks
 {
     /// <summary>Parses a CIDR (or a single address); throws <see cref="FormatException"/> with the value when invalid.</summary>
     public static IPNetwork Parse(string value) =>
