@@ -2,10 +2,12 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Switchboard.Events;
 using Switchboard.Hubs;
+using Switchboard.Problems;
 
 namespace Switchboard.Config;
 
@@ -21,8 +23,8 @@ public sealed partial class ConfigService : IDisposable
     /// <summary>The topic prefix of config events.</summary>
     public const string TopicPrefix = "config.";
 
-    /// <summary>Compact output that keeps non-ASCII text as UTF-8 (control characters still escaped), as the hub writes every payload.</summary>
-    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
+    /// <summary>CompactJson output that keeps non-ASCII text as UTF-8 (control characters still escaped), as the hub writes every payload.</summary>
+    internal static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
     private readonly IConfigStore _store;
     private readonly Hub _hub;
@@ -203,6 +205,43 @@ public sealed partial class ConfigService : IDisposable
     public Task<IReadOnlyList<ConfigVersion>> HistoryAsync(string app, int limit, CancellationToken cancellationToken) =>
         _store.ReadHistoryAsync(app, limit, cancellationToken);
 
+    /// <summary>Replaces an app's settings with <paramref name="values"/>, validated by <see cref="ConfigSettings.Canonical"/>.</summary>
+    public Task<ConfigWriteResult> ReplaceAsync(string app, JsonObject values, CancellationToken cancellationToken)
+    {
+        ConfigSettings.ValidateApp(app, _options.CurrentValue);
+        var canonical = ConfigSettings.Canonical(values, _options.CurrentValue);
+        return WriteAsync(app, _ => canonical, cancellationToken);
+    }
+
+    /// <summary>Applies a JSON merge patch (RFC 7396) to an app's settings; an app with none starts from <c>{}</c>.</summary>
+    public Task<ConfigWriteResult> PatchAsync(string app, JsonObject patch, CancellationToken cancellationToken)
+    {
+        ConfigSettings.ValidateApp(app, _options.CurrentValue);
+        return WriteAsync(app, current =>
+        {
+            var target = current is null ? new JsonObject() : (JsonObject)JsonNode.Parse(current.Values)!;
+            return ConfigSettings.Canonical((JsonObject)ConfigSettings.MergePatch(target, patch)!, _options.CurrentValue);
+        }, cancellationToken);
+    }
+
+    /// <summary>Removes one key; <c>config-key-not-found</c> when the app has no such key.</summary>
+    public Task<ConfigWriteResult> RemoveKeyAsync(string app, string key, CancellationToken cancellationToken)
+    {
+        ConfigSettings.ValidateApp(app, _options.CurrentValue);
+        ConfigSettings.ValidateKey(key, _options.CurrentValue);
+        return WriteAsync(app, current =>
+        {
+            var target = current is null ? null : (JsonObject)JsonNode.Parse(current.Values)!;
+            if (target is null || !target.Remove(key))
+            {
+                throw SwitchboardException.NotFound("config-key-not-found", "Key not found",
+                    $"App '{app}' has no key '{ConfigSettings.Truncate(key)}'.");
+            }
+
+            return ConfigSettings.Canonical(target, _options.CurrentValue);
+        }, cancellationToken);
+    }
+
     /// <summary>
     /// Changes an app's settings: <paramref name="change"/> gets the current values (null for a new app) and returns the
     /// new compact JSON object. An unchanged result stores nothing and returns the current version with <c>Created = false</c>.
@@ -273,7 +312,7 @@ public sealed partial class ConfigService : IDisposable
     public static byte[] Serialize(ConfigVersion version)
     {
         var buffer = new ArrayBufferWriter<byte>(version.Values.Length + 64);
-        using (var writer = new Utf8JsonWriter(buffer, Compact))
+        using (var writer = new Utf8JsonWriter(buffer, CompactJson))
         {
             Write(writer, version);
         }

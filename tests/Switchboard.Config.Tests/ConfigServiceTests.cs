@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Switchboard.Problems;
 using Switchboard.Topics;
 
 namespace Switchboard.Config.Tests;
@@ -195,5 +197,59 @@ public sealed class ConfigServiceTests
             _inner.ReadHistoryAsync(app, limit, cancellationToken);
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Patch_OfANewApp_StartsFromNothing_AndLaterPatchesMergeOnTop()
+    {
+        using var kit = new ConfigKit();
+
+        var first = await kit.Service.PatchAsync("shop", (JsonObject)JsonNode.Parse("""{"a":1,"gone":null}""")!, CancellationToken.None);
+        var second = await kit.Service.PatchAsync("shop", (JsonObject)JsonNode.Parse("""{"b":{"c":2},"a":null}""")!, CancellationToken.None);
+
+        Assert.Equal((1L, """{"a":1}"""), (first.Version.Version, Encoding.UTF8.GetString(first.Version.Values)));
+        Assert.Equal((2L, """{"b":{"c":2}}"""), (second.Version.Version, Encoding.UTF8.GetString(second.Version.Values)));
+    }
+
+    [Fact]
+    public async Task Patch_ThatBreaksARule_StoresNothing()
+    {
+        using var kit = new ConfigKit(o => o.MaxKeys = 1);
+        await kit.PutAsync("shop", """{"a":1}""");
+
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() =>
+            kit.Service.PatchAsync("shop", (JsonObject)JsonNode.Parse("""{"b":2}""")!, CancellationToken.None));
+
+        Assert.Equal("too-many-keys", error.Code);
+        Assert.Equal(1, kit.Service.Get("shop")!.Version);
+        Assert.Single(await kit.Store.ReadHistoryAsync("shop", 10));
+    }
+
+    [Fact]
+    public async Task RemoveKey_MakesANewVersion_AndAMissingKeyOrAppIsNotFound()
+    {
+        using var kit = new ConfigKit();
+        await kit.PutAsync("shop", """{"a":1,"b":2}""");
+
+        var removed = await kit.Service.RemoveKeyAsync("shop", "a", CancellationToken.None);
+        var missingKey = await Assert.ThrowsAsync<SwitchboardException>(() => kit.Service.RemoveKeyAsync("shop", "a", CancellationToken.None));
+        var missingApp = await Assert.ThrowsAsync<SwitchboardException>(() => kit.Service.RemoveKeyAsync("none", "a", CancellationToken.None));
+
+        Assert.Equal((2L, """{"b":2}"""), (removed.Version.Version, Encoding.UTF8.GetString(removed.Version.Values)));
+        Assert.Equal((SwitchboardErrorKind.NotFound, "config-key-not-found"), (missingKey.Kind, missingKey.Code));
+        Assert.Equal((SwitchboardErrorKind.NotFound, "config-key-not-found"), (missingApp.Kind, missingApp.Code));
+        Assert.Null(kit.Service.Get("none"));
+    }
+
+    [Fact]
+    public async Task Replace_ValidatesTheAppName_BeforeAnythingIsStored()
+    {
+        using var kit = new ConfigKit();
+
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() =>
+            kit.Service.ReplaceAsync("a.b", (JsonObject)JsonNode.Parse("""{"a":1}""")!, CancellationToken.None));
+
+        Assert.Equal("invalid-app", error.Code);
+        Assert.Empty(await kit.Store.ReadHistoryAsync("a.b", 10));
     }
 }

@@ -57,7 +57,7 @@ internal static class ConfigEndpoints
 
     private static async Task GetAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config, IOptionsMonitor<PollingOptions> polling, IHostApplicationLifetime lifetime)
     {
-        ValidateApp(app, config.CurrentValue);
+        ConfigSettings.ValidateApp(app, config.CurrentValue);
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         var query = context.Request.Query;
         var wait = WaitParameter.Parse(query["wait"], polling.CurrentValue.MaxWait);
@@ -69,7 +69,7 @@ internal static class ConfigEndpoints
                     "A long poll needs the version you hold: ?version=N&wait=60 (0 when you hold none).");
             }
 
-            var current = service.Get(app) ?? throw NotFound(app);
+            var current = service.Get(app) ?? throw ConfigSettings.AppNotFound(app);
             if (IfNoneMatch(context.Request, current.ETag))
             {
                 NotModified(context.Response, current.ETag);
@@ -89,7 +89,7 @@ internal static class ConfigEndpoints
         }
 
         // A newer version, or an older one when the store was reset under the client: either way the client takes it.
-        await WriteVersionAsync(context, service.Get(app) ?? throw NotFound(app));
+        await WriteVersionAsync(context, service.Get(app) ?? throw ConfigSettings.AppNotFound(app));
     }
 
     private static async Task WatchAsync(HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config, IOptionsMonitor<PollingOptions> polling, IHostApplicationLifetime lifetime)
@@ -150,46 +150,27 @@ internal static class ConfigEndpoints
 
     private static async Task PutAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, config.CurrentValue);
-        var body = await ReadObjectAsync(context, config.CurrentValue);
-        var values = Canonical(body, config.CurrentValue);
-        var result = await service.WriteAsync(app, _ => values, context.RequestAborted);
+        ConfigSettings.ValidateApp(app, config.CurrentValue);
+        var result = await service.ReplaceAsync(app, await ReadObjectAsync(context, config.CurrentValue), context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task PatchAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, config.CurrentValue);
-        var patch = await ReadObjectAsync(context, config.CurrentValue);
-        var result = await service.WriteAsync(app, current =>
-        {
-            var target = current is null ? new JsonObject() : (JsonObject)JsonNode.Parse(current.Values)!;
-            return Canonical((JsonObject)MergePatch(target, patch)!, config.CurrentValue);
-        }, context.RequestAborted);
+        ConfigSettings.ValidateApp(app, config.CurrentValue);
+        var result = await service.PatchAsync(app, await ReadObjectAsync(context, config.CurrentValue), context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
+    private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service)
     {
-        ValidateApp(app, config.CurrentValue);
-        ValidateKey(key, config.CurrentValue);
-        var result = await service.WriteAsync(app, current =>
-        {
-            var target = current is null ? null : (JsonObject)JsonNode.Parse(current.Values)!;
-            if (target is null || !target.Remove(key))
-            {
-                throw SwitchboardException.NotFound("config-key-not-found", "Key not found",
-                    $"App '{app}' has no key '{Truncate(key)}'.");
-            }
-
-            return Canonical(target, config.CurrentValue);
-        }, context.RequestAborted);
+        var result = await service.RemoveKeyAsync(app, key, context.RequestAborted);
         await WriteVersionAsync(context, result.Version);
     }
 
     private static async Task HistoryAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
-        ValidateApp(app, config.CurrentValue);
+        ConfigSettings.ValidateApp(app, config.CurrentValue);
         var limit = DefaultHistoryLimit;
         if (context.Request.Query["limit"].ToString() is { Length: > 0 } text
             && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxHistoryLimit))
@@ -200,7 +181,7 @@ internal static class ConfigEndpoints
         await service.EnsureLoadedAsync().WaitAsync(context.RequestAborted);
         if (service.Get(app) is null)
         {
-            throw NotFound(app);
+            throw ConfigSettings.AppNotFound(app);
         }
 
         var versions = await service.HistoryAsync(app, limit, context.RequestAborted);
@@ -222,39 +203,10 @@ internal static class ConfigEndpoints
         await writer.FlushAsync(context.RequestAborted);
     }
 
-    /// <summary>RFC 7396: objects merge key by key, <c>null</c> removes a key, anything else replaces the target.</summary>
-    internal static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
-    {
-        if (patch is not JsonObject patchObject)
-        {
-            return patch?.DeepClone();
-        }
-
-        var result = target as JsonObject ?? [];
-        foreach (var (name, value) in patchObject)
-        {
-            if (value is null)
-            {
-                result.Remove(name);
-            }
-            else
-            {
-                var existing = result.TryGetPropertyValue(name, out var current) ? current : null;
-                var merged = MergePatch(existing, value);
-                if (!ReferenceEquals(merged, existing))
-                {
-                    result[name] = merged;
-                }
-            }
-        }
-
-        return result;
-    }
-
     /// <summary>The settings object of a PUT or the merge patch of a PATCH.</summary>
     /// <remarks>
     /// No request DTO: the body's members are the app's own setting names, so there is no fixed shape whose unknown
-    /// members could be refused. Keys, flag rollouts and size are checked in <see cref="Canonical"/> instead.
+    /// members could be refused. Keys, flag rollouts and size are checked in <see cref="ConfigSettings.Canonical"/> instead.
     /// </remarks>
     private static async Task<JsonObject> ReadObjectAsync(HttpContext context, ConfigOptions options)
     {
@@ -283,61 +235,6 @@ internal static class ConfigEndpoints
             || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>Validates settings (keys, flag rollouts, size) and returns them as compact JSON.</summary>
-    private static byte[] Canonical(JsonObject values, ConfigOptions options)
-    {
-        if (values.Count > options.MaxKeys)
-        {
-            throw SwitchboardException.Invalid("too-many-keys", "Too many keys", $"The settings have {values.Count} keys; the limit is {options.MaxKeys}.");
-        }
-
-        foreach (var (key, value) in values)
-        {
-            ValidateKey(key, options);
-            if (value is JsonObject flag && flag.TryGetPropertyValue("rollout", out var rollout)
-                && (rollout is not JsonValue number || !number.TryGetValue<double>(out var percent) || percent is < 0 or > 100 || double.IsNaN(percent)))
-            {
-                throw SwitchboardException.Invalid("invalid-flag", "Invalid rollout",
-                    $"Flag '{Truncate(key)}': \"rollout\" must be a number from 0 to 100 (the percentage of user keys that see the flag on).");
-            }
-        }
-
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, JsonWire.Compact))
-        {
-            values.WriteTo(writer);
-        }
-
-        if (buffer.WrittenCount > options.MaxBytes)
-        {
-            throw SwitchboardException.TooLarge("payload-too-large", "Settings too large",
-                $"The settings would be {buffer.WrittenCount} bytes; the limit is {options.MaxBytes}.");
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static void ValidateApp(string app, ConfigOptions options)
-    {
-        var max = options.MaxAppLength;
-        var error = app.Length > max ? $"The app name is {app.Length} characters long; the limit is {max}."
-            : app.Contains('.', StringComparison.Ordinal) ? "An app name is one topic segment, so it cannot contain '.'."
-            : TopicName.Validate(ConfigService.TopicPrefix + app, int.MaxValue);
-        if (error is not null)
-        {
-            throw SwitchboardException.Invalid("invalid-app", "Invalid app name", $"App '{Truncate(app)}': {error} Use A-Z, a-z, 0-9, '_' and '-'.");
-        }
-    }
-
-    private static void ValidateKey(string key, ConfigOptions options)
-    {
-        var max = options.MaxKeyLength;
-        if (key.Length == 0 || key.Length > max || key.Any(char.IsControl))
-        {
-            throw SwitchboardException.Invalid("invalid-key", "Invalid key", $"Keys are 1 to {max} characters without control characters.");
-        }
-    }
-
     private static long ParseVersion(string text, string name)
     {
         if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
@@ -358,11 +255,11 @@ internal static class ConfigEndpoints
             {
                 var colon = item.LastIndexOf(':');
                 var app = colon < 0 ? item : item[..colon];
-                ValidateApp(app, options);
-                var version = colon < 0 ? 0 : ParseVersion(item[(colon + 1)..], $"The version of '{Truncate(app)}'");
+                ConfigSettings.ValidateApp(app, options);
+                var version = colon < 0 ? 0 : ParseVersion(item[(colon + 1)..], $"The version of '{ConfigSettings.Truncate(app)}'");
                 if (watches.Any(w => w.App == app))
                 {
-                    throw SwitchboardException.Invalid("invalid-watch", "App watched twice", $"'{Truncate(app)}' appears twice in watch.");
+                    throw SwitchboardException.Invalid("invalid-watch", "App watched twice", $"'{ConfigSettings.Truncate(app)}' appears twice in watch.");
                 }
 
                 watches.Add(new ConfigWatch(app, version));
@@ -407,9 +304,4 @@ internal static class ConfigEndpoints
         ConfigService.Write(writer, version);
         await writer.FlushAsync(context.RequestAborted);
     }
-
-    private static SwitchboardException NotFound(string app) =>
-        SwitchboardException.NotFound("config-not-found", "App not found", $"App '{Truncate(app)}' has no settings yet. PUT /v1/config/{{app}} creates them; a long poll with version=0 waits for them.");
-
-    private static string Truncate(string? value) => value is null ? "" : value.Length > 64 ? value[..64] + "…" : value;
 }

@@ -199,6 +199,23 @@ public sealed class SubscriptionIndex
     private void Wake(LogWaiter[] waiters)
     {
         Interlocked.Add(ref _wakeups, waiters.Length);
+        if (waiters.Length >= HandOffAt && !Thread.CurrentThread.IsThreadPoolThread)
+        {
+            // A commit thread of its own (SQLite's writer, Redis' socket thread) would put each reader's continuation in
+            // the pool's global queue and wake a worker per set. One hop puts them in a worker's own queue, where the
+            // pool's workers take them in turns, and the commit thread goes back to committing.
+            ThreadPool.UnsafeQueueUserWorkItem(static all => SetAll(all), waiters, preferLocal: false);
+            return;
+        }
+
+        SetAll(waiters);
+    }
+
+    /// <summary>From this many waiters a wake-up on a thread outside the pool moves to the pool.</summary>
+    private const int HandOffAt = 8;
+
+    private static void SetAll(LogWaiter[] waiters)
+    {
         foreach (var waiter in waiters)
         {
             waiter.Set(); // a waiter matched by two patterns is set twice: the second set is a no-op
