@@ -57,6 +57,8 @@ public sealed class LogTail : IDisposable
     private readonly long _deadline;
     private readonly long _idleTicks;
     private long _lastActivity;
+    private CancellationToken _wakeOnCancel;
+    private CancellationTokenRegistration _cancelRegistration;
 
     /// <summary>Opens a tail of <paramref name="log"/>; <paramref name="clock"/> is needed for idle steps and deadlines.</summary>
     public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null)
@@ -205,13 +207,25 @@ public sealed class LogTail : IDisposable
                 }
             }
 
-            await _waiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.CanBeCanceled && cancellationToken != _wakeOnCancel)
+            {
+                // Registered once per token, not per wait: a stream waits once per delivery, and a registration each
+                // time cost a callback node and a state machine held for as long as the stream was idle.
+                _cancelRegistration.Dispose();
+                _wakeOnCancel = cancellationToken;
+                _cancelRegistration = cancellationToken.UnsafeRegister(static waiter => ((LogWaiter)waiter!).Set(), _waiter);
+            }
+
+            // A cancel that landed before the read's Arm was forgotten by it; one after Arm makes the wait return at once.
+            cancellationToken.ThrowIfCancellationRequested();
+            await _waiter.WaitAsync().ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        _cancelRegistration.Dispose();
         if (_waiter is not null)
         {
             _log.Subscriptions.Unregister(_waiter);

@@ -126,11 +126,65 @@ public sealed class LogTailTests : IDisposable
         Assert.Equal(0, _log.Subscriptions.Count);
     }
 
+    [Fact]
+    public async Task Next_OneTokenAcrossManyWaits_ACancelAfterThemStillEndsTheWait()
+    {
+        using var cancel = new CancellationTokenSource();
+        using var tail = new LogTail(_log, TopicFilter.Parse("a"), 0);
+        for (var i = 1; i <= 3; i++)
+        {
+            var waiting = tail.NextAsync(cancel.Token).AsTask();
+            await Waiting.UntilAsync(() => _log.Subscriptions.Count == 1, "the tail waits");
+            await Append("a");
+            var step = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal([(long)i], step.Events.Select(e => e.Seq));
+        }
+
+        var last = tail.NextAsync(cancel.Token).AsTask();
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => last.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Next_CancelledWhileReading_DoesNotWait()
+    {
+        using var cancel = new CancellationTokenSource();
+        var log = new CancellingLog(_log, cancel);
+        using var tail = new LogTail(log, TopicFilter.Parse("a"), 0);
+        var first = tail.NextAsync(cancel.Token).AsTask();
+        await Waiting.UntilAsync(() => _log.Subscriptions.Count == 1, "the tail waits");
+        await Append("a");
+        Assert.Single((await first.WaitAsync(TimeSpan.FromSeconds(10))).Events);
+
+        log.CancelOnNextRead = true; // the token is registered from the first wait; the cancel lands after the read's Arm
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tail.NextAsync(cancel.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     private async Task Append(params string[] topics)
     {
         foreach (var topic in topics)
         {
             await _log.AppendAsync([new EventDraft(topic, "m", "1"u8.ToArray())]);
+        }
+    }
+
+    /// <summary>Cancels the token during a read once asked to: a cancel that lands between a tail's read and its wait.</summary>
+    private sealed class CancellingLog(IEventLog inner, CancellationTokenSource cancel) : Testing.Log.DelegatingEventLog(inner)
+    {
+        public bool CancelOnNextRead { get; set; }
+
+        public override async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+        {
+            var result = await base.ReadAsync(filter, afterSeq, limit, CancellationToken.None);
+            if (CancelOnNextRead)
+            {
+                CancelOnNextRead = false;
+                cancel.Cancel();
+            }
+
+            return result;
         }
     }
 
