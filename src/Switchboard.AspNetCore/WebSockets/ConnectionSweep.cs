@@ -30,8 +30,8 @@ internal abstract class SweepEntry
 /// </summary>
 internal sealed partial class ConnectionSweep : IDisposable
 {
-    /// <summary>Slots in the wheel; due times further out than this many ticks wait for another turn.</summary>
-    public const int Slots = 64;
+    /// <summary>Slots in the wheel; due times further out than this many ticks wait for another turn (at 100 ms, a turn is 25.6 s).</summary>
+    public const int Slots = 256;
 
     private readonly Lock _lock = new();
     private readonly SweepEntry?[] _slots = new SweepEntry?[Slots];
@@ -76,10 +76,17 @@ internal sealed partial class ConnectionSweep : IDisposable
 
     /// <summary>
     /// The sweep's resolution for a keep-alive interval and timeout: a quarter of the shorter (as the runtime's own
-    /// keep-alive checked), but at most a second and at least 10 ms.
+    /// keep-alive checked), but at most 100 ms and at least 10 ms.
     /// </summary>
+    /// <remarks>
+    /// Not a second: a tick pings every quiet connection whose interval ran out within it, so with 18,000 quiet
+    /// connections a one-second tick sent 1,200 pings (and drew 1,200 pongs) at once, and the deliveries behind that
+    /// burst made the p99 (35-61 ms against 12-13 ms at 100 ms). Ten smaller bursts a second cost no more idle CPU.
+    /// </remarks>
     public static TimeSpan ResolutionFor(TimeSpan interval, TimeSpan timeout) =>
-        TimeSpan.FromTicks(Math.Clamp(Math.Min(interval.Ticks, timeout.Ticks) / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        TimeSpan.FromTicks(Math.Clamp(Math.Min(interval.Ticks, timeout.Ticks) / 4, TimeSpan.FromMilliseconds(10).Ticks, MaxResolution.Ticks));
+
+    private static readonly TimeSpan MaxResolution = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Has <paramref name="entry"/> visited at <paramref name="due"/> (a timestamp), or earlier if it is already due
