@@ -37,13 +37,22 @@ internal sealed class KeepAliveStream : Stream
     private int _headerSeen;
     private int _headerNeeded;
     private int _lengthBytes;
+    private readonly bool _innerWritesThrough;
     private long _payloadLength;
     private long _payloadRemaining;
 
-    public KeepAliveStream(Stream inner, TimeProvider time)
+    /// <param name="inner">The connection's stream.</param>
+    /// <param name="time">The clock of <see cref="LastReceived"/>.</param>
+    /// <param name="innerWritesThrough">
+    /// True when every write to <paramref name="inner"/> already reaches the wire, as on Kestrel's upgraded stream (each
+    /// write is a write and a flush of its pipe). The runtime's WebSocket flushes after every frame it sends; passed on,
+    /// that was a second pipe flush per message for nothing, so here it completes at once.
+    /// </param>
+    public KeepAliveStream(Stream inner, TimeProvider time, bool innerWritesThrough = false)
     {
         _inner = inner;
         _time = time;
+        _innerWritesThrough = innerWritesThrough;
         _lastReceived = time.GetTimestamp();
     }
 
@@ -351,9 +360,16 @@ internal sealed class KeepAliveStream : Stream
         }
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        _innerWritesThrough ? Task.CompletedTask : _inner.FlushAsync(cancellationToken);
 
-    public override void Flush() => _inner.Flush();
+    public override void Flush()
+    {
+        if (!_innerWritesThrough)
+        {
+            _inner.Flush();
+        }
+    }
 
     public override bool CanRead => _inner.CanRead;
 

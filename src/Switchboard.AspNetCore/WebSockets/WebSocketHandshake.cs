@@ -50,7 +50,7 @@ internal static class WebSocketHandshake
 
         // A request timeout, if the app has one, must not end a connection that lives for hours.
         context.Features.Get<IHttpRequestTimeoutFeature>()?.DisableTimeout();
-        var transport = new KeepAliveStream(opaque, time);
+        var transport = new KeepAliveStream(opaque, time, innerWritesThrough: true); // Kestrel's upgraded stream flushes each write
         var socket = WebSocket.CreateFromStream(transport, new WebSocketCreationOptions
         {
             IsServer = true,

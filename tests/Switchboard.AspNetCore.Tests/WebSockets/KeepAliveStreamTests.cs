@@ -158,10 +158,38 @@ public sealed class KeepAliveStreamTests
         return (wire, stream, WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero }));
     }
 
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(false, 3)]
+    public async Task WebSocketSends_OverAWriteThroughStream_DoNotFlushIt_ButEveryByteArrives(bool writesThrough, int expectedFlushes)
+    {
+        var wire = new CountingStream();
+        using var stream = new KeepAliveStream(wire, new FakeTimeProvider(), innerWritesThrough: writesThrough);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+
+        foreach (var text in new[] { "a", "bb", "ccc" })
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+
+        Assert.Equal(3, wire.Writes);
+        Assert.Equal(expectedFlushes, wire.Flushes);
+        Assert.Equal([1, 1, 1], Opcodes(wire.ToArray()));
+        Assert.Equal(2 + 1 + 2 + 2 + 2 + 3, wire.Length);
+    }
+
     /// <summary>A memory stream that counts the async writes reaching it (the runtime's WebSocket writes only those), as Kestrel's stream turns each into a flush.</summary>
     private sealed class CountingStream : MemoryStream
     {
         public int Writes { get; private set; }
+
+        public int Flushes { get; private set; }
+
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            Flushes++;
+            return base.FlushAsync(cancellationToken);
+        }
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
