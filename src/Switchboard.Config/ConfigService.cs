@@ -23,7 +23,7 @@ public sealed partial class ConfigService : IDisposable
     /// <summary>The topic prefix of config events.</summary>
     public const string TopicPrefix = "config.";
 
-    /// <summary>CompactJson output that keeps non-ASCII text as UTF-8 (control characters still escaped), as the hub writes every payload.</summary>
+    /// <summary>Compact output that keeps non-ASCII text as UTF-8 (control characters still escaped), as the hub writes every payload.</summary>
     internal static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
     private readonly IConfigStore _store;
