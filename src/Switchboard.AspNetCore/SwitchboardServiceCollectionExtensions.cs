@@ -88,7 +88,36 @@ public static class SwitchboardServiceCollectionExtensions
 
         // ASP.NET Core's "Request starting" log line carries the query string, and with it an access_token sent by
         // EventSource or WebSocket clients. Capped here, after configuration, so no log level setting turns it back on.
-        services.Configure<LoggerFilterOptions>(filters => filters.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
+        services.PostConfigure<LoggerFilterOptions>(CapHostingDiagnostics);
+    }
+
+    private const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    /// <summary>
+    /// Raises every rule for the host's request log to at least Warning, and adds one at Warning where none is set;
+    /// a configured <c>None</c> stays. Not a plain Warning rule: that also replaced the shipped <c>None</c>, and a
+    /// category enabled at any level makes the host create a log scope and an <c>Activity</c> for every request.
+    /// </summary>
+    internal static void CapHostingDiagnostics(LoggerFilterOptions filters)
+    {
+        var found = false;
+        for (var i = 0; i < filters.Rules.Count; i++)
+        {
+            var rule = filters.Rules[i];
+            if (string.Equals(rule.CategoryName, HostingDiagnostics, StringComparison.OrdinalIgnoreCase))
+            {
+                found = true;
+                if (rule.LogLevel is null or < LogLevel.Warning)
+                {
+                    filters.Rules[i] = new LoggerFilterRule(rule.ProviderName, rule.CategoryName, LogLevel.Warning, rule.Filter);
+                }
+            }
+        }
+
+        if (!found)
+        {
+            filters.Rules.Add(new LoggerFilterRule(null, HostingDiagnostics, LogLevel.Warning, null));
+        }
     }
 
     /// <summary>The reader clock ticks at a tenth of the heartbeat interval, between 10 and 100 ms.</summary>

@@ -82,4 +82,65 @@ public sealed class OriginAndLoggingTests
             || e.Message.Contains(good[..40], StringComparison.Ordinal)).ToList();
         Assert.True(leaked.Count == 0, "Token in the logs: " + string.Join(" | ", leaked.Select(e => $"{e.Category}: {e.Message}")));
     }
+
+    private const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    [Fact]
+    public void HostRequestLog_WithoutARule_IsCappedAtWarning()
+    {
+        var filters = new LoggerFilterOptions();
+
+        SwitchboardServiceCollectionExtensions.CapHostingDiagnostics(filters);
+
+        var rule = Assert.Single(filters.Rules);
+        Assert.Equal((HostingDiagnostics, LogLevel.Warning), (rule.CategoryName, rule.LogLevel));
+    }
+
+    [Fact]
+    public void HostRequestLog_RulesBelowWarningAreRaised_AndNoneStays()
+    {
+        var filters = new LoggerFilterOptions();
+        filters.AddFilter(HostingDiagnostics, LogLevel.Debug);
+        filters.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>(HostingDiagnostics, LogLevel.Trace);
+        filters.AddFilter("Other", LogLevel.Debug);
+
+        SwitchboardServiceCollectionExtensions.CapHostingDiagnostics(filters);
+
+        Assert.All(filters.Rules.Where(r => r.CategoryName == HostingDiagnostics), r => Assert.Equal(LogLevel.Warning, r.LogLevel));
+        Assert.Equal(LogLevel.Debug, filters.Rules.Single(r => r.CategoryName == "Other").LogLevel);
+
+        var none = new LoggerFilterOptions();
+        none.AddFilter(HostingDiagnostics, LogLevel.None);
+        SwitchboardServiceCollectionExtensions.CapHostingDiagnostics(none);
+        Assert.Equal(LogLevel.None, Assert.Single(none.Rules).LogLevel);
+    }
+
+    [Fact]
+    public async Task HostRequestLog_ConfiguredNone_IsOff_InTheRunningHub()
+    {
+        await using var server = await HubServer.StartAsync(services: services =>
+        {
+            services.AddLogging(logging => logging.AddProvider(new LogCapture()));
+            services.Configure<LoggerFilterOptions>(filters => filters.AddFilter(HostingDiagnostics, LogLevel.None));
+        });
+        await using var capped = await HubServer.StartAsync(services: services =>
+            services.AddLogging(logging => logging.AddProvider(new LogCapture())).Configure<LoggerFilterOptions>(filters =>
+            {
+                // Whatever the test host's configuration set for the category, ask for Debug.
+                foreach (var rule in filters.Rules.Where(r => r.CategoryName == HostingDiagnostics).ToList())
+                {
+                    filters.Rules.Remove(rule);
+                }
+
+                filters.AddFilter(HostingDiagnostics, LogLevel.Debug);
+            }));
+
+        var off = server.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger(HostingDiagnostics);
+        var on = capped.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger(HostingDiagnostics);
+
+        Assert.False(off.IsEnabled(LogLevel.Critical)); // no request scope, no Activity made for logging
+        Assert.False(on.IsEnabled(LogLevel.Information)); // the query string (and its access_token) is never logged
+        Assert.True(on.IsEnabled(LogLevel.Warning));
+    }
 }
+
