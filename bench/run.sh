@@ -35,6 +35,8 @@
 # FANOUT_PUBLISHERS (32), WS_DURATION (= BENCH_DURATION), WS_PUBLISHERS (32), WS_IDLE_SECONDS (5), WS_CONNECT_TIMEOUT (120),
 # WH_ENDPOINTS (100), WH_DELAY_MS (50), WH_RATE (0 = as fast as deliveries arrive), WH_DURATION (= BENCH_DURATION),
 # JOBS_WORKERS (8), JOBS_SUBMITTERS (4), JOBS_OUTSTANDING (64), JOBS_DURATION (= BENCH_DURATION),
+# JOBS_LOOP (combined: each claim completes the job before it; separate: claim, then complete; use separate
+# against a main from before 2026-12-04, which has no "complete" in a claim),
 # CONFIG_POLLERS (5000), CONFIG_WAIT (60), CONFIG_SETTLE (3), CONFIG_RUNS (1: herds in a row on the same server).
 # The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
 # limit is raised to the hard limit for both processes.
@@ -71,6 +73,7 @@ jobs_workers="${JOBS_WORKERS:-8}"
 jobs_submitters="${JOBS_SUBMITTERS:-4}"
 jobs_outstanding="${JOBS_OUTSTANDING:-64}"
 jobs_duration="${JOBS_DURATION:-}"
+jobs_loop="${JOBS_LOOP:-combined}"
 config_pollers="${CONFIG_POLLERS:-5000}"
 config_wait="${CONFIG_WAIT:-60}"
 config_settle="${CONFIG_SETTLE:-3}"
@@ -342,7 +345,7 @@ if [[ "$run_jobs" == 1 ]]; then
   stop_server
   start_server
   step "jobs ${jobs_workers} workers, no-op" "$jobs_budget" jobs --url "$url" --workers "$jobs_workers" --submitters "$jobs_submitters" \
-    --max-outstanding "$jobs_outstanding" --duration "$jobs_duration" --warmup "$warmup"
+    --max-outstanding "$jobs_outstanding" --duration "$jobs_duration" --warmup "$warmup" --worker-loop "$jobs_loop"
 fi
 if [[ "$run_config" == 1 ]]; then
   stop_server

@@ -330,20 +330,7 @@ public sealed partial class JobQueue : BackgroundService
             var remaining = wait - _time.GetElapsedTime(started);
             lock (_lock)
             {
-                if (queue.Ready.Min is { } first)
-                {
-                    if (first.Job.AvailableAt <= now)
-                    {
-                        queue.Ready.Remove(first);
-                        first.InQueue = false;
-                        candidate = first;
-                    }
-                    else
-                    {
-                        untilNext = first.Job.AvailableAt - now;
-                    }
-                }
-
+                candidate = TakeReady(queue, now, out untilNext);
                 if (candidate is null && remaining > TimeSpan.Zero)
                 {
                     // Joined under the lock that guards the queue, so a job enqueued after this check wakes this claimer.
@@ -389,8 +376,82 @@ public sealed partial class JobQueue : BackgroundService
         }
     }
 
-    /// <summary>Starts a job taken out of its queue; null when it was canceled meanwhile.</summary>
-    private async Task<JobClaim?> TryStartAsync(Entry entry, string? worker, TimeSpan leaseDuration)
+    /// <summary>
+    /// Completes a job and claims the next available job of <paramref name="type"/>: a worker's loop in one call. When a
+    /// job is available at once and the store commits with the log, the completion and the claim are one commit. The
+    /// completion is refused as <see cref="CompleteAsync"/> refuses it, and then nothing is claimed; once it is stored,
+    /// the claim waits up to <paramref name="wait"/> as <see cref="ClaimAsync"/> does. Null when no job came.
+    /// </summary>
+    public async Task<JobClaim?> CompleteAndClaimAsync(string id, string leaseId, string result, string type, string? worker, TimeSpan leaseDuration,
+        TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        TypeQueue queue;
+        lock (_lock)
+        {
+            queue = QueueFor(type);
+        }
+
+        JobClaim? claimed = null;
+        await UpdateAsync(id, (job, now) => Change(job, JobTransitions.Apply(job, new CompleteJob(leaseId, result), now)), cancellationToken,
+            async (entry, next, events) =>
+            {
+                // Only a success is paired: a late call whose lease expired stores the expiry and is refused, and a job
+                // claimed along with a refusal would run under a lease nobody holds.
+                if (next.Status == JobStatus.Succeeded && _storeWithEvents is not null && !_store.IsShared)
+                {
+                    var completion = new PendingChange(entry, next, events);
+                    while (true)
+                    {
+                        Entry? candidate;
+                        lock (_lock)
+                        {
+                            candidate = TakeReady(queue, _time.GetUtcNow(), out _);
+                        }
+
+                        if (candidate is null)
+                        {
+                            break;
+                        }
+
+                        if (await TryStartAsync(candidate, worker, leaseDuration, completion).ConfigureAwait(false) is { } claim)
+                        {
+                            claimed = claim;
+                            return;
+                        }
+                    }
+                }
+
+                await CommitAsync(entry, next, events).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        return claimed ?? await ClaimAsync(type, worker, leaseDuration, wait, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The first job of <paramref name="queue"/> that is due, taken out of it; else null and how long until the first is due. Under the lock.</summary>
+    private static Entry? TakeReady(TypeQueue queue, DateTimeOffset now, out TimeSpan untilNext)
+    {
+        untilNext = TimeSpan.MaxValue;
+        if (queue.Ready.Min is not { } first)
+        {
+            return null;
+        }
+
+        if (first.Job.AvailableAt > now)
+        {
+            untilNext = first.Job.AvailableAt - now;
+            return null;
+        }
+
+        queue.Ready.Remove(first);
+        first.InQueue = false;
+        return first;
+    }
+
+    /// <summary>
+    /// Starts a job taken out of its queue; null when it was canceled meanwhile. With <paramref name="along"/> (another
+    /// job's change, whose gate the caller holds; only with a store that commits with the log, used by this process
+    /// alone), that change is stored in the same commit, and not at all when this returns null.
+    /// </summary>
+    private async Task<JobClaim?> TryStartAsync(Entry entry, string? worker, TimeSpan leaseDuration, PendingChange? along = null)
     {
         // Not cancellable: the job is out of the queue, and only this method puts it back or starts it.
         await entry.Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -410,7 +471,18 @@ public sealed partial class JobQueue : BackgroundService
 
             try
             {
-                await CommitAsync(entry, running, [Event(running, step.EventType!)]).ConfigureAwait(false);
+                if (along is { } other)
+                {
+                    await ApplyAndAppendAsync(
+                        [new JobSaved(other.Next) { Expected = JobPrecondition.Of(other.Entry.Job) }, new JobSaved(running) { Expected = JobPrecondition.Of(job) }],
+                        [.. other.Events, Event(running, step.EventType!)]).ConfigureAwait(false);
+                    Show(other.Entry, other.Next);
+                    Show(entry, running);
+                }
+                else
+                {
+                    await CommitAsync(entry, running, [Event(running, step.EventType!)]).ConfigureAwait(false);
+                }
             }
             catch (JobConflictException)
             {
@@ -513,9 +585,11 @@ public sealed partial class JobQueue : BackgroundService
 
     /// <summary>
     /// Runs one change of a job under its gate: <paramref name="decide"/> sees the current job and returns the next
-    /// state (null for none), the events, and the answer; a thrown problem leaves the job unchanged.
+    /// state (null for none), the events, and the answer; a thrown problem leaves the job unchanged. The next state is
+    /// stored by <paramref name="commit"/>, <see cref="CommitAsync"/> unless given.
     /// </summary>
-    private async Task<T> UpdateAsync<T>(string id, Func<Job, DateTimeOffset, Decision<T>> decide, CancellationToken cancellationToken)
+    private async Task<T> UpdateAsync<T>(string id, Func<Job, DateTimeOffset, Decision<T>> decide, CancellationToken cancellationToken,
+        Func<Entry, Job, IReadOnlyList<EventDraft>, Task>? commit = null)
     {
         if (_store.IsShared)
         {
@@ -557,7 +631,7 @@ public sealed partial class JobQueue : BackgroundService
                     var decision = decide(job, now);
                     if (decision.Next is { } next)
                     {
-                        await CommitAsync(entry, next, decision.Events).ConfigureAwait(false);
+                        await (commit ?? CommitAsync)(entry, next, decision.Events).ConfigureAwait(false);
                     }
 
                     // A refusal that changed the job (an expired lease found by a late call) is thrown once the change is stored.
@@ -862,6 +936,9 @@ public sealed partial class JobQueue : BackgroundService
         /// <summary>The same refusal for a call with another answer type (a refusal has no answer).</summary>
         public Decision<TOther> As<TOther>() => new(Next, default!, Events) { Refused = Refused };
     }
+
+    /// <summary>A decided change of a job, not stored yet; its gate is held.</summary>
+    private sealed record PendingChange(Entry Entry, Job Next, IReadOnlyList<EventDraft> Events);
 
     /// <summary>No answer: the decision of a refusal.</summary>
     private readonly record struct Unit;

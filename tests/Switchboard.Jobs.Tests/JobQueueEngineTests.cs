@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using Switchboard.Jobs;
 using Switchboard.Log;
 using Switchboard.Metrics;
+using Switchboard.Problems;
 using Switchboard.Storage.Sqlite;
 using Switchboard.Testing;
 using Switchboard.Topics;
@@ -131,6 +132,146 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
         // Nothing of the failed change exists, and the seq it would have taken goes to the next append.
         Assert.Equal(head + 1, after.Events[0].Seq);
         Assert.Empty((await log.ReadAsync(TopicFilter.Parse("jobs.x"), 0, 10)).Events);
+    }
+
+    [Fact]
+    public async Task OnSqlite_CompleteAndClaim_IsOneCommit_ForTheFinishedJobAndTheNext()
+    {
+        var (log, store) = Sqlite();
+        var queue = Queue(store, log);
+        var (first, _) = await queue.SubmitAsync("resize", "{\"n\":1}", 3, null);
+        var (second, _) = await queue.SubmitAsync("resize", "{\"n\":2}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", "w1", Lease, TimeSpan.Zero))!;
+        Assert.Equal(first.Id, claim.Job.Id);
+
+        var commits = log.CommitCount;
+        var next = await queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "{\"ok\":true}", "resize", "w1", Lease, TimeSpan.Zero);
+
+        Assert.Equal(second.Id, next!.Job.Id);
+        Assert.Equal(JobStatus.Running, next.Job.Status);
+        Assert.Equal(commits + 1, log.CommitCount);
+        // Both changes are stored, with their events, in that order.
+        Assert.Equal(JobStatus.Succeeded, (await store.GetAsync(first.Id))!.Status);
+        Assert.Equal(next.Lease.Id, (await store.GetAsync(second.Id))!.Lease!.Id);
+        var events = await log.ReadAsync(TopicFilter.Parse(JobQueue.TopicPrefix + ">"), 0, 10);
+        Assert.Equal(["job.queued", "job.queued", "job.running", "job.succeeded", "job.running"], events.Events.Select(e => e.Type));
+        Assert.Equal(JobQueue.TopicFor(first.Id), events.Events[3].Topic);
+        Assert.Equal(JobQueue.TopicFor(second.Id), events.Events[4].Topic);
+        Assert.Equal("{\"ok\":true}", (await queue.GetAsync(first.Id))!.Result);
+    }
+
+    [Fact]
+    public async Task CompleteAndClaim_WithNothingQueued_StoresTheCompletion_ThenWaitsLikeAClaim()
+    {
+        var queue = InMemoryQueue();
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+
+        var next = queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, LongWait);
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 1, "the claim waiting after the completion");
+        Assert.Equal(JobStatus.Succeeded, (await queue.GetAsync(first.Id))!.Status);
+        Assert.False(next.IsCompleted);
+
+        var (second, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        Assert.Equal(second.Id, (await next.WaitAsync(Waiting.DefaultTimeout))!.Job.Id);
+    }
+
+    [Fact]
+    public async Task CompleteAndClaim_WhenTheCompletionIsRefused_ClaimsNothing()
+    {
+        var (log, store) = Sqlite();
+        var queue = Queue(store, log);
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var (second, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => queue.CompleteAndClaimAsync(first.Id, "not-the-lease", "1", "resize", null, Lease, LongWait));
+
+        Assert.Equal("lease-lost", error.Code);
+        Assert.Equal(JobStatus.Running, (await queue.GetAsync(first.Id))!.Status);
+        Assert.Equal(JobStatus.Queued, (await queue.GetAsync(second.Id))!.Status);
+        Assert.Equal(second.Id, (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!.Job.Id);
+        _ = claim;
+    }
+
+    [Fact]
+    public async Task CompleteAndClaim_ALateCompletionWhoseLeaseExpired_StoresTheExpiry_AndClaimsNothing()
+    {
+        var (log, store) = Sqlite();
+        var queue = Queue(store, log);
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var (second, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+        _time.Advance(Lease + TimeSpan.FromSeconds(1));
+
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, LongWait));
+
+        // The expiry put the first job back in line, ahead of the second, and nothing was claimed along with the refusal.
+        Assert.Equal("lease-expired", error.Code);
+        Assert.Equal(JobStatus.Queued, (await queue.GetAsync(first.Id))!.Status);
+        Assert.Equal(JobStatus.Queued, (await queue.GetAsync(second.Id))!.Status);
+        Assert.Equal(first.Id, (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!.Job.Id);
+    }
+
+    [Fact]
+    public async Task OnSqlite_CompleteAndClaim_ThatFailsToStore_ChangesNeitherJob()
+    {
+        var (log, sqlite) = Sqlite();
+        var store = new FailingStore(sqlite);
+        var queue = Queue(store, log);
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var (second, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+        var head = log.HeadSeq;
+
+        store.FailNext = true;
+        await Assert.ThrowsAsync<IOException>(() => queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, LongWait));
+
+        // Both or neither: the first job still runs under its lease, the second is back in line, and no event was appended.
+        Assert.Equal(head, log.HeadSeq);
+        Assert.Equal(JobStatus.Running, (await sqlite.GetAsync(first.Id))!.Status);
+        Assert.Equal(JobStatus.Queued, (await sqlite.GetAsync(second.Id))!.Status);
+        var retried = await queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, TimeSpan.Zero);
+        Assert.Equal(second.Id, retried!.Job.Id);
+        Assert.Equal(JobStatus.Succeeded, (await sqlite.GetAsync(first.Id))!.Status);
+    }
+
+    private (SqliteEventLog Log, SqliteJobStore Store) Sqlite()
+    {
+        var path = Path.Combine(_directory.Path, "hub.db");
+        var log = Track(new SqliteEventLog(new SqliteEventLogOptions { Path = path }, _time));
+        return (log, Track(new SqliteJobStore(log, path)));
+    }
+
+    /// <summary>The SQLite job store, whose next combined commit can be made to fail as a full disk would.</summary>
+    private sealed class FailingStore(SqliteJobStore inner) : IJobStore, IJobStoreWithEvents
+    {
+        public bool FailNext { get; set; }
+
+        public Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default) => inner.LoadUnfinishedAsync(cancellationToken);
+
+        public Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default) => inner.GetAsync(id, cancellationToken);
+
+        public Task<Job?> FindByIdempotencyKeyAsync(string key, CancellationToken cancellationToken = default) => inner.FindByIdempotencyKeyAsync(key, cancellationToken);
+
+        public Task ApplyAsync(IReadOnlyList<JobChange> changes, CancellationToken cancellationToken = default) => inner.ApplyAsync(changes, cancellationToken);
+
+        public Task<int> DeleteFinishedAsync(DateTimeOffset before, int limit, CancellationToken cancellationToken = default) => inner.DeleteFinishedAsync(before, limit, cancellationToken);
+
+        public bool CommitsWith(IEventLog log) => inner.CommitsWith(log);
+
+        public Task<AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken = default)
+        {
+            if (FailNext)
+            {
+                FailNext = false;
+                return Task.FromException<AppendResult>(new IOException("disk full"));
+            }
+
+            return inner.ApplyAndAppendAsync(changes, events, cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private JobQueue InMemoryQueue() => Queue(new InMemoryJobStore(), new InMemoryEventLog(_time));

@@ -62,6 +62,50 @@ public sealed class MultiNodeJobTests(RedisFixture redis) : IClassFixture<RedisF
     }
 
     [Fact]
+    public async Task WorkersOnThreeNodes_CompletingWithTheirNextClaim_RunEveryJobOnce()
+    {
+        const int jobs = 45;
+        await using var nodes = await Nodes.StartAsync(redis.Server);
+        var clients = Enumerable.Range(1, 3).Select(n => nodes[n].CreateClient()).ToArray();
+        var submitted = new List<string>();
+        for (var i = 0; i < jobs; i++)
+        {
+            using var response = await clients[i % 3].PostAsync("v1/jobs", Json($$$"""{"type":"encode","input":{"n":{{{i}}}}}""")).Within();
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            submitted.Add(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+        }
+
+        var claims = new ConcurrentBag<string>();
+        var workers = Enumerable.Range(0, 6).Select(w => Task.Run(async () =>
+        {
+            var client = clients[w % 3];
+            var body = $$"""{"worker":"w{{w}}"}""";
+            while (true)
+            {
+                using var claim = await client.PostAsync("v1/queues/encode/claim?wait=0.5", Json(body));
+                if (claim.StatusCode == HttpStatusCode.NoContent)
+                {
+                    return;
+                }
+
+                var answer = JsonDocument.Parse(await claim.Content.ReadAsStringAsync()).RootElement;
+                Assert.True(claim.StatusCode == HttpStatusCode.OK, answer.GetRawText());
+                var id = answer.GetProperty("job").GetProperty("id").GetString()!;
+                claims.Add(id);
+                body = $$$"""{"worker":"w{{{w}}}","complete":{"id":"{{{id}}}","leaseId":"{{{answer.GetProperty("leaseId").GetString()}}}","result":1}}""";
+            }
+        })).ToArray();
+        await Task.WhenAll(workers).Within(TimeSpan.FromSeconds(90));
+
+        Assert.Equal(submitted.Order(), claims.Order());
+        foreach (var id in submitted)
+        {
+            var job = JsonDocument.Parse(await clients[0].GetStringAsync($"v1/jobs/{id}")).RootElement;
+            Assert.Equal(("succeeded", 1), (job.GetProperty("status").GetString(), job.GetProperty("attempts").GetInt32()));
+        }
+    }
+
+    [Fact]
     public async Task IdempotentSubmit_OnTwoNodes_CreatesOneJob()
     {
         await using var nodes = await Nodes.StartAsync(redis.Server, count: 2);

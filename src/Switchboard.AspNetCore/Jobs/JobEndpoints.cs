@@ -54,9 +54,10 @@ internal static class JobEndpoints
             .AcceptsJson<CompleteContract>().Produces<JobContract>(200).Problems(400, 404, 409, 413);
         jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not").RequireScope(ApiKeyScopes.Worker, Working)
             .AcceptsJson<FailContract>().Produces<JobContract>(200).Problems(400, 404, 409);
-        api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type; 200 with a lease, or 204")
+        api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type, first completing the one given in complete; 200 with a lease, or 204")
             .RequireScope(ApiKeyScopes.Worker, Working).HoldsConnection()
-            .AcceptsJson<ClaimContract>(optional: true).Query(("wait", "Hold up to this many seconds for a job.")).Produces<ClaimedJobContract>(200).Produces(204).Problems(400);
+            .AcceptsJson<ClaimContract>(optional: true).Query(("wait", "Hold up to this many seconds for a job.")).Produces<ClaimedJobContract>(200).Produces(204)
+            .Problems(400, 404, 409, 413);
     }
 
     /// <summary>The methods of each job path, for 405 answers.</summary>
@@ -186,17 +187,42 @@ internal static class JobEndpoints
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
 
-    private static async Task<IResult> ClaimAsync(string type, HttpContext context, JobQueue queue, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> ClaimAsync(string type, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime)
     {
         ValidateType(type);
         var jobs = context.Options<JobOptions>();
         var wait = WaitParameter.Parse(context.Request.Query["wait"], context.Options<PollingOptions>().MaxWait, jitter: false);
         var workerRule = $"\"worker\" must be a name of 1 to {MaxWorkerLength} printable characters.";
+        const string CompleteRule = "\"complete\" must be an object with the finished job's id, its leaseId and its result.";
+        var limits = hub.Limits;
         ClaimJobRequest request;
-        using (var document = await ReadBodyAsync(context, BodyOverhead))
+        (string Id, string LeaseId, string Result)? complete = null;
+        // A claim may carry the result of the job the worker just finished, so its body may be as large as a complete's.
+        using (var document = await ReadBodyAsync(context, limits.MaxEventBytes + BodyOverhead))
         {
             request = JobRequests.Read(document.RootElement, JobJsonContext.Default.ClaimJobRequest,
-                name => Invalid(name == "worker" ? workerRule : LeaseRule(jobs)), "a claim may give worker and leaseSeconds");
+                name => Invalid(name switch
+                {
+                    "worker" => workerRule,
+                    "complete" => CompleteRule,
+                    _ => LeaseRule(jobs),
+                }), "a claim may give worker, leaseSeconds and complete", "complete");
+            if (request.Complete is { } given)
+            {
+                if (given.ValueKind != JsonValueKind.Object)
+                {
+                    throw Invalid(CompleteRule);
+                }
+
+                var finished = ReadWorkerMembers(given, JobJsonContext.Default.ClaimCompleteRequest, static b => b.LeaseId,
+                    _ => Invalid(CompleteRule), "\"complete\" takes id, leaseId and result", "result");
+                if (string.IsNullOrEmpty(finished.Id))
+                {
+                    throw Invalid(CompleteRule);
+                }
+
+                complete = (finished.Id, finished.LeaseId!, CompleteResult(finished.Result, limits));
+            }
         }
 
         var worker = request.Worker;
@@ -212,7 +238,9 @@ internal static class JobEndpoints
         {
             try
             {
-                claim = await queue.ClaimAsync(type, worker, lease, wait, stopping.Token);
+                claim = complete is var (id, leaseId, result)
+                    ? await queue.CompleteAndClaimAsync(id, leaseId, result, type, worker, lease, wait, stopping.Token)
+                    : await queue.ClaimAsync(type, worker, lease, wait, stopping.Token);
             }
             catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
@@ -289,13 +317,19 @@ internal static class JobEndpoints
         // Any JSON value is a result; an absent or null one is the JSON null. No member has a wrong value but leaseId.
         var body = await ReadWorkerBodyAsync(context, limits.MaxEventBytes + BodyOverhead, JobJsonContext.Default.CompleteJobRequest, static b => b.LeaseId,
             _ => throw new InvalidOperationException("Only leaseId can have a wrong value."), "result", "result");
-        var result = body.Result is { } value ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
+        return JobResult(await queue.CompleteAsync(id, body.LeaseId!, CompleteResult(body.Result, limits), context.RequestAborted), StatusCodes.Status200OK);
+    }
+
+    /// <summary>A job's result as stored: minified, the JSON null when absent; 413 above the event size limit.</summary>
+    private static string CompleteResult(JsonElement? given, LimitsOptions limits)
+    {
+        var result = given is { } value ? System.Text.Encoding.UTF8.GetString(JsonWire.Minify(value)) : "null";
         if (System.Text.Encoding.UTF8.GetByteCount(result) > limits.MaxEventBytes)
         {
             throw EventDraftValidator.PayloadTooLarge($"The result is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
-        return JobResult(await queue.CompleteAsync(id, body.LeaseId!, result, context.RequestAborted), StatusCodes.Status200OK);
+        return result;
     }
 
     private static async Task<IResult> FailAsync(string id, HttpContext context, Hub hub, JobQueue queue)
@@ -323,10 +357,15 @@ internal static class JobEndpoints
         Func<T, string?> leaseId, Func<string, SwitchboardException> wrongValue, string members, params string[] nullIsAbsent)
     {
         using var document = await ReadBodyAsync(context, maxBytes);
-        var root = document.RootElement;
+        return ReadWorkerMembers(document.RootElement, info, leaseId, wrongValue, "this call takes leaseId, " + members, nullIsAbsent);
+    }
+
+    /// <summary>The members of a worker call's object (a body, or a claim's <c>complete</c>), checked as <see cref="ReadWorkerBodyAsync"/> says.</summary>
+    private static T ReadWorkerMembers<T>(JsonElement root, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info,
+        Func<T, string?> leaseId, Func<string, SwitchboardException> wrongValue, string members, params string[] nullIsAbsent)
+    {
         // Unknown members first, then a missing lease, then the other members' values: the order this call always had.
-        var body = JobRequests.Read(root, info, name => name == "leaseId" || !HasLease(root) ? MissingLease() : wrongValue(name),
-            "this call takes leaseId, " + members, nullIsAbsent);
+        var body = JobRequests.Read(root, info, name => name == "leaseId" || !HasLease(root) ? MissingLease() : wrongValue(name), members, nullIsAbsent);
         return string.IsNullOrEmpty(leaseId(body)) ? throw MissingLease() : body;
     }
 

@@ -9,8 +9,11 @@ namespace Switchboard.AspNetCore.Jobs;
 /// <summary><c>POST /v1/jobs</c>.</summary>
 internal sealed record SubmitJobRequest(string? Type, JsonElement? Input, string? IdempotencyKey, int? MaxAttempts);
 
-/// <summary><c>POST /v1/queues/{type}/claim</c>; the body is optional.</summary>
-internal sealed record ClaimJobRequest(string? Worker, double? LeaseSeconds);
+/// <summary><c>POST /v1/queues/{type}/claim</c>; the body is optional. <c>complete</c> is read as <see cref="ClaimCompleteRequest"/>.</summary>
+internal sealed record ClaimJobRequest(string? Worker, double? LeaseSeconds, JsonElement? Complete);
+
+/// <summary>The <c>complete</c> member of a claim: the job the worker finished, completed before the claim.</summary>
+internal sealed record ClaimCompleteRequest(string? Id, string? LeaseId, JsonElement? Result);
 
 /// <summary><c>POST /v1/jobs/{id}/heartbeat</c>.</summary>
 internal sealed record HeartbeatJobRequest(string? LeaseId, double? LeaseSeconds);
@@ -31,6 +34,7 @@ internal sealed record FailJobRequest(string? LeaseId, JsonElement? Error, bool?
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(SubmitJobRequest))]
 [JsonSerializable(typeof(ClaimJobRequest))]
+[JsonSerializable(typeof(ClaimCompleteRequest))]
 [JsonSerializable(typeof(HeartbeatJobRequest))]
 [JsonSerializable(typeof(ProgressJobRequest))]
 [JsonSerializable(typeof(CompleteJobRequest))]

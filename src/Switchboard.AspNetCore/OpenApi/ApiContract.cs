@@ -99,7 +99,14 @@ internal sealed record SubmitJobContract(string Type, JsonElement? Input, string
 /// <summary>A claim on a queue.</summary>
 /// <param name="Worker">A name for the worker, shown in the job's events.</param>
 /// <param name="LeaseSeconds">How long the lease lasts before the job is requeued.</param>
-internal sealed record ClaimContract(string? Worker, double? LeaseSeconds);
+/// <param name="Complete">The job this worker just finished: it is completed first, and the claim follows only once that is stored.</param>
+internal sealed record ClaimContract(string? Worker, double? LeaseSeconds, ClaimCompleteContract? Complete);
+
+/// <summary>The job a claim completes first, as <c>POST /v1/jobs/{id}/complete</c> would.</summary>
+/// <param name="Id">The finished job's id.</param>
+/// <param name="LeaseId">Its lease.</param>
+/// <param name="Result">Its result; JSON null when absent.</param>
+internal sealed record ClaimCompleteContract(string Id, string LeaseId, JsonElement? Result);
 
 /// <summary>A claimed job and its lease.</summary>
 internal sealed record ClaimedJobContract(JobContract Job, string LeaseId, DateTimeOffset LeaseExpiresAt);

@@ -104,6 +104,39 @@ public sealed class JobApiTests
         await response.AssertProblemAsync(HttpStatusCode.BadRequest, code);
     }
 
+    [Theory]
+    [InlineData("""{"complete":5}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":"job_x"}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{}}""", HttpStatusCode.BadRequest, "missing-lease")]
+    [InlineData("""{"complete":{"id":"job_x"}}""", HttpStatusCode.BadRequest, "missing-lease")]
+    [InlineData("""{"complete":{"leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{"id":"","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{"id":7,"leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{"id":"job_x","leaseId":"l","reslt":1}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{"id":"job_x","leaseId":"l","result":"\ud800"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"compelte":{"id":"job_x","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    public async Task ClaimWithComplete_RefusesBadCompletions_AndClaimsNothing(string body, HttpStatusCode status, string code)
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+
+        using var response = await client.PostAsync("v1/queues/share/claim?wait=0", body);
+
+        await response.AssertProblemAsync(status, code);
+        Assert.Equal("queued", await client.StatusAsync(id));
+    }
+
+    [Fact]
+    public async Task ClaimWithComplete_Null_IsAPlainClaim()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+
+        Assert.Equal(id, (await client.ClaimAsync(wait: 0, body: """{"complete":null}"""))!.Id);
+    }
+
     [Fact]
     public async Task Submit_NullInput_IsTheJsonNull()
     {

@@ -223,6 +223,91 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public async Task ConcurrentWorkers_CompletingWithTheirNextClaim_RunEveryJobExactlyOnce()
+    {
+        const int Jobs = 200;
+        const int Claimers = 8;
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var submitted = new List<string>();
+        for (var i = 0; i < Jobs; i++)
+        {
+            submitted.Add((await client.SubmitAsync(input: i.ToString(System.Globalization.CultureInfo.InvariantCulture))).GetProperty("id").GetString()!);
+        }
+
+        var claims = new ConcurrentBag<string>();
+        var workers = Enumerable.Range(0, Claimers).Select(w => Task.Run(async () =>
+        {
+            using var worker = server.CreateClient();
+            var claimed = await worker.ClaimAsync(wait: 0.5, body: $$"""{"worker":"w{{w}}"}""");
+            while (claimed is not null)
+            {
+                claims.Add(claimed.Id);
+                // The loop a worker runs: each claim completes the job before it.
+                claimed = await worker.ClaimAsync(wait: 0.5,
+                    body: $$$"""{"worker":"w{{{w}}}","complete":{"id":"{{{claimed.Id}}}","leaseId":"{{{claimed.LeaseId}}}","result":["w{{{w}}}"]}}""");
+            }
+        }));
+        await Task.WhenAll(workers).Within(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(Jobs, claims.Count);
+        Assert.Equal(submitted.Order(), claims.Order());
+        foreach (var id in submitted)
+        {
+            var job = await client.GetJobAsync(id);
+            Assert.Equal("succeeded", job.GetProperty("status").GetString());
+            Assert.Equal(1, job.GetProperty("attempts").GetInt32());
+        }
+
+        using var result = await client.GetAsync($"v1/jobs/{submitted[0]}/result");
+        Assert.StartsWith("[\"w", await result.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ClaimWithComplete_IsRefusedWhole_WhenTheCompletionIs()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var first = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        var second = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        var claimed = (await client.ClaimAsync(wait: 0))!;
+
+        using (var wrongLease = await client.PostAsync("v1/queues/share/claim?wait=0", $$$"""{"complete":{"id":"{{{first}}}","leaseId":"nope"}}"""))
+        {
+            await wrongLease.AssertProblemAsync(HttpStatusCode.Conflict, "lease-lost");
+        }
+
+        using (var unknown = await client.PostAsync("v1/queues/share/claim?wait=0", """{"complete":{"id":"job_nope","leaseId":"x"}}"""))
+        {
+            await unknown.AssertProblemAsync(HttpStatusCode.NotFound, "job-not-found");
+        }
+
+        // Nothing was claimed by the refused calls: the second job is still first in line, the first still runs.
+        Assert.Equal("running", await client.StatusAsync(first));
+        Assert.Equal("queued", await client.StatusAsync(second));
+        var next = await client.ClaimAsync(wait: 0, body: $$$"""{"complete":{"id":"{{{first}}}","leaseId":"{{{claimed.LeaseId}}}"}}""");
+        Assert.Equal(second, next!.Id);
+        Assert.Equal("succeeded", await client.StatusAsync(first));
+        using var result = await client.GetAsync($"v1/jobs/{first}/result");
+        Assert.Equal("null", await result.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ClaimWithComplete_WhenTheQueueIsEmpty_CompletesAndAnswers204()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        var claimed = (await client.ClaimAsync(wait: 0))!;
+
+        Assert.Null(await client.ClaimAsync(wait: 0.1, body: $$$"""{"complete":{"id":"{{{id}}}","leaseId":"{{{claimed.LeaseId}}}","result":[1,2]}}"""));
+
+        Assert.Equal("succeeded", await client.StatusAsync(id));
+        using var result = await client.GetAsync($"v1/jobs/{id}/result");
+        Assert.Equal("[1,2]", await result.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task InProcessHandler_RunsJobsFromTheSameQueue_WithProgressAndRetries()
     {
         await using var server = await HubServer.StartAsync(JobKit.Options(), services: s => s.AddJobHandler<FlakyUpperHandler>("upper", concurrency: 2));
