@@ -236,6 +236,21 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
         Assert.Equal(JobStatus.Succeeded, (await sqlite.GetAsync(first.Id))!.Status);
     }
 
+    [Fact]
+    public void JobIds_SortByTheirSubmitTime_AndStayUnguessable()
+    {
+        var start = new DateTimeOffset(2026, 12, 4, 8, 0, 0, TimeSpan.Zero);
+        var times = new[] { start, start.AddMilliseconds(1), start.AddMilliseconds(35), start.AddSeconds(36), start.AddDays(400), start.AddYears(900) };
+        var ids = times.Select(JobQueue.NewJobId).ToList();
+
+        Assert.Equal(ids, ids.Order(StringComparer.Ordinal));
+        Assert.All(ids, id => Assert.Matches("^job_[0-9a-z]{25}$", id));
+        // The same millisecond gives ids that differ in their random part.
+        var same = Enumerable.Range(0, 1000).Select(_ => JobQueue.NewJobId(start)).ToList();
+        Assert.Equal(1000, same.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(same, id => Assert.Equal(ids[0][..13], id[..13]));
+    }
+
     private (SqliteEventLog Log, SqliteJobStore Store) Sqlite()
     {
         var path = Path.Combine(_directory.Path, "hub.db");
