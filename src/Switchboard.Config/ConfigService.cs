@@ -274,6 +274,12 @@ public sealed partial class ConfigService : IDisposable
                     await RefreshAsync(app, CancellationToken.None).ConfigureAwait(false);
                     continue;
                 }
+                catch (ConfigConflictException)
+                {
+                    // Other nodes won every round: the caller's change is not stored, and trying again later is safe.
+                    throw SwitchboardException.Unavailable("config-contended", "Config busy",
+                        $"Other nodes changed config {app} at the same moment, six times in a row; this change was not stored. Try again.", TimeSpan.FromSeconds(1));
+                }
 
                 _latest[app] = next;
                 break;
@@ -328,7 +334,7 @@ public sealed partial class ConfigService : IDisposable
         writer.WriteNumber("version", version.Version);
         writer.WritePropertyName("values");
         writer.WriteRawValue(version.Values, skipInputValidation: true);
-        writer.WriteString("updatedAt", version.CreatedAt);
+        writer.WriteString("updatedAt", Switchboard.Events.WireTime.Format(version.CreatedAt));
         writer.WriteEndObject();
     }
 

@@ -28,7 +28,7 @@ public static class JobJson
     };
 
     /// <summary>A time as the API writes it: UTC, milliseconds, <c>Z</c>.</summary>
-    public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    public static string Time(DateTimeOffset time) => Switchboard.Events.WireTime.Format(time);
 
     /// <summary>Writes the job object; the input only when <paramref name="includeInput"/> (a claim gives it to the worker).</summary>
     public static void Write(Utf8JsonWriter writer, Job job, bool includeInput)

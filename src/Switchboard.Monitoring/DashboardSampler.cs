@@ -339,7 +339,7 @@ public sealed partial class DashboardSampler : BackgroundService
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("time", _time.GetUtcNow());
+            json.WriteString("time", WireTime.Format(_time.GetUtcNow()));
             json.WriteNumber("intervalMs", Math.Round(elapsed * 1000));
 
             json.WriteStartObject("connections");

@@ -538,7 +538,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         {
             writer.WriteStartObject();
             writer.WriteString("type", "switchboard.ping");
-            writer.WriteString("timestamp", now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteString("timestamp", Switchboard.Events.WireTime.Format(now));
             writer.WriteStartObject("data");
             writer.WriteString("endpointId", endpointId);
             writer.WriteString("message", "A test delivery from Switchboard.");
@@ -572,7 +572,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
                 ["endpointId"] = id,
                 ["url"] = new Uri(view.Endpoint.Url).GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped),
                 ["reason"] = reason,
-                ["disabledAt"] = _time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                ["disabledAt"] = Switchboard.Events.WireTime.Format(_time.GetUtcNow()),
             });
             await _log.AppendAsync([new EventDraft(SystemTopic, "switchboard.webhook.disabled", data)]).ConfigureAwait(false);
             _metrics.Published(1);

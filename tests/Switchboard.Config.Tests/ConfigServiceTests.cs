@@ -145,6 +145,21 @@ public sealed class ConfigServiceTests
     }
 
     [Fact]
+    public async Task Write_LosingEveryRoundToOtherNodes_IsATypedUnavailable_AndStoresNothingOfItsOwn()
+    {
+        var store = new BusyStore();
+        using var kit = new ConfigKit(store: store);
+
+        var error = await Assert.ThrowsAsync<SwitchboardException>(() => kit.Service.WriteAsync("shop", _ => """{"mine":true}"""u8.ToArray(), CancellationToken.None));
+
+        Assert.Equal((SwitchboardErrorKind.Unavailable, "config-contended"), (error.Kind, error.Code));
+        Assert.Equal(TimeSpan.FromSeconds(1), error.RetryAfter);
+        Assert.Equal(6, store.Saves);
+        var history = await store.ReadHistoryAsync("shop", 100);
+        Assert.DoesNotContain(history, v => Encoding.UTF8.GetString(v.Values).Contains("mine", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Write_CanceledBeforeTheStore_ChangesNothing()
     {
         using var kit = new ConfigKit();
@@ -166,6 +181,29 @@ public sealed class ConfigServiceTests
             ++Loads == 1 ? Task.FromException<IReadOnlyList<ConfigVersion>>(new IOException("unreachable")) : _inner.LoadLatestAsync(cancellationToken);
 
         public Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default) => _inner.SaveAsync(version, keepHistory, cancellationToken);
+
+        public Task<IReadOnlyList<ConfigVersion>> ReadHistoryAsync(string app, int limit, CancellationToken cancellationToken = default) =>
+            _inner.ReadHistoryAsync(app, limit, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A shared store where another node stores a version of its own just before every save of this node.</summary>
+    private sealed class BusyStore : IConfigStore
+    {
+        private readonly InMemoryConfigStore _inner = new();
+
+        public int Saves { get; private set; }
+
+        public Task<IReadOnlyList<ConfigVersion>> LoadLatestAsync(CancellationToken cancellationToken = default) => _inner.LoadLatestAsync(cancellationToken);
+
+        public async Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default)
+        {
+            Saves++;
+            var newest = (await _inner.ReadHistoryAsync(version.App, 1, cancellationToken)).FirstOrDefault()?.Version ?? 0;
+            await _inner.SaveAsync(new ConfigVersion(version.App, newest + 1, """{"theirs":true}"""u8.ToArray(), DateTimeOffset.UnixEpoch), keepHistory, cancellationToken);
+            throw new ConfigConflictException(version.App);
+        }
 
         public Task<IReadOnlyList<ConfigVersion>> ReadHistoryAsync(string app, int limit, CancellationToken cancellationToken = default) =>
             _inner.ReadHistoryAsync(app, limit, cancellationToken);

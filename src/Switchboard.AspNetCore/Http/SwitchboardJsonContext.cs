@@ -55,7 +55,7 @@ internal sealed record WebhookAttemptResponse(long Id, long Seq, int Attempt, Da
 internal sealed record WebhookAttemptListResponse(IReadOnlyList<WebhookAttemptResponse> Data);
 
 /// <summary>Source-generated serialization for the small fixed-shape documents; events are written from cached bytes.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, Converters = [typeof(WireTimeJsonConverter)])]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(PresenceResponse))]
 [JsonSerializable(typeof(WebhookEndpointResponse))]

@@ -131,7 +131,7 @@ internal static class KeyEndpoints
         }
 
         writer.WriteEndArray();
-        writer.WriteString("createdAt", key.CreatedAt);
+        writer.WriteString("createdAt", Switchboard.Events.WireTime.Format(key.CreatedAt));
         writer.WriteEndObject();
     }
 

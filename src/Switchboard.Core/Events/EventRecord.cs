@@ -84,7 +84,7 @@ public sealed class EventRecord
             writer.WriteNumber("seq"u8, Seq);
             writer.WriteString("topic"u8, Topic);
             writer.WriteString("type"u8, Type);
-            writer.WriteString("time"u8, FormatTime(Time));
+            writer.WriteString("time"u8, WireTime.Format(Time));
             writer.WritePropertyName("data"u8);
             writer.WriteRawValue(Data.Span, skipInputValidation: true);
             writer.WriteEndObject();
@@ -100,7 +100,7 @@ public sealed class EventRecord
         {
             writer.WriteStartObject();
             writer.WriteString("type"u8, Type);
-            writer.WriteString("timestamp"u8, FormatTime(Time));
+            writer.WriteString("timestamp"u8, WireTime.Format(Time));
             writer.WritePropertyName("data"u8);
             writer.WriteRawValue(Data.Span, skipInputValidation: true);
             writer.WriteNumber("seq"u8, Seq);
@@ -110,9 +110,6 @@ public sealed class EventRecord
 
         return buffer.WrittenSpan.ToArray();
     }
-
-    private static string FormatTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private byte[] BuildWebSocketTail()
     {

@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Switchboard.Client;
+using Switchboard.Events;
 
 namespace Switchboard.Cli;
 
@@ -79,7 +79,7 @@ internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, st
             writer.WriteNumber("seq", e.Seq);
             writer.WriteString("topic", e.Topic);
             writer.WriteString("type", e.Type);
-            writer.WriteString("time", e.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            writer.WriteString("time", WireTime.Format(e.Time));
             writer.WritePropertyName("data");
             e.Data.WriteTo(writer);
             writer.WriteEndObject();
