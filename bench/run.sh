@@ -36,7 +36,8 @@
 # WH_ENDPOINTS (100), WH_DELAY_MS (50), WH_RATE (0 = as fast as deliveries arrive), WH_DURATION (= BENCH_DURATION),
 # JOBS_WORKERS (8), JOBS_SUBMITTERS (4), JOBS_OUTSTANDING (64), JOBS_DURATION (= BENCH_DURATION),
 # JOBS_LOOP (combined: each claim completes the job before it; separate: claim, then complete; use separate
-# against a main from before 2026-12-04, which has no "complete" in a claim),
+# against a main from before 2026-12-04, which has no "complete" in a claim), JOBS_RATE (0: closed loop; else jobs/s
+# offered by the submitters in an open loop; the bench's own send lateness is reported beside the latency),
 # CONFIG_POLLERS (5000), CONFIG_WAIT (60), CONFIG_SETTLE (3), CONFIG_RUNS (1: herds in a row on the same server).
 # The server gets Switchboard__WebSockets__MaxConnections=20000 unless already set, and the open-files
 # limit is raised to the hard limit for both processes.
@@ -74,6 +75,7 @@ jobs_submitters="${JOBS_SUBMITTERS:-4}"
 jobs_outstanding="${JOBS_OUTSTANDING:-64}"
 jobs_duration="${JOBS_DURATION:-}"
 jobs_loop="${JOBS_LOOP:-combined}"
+jobs_rate="${JOBS_RATE:-0}"
 config_pollers="${CONFIG_POLLERS:-5000}"
 config_wait="${CONFIG_WAIT:-60}"
 config_settle="${CONFIG_SETTLE:-3}"
@@ -345,7 +347,7 @@ if [[ "$run_jobs" == 1 ]]; then
   stop_server
   start_server
   step "jobs ${jobs_workers} workers, no-op" "$jobs_budget" jobs --url "$url" --workers "$jobs_workers" --submitters "$jobs_submitters" \
-    --max-outstanding "$jobs_outstanding" --duration "$jobs_duration" --warmup "$warmup" --worker-loop "$jobs_loop"
+    --max-outstanding "$jobs_outstanding" --duration "$jobs_duration" --warmup "$warmup" --worker-loop "$jobs_loop" --rate "$jobs_rate"
 fi
 if [[ "$run_config" == 1 ]]; then
   stop_server

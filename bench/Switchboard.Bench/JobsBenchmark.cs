@@ -21,7 +21,8 @@ internal sealed record JobsOptions(
     int VerifySample,
     int? ServerPid,
     TimeSpan RequestTimeout,
-    bool CompleteWithClaim)
+    bool CompleteWithClaim,
+    double Rate)
 {
     public const string Mode = "jobs";
 
@@ -43,7 +44,8 @@ internal sealed record JobsOptions(
             "combined" => true,
             "separate" => false,
             var other => throw new ArgumentException($"--worker-loop must be combined or separate, not {other}"),
-        });
+        },
+        args.GetDouble("rate", 0, 0, 1_000_000));
 }
 
 internal sealed record JobsReport(
@@ -54,6 +56,7 @@ internal sealed record JobsReport(
     int Workers,
     int Submitters,
     int MaxOutstanding,
+    double OfferedRate,
     double WarmupSeconds,
     double DurationSeconds,
     double WindowSeconds,
@@ -74,6 +77,7 @@ internal sealed record JobsReport(
     long VerifiedRetried,
     LatencySummary SubmitToCompleteLatency,
     LatencySummary SubmitLatency,
+    LatencySummary SendLateness,
     LatencySummary ClaimLatency,
     LatencySummary CompleteLatency,
     CpuUsage? Cpu,
@@ -97,6 +101,9 @@ internal static class JobsBenchmark
         public ConcurrentDictionary<string, int> Jobs { get; } = new(StringComparer.Ordinal);
 
         public LatencyRecorder[] SubmitLatency { get; } = [.. Enumerable.Range(0, o.Submitters).Select(_ => new LatencyRecorder(8192))];
+
+        /// <summary>With --rate: how late each submit went out after it was due (the bench's own scheduling, not the hub).</summary>
+        public LatencyRecorder[] SendLateness { get; } = [.. Enumerable.Range(0, o.Submitters).Select(_ => new LatencyRecorder(8192))];
 
         public LatencyRecorder[] EndToEnd { get; } = [.. Enumerable.Range(0, o.Workers).Select(_ => new LatencyRecorder(8192))];
 
@@ -175,6 +182,7 @@ internal static class JobsBenchmark
             o.Workers,
             o.Submitters,
             o.MaxOutstanding,
+            o.Rate,
             o.WarmupSeconds,
             o.DurationSeconds,
             Math.Round(seconds, 3),
@@ -195,6 +203,7 @@ internal static class JobsBenchmark
             retried,
             LatencySummary.FromRecorders(state.EndToEnd),
             LatencySummary.FromRecorders(state.SubmitLatency),
+            LatencySummary.FromRecorders(state.SendLateness),
             LatencySummary.FromRecorders(state.ClaimLatency),
             LatencySummary.FromRecorders(state.CompleteLatency),
             cpu,
@@ -206,10 +215,26 @@ internal static class JobsBenchmark
     {
         var uri = new Uri(o.BaseUrl, "v1/jobs");
         var n = 0L;
+        // With --rate, an open loop: each submitter sends at its share of the rate, whatever the answers take. A job's
+        // latency counts from when it went out; how late the bench's own timer sent it is reported on its own, since
+        // on these shared cores that lateness is the bench's scheduling (a submit is never held back by the hub: the
+        // outstanding cap is far above what a fixed rate keeps in flight).
+        var interval = o.Rate > 0 ? Stopwatch.Frequency * o.Submitters / o.Rate : 0;
+        var due = (double)Stopwatch.GetTimestamp() + (interval * index / o.Submitters);
         try
         {
             while (Stopwatch.GetTimestamp() < window.End)
             {
+                if (interval > 0)
+                {
+                    due += interval;
+                    var ahead = due - Stopwatch.GetTimestamp();
+                    if (ahead > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(ahead / Stopwatch.Frequency), ct);
+                    }
+                }
+
                 await state.Outstanding.WaitAsync(ct);
                 if (Stopwatch.GetTimestamp() >= window.End)
                 {
@@ -218,6 +243,11 @@ internal static class JobsBenchmark
                 }
 
                 var sent = Stopwatch.GetTimestamp();
+                if (interval > 0 && window.Contains(sent))
+                {
+                    state.SendLateness[index].Record(Math.Max(0, sent - (long)due));
+                }
+
                 var body = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
                     $"{{\"type\":\"{o.Type}\",\"input\":{{\"t\":{sent},\"submitter\":{index},\"n\":{n++}}}}}"));
                 string? id = null;
@@ -474,6 +504,7 @@ internal static class JobsBenchmark
         var table = new ConsoleTable($"jobs: {r.Workers} worker(s), {r.Submitters} submitter(s), type {r.Type}, at most {r.MaxOutstanding} outstanding, {r.DurationSeconds}s (+{r.WarmupSeconds}s warmup) -> {r.Run.Url}")
             .Add("inline socket completions", r.InlineSocketCompletions ? "yes" : "no")
             .Add("worker loop", r.WorkerLoop == "combined" ? "combined (each claim completes the job before it)" : "separate (claim, then complete)")
+            .Add("offered rate", r.OfferedRate > 0 ? $"{r.OfferedRate:0} jobs/s (open loop)" : "closed loop")
             .Add("window s", r.WindowSeconds, 2)
             .Add("completed in window", r.CompletedInWindow)
             .Add("jobs completed/s", r.CompletedPerSecond, 0)
@@ -491,6 +522,7 @@ internal static class JobsBenchmark
             .Add("read back attempts != 1", r.VerifiedRetried)
             .AddLatency("submit->complete", r.SubmitToCompleteLatency)
             .AddLatency("submit ack", r.SubmitLatency)
+            .AddLatency("submit sent late by (bench)", r.SendLateness)
             .AddLatency(r.WorkerLoop == "combined" ? "claim (with the completion)" : "claim", r.ClaimLatency)
             .AddLatency("complete", r.CompleteLatency)
             .AddCpu(r.Cpu)
