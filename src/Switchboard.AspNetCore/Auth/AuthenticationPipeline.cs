@@ -17,25 +17,41 @@ namespace Switchboard.AspNetCore.Auth;
 /// </summary>
 internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, SwitchboardAuthenticator authenticator, PathString prefix)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.Path.StartsWithSegments(prefix))
+        if (!context.Request.Path.StartsWithSegments(prefix))
         {
-            try
-            {
-                await authenticator.AuthenticateAsync(context);
-            }
-            catch (SwitchboardException problem)
-            {
-                await ProblemResponses.WriteAsync(context, problem);
-                return;
-            }
-            catch (Exception ex) when (ProblemResponses.StoreFault(context, ex) is { } storeFault)
-            {
-                // Resolving a caller can read the store (stored API keys); while it is away, that is a 503 like any other.
-                await ProblemResponses.WriteAsync(context, storeFault);
-                return;
-            }
+            return next(context);
+        }
+
+        // Mostly the caller is known at once (no credential, a cached key, a token): then hand on without an async frame
+        // of this middleware, which a stream or held poll would otherwise keep for its whole life.
+        var resolving = authenticator.AuthenticateAsync(context);
+        if (!resolving.IsCompletedSuccessfully)
+        {
+            return AuthenticateThenNextAsync(context, resolving);
+        }
+
+        _ = resolving.Result;
+        return next(context);
+    }
+
+    private async Task AuthenticateThenNextAsync(HttpContext context, ValueTask<Caller> resolving)
+    {
+        try
+        {
+            await resolving;
+        }
+        catch (SwitchboardException problem)
+        {
+            await ProblemResponses.WriteAsync(context, problem);
+            return;
+        }
+        catch (Exception ex) when (ProblemResponses.StoreFault(context, ex) is { } storeFault)
+        {
+            // Resolving a caller can read the store (stored API keys); while it is away, that is a 503 like any other.
+            await ProblemResponses.WriteAsync(context, storeFault);
+            return;
         }
 
         await next(context);
@@ -48,9 +64,21 @@ internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, 
 /// </summary>
 internal sealed class AuthenticationEndpointFilter : IEndpointFilter
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        await context.HttpContext.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);
+        var resolving = context.HttpContext.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);
+        if (!resolving.IsCompletedSuccessfully)
+        {
+            return AuthenticateThenNextAsync(context, next, resolving);
+        }
+
+        _ = resolving.Result;
+        return next(context);
+    }
+
+    private static async ValueTask<object?> AuthenticateThenNextAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, ValueTask<Caller> resolving)
+    {
+        await resolving;
         return await next(context);
     }
 }
