@@ -25,7 +25,7 @@ public enum JobStatus
 /// </summary>
 public sealed record Job
 {
-    /// <summary>The id, <c>job_</c> and random characters; also the last segment of its topic.</summary>
+    /// <summary>The id: <c>job_</c>, the submit time in base 36, then random characters (see docs/jobs.md); also the last segment of its topic.</summary>
     public required string Id { get; init; }
 
     /// <summary>The queue the job waits in, which workers claim from.</summary>

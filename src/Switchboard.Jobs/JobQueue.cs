@@ -408,8 +408,50 @@ public sealed partial class JobQueue : BackgroundService
     /// completion is refused as <see cref="CompleteAsync"/> refuses it, and then nothing is claimed; once it is stored,
     /// the claim waits up to <paramref name="wait"/> as <see cref="ClaimAsync"/> does. Null when no job came.
     /// </summary>
-    public async Task<JobClaim?> CompleteAndClaimAsync(string id, string leaseId, string result, string type, string? worker, TimeSpan leaseDuration,
-        TimeSpan wait, CancellationToken cancellationToken = default)
+    /// <param name="id">The finished job.</param>
+    /// <param name="leaseId">Its lease.</param>
+    /// <param name="result">Its result, as <see cref="CompleteAsync"/> takes it.</param>
+    /// <param name="type">The queue to claim from.</param>
+    /// <param name="worker">The worker's name, shown in the claimed job's events.</param>
+    /// <param name="leaseDuration">The claimed job's lease.</param>
+    /// <param name="wait">How long the claim may wait for a job.</param>
+    /// <param name="cancellationToken">Stops the completion before it is stored, and the claim.</param>
+    /// <param name="waitCancellation">Also stops the claim (a host shutting down ends held claims), never the completion.</param>
+    /// <remarks>
+    /// Once the completion is stored, a store fault of the claim is logged and answered as no job (null): the
+    /// worker's result is safe, and its next claim meets the fault itself. Not async itself, so the result it stores
+    /// is not held for a long claim's wait.
+    /// </remarks>
+    public Task<JobClaim?> CompleteAndClaimAsync(string id, string leaseId, string result, string type, string? worker, TimeSpan leaseDuration,
+        TimeSpan wait, CancellationToken cancellationToken = default, CancellationToken waitCancellation = default)
+    {
+        var completing = CompleteAndTryStartAsync(id, leaseId, result, type, worker, leaseDuration, cancellationToken);
+        return ClaimAfterAsync(completing, type, worker, leaseDuration, wait, cancellationToken, waitCancellation);
+    }
+
+    private async Task<JobClaim?> ClaimAfterAsync(Task<JobClaim?> completing, string type, string? worker, TimeSpan leaseDuration, TimeSpan wait,
+        CancellationToken cancellationToken, CancellationToken waitCancellation)
+    {
+        if (await completing.ConfigureAwait(false) is { } paired)
+        {
+            return paired;
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, waitCancellation);
+        try
+        {
+            return await ClaimAsync(type, worker, leaseDuration, wait, either.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogClaimAfterCompleteFailed(_logger, type, ex);
+            return null;
+        }
+    }
+
+    /// <summary>Stores the completion, with the next due job's claim in the same commit when it can; that claim, or null.</summary>
+    private async Task<JobClaim?> CompleteAndTryStartAsync(string id, string leaseId, string result, string type, string? worker, TimeSpan leaseDuration,
+        CancellationToken cancellationToken)
     {
         TypeQueue queue;
         lock (_lock)
@@ -449,7 +491,7 @@ public sealed partial class JobQueue : BackgroundService
 
                 await CommitAsync(entry, next, events).ConfigureAwait(false);
             }).ConfigureAwait(false);
-        return claimed ?? await ClaimAsync(type, worker, leaseDuration, wait, cancellationToken).ConfigureAwait(false);
+        return claimed;
     }
 
     /// <summary>The first job of <paramref name="queue"/> that is due, taken out of it; else null and how long until the first is due. Under the lock.</summary>
@@ -510,13 +552,14 @@ public sealed partial class JobQueue : BackgroundService
                     await CommitAsync(entry, running, [Event(running, step.EventType!)]).ConfigureAwait(false);
                 }
             }
-            catch (JobConflictException)
+            catch (JobConflictException) when (along is null)
             {
                 // Another node claimed (or canceled) it first; the entry now shows what that node did.
                 return null;
             }
             catch
             {
+                // Nothing of the commit was stored (with along, neither change): the job goes back in line.
                 lock (_lock)
                 {
                     Enqueue(entry);
@@ -1041,6 +1084,9 @@ public sealed partial class JobQueue : BackgroundService
 
     [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "The job lease and retention sweep failed; retrying")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 505, Level = LogLevel.Warning, Message = "A claim of {Type} failed after its completion was stored; answered as no job")]
+    private static partial void LogClaimAfterCompleteFailed(ILogger logger, string type, Exception exception);
 
     [LoggerMessage(EventId = 504, Level = LogLevel.Error, Message = "Appending the job event on {Topic} failed; the job's stored state is unaffected")]
     private static partial void LogEventFailed(ILogger logger, string topic, Exception exception);

@@ -237,6 +237,44 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task CompleteAndClaim_WhenTheWaitIsStopped_StillStoresTheCompletion()
+    {
+        var queue = InMemoryQueue();
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+
+        // A host shutting down ends the claim's wait, not the completion that comes first.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, LongWait, CancellationToken.None, stopping.Token));
+
+        Assert.Equal(JobStatus.Succeeded, (await queue.GetAsync(first.Id))!.Status);
+    }
+
+    [Fact]
+    public async Task OnSqlite_CompleteAndClaim_AStoreFaultAfterTheCompletionIsStored_IsNoJob_AndTheJobStaysInLine()
+    {
+        var (log, sqlite) = Sqlite();
+        var store = new FailingStore(sqlite);
+        var queue = Queue(store, log);
+        var (first, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+        var claim = (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!;
+
+        // Nothing is waiting, so the completion is stored alone and the claim waits; the job that then arrives is
+        // submitted fine, but its claim's commit fails.
+        var next = queue.CompleteAndClaimAsync(first.Id, claim.Lease.Id, "1", "resize", null, Lease, LongWait);
+        await Waiting.UntilAsync(() => queue.WaitingClaimers("resize") == 1, "the claim waiting after the completion");
+        store.FailAfterCalls = 1;
+        var (second, _) = await queue.SubmitAsync("resize", "{}", 3, null);
+
+        Assert.Null(await next.WaitAsync(Waiting.DefaultTimeout));
+        Assert.Equal(JobStatus.Succeeded, (await sqlite.GetAsync(first.Id))!.Status);
+        Assert.Equal(JobStatus.Queued, (await sqlite.GetAsync(second.Id))!.Status);
+        Assert.Equal(second.Id, (await queue.ClaimAsync("resize", null, Lease, TimeSpan.Zero))!.Job.Id);
+    }
+
+    [Fact]
     public void JobIds_SortByTheirSubmitTime_AndStayUnguessable()
     {
         var start = new DateTimeOffset(2026, 12, 4, 8, 0, 0, TimeSpan.Zero);
@@ -263,6 +301,9 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
     {
         public bool FailNext { get; set; }
 
+        /// <summary>When set, this many more combined commits succeed, and the one after them fails.</summary>
+        public int? FailAfterCalls { get; set; }
+
         public Task<IReadOnlyList<Job>> LoadUnfinishedAsync(CancellationToken cancellationToken = default) => inner.LoadUnfinishedAsync(cancellationToken);
 
         public Task<Job?> GetAsync(string id, CancellationToken cancellationToken = default) => inner.GetAsync(id, cancellationToken);
@@ -277,6 +318,12 @@ public sealed class JobQueueEngineTests : IAsyncDisposable
 
         public Task<AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events, CancellationToken cancellationToken = default)
         {
+            if (FailAfterCalls is { } after)
+            {
+                FailAfterCalls = after == 0 ? null : after - 1;
+                FailNext |= after == 0;
+            }
+
             if (FailNext)
             {
                 FailNext = false;

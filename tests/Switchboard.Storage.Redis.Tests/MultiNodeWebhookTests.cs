@@ -74,7 +74,9 @@ public sealed class MultiNodeWebhookTests(RedisFixture redis) : IClassFixture<Re
         await using var nodes = await Nodes.StartAsync(redis.Server, count: 2, configure: AllowLoopbackReceivers, redisOptions: FastLeases);
         await Waiting.UntilAsync(() => Balanced(nodes, 2), "the partitions to be shared over two nodes", TimeSpan.FromSeconds(30));
         using var api = nodes[1].CreateClient();
-        await using var endpoints = await Receivers.CreateAsync(api, 8, maxInFlight: 1);
+        // Endpoints land in partitions by their random ids; with 24, the chance that none falls in the third node's
+        // share (about 11 of 32 partitions) is (21/32)^24, under 1 in 20,000; with 8 it would be about 1 in 30.
+        await using var endpoints = await Receivers.CreateAsync(api, 24, maxInFlight: 1);
         foreach (var receiver in endpoints.All)
         {
             // Slow enough that each endpoint lags behind the log, so a cursor stored late would be re-sent from.

@@ -238,9 +238,13 @@ internal static class JobEndpoints
         {
             try
             {
-                claim = complete is var (id, leaseId, result)
-                    ? await queue.CompleteAndClaimAsync(id, leaseId, result, type, worker, lease, wait, stopping.Token)
-                    : await queue.ClaimAsync(type, worker, lease, wait, stopping.Token);
+                // The completion itself stops only with the request: a host shutting down ends the claim's wait, never
+                // a completion half way. The result is let go once handed on, not held for the claim's wait.
+                var claiming = complete is var (id, leaseId, result)
+                    ? queue.CompleteAndClaimAsync(id, leaseId, result, type, worker, lease, wait, context.RequestAborted, stopping.Token)
+                    : queue.ClaimAsync(type, worker, lease, wait, stopping.Token);
+                complete = null;
+                claim = await claiming;
             }
             catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
