@@ -72,13 +72,14 @@ public sealed class JobLifecycleTests
         await using var server = await HubServer.StartAsync(JobKit.Options());
         using var client = server.CreateClient();
         var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
-        var claimed = (await client.ClaimAsync(body: """{"leaseSeconds":0.5}"""))!;
+        var claimed = (await client.ClaimAsync(body: """{"leaseSeconds":2}"""))!;
 
-        // Heartbeat well inside the lease for about three lease lengths; the job never goes back to the queue.
-        var until = DateTime.UtcNow.AddSeconds(1.5);
+        // Heartbeat well inside the lease for about two and a half lease lengths; the job never goes back to the queue.
+        // A round here takes about 0.1 s (the claim's wait), so even a loaded machine stays far inside the 2 s lease.
+        var until = DateTime.UtcNow.AddSeconds(5);
         while (DateTime.UtcNow < until)
         {
-            var lease = await client.WorkerOkAsync(id, "heartbeat", claimed.LeaseId, "\"leaseSeconds\":0.5");
+            var lease = await client.WorkerOkAsync(id, "heartbeat", claimed.LeaseId, "\"leaseSeconds\":2");
             Assert.Equal(claimed.LeaseId, lease.GetProperty("leaseId").GetString());
             Assert.Null(await client.ClaimAsync(wait: 0.1));
         }
