@@ -25,7 +25,8 @@
 #             (sqlite,memory,raw,signalr,prev), SSE and WebSocket (SignalR: WebSocket only); then the steady-latency
 #             point: 1000 subscribers at STEADY_RATE (50)/s on STEADY_TARGETS (sqlite,memory,raw)
 #   idle      IDLE_CONNECTIONS (10000) idle subscribers on their own topics, SSE and WebSocket, on IDLE_TARGETS
-#             (sqlite,raw; prev too with PREV_SWITCHBOARD_DLL), IDLE_TRANSPORTS (sse ws): server KiB per connection
+#             (sqlite,raw; prev too with PREV_SWITCHBOARD_DLL), IDLE_TRANSPORTS (sse ws longpoll; a held long poll
+#             on the hub only): server KiB per connection
 #             (forced GC) and idle CPU over IDLE_SECONDS (20)
 #   Targets: sqlite / memory = this tree's server with that store; raw = bench/References/RawKestrel;
 #   signalr = bench/References/SignalRHub; prev = the server of PREV_SWITCHBOARD_DLL (with SQLite), or, with
@@ -298,7 +299,7 @@ fan_budget=$(( $(ceil "$fanout_duration") + $(ceil "$warmup") + 150 ))
 ws_small_budget=$(( 60 + $(ceil "$ws_duration") + $(ceil "$warmup") + 90 ))
 # As above with the long connect timeout, plus the idle-memory phases (warm-up, forced GCs, settling:
 # at most ~150 s, normally ~20 s) and the idle time.
-ws_large_budget=$(( $(ceil "$ws_connect_timeout") + 200 + $(ceil "$ws_idle_seconds") + $(ceil "$ws_duration") + $(ceil "$warmup") + 60 ))
+ws_large_budget=$(( $(ceil "$ws_connect_timeout") + 230 + 2 * $(ceil "$ws_idle_seconds") + $(ceil "$ws_duration") + $(ceil "$warmup") + 60 ))
 # Register + warmup + measure + drain (30 s) + read counts and delete + slack.
 wh_budget=$(( $(ceil "$wh_duration") + $(ceil "$warmup") + 150 ))
 # Warmup + measure + drain (30 s) + read-back + slack.
@@ -372,9 +373,12 @@ if [[ "$run_engine" -gt 0 ]]; then
     case "$transport" in
       ws) mode=ws-fanout ;;
       signalr) mode=ws-fanout; extra=(--protocol signalr) ;;
+      longpoll) extra=(--client longpoll) ;;
     esac
     log "point: $label [$target $transport] load before: $(loadavg)"
-    step "$label [$target $transport]" "$de_budget" "$mode" --url "$url" --duration "$de_duration" --warmup "$de_warmup" "${extra[@]}" "$@"
+    local budget="$de_budget"
+    [[ " $* " == *" --idle-memory "* ]] && budget=$(( de_budget + 90 + 2 * $(ceil "${IDLE_SECONDS:-20}") )) # a midpoint and an end, each idle
+    step "$label [$target $transport]" "$budget" "$mode" --url "$url" --duration "$de_duration" --warmup "$de_warmup" "${extra[@]}" "$@"
     log "point: $label [$target $transport] load after: $(loadavg)"
   }
   transports_for() { [[ "$1" == signalr ]] && echo signalr || echo "$2"; }
@@ -448,7 +452,8 @@ if [[ "$run_engine" -gt 0 ]]; then
   if [[ "$run_idle" == 1 ]]; then
     for target in ${IDLE_TARGETS:-sqlite raw}; do
       [[ "$target" == prev && -z "$prev_dll" ]] && { log "idle: no PREV_SWITCHBOARD_DLL; skipping prev"; continue; }
-      for tr in ${IDLE_TRANSPORTS:-sse ws}; do
+      for tr in ${IDLE_TRANSPORTS:-sse ws longpoll}; do
+        [[ "$tr" == longpoll && "$target" == raw ]] && continue # the raw reference serves streams only; its SSE figure is the bar
         point "idle ${IDLE_CONNECTIONS:-10000} connections" "$target" "$tr" --subscribers "${IDLE_CONNECTIONS:-10000}" --topic-mode distinct \
           --idle-memory --idle-seconds "${IDLE_SECONDS:-20}" --rate 10 --publishers 1 --connect-timeout 150
       done

@@ -118,8 +118,8 @@ internal sealed record FanoutOptions(
 
     private static string ParseClient(string value, bool ws) => (ws, value) switch
     {
-        (false, "raw" or "http") or (true, "raw" or "clientws") => value,
-        (false, _) => throw new CliException($"--client: expected 'raw' or 'http', got '{value}'"),
+        (false, "raw" or "http" or "longpoll") or (true, "raw" or "clientws") => value,
+        (false, _) => throw new CliException($"--client: expected 'raw', 'http' or 'longpoll', got '{value}'"),
         (true, _) => throw new CliException($"--client: expected 'raw' or 'clientws', got '{value}'"),
     };
 }
@@ -151,7 +151,7 @@ internal static class FanoutBenchmark
 
         using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var budget = o.ConnectTimeoutSeconds + o.WarmupSeconds + o.DurationSeconds + o.DrainSeconds + 30
-            + (o.IdleMemory ? 150 + o.IdleSeconds : 0);
+            + (o.IdleMemory ? 180 + 2 * o.IdleSeconds : 0);
         runCts.CancelAfter(TimeSpan.FromSeconds(budget) + o.RequestTimeout);
         var ct = runCts.Token;
 
@@ -209,6 +209,7 @@ internal static class FanoutBenchmark
             .Select(s => (o.IsWebSocket, o.Protocol, o.Client) switch
             {
                 (false, _, "raw") => (Subscriber)new RawSseSubscriber(BenchHttp.StreamUri(s.Node, s.Topic), window, expectedPerSubscriber),
+                (false, _, "longpoll") => new LongPollSubscriber(streamClient, s.Node, s.Topic, window, expectedPerSubscriber),
                 (false, _, _) => new SseHttpSubscriber(streamClient, BenchHttp.StreamUri(s.Node, s.Topic), window, expectedPerSubscriber),
                 (true, "signalr", _) => new SignalRSubscriber(new Uri(s.Node, o.Path), window, expectedPerSubscriber, s.Topic, o.ReceiveBufferBytes),
                 (true, _, "raw") => new RawWebSocketSubscriber(WsUri(s.Node, o, s.Index), window, expectedPerSubscriber, s.Topic, o.ReceiveBufferBytes),
@@ -297,15 +298,19 @@ internal static class FanoutBenchmark
         Progress($"{o.Mode}: opening {subscribers.Length} {o.Client}/{o.Protocol} subscriber(s) ({hotCount} hot, topics {(o.TopicMode == "distinct" ? o.TopicPrefix + "<i>" : o.Topic)}; {subscribers.Length - hotCount} idle) shard {o.ShardIndex}/{o.ShardCount}");
         using var gate = new SemaphoreSlim(o.ConnectConcurrency);
         var connectWatch = Stopwatch.StartNew();
-        var runTasks = subscribers.Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)).ToArray();
-        try
+        // With --idle-memory the first half opens and idles on its own first: the second half's cost, measured
+        // against it, is the marginal cost of a connection, free of one-time costs (code the first heartbeats
+        // tier up, pools) that the figure against the baseline divides among the connections.
+        var firstHalf = probe is null || subscribers.Length < 2 ? subscribers.Length : subscribers.Length / 2;
+        var runTasks = subscribers.Take(firstHalf).Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)).ToList();
+        if (firstHalf < subscribers.Length)
         {
-            await Task.WhenAll(subscribers.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(o.ConnectTimeoutSeconds), ct);
+            await WaitReadyAsync(subscribers.Take(firstHalf), o, ct);
+            await probe!.MeasureMidpointAsync(subscribers.Take(firstHalf).Count(s => s.IsReady), o.IdleSeconds, ct);
+            runTasks.AddRange(subscribers.Skip(firstHalf).Select(s => Task.Run(() => s.RunAsync(gate, ct), CancellationToken.None)));
         }
-        catch (TimeoutException)
-        {
-            // Measured with whoever made it; the report shows ready < requested.
-        }
+
+        await WaitReadyAsync(subscribers, o, ct);
 
         var ready = subscribers.Take(hotCount).Where(s => s.IsReady).ToArray();
         var idleReady = subscribers.Skip(hotCount).Count(s => s.IsReady);
@@ -547,6 +552,9 @@ internal static class FanoutBenchmark
                 .Add("idle: server KiB per connection after GC", Num(m.RssPerConnectionAfterGcKiB, "0.00"))
                 .Add("idle: managed heap before / after MB", $"{Num(m.ManagedHeapBeforeMB, "0.0")} / {Num(m.ManagedHeapAfterMB, "0.0")}")
                 .Add("idle: managed heap KiB per connection", Num(m.ManagedHeapPerConnectionKiB, "0.00"))
+                .Add("idle: marginal, from connection", m.MidConnections is { } mid ? mid.ToString("N0", CultureInfo.InvariantCulture) : "-")
+                .Add("idle: marginal KiB per connection after GC", Num(m.MarginalRssPerConnectionAfterGcKiB, "0.00"))
+                .Add("idle: marginal managed heap KiB per connection", Num(m.MarginalManagedHeapPerConnectionKiB, "0.00"))
                 .Add("idle: server cpu (cores) while idle", Num(m.IdleServerCores, "0.000"))
                 .Add("idle: server threads before / after", $"{m.ThreadsBefore} / {m.ThreadsAfter}")
                 .Add("idle: kernel TCP memory before / after", $"{KiB(m.KernelTcpMemoryBeforeKiB)} / {KiB(m.KernelTcpMemoryAfterKiB)}");
@@ -570,6 +578,19 @@ internal static class FanoutBenchmark
         foreach (var (message, count) in r.ErrorMessages)
         {
             output.WriteLine($"  error x{count}: {message}");
+        }
+    }
+
+    /// <summary>Waits until <paramref name="subscribers"/> are ready, at most --connect-timeout; who did not make it is reported later.</summary>
+    private static async Task WaitReadyAsync(IEnumerable<Subscriber> subscribers, FanoutOptions o, CancellationToken ct)
+    {
+        try
+        {
+            await Task.WhenAll(subscribers.Select(s => s.Ready)).WaitAsync(TimeSpan.FromSeconds(o.ConnectTimeoutSeconds), ct);
+        }
+        catch (TimeoutException)
+        {
+            // Measured with whoever made it; the report shows ready < requested.
         }
     }
 

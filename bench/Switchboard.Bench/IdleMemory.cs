@@ -26,13 +26,29 @@ internal sealed record IdleMemoryReport(
 {
     /// <summary>Server CPU (cores) over the idle wait, all connections open and nothing published.</summary>
     public double? IdleServerCores { get; init; }
+
+    /// <summary>Connections open at the midpoint measurement (the first half), when there was one.</summary>
+    public int? MidConnections { get; init; }
+
+    /// <summary>RSS after a forced GC at the midpoint.</summary>
+    public long? RssMidAfterGcKiB { get; init; }
+
+    /// <summary>
+    /// (RSS after GC at the end − at the midpoint) / the connections opened in between: the cost of one more
+    /// connection, without the one-time costs the baseline figure spreads over all of them.
+    /// </summary>
+    public double? MarginalRssPerConnectionAfterGcKiB { get; init; }
+
+    /// <summary>The managed heap's growth per connection between the midpoint and the end, both after a forced GC.</summary>
+    public double? MarginalManagedHeapPerConnectionKiB { get; init; }
 }
 
 /// <summary>
 /// Procedure: warm the server up with a few connections and events, force a full GC and wait for a
-/// stable RSS (baseline); then, once all N subscribers are open and idle for a few seconds, read RSS
-/// again (the headline number: (after - before) / N), force another GC and read it once more plus the
-/// managed heap. Forced GCs go through the diagnostics IPC (see <see cref="ServerProbe"/>); without it
+/// stable RSS (baseline); open the first half of the N subscribers, let them idle, force a GC and read RSS
+/// (the midpoint); then, once all N are open and idle, read RSS again ((after - before) / N), force another
+/// GC and read it once more plus the managed heap. The marginal figure, (end - midpoint) / (N - N/2), is the
+/// cost of one more connection. Forced GCs go through the diagnostics IPC (see <see cref="ServerProbe"/>); without it
 /// the numbers are RSS only.
 /// </summary>
 internal sealed class IdleMemoryProbe(int pid)
@@ -41,6 +57,7 @@ internal sealed class IdleMemoryProbe(int pid)
 
     private ProcMemory _before;
     private double? _heapBefore;
+    private (int Connections, long RssKiB, double? HeapMB)? _mid;
     private long? _kernelBefore;
     private readonly List<string> _notes = [];
 
@@ -52,6 +69,22 @@ internal sealed class IdleMemoryProbe(int pid)
         _before = await SettleAsync(ct);
         _kernelBefore = ServerProbe.KernelTcpMemoryKiB();
         Progress($"idle-memory: baseline RSS {_before.RssKiB / 1024.0:0.0} MiB, managed heap {Mb(heap)} (after a forced GC), {_before.Threads} threads");
+    }
+
+    /// <summary>
+    /// The first half's point: the same idle wait as at the end (so its heartbeats have run), a forced GC, a settled RSS.
+    /// </summary>
+    public async Task MeasureMidpointAsync(int connections, double idleSeconds, CancellationToken ct)
+    {
+        Progress($"idle-memory: midpoint, {connections} connection(s) open; idling {idleSeconds}s");
+        await Task.Delay(TimeSpan.FromSeconds(idleSeconds), ct);
+        var (heap, problem) = await ServerProbe.CollectGarbageAndReadHeapAsync(pid, ct);
+        Note(problem);
+        if (problem is null)
+        {
+            _mid = (connections, (await SettleAsync(ct)).RssKiB, heap);
+            Progress($"idle-memory: midpoint RSS {_mid.Value.RssKiB / 1024.0:0.0} MiB after GC, managed heap {Mb(heap)}");
+        }
     }
 
     public async Task<IdleMemoryReport> MeasureIdleAsync(int connections, double idleSeconds, int warmupConnections, CancellationToken ct)
@@ -92,8 +125,20 @@ internal sealed class IdleMemoryProbe(int pid)
         {
             IdleServerCores = idleCores,
         };
+        if (_mid is { } mid && afterGc is { } end && connections > mid.Connections)
+        {
+            var added = connections - mid.Connections;
+            report = report with
+            {
+                MidConnections = mid.Connections,
+                RssMidAfterGcKiB = mid.RssKiB,
+                MarginalRssPerConnectionAfterGcKiB = Math.Round((end.RssKiB - mid.RssKiB) / (double)added, 2),
+                MarginalManagedHeapPerConnectionKiB = mid.HeapMB is { } m0 && heapAfter is { } m1 ? Math.Round((m1 - m0) * 1e6 / 1024 / added, 2) : null,
+            };
+        }
+
         Progress(string.Create(CultureInfo.InvariantCulture,
-            $"idle-memory: RSS {idle.RssKiB / 1024.0:0.0} MiB idle, {afterGc?.RssKiB / 1024.0:0.0} MiB after GC; {report.RssPerConnectionKiB:0.00} KiB/connection (idle), managed heap {Mb(heapAfter)}, idle cpu {idleCores:0.000} cores"));
+            $"idle-memory: RSS {idle.RssKiB / 1024.0:0.0} MiB idle, {afterGc?.RssKiB / 1024.0:0.0} MiB after GC; {report.RssPerConnectionKiB:0.00} KiB/connection (idle), {report.MarginalRssPerConnectionAfterGcKiB:0.00} KiB marginal after GC, managed heap {Mb(heapAfter)}, idle cpu {idleCores:0.000} cores"));
         return report;
     }
 

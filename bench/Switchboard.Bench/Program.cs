@@ -16,7 +16,8 @@ internal static class Program
           Switchboard.Bench fanout  --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]
                                     [--connect-timeout S=60] [--connect-concurrency C=64] [--topic T=bench.fan]
-                                    [--client raw|http (raw: socket + push parser; http: HttpClient + SseParser)]
+                                    [--client raw|http|longpoll (raw: socket + push parser; http: HttpClient + SseParser;
+                                     longpoll: held GET /v1/events?wait= in a loop)]
                                     [--nodes URL,URL (more nodes of the same hub: subscriber i uses node i mod n; publishers --url)]
           Switchboard.Bench ws-fanout --url U [--subscribers N=1000] [--rate R=200 (0 = max)] [--publishers P=4]
                                     [--duration S=10] [--warmup S=1] [--drain S=10] [--payload-bytes B=0]

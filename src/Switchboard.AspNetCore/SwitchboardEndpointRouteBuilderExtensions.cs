@@ -49,7 +49,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             app.UseWebSockets();
             app.UseCors();
             app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));
-            app.UseRateLimiter();
+            app.UseMiddleware<SwitchboardRateLimitMiddleware>();
         }
 
         var api = endpoints.MapGroup(prefix)
@@ -69,11 +69,11 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
             .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub")
             .Produces<PresenceResponse>(200).Problems(400);
-        api.MapGet("/events", PollingEndpoint.PollAsync)
+        api.MapGet("/events", PollingEndpoint.Poll)
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
             .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))
             .Produces<PollContract>(200).Problems(400, 410);
-        api.MapGet("/stream", SseEndpoint.StreamAsync)
+        api.MapGet("/stream", SseEndpoint.Stream)
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
             .Query(Reading.Topic, Reading.After)
             .Produces<string>(200, ApiContractConventions.EventStream)

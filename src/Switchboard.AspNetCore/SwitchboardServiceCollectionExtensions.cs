@@ -80,7 +80,8 @@ public static class SwitchboardServiceCollectionExtensions
         services.TryAddSingleton<Switchboard.Auth.IApiKeyStore, Switchboard.Auth.InMemoryApiKeyStore>();
         services.TryAddSingleton<Auth.SwitchboardAuthenticator>();
         services.TryAddSingleton<Auth.ConnectionGate>();
-        services.AddRateLimiter(limiter => limiter.AddPolicy<string, Auth.SwitchboardRateLimitPolicy>(Auth.SwitchboardRateLimitPolicy.Name));
+        services.TryAddSingleton<Auth.SwitchboardRateLimitPolicy>();
+        services.TryAddSingleton<Auth.SwitchboardRateLimiter>();
         services.AddCors();
         services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
             .Configure<IOptionsMonitor<Switchboard.Auth.CorsOptions>, IOptionsMonitor<WebSocketOptions>>((cors, origins, webSockets) =>

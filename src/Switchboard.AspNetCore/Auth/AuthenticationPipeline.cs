@@ -144,6 +144,51 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<LimitsOptions> 
 }
 
 /// <summary>
+/// Applies <see cref="SwitchboardRateLimitPolicy"/> to the endpoints that ask for it with
+/// <c>RequireRateLimiting(SwitchboardRateLimitPolicy.Name)</c>. The policy never queues, so a request is admitted or
+/// refused at once and its lease (a token taken from the bucket) is released before the endpoint runs. Unlike ASP.NET
+/// Core's rate-limiting middleware, this hands an admitted request on without awaiting it, so a stream or a held poll
+/// does not keep a middleware frame alive for as long as it is open.
+/// </summary>
+internal sealed class SwitchboardRateLimitMiddleware(RequestDelegate next, SwitchboardRateLimiter limiter, SwitchboardRateLimitPolicy policy)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName != SwitchboardRateLimitPolicy.Name
+            || endpoint.Metadata.GetMetadata<DisableRateLimitingAttribute>() is not null)
+        {
+            return next(context);
+        }
+
+        var lease = limiter.Limiter.AttemptAcquire(context);
+        if (lease.IsAcquired)
+        {
+            lease.Dispose();
+            return next(context);
+        }
+
+        return RejectAsync(context, lease);
+    }
+
+    private async Task RejectAsync(HttpContext context, RateLimitLease lease)
+    {
+        using (lease)
+        {
+            await policy.OnRejected!(new OnRejectedContext { HttpContext = context, Lease = lease }, context.RequestAborted);
+        }
+    }
+}
+
+/// <summary>The partitioned limiter behind <see cref="SwitchboardRateLimitMiddleware"/>: one bucket per key, subject or IP, as the policy says.</summary>
+internal sealed class SwitchboardRateLimiter(SwitchboardRateLimitPolicy policy) : IDisposable
+{
+    public PartitionedRateLimiter<HttpContext> Limiter { get; } = PartitionedRateLimiter.Create<HttpContext, string>(policy.GetPartition);
+
+    public void Dispose() => Limiter.Dispose();
+}
+
+/// <summary>
 /// Counts long-lived connections (SSE streams, WebSockets, held long polls) per server, per IP and per subject.
 /// At the server's limit a new connection gets 503 with <c>Retry-After</c>; over a per-client limit, 429. Connections
 /// already open are never affected.

@@ -15,6 +15,31 @@ internal static class ProblemResponses
         exception is SwitchboardException or OperationCanceledException ? null
             : ErrorMapping.Recognize(exception, context.RequestServices.GetServices<IStoreFaultClassifier>());
 
+    /// <summary>
+    /// The problem an endpoint's exception answers, or null for one that is not a client's or the store's (a bug: it
+    /// stays a 500). <see cref="ProblemEndpointFilter"/> uses this, and so do the long-lived results (streams, held
+    /// polls) that run after the filter has returned.
+    /// </summary>
+    public static HttpProblem? ProblemFor(HttpContext context, Exception exception) => exception switch
+    {
+        SwitchboardException error => ErrorMapping.ToProblem(error),
+        HttpProblemException problem => problem.Problem,
+        // A full disk is the store's typed error; the answer is HTTP's business, here.
+        StoreFullException full => ErrorMapping.ToProblem(StoreProblems.Full(full)),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } bad => ErrorMapping.ToProblem(Switchboard.Events.EventDraftValidator.PayloadTooLarge(bad.Message)),
+        // A body Kestrel cannot read (a broken chunked encoding, a body shorter than its Content-Length): a problem
+        // document rather than Kestrel's bare 400.
+        BadHttpRequestException { StatusCode: >= 400 and < 500 } bad => HttpProblem.Protocol(bad.StatusCode, "bad-request", "Bad request", bad.Message),
+        _ when context.Response.HasStarted => null,
+        _ when StoreFault(context, exception) is { } storeFault => ErrorMapping.ToProblem(storeFault),
+        // A string with a lone surrogate escape ("\uD800") parses but throws when read as text, in endpoints that read
+        // body strings outside JsonWire.GuardStrings (job type, worker, config keys).
+        InvalidOperationException ex when ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true =>
+            ErrorMapping.ToProblem(SwitchboardException.Invalid("invalid-body", "Invalid string",
+                "The body has a string that is not valid text (a lone surrogate escape such as \\uD800).")),
+        _ => null,
+    };
+
     /// <summary>Writes <paramref name="error"/> as <see cref="ErrorMapping"/> maps it.</summary>
     public static Task WriteAsync(HttpContext context, SwitchboardException error) => WriteAsync(context, ErrorMapping.ToProblem(error));
 
@@ -74,45 +99,9 @@ internal sealed class ProblemEndpointFilter : IEndpointFilter
         {
             return await next(context);
         }
-        catch (SwitchboardException error)
+        catch (Exception ex) when (ProblemResponses.ProblemFor(context.HttpContext, ex) is { } problem)
         {
-            await ProblemResponses.WriteAsync(context.HttpContext, error);
-            return Results.Empty;
-        }
-        catch (HttpProblemException problem)
-        {
-            await ProblemResponses.WriteAsync(context.HttpContext, problem.Problem);
-            return Results.Empty;
-        }
-        catch (StoreFullException full)
-        {
-            // A full disk is the store's typed error; the answer is HTTP's business, here.
-            await ProblemResponses.WriteAsync(context.HttpContext, StoreProblems.Full(full));
-            return Results.Empty;
-        }
-        catch (BadHttpRequestException bad) when (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            await ProblemResponses.WriteAsync(context.HttpContext, Switchboard.Events.EventDraftValidator.PayloadTooLarge(bad.Message));
-            return Results.Empty;
-        }
-        catch (BadHttpRequestException bad) when (bad.StatusCode is >= 400 and < 500)
-        {
-            // Fix: a body Kestrel cannot read (a broken chunked encoding, a body shorter than its Content-Length)
-            // escaped the filter, and Kestrel answered a bare 400 without a problem document.
-            await ProblemResponses.WriteAsync(context.HttpContext, HttpProblem.Protocol(bad.StatusCode, "bad-request", "Bad request", bad.Message));
-            return Results.Empty;
-        }
-        catch (Exception ex) when (!context.HttpContext.Response.HasStarted && ProblemResponses.StoreFault(context.HttpContext, ex) is { } storeFault)
-        {
-            await ProblemResponses.WriteAsync(context.HttpContext, storeFault);
-            return Results.Empty;
-        }
-        catch (InvalidOperationException ex) when (ex.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true && !context.HttpContext.Response.HasStarted)
-        {
-            // Fix: a string with a lone surrogate escape ("\uD800") parses but throws when read as text. Endpoints that
-            // read body strings outside JsonWire.GuardStrings (job type, worker, config keys) answered 500.
-            await ProblemResponses.WriteAsync(context.HttpContext, SwitchboardException.Invalid("invalid-body", "Invalid string",
-                "The body has a string that is not valid text (a lone surrogate escape such as \\uD800)."));
+            await ProblemResponses.WriteAsync(context.HttpContext, problem);
             return Results.Empty;
         }
     }

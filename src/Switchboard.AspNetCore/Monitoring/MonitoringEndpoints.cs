@@ -90,7 +90,7 @@ internal static class MonitoringEndpoints
     {
         // An open dashboard is what makes the sampler publish; the stream itself is the hub's ordinary SSE stream.
         using var watching = sampler.Watch();
-        await SseEndpoint.StreamFilteredAsync(context, SnapshotFilter, hub, lifetime, metrics, connections);
+        await SseEndpoint.OpenFiltered(context, SnapshotFilter, hub, lifetime, metrics, connections).ExecuteAsync(context);
     }
 
     /// <summary>The admin check for endpoints that are middleware branches rather than route handlers.</summary>

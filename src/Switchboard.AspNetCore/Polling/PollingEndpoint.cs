@@ -10,6 +10,7 @@ using Switchboard.Hubs;
 using Switchboard.Log;
 using Switchboard.Metrics;
 using Switchboard.Problems;
+using Switchboard.Topics;
 
 namespace Switchboard.AspNetCore.Polling;
 
@@ -19,7 +20,11 @@ namespace Switchboard.AspNetCore.Polling;
 /// </summary>
 internal static class PollingEndpoint
 {
-    public static async Task PollAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
+    /// <summary>
+    /// Checks the request and admits a held poll here, inside the endpoint's filters (a refusal is a problem response),
+    /// and returns the poll as a result: the filter and request-delegate frames are not held while the poll waits.
+    /// </summary>
+    public static IResult Poll(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
     {
         // What was appended well before the poll arrived is history the poller is catching up on, not live delivery.
         var liveSince = time.GetUtcNow() - SwitchboardMetrics.LiveGrace;
@@ -37,70 +42,93 @@ internal static class PollingEndpoint
         }
 
         // A held poll is a long-lived connection, and counts against the connection limits while it waits.
-        using var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
+        var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
+        return new PollResult(new PollRequest(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince), held, hub, lifetime, metrics, time);
+    }
 
-        LogReadResult result;
-        var longPoll = wait > TimeSpan.Zero;
-        if (longPoll)
-        {
-            metrics.ConnectionOpened(DeliveryTransport.LongPoll);
-        }
+    private sealed record PollRequest(TopicFilter Filter, long AfterSeq, int Limit, TimeSpan Wait, int PollIntervalSeconds, DateTimeOffset LiveSince);
 
-        using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
+    private sealed class PollResult(PollRequest poll, ConnectionLease? held, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, TimeProvider time) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext context)
         {
+            using var lease = held;
+            var longPoll = poll.Wait > TimeSpan.Zero;
+            if (longPoll)
+            {
+                metrics.ConnectionOpened(DeliveryTransport.LongPoll);
+            }
+
             try
             {
-                result = await hub.ReadAsync(filter, start.AfterSeq, limit, wait, stopping.Token);
-            }
-            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-            {
-                // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
-                result = new LogReadResult([], start.AfterSeq);
-            }
-            finally
-            {
-                if (longPoll)
+                LogReadResult result;
+                using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
                 {
-                    metrics.ConnectionClosed(DeliveryTransport.LongPoll);
+                    try
+                    {
+                        result = await hub.ReadAsync(poll.Filter, poll.AfterSeq, poll.Limit, poll.Wait, stopping.Token);
+                    }
+                    catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
+                        result = new LogReadResult([], poll.AfterSeq);
+                    }
+                    finally
+                    {
+                        if (longPoll)
+                        {
+                            metrics.ConnectionClosed(DeliveryTransport.LongPoll);
+                        }
+                    }
                 }
+
+                await AnswerAsync(context, result);
+            }
+            catch (Exception ex) when (ProblemResponses.ProblemFor(context, ex) is { } problem)
+            {
+                await ProblemResponses.WriteAsync(context, problem);
             }
         }
 
-        if (result.Gap is { } gap)
+        private async Task AnswerAsync(HttpContext context, LogReadResult result)
         {
-            throw Gone(hub.ResetFor(gap));
-        }
+            if (result.Gap is { } gap)
+            {
+                throw Gone(hub.ResetFor(gap));
+            }
 
-        var response = context.Response;
-        response.Headers.CacheControl = "no-store";
-        response.Headers["X-Poll-Interval"] = options.PollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
-        var etag = ETagFor(hub.Log.Epoch, start.AfterSeq, result);
-        response.Headers.ETag = etag;
-        if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
-        {
-            response.StatusCode = StatusCodes.Status304NotModified;
-            metrics.PollAnswered(longPoll, PollOutcome.NotModified);
-            return;
-        }
+            var longPoll = poll.Wait > TimeSpan.Zero;
+            var response = context.Response;
+            response.Headers.CacheControl = "no-store";
+            response.Headers["X-Poll-Interval"] = poll.PollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
+            var etag = ETagFor(hub.Log.Epoch, poll.AfterSeq, result);
+            response.Headers.ETag = etag;
+            if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
+            {
+                response.StatusCode = StatusCodes.Status304NotModified;
+                metrics.PollAnswered(longPoll, PollOutcome.NotModified);
+                return;
+            }
 
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(response.BodyWriter);
-        writer.WriteStartObject();
-        writer.WriteStartArray("events");
-        foreach (var record in result.Events)
-        {
-            record.WriteTo(writer);
-        }
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/json";
+            await using var writer = new Utf8JsonWriter(response.BodyWriter);
+            writer.WriteStartObject();
+            writer.WriteStartArray("events");
+            foreach (var record in result.Events)
+            {
+                record.WriteTo(writer);
+            }
 
-        writer.WriteEndArray();
-        writer.WriteString("cursor", hub.FormatCursor(result.NextAfterSeq));
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
-        var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
-        metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
-        metrics.Delivered(transport, result.Events, time.GetUtcNow(), liveSince);
-        metrics.BytesWritten(transport, writer.BytesCommitted);
+            writer.WriteEndArray();
+            writer.WriteString("cursor", hub.FormatCursor(result.NextAfterSeq));
+            writer.WriteEndObject();
+            await writer.FlushAsync(context.RequestAborted);
+            var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
+            metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
+            metrics.Delivered(transport, result.Events, time.GetUtcNow(), poll.LiveSince);
+            metrics.BytesWritten(transport, writer.BytesCommitted);
+        }
     }
 
     internal static SwitchboardException Gone(CursorReset reset) => SwitchboardException.Gone(reset.Reason, "Cursor no longer valid",

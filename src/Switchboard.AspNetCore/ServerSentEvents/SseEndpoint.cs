@@ -37,19 +37,19 @@ internal static partial class SseEndpoint
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
     private static readonly byte[] TokenExpired = "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n"u8.ToArray();
 
-    public static Task StreamAsync(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections)
+    public static IResult Stream(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections)
     {
         var filter = hub.ParseFilter(context.Request.Query["topic"]);
         Caller.Of(context).RequireSubscribe(filter);
-        return StreamFilteredAsync(context, filter, hub, lifetime, metrics, connections);
+        return OpenFiltered(context, filter, hub, lifetime, metrics, connections);
     }
 
     /// <summary>
     /// A stream of the events matching <paramref name="filter"/>, which the caller has been checked for; the dashboard
     /// streams its system topic through this too.
     /// </summary>
-    public static Task StreamFilteredAsync(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections) =>
-        RunAsync(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, lifetime, metrics, connections, SseStreamEnd.Never);
+    public static IResult OpenFiltered(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections) =>
+        Open(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, lifetime, metrics, connections, SseStreamEnd.Never);
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (an EventSource reconnecting) wins over the first-connect parameter.</summary>
     internal static string? ResumeFrom(HttpContext context)
@@ -58,119 +58,148 @@ internal static partial class SseEndpoint
         return string.IsNullOrEmpty(after) ? context.Request.Query["after"] : after;
     }
 
-    /// <summary>Writes the stream until the client leaves, the hub stops, the caller's token expires, or <paramref name="end"/> says so.</summary>
-    internal static async Task RunAsync(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
+    /// <summary>
+    /// Admits the stream (a refusal is a problem response, answered by the endpoint's filters) and returns it as a
+    /// result. The endpoint returns at once; the stream runs as the result's execution, so the filter and
+    /// request-delegate frames are not held for the life of the connection.
+    /// </summary>
+    internal static IResult Open(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
         SwitchboardMetrics metrics, ConnectionGate connections, SseStreamEnd end)
     {
-        var options = context.Options<SseOptions>();
-        var caller = Caller.Of(context);
-        var time = hub.Clock.Time;
-        using var connection = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
+        var lease = connections.Enter(Caller.Of(context), context.Connection.RemoteIpAddress, longPoll: false);
+        return new SseStream(filter, start, hub, lifetime, metrics, lease, end);
+    }
 
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-store";
-        response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        DisableMinimumDataRate(context);
+    /// <summary>One open stream: writes until the client leaves, the hub stops, the caller's token expires, or its end says so.</summary>
+    private sealed class SseStream(TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
+        SwitchboardMetrics metrics, ConnectionLease connection, SseStreamEnd end) : IResult
+    {
+        private HttpContext _context = null!;
+        private SseOptions _options = null!;
+        private PipeWriter _writer = null!;
+        private DateTimeOffset _openedAt;
+        private CancellationToken _cancellationToken;
 
-        // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID), or
-        // at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
-        var now = time.GetUtcNow();
-        DateTimeOffset? maxEnd = options.MaxStreamDuration is { } maxDuration ? now + maxDuration : null;
-        var expires = caller.ExpiresAt;
-        var endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
-        var deadline = endsByExpiry ? expires : maxEnd;
-
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var cancellationToken = stopping.Token;
-        var writer = response.BodyWriter;
-        using var tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline });
-        var expired = false;
-        metrics.ConnectionOpened(DeliveryTransport.Sse);
-        try
+        public async Task ExecuteAsync(HttpContext context)
         {
-            // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
-            Write(writer, string.Create(CultureInfo.InvariantCulture, $"retry: {(long)options.ReconnectDelay.TotalMilliseconds}\n\n"));
-            if (start.Reset is { } reset)
-            {
-                WriteReset(writer, reset);
-            }
+            using var lease = connection;
+            _context = context;
+            var options = _options = context.Options<SseOptions>();
+            var caller = Caller.Of(context);
+            var time = hub.Clock.Time;
 
-            if (await FlushAsync() is null)
-            {
-                return;
-            }
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-store";
+            response.Headers["X-Accel-Buffering"] = "no";
+            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            DisableMinimumDataRate(context);
 
-            if (end.WhenDrained is { } finished)
+            // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID), or
+            // at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
+            var now = _openedAt = time.GetUtcNow();
+            DateTimeOffset? maxEnd = options.MaxStreamDuration is { } maxDuration ? now + maxDuration : null;
+            var expires = caller.ExpiresAt;
+            var endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
+            var deadline = endsByExpiry ? expires : maxEnd;
+
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+            var cancellationToken = _cancellationToken = stopping.Token;
+            var writer = _writer = response.BodyWriter;
+            using var tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline });
+            var expired = false;
+            metrics.ConnectionOpened(DeliveryTransport.Sse);
+            try
             {
-                // Catch up without waiting, then ask whether anything more can come.
-                while (true)
+                // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
+                Write(writer, string.Create(CultureInfo.InvariantCulture, $"retry: {(long)options.ReconnectDelay.TotalMilliseconds}\n\n"));
+                if (start.Reset is { } reset)
                 {
-                    var step = await tail.ReadAsync(cancellationToken);
-                    if (step.Kind == TailStepKind.Events && step.Events.Count == 0)
+                    WriteReset(writer, reset);
+                }
+
+                if (await FlushAsync() is null)
+                {
+                    return;
+                }
+
+                if (end.WhenDrained is { } finished)
+                {
+                    // Catch up without waiting, then ask whether anything more can come.
+                    while (true)
                     {
-                        break;
+                        var step = await tail.ReadAsync(cancellationToken);
+                        if (step.Kind == TailStepKind.Events && step.Events.Count == 0)
+                        {
+                            break;
+                        }
+
+                        if (await WriteStepAsync(step) is not null)
+                        {
+                            return;
+                        }
                     }
 
-                    if (await WriteStepAsync(step) is not null)
+                    if (await finished(cancellationToken))
                     {
+                        // Its last event may have landed after the read above: read once more, then stop.
+                        await WriteStepAsync(await tail.ReadAsync(cancellationToken));
                         return;
                     }
                 }
 
-                if (await finished(cancellationToken))
+                while (true)
                 {
-                    // Its last event may have landed after the read above: read once more, then stop.
-                    await WriteStepAsync(await tail.ReadAsync(cancellationToken));
-                    return;
+                    if (await WriteStepAsync(await tail.NextAsync(cancellationToken)) is { } ended)
+                    {
+                        expired = ended == TailStepKind.Ended && endsByExpiry;
+                        break;
+                    }
                 }
             }
-
-            while (true)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                if (await WriteStepAsync(await tail.NextAsync(cancellationToken)) is { } ended)
+                // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
+            }
+            catch (SlowClientException)
+            {
+                // Cut for not reading (logged and counted where it was noticed); the connection is already aborted.
+                return;
+            }
+            catch (Exception ex) when (ProblemResponses.ProblemFor(context, ex) is { } problem)
+            {
+                // A store fault or refusal before the first byte is a problem response; after it, the stream just ends
+                // and the client resumes with Last-Event-ID.
+                await ProblemResponses.WriteAsync(context, problem);
+                return;
+            }
+            finally
+            {
+                metrics.ConnectionClosed(DeliveryTransport.Sse);
+            }
+
+            if (expired && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Say why, so a client can fetch a fresh token rather than retry with the expired one.
+                writer.Write(TokenExpired);
+                using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
                 {
-                    expired = ended == TailStepKind.Ended && endsByExpiry;
-                    break;
+                    await writer.FlushAsync(flushTimeout.Token);
                 }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
-        }
-        catch (SlowClientException)
-        {
-            // Cut for not reading (logged and counted where it was noticed); the connection is already aborted.
-            return;
-        }
-        finally
-        {
-            metrics.ConnectionClosed(DeliveryTransport.Sse);
-        }
-
-        if (expired && !context.RequestAborted.IsCancellationRequested)
-        {
-            // Say why, so a client can fetch a fresh token rather than retry with the expired one.
-            writer.Write(TokenExpired);
-            using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await writer.FlushAsync(flushTimeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                // A client that stopped reading does not get the notice; the stream ends all the same.
+                catch (OperationCanceledException)
+                {
+                    // A client that stopped reading does not get the notice; the stream ends all the same.
+                }
             }
         }
 
         // Flushes; a flush the client leaves pending for the slow-client timeout aborts the connection (null). Only a
         // pending flush costs a timer.
-        async ValueTask<FlushResult?> FlushAsync()
+        private async ValueTask<FlushResult?> FlushAsync()
         {
-            var flushing = writer.FlushAsync(cancellationToken);
+            var flushing = _writer.FlushAsync(_cancellationToken);
             if (flushing.IsCompleted)
             {
                 return flushing.Result;
@@ -179,12 +208,13 @@ internal static partial class SseEndpoint
             var pending = flushing.AsTask();
             try
             {
-                return await pending.WaitAsync(options.SlowClientTimeout, time, cancellationToken);
+                return await pending.WaitAsync(_options.SlowClientTimeout, hub.Clock.Time, _cancellationToken);
             }
             catch (TimeoutException)
             {
+                var context = _context;
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SseEndpoint).FullName!);
-                LogTooSlow(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Path.Value ?? "", options.SlowClientTimeout);
+                LogTooSlow(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Path.Value ?? "", _options.SlowClientTimeout);
                 metrics.SlowClientClosed(DeliveryTransport.Sse);
                 context.Abort();
                 _ = pending.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: the abort completes it
@@ -193,8 +223,9 @@ internal static partial class SseEndpoint
         }
 
         // Writes one step; returns the kind that ends the stream, or null to go on.
-        async ValueTask<TailStepKind?> WriteStepAsync(TailStep step)
+        private async ValueTask<TailStepKind?> WriteStepAsync(TailStep step)
         {
+            var writer = _writer;
             switch (step.Kind)
             {
                 case TailStepKind.Gap:
@@ -219,7 +250,7 @@ internal static partial class SseEndpoint
                         bytes += frame.Length;
                     }
 
-                    metrics.Delivered(DeliveryTransport.Sse, step.Events, time.GetUtcNow(), liveSince: now); // what the log held at open is catch-up
+                    metrics.Delivered(DeliveryTransport.Sse, step.Events, hub.Clock.Time.GetUtcNow(), liveSince: _openedAt); // what the log held at open is catch-up
                     metrics.BytesWritten(DeliveryTransport.Sse, bytes);
                     break;
             }
