@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.AspNetCore.Monitoring;
@@ -51,6 +53,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));
             app.UseMiddleware<SwitchboardRateLimitMiddleware>();
         }
+
+        // Streams and held polls end when the host stops, through the hub: one wake-up rather than a registration each.
+        var hub = endpoints.ServiceProvider.GetRequiredService<Hub>();
+        endpoints.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(static state => ((Hub)state!).Stop(), hub);
 
         var api = endpoints.MapGroup(prefix)
             .AddEndpointFilter<ProblemEndpointFilter>()

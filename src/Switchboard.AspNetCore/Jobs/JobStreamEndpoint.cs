@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.ServerSentEvents;
 using Switchboard.Hubs;
@@ -16,7 +15,7 @@ namespace Switchboard.AspNetCore.Jobs;
 /// </summary>
 internal static class JobStreamEndpoint
 {
-    public static async Task<IResult> StreamAsync(string id, HttpContext context, Hub hub, JobQueue queue, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections)
+    public static async Task<IResult> StreamAsync(string id, HttpContext context, Hub hub, JobQueue queue, SwitchboardMetrics metrics, ConnectionGate connections)
     {
         var job = await queue.GetAsync(id, context.RequestAborted) ?? throw JobQueue.NotFound(id);
         var filter = hub.ParseFilter([JobQueue.TopicFor(job.Id)]);
@@ -29,7 +28,7 @@ internal static class JobStreamEndpoint
         // left to read has nothing more to say (a resume after the final event).
         var end = new SseStreamEnd(static record => IsFinal(record.Type),
             async cancellationToken => (await queue.GetAsync(id, cancellationToken))?.IsFinished != false);
-        return SseEndpoint.Open(context, filter, start, hub, lifetime, metrics, connections, end);
+        return SseEndpoint.Open(context, filter, start, hub, metrics, connections, end);
     }
 
     private static bool IsFinal(string type) => type is "job.succeeded" or "job.failed" or "job.canceled";

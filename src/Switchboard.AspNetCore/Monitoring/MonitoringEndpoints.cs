@@ -85,12 +85,12 @@ internal static class MonitoringEndpoints
         return monitoring;
     }
 
-    private static async Task DashboardStreamAsync(HttpContext context, Hub hub, DashboardSampler sampler, IHostApplicationLifetime lifetime,
+    private static async Task DashboardStreamAsync(HttpContext context, Hub hub, DashboardSampler sampler,
         SwitchboardMetrics metrics, ConnectionGate connections)
     {
         // An open dashboard is what makes the sampler publish; the stream itself is the hub's ordinary SSE stream.
         using var watching = sampler.Watch();
-        await SseEndpoint.OpenFiltered(context, SnapshotFilter, hub, lifetime, metrics, connections).ExecuteAsync(context);
+        await SseEndpoint.OpenFiltered(context, SnapshotFilter, hub, metrics, connections).ExecuteAsync(context);
     }
 
     /// <summary>The admin check for endpoints that are middleware branches rather than route handlers.</summary>

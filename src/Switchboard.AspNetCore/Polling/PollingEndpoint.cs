@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
 using Switchboard.Hubs;
@@ -24,7 +23,7 @@ internal static class PollingEndpoint
     /// Checks the request and admits a held poll here, inside the endpoint's filters (a refusal is a problem response),
     /// and returns the poll as a result: the filter and request-delegate frames are not held while the poll waits.
     /// </summary>
-    public static IResult Poll(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
+    public static IResult Poll(HttpContext context, Hub hub, ConnectionGate connections, SwitchboardMetrics metrics, TimeProvider time)
     {
         // What was appended well before the poll arrived is history the poller is catching up on, not live delivery.
         var liveSince = time.GetUtcNow() - SwitchboardMetrics.LiveGrace;
@@ -43,12 +42,12 @@ internal static class PollingEndpoint
 
         // A held poll is a long-lived connection, and counts against the connection limits while it waits.
         var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
-        return new PollResult(new PollRequest(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince), held, hub, lifetime, metrics, time);
+        return new PollResult(new PollRequest(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince), held, hub, metrics, time);
     }
 
     private sealed record PollRequest(TopicFilter Filter, long AfterSeq, int Limit, TimeSpan Wait, int PollIntervalSeconds, DateTimeOffset LiveSince);
 
-    private sealed class PollResult(PollRequest poll, ConnectionLease? held, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, TimeProvider time) : IResult
+    private sealed class PollResult(PollRequest poll, ConnectionLease? held, Hub hub, SwitchboardMetrics metrics, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)
         {
@@ -62,23 +61,21 @@ internal static class PollingEndpoint
             try
             {
                 LogReadResult result;
-                using (var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping))
+                try
                 {
-                    try
+                    // A held read ends by itself when the hub stops (the host's stopping wakes every held poll at once).
+                    result = await hub.ReadAsync(poll.Filter, poll.AfterSeq, poll.Limit, poll.Wait, context.RequestAborted);
+                }
+                catch (OperationCanceledException) when (hub.Stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
+                    result = new LogReadResult([], poll.AfterSeq);
+                }
+                finally
+                {
+                    if (longPoll)
                     {
-                        result = await hub.ReadAsync(poll.Filter, poll.AfterSeq, poll.Limit, poll.Wait, stopping.Token);
-                    }
-                    catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-                    {
-                        // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
-                        result = new LogReadResult([], poll.AfterSeq);
-                    }
-                    finally
-                    {
-                        if (longPoll)
-                        {
-                            metrics.ConnectionClosed(DeliveryTransport.LongPoll);
-                        }
+                        metrics.ConnectionClosed(DeliveryTransport.LongPoll);
                     }
                 }
 

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
 using Switchboard.AspNetCore.Http;
@@ -37,19 +36,19 @@ internal static partial class SseEndpoint
     private static readonly byte[] Heartbeat = ":\n\n"u8.ToArray();
     private static readonly byte[] TokenExpired = "event: switchboard.token-expired\ndata: {\"reason\":\"token-expired\"}\n\n"u8.ToArray();
 
-    public static IResult Stream(HttpContext context, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections)
+    public static IResult Stream(HttpContext context, Hub hub, SwitchboardMetrics metrics, ConnectionGate connections)
     {
         var filter = hub.ParseFilter(context.Request.Query["topic"]);
         Caller.Of(context).RequireSubscribe(filter);
-        return OpenFiltered(context, filter, hub, lifetime, metrics, connections);
+        return OpenFiltered(context, filter, hub, metrics, connections);
     }
 
     /// <summary>
     /// A stream of the events matching <paramref name="filter"/>, which the caller has been checked for; the dashboard
     /// streams its system topic through this too.
     /// </summary>
-    public static IResult OpenFiltered(HttpContext context, TopicFilter filter, Hub hub, IHostApplicationLifetime lifetime, SwitchboardMetrics metrics, ConnectionGate connections) =>
-        Open(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, lifetime, metrics, connections, SseStreamEnd.Never);
+    public static IResult OpenFiltered(HttpContext context, TopicFilter filter, Hub hub, SwitchboardMetrics metrics, ConnectionGate connections) =>
+        Open(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, metrics, connections, SseStreamEnd.Never);
 
     /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (an EventSource reconnecting) wins over the first-connect parameter.</summary>
     internal static string? ResumeFrom(HttpContext context)
@@ -63,16 +62,15 @@ internal static partial class SseEndpoint
     /// result. The endpoint returns at once; the stream runs as the result's execution, so the filter and
     /// request-delegate frames are not held for the life of the connection.
     /// </summary>
-    internal static IResult Open(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
-        SwitchboardMetrics metrics, ConnectionGate connections, SseStreamEnd end)
+    internal static IResult Open(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, SwitchboardMetrics metrics,
+        ConnectionGate connections, SseStreamEnd end)
     {
         var lease = connections.Enter(Caller.Of(context), context.Connection.RemoteIpAddress, longPoll: false);
-        return new SseStream(filter, start, hub, lifetime, metrics, lease, end);
+        return new SseStream(filter, start, hub, metrics, lease, end);
     }
 
     /// <summary>One open stream: writes until the client leaves, the hub stops, the caller's token expires, or its end says so.</summary>
-    private sealed class SseStream(TopicFilter filter, StartPosition start, Hub hub, IHostApplicationLifetime lifetime,
-        SwitchboardMetrics metrics, ConnectionLease connection, SseStreamEnd end) : IResult
+    private sealed class SseStream(TopicFilter filter, StartPosition start, Hub hub, SwitchboardMetrics metrics, ConnectionLease connection, SseStreamEnd end) : IResult
     {
         private HttpContext _context = null!;
         private SseOptions _options = null!;
@@ -104,10 +102,12 @@ internal static partial class SseEndpoint
             var endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
             var deadline = endsByExpiry ? expires : maxEnd;
 
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-            var cancellationToken = _cancellationToken = stopping.Token;
+            // The tail ends with the hub when the host stops (one wake-up for all streams); a linked token source per
+            // stream would cost an object and two registrations for as long as it is open.
+            var cancellationToken = _cancellationToken = context.RequestAborted;
             var writer = _writer = response.BodyWriter;
-            using var tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline });
+            using var tail = hub.OpenTail(filter, start.AfterSeq,
+                new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline, StopWithHub = true });
             var expired = false;
             metrics.ConnectionOpened(DeliveryTransport.Sse);
             try
@@ -158,7 +158,7 @@ internal static partial class SseEndpoint
                     }
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || hub.Stopping.IsCancellationRequested)
             {
                 // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
             }

@@ -26,6 +26,7 @@ public sealed class Hub
     private readonly IOptionsMonitor<IdempotencyOptions> _idempotency;
     private readonly TimeProvider _time;
     private readonly SwitchboardMetrics? _metrics;
+    private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>
     /// Creates the hub over a log; with <paramref name="metrics"/>, publishes are counted and timed. Readers' deadlines run
@@ -46,6 +47,23 @@ public sealed class Hub
 
     /// <summary>The one clock for readers' heartbeats, expiries and long-poll deadlines.</summary>
     public TailClock Clock { get; }
+
+    /// <summary>Cancelled by <see cref="Stop"/>: the tails opened with <see cref="TailOptions.StopWithHub"/> end then.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>
+    /// Ends every tail opened with <see cref="TailOptions.StopWithHub"/> (streams and held polls, when the host stops):
+    /// they throw <see cref="OperationCanceledException"/> for <see cref="Stopping"/>. One wake-up of the whole index
+    /// does it, so a reader needs no registration of its own on the host's stopping token.
+    /// </summary>
+    public void Stop()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            _stopping.Cancel();
+            _log.Subscriptions.NotifyAll();
+        }
+    }
 
     /// <summary>The log behind the hub.</summary>
     public IEventLog Log => _log;
@@ -168,16 +186,17 @@ public sealed class Hub
     public string FormatCursor(long afterSeq) => Cursor.Format(_log.Epoch, afterSeq);
 
     /// <summary>Opens a tail of the log for <paramref name="filter"/> after <paramref name="afterSeq"/>, on the hub's clock.</summary>
-    public LogTail OpenTail(TopicFilter filter, long afterSeq, TailOptions? options = null) => new(_log, filter, afterSeq, options, Clock);
+    public LogTail OpenTail(TopicFilter filter, long afterSeq, TailOptions? options = null) =>
+        new(_log, filter, afterSeq, options, Clock, options?.StopWithHub == true ? Stopping : default);
 
     /// <summary>
     /// Reads matching events after <paramref name="afterSeq"/>; when there are none and <paramref name="wait"/> is positive,
-    /// holds until one arrives or the wait ends (a long poll).
+    /// holds until one arrives or the wait ends (a long poll). A held read ends when the hub stops, as a cancellation.
     /// </summary>
     public async Task<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         var holds = wait > TimeSpan.Zero;
-        using var tail = OpenTail(filter, afterSeq, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null });
+        using var tail = OpenTail(filter, afterSeq, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null, StopWithHub = true });
         var step = holds ? await tail.NextAsync(cancellationToken).ConfigureAwait(false) : await tail.ReadAsync(cancellationToken).ConfigureAwait(false);
         return step.Gap is { } gap ? new LogReadResult([], afterSeq, gap) : new LogReadResult(step.Events, tail.AfterSeq);
     }

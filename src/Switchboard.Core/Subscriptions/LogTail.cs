@@ -15,6 +15,12 @@ public sealed record TailOptions
 
     /// <summary>When set, a step returns <see cref="TailStepKind.Ended"/> once this time has come (token expiry, the end of a long poll).</summary>
     public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>
+    /// When set, a tail opened by <see cref="Hubs.Hub.OpenTail"/> throws <see cref="OperationCanceledException"/> once the
+    /// hub stops (<see cref="Hubs.Hub.Stop"/>), without a cancellation registration of its own.
+    /// </summary>
+    public bool StopWithHub { get; init; }
 }
 
 /// <summary>What one step of a tail found.</summary>
@@ -51,22 +57,34 @@ public readonly record struct TailStep(TailStepKind Kind, IReadOnlyList<EventRec
 public sealed class LogTail : IDisposable
 {
     private readonly IEventLog _log;
-    private readonly TailOptions _options;
+    // The options' values, not the options: an idle stream holds its tail for hours.
+    private readonly int _batchSize;
+    private readonly bool _hasIdle;
+    private readonly bool _hasDeadline;
     private readonly TailClock? _clock;
     private LogWaiter? _waiter;
     private readonly long _deadline;
     private readonly long _idleTicks;
     private long _lastActivity;
+    private readonly CancellationToken _hubStopping;
     private CancellationToken _wakeOnCancel;
     private CancellationTokenRegistration _cancelRegistration;
 
-    /// <summary>Opens a tail of <paramref name="log"/>; <paramref name="clock"/> is needed for idle steps and deadlines.</summary>
-    public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null)
+    /// <summary>
+    /// Opens a tail of <paramref name="log"/>; <paramref name="clock"/> is needed for idle steps and deadlines. The tail also
+    /// ends when <paramref name="hubStopping"/> is cancelled, which it observes without registering: whoever cancels it
+    /// wakes the whole index (<see cref="Hubs.Hub.Stop"/>).
+    /// </summary>
+    public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null, CancellationToken hubStopping = default)
     {
+        _hubStopping = hubStopping;
         _log = log;
-        _options = options ?? new TailOptions();
+        options ??= new TailOptions();
+        _batchSize = options.BatchSize;
+        _hasIdle = options.IdleInterval is not null;
+        _hasDeadline = options.Deadline is not null;
         _clock = clock;
-        if ((_options.IdleInterval is not null || _options.Deadline is not null) && clock is null)
+        if ((_hasIdle || _hasDeadline) && clock is null)
         {
             throw new ArgumentException("Idle steps and deadlines need a clock.", nameof(clock));
         }
@@ -78,13 +96,13 @@ public sealed class LogTail : IDisposable
             var now = clock.Time.GetTimestamp();
             _lastActivity = now;
             var frequency = clock.Time.TimestampFrequency;
-            if (_options.IdleInterval is { } idle)
+            if (options.IdleInterval is { } idle)
             {
                 // Fire a tick early rather than late: a heartbeat promised within the interval must not slip past it.
                 _idleTicks = Math.Max(1, (long)((idle - clock.Resolution).TotalSeconds * frequency));
             }
 
-            if (_options.Deadline is { } deadline)
+            if (options.Deadline is { } deadline)
             {
                 var remaining = deadline - clock.Time.GetUtcNow();
                 _deadline = remaining <= TimeSpan.Zero ? now : now + (long)Math.Min(remaining.TotalSeconds * frequency, long.MaxValue / 4);
@@ -135,7 +153,7 @@ public sealed class LogTail : IDisposable
     public async ValueTask<TailStep> ReadAsync(CancellationToken cancellationToken = default)
     {
         _waiter?.Arm();
-        var result = await _log.ReadAsync(Filter, AfterSeq, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        var result = await _log.ReadAsync(Filter, AfterSeq, _batchSize, cancellationToken).ConfigureAwait(false);
         if (result.Gap is { } gap)
         {
             AfterSeq = gap.RestartAfterSeq;
@@ -161,6 +179,7 @@ public sealed class LogTail : IDisposable
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            _hubStopping.ThrowIfCancellationRequested();
             var step = await ReadAsync(cancellationToken).ConfigureAwait(false);
             if (step.Kind != TailStepKind.Events || step.Events.Count > 0)
             {
@@ -178,13 +197,13 @@ public sealed class LogTail : IDisposable
             if (_clock is not null)
             {
                 var now = _clock.Time.GetTimestamp();
-                if (_options.Deadline is not null && now >= _deadline)
+                if (_hasDeadline && now >= _deadline)
                 {
                     return TailStep.Ended;
                 }
 
                 long wakeAt = long.MaxValue;
-                if (_options.IdleInterval is not null)
+                if (_hasIdle)
                 {
                     var idleAt = _lastActivity + _idleTicks;
                     if (now >= idleAt)
@@ -196,7 +215,7 @@ public sealed class LogTail : IDisposable
                     wakeAt = idleAt;
                 }
 
-                if (_options.Deadline is not null)
+                if (_hasDeadline)
                 {
                     wakeAt = Math.Min(wakeAt, _deadline);
                 }
@@ -218,6 +237,7 @@ public sealed class LogTail : IDisposable
 
             // A cancel that landed before the read's Arm was forgotten by it; one after Arm makes the wait return at once.
             cancellationToken.ThrowIfCancellationRequested();
+            _hubStopping.ThrowIfCancellationRequested();
             await _waiter.WaitAsync().ConfigureAwait(false);
         }
     }

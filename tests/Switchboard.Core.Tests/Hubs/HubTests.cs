@@ -104,4 +104,31 @@ public sealed class HubTests
         Assert.Equal((SwitchboardErrorKind.Mismatch, "idempotency-key-reused"), (problem.Kind, problem.Code));
     }
 
+
+    [Fact]
+    public async Task Stop_EndsTheTailsThatStopWithTheHub_AndWakesNoOneElseForGood()
+    {
+        var filter = TopicFilter.Parse("a");
+        using var stream = _hub.OpenTail(filter, 0, new Switchboard.Subscriptions.TailOptions { StopWithHub = true });
+        using var worker = _hub.OpenTail(filter, 0);
+        var held = _hub.ReadAsync(filter, 0, 10, TimeSpan.FromMinutes(5));
+        var streaming = stream.NextAsync().AsTask();
+        var working = worker.NextAsync().AsTask();
+        await Waiting.UntilAsync(() => _log.Subscriptions.Count == 3, "the stream, the worker and the held poll wait");
+
+        _hub.Stop();
+
+        var ended = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => streaming.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(_hub.Stopping, ended.CancellationToken);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The worker was woken too, found nothing, and waits on: it still gets the next event.
+        Assert.False(working.IsCompleted);
+        await _log.AppendAsync([new EventDraft("a", "m", "1"u8.ToArray())]);
+        var step = await working.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(step.Events);
+
+        _hub.Stop(); // twice is harmless
+        Assert.True(_hub.Stopping.IsCancellationRequested);
+    }
 }
