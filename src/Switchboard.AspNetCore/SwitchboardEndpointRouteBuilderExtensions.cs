@@ -39,7 +39,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.
-    /// On a <see cref="WebApplication"/> this also adds the WebSocket middleware; other hosts call <c>UseWebSockets()</c> first.
+    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware; other hosts call <c>UseWebSockets()</c> first.
     /// </summary>
     public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
     {
