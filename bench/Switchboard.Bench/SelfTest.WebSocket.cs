@@ -23,6 +23,8 @@ internal static partial class SelfTest
         Check("clientws client", FanoutOptions.From(CliArgs.Parse(["ws-fanout", "--url", "http://h:1", "--client", "clientws"])).Client == "clientws");
         Throws("--idle-memory needs --server-pid", () => FanoutOptions.From(CliArgs.Parse(["ws-fanout", "--url", "http://h:1", "--idle-memory"])));
         Throws("clientws is not an SSE client", () => FanoutOptions.From(CliArgs.Parse(["fanout", "--url", "http://h:1", "--client", "clientws"])));
+        Check("longpoll client (SSE mode)", FanoutOptions.From(CliArgs.Parse(["fanout", "--url", "http://h:1", "--client", "longpoll"])).Client == "longpoll");
+        Throws("longpoll is not a WebSocket client", () => FanoutOptions.From(CliArgs.Parse(["ws-fanout", "--url", "http://h:1", "--client", "longpoll"])));
         Throws("ws-only option unknown to fanout", () =>
         {
             var x = CliArgs.Parse(["fanout", "--url", "http://h:1", "--idle-memory"]);
