@@ -42,17 +42,17 @@ internal static class PollingEndpoint
 
         // A held poll is a long-lived connection, and counts against the connection limits while it waits.
         var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
-        return new PollResult(new PollRequest(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince), held, hub, metrics, time);
+        return new PollResult(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince, held, hub, metrics, time);
     }
 
-    private sealed record PollRequest(TopicFilter Filter, long AfterSeq, int Limit, TimeSpan Wait, int PollIntervalSeconds, DateTimeOffset LiveSince);
-
-    private sealed class PollResult(PollRequest poll, ConnectionLease? held, Hub hub, SwitchboardMetrics metrics, TimeProvider time) : IResult
+    /// <summary>One admitted poll: reads (waiting up to <paramref name="wait"/>) and answers, or answers the problem.</summary>
+    private sealed class PollResult(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, int pollIntervalSeconds, DateTimeOffset liveSince,
+        ConnectionLease? held, Hub hub, SwitchboardMetrics metrics, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)
         {
             using var lease = held;
-            var longPoll = poll.Wait > TimeSpan.Zero;
+            var longPoll = wait > TimeSpan.Zero;
             if (longPoll)
             {
                 metrics.ConnectionOpened(DeliveryTransport.LongPoll);
@@ -64,12 +64,12 @@ internal static class PollingEndpoint
                 try
                 {
                     // A held read ends by itself when the hub stops (the host's stopping wakes every held poll at once).
-                    result = await hub.ReadAsync(poll.Filter, poll.AfterSeq, poll.Limit, poll.Wait, context.RequestAborted);
+                    result = await hub.ReadAsync(filter, afterSeq, limit, wait, context.RequestAborted);
                 }
                 catch (OperationCanceledException) when (hub.Stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
                 {
                     // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
-                    result = new LogReadResult([], poll.AfterSeq);
+                    result = new LogReadResult([], afterSeq);
                 }
                 finally
                 {
@@ -94,11 +94,11 @@ internal static class PollingEndpoint
                 throw Gone(hub.ResetFor(gap));
             }
 
-            var longPoll = poll.Wait > TimeSpan.Zero;
+            var longPoll = wait > TimeSpan.Zero;
             var response = context.Response;
             response.Headers.CacheControl = "no-store";
-            response.Headers["X-Poll-Interval"] = poll.PollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
-            var etag = ETagFor(hub.Log.Epoch, poll.AfterSeq, result);
+            response.Headers["X-Poll-Interval"] = pollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
+            var etag = ETagFor(hub.Log.Epoch, afterSeq, result);
             response.Headers.ETag = etag;
             if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
             {
@@ -123,7 +123,7 @@ internal static class PollingEndpoint
             await writer.FlushAsync(context.RequestAborted);
             var transport = longPoll ? DeliveryTransport.LongPoll : DeliveryTransport.ShortPoll;
             metrics.PollAnswered(longPoll, result.Events.Count > 0 ? PollOutcome.Events : PollOutcome.Empty);
-            metrics.Delivered(transport, result.Events, time.GetUtcNow(), poll.LiveSince);
+            metrics.Delivered(transport, result.Events, time.GetUtcNow(), liveSince);
             metrics.BytesWritten(transport, writer.BytesCommitted);
         }
     }
