@@ -39,7 +39,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.
-    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware; other hosts call <c>UseWebSockets()</c> first.
+    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware; other hosts call <c>UseWebSockets()</c> first, and answer no cross-origin requests.
     /// </summary>
     public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
     {
@@ -49,7 +49,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             // resolved before the rate limiter, which counts requests per key, subject or IP.
             app.Properties[WebSocketsAddedKey] = true;
             app.UseWebSockets();
-            app.UseCors();
+            app.UseMiddleware<SwitchboardCorsMiddleware>();
             app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));
             app.UseMiddleware<SwitchboardRateLimitMiddleware>();
         }
@@ -61,7 +61,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         var api = endpoints.MapGroup(prefix)
             .AddEndpointFilter<ProblemEndpointFilter>()
             .AddEndpointFilter<AuthenticationEndpointFilter>()
-            .RequireCors(Origins.CorsPolicy)
+            .WithMetadata(SwitchboardCorsMetadata.Instance)
             .RequireRateLimiting(SwitchboardRateLimitPolicy.Name)
             .WithTags("Switchboard")
             .WithCommonProblems();

@@ -308,7 +308,7 @@ internal sealed class HeldConnectionFilter(bool stream) : IEndpointFilter
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var held = stream || (double.TryParse(http.Request.Query["wait"], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var wait) && wait > 0);
+        var held = stream || (double.TryParse(QueryValues.Get(http.Request, "wait"), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var wait) && wait > 0);
         if (!held)
         {
             return await next(context);

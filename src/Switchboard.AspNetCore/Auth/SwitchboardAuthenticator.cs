@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Switchboard.AspNetCore.Http;
 using Switchboard.Auth;
 using Switchboard.Problems;
 using Switchboard.Topics;
@@ -198,9 +199,7 @@ internal sealed partial class SwitchboardAuthenticator
             return header[Bearer.Length..].Trim();
         }
 
-        // Parsed from the raw query rather than through Request.Query, whose collection a WebSocket's HttpContext
-        // would keep for the connection's whole life.
-        var token = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseNullableQuery(request.QueryString.Value)?.GetValueOrDefault("access_token").ToString();
+        var token = QueryValues.Get(request, "access_token").ToString();
         return string.IsNullOrEmpty(token) ? null : token;
     }
 

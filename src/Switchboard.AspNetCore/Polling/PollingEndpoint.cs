@@ -27,14 +27,13 @@ internal static class PollingEndpoint
     {
         // What was appended well before the poll arrived is history the poller is catching up on, not live delivery.
         var liveSince = time.GetUtcNow() - SwitchboardMetrics.LiveGrace;
-        var query = context.Request.Query;
-        var options = context.Options<PollingOptions>();
-        var filter = hub.ParseFilter(query["topic"]);
+                var options = context.Options<PollingOptions>();
+        var filter = hub.ParseFilter(QueryValues.Get(context.Request, "topic"));
         var caller = Caller.Of(context);
         caller.RequireSubscribe(filter);
-        var limit = ParseLimit(query["limit"], options);
-        var wait = CapToExpiry(WaitParameter.Parse(query["wait"], options.MaxWait), caller, time);
-        var start = hub.ResolveStart(query["after"], filter);
+        var limit = ParseLimit(QueryValues.Get(context.Request, "limit"), options);
+        var wait = CapToExpiry(WaitParameter.Parse(QueryValues.Get(context.Request, "wait"), options.MaxWait), caller, time);
+        var start = hub.ResolveStart(QueryValues.Get(context.Request, "after"), filter);
         if (start.Reset is { } reset)
         {
             throw Gone(reset);

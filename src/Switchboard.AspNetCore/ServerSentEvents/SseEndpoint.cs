@@ -38,7 +38,7 @@ internal static partial class SseEndpoint
 
     public static IResult Stream(HttpContext context, Hub hub, SwitchboardMetrics metrics, ConnectionGate connections)
     {
-        var filter = hub.ParseFilter(context.Request.Query["topic"]);
+        var filter = hub.ParseFilter(QueryValues.Get(context.Request, "topic"));
         Caller.Of(context).RequireSubscribe(filter);
         return OpenFiltered(context, filter, hub, metrics, connections);
     }
@@ -54,7 +54,7 @@ internal static partial class SseEndpoint
     internal static string? ResumeFrom(HttpContext context)
     {
         string? after = context.Request.Headers["Last-Event-ID"];
-        return string.IsNullOrEmpty(after) ? context.Request.Query["after"] : after;
+        return string.IsNullOrEmpty(after) ? QueryValues.Get(context.Request, "after") : after;
     }
 
     /// <summary>

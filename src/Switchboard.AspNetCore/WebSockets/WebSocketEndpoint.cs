@@ -100,10 +100,7 @@ internal static class WebSocketEndpoint
             throw SwitchboardException.Invalid("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
         }
 
-        // Parsed from the raw query rather than through Request.Query, whose collection the HttpContext would keep
-        // for the whole life of the connection.
-        var name = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseNullableQuery(context.Request.QueryString.Value)?
-            .GetValueOrDefault("name").ToString() ?? "";
+        var name = QueryValues.Get(context.Request, "name").ToString();
         if (caller.Kind == CallerKind.Token && (caller.PresenceName ?? caller.Subject) is { } granted)
         {
             // A token names its holder; a chat room shows that name, not one the client picked.

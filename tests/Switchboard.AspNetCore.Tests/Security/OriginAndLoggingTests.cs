@@ -44,6 +44,51 @@ public sealed class OriginAndLoggingTests
     }
 
     [Fact]
+    public async Task Cors_CoversStreamsTheirPreflightAndProblems()
+    {
+        await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
+        using var client = server.CreateClient();
+        const string Origin = "https://app.example.com";
+
+        // EventSource with Last-Event-ID from another origin: a preflight for GET /v1/stream, then the stream itself.
+        using (var preflight = new HttpRequestMessage(HttpMethod.Options, "v1/stream?topic=orders"))
+        {
+            preflight.Headers.Add("Origin", Origin);
+            preflight.Headers.Add("Access-Control-Request-Method", "GET");
+            preflight.Headers.Add("Access-Control-Request-Headers", "last-event-id");
+            using var answered = await client.SendAsync(preflight).Within();
+            Assert.Equal(HttpStatusCode.NoContent, answered.StatusCode);
+            Assert.Equal(Origin, answered.Headers.GetValues("Access-Control-Allow-Origin").Single());
+            Assert.Contains("Last-Event-ID", answered.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.OrdinalIgnoreCase);
+        }
+
+        using (var stream = new HttpRequestMessage(HttpMethod.Get, "v1/stream?topic=orders"))
+        {
+            stream.Headers.Add("Origin", Origin);
+            using var answered = await client.SendAsync(stream, HttpCompletionOption.ResponseHeadersRead).Within();
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+            Assert.Equal(Origin, answered.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+
+        // A problem is readable by the page too, and a request from an origin off the list gets no CORS headers.
+        using (var bad = new HttpRequestMessage(HttpMethod.Get, "v1/stream?topic=a..b"))
+        {
+            bad.Headers.Add("Origin", Origin);
+            using var answered = await client.SendAsync(bad).Within();
+            Assert.Equal(HttpStatusCode.BadRequest, answered.StatusCode);
+            Assert.Equal(Origin, answered.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+
+        using (var evil = new HttpRequestMessage(HttpMethod.Get, "v1/events?topic=orders"))
+        {
+            evil.Headers.Add("Origin", "https://evil.example.com");
+            using var answered = await client.SendAsync(evil).Within();
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+            Assert.False(answered.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+    }
+
+    [Fact]
     public async Task WebSocketOrigin_FollowsTheCorsAllowList()
     {
         await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));

@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
+
+namespace Switchboard.AspNetCore.Http;
+
+/// <summary>
+/// One query parameter read straight from the raw query string. <c>Request.Query</c> builds a dictionary of every
+/// parameter that the HttpContext keeps until the request ends, which for a stream, a WebSocket or a held poll is its
+/// whole life; the paths that stay open read their few parameters this way instead.
+/// </summary>
+internal static class QueryValues
+{
+    /// <summary>Every value of <paramref name="name"/> (matched without regard to case, as <c>Request.Query</c> does), decoded.</summary>
+    public static StringValues Get(HttpRequest request, string name)
+    {
+        var query = request.QueryString.Value;
+        if (string.IsNullOrEmpty(query))
+        {
+            return StringValues.Empty;
+        }
+
+        var values = StringValues.Empty;
+        foreach (var pair in new QueryStringEnumerable(query))
+        {
+            if (pair.DecodeName().Span.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                values = StringValues.Concat(values, pair.DecodeValue().ToString());
+            }
+        }
+
+        return values;
+    }
+}
