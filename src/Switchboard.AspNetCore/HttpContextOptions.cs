@@ -4,13 +4,27 @@ using Microsoft.Extensions.Options;
 
 namespace Switchboard.AspNetCore;
 
-/// <summary>Options an endpoint reads for one request.</summary>
+/// <summary>The application's services, carried as metadata by every endpoint that <c>MapSwitchboard</c> maps.</summary>
+internal sealed class HubServicesMetadata(IServiceProvider services)
+{
+    public IServiceProvider Services { get; } = services;
+}
+
+/// <summary>Services and options an endpoint reads for one request.</summary>
 internal static class HttpContextOptions
 {
+    /// <summary>
+    /// The application's services. The hub's services are singletons, and <c>RequestServices</c> would create a DI
+    /// scope on first use that the HttpContext keeps (and registers for disposal) until the request ends: for a stream,
+    /// a WebSocket or a held poll, its whole life.
+    /// </summary>
+    public static IServiceProvider HubServices(this HttpContext context) =>
+        context.GetEndpoint()?.Metadata.GetMetadata<HubServicesMetadata>()?.Services ?? context.RequestServices;
+
     /// <summary>
     /// The current <typeparamref name="T"/>, from its <see cref="IOptionsMonitor{TOptions}"/>: read per request, so a
     /// setting changed by a configuration reload applies from the next request on.
     /// </summary>
     public static T Options<T>(this HttpContext context) where T : class =>
-        context.RequestServices.GetRequiredService<IOptionsMonitor<T>>().CurrentValue;
+        context.HubServices().GetRequiredService<IOptionsMonitor<T>>().CurrentValue;
 }

@@ -58,7 +58,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         var hub = endpoints.ServiceProvider.GetRequiredService<Hub>();
         endpoints.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(static state => ((Hub)state!).Stop(), hub);
 
+        // Endpoints read the hub's (singleton) services from here rather than from RequestServices; see HubServices.
+        var services = new HubServicesMetadata(endpoints.ServiceProvider);
         var api = endpoints.MapGroup(prefix)
+            .WithMetadata(services)
             .AddEndpointFilter<ProblemEndpointFilter>()
             .AddEndpointFilter<AuthenticationEndpointFilter>()
             .WithMetadata(SwitchboardCorsMetadata.Instance)
@@ -75,20 +78,27 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
             .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub")
             .Produces<PresenceResponse>(200).Problems(400);
-        api.MapGet("/events", PollingEndpoint.Poll)
+        // The long-lived endpoints take their services from here, resolved once, not as handler parameters, which the
+        // request delegate would resolve from RequestServices (see HubServices).
+        var (metrics, connections, time) = (Get<Switchboard.Metrics.SwitchboardMetrics>(), Get<ConnectionGate>(), Get<TimeProvider>());
+        api.MapGet("/events", (HttpContext context) => PollingEndpoint.Poll(context, hub, connections, metrics, time))
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
             .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))
             .Produces<PollContract>(200).Problems(400, 410);
-        api.MapGet("/stream", SseEndpoint.Stream)
+        api.MapGet("/stream", (HttpContext context) => SseEndpoint.Stream(context, hub, metrics, connections))
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
             .Query(Reading.Topic, Reading.After)
             .Produces<string>(200, ApiContractConventions.EventStream)
             .Describe(200, "An event stream: each event's id is its cursor, so EventSource resumes with Last-Event-ID; resets arrive as `reset` events.")
             .Problems(400, 410);
 
+        var webSocket = (Presence: Get<Switchboard.Presence.IPresenceStore>(), Counter: Get<WebSocketConnectionCounter>(), Lifetime: Get<IHostApplicationLifetime>(),
+            Loggers: Get<Microsoft.Extensions.Logging.ILoggerFactory>(), Authenticator: Get<SwitchboardAuthenticator>(), Sweep: Get<ConnectionSweep>());
+
         // Outside the problem filter: a WebSocket lives as long as its request, and the filter's state would live
         // with it. The endpoint writes its own problems before the upgrade.
-        endpoints.MapGroup(prefix).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", WebSocketEndpoint.AcceptAsync)
+        endpoints.MapGroup(prefix).WithMetadata(services).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", (Func<HttpContext, Task>)(context => WebSocketEndpoint.AcceptAsync(context, hub, webSocket.Presence, webSocket.Counter, webSocket.Lifetime, time,
+                webSocket.Loggers, webSocket.Authenticator, connections, metrics, webSocket.Sweep)))
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence")
             .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400);
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
@@ -121,5 +131,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         // /metrics, /dashboard and /playground: one group, so one convention (the admin credential) can protect them all.
         endpoints.MapSwitchboardMonitoring(prefix);
         return api;
+
+        T Get<T>() where T : notnull => endpoints.ServiceProvider.GetRequiredService<T>();
     }
 }

@@ -66,7 +66,7 @@ internal sealed class AuthenticationEndpointFilter : IEndpointFilter
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var resolving = context.HttpContext.RequestServices.GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);
+        var resolving = context.HttpContext.HubServices().GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);
         if (!resolving.IsCompletedSuccessfully)
         {
             return AuthenticateThenNextAsync(context, next, resolving);
@@ -314,7 +314,7 @@ internal sealed class HeldConnectionFilter(bool stream) : IEndpointFilter
             return await next(context);
         }
 
-        using var lease = http.RequestServices.GetRequiredService<ConnectionGate>().Enter(Caller.Of(http), http.Connection.RemoteIpAddress, longPoll: !stream);
+        using var lease = http.HubServices().GetRequiredService<ConnectionGate>().Enter(Caller.Of(http), http.Connection.RemoteIpAddress, longPoll: !stream);
         return await next(context);
     }
 }

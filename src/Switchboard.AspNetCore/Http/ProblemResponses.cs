@@ -13,7 +13,7 @@ internal static class ProblemResponses
     /// <summary>The error for a store's own exception (Redis unreachable, disk full), when a registered store recognises it.</summary>
     public static SwitchboardException? StoreFault(HttpContext context, Exception exception) =>
         exception is SwitchboardException or OperationCanceledException ? null
-            : ErrorMapping.Recognize(exception, context.RequestServices.GetServices<IStoreFaultClassifier>());
+            : ErrorMapping.Recognize(exception, context.HubServices().GetServices<IStoreFaultClassifier>());
 
     /// <summary>
     /// The problem an endpoint's exception answers, or null for one that is not a client's or the store's (a bug: it

@@ -213,7 +213,7 @@ internal static partial class SseEndpoint
             catch (TimeoutException)
             {
                 var context = _context;
-                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SseEndpoint).FullName!);
+                var logger = context.HubServices().GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SseEndpoint).FullName!);
                 LogTooSlow(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Path.Value ?? "", _options.SlowClientTimeout);
                 metrics.SlowClientClosed(DeliveryTransport.Sse);
                 context.Abort();

@@ -59,7 +59,7 @@ internal static class WebSocketEndpoint
             var (socket, transport) = await WebSocketHandshake.AcceptAsync(context, requested.Count > 0 ? SubProtocol : null, time);
             using var disposeSocket = socket;
             var connection = new WebSocketConnection(context, socket, transport, sweep, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
-                time, loggers.CreateLogger<WebSocketConnection>(), metrics, [.. context.RequestServices.GetServices<IStoreFaultClassifier>()],
+                time, loggers.CreateLogger<WebSocketConnection>(), metrics, [.. context.HubServices().GetServices<IStoreFaultClassifier>()],
                 lifetime.ApplicationStopping);
             metrics.ConnectionOpened(DeliveryTransport.WebSocket);
             try
