@@ -62,8 +62,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         var services = new HubServicesMetadata(endpoints.ServiceProvider);
         var api = endpoints.MapGroup(prefix)
             .WithMetadata(services)
-            .AddEndpointFilter<ProblemEndpointFilter>()
-            .AddEndpointFilter<AuthenticationEndpointFilter>()
+            .AddEndpointFilter(ProblemEndpointFilter.Instance)
+            .AddEndpointFilter(AuthenticationEndpointFilter.Instance)
             .WithMetadata(SwitchboardCorsMetadata.Instance)
             .RequireRateLimiting(SwitchboardRateLimitPolicy.Name)
             .WithTags("Switchboard")

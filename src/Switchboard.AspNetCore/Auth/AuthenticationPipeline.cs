@@ -64,6 +64,9 @@ internal sealed class SwitchboardAuthenticationMiddleware(RequestDelegate next, 
 /// </summary>
 internal sealed class AuthenticationEndpointFilter : IEndpointFilter
 {
+    /// <summary>The one instance: stateless, and not activated per request (see <see cref="ProblemEndpointFilter.Instance"/>).</summary>
+    public static readonly AuthenticationEndpointFilter Instance = new();
+
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var resolving = context.HttpContext.HubServices().GetRequiredService<SwitchboardAuthenticator>().AuthenticateAsync(context.HttpContext);

@@ -93,6 +93,12 @@ internal static class ProblemResponses
 /// <summary>Turns every <see cref="SwitchboardException"/> thrown by an endpoint, and every store fault, into a problem response.</summary>
 internal sealed class ProblemEndpointFilter : IEndpointFilter
 {
+    /// <summary>
+    /// The one instance: stateless. <c>AddEndpointFilter&lt;T&gt;()</c> would activate a filter per request from RequestServices,
+    /// and so create a DI scope that a stream or held poll keeps for its whole life.
+    /// </summary>
+    public static readonly ProblemEndpointFilter Instance = new();
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try

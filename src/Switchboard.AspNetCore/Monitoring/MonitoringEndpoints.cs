@@ -36,11 +36,11 @@ internal static class MonitoringEndpoints
     public static RouteGroupBuilder MapSwitchboardMonitoring(this IEndpointRouteBuilder endpoints, string apiPrefix)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<MonitoringOptions>>().Value;
-        var monitoring = endpoints.MapGroup("").WithTags("Monitoring").AddEndpointFilter<ProblemEndpointFilter>();
+        var monitoring = endpoints.MapGroup("").WithTags("Monitoring").AddEndpointFilter(ProblemEndpointFilter.Instance);
 
         // The pages and their scripts hold no data and are open; what they read (the snapshot stream, the playground's
         // sessions) and the scrape need the admin scope. In open mode (loopback, nothing configured) everyone has it.
-        var operators = monitoring.MapGroup("").AddEndpointFilter<AuthenticationEndpointFilter>().RequireScope(ApiKeyScopes.Admin, "Monitoring");
+        var operators = monitoring.MapGroup("").AddEndpointFilter(AuthenticationEndpointFilter.Instance).RequireScope(ApiKeyScopes.Admin, "Monitoring");
         if (options.Prometheus)
         {
             // The exporter's endpoint is a middleware branch, not a route handler, so endpoint filters do not run
