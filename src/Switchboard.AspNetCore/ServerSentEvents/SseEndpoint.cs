@@ -151,7 +151,14 @@ internal static partial class SseEndpoint
 
                 while (true)
                 {
-                    if (await WriteStepAsync(await tail.NextAsync(cancellationToken)) is { } ended)
+                    // The wait is this frame's own await (not the tail's NextAsync), so an idle stream holds one frame.
+                    if (await tail.TryNextAsync(cancellationToken) is not { } next)
+                    {
+                        await tail.Waiter.WaitAsync();
+                        continue;
+                    }
+
+                    if (await WriteStepAsync(next) is { } ended)
                     {
                         expired = ended == TailStepKind.Ended && endsByExpiry;
                         break;

@@ -197,7 +197,23 @@ public sealed class Hub
     {
         var holds = wait > TimeSpan.Zero;
         using var tail = OpenTail(filter, afterSeq, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null, StopWithHub = true });
-        var step = holds ? await tail.NextAsync(cancellationToken).ConfigureAwait(false) : await tail.ReadAsync(cancellationToken).ConfigureAwait(false);
+        TailStep step;
+        if (holds)
+        {
+            // The wait is this method's own await, so a held poll keeps no frame of the tail's.
+            TailStep? next;
+            while ((next = await tail.TryNextAsync(cancellationToken).ConfigureAwait(false)) is null)
+            {
+                await tail.Waiter.WaitAsync().ConfigureAwait(false);
+            }
+
+            step = next.Value;
+        }
+        else
+        {
+            step = await tail.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         return step.Gap is { } gap ? new LogReadResult([], afterSeq, gap) : new LogReadResult(step.Events, tail.AfterSeq);
     }
 

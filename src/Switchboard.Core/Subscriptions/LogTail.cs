@@ -178,68 +178,134 @@ public sealed class LogTail : IDisposable
     {
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            _hubStopping.ThrowIfCancellationRequested();
-            var step = await ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (step.Kind != TailStepKind.Events || step.Events.Count > 0)
+            if (await TryNextAsync(cancellationToken).ConfigureAwait(false) is { } step)
             {
                 return step;
             }
 
-            if (_waiter is null)
-            {
-                // Registered only now that this reader must wait (a poll that finds events never touches the index),
-                // and read again: the first read was not covered by a waiter.
-                _ = Waiter;
-                continue;
-            }
+            await _waiter!.WaitAsync().ConfigureAwait(false);
+        }
+    }
 
-            if (_clock is not null)
-            {
-                var now = _clock.Time.GetTimestamp();
-                if (_hasDeadline && now >= _deadline)
-                {
-                    return TailStep.Ended;
-                }
-
-                long wakeAt = long.MaxValue;
-                if (_hasIdle)
-                {
-                    var idleAt = _lastActivity + _idleTicks;
-                    if (now >= idleAt)
-                    {
-                        _lastActivity = now;
-                        return TailStep.Idle;
-                    }
-
-                    wakeAt = idleAt;
-                }
-
-                if (_hasDeadline)
-                {
-                    wakeAt = Math.Min(wakeAt, _deadline);
-                }
-
-                if (wakeAt != long.MaxValue)
-                {
-                    _clock.WakeAt(_waiter, wakeAt);
-                }
-            }
-
-            if (cancellationToken.CanBeCanceled && cancellationToken != _wakeOnCancel)
-            {
-                // Registered once per token, not per wait: a stream waits once per delivery, and a registration each
-                // time cost a callback node and a state machine held for as long as the stream was idle.
-                _cancelRegistration.Dispose();
-                _wakeOnCancel = cancellationToken;
-                _cancelRegistration = cancellationToken.UnsafeRegister(static waiter => ((LogWaiter)waiter!).Set(), _waiter);
-            }
-
-            // A cancel that landed before the read's Arm was forgotten by it; one after Arm makes the wait return at once.
+    /// <summary>
+    /// <see cref="NextAsync"/> without its wait: the next step when there is one now, or <see langword="null"/> when the
+    /// caller must await <see cref="Waiter"/>'s <see cref="WakeSignal.WaitAsync()"/> and then call again. The waiter is
+    /// armed, and the tail's deadlines and <paramref name="cancellationToken"/> are wired to it. A reader that runs this
+    /// loop in its own method holds no frame of the tail's while it waits, and a step that waits allocates nothing.
+    /// </summary>
+    public ValueTask<TailStep?> TryNextAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
             cancellationToken.ThrowIfCancellationRequested();
             _hubStopping.ThrowIfCancellationRequested();
-            await _waiter.WaitAsync().ConfigureAwait(false);
+            var reading = ReadAsync(cancellationToken);
+            if (!reading.IsCompletedSuccessfully)
+            {
+                return TryNextAfterReadAsync(reading, cancellationToken);
+            }
+
+            var step = reading.Result;
+            switch (AfterRead(ref step, cancellationToken))
+            {
+                case ReadOutcome.Step:
+                    return new(step);
+                case ReadOutcome.Wait:
+                    return new((TailStep?)null);
+            }
         }
+    }
+
+    // The same loop once a read has gone asynchronous (a store read behind the ring).
+    private async ValueTask<TailStep?> TryNextAfterReadAsync(ValueTask<TailStep> reading, CancellationToken cancellationToken)
+    {
+        var step = await reading.ConfigureAwait(false);
+        while (true)
+        {
+            switch (AfterRead(ref step, cancellationToken))
+            {
+                case ReadOutcome.Step:
+                    return step;
+                case ReadOutcome.Wait:
+                    return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            _hubStopping.ThrowIfCancellationRequested();
+            step = await ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private enum ReadOutcome
+    {
+        Step,
+        ReadAgain,
+        Wait,
+    }
+
+    // Decides what a read that found step means: return it (or an idle or ended step put in its place), read again, or wait.
+    private ReadOutcome AfterRead(ref TailStep step, CancellationToken cancellationToken)
+    {
+        if (step.Kind != TailStepKind.Events || step.Events.Count > 0)
+        {
+            return ReadOutcome.Step;
+        }
+
+        if (_waiter is null)
+        {
+            // Registered only now that this reader must wait (a poll that finds events never touches the index),
+            // and read again: the first read was not covered by a waiter.
+            _ = Waiter;
+            return ReadOutcome.ReadAgain;
+        }
+
+        if (_clock is not null)
+        {
+            var now = _clock.Time.GetTimestamp();
+            if (_hasDeadline && now >= _deadline)
+            {
+                step = TailStep.Ended;
+                return ReadOutcome.Step;
+            }
+
+            long wakeAt = long.MaxValue;
+            if (_hasIdle)
+            {
+                var idleAt = _lastActivity + _idleTicks;
+                if (now >= idleAt)
+                {
+                    _lastActivity = now;
+                    step = TailStep.Idle;
+                    return ReadOutcome.Step;
+                }
+
+                wakeAt = idleAt;
+            }
+
+            if (_hasDeadline)
+            {
+                wakeAt = Math.Min(wakeAt, _deadline);
+            }
+
+            if (wakeAt != long.MaxValue)
+            {
+                _clock.WakeAt(_waiter, wakeAt);
+            }
+        }
+
+        if (cancellationToken.CanBeCanceled && cancellationToken != _wakeOnCancel)
+        {
+            // Registered once per token, not per wait: a stream waits once per delivery, and a registration each
+            // time cost a callback node and a state machine held for as long as the stream was idle.
+            _cancelRegistration.Dispose();
+            _wakeOnCancel = cancellationToken;
+            _cancelRegistration = cancellationToken.UnsafeRegister(static waiter => ((LogWaiter)waiter!).Set(), _waiter);
+        }
+
+        // A cancel that landed before the read's Arm was forgotten by it; one after Arm makes the wait return at once.
+        cancellationToken.ThrowIfCancellationRequested();
+        _hubStopping.ThrowIfCancellationRequested();
+        return ReadOutcome.Wait;
     }
 
     /// <inheritdoc />

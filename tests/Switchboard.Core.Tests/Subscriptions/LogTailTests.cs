@@ -162,6 +162,64 @@ public sealed class LogTailTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => tail.NextAsync(cancel.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task TryNext_NothingThere_ReturnsNullWithTheWaiterArmedForMatchingAppendsOnly()
+    {
+        using var tail = new LogTail(_log, TopicFilter.Parse("a"), 0);
+
+        var trying = tail.TryNextAsync();
+        Assert.True(trying.IsCompletedSuccessfully); // an empty ring read completes at once, so waiting allocates nothing
+        Assert.Null(await trying);
+        Assert.Equal(1, _log.Subscriptions.Count);
+
+        var wait = tail.Waiter.WaitAsync().AsTask();
+        await Append("b");
+        Assert.False(wait.IsCompleted); // another topic's commit does not wake it
+        await Append("a");
+        await wait.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var step = await tail.TryNextAsync();
+        Assert.NotNull(step);
+        Assert.Equal([2L], step.Value.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task TryNext_StoreReadGoesAsynchronous_GivesTheSameSteps()
+    {
+        var log = new YieldingLog(_log);
+        using var tail = new LogTail(log, TopicFilter.Parse("a"), 0, new TailOptions { IdleInterval = TimeSpan.FromSeconds(15) }, _clock);
+
+        Assert.Null(await tail.TryNextAsync()); // registered, read again, and found nothing: wait
+        Assert.Equal(1, _log.Subscriptions.Count);
+        Assert.Equal(2, log.Reads);
+
+        var wait = tail.Waiter.WaitAsync().AsTask();
+        await Append("a");
+        await wait.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([1L], (await tail.TryNextAsync())!.Value.Events.Select(e => e.Seq));
+
+        Assert.Null(await tail.TryNextAsync());
+        var quiet = tail.Waiter.WaitAsync().AsTask();
+        await Waiting.UntilAsync(() => _clock.Pending == 1, "the tail asks the clock for its idle deadline");
+        _time.Advance(TimeSpan.FromSeconds(15));
+        await quiet.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(TailStepKind.Idle, (await tail.TryNextAsync())!.Value.Kind);
+    }
+
+    [Fact]
+    public async Task TryNext_CancelledWhileWaiting_TheWaitEndsAndTheNextTryThrows()
+    {
+        using var cancel = new CancellationTokenSource();
+        using var tail = new LogTail(_log, TopicFilter.Parse("a"), 0);
+        Assert.Null(await tail.TryNextAsync(cancel.Token));
+        var wait = tail.Waiter.WaitAsync().AsTask();
+
+        cancel.Cancel();
+
+        await wait.WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await tail.TryNextAsync(cancel.Token));
+    }
+
     private async Task Append(params string[] topics)
     {
         foreach (var topic in topics)
@@ -185,6 +243,19 @@ public sealed class LogTailTests : IDisposable
             }
 
             return result;
+        }
+    }
+
+    /// <summary>A store whose every read completes asynchronously, as a read behind the ring does.</summary>
+    private sealed class YieldingLog(IEventLog inner) : Testing.Log.DelegatingEventLog(inner)
+    {
+        public int Reads { get; private set; }
+
+        public override async ValueTask<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, CancellationToken cancellationToken = default)
+        {
+            Reads++;
+            await Task.Yield();
+            return await base.ReadAsync(filter, afterSeq, limit, cancellationToken);
         }
     }
 
