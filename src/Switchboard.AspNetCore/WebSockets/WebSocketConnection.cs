@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -48,12 +47,17 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     private readonly IPresenceStore _presence;
     private readonly WebSocketOptions _options;
     private readonly TopicPattern[] _publishable;
+
+    // Parsed once per options instance, not per connection: the patterns would otherwise be held by every open socket.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<WebSocketOptions, TopicPattern[]> s_publishableByOptions = new();
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private static long s_lastConnectionId;
     private readonly string _connectionId = Interlocked.Increment(ref s_lastConnectionId).ToString(System.Globalization.CultureInfo.InvariantCulture);
     private readonly string _memberName;
-    private readonly ConcurrentQueue<byte[]> _replies = new();
+    // Under its own lock: a ConcurrentQueue's first segment (32 slots, about 600 B) would stay with every connection
+    // for its life, and replies are few (acks, errors, presence notices).
+    private readonly Queue<byte[]> _replies = new();
     private readonly WakeSignal _wake = new();
     private readonly int _replyCapacity;
     private int _pendingReplies;
@@ -95,7 +99,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         _hub = hub;
         _presence = presence;
         _options = http.Options<WebSocketOptions>();
-        _publishable = _options.Publishable.Select(TopicPattern.Parse).ToArray();
+        _publishable = s_publishableByOptions.GetValue(_options, static options => options.Publishable.Select(TopicPattern.Parse).ToArray());
         _memberName = memberName;
         _time = time;
         _logger = logger;
@@ -708,8 +712,20 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             return;
         }
 
-        _replies.Enqueue(message);
+        lock (_replies)
+        {
+            _replies.Enqueue(message);
+        }
+
         _wake.Set();
+    }
+
+    private bool TryTakeReply([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? reply)
+    {
+        lock (_replies)
+        {
+            return _replies.TryDequeue(out reply);
+        }
     }
 
     void IPresenceListener.OnPresenceChanged(string room, IReadOnlyList<string> members, string? joined, string? left) =>
@@ -740,7 +756,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                 var sent = false;
                 // One pass leaves in one write: the frames collect in the transport until the pass ends.
                 _transport.Cork();
-                while (_closeRequest is null && _replies.TryDequeue(out var reply))
+                while (_closeRequest is null && TryTakeReply(out var reply))
                 {
                     await SendAsync(reply, null);
                     Interlocked.Decrement(ref _pendingReplies);
