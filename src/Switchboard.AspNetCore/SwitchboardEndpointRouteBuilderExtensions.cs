@@ -93,12 +93,13 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .Problems(400, 410);
 
         var webSocket = (Presence: Get<Switchboard.Presence.IPresenceStore>(), Counter: Get<WebSocketConnectionCounter>(), Lifetime: Get<IHostApplicationLifetime>(),
-            Loggers: Get<Microsoft.Extensions.Logging.ILoggerFactory>(), Authenticator: Get<SwitchboardAuthenticator>(), Sweep: Get<ConnectionSweep>());
+            Logger: Get<Microsoft.Extensions.Logging.ILogger<WebSocketConnection>>(),
+            Authenticator: Get<SwitchboardAuthenticator>(), Sweep: Get<ConnectionSweep>(), StoreFaults: endpoints.ServiceProvider.GetServices<IStoreFaultClassifier>().ToArray());
 
         // Outside the problem filter: a WebSocket lives as long as its request, and the filter's state would live
         // with it. The endpoint writes its own problems before the upgrade.
         endpoints.MapGroup(prefix).WithMetadata(services).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", (Func<HttpContext, Task>)(context => WebSocketEndpoint.AcceptAsync(context, hub, webSocket.Presence, webSocket.Counter, webSocket.Lifetime, time,
-                webSocket.Loggers, webSocket.Authenticator, connections, metrics, webSocket.Sweep)))
+                webSocket.Logger, webSocket.Authenticator, connections, metrics, webSocket.Sweep, webSocket.StoreFaults)))
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence")
             .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400);
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.

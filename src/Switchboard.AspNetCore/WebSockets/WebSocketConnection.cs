@@ -64,7 +64,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
     private readonly CancellationTokenSource _closing;
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private Subscription[] _active = []; // the send loop's copy of _subscriptions.Values, replaced on every change
-    private readonly Queue<long> _recentViolations = new();
+    private Queue<long>? _recentViolations; // made on the first violation: most connections never have one
     private CloseRequest? _closeRequest;
     private int _sendLoopDone;
     private long _passBytes; // what the send loop's current pass wrote, counted once per pass
@@ -352,6 +352,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             return true;
         }
 
+        _recentViolations ??= new Queue<long>();
         _recentViolations.Enqueue(now);
         while (_recentViolations.Count > 0 && _time.GetElapsedTime(_recentViolations.Peek(), now) > TimeSpan.FromSeconds(10))
         {

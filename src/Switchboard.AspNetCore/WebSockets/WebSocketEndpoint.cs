@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Auth;
@@ -20,8 +19,8 @@ internal static class WebSocketEndpoint
     public const string SubProtocol = "switchboard.v1";
 
     public static async Task AcceptAsync(HttpContext context, Hub hub, IPresenceStore presence, WebSocketConnectionCounter counter,
-        IHostApplicationLifetime lifetime, TimeProvider time, ILoggerFactory loggers, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics,
-        ConnectionSweep sweep)
+        IHostApplicationLifetime lifetime, TimeProvider time, ILogger<WebSocketConnection> logger, SwitchboardAuthenticator authenticator, ConnectionGate connections, SwitchboardMetrics metrics,
+        ConnectionSweep sweep, IReadOnlyList<IStoreFaultClassifier> storeFaults)
     {
         string name;
         Caller caller;
@@ -59,7 +58,7 @@ internal static class WebSocketEndpoint
             var (socket, transport) = await WebSocketHandshake.AcceptAsync(context, requested.Count > 0 ? SubProtocol : null, time);
             using var disposeSocket = socket;
             var connection = new WebSocketConnection(context, socket, transport, sweep, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
-                time, loggers.CreateLogger<WebSocketConnection>(), metrics, [.. context.HubServices().GetServices<IStoreFaultClassifier>()],
+                time, logger, metrics, storeFaults,
                 lifetime.ApplicationStopping);
             metrics.ConnectionOpened(DeliveryTransport.WebSocket);
             try
