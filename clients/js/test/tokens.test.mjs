@@ -37,12 +37,14 @@ for (const transport of ['sse', 'long-poll', 'poll', 'websocket']) {
   test(`${transport}: a short-lived token is renewed through getToken and the subscription carries on without loss`, { skip }, async () => {
     const topic = uniqueTopic('orders');
     const issued = [];
+    // The token lives 5 to 6 s (exp is in whole seconds) and is renewed at two thirds of what is left, so
+    // the renewal has over 1.5 s of slack before the server would close the socket at expiry, even on a busy machine.
     const getToken = () => {
-      const t = token({ subscribe: ['orders.>'], lifetimeMs: 2500 });
+      const t = token({ subscribe: ['orders.>'], lifetimeMs: 6000 });
       issued.push(t);
       return t;
     };
-    const hub = new Switchboard(SECURE, { ...fast, WebSocket, getToken, transports: [transport], cursorStore: null, refreshMargin: 1000 });
+    const hub = new Switchboard(SECURE, { ...fast, WebSocket, getToken, transports: [transport], cursorStore: null, refreshMargin: 3000 });
     const sub = hub.subscribe([topic], { after: 'earliest' });
     const log = record(sub);
     await waitFor(() => sub.state === 'open', 10000, 'open');
