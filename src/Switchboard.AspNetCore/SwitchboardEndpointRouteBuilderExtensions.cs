@@ -23,6 +23,11 @@ public static class SwitchboardEndpointRouteBuilderExtensions
     private static string? AllowedMethods(string? path)
     {
         var segments = (path ?? "").Trim('/').Split('/');
+        if (segments.Contains(""))
+        {
+            return null; // an empty id or topic matches no route, whatever the method: 404
+        }
+
         return segments switch
         {
             ["events"] => "GET, POST",

@@ -137,7 +137,7 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<LimitsOptions> 
         // The rate is part of the key, so a changed limit takes effect for new buckets.
         return RateLimitPartition.GetTokenBucketLimiter($"{partition}/{perSecond}", _ => new TokenBucketRateLimiterOptions
         {
-            TokenLimit = perSecond * 2,
+            TokenLimit = perSecond > int.MaxValue / 2 ? int.MaxValue : perSecond * 2,
             TokensPerPeriod = perSecond >= 10 ? perSecond / 10 : perSecond,
             ReplenishmentPeriod = perSecond >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1),
             QueueLimit = 0,

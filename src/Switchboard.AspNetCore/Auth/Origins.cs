@@ -33,7 +33,9 @@ internal static class Origins
             return true;
         }
 
+        // Only a web origin on a loopback host is local; Uri calls file:// loopback too, and any local file could claim it.
         return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
             && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)));
     }
 

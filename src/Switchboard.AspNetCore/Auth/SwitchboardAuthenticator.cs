@@ -263,9 +263,13 @@ internal sealed partial class SwitchboardAuthenticator
         }
 
         var (publish, subscribe, presence) = ReadGrants(jwt);
-        DateTimeOffset? expires = jwt.ValidTo == DateTime.MinValue ? null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _options.ClockSkew;
+        DateTimeOffset? expires = jwt.ValidTo == DateTime.MinValue ? null : ExpiryWithSkew(new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
         return new Caller(CallerKind.Token, subject, NoScopes, publish, subscribe, _publicTopics, presence, expires, "sub:" + subject);
     }
+
+    // A token that "never expires" carries an exp near the end of year 9999; adding the skew to it must not overflow.
+    private DateTimeOffset ExpiryWithSkew(DateTimeOffset validTo) =>
+        validTo > DateTimeOffset.MaxValue - _options.ClockSkew ? DateTimeOffset.MaxValue : validTo + _options.ClockSkew;
 
     /// <summary>The <c>switchboard</c> claim: <c>{"subscribe": [...], "publish": [...], "presence": "name"}</c>; missing lists grant nothing.</summary>
     private static (TopicPattern[] Publish, TopicPattern[] Subscribe, string? Presence) ReadGrants(JsonWebToken jwt)

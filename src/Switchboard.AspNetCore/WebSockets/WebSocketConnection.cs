@@ -277,6 +277,11 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         {
             // The peer vanished without a close frame, or the keep-alive sweep aborted it.
         }
+        catch (Exception ex)
+        {
+            LogReceiveFailed(_logger, ex, _memberName);
+            RequestClose(WebSocketCloseStatus.InternalServerError, "internal error");
+        }
         finally
         {
             RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
@@ -292,22 +297,25 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         {
             var length = 0;
             var result = first;
+            // At most limit + 1 bytes are read: one past the limit is enough to know the message is too big. (The pool
+            // may hand out a larger array, so the reads are bounded by the limit, not by the array.)
+            var bound = limit + 1;
             while (!result.EndOfMessage)
             {
+                if (length > limit)
+                {
+                    return (WebSocketCloseStatus.MessageTooBig, $"message larger than {limit} bytes");
+                }
+
                 if (length == buffer.Length)
                 {
-                    if (length > limit)
-                    {
-                        return (WebSocketCloseStatus.MessageTooBig, $"message larger than {limit} bytes");
-                    }
-
-                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, limit + 1));
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, bound));
                     buffer.AsSpan(0, length).CopyTo(larger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
 
-                result = await _socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                result = await _socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, bound) - length), CancellationToken.None);
                 length += result.Count;
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
@@ -456,6 +464,12 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                 // A string with a lone surrogate escape parses but cannot be read as text.
                 Send(WebSocketMessages.Error(id, "invalid_message", "The message has a string that is not valid text (a lone surrogate escape)."));
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A fault of the hub's own: this request failed, and the connection and its subscriptions go on.
+                LogRequestFailed(_logger, ex, _memberName);
+                Send(WebSocketMessages.Error(id, "internal_error", "The hub failed to handle this message; the failure is in its log."));
+            }
         }
     }
 
@@ -511,7 +525,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         var patterns = RequireStringArray(request, "topics");
         var filter = _hub.ParseFilter(patterns);
         _caller.RequireSubscribe(filter);
-        var presence = request.TryGetProperty("presence", out var presenceElement) && presenceElement.ValueKind == JsonValueKind.True;
+        var presence = OptionalBool(request, "presence");
         if (presence && filter.ExactTopics is null)
         {
             throw ClientError("invalid_field", "Presence needs plain room topics, not wildcard patterns.");
@@ -943,6 +957,21 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         return value.ValueKind == JsonValueKind.String ? value.GetString() : throw ClientError("invalid_field", $"\"{name}\" must be a string.");
     }
 
+    private static bool OptionalBool(JsonElement request, string name)
+    {
+        if (!request.TryGetProperty(name, out var value))
+        {
+            return false;
+        }
+
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False or JsonValueKind.Null => false,
+            _ => throw ClientError("invalid_field", $"\"{name}\" must be true or false."),
+        };
+    }
+
     private static string?[] RequireStringArray(JsonElement request, string name)
     {
         if (!request.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
@@ -964,6 +993,12 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "WebSocket client {Member} did not drain its last send within the close timeout; dropping the connection")]
     private static partial void LogSendStuck(ILogger logger, string member);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Error, Message = "WebSocket client {Member}: a request failed inside the hub; it got an internal_error and the connection goes on")]
+    private static partial void LogRequestFailed(ILogger logger, Exception exception, string member);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Error, Message = "WebSocket client {Member}: the receive loop failed; closing with 1011")]
+    private static partial void LogReceiveFailed(ILogger logger, Exception exception, string member);
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "WebSocket client {Member} sent nothing for {Timeout} after a ping; dropping the connection")]
     private static partial void LogPeerDead(ILogger logger, string member, TimeSpan timeout);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -77,14 +78,42 @@ internal static class WebSocketEndpoint
         }
     }
 
+    /// <summary>
+    /// Why a request is not a WebSocket handshake, in RFC 6455's terms: no upgrade asked (426, naming the protocol to
+    /// upgrade to), a version other than 13 (426, naming the version spoken), or an upgrade that is malformed (400).
+    /// </summary>
+    [DoesNotReturn]
+    private static void RefuseHandshake(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        var upgrade = headers.Upgrade.ToString();
+        if (!upgrade.Split(',').Any(p => p.Trim().Equals("websocket", StringComparison.OrdinalIgnoreCase)))
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            context.Response.Headers.Connection = "Upgrade";
+            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status426UpgradeRequired, "websocket-required", "WebSocket required",
+                $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request."));
+        }
+
+        if (headers.SecWebSocketVersion.ToString() != "13")
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            context.Response.Headers.SecWebSocketVersion = "13";
+            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status426UpgradeRequired, "unsupported-websocket-version",
+                "Unsupported WebSocket version", "This server speaks WebSocket version 13 (RFC 6455); send Sec-WebSocket-Version: 13."));
+        }
+
+        throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status400BadRequest, "invalid-websocket-handshake", "Invalid WebSocket handshake",
+            "The upgrade request needs Connection: Upgrade and one Sec-WebSocket-Key of 16 bytes in base64 (RFC 6455, section 4.1)."));
+    }
+
     /// <summary>Checks everything that can be refused before the upgrade; on success holds a connection slot and returns the member name.</summary>
     private static string Admit(HttpContext context, WebSocketConnectionCounter counter, Caller caller)
     {
         var options = context.Options<WebSocketOptions>();
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status426UpgradeRequired, "websocket-required", "WebSocket required",
-                $"GET /v1/ws is a WebSocket endpoint (subprotocol {SubProtocol}); send an Upgrade: websocket request."));
+            RefuseHandshake(context);
         }
 
         if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, Auth.Origins.Allowed(context.Options<Switchboard.Auth.CorsOptions>(), options)))

@@ -153,6 +153,31 @@ public sealed class AuthBadInputTests(ProtectedBadInputServer hub) : IClassFixtu
         await hub.AssertStillServingAsync($"refresh with {credential}");
     }
 
+    // "Never expires" as an exp: the last second of year 9999. The hub adds its clock skew to it, which must not overflow.
+    private static string TokenUntilYear9999(string subject, string[] topics) =>
+        SecurityKit.Token(subject, topics, lifetime: new DateTimeOffset(9999, 12, 31, 23, 59, 59, TimeSpan.Zero) - DateTimeOffset.UtcNow);
+
+    [Theory]
+    [InlineData("short poll")]
+    [InlineData("long poll")]
+    [InlineData("SSE")]
+    public async Task TokenThatNeverExpires_IsAccepted(string target)
+    {
+        using var response = await SendAsync(target, TokenUntilYear9999("alice", ["seed.intact"]));
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        await hub.AssertStillServingAsync($"a year-9999 token on {target}");
+    }
+
+    [Fact]
+    public async Task WebSocket_TokenThatNeverExpires_OpensAndRefreshes()
+    {
+        await using var socket = await HubSocket.ConnectAsync(hub.Server, accessToken: TokenUntilYear9999("alice", ["seed.intact"]));
+        Assert.Equal("ack", (await socket.SubscribeAsync("s", ["seed.intact"], after: "earliest")).Op());
+        var refreshed = await socket.RequestAsync($$"""{"op":"refresh","id":"r","token":"{{TokenUntilYear9999("alice", ["seed.intact"])}}"}""");
+        Assert.Equal("ack", refreshed.Op());
+        Assert.Equal("pong", (await socket.RequestAsync("""{"op":"ping","id":"p"}""")).Op());
+    }
+
     private async Task<HttpResponseMessage> SendAsync(string targetName, string? credential)
     {
         var target = Targets.Single(t => t.Name == targetName);

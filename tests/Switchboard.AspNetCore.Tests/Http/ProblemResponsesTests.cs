@@ -11,6 +11,13 @@ public sealed class ProblemResponsesTests
     [InlineData("GET", "v1/topics/a/events/extra")]
     [InlineData("POST", "v1/topics/a")]
     [InlineData("DELETE", "v1/nothing/here")]
+    [InlineData("POST", "v1/topics//events")]
+    [InlineData("GET", "v1/topics//presence")]
+    [InlineData("GET", "v1/jobs//result")]
+    [InlineData("GET", "v1/jobs//stream")]
+    [InlineData("POST", "v1/webhooks//test")]
+    [InlineData("POST", "v1/queues//claim")]
+    [InlineData("GET", "v1/config//history")]
     public async Task UnknownPath_UnderPrefix_Returns404Problem(string method, string path)
     {
         await using var server = await HubServer.StartAsync();

@@ -37,6 +37,21 @@ public sealed class CapacityLimitTests
         Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
     }
 
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(1_500_000_000)]
+    public async Task RequestRate_AtTheTopOfItsRange_AdmitsRequests(int perSecond)
+    {
+        // The bucket holds a burst of twice the rate, which must not overflow for the largest rates the option accepts.
+        await using var server = await HubServer.StartAsync(o => o.Limits.RequestsPerSecondPerIp = perSecond);
+        using var client = server.CreateClient();
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await client.GetAsync("v1/events?topic=orders");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
     [Fact]
     public async Task RequestRate_PerKey_LimitsThatKeyOnly()
     {

@@ -33,8 +33,11 @@ public sealed class OriginAndLoggingTests
             Assert.Contains("Authorization", preflight.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.OrdinalIgnoreCase);
         }
 
-        using var evil = await PreflightAsync(client, "https://evil.example.com");
-        Assert.False(evil.Headers.Contains("Access-Control-Allow-Origin"));
+        foreach (var refused in new[] { "https://evil.example.com", "file://", "file:///home/me/page.html", "null" })
+        {
+            using var evil = await PreflightAsync(client, refused);
+            Assert.False(evil.Headers.Contains("Access-Control-Allow-Origin"), $"CORS allowed {refused}");
+        }
 
         using var get = new HttpRequestMessage(HttpMethod.Get, "v1/events?topic=orders");
         get.Headers.Add("Origin", "https://app.example.com");

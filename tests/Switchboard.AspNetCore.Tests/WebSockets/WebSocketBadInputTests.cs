@@ -36,6 +36,8 @@ public sealed class WebSocketBadInputTests(BadInputHub hub) : IClassFixture<BadI
         { """{"op":"subscribe","id":5,"topics":["a"]}""", "invalid_field" },
         { """{"op":"subscribe","id":"s","topics":[5]}""", "invalid_field" },
         { """{"op":"subscribe","id":"s","topics":["chat.*"],"presence":true}""", "invalid_field" },
+        { """{"op":"subscribe","id":"s","topics":["chat.room1"],"presence":"yes"}""", "invalid_field" },
+        { """{"op":"subscribe","id":"s","topics":["chat.room1"],"presence":1}""", "invalid_field" },
         { """{"op":"subscribe","id":"s","topics":["a"],"history":-1}""", "invalid_field" },
         { """{"op":"subscribe","id":"s","topics":["a"],"history":"3"}""", "invalid_field" },
         { """{"op":"subscribe","id":"s","topics":["a"],"history":3,"after":"earliest"}""", "invalid_field" },

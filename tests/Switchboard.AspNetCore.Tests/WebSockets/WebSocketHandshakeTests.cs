@@ -19,6 +19,38 @@ public sealed class WebSocketHandshakeTests
         using var response = await client.GetAsync("v1/ws").Within();
 
         await response.AssertProblemAsync((HttpStatusCode)426, "websocket-required");
+        Assert.Equal("websocket", Assert.Single(response.Headers.Upgrade).Name); // RFC 9110: a 426 names the protocol to upgrade to
+    }
+
+    [Theory]
+    [InlineData("8")]
+    [InlineData("")]
+    [InlineData("14")]
+    public async Task Connect_OtherWebSocketVersion_Returns426_NamingVersion13(string version)
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var response = await client.SendAsync(UpgradeRequest(version: version)).Within();
+
+        await response.AssertProblemAsync((HttpStatusCode)426, "unsupported-websocket-version");
+        Assert.Equal("13", Assert.Single(response.Headers.GetValues("Sec-WebSocket-Version"))); // RFC 6455, section 4.4
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("not base64!")]
+    [InlineData("c2hvcnQ=")]
+    public async Task Connect_MalformedKey_Returns400(string? key)
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var response = await client.SendAsync(UpgradeRequest(key: key ?? "")).Within();
+
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "invalid-websocket-handshake");
+        await using var socket = await HubSocket.ConnectAsync(server); // and a good handshake still works
+        await socket.AssertPingPongAsync();
     }
 
     [Fact]
@@ -62,6 +94,7 @@ public sealed class WebSocketHandshakeTests
     [InlineData("http://app.example.com")]
     [InlineData("http://localhost.evil.example.com")]
     [InlineData("null")]
+    [InlineData("file://")]
     public async Task Connect_ForeignOrigin_Returns403BeforeUpgrade(string origin)
     {
         await using var server = await HubServer.StartAsync(o => o.WebSockets.AllowedOrigins = ["https://app.example.com"]);
@@ -155,13 +188,23 @@ public sealed class WebSocketHandshakeTests
     }
 
     /// <summary>A WebSocket upgrade request sent with HttpClient, to read the problem body of a refusal.</summary>
-    private static HttpRequestMessage UpgradeRequest(string? origin = null, string protocol = HubSocket.SubProtocol, string query = "")
+    private static HttpRequestMessage UpgradeRequest(string? origin = null, string protocol = HubSocket.SubProtocol, string query = "",
+        string version = "13", string? key = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "v1/ws" + query);
         request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
         request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
-        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
-        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
+        if (version.Length > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", version);
+        }
+
+        key ??= Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        if (key.Length > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", key);
+        }
+
         request.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", protocol);
         if (origin is not null)
         {

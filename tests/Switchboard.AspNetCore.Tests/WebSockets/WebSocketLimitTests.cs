@@ -61,6 +61,32 @@ public sealed class WebSocketLimitTests
     }
 
     [Fact]
+    public async Task Receive_UnfinishedMessageJustPastTheLimit_ClosesWith1009_WithoutWaitingForMore()
+    {
+        // The server holds at most the limit and one byte of a message: 1,100 bytes of a message that never ends must
+        // already be refused (a buffer rounded up to the pool's 2,048 would wait for more).
+        await using var server = await HubServer.StartAsync(o => o.WebSockets.MaxMessageBytes = 1024);
+        await using var socket = await HubSocket.ConnectAsync(server);
+        var fragment = Encoding.UTF8.GetBytes(new string(' ', 100));
+
+        for (var sent = 0; sent < 1100 && socket.Socket.State == WebSocketState.Open; sent += fragment.Length)
+        {
+            try
+            {
+                await socket.Socket.SendAsync(fragment, WebSocketMessageType.Text, endOfMessage: false, CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+                break;
+            }
+        }
+
+        var (status, _) = await socket.WaitForCloseAsync();
+
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, status);
+    }
+
+    [Fact]
     public async Task Receive_BinaryMessage_ClosesWith1003()
     {
         await using var server = await HubServer.StartAsync();

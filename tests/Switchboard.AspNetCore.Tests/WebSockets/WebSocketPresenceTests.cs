@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.AspNetCore.WebSockets;
 using Switchboard.Presence;
 using Switchboard.Testing;
@@ -201,4 +202,33 @@ public sealed class WebSocketPresenceTests
     private static PresenceRegistry Presence(HubServer server) => server.App.Services.GetRequiredService<PresenceRegistry>();
 
     private static WebSocketConnectionCounter Counter(HubServer server) => server.App.Services.GetRequiredService<WebSocketConnectionCounter>();
+
+    [Fact]
+    public async Task APresenceStoreBug_IsAnInternalError_AndTheConnectionGoesOn()
+    {
+        await using var server = await HubServer.StartAsync(services: s => s.AddSingleton<IPresenceStore>(new BrokenPresenceStore()));
+        await using var socket = await HubSocket.ConnectAsync(server, "alice");
+        await socket.SubscribeAsync("s", [Room]);
+
+        var error = await socket.RequestAsync($$"""{"op":"presence","id":"p","topic":"{{Room}}"}""");
+
+        Assert.Equal("error", error.Op());
+        Assert.Equal("internal_error", error.GetProperty("code").GetString());
+        Assert.Equal("pong", (await socket.RequestAsync("""{"op":"ping","id":"q"}""")).Op());
+        using var client = server.CreateClient();
+        await client.PublishAsync(Room);
+        Assert.Single(await socket.EventsAsync("s", 1));
+    }
+
+    /// <summary>A store with a bug of its own (not a store fault the hub recognizes) in its member list.</summary>
+    private sealed class BrokenPresenceStore : IPresenceStore
+    {
+        public ValueTask<IReadOnlyList<string>> MembersAsync(string room, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException("a bug in the store");
+
+        public ValueTask<IReadOnlyList<string>> JoinAsync(string room, string connectionId, string name, IPresenceListener listener, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult<IReadOnlyList<string>>([name]);
+
+        public ValueTask LeaveAsync(string room, string connectionId, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+    }
 }
