@@ -1,4 +1,6 @@
+using System.Net;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -27,4 +29,13 @@ internal static class HttpContextOptions
     /// </summary>
     public static T Options<T>(this HttpContext context) where T : class =>
         context.HubServices().GetRequiredService<IOptionsMonitor<T>>().CurrentValue;
+
+    /// <summary>
+    /// The client's address, read from the connection feature: <c>HttpContext.Connection</c> would allocate a wrapper
+    /// that the context then keeps for an open stream's whole life.
+    /// </summary>
+    public static IPAddress? RemoteIp(this HttpContext context) => context.Features.Get<IHttpConnectionFeature>()?.RemoteIpAddress;
+
+    /// <summary>The address the request arrived at; see <see cref="RemoteIp"/>.</summary>
+    public static IPAddress? LocalIp(this HttpContext context) => context.Features.Get<IHttpConnectionFeature>()?.LocalIpAddress;
 }

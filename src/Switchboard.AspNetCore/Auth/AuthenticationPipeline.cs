@@ -125,9 +125,9 @@ internal sealed class SwitchboardRateLimitPolicy(IOptionsMonitor<LimitsOptions> 
         var caller = httpContext.Features.Get<Caller>();
         var (partition, perSecond) = caller?.Kind switch
         {
-            CallerKind.ApiKey => (caller.RateLimitPartition, limits.RequestsPerSecondPerKey),
-            CallerKind.Token => (caller.RateLimitPartition, limits.RequestsPerSecondPerSubject),
-            _ => ("ip:" + httpContext.Connection.RemoteIpAddress, limits.RequestsPerSecondPerIp),
+            CallerKind.ApiKey => (caller.RateLimitPartition!, limits.RequestsPerSecondPerKey),
+            CallerKind.Token => (caller.RateLimitPartition!, limits.RequestsPerSecondPerSubject),
+            _ => ("ip:" + httpContext.RemoteIp(), limits.RequestsPerSecondPerIp),
         };
         if (perSecond <= 0)
         {
@@ -317,7 +317,7 @@ internal sealed class HeldConnectionFilter(bool stream) : IEndpointFilter
             return await next(context);
         }
 
-        using var lease = http.HubServices().GetRequiredService<ConnectionGate>().Enter(Caller.Of(http), http.Connection.RemoteIpAddress, longPoll: !stream);
+        using var lease = http.HubServices().GetRequiredService<ConnectionGate>().Enter(Caller.Of(http), http.RemoteIp(), longPoll: !stream);
         return await next(context);
     }
 }

@@ -38,7 +38,7 @@ internal sealed class Caller
     private readonly IReadOnlyList<TopicPattern> _publicTopics;
 
     public Caller(CallerKind kind, string? subject, IReadOnlySet<string> scopes, TopicPattern[]? publish, TopicPattern[]? subscribe,
-        IReadOnlyList<TopicPattern> publicTopics, string? presenceName, DateTimeOffset? expiresAt, string rateLimitPartition)
+        IReadOnlyList<TopicPattern> publicTopics, string? presenceName, DateTimeOffset? expiresAt, string? rateLimitPartition)
     {
         Kind = kind;
         Subject = subject;
@@ -62,8 +62,8 @@ internal sealed class Caller
     /// <summary>When the token expires; long-lived connections end then.</summary>
     public DateTimeOffset? ExpiresAt { get; }
 
-    /// <summary>The request-rate bucket: <c>key:</c>, <c>sub:</c> or <c>ip:</c>.</summary>
-    public string RateLimitPartition { get; }
+    /// <summary>The request-rate bucket of a credential (<c>key:</c> or <c>sub:</c>); null for open and anonymous callers, whose bucket is their IP.</summary>
+    public string? RateLimitPartition { get; }
 
     /// <summary>True when the caller holds <paramref name="scope"/> (open callers hold every scope).</summary>
     public bool HasScope(string scope) => Kind == CallerKind.Open || _scopes.Contains(scope);

@@ -39,6 +39,11 @@ internal sealed partial class SwitchboardAuthenticator
     private readonly JsonWebTokenHandler _tokens = new();
     private readonly TokenValidationParameters? _validation;
     private readonly IReadOnlyList<TopicPattern> _publicTopics;
+
+    // Open and anonymous callers carry nothing per request (their rate bucket is the client IP, read from the
+    // connection), so every such request shares one instance instead of allocating one per open stream.
+    private readonly Caller _open;
+    private readonly Caller _anonymous;
     private readonly Dictionary<string, ApiKey> _configuredKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (ApiKey Key, long FoundAt)> _keyCache = new(StringComparer.Ordinal);
     private volatile StoredKeyCount? _storedKeys;
@@ -53,6 +58,8 @@ internal sealed partial class SwitchboardAuthenticator
         _time = time;
         _logger = logger;
         _publicTopics = _options.PublicTopics.Select(TopicPattern.Parse).ToArray();
+        _open = new Caller(CallerKind.Open, null, NoScopes, null, null, _publicTopics, null, null, null);
+        _anonymous = new Caller(CallerKind.Anonymous, null, NoScopes, [], [], _publicTopics, null, null, null);
         foreach (var configured in _options.ApiKeys)
         {
             var hash = configured.Hash?.ToLowerInvariant() ?? ApiKey.HashOf(configured.Key!);
@@ -159,30 +166,28 @@ internal sealed partial class SwitchboardAuthenticator
 
     private async Task<Caller> ResolveAsync(HttpContext context)
     {
-        var remote = context.Connection.RemoteIpAddress;
+        var remote = context.RemoteIp();
         var credential = CredentialOf(context.Request);
         if (await IsOpenAsync(context.RequestAborted))
         {
             // Credentials mean nothing when none are configured. Open mode is for loopback: a request that reached a
             // public address (a hub started with --insecure aside) is treated as anonymous, so even a missed start-up
             // check cannot open the hub to the network.
-            var local = context.Connection.LocalIpAddress;
+            var local = context.LocalIp();
             return _options.Insecure || local is null || IPAddress.IsLoopback(local)
-                ? new Caller(CallerKind.Open, null, NoScopes, null, null, _publicTopics, null, null, "ip:" + remote)
-                : Anonymous(remote);
+                ? _open
+                : _anonymous;
         }
 
         if (credential is null)
         {
-            return Anonymous(remote);
+            return _anonymous;
         }
 
         return credential.StartsWith(ApiKey.Prefix, StringComparison.Ordinal)
             ? await ValidateKeyAsync(credential, context.RequestAborted)
             : await ValidateTokenAsync(credential, remote);
     }
-
-    private Caller Anonymous(IPAddress? remote) => new(CallerKind.Anonymous, null, NoScopes, [], [], _publicTopics, null, null, "ip:" + remote);
 
     /// <summary>The bearer credential: the Authorization header wins over the <c>access_token</c> query parameter.</summary>
     private static string? CredentialOf(HttpRequest request)

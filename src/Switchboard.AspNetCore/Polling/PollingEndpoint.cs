@@ -40,7 +40,7 @@ internal static class PollingEndpoint
         }
 
         // A held poll is a long-lived connection, and counts against the connection limits while it waits.
-        var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: true) : null;
+        var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.RemoteIp(), longPoll: true) : null;
         return new PollResult(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince, held, hub, metrics, time);
     }
 

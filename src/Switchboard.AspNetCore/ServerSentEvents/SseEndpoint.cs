@@ -65,7 +65,7 @@ internal static partial class SseEndpoint
     internal static IResult Open(HttpContext context, TopicFilter filter, StartPosition start, Hub hub, SwitchboardMetrics metrics,
         ConnectionGate connections, SseStreamEnd end)
     {
-        var lease = connections.Enter(Caller.Of(context), context.Connection.RemoteIpAddress, longPoll: false);
+        var lease = connections.Enter(Caller.Of(context), context.RemoteIp(), longPoll: false);
         return new SseStream(filter, start, hub, metrics, lease, end);
     }
 
@@ -75,97 +75,83 @@ internal static partial class SseEndpoint
         private HttpContext _context = null!;
         private SseOptions _options = null!;
         private PipeWriter _writer = null!;
+        private LogTail _tail = null!;
         private DateTimeOffset _openedAt;
         private CancellationToken _cancellationToken;
+        private bool _endsByExpiry;
 
-        public async Task ExecuteAsync(HttpContext context)
+        // Setting up is synchronous and the opening and catch-up have their own frame, so the one an idle stream keeps
+        // suspended for its whole life holds little more than the awaiters of its follow loop.
+        public Task ExecuteAsync(HttpContext context)
         {
-            using var lease = connection;
-            _context = context;
-            var options = _options = context.Options<SseOptions>();
-            var caller = Caller.Of(context);
-            var time = hub.Clock.Time;
+            try
+            {
+                _context = context;
+                var options = _options = context.Options<SseOptions>();
+                var response = context.Response;
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "text/event-stream";
+                response.Headers.CacheControl = "no-store";
+                response.Headers["X-Accel-Buffering"] = "no";
+                context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                DisableMinimumDataRate(context);
 
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-store";
-            response.Headers["X-Accel-Buffering"] = "no";
-            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            DisableMinimumDataRate(context);
+                // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID),
+                // or at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
+                var now = _openedAt = hub.Clock.Time.GetUtcNow();
+                DateTimeOffset? maxEnd = options.MaxStreamDuration is { } maxDuration ? now + maxDuration : null;
+                var expires = Caller.Of(context).ExpiresAt;
+                _endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
 
-            // The stream ends when the caller's token does (the client reconnects with a fresh one and Last-Event-ID), or
-            // at the configured maximum duration; both are deadlines on the hub's one clock, not timers of this stream.
-            var now = _openedAt = time.GetUtcNow();
-            DateTimeOffset? maxEnd = options.MaxStreamDuration is { } maxDuration ? now + maxDuration : null;
-            var expires = caller.ExpiresAt;
-            var endsByExpiry = expires is { } e && (maxEnd is null || e <= maxEnd);
-            var deadline = endsByExpiry ? expires : maxEnd;
+                // The tail ends with the hub when the host stops (one wake-up for all streams); a linked token source per
+                // stream would cost an object and two registrations for as long as it is open.
+                _cancellationToken = context.RequestAborted;
+                _writer = response.BodyWriter;
+                _tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions
+                {
+                    BatchSize = options.BatchSize,
+                    IdleInterval = options.HeartbeatInterval,
+                    Deadline = _endsByExpiry ? expires : maxEnd,
+                    StopWithHub = true,
+                });
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
 
-            // The tail ends with the hub when the host stops (one wake-up for all streams); a linked token source per
-            // stream would cost an object and two registrations for as long as it is open.
-            var cancellationToken = _cancellationToken = context.RequestAborted;
-            var writer = _writer = response.BodyWriter;
-            using var tail = hub.OpenTail(filter, start.AfterSeq,
-                new TailOptions { BatchSize = options.BatchSize, IdleInterval = options.HeartbeatInterval, Deadline = deadline, StopWithHub = true });
+            return RunAsync();
+        }
+
+        private async Task RunAsync()
+        {
             var expired = false;
             metrics.ConnectionOpened(DeliveryTransport.Sse);
             try
             {
-                // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
-                Write(writer, string.Create(CultureInfo.InvariantCulture, $"retry: {(long)options.ReconnectDelay.TotalMilliseconds}\n\n"));
-                if (start.Reset is { } reset)
-                {
-                    WriteReset(writer, reset);
-                }
-
-                if (await FlushAsync() is null)
+                if (await StartAsync())
                 {
                     return;
-                }
-
-                if (end.WhenDrained is { } finished)
-                {
-                    // Catch up without waiting, then ask whether anything more can come.
-                    while (true)
-                    {
-                        var step = await tail.ReadAsync(cancellationToken);
-                        if (step.Kind == TailStepKind.Events && step.Events.Count == 0)
-                        {
-                            break;
-                        }
-
-                        if (await WriteStepAsync(step) is not null)
-                        {
-                            return;
-                        }
-                    }
-
-                    if (await finished(cancellationToken))
-                    {
-                        // Its last event may have landed after the read above: read once more, then stop.
-                        await WriteStepAsync(await tail.ReadAsync(cancellationToken));
-                        return;
-                    }
                 }
 
                 while (true)
                 {
                     // The wait is this frame's own await (not the tail's NextAsync), so an idle stream holds one frame.
-                    if (await tail.TryNextAsync(cancellationToken) is not { } next)
+                    if (await _tail.TryNextAsync(_cancellationToken) is not { } next)
                     {
-                        await tail.Waiter.WaitAsync();
+                        await _tail.Waiter.WaitAsync();
                         continue;
                     }
 
                     if (await WriteStepAsync(next) is { } ended)
                     {
-                        expired = ended == TailStepKind.Ended && endsByExpiry;
+                        expired = ended == TailStepKind.Ended && _endsByExpiry;
                         break;
                     }
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || hub.Stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (_cancellationToken.IsCancellationRequested || hub.Stopping.IsCancellationRequested)
             {
                 // The client left or the hub is stopping. Returning ends the response cleanly; the client reconnects with Last-Event-ID.
             }
@@ -174,31 +160,83 @@ internal static partial class SseEndpoint
                 // Cut for not reading (logged and counted where it was noticed); the connection is already aborted.
                 return;
             }
-            catch (Exception ex) when (ProblemResponses.ProblemFor(context, ex) is { } problem)
+            catch (Exception ex) when (ProblemResponses.ProblemFor(_context, ex) is { } problem)
             {
                 // A store fault or refusal before the first byte is a problem response; after it, the stream just ends
                 // and the client resumes with Last-Event-ID.
-                await ProblemResponses.WriteAsync(context, problem);
+                await ProblemResponses.WriteAsync(_context, problem);
                 return;
             }
             finally
             {
                 metrics.ConnectionClosed(DeliveryTransport.Sse);
+                _tail.Dispose();
+                connection.Dispose();
             }
 
-            if (expired && !context.RequestAborted.IsCancellationRequested)
+            if (expired && !_cancellationToken.IsCancellationRequested)
             {
-                // Say why, so a client can fetch a fresh token rather than retry with the expired one.
-                writer.Write(TokenExpired);
-                using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                try
+                await SayTokenExpiredAsync();
+            }
+        }
+
+        // Sends the opening and, for a stream that ends by itself, catches up without waiting and asks whether anything
+        // more can come; true when the stream is already over.
+        private async ValueTask<bool> StartAsync()
+        {
+            // Sending retry: at once also flushes the headers, so the client's "open" fires before any event.
+            Write(_writer, string.Create(CultureInfo.InvariantCulture, $"retry: {(long)_options.ReconnectDelay.TotalMilliseconds}\n\n"));
+            if (start.Reset is { } reset)
+            {
+                WriteReset(_writer, reset);
+            }
+
+            if (await FlushAsync() is null)
+            {
+                return true;
+            }
+
+            if (end.WhenDrained is not { } finished)
+            {
+                return false;
+            }
+
+            while (true)
+            {
+                var step = await _tail.ReadAsync(_cancellationToken);
+                if (step.Kind == TailStepKind.Events && step.Events.Count == 0)
                 {
-                    await writer.FlushAsync(flushTimeout.Token);
+                    break;
                 }
-                catch (OperationCanceledException)
+
+                if (await WriteStepAsync(step) is not null)
                 {
-                    // A client that stopped reading does not get the notice; the stream ends all the same.
+                    return true;
                 }
+            }
+
+            if (await finished(_cancellationToken))
+            {
+                // Its last event may have landed after the read above: read once more, then stop.
+                await WriteStepAsync(await _tail.ReadAsync(_cancellationToken));
+                return true;
+            }
+
+            return false;
+        }
+
+        // Says why the stream ends, so a client can fetch a fresh token rather than retry with the expired one.
+        private async Task SayTokenExpiredAsync()
+        {
+            _writer.Write(TokenExpired);
+            using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await _writer.FlushAsync(flushTimeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // A client that stopped reading does not get the notice; the stream ends all the same.
             }
         }
 
@@ -221,7 +259,7 @@ internal static partial class SseEndpoint
             {
                 var context = _context;
                 var logger = context.HubServices().GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SseEndpoint).FullName!);
-                LogTooSlow(logger, context.Connection.RemoteIpAddress?.ToString() ?? "unknown", context.Request.Path.Value ?? "", _options.SlowClientTimeout);
+                LogTooSlow(logger, context.RemoteIp()?.ToString() ?? "unknown", context.Request.Path.Value ?? "", _options.SlowClientTimeout);
                 metrics.SlowClientClosed(DeliveryTransport.Sse);
                 context.Abort();
                 _ = pending.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: the abort completes it

@@ -32,7 +32,7 @@ internal static class WebSocketEndpoint
             name = Admit(context, counter, caller);
             try
             {
-                lease = connections.Enter(caller, context.Connection.RemoteIpAddress, longPoll: false);
+                lease = connections.Enter(caller, context.RemoteIp(), longPoll: false);
             }
             catch (SwitchboardException)
             {
@@ -58,7 +58,7 @@ internal static class WebSocketEndpoint
             // The runtime's keep-alive is off (it costs every socket a timer); the node's sweep pings instead.
             var (socket, transport) = await WebSocketHandshake.AcceptAsync(context, requested.Count > 0 ? SubProtocol : null, time);
             using var disposeSocket = socket;
-            var connection = new WebSocketConnection(context, socket, transport, sweep, hub, presence, name, caller, authenticator, context.Connection.RemoteIpAddress,
+            var connection = new WebSocketConnection(context, socket, transport, sweep, hub, presence, name, caller, authenticator, context.RemoteIp(),
                 time, logger, metrics, storeFaults,
                 lifetime.ApplicationStopping);
             metrics.ConnectionOpened(DeliveryTransport.WebSocket);

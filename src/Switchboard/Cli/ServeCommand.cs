@@ -179,6 +179,10 @@ internal static class ServeCommand
         builder.WebHost.UseUrls(settings.Urls ?? builder.Configuration["urls"] ?? SwitchboardCommandLine.DefaultServer);
         ResolveCertificatePaths(builder.Configuration);
 
+        // The console prints no scopes, yet capturing them keeps Kestrel's connection scope, and the execution context
+        // that carries it, alive for every open stream. Logging:CaptureScopes=true brings them back for a provider that shows them.
+        builder.Services.Configure<LoggerFilterOptions>(filters => filters.CaptureScopes = builder.Configuration.GetValue("Logging:CaptureScopes", false));
+
         builder.Services.AddSwitchboard();
         builder.Services.AddSwitchboardOpenApi();
         var kind = builder.Configuration["Switchboard:Store:Kind"];
