@@ -59,7 +59,7 @@ public sealed partial class RedisEventLog : IEventLog
         _keyExpiry = redis.Key("idempotency-expiry");
         _channel = redis.Channel("events");
 
-        _state = new EpochState("", 0, new RecentEventsRing(_options.TailCacheSize, 0), new TopicRegistry());
+        _state = new EpochState("", 0, new RecentEventsRing(_options.TailCacheSize, 0, _options.TailCacheBytes), new TopicRegistry());
         try
         {
             // Subscribe before reading the head: a notification racing the read is then never lost.
@@ -595,7 +595,7 @@ public sealed partial class RedisEventLog : IEventLog
         var state = Volatile.Read(ref _state);
         if (head.Epoch != state.Epoch)
         {
-            var fresh = new EpochState(head.Epoch, head.Base, new RecentEventsRing(_options.TailCacheSize, head.Seq), new TopicRegistry());
+            var fresh = new EpochState(head.Epoch, head.Base, new RecentEventsRing(_options.TailCacheSize, head.Seq, _options.TailCacheBytes), new TopicRegistry());
             foreach (var (topic, through) in trimmed ?? [])
             {
                 fresh.Topics.Load(topic, 0, through);

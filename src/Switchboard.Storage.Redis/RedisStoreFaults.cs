@@ -1,14 +1,23 @@
 using StackExchange.Redis;
+using Switchboard.Log;
 using Switchboard.Problems;
 
 namespace Switchboard.Storage.Redis;
 
-/// <summary>Redis connection failures and timeouts, from any store on it (log, keys, jobs, config, webhooks), are store-unavailable.</summary>
+/// <summary>
+/// Redis faults from any store on it (log, keys, jobs, config, webhooks): a refusal for memory (Redis at its
+/// <c>maxmemory</c> with <c>noeviction</c>) is a full store, as for a publish; connection failures and timeouts are
+/// store-unavailable.
+/// </summary>
 internal sealed class RedisStoreFaults : IStoreFaultClassifier
 {
-    public SwitchboardException? Classify(Exception exception) => exception is RedisException or RedisTimeoutException
-        ? Unavailable(exception)
-        : null;
+    public SwitchboardException? Classify(Exception exception) => exception switch
+    {
+        RedisServerException refused when refused.Message.Contains("OOM command not allowed", StringComparison.Ordinal) =>
+            StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the write: {refused.Message}")),
+        RedisException or RedisTimeoutException => Unavailable(exception),
+        _ => null,
+    };
 
     internal static SwitchboardException Unavailable(Exception exception) => StoreProblems.Unavailable(
         $"The hub's Redis store cannot be reached ({exception.GetType().Name}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");

@@ -21,6 +21,12 @@ public sealed class RedisStoreOptions
     /// <summary>How many of the newest events each node keeps in memory for its live readers. Default 65,536.</summary>
     public int TailCacheSize { get; set; } = 65_536;
 
+    /// <summary>
+    /// What those events may cost in memory, by an estimate of their payload and cached wire forms; large events leave
+    /// the cache early and their readers read the store. Default 256 MiB.
+    /// </summary>
+    public long TailCacheBytes { get; set; } = Switchboard.Log.RecentEventsRing.DefaultMaxBytes;
+
     /// <summary>Stream entries scanned per read when a wildcard filter cannot use a topic index. Default 4,096.</summary>
     public int MaxScanRows { get; set; } = 4096;
 
@@ -110,7 +116,7 @@ public sealed class RedisStoreOptions
             throw new ArgumentException("Switchboard:Redis:KeyPrefix must be 1 to 64 characters.");
         }
 
-        if (TailCacheSize < 16 || MaxScanRows < 1 || FollowBatchSize < 1)
+        if (TailCacheSize < 16 || TailCacheBytes < 1 || MaxScanRows < 1 || FollowBatchSize < 1)
         {
             throw new ArgumentException("Redis store sizes must be positive (TailCacheSize at least 16).");
         }

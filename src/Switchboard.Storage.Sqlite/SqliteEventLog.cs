@@ -68,7 +68,7 @@ public sealed partial class SqliteEventLog : IEventLog
         Execute(_writerConnection, Schema);
         Epoch = LoadOrCreateEpoch();
         _head = LoadTopicsAndHead();
-        _ring = new RecentEventsRing(options.TailCacheSize, _head);
+        _ring = new RecentEventsRing(options.TailCacheSize, _head, options.TailCacheBytes);
         _writes = new WriteQueue<WriteOperation>(options.WriteQueueCapacity);
         _checkpointer = new WalCheckpointer(_connectionString, options.CheckpointDelay, _time, _logger);
         // A dedicated thread: SQLite commits block (a sync can take milliseconds), and a blocked thread-pool

@@ -17,6 +17,12 @@ public sealed class SqliteEventLogOptions
     /// <summary>How many of the newest events stay in memory for live readers. Default 65,536.</summary>
     public int TailCacheSize { get; set; } = 65_536;
 
+    /// <summary>
+    /// What those events may cost in memory, by an estimate of their payload and cached wire forms; large events leave
+    /// the cache early and their readers read the store. Default 256 MiB.
+    /// </summary>
+    public long TailCacheBytes { get; set; } = Switchboard.Log.RecentEventsRing.DefaultMaxBytes;
+
     /// <summary>Most events committed in one transaction. Default 4,096.</summary>
     public int MaxEventsPerCommit { get; set; } = 4096;
 
@@ -54,7 +60,7 @@ public sealed class SqliteEventLogOptions
             throw new ArgumentException("Synchronous must be FULL, NORMAL, EXTRA or OFF.");
         }
 
-        if (TailCacheSize < 16 || MaxEventsPerCommit < 1 || WriteQueueCapacity < 1 || MaxScanRows < 1)
+        if (TailCacheSize < 16 || TailCacheBytes < 1 || MaxEventsPerCommit < 1 || WriteQueueCapacity < 1 || MaxScanRows < 1)
         {
             throw new ArgumentException("SQLite store sizes must be positive (TailCacheSize at least 16).");
         }

@@ -39,6 +39,7 @@ public static class SqliteServiceCollectionExtensions
         AddNextToTheLog<Switchboard.Jobs.IJobStore>(services, (log, path) => log is null ? new SqliteJobStore(path) : new SqliteJobStore(log, path));
         AddNextToTheLog<Switchboard.Config.IConfigStore>(services, (log, path) => log is null ? new SqliteConfigStore(path) : new SqliteConfigStore(log, path));
         AddNextToTheLog<Switchboard.Auth.IApiKeyStore>(services, (log, path) => log is null ? new SqliteApiKeyStore(path) : new SqliteApiKeyStore(log, path));
+        services.AddHostedService<SqliteStoresOpening>();
         return services;
     }
 
@@ -54,4 +55,23 @@ public static class SqliteServiceCollectionExtensions
             sp.GetRequiredService<IEventLog>() as SqliteEventLog,
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value.Path));
     }
+}
+
+/// <summary>
+/// Opens the stores that share the log's file when the host starts. Each creates its table when first resolved, and a
+/// first request that resolved it on a full disk failed outside every endpoint's error mapping; at start, the hub
+/// fails with its reason instead, and requests only ever meet stores that are open.
+/// </summary>
+internal sealed class SqliteStoresOpening(IServiceProvider services) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = services.GetService<Switchboard.Webhooks.IWebhookStore>();
+        _ = services.GetService<Switchboard.Jobs.IJobStore>();
+        _ = services.GetService<Switchboard.Config.IConfigStore>();
+        _ = services.GetService<Switchboard.Auth.IApiKeyStore>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

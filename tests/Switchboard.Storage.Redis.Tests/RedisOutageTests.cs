@@ -86,6 +86,40 @@ public sealed class RedisOutageTests
         });
     }
 
+    [Fact]
+    public async Task RedisAtMaxMemory_EveryWriteIsStoreFull_507_AndWritesResumeWhenItHasRoom()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var node = await Nodes.StartNodeAsync(redis, $"hub{Guid.NewGuid():N}:");
+        using var client = node.CreateClient();
+        await client.PublishAsync("orders", "0");
+
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        await server.ConfigSetAsync("maxmemory-policy", "noeviction");
+        await server.ConfigSetAsync("maxmemory", "1");
+        (string Method, string Path, string Body)[] writes =
+        [
+            ("POST", "v1/topics/orders/events", """{"data":1}"""),
+            ("POST", "v1/jobs", """{"type":"resize","input":{}}"""),
+            ("PUT", "v1/config/shop", """{"theme":"dark"}"""),
+            ("POST", "v1/keys", """{"name":"ops","scopes":["admin"]}"""),
+        ];
+        foreach (var (method, path, body) in writes)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            using var response = await client.SendAsync(request).Within(TimeSpan.FromSeconds(30));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.InsufficientStorage, $"{method} {path} answered {(int)response.StatusCode}: {text}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("store-full", text, StringComparison.Ordinal);
+        }
+
+        await server.ConfigSetAsync("maxmemory", "0");
+        using var again = await client.PostAsync("v1/topics/orders/events", new StringContent("""{"data":2}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+    }
+
     private static async Task<JsonElement> RequestAsync(ClientWebSocket socket, string message)
     {
         await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, true, CancellationToken.None).Within();

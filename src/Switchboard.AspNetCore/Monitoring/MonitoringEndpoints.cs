@@ -68,7 +68,7 @@ internal static class MonitoringEndpoints
                 .WithName("StartPlayground").WithSummary("Register the playground's webhook to the built-in sink")
                 .Produces<PlaygroundSessionResponse>(201).WithCommonProblems();
             operators.MapPost("/playground/sessions/{id}/end", async (string id, PlaygroundSessions sessions, CancellationToken cancellationToken) =>
-                await sessions.EndAsync(id, cancellationToken) ? Results.NoContent() : Results.NotFound())
+                await sessions.EndAsync(id, cancellationToken) ? Results.NoContent() : throw UnknownSession(id))
                 .WithName("EndPlayground").WithSummary("Remove the playground's webhook")
                 .Produces(204).Produces(404).WithCommonProblems();
             monitoring.MapPost("/playground/sink/{id}", SinkAsync)
@@ -128,8 +128,11 @@ internal static class MonitoringEndpoints
         }
 
         return await sessions.ReceiveAsync(id, context.Request.Headers["webhook-id"].ToString(), headerBytes, body, context.RequestAborted)
-            ? Results.NoContent() : Results.NotFound();
+            ? Results.NoContent() : throw UnknownSession(id);
     }
+
+    private static SwitchboardException UnknownSession(string id) =>
+        SwitchboardException.NotFound("unknown-playground-session", "No such playground session", $"No playground session '{id}' is open on this hub; start one with POST /playground/sessions.");
 
     /// <summary>
     /// Where the hub reaches itself: its first plain-http listening address, with a wildcard host made loopback.
@@ -169,7 +172,7 @@ internal static class MonitoringEndpoints
     {
         if (MonitoringAssets.Find(file) is not { } asset || file.EndsWith(".html", StringComparison.Ordinal))
         {
-            return Results.NotFound();
+            throw SwitchboardException.NotFound("unknown-asset", "No such file", $"The monitoring pages have no file '{file}'.");
         }
 
         // Revalidated on every load, so an upgraded hub never runs yesterday's script.

@@ -251,6 +251,9 @@ internal static partial class SseEndpoint
             }
 
             var pending = flushing.AsTask();
+            // A client that does not read would hold the host's graceful stop for its whole timeout: when the hub
+            // stops, a stream still waiting on a flush is cut (the client resumes with Last-Event-ID elsewhere).
+            using var stopping = hub.Stopping.UnsafeRegister(static context => ((HttpContext)context!).Abort(), _context);
             try
             {
                 return await pending.WaitAsync(_options.SlowClientTimeout, hub.Clock.Time, _cancellationToken);

@@ -20,13 +20,21 @@ public sealed class RecentEventsRing
     private readonly long[] _previousInTopic;
     private readonly ConcurrentDictionary<string, TopicHead> _topicHeads = new(StringComparer.Ordinal);
     private readonly long _mask;
+    private readonly long _maxBytes;
+    private long _bytes; // the writer's estimate of what the held events cost; only the writer touches it
     private long _oldest;
     private long _completeThrough; // every event from the ring's start through this one has been added
 
     /// <param name="capacity">Rounded up to a power of two.</param>
     /// <param name="headSeq">The seq of the newest event already in the log; the ring starts just after it.</param>
-    public RecentEventsRing(int capacity, long headSeq)
+    /// <param name="maxBytes">
+    /// What the held events may cost, estimated by <see cref="CostOf"/>: large events leave the ring early (their readers
+    /// read the store), so the count bound alone cannot make the ring hold gigabytes.
+    /// </param>
+    public RecentEventsRing(int capacity, long headSeq, long maxBytes = DefaultMaxBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+        _maxBytes = maxBytes;
         var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 16));
         _slots = new EventRecord?[size];
         _previousInTopic = new long[size];
@@ -35,8 +43,20 @@ public sealed class RecentEventsRing
         _completeThrough = headSeq;
     }
 
+    /// <summary>The default byte budget: 256 MiB.</summary>
+    public const long DefaultMaxBytes = 256L * 1024 * 1024;
+
     /// <summary>Slots in the ring.</summary>
     public int Capacity => _slots.Length;
+
+    /// <summary>The estimated cost of the events held now (the writer's view).</summary>
+    public long HeldBytes => Volatile.Read(ref _bytes);
+
+    /// <summary>
+    /// An event's estimated cost once its wire forms are built: the payload, then about one copy of it per cached form
+    /// (JSON, SSE frame, WebSocket frame, webhook body), and the record's own fields.
+    /// </summary>
+    public static long CostOf(EventRecord record) => 5L * record.Data.Length + 2 * (record.Topic.Length + record.Type.Length) + 512;
 
     /// <summary>
     /// Adds an event. One writer at a time (a store's writer thread, or under its lock), before the head moves past it.
@@ -48,9 +68,15 @@ public sealed class RecentEventsRing
     {
         var seq = record.Seq;
         var index = seq & _mask;
-        if (Volatile.Read(ref _slots[index]) is { } existing && existing.Seq >= seq)
+        var existing = Volatile.Read(ref _slots[index]);
+        if (existing is not null && existing.Seq >= seq)
         {
             return; // already here, or a newer event took the slot
+        }
+
+        if (existing is not null)
+        {
+            _bytes -= CostOf(existing);
         }
 
         var head = _topicHeads.GetOrAdd(record.Topic, static _ => new TopicHead());
@@ -84,7 +110,23 @@ public sealed class RecentEventsRing
             }
         }
 
-        var oldest = seq - _slots.Length + 1;
+        Volatile.Write(ref _bytes, _bytes + CostOf(record));
+        var oldest = Math.Max(seq - _slots.Length + 1, Volatile.Read(ref _oldest));
+        // Over budget: the oldest events leave first, but the newest always stays. Moving the ring's start before
+        // emptying a slot sends a reader that would need it to the store.
+        while (_bytes > _maxBytes && oldest < seq)
+        {
+            Volatile.Write(ref _oldest, oldest + 1);
+            var leavingIndex = oldest & _mask;
+            if (Volatile.Read(ref _slots[leavingIndex]) is { } leaving && leaving.Seq <= oldest)
+            {
+                Volatile.Write(ref _slots[leavingIndex], null);
+                _bytes -= CostOf(leaving);
+            }
+
+            oldest++;
+        }
+
         if (oldest > Volatile.Read(ref _oldest))
         {
             Volatile.Write(ref _oldest, oldest);

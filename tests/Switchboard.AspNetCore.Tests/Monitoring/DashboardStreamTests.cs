@@ -89,6 +89,7 @@ public sealed class DashboardStreamTests
         Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
         using var missing = await client.GetAsync("monitoring/nope.js");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
     }
 
     /// <summary>The options an AddSwitchboard host ends up with, without starting it.</summary>

@@ -74,6 +74,11 @@ public sealed class PlaygroundTests
         using var client = server.CreateClient();
         using var unknown = await client.PostAsync("playground/sink/pg_nobody", """{"type":"x","data":1}""");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("unknown-playground-session", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+        using var unknownEnd = await client.PostAsync("playground/sessions/pg_nobody/end", "");
+        Assert.Equal(HttpStatusCode.NotFound, unknownEnd.StatusCode);
+        Assert.Equal("application/problem+json", unknownEnd.Content.Headers.ContentType?.MediaType);
 
         using var first = await client.PostAsync("playground/sessions?topic=a", "");
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);

@@ -107,5 +107,43 @@ public sealed class RecentEventsRingTests
         Assert.Equal([3L], b.Events.Select(e => e.Seq));
     }
 
+    [Fact]
+    public void LargeEvents_LeaveTheRingByBytes_AndTheirReadersReadTheStore()
+    {
+        var big = new byte[64 * 1024];
+        var cost = RecentEventsRing.CostOf(Record(1, "even", big)); // the larger of the two topics' costs
+        var ring = new RecentEventsRing(1024, 0, maxBytes: 3 * cost);
+        for (var i = 1; i <= 10; i++)
+        {
+            ring.Add(Record(i, i % 2 == 0 ? "even" : "odd", big));
+            Assert.True(ring.HeldBytes <= 3 * cost, $"after {i}: {ring.HeldBytes} held, budget {3 * cost}");
+        }
+
+        // Only the newest three stay, far fewer than the 1,024 slots.
+        Assert.Null(ring.Find(7));
+        Assert.NotNull(ring.Find(8));
+        Assert.NotNull(ring.Find(10));
+        Assert.False(ring.TryRead(TopicFilter.Parse("even"), 4, 10, 100, out _));
+        Assert.False(ring.TryRead(TopicFilter.Parse(">"), 6, 10, 100, out _));
+        Assert.True(ring.TryRead(TopicFilter.Parse("even"), 7, 10, 100, out var recent));
+        Assert.Equal([8L, 10L], recent.Events.Select(e => e.Seq));
+        Assert.True(ring.TryRead(TopicFilter.Parse(">"), 7, 10, 100, out var all));
+        Assert.Equal([8L, 9L, 10L], all.Events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void AnEventLargerThanTheBudget_StillStays_AsTheNewest()
+    {
+        var ring = new RecentEventsRing(64, 0, maxBytes: 1);
+        ring.Add(Record(1, "a"));
+        ring.Add(Record(2, "a"));
+        Assert.Null(ring.Find(1));
+        Assert.True(ring.TryRead(TopicFilter.Parse("a"), 1, 2, 100, out var newest));
+        Assert.Equal([2L], newest.Events.Select(e => e.Seq));
+        Assert.Equal(RecentEventsRing.CostOf(Record(2, "a")), ring.HeldBytes);
+    }
+
     private static EventRecord Record(long seq, string topic) => new("e", seq, topic, "m", DateTimeOffset.UnixEpoch, "1"u8.ToArray());
+
+    private static EventRecord Record(long seq, string topic, byte[] data) => new("e", seq, topic, "m", DateTimeOffset.UnixEpoch, data);
 }

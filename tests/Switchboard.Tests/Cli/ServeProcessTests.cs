@@ -149,6 +149,37 @@ public sealed class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_WithAStreamThatReadsNothing_ExitsZero_WithoutWaitingOutTheClient()
+    {
+        var database = Path.Combine(_directory.Path, "stuck.db");
+        await using var server = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--data", database);
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        // A subscriber with a tiny receive window that never reads: the stream's writes back up into the server.
+        using var stuck = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp)
+        {
+            ReceiveBufferSize = 4096,
+        };
+        await stuck.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+        await stuck.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET /v1/stream?topic=orders HTTP/1.1\r\nHost: 127.0.0.1:{server.BaseAddress.Port}\r\n\r\n"));
+        await Waiting.UntilAsync(() => stuck.Available > 0, "the stream's headers");
+
+        // About 10 MB to it: more than the socket buffers and Kestrel's pipe hold, so a flush is left waiting.
+        var padding = new string('x', 50_000);
+        for (var i = 0; i < 200; i++)
+        {
+            await PublishAsync(http, i, padding);
+        }
+
+        await Waiting.UntilAsync(() => stuck.Available >= 2048, "the events backing up at the client");
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        server.Terminate();
+        await server.WaitForExitAsync(TimeSpan.FromSeconds(25));
+        Assert.Equal(0, server.ExitCode);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {stopping.Elapsed}");
+    }
+
+    [Fact]
     public async Task Serve_MemoryStore_ForgetsEverythingAndTellsOldCursorsToReset()
     {
         string cursor;
