@@ -72,12 +72,27 @@ public sealed partial class RedisEventLog : IEventLog
         {
             _subscription?.Unsubscribe();
             // A node needs Redis to start (it must learn the epoch and head); once running it rides out outages.
-            throw new InvalidOperationException($"Cannot open the Redis log at '{_options.Configuration}': {ex.Message}", ex);
+            throw new StoreOpenException($"Cannot open the Redis store at '{_options.Configuration}': {Reason(ex)} Start Redis there, or pass --redis host:port.", ex);
         }
 
         _follower = Task.Run(FollowAsync);
         StartCommitter();
         LogOpened(_logger, _options.Configuration, Epoch, HeadSeq);
+    }
+
+    // StackExchange.Redis's own messages carry a long diagnostic dump (queues, thread-pool counts); the innermost
+    // exception says what happened ("Connection refused"), up to its first diagnostic field.
+    private static string Reason(Exception exception)
+    {
+        var innermost = exception;
+        while (innermost.InnerException is not null)
+        {
+            innermost = innermost.InnerException;
+        }
+
+        var message = innermost.Message;
+        var end = message.IndexOf(", mc: ", StringComparison.Ordinal);
+        return (end < 0 ? message : message[..end]).TrimEnd('.', ' ') + ".";
     }
 
     /// <inheritdoc />

@@ -42,13 +42,6 @@ public sealed partial class SqliteEventLog : IEventLog
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger<SqliteEventLog>.Instance;
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        SqliteFilePermissions.Prepare(options.Path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = options.Path,
@@ -56,18 +49,33 @@ public sealed partial class SqliteEventLog : IEventLog
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-
         _writerConnection = new SqliteConnection(_connectionString);
-        _writerConnection.Open();
-        Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint={WalCheckpointer.WriterFallbackPages};");
-        if (options.MaxPageCount is { } maxPages)
+        try
         {
-            Execute(_writerConnection, $"PRAGMA max_page_count={maxPages};");
+            var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(options.Path));
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            SqliteFilePermissions.Prepare(options.Path);
+            _writerConnection.Open();
+            Execute(_writerConnection, $"PRAGMA journal_mode=WAL; PRAGMA synchronous={options.Synchronous}; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint={WalCheckpointer.WriterFallbackPages};");
+            if (options.MaxPageCount is { } maxPages)
+            {
+                Execute(_writerConnection, $"PRAGMA max_page_count={maxPages};");
+            }
+
+            Execute(_writerConnection, Schema);
+            Epoch = LoadOrCreateEpoch();
+            _head = LoadTopicsAndHead();
+        }
+        catch (Exception ex) when (SqliteOpenFailure.IsOpenFailure(ex))
+        {
+            _writerConnection.Dispose();
+            throw SqliteOpenFailure.Translate(ex, options.Path);
         }
 
-        Execute(_writerConnection, Schema);
-        Epoch = LoadOrCreateEpoch();
-        _head = LoadTopicsAndHead();
         _ring = new RecentEventsRing(options.TailCacheSize, _head, options.TailCacheBytes);
         _writes = new WriteQueue<WriteOperation>(options.WriteQueueCapacity);
         _checkpointer = new WalCheckpointer(_connectionString, options.CheckpointDelay, _time, _logger);

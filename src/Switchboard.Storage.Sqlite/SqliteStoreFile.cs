@@ -21,13 +21,6 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
     {
         _log = log;
         _path = path;
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        SqliteFilePermissions.Prepare(path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -36,9 +29,24 @@ internal sealed class SqliteStoreFile : IAsyncDisposable
             DefaultTimeout = 30,
         }.ToString();
         _writer = new SqliteConnection(_connectionString);
-        _writer.Open();
-        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Execute(schema);
+        try
+        {
+            var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            SqliteFilePermissions.Prepare(path);
+            _writer.Open();
+            Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+            Execute(schema);
+        }
+        catch (Exception ex) when (SqliteOpenFailure.IsOpenFailure(ex))
+        {
+            _writer.Dispose();
+            throw SqliteOpenFailure.Translate(ex, path);
+        }
     }
 
     /// <summary>A pooled connection for reading.</summary>

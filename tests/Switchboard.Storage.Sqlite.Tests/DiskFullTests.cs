@@ -108,6 +108,34 @@ public sealed class DiskFullTests
         Assert.Equal(0, log.HeadSeq);
     }
 
+    [Fact]
+    public void ANewFile_OnAFullDisk_IsAStoreOpenException_SayingTheDiskIsFull()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "new.db");
+
+        // One page holds no schema: creating the tables fails with SQLITE_FULL, as on a disk with no room.
+        var failure = Assert.Throws<StoreOpenException>(() => new SqliteEventLog(new SqliteEventLogOptions { Path = path, MaxPageCount = 1 }));
+
+        Assert.Equal(13, Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(failure.InnerException).SqliteErrorCode);
+        Assert.StartsWith($"Cannot open the SQLite store at {path}: the disk is full.", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFileThatIsNotADatabase_IsAStoreOpenException_AndIsLeftAsItWas()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "notes.db");
+        var bytes = Encoding.UTF8.GetBytes(new string('n', 5000));
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var failure = Assert.Throws<StoreOpenException>(() => new SqliteEventLog(new SqliteEventLogOptions { Path = path }));
+
+        Assert.Equal(26, Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(failure.InnerException).SqliteErrorCode);
+        Assert.Contains("not a Switchboard database", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(path));
+    }
+
     private static async Task AssertStoreFullAsync(HttpResponseMessage response)
     {
         using (response)

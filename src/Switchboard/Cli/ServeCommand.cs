@@ -19,6 +19,9 @@ internal static class ServeCommand
     /// <summary>Exit code: protected mode refused an open hub on a network address.</summary>
     public const int ProtectedModeRefusal = 3;
 
+    /// <summary>Exit code of every command: the store cannot be opened (disk full, not a database, no permission, Redis unreachable).</summary>
+    public const int StoreProblem = 5;
+
     public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         await using var app = Build(settings, []);
