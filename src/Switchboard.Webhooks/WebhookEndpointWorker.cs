@@ -318,7 +318,7 @@ internal sealed partial class WebhookEndpointWorker
             _retries.Remove(oldestSeq);
             _circuit.OnDispatch();
             item = new WorkItem(oldestSeq, null, oldest);
-            return new Step(item, null, false, false);
+            return Taken(item);
         }
 
         while (_retryQueue.TryPeek(out var seq, out var due))
@@ -335,7 +335,7 @@ internal sealed partial class WebhookEndpointWorker
                 _retries.Remove(seq);
                 _circuit.OnDispatch();
                 item = new WorkItem(seq, null, delivery);
-                return new Step(item, null, false, false);
+                return Taken(item);
             }
 
             nextRetry = due;
@@ -353,10 +353,17 @@ internal sealed partial class WebhookEndpointWorker
             _firstAttemptsInFlight.Add(record.Seq);
             _circuit.OnDispatch();
             item = new WorkItem(record.Seq, record, null);
-            return new Step(item, null, false, false);
+            return Taken(item);
         }
 
         return null;
+    }
+
+    // Counted in flight in the lock that took it from the retries or the buffer, so a status never misses it in between.
+    private Step Taken(WorkItem item)
+    {
+        Interlocked.Increment(ref _sending);
+        return new Step(item, null, false, false);
     }
 
     private async Task DispatchAsync(WorkItem item, CancellationToken cancellationToken)
@@ -377,11 +384,11 @@ internal sealed partial class WebhookEndpointWorker
         catch
         {
             Untake(item);
+            Settle(item);
             _slots.Release();
             throw;
         }
 
-        Interlocked.Increment(ref _sending);
         _ = SendAsync(item, _stopSending.Token);
     }
 
@@ -439,10 +446,19 @@ internal sealed partial class WebhookEndpointWorker
         }
         finally
         {
-            Interlocked.Decrement(ref _sending);
+            Settle(item);
             _runtime.GlobalSlots.Release();
             _slots.Release();
             Wake();
+        }
+    }
+
+    private void Settle(WorkItem item)
+    {
+        if (!item.Settled)
+        {
+            item.Settled = true;
+            Interlocked.Decrement(ref _sending);
         }
     }
 
@@ -466,6 +482,7 @@ internal sealed partial class WebhookEndpointWorker
             {
                 var now = _runtime.Time.GetUtcNow();
                 var attempt = (item.Retry?.Attempts ?? 0) + 1;
+                Settle(item);
                 if (item.Retry is null)
                 {
                     _firstAttemptsInFlight.Remove(item.Seq);
@@ -613,7 +630,14 @@ internal sealed partial class WebhookEndpointWorker
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private sealed record WorkItem(long Seq, EventRecord? Event, WebhookDelivery? Retry);
+    private sealed record WorkItem(long Seq, EventRecord? Event, WebhookDelivery? Retry)
+    {
+        /// <summary>
+        /// Its outcome is counted (delivered, failed or owed a retry), so it no longer counts as in flight. Set in the
+        /// same lock as the outcome, so a status never shows one event both in flight and failed.
+        /// </summary>
+        public bool Settled { get; set; }
+    }
 
     private readonly record struct Step(WorkItem? Item, DateTimeOffset? WakeAt, bool WaitForAppend, bool Again);
 

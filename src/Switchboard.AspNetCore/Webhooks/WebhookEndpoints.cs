@@ -434,7 +434,9 @@ internal static class WebhookEndpoints
     {
         var endpoint = view.Endpoint;
         var live = view.Live;
-        var progress = endpoint.Progress;
+        // The running worker's progress and pending counts are taken in one lock, so they agree; the stored progress
+        // lags them by a journal write.
+        var progress = live?.Progress ?? endpoint.Progress;
         return new WebhookEndpointResponse(
             endpoint.Id,
             WebhookSecretProtection.Redact(endpoint.Url), // a password in the URL is never shown back

@@ -88,6 +88,36 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Counts_NeverShowAnEventTwice_WhileDeliveriesFailRetryAndSucceed()
+    {
+        const int events = 30;
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tries = new System.Collections.Concurrent.ConcurrentDictionary<long, int>();
+        // Odd seqs fail once, then go through; seq 2 is never accepted and is given up. Each is, for a moment, in
+        // flight, then owed a retry, then delivered or failed: the counts must move it, not copy it.
+        receiver.Respond = d => d.Seq != 2 && (d.Seq % 2 == 0 || tries.AddOrUpdate(d.Seq, 1, (_, n) => n + 1) > 1) ? ReceiverAnswer.Ok : new ReceiverAnswer(500);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.CircuitFailureThreshold = 1000));
+        using var client = server.CreateClient();
+        var id = (await client.CreateWebhookAsync(receiver, "orders")).Id();
+        for (var i = 0; i < events; i++)
+        {
+            await client.PublishAsync("orders");
+        }
+
+        var observations = 0;
+        var done = await client.WaitForWebhookAsync(id, w =>
+        {
+            observations++;
+            var (delivered, failed, pending) = (w.Counts("deliveredEvents"), w.Counts("failedEvents"), w.Counts("pendingEvents"));
+            Assert.True(delivered + failed + pending <= events, $"{delivered} delivered + {failed} failed + {pending} pending > {events} events published");
+            return delivered + failed == events;
+        }, "every event delivered or given up");
+
+        Assert.Equal((events - 1, 1, 0), (done.Counts("deliveredEvents"), done.Counts("failedEvents"), done.Counts("pendingEvents")));
+        Assert.True(observations > 1, "the counts were watched while deliveries were under way");
+    }
+
+    [Fact]
     public async Task Counts_SeparateEventsFromAttempts_AgreeWithTheAttemptLog_AndSurviveARestart()
     {
         using var directory = new TempDirectory();
