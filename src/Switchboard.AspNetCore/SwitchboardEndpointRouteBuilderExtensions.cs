@@ -72,7 +72,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithMetadata(SwitchboardCorsMetadata.Instance)
             .RequireRateLimiting(SwitchboardRateLimitPolicy.Name)
             .WithTags("Switchboard")
-            .WithCommonProblems();
+            .WithCommonProblems()
+            .AnswerHead();
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
             .WithName("PublishEvent").WithSummary("Publish one event to a topic")
@@ -108,7 +109,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence")
             .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400);
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
-        endpoints.MapGroup(prefix).WithTags("Switchboard").MapGet("/client.js", ClientScript.Serve)
+        endpoints.MapGroup(prefix).WithTags("Switchboard").AnswerHead().MapGet("/client.js", ClientScript.Serve)
             .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'")
             .Produces<string>(200, "text/javascript");
         api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
@@ -124,8 +125,9 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         // asked with the wrong method, 404 otherwise.
         api.Map("/{**path}", (HttpContext context, string? path) =>
         {
-            if (AllowedMethods(path) is { } allowed)
+            if (AllowedMethods(path) is { } methods)
             {
+                var allowed = HeadRequests.WithHead(methods, (path ?? "").Trim('/').Split('/'));
                 context.Response.Headers.Allow = allowed;
                 throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
                     $"{context.Request.Method} is not supported on {context.Request.Path}; use {allowed}."));

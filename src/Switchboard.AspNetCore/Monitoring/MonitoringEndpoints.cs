@@ -36,7 +36,7 @@ internal static class MonitoringEndpoints
     public static RouteGroupBuilder MapSwitchboardMonitoring(this IEndpointRouteBuilder endpoints, string apiPrefix)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<IOptions<MonitoringOptions>>().Value;
-        var monitoring = endpoints.MapGroup("").WithTags("Monitoring").AddEndpointFilter(ProblemEndpointFilter.Instance);
+        var monitoring = endpoints.MapGroup("").WithTags("Monitoring").AddEndpointFilter(ProblemEndpointFilter.Instance).AnswerHead();
 
         // The pages and their scripts hold no data and are open; what they read (the snapshot stream, the playground's
         // sessions) and the scrape need the admin scope. In open mode (loopback, nothing configured) everyone has it.

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
+using Switchboard.AspNetCore.Http;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +20,7 @@ public static class SwitchboardOpenApiExtensions
     public static IServiceCollection AddSwitchboardOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(DocumentName, options =>
         {
+            options.ShouldInclude = description => HeadRequests.Describes(description) && (description.GroupName is null || string.Equals(description.GroupName, DocumentName, StringComparison.OrdinalIgnoreCase));
             options.AddDocumentTransformer(SwitchboardDocument.DescribeAsync);
             options.AddSchemaTransformer(SwitchboardDocument.TightenAsync);
         });

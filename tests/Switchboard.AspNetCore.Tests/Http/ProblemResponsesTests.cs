@@ -32,11 +32,11 @@ public sealed class ProblemResponsesTests
     }
 
     [Theory]
-    [InlineData("DELETE", "v1/events", "GET, POST")]
+    [InlineData("DELETE", "v1/events", "GET, HEAD, POST")]
     [InlineData("PUT", "v1/topics/a/events", "POST")]
     [InlineData("GET", "v1/topics/a/events", "POST")]
     [InlineData("POST", "v1/stream", "GET")]
-    [InlineData("DELETE", "v1/health", "GET")]
+    [InlineData("DELETE", "v1/health", "GET, HEAD")]
     public async Task KnownPath_WrongMethod_Returns405ProblemWithAllow(string method, string path, string allow)
     {
         await using var server = await HubServer.StartAsync();

@@ -48,7 +48,7 @@ public sealed class WebhookApiTests
         await (await client.GetAsync("v1/webhooks/wh_nope/attempts")).AssertProblemAsync(HttpStatusCode.NotFound, "webhook-not-found");
         using var put = await client.PutAsync("v1/webhooks/wh_nope", HubApi.Json("{}"));
         await put.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "method-not-allowed");
-        Assert.Equal("GET, PATCH, DELETE", put.Content.Headers.Allow.Count > 0 ? string.Join(", ", put.Content.Headers.Allow) : put.Headers.GetValues("Allow").Single());
+        Assert.Equal("GET, HEAD, PATCH, DELETE", put.Content.Headers.Allow.Count > 0 ? string.Join(", ", put.Content.Headers.Allow) : put.Headers.GetValues("Allow").Single());
     }
 
     [Fact]
