@@ -27,7 +27,7 @@ public static class SwitchboardOpenApiExtensions
 
     /// <summary>Serves the document at <c>/openapi/v1.json</c>, without credentials (it describes, it holds no data).</summary>
     public static IEndpointConventionBuilder MapSwitchboardOpenApi(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapOpenApi("/openapi/{documentName}.json");
+        endpoints.MapOpenApi("/openapi/{documentName}.json").AnswerHead();
 }
 
 /// <summary>What the route metadata cannot say: the API's title, its credentials and its query parameters.</summary>

@@ -19,6 +19,7 @@ public sealed class HeadRequestTests
     [InlineData("v1/topics/room.1/presence")]
     [InlineData("v1/client.js")]
     [InlineData("dashboard")]
+    [InlineData("openapi/v1.json")]
     public async Task Head_AnswersGetsStatusAndHeaders_WithoutABody(string path)
     {
         await using var server = await HubServer.StartAsync();
