@@ -3,6 +3,8 @@
 # usage: bench/idle-profile.sh <switchboard.dll | raw> <name>     (OUT=<folder> for the files; default /tmp)
 # Needs a Release build of the bench and the raw reference (bench/run.sh builds both) and `perf`.
 # Server settings come from the environment, e.g. Switchboard__WebSockets__KeepAliveInterval=01:00:00.
+# SETTLE (30) is how many seconds after the last connection the 20 s window starts; SETTLE=0 profiles the window
+# right after connecting, which the idle step of bench/run.sh measures.
 # Read the profile with: perf report -i $OUT/<name>.perf --no-children --sort comm,symbol -g none
 set -u
 dll=$1 name=$2
@@ -17,7 +19,7 @@ for i in $(seq 100); do curl -s -o /dev/null $url/ && break; sleep 0.2; done
 dotnet $B ws-fanout --url $url --subscribers 10000 --topic-mode distinct --idle-memory --idle-seconds 60 --rate 10 --publishers 1 --connect-timeout 150 --duration 4 --warmup 1 --server-pid $spid --results-dir /tmp/prof > ${OUT:-/tmp}/$name.bench.log 2>&1 &
 bpid=$!
 for i in $(seq 900); do grep -q "idle subscriber(s) ready" ${OUT:-/tmp}/$name.bench.log && break; sleep 0.2; done
-sleep 30
+sleep ${SETTLE:-30}
 t0=$(awk '{print $14+$15}' /proc/$spid/stat)
 perf record -F 499 -g -p $spid -o ${OUT:-/tmp}/$name.perf -- sleep 20 > ${OUT:-/tmp}/$name.trace.log 2>&1
 t1=$(awk '{print $14+$15}' /proc/$spid/stat)
