@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using Switchboard.Log;
 
 namespace Switchboard.Storage.Sqlite;
@@ -6,14 +7,6 @@ namespace Switchboard.Storage.Sqlite;
 /// <summary>Says why a SQLite file could not be opened, and what to do about it, as a <see cref="StoreOpenException"/>.</summary>
 internal static class SqliteOpenFailure
 {
-    private const int SqliteBusy = 5;
-    private const int SqliteLocked = 6;
-    private const int SqliteReadOnly = 8;
-    private const int SqliteCorrupt = 11;
-    private const int SqliteFull = 13;
-    private const int SqliteCantOpen = 14;
-    private const int SqliteNotADatabase = 26;
-
     /// <summary>True for the exceptions opening a file can fail with: SQLite's own, and the folder's.</summary>
     public static bool IsOpenFailure(Exception exception) => exception is SqliteException or IOException or UnauthorizedAccessException;
 
@@ -22,12 +15,11 @@ internal static class SqliteOpenFailure
     {
         var (reason, remedy) = exception switch
         {
-            SqliteException { SqliteErrorCode: SqliteFull } => ("the disk is full", "Free disk space, or pass --data with a path on another disk."),
-            SqliteException { SqliteErrorCode: SqliteNotADatabase or SqliteCorrupt } =>
+            SqliteException { SqliteErrorCode: raw.SQLITE_NOTADB or raw.SQLITE_CORRUPT } =>
                 ("the file is not a Switchboard database, or is damaged", "Pass --data with another path, or restore the file from a backup."),
-            SqliteException { SqliteErrorCode: SqliteReadOnly or SqliteCantOpen } or UnauthorizedAccessException =>
+            SqliteException { SqliteErrorCode: raw.SQLITE_READONLY or raw.SQLITE_CANTOPEN } or UnauthorizedAccessException =>
                 ("the file or its folder cannot be written", "Check that this user may write to both, or pass --data with another path."),
-            SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked } =>
+            SqliteException { SqliteErrorCode: raw.SQLITE_BUSY or raw.SQLITE_LOCKED } =>
                 ("another process holds the file locked", "Stop the other process, or pass --data with another path."),
             _ when SqliteFullDisk.IsFull(exception, path) => ("the disk is full", "Free disk space, or pass --data with a path on another disk."),
             _ => (exception.Message.TrimEnd('.'), "Pass --data with another path."),
