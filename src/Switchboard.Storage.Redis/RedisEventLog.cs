@@ -72,12 +72,15 @@ public sealed partial class RedisEventLog : IEventLog
         {
             _subscription?.Unsubscribe();
             // A node needs Redis to start (it must learn the epoch and head); once running it rides out outages.
-            throw new StoreOpenException($"Cannot open the Redis store at '{_options.Configuration}': {Reason(ex)} Start Redis there, or pass --redis host:port.", ex);
+            var remedy = ex is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } || Reason(ex).Contains("NOAUTH", StringComparison.Ordinal) || Reason(ex).Contains("WRONGPASS", StringComparison.Ordinal)
+                ? "Give the password (and user) Redis expects: --redis host:port,password=...,user=..."
+                : "Start Redis there, or pass --redis host:port.";
+            throw new StoreOpenException($"Cannot open the Redis store at '{RedisStoreOptions.Redact(_options.Configuration)}': {Reason(ex)} {remedy}", ex);
         }
 
         _follower = Task.Run(FollowAsync);
         StartCommitter();
-        LogOpened(_logger, _options.Configuration, Epoch, HeadSeq);
+        LogOpened(_logger, RedisStoreOptions.Redact(_options.Configuration), Epoch, HeadSeq);
     }
 
     // StackExchange.Redis's own messages carry a long diagnostic dump (queues, thread-pool counts); the innermost

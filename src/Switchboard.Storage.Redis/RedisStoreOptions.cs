@@ -13,6 +13,22 @@ public sealed class RedisStoreOptions
     public string Configuration { get; set; } = "localhost:6379";
 
     /// <summary>
+    /// <paramref name="configuration"/> as it may be printed or logged: its password masked. A string that does not
+    /// parse is not shown at all, since where its password sits cannot be known.
+    /// </summary>
+    public static string Redact(string configuration)
+    {
+        try
+        {
+            return StackExchange.Redis.ConfigurationOptions.Parse(configuration, ignoreUnknown: true).ToString(includePassword: false);
+        }
+        catch (ArgumentException)
+        {
+            return "(an unreadable configuration string)";
+        }
+    }
+
+    /// <summary>
     /// Prefix of every key and channel, so several hubs (or tests) can share one Redis. Every node of one hub must
     /// use the same prefix. Default <c>switchboard:</c>.
     /// </summary>

@@ -71,7 +71,7 @@ internal static class ServeCommand
         var where = store switch
         {
             "memory" => "memory (nothing is kept after exit)",
-            "redis" => $"redis at {app.Configuration[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] ?? "localhost:6379"}",
+            "redis" => $"redis at {RedisStoreOptions.Redact(app.Configuration[$"{RedisServiceCollectionExtensions.SectionName}:Configuration"] ?? "localhost:6379")}",
             _ => $"sqlite at {Path.GetFullPath(app.Configuration["Switchboard:Store:Path"]!)}",
         };
         var keysWhere = store switch
