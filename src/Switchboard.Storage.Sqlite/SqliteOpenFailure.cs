@@ -15,6 +15,7 @@ internal static class SqliteOpenFailure
     {
         var (reason, remedy) = exception switch
         {
+            _ when Directory.Exists(path) => ("it is a folder, not a file", $"Pass --data with a file in it, such as {Path.Combine(Path.GetFullPath(path), "switchboard.db")}."),
             SqliteException { SqliteErrorCode: raw.SQLITE_NOTADB or raw.SQLITE_CORRUPT } =>
                 ("the file is not a Switchboard database, or is damaged", "Pass --data with another path, or restore the file from a backup."),
             SqliteException { SqliteErrorCode: raw.SQLITE_READONLY or raw.SQLITE_CANTOPEN } or UnauthorizedAccessException =>

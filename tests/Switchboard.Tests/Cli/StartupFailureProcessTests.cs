@@ -55,6 +55,17 @@ public sealed class StartupFailureProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_WithADataPathThatIsAFolder_SaysSo_AndSuggestsAFileInIt()
+    {
+        var folder = Path.Combine(_directory.Path, "data");
+        Directory.CreateDirectory(folder);
+
+        var result = await SwitchboardCli.RunAsync(_directory.Path, "serve", "--urls", "http://127.0.0.1:0", "--data", folder);
+
+        AssertStoreProblem(result, $"Cannot open the SQLite store at {folder}: it is a folder, not a file. Pass --data with a file in it, such as {Path.Combine(folder, "switchboard.db")}.");
+    }
+
+    [Fact]
     public async Task KeysList_OnAFileThatIsNotADatabase_ExitsTheSameWay()
     {
         var path = Path.Combine(_directory.Path, "notes.db");
