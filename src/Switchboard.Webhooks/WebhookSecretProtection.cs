@@ -21,16 +21,24 @@ public sealed class WebhookSecretProtection
     public static WebhookSecretProtection ForDirectory(string keysDirectory)
     {
         var directory = Path.GetFullPath(keysDirectory);
-        if (!Directory.Exists(directory))
+        try
         {
-            if (OperatingSystem.IsWindows())
+            if (!Directory.Exists(directory))
             {
-                Directory.CreateDirectory(directory);
+                if (OperatingSystem.IsWindows())
+                {
+                    Directory.CreateDirectory(directory);
+                }
+                else
+                {
+                    Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
             }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new Switchboard.Log.StoreOpenException(
+                $"Cannot open the key ring at {directory}: {ex.Message.TrimEnd('.')}. Pass --keys with a folder this user may create or write (it encrypts the webhook secrets; back it up with the database).", ex);
         }
 
         return new WebhookSecretProtection(DataProtectionProvider.Create(new DirectoryInfo(directory), builder => builder.SetApplicationName("Switchboard")));

@@ -25,6 +25,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         await using var app = Build(settings, []);
+        OpenStores(app.Services);
         var configured = ConfiguredAddresses(app.Configuration);
         if (CheckAddresses(configured, probe: false) is { } malformed)
         {
@@ -106,6 +107,19 @@ internal static class ServeCommand
         await output.FlushAsync(cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
+    }
+
+    /// <summary>
+    /// Opens every store before the host starts (which would open them too), so one that cannot be opened stops the
+    /// command with its one-line <see cref="Switchboard.Log.StoreOpenException"/> rather than the host's failure log.
+    /// </summary>
+    private static void OpenStores(IServiceProvider services)
+    {
+        _ = services.GetService<Switchboard.Log.IEventLog>();
+        _ = services.GetService<Switchboard.Webhooks.IWebhookStore>();
+        _ = services.GetService<Switchboard.Jobs.IJobStore>();
+        _ = services.GetService<Switchboard.Config.IConfigStore>();
+        _ = services.GetService<Switchboard.Auth.IApiKeyStore>();
     }
 
     /// <summary>

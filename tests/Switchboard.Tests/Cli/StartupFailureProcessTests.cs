@@ -66,6 +66,19 @@ public sealed class StartupFailureProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_WithAKeyRingFolderThatCannotBeMade_ExitsSayingWhichFolder()
+    {
+        var file = Path.Combine(_directory.Path, "plain");
+        await File.WriteAllTextAsync(file, "not a folder");
+        var ring = Path.Combine(file, "ring");
+
+        var result = await SwitchboardCli.RunAsync(_directory.Path, "serve", "--urls", "http://127.0.0.1:0", "--data", Path.Combine(_directory.Path, "hub.db"), "--keys", ring);
+
+        AssertStoreProblem(result, $"Cannot open the key ring at {ring}");
+        Assert.Contains("--keys", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task KeysList_OnAFileThatIsNotADatabase_ExitsTheSameWay()
     {
         var path = Path.Combine(_directory.Path, "notes.db");
@@ -94,7 +107,7 @@ public sealed class StartupFailureProcessTests : IDisposable
         Assert.True(result.ExitCode == StoreProblem, $"expected exit code {StoreProblem}, got {result.ExitCode}:\n{result.Output}\n{result.Error}");
         Assert.Contains(expected, result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", result.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error + result.Output, StringComparison.Ordinal); // no stack trace, not even in the logs
         Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.DoesNotContain("listening on", result.Output, StringComparison.Ordinal);
     }
