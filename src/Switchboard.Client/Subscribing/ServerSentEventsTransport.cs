@@ -57,10 +57,17 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
         using var watchdog = options.TimeProvider.CreateTimer(_ =>
         {
             var limit = watched.BytesRead == 0 ? options.ConnectTimeout : options.StreamIdleTimeout;
-            if (watched.SilentFor > limit)
+            if (watched.SilentFor > limit && !watched.Stalled)
             {
                 watched.Stalled = true;
-                stream.Cancel();
+                try
+                {
+                    stream.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // A tick that raced the end of the stream: disposing the timer does not wait for a running callback.
+                }
             }
         }, null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(Math.Clamp(options.ConnectTimeout.TotalMilliseconds / 4, 50, 1000)));
 

@@ -27,10 +27,8 @@ internal static class Subscription
             cancellationToken.ThrowIfCancellationRequested();
             var transport = transports[index];
             context.Established = false;
-            using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var upgradeTimer = index > 0
-                ? time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), session, upgradeDelay, Timeout.InfiniteTimeSpan)
-                : null;
+            // On a worse transport the session ends after the upgrade delay, to try the best one again.
+            using var session = context.Timeout(index > 0 ? upgradeDelay : Timeout.InfiniteTimeSpan, cancellationToken);
             Exception? failure = null;
             var upgrade = false;
             var announced = false;

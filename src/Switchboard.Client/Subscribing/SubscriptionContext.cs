@@ -55,27 +55,36 @@ internal sealed class SubscriptionContext(SwitchboardClientOptions options, Toke
     public Deadline Timeout(TimeSpan timeout, CancellationToken cancellationToken) => new(timeout, Options.TimeProvider, cancellationToken);
 }
 
-/// <summary>A linked cancellation source with a timer on a <see cref="TimeProvider"/>; disposing stops the timer first.</summary>
+/// <summary>
+/// The caller's token linked with a timeout on a <see cref="TimeProvider"/>. The timeout is a
+/// <see cref="CancellationTokenSource"/> of its own, whose timer may fire while this is being disposed without throwing.
+/// </summary>
 internal sealed class Deadline : IDisposable
 {
+    private readonly CancellationTokenSource? _timeout;
     private readonly CancellationTokenSource _source;
-    private readonly ITimer? _timer;
 
     public Deadline(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
         {
-            _timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), _source, timeout, System.Threading.Timeout.InfiniteTimeSpan);
+            _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        }
+        else
+        {
+            _timeout = new CancellationTokenSource(timeout, time);
+            _source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _timeout.Token);
         }
     }
 
     public CancellationToken Token => _source.Token;
 
+    public bool IsCancellationRequested => _source.IsCancellationRequested;
+
     public void Dispose()
     {
-        _timer?.Dispose();
         _source.Dispose();
+        _timeout?.Dispose();
     }
 }
 

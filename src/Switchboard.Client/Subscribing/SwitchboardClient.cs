@@ -156,8 +156,7 @@ public sealed class SwitchboardClient : IDisposable
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             }
 
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var timer = _options.TimeProvider.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), deadline, _options.RequestTimeout, Timeout.InfiniteTimeSpan);
+            using var deadline = new Deadline(_options.RequestTimeout, _options.TimeProvider, cancellationToken);
             try
             {
                 using var response = await http.SendAsync(request, deadline.Token).ConfigureAwait(false);
