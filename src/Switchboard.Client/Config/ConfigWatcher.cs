@@ -126,8 +126,7 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
     {
         var path = $"{_options.PathPrefix}config/{Uri.EscapeDataString(App)}?version={_pollVersion.ToString(CultureInfo.InvariantCulture)}"
             + (wait ? "&wait=" + _holdSeconds : "");
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
+        using var timeout = new Deadline(_options.RequestTimeout, _time, cancellationToken);
         using var response = await _http.GetAsync(path, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
         switch (response.StatusCode)
         {
@@ -154,9 +153,16 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
     {
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
-        var version = root.GetProperty("version").GetInt64();
-        var values = root.GetProperty("values");
-        if (values.ValueKind != JsonValueKind.Object)
+        // Whatever answered (the hub, or a proxy in front of it) may send another shape; that is a failed poll, retried.
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("version", out var versionElement)
+            || versionElement.ValueKind != JsonValueKind.Number
+            || !versionElement.TryGetInt64(out var version))
+        {
+            throw new JsonException("The config answer has no integer version.");
+        }
+
+        if (!root.TryGetProperty("values", out var values) || values.ValueKind != JsonValueKind.Object)
         {
             throw new JsonException("The config values are not a JSON object.");
         }

@@ -101,6 +101,34 @@ public sealed class ConfigWatcherTests
         Assert.Equal(10, watcher.Current.Values.GetProperty("n").GetInt32());
     }
 
+    [Theory]
+    [InlineData("""{"error":"maintenance"}""")]
+    [InlineData("""{"version":"7","values":{}}""")]
+    [InlineData("""{"version":1.5,"values":{}}""")]
+    [InlineData("""[1,2]""")]
+    public async Task Watcher_AnswerOfAnotherShape_IsAFailedPoll_AndTheWatcherGoesOn(string body)
+    {
+        await using var server = await HubServer.StartAsync();
+        using (var admin = server.CreateClient())
+        {
+            await PutAsync(admin, "edge", """{"on":true}""");
+        }
+
+        // A proxy in front of the hub that answers 200 with its own JSON until it is told to pass requests on.
+        using var proxy = new ImpostorHandler(server.BaseAddress, body);
+        using var http = new HttpClient(proxy) { BaseAddress = new Uri("http://hub.test/"), Timeout = Timeout.InfiniteTimeSpan };
+        await using var watcher = new ConfigWatcher(http, "edge", Fast);
+
+        await watcher.StartAsync();
+        Assert.IsType<System.Text.Json.JsonException>(watcher.LastError);
+        await Waiting.UntilAsync(() => proxy.Impostures > 1, "the watcher to poll again after the odd answer");
+        Assert.Equal(0, watcher.Version);
+
+        proxy.PassOn = true;
+        await Waiting.UntilAsync(() => watcher.Version == 1, "the watcher to reach the hub once the proxy passes requests on");
+        Assert.True(watcher.IsEnabled("on"));
+    }
+
     [Fact]
     public void Options_RequestTimeoutNotAboveHold_AreRefused()
     {
@@ -133,6 +161,27 @@ public sealed class ConfigWatcherTests
             }
 
             return response;
+        }
+    }
+    /// <summary>Answers 200 with a fixed JSON body, of another shape than the hub's, until <see cref="PassOn"/>.</summary>
+    private sealed class ImpostorHandler(Uri target, string body) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _impostures;
+
+        public volatile bool PassOn;
+
+        public int Impostures => Volatile.Read(ref _impostures);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!PassOn)
+            {
+                Interlocked.Increment(ref _impostures);
+                return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(body, Encoding.UTF8, "application/json") });
+            }
+
+            request.RequestUri = new Uri(target, request.RequestUri!.PathAndQuery);
+            return base.SendAsync(request, cancellationToken);
         }
     }
 }
