@@ -274,7 +274,7 @@ export class Switchboard {
             }
             if ((response.status === 429 || response.status >= 500) && attempt + 1 < attempts) {
                 last = error;
-                await sleep(retryAfterMs(response) ?? backoffDelay(this.options, attempt));
+                await sleep(Math.max(retryAfterMs(response) ?? 0, backoffDelay(this.options, attempt)));
                 continue;
             }
             throw error;
@@ -589,8 +589,11 @@ export class Subscription extends Emitter {
                     await this.pause(backoffDelay(this.hub.options, this.attempt++));
                     continue;
                 case 'retry-after':
+                    // The hub's hint is a floor, never a reason to retry sooner than the back-off: "Retry-After: 0" from a busy
+                    // hub (or a proxy) would otherwise make a tight loop.
+                    this.failures++;
                     this.setState('reconnecting');
-                    await this.pause(ending.delay);
+                    await this.pause(Math.max(ending.delay, backoffDelay(this.hub.options, this.attempt++)));
                     continue;
                 case 'transient':
                 default:

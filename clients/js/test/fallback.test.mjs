@@ -137,3 +137,38 @@ test('a short-poll subscription survives dropped connections and honours Retry-A
     await proxy.close();
   }
 });
+
+test('"Retry-After: 0" from a busy hub is a floor under the back-off, not a tight loop', async () => {
+  const proxy = await startProxy();
+  try {
+    const topic = uniqueTopic();
+    let busy = true;
+    let refusals = 0;
+    const busyFetch = async (url, init) => {
+      if (busy && String(url).includes('/v1/events?')) {
+        refusals++;
+        return new Response(JSON.stringify({ status: 503, code: 'server-busy', detail: 'busy' }), {
+          status: 503,
+          headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '0' },
+        });
+      }
+      return fetch(url, init);
+    };
+    const hub = new Switchboard(proxy.url, { ...fast, fetch: busyFetch, transports: ['poll'], cursorStore: null });
+    const sub = hub.subscribe([topic], { after: 'earliest' });
+    const log = record(sub);
+    await waitFor(() => refusals >= 3, 10000, 'a few refused polls');
+    const start = Date.now();
+    const before = refusals;
+    await waitFor(() => Date.now() - start >= 1000, 5000, 'one second of refusals');
+    // The back-off here is 20 ms growing to 200 ms with full jitter: a few dozen polls a second at most.
+    assert.ok(refusals - before < 100, `${refusals - before} polls in one second against Retry-After: 0`);
+    busy = false;
+    const a = await publishBatch(topic, [1, 2]);
+    await waitFor(() => log.events.length === 2, 10000, 'events once the hub is not busy');
+    assert.deepEqual(log.events.map(e => e.seq), a.map(e => e.seq));
+    sub.close();
+  } finally {
+    await proxy.close();
+  }
+});
