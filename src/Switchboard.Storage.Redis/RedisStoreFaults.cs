@@ -13,11 +13,28 @@ internal sealed class RedisStoreFaults : IStoreFaultClassifier
 {
     public SwitchboardException? Classify(Exception exception) => exception switch
     {
-        RedisServerException refused when refused.Message.Contains("OOM command not allowed", StringComparison.Ordinal) =>
+        _ when OutOfMemory(exception) is { } refused =>
             StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the write: {refused.Message}")),
         RedisException or RedisTimeoutException => Unavailable(exception),
         _ => null,
     };
+
+    /// <summary>
+    /// The Redis refusal for memory in <paramref name="exception"/> or what it wraps (Data Protection wraps the key
+    /// ring's failed write in a <see cref="System.Security.Cryptography.CryptographicException"/>), or null.
+    /// </summary>
+    internal static RedisServerException? OutOfMemory(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is RedisServerException refused && refused.Message.Contains("OOM command not allowed", StringComparison.Ordinal))
+            {
+                return refused;
+            }
+        }
+
+        return null;
+    }
 
     internal static SwitchboardException Unavailable(Exception exception) => StoreProblems.Unavailable(
         $"The hub's Redis store cannot be reached ({exception.GetType().Name}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");

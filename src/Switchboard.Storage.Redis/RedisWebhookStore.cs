@@ -148,6 +148,21 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             return;
         }
 
+        try
+        {
+            await ApplyCoreAsync(changes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisStoreFaults.OutOfMemory(ex) is { } refused)
+        {
+            // The journal refuses the API's changes at once on a full store (507) and keeps retrying deliveries' state;
+            // any other failure it retries, holding the request, which for a Redis that stays full is for ever.
+            throw new Switchboard.Log.StoreFullException($"Redis is at its maxmemory limit and refused the webhook change: {refused.Message}", ex);
+        }
+    }
+
+    private async Task ApplyCoreAsync(IReadOnlyList<WebhookChange> changes, CancellationToken cancellationToken)
+    {
+
         var args = new List<RedisValue>(2 + changes.Count * 4) { redis.Options.KeyPrefix, changes.Count };
         foreach (var change in changes)
         {

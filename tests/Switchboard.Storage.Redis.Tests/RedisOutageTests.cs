@@ -90,9 +90,17 @@ public sealed class RedisOutageTests
     public async Task RedisAtMaxMemory_EveryWriteIsStoreFull_507_AndWritesResumeWhenItHasRoom()
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var node = await Nodes.StartNodeAsync(redis, $"hub{Guid.NewGuid():N}:");
+        await using var node = await Nodes.StartNodeAsync(redis, $"hub{Guid.NewGuid():N}:", options =>
+        {
+            options.Webhooks.AllowHttp = true;
+            options.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
+        });
         using var client = node.CreateClient();
         await client.PublishAsync("orders", "0");
+        using var hook = await client.PostAsync("v1/webhooks", new StringContent("""{"url":"http://127.0.0.1:9/orders","topics":["orders"]}""", Encoding.UTF8, "application/json"));
+        var hookText = await hook.Content.ReadAsStringAsync();
+        Assert.True(hook.StatusCode == HttpStatusCode.Created, hookText);
+        var hookId = JsonDocument.Parse(hookText).RootElement.GetProperty("id").GetString();
 
         await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
         var server = admin.GetServer(admin.GetEndPoints()[0]);
@@ -104,6 +112,8 @@ public sealed class RedisOutageTests
             ("POST", "v1/jobs", """{"type":"resize","input":{}}"""),
             ("PUT", "v1/config/shop", """{"theme":"dark"}"""),
             ("POST", "v1/keys", """{"name":"ops","scopes":["admin"]}"""),
+            ("POST", "v1/webhooks", """{"url":"http://127.0.0.1:9/orders","topics":["orders"]}"""),
+            ("PATCH", $"v1/webhooks/{hookId}", """{"topics":["orders","refunds"]}"""),
         ];
         foreach (var (method, path, body) in writes)
         {
