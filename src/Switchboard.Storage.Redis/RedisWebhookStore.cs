@@ -162,7 +162,6 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
 
     private async Task ApplyCoreAsync(IReadOnlyList<WebhookChange> changes, CancellationToken cancellationToken)
     {
-
         var args = new List<RedisValue>(2 + changes.Count * 4) { redis.Options.KeyPrefix, changes.Count };
         foreach (var change in changes)
         {
