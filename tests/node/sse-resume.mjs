@@ -90,8 +90,12 @@ function finish() {
 const es = new EventSource(`${baseUrl}/v1/stream?topic=${topicEnc}&after=earliest`);
 let publishStarted = false;
 
+let reopened = null; // resolves at the first reconnect, so the publisher can hold the second half for it
+const firstReconnect = new Promise((resolve) => (reopened = resolve));
+
 es.addEventListener('open', () => {
   opens++;
+  if (opens >= 2) reopened();
   process.stderr.write(`sse-resume: open #${opens} (Last-Event-ID sent: ${JSON.stringify(currentLastEventId)})\n`);
   // Publish once the first subscription is in place, so events arrive both live
   // and (after each server-side close) via Last-Event-ID resume.
@@ -163,9 +167,12 @@ es.onmessage = (ev) => {
 };
 
 // ---- publisher ---------------------------------------------------------------
+// The second half waits for the first server-side close and reconnect: on a fast machine all events could
+// otherwise arrive within one stream, and the resume would go untested (opens >= 2 would then fail the run).
 async function publish() {
   const url = `${baseUrl}/v1/topics/${topicEnc}/events`;
   for (let i = 0; i < count && !finished; i++) {
+    if (i === Math.ceil(count / 2)) await firstReconnect;
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
