@@ -1,11 +1,12 @@
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 
 namespace Switchboard.Client;
 
 /// <summary>
 /// The reconnect and fallback loop of one subscription. It runs one transport at a time from the best allowed one down:
-/// a transport that fails before its first frame is skipped for the next; one that fails after it is reconnected with
-/// back-off; while on a worse transport the better one is tried again every (growing) upgrade delay. Every connection
+/// a transport that fails before its first frame is skipped for the next, unless the failure says the hub itself is down
+/// or busy; one that fails after it is reconnected with back-off; while on a worse transport the better one is tried again every (growing) upgrade delay. Every connection
 /// starts from the last cursor, and an event whose seq is not above the last one seen is dropped.
 /// </summary>
 internal static class Subscription
@@ -137,7 +138,7 @@ internal static class Subscription
 
             var reason = failure?.Message ?? "closed before its first frame";
             var retryAfter = (failure as TransportStatusException)?.RetryAfter;
-            if (!established && index < transports.Count - 1)
+            if (!established && index < transports.Count - 1 && !HubUnavailable(failure))
             {
                 ClientLog.FallingBack(logger, transport.Kind, reason, transports[index + 1].Kind);
                 if (index == 0 && probing)
@@ -160,5 +161,29 @@ internal static class Subscription
             ClientLog.Reconnecting(logger, transport.Kind, reason, delay);
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A failure that says nothing about the transport: the hub cannot be reached (it is restarting, the network is down) or
+    /// it asked to be left alone for a while (429 or 503 with <c>Retry-After</c>). Every other transport would fail the same
+    /// way, so falling back would only strand the subscription on a worse one until the next upgrade try.
+    /// </summary>
+    private static bool HubUnavailable(Exception? failure)
+    {
+        if (failure is TransportStatusException { Status: 429 or 503, RetryAfter: not null })
+        {
+            return true;
+        }
+
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }
+                || e is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

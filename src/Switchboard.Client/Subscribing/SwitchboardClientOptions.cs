@@ -58,6 +58,7 @@ public sealed class SwitchboardClientOptions
 
     /// <summary>
     /// An SSE stream silent for this long (no event, no heartbeat) is reconnected (default 45 s, three of the hub's 15 s heartbeats).
+    /// A WebSocket pings the hub every third of it and is reconnected when no pong comes back within the rest.
     /// A stream whose first bytes (the <c>retry:</c> line) do not arrive within <see cref="ConnectTimeout"/> counts as buffered by a proxy: the client falls back.
     /// </summary>
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(45);

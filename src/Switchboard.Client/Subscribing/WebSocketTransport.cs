@@ -21,6 +21,14 @@ internal sealed class WebSocketTransport : ISubscriptionTransport
         using var socket = new ClientWebSocket();
         socket.Options.AddSubProtocol("switchboard.v1");
         socket.Options.CollectHttpResponseDetails = true;
+        // The hub's own pings are answered inside ClientWebSocket, out of sight, so a connection that went silent without
+        // closing (a dead NAT entry, a frozen proxy) is found by pinging the hub: no pong in time aborts the socket, and the
+        // subscription reconnects from its cursor. Silent for StreamIdleTimeout at most, as an SSE stream may be.
+        if (options.StreamIdleTimeout > TimeSpan.Zero)
+        {
+            socket.Options.KeepAliveInterval = options.StreamIdleTimeout / 3;
+            socket.Options.KeepAliveTimeout = options.StreamIdleTimeout - socket.Options.KeepAliveInterval;
+        }
         var token = await context.Tokens.GetAsync(cancellationToken).ConfigureAwait(false);
         if (!string.IsNullOrEmpty(token))
         {

@@ -7,16 +7,19 @@ namespace Switchboard.Client.Tests.Subscribing;
 
 /// <summary>
 /// A TCP proxy in front of a hub that can refuse WebSocket upgrades or SSE streams (502, as a proxy would), cut every open
-/// connection, or swallow the answer to the next publishes after the hub has handled them. Plain HTTP requests are sent
+/// connection, freeze open connections (silent, never closed), go offline (connections refused, as a restarting hub's
+/// port is), or swallow the answer to the next publishes after the hub has handled them. Plain HTTP requests are sent
 /// upstream with <c>Connection: close</c>, so every request is a new connection the proxy inspects.
 /// </summary>
 internal sealed class HubProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly ConcurrentDictionary<int, bool> _frozen = new();
+    private readonly int _port;
+    private TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly Uri _upstream;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<int, (TcpClient Client, TcpClient Upstream)> _open = new();
-    private readonly Task _accepting;
+    private Task _accepting;
     private int _next;
     private int _dropPublishes;
 
@@ -24,7 +27,8 @@ internal sealed class HubProxy : IAsyncDisposable
     {
         _upstream = upstream;
         _listener.Start();
-        BaseAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+        _port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        BaseAddress = new Uri($"http://127.0.0.1:{_port}/");
         _accepting = AcceptAsync();
     }
 
@@ -37,13 +41,41 @@ internal sealed class HubProxy : IAsyncDisposable
     /// <summary>SSE requests reach the hub, but no byte of their answers comes back (a buffering proxy).</summary>
     public volatile bool BufferSse;
 
+    /// <summary>WebSocket upgrades are answered 503 with <c>Retry-After: 1</c>, as a hub (or proxy) shedding load does.</summary>
+    public volatile bool BusyWebSockets;
+
     public int Upgrades;
 
+    public int BusyRefusals;
 
     public int DroppedPublishes;
 
     /// <summary>The next <paramref name="count"/> POSTs reach the hub, but their answers are replaced by a dropped connection.</summary>
     public void DropPublishAnswers(int count) => Interlocked.Exchange(ref _dropPublishes, count);
+
+    /// <summary>Closes the port and cuts every open connection: new connections are refused until <see cref="GoOnline"/>.</summary>
+    public void GoOffline()
+    {
+        _listener.Stop();
+        DropAll();
+    }
+
+    /// <summary>Listens on the same port again.</summary>
+    public void GoOnline()
+    {
+        _listener = new TcpListener(IPAddress.Loopback, _port);
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>Every open connection stops passing bytes either way but stays open, as behind a dead NAT entry.</summary>
+    public void FreezeAll()
+    {
+        foreach (var id in _open.Keys)
+        {
+            _frozen[id] = true;
+        }
+    }
 
     /// <summary>Cuts every open connection, as a network failure would.</summary>
     public void DropAll()
@@ -69,14 +101,15 @@ internal sealed class HubProxy : IAsyncDisposable
 
     private async Task AcceptAsync()
     {
+        var listener = _listener;
         while (!_stop.IsCancellationRequested)
         {
             TcpClient client;
             try
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                client = await listener.AcceptTcpClientAsync(_stop.Token);
             }
-            catch (Exception) when (_stop.IsCancellationRequested)
+            catch (Exception ex) when (_stop.IsCancellationRequested || ex is SocketException or ObjectDisposedException)
             {
                 return;
             }
@@ -105,6 +138,13 @@ internal sealed class HubProxy : IAsyncDisposable
             if ((isUpgrade && RefuseWebSockets) || (RefuseSse && requestLine.StartsWith("GET /v1/stream", StringComparison.Ordinal)))
             {
                 await stream.WriteAsync("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                return;
+            }
+
+            if (isUpgrade && BusyWebSockets)
+            {
+                await stream.WriteAsync("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                Interlocked.Increment(ref BusyRefusals);
                 return;
             }
 
@@ -140,17 +180,38 @@ internal sealed class HubProxy : IAsyncDisposable
                 return;
             }
 
-            var toUpstream = stream.CopyToAsync(up);
-            var toClient = up.CopyToAsync(stream);
+            var toUpstream = PumpAsync(id, stream, up);
+            var toClient = PumpAsync(id, up, stream);
             await Task.WhenAny(toUpstream, toClient);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or EndOfStreamException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or EndOfStreamException or OperationCanceledException)
         {
             // a cut connection
         }
         finally
         {
             _open.TryRemove(id, out _);
+            _frozen.TryRemove(id, out _);
+        }
+    }
+
+    private async Task PumpAsync(int id, NetworkStream from, NetworkStream to)
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var n = await from.ReadAsync(buffer);
+            if (n == 0)
+            {
+                return;
+            }
+
+            if (_frozen.ContainsKey(id))
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token);
+            }
+
+            await to.WriteAsync(buffer.AsMemory(0, n));
         }
     }
 

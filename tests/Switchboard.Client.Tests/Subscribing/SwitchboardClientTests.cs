@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Switchboard.Testing;
 
 namespace Switchboard.Client.Tests.Subscribing;
@@ -199,6 +200,112 @@ public sealed class SwitchboardClientTests
         await client.PublishAsync("room", Json(new { i = 1 }));
         await collector.UntilCountAsync(1);
         Assert.DoesNotContain(SwitchboardTransport.ServerSentEvents, collector.Connections);
+    }
+
+    [Fact]
+    public async Task Auto_WhileTheHubIsDown_KeepsRetryingWebSocket_InsteadOfFallingBack()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var options = Options(proxy.BaseAddress);
+        options.UpgradeRetryDelay = TimeSpan.FromSeconds(30); // a fall-back would stay put for the whole test
+        using var logs = new ReconnectCounter();
+        using var client = new SwitchboardClient(options, loggerFactory: logs.Factory);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await using var collector = new Collector(client, ["room"]);
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+
+        // A restarting hub: its port refuses connections for a while.
+        proxy.GoOffline();
+        await Waiting.UntilAsync(() => logs.Failures >= 5 || collector.Running.IsCompleted, $"five refused connection attempts (saw {logs.Failures})");
+        await publisher.PublishAsync("room", Json(new { i = 2 }));
+        proxy.GoOnline();
+        await collector.UntilCountAsync(2);
+
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        Assert.Equal([1, 2], collector.Events.Select(Number));
+        Assert.Equal([SwitchboardTransport.WebSocket, SwitchboardTransport.WebSocket], collector.Connections);
+        Assert.Equal(0, logs.FallBacks);
+    }
+
+    [Fact]
+    public async Task Auto_WebSocketUpgradeAnswered503WithRetryAfter_WaitsAndRetriesWebSocket()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress) { BusyWebSockets = true };
+        var options = Options(proxy.BaseAddress);
+        options.UpgradeRetryDelay = TimeSpan.FromSeconds(30);
+        using var client = new SwitchboardClient(options);
+        await using var collector = new Collector(client, ["room"]);
+
+        await Waiting.UntilAsync(() => proxy.BusyRefusals >= 2 || collector.Running.IsCompleted, "two refused upgrades");
+        proxy.BusyWebSockets = false;
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+        await client.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+
+        Assert.Equal([SwitchboardTransport.WebSocket], collector.Connections);
+    }
+
+    [Fact]
+    public async Task WebSocket_ThatGoesSilentWithoutClosing_IsReconnectedAfterTheIdleTimeout()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var options = Options(proxy.BaseAddress, SwitchboardTransport.WebSocket);
+        options.StreamIdleTimeout = TimeSpan.FromSeconds(1.5);
+        using var client = new SwitchboardClient(options);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await using var collector = new Collector(client, ["room"]);
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+
+        proxy.FreezeAll();
+        await publisher.PublishAsync("room", Json(new { i = 2 })); // stuck in the frozen connection
+        await collector.UntilCountAsync(2);
+
+        Assert.Equal([1, 2], collector.Events.Select(Number));
+        Assert.Equal(2, collector.Connections.Count);
+    }
+
+    /// <summary>Counts the subscription's failed connection attempts and fall-backs, from its log.</summary>
+    private sealed class ReconnectCounter : ILoggerProvider, ILogger
+    {
+        private int _failures;
+        private int _fallBacks;
+
+        public ReconnectCounter() => Factory = LoggerFactory.Create(builder => builder.AddProvider(this).SetMinimumLevel(LogLevel.Debug));
+
+        public ILoggerFactory Factory { get; }
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public int FallBacks => Volatile.Read(ref _fallBacks);
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            // 41: falling back to the next transport; 42: reconnecting the same one.
+            if (eventId.Id is 41 or 42)
+            {
+                Interlocked.Increment(ref _failures);
+            }
+
+            if (eventId.Id == 41)
+            {
+                Interlocked.Increment(ref _fallBacks);
+            }
+        }
+
+        public void Dispose() => Factory.Dispose();
     }
 
     [Fact]
