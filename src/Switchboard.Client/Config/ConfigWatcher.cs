@@ -20,10 +20,13 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
     private readonly string _holdSeconds;
     private ConfigSnapshot _current;
     private long _pollVersion;
     private Task? _loop;
+    private bool _started;
+    private bool _disposed;
     private int _failures;
 
     /// <summary>
@@ -71,12 +74,20 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
     /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (_loop is not null)
+        CancellationToken stopping;
+        lock (_gate)
         {
-            throw new InvalidOperationException("The watcher is already started.");
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_started)
+            {
+                throw new InvalidOperationException("The watcher is already started.");
+            }
+
+            _started = true;
+            stopping = _stopping.Token;
         }
 
-        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping))
         {
             try
             {
@@ -84,11 +95,21 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
             {
-                Failed(ex);
+                if (!stopping.IsCancellationRequested)
+                {
+                    Failed(ex);
+                }
             }
         }
 
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        lock (_gate)
+        {
+            // Disposed while the first poll ran: there is nothing left to watch for, and the source is gone.
+            if (!_disposed)
+            {
+                _loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
+            }
+        }
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
@@ -219,10 +240,22 @@ public sealed partial class ConfigWatcher : IAsyncDisposable
     /// <summary>Stops watching; the last settings stay readable.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
+        Task? loop;
+        lock (_gate)
         {
-            await _loop.ConfigureAwait(false);
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            loop = _loop;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
         }
 
         _stopping.Dispose();

@@ -130,6 +130,33 @@ public sealed class ConfigWatcherTests
     }
 
     [Fact]
+    public async Task Watcher_DisposedWhileItsFirstPollIsHeld_StartEndsQuietly_AndDisposingAgainIsHarmless()
+    {
+        using var holding = new HoldingHandler();
+        using var http = new HttpClient(holding) { BaseAddress = new Uri("http://hub.test/"), Timeout = Timeout.InfiniteTimeSpan };
+        var watcher = new ConfigWatcher(http, "edge", Fast);
+
+        var starting = watcher.StartAsync();
+        await holding.Entered.Task.Within();
+        await watcher.DisposeAsync().AsTask().Within();
+        await starting.Within(); // no ObjectDisposedException from the stopped watcher's source
+        await watcher.DisposeAsync().AsTask().Within();
+
+        Assert.Equal(1, holding.Requests);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => watcher.StartAsync());
+    }
+
+    [Fact]
+    public async Task Watcher_StartedTwice_IsRefused()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var http = server.CreateClient();
+        await using var watcher = new ConfigWatcher(http, "edge", Fast);
+        await watcher.StartAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => watcher.StartAsync());
+    }
+
+    [Fact]
     public void Options_RequestTimeoutNotAboveHold_AreRefused()
     {
         using var http = new HttpClient();
@@ -163,6 +190,7 @@ public sealed class ConfigWatcherTests
             return response;
         }
     }
+
     /// <summary>Answers 200 with a fixed JSON body, of another shape than the hub's, until <see cref="PassOn"/>.</summary>
     private sealed class ImpostorHandler(Uri target, string body) : DelegatingHandler(new SocketsHttpHandler())
     {
@@ -182,6 +210,24 @@ public sealed class ConfigWatcherTests
 
             request.RequestUri = new Uri(target, request.RequestUri!.PathAndQuery);
             return base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>Holds every request until it is canceled, as a hub that accepted the connection and never answers.</summary>
+    private sealed class HoldingHandler : HttpMessageHandler
+    {
+        private int _requests;
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _requests);
+            Entered.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new OperationCanceledException(cancellationToken);
         }
     }
 }
