@@ -27,6 +27,10 @@ public sealed partial class ConfigService : IDisposable
     internal static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 
     private readonly IConfigStore _store;
+
+    // Set when the store commits with the log: a version and its event are then one commit.
+    private readonly IConfigStoreWithEvents? _storeWithEvents;
+    private readonly Switchboard.Metrics.SwitchboardMetrics? _metrics;
     private readonly Hub _hub;
     private readonly IOptionsMonitor<ConfigOptions> _options;
     private readonly ConfigWaiters _waiters;
@@ -40,10 +44,16 @@ public sealed partial class ConfigService : IDisposable
     private Task? _loaded;
     private Task? _following;
 
-    /// <summary>Creates the service over <paramref name="store"/>; it publishes each new version through <paramref name="hub"/>.</summary>
-    public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, IOptionsMonitor<ConfigOptions> options, TimeProvider time, ILogger<ConfigService> logger)
+    /// <summary>
+    /// Creates the service over <paramref name="store"/>; it publishes each new version through <paramref name="hub"/>
+    /// (or, when the store commits with the hub's log, in the store's commit, counted as published on <paramref name="metrics"/>).
+    /// </summary>
+    public ConfigService(IConfigStore store, Hub hub, ConfigWaiters waiters, IOptionsMonitor<ConfigOptions> options, TimeProvider time, ILogger<ConfigService> logger,
+        Switchboard.Metrics.SwitchboardMetrics? metrics = null)
     {
+        _metrics = metrics;
         _store = store;
+        _storeWithEvents = store is IConfigStoreWithEvents withEvents && withEvents.CommitsWith(hub.Log) ? withEvents : null;
         _hub = hub;
         _options = options;
         _waiters = waiters;
@@ -266,7 +276,18 @@ public sealed partial class ConfigService : IDisposable
                 try
                 {
                     // Past this point the change completes even if the client goes away, so memory never disagrees with the store.
-                    await _store.SaveAsync(next, _options.CurrentValue.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
+                    // A store that commits with the log stores the event with the version: a full or unreachable store
+                    // refuses both, and the caller is told (507, 503) rather than answered for a change nobody hears of.
+                    if (_storeWithEvents is not null)
+                    {
+                        await _storeWithEvents.SaveAndAppendAsync(next, _options.CurrentValue.HistoryPerApp, [ChangedEvent(next)], CancellationToken.None)
+                            .ConfigureAwait(false);
+                        _metrics?.Published(1);
+                    }
+                    else
+                    {
+                        await _store.SaveAsync(next, _options.CurrentValue.HistoryPerApp, CancellationToken.None).ConfigureAwait(false);
+                    }
                 }
                 catch (ConfigConflictException) when (attempt < 5)
                 {
@@ -292,21 +313,26 @@ public sealed partial class ConfigService : IDisposable
 
         LogChanged(_logger, app, next.Version);
         _waiters.Changed(app);
-        await PublishAsync(next).ConfigureAwait(false);
+        if (_storeWithEvents is null)
+        {
+            await PublishAsync(next).ConfigureAwait(false);
+        }
+
         return new ConfigWriteResult(next, Changed: true);
     }
 
+    /// <summary>The version as an event on <c>config.{app}</c>, so the generic transports can follow settings too.</summary>
+    private static EventDraft ChangedEvent(ConfigVersion version) => new(TopicPrefix + version.App, ChangedEventType, Serialize(version));
+
     /// <summary>
-    /// The version as an event on <c>config.{app}</c>, so the generic transports can follow settings too. It is
-    /// appended after the store commit: a crash in between loses the event, never the version (which the config
-    /// endpoints serve from the store).
+    /// Appends the event of a version a store that does not commit with the log has stored. It is appended after the
+    /// store commit: a crash in between loses the event, never the version (which the config endpoints serve from the store).
     /// </summary>
     private async Task PublishAsync(ConfigVersion version)
     {
         try
         {
-            await _hub.PublishAsync([new EventDraft(TopicPrefix + version.App, ChangedEventType, Serialize(version))], null, null, CancellationToken.None)
-                .ConfigureAwait(false);
+            await _hub.PublishAsync([ChangedEvent(version)], null, null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

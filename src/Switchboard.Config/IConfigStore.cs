@@ -30,3 +30,21 @@ public sealed class ConfigConflictException(string app) : Exception($"Config {ap
     /// <summary>The app whose newest version moved.</summary>
     public string App { get; } = app;
 }
+
+/// <summary>
+/// A config store whose commits include the event log's appends (Redis, whose group commit carries the save): a new
+/// version and the <c>config.changed</c> event that announces it are stored together or not at all, so a version a
+/// writer was told is stored is always one its watchers on the log are told of.
+/// </summary>
+public interface IConfigStoreWithEvents
+{
+    /// <summary>Whether this store's commits are <paramref name="log"/>'s.</summary>
+    bool CommitsWith(Switchboard.Log.IEventLog log);
+
+    /// <summary>
+    /// Stores the version (as <see cref="IConfigStore.SaveAsync"/>) and appends the events in one commit: both or neither.
+    /// A version that is not the next one throws <see cref="ConfigConflictException"/> and appends nothing.
+    /// </summary>
+    Task<Switchboard.Log.AppendResult> SaveAndAppendAsync(ConfigVersion version, int keepHistory, IReadOnlyList<Switchboard.Events.EventDraft> events,
+        CancellationToken cancellationToken = default);
+}

@@ -32,7 +32,9 @@ public sealed partial class JobQueue : BackgroundService
     private readonly IJobStore _store;
     private readonly IEventLog _log;
 
-    // Set when the store commits with the log: a change and its event are then one transaction and one round trip.
+    // Set when the store commits with the log (SQLite in the log's file, Redis in its group commit): a change and its
+    // event are then one commit, so a full or unreachable store refuses both and the caller is told, never answered
+    // for a change whose event is not in the log.
     private readonly IJobStoreWithEvents? _storeWithEvents;
     private readonly IOptionsMonitor<JobOptions> _options;
     private readonly TimeProvider _time;
@@ -900,7 +902,8 @@ public sealed partial class JobQueue : BackgroundService
         }
         catch (Exception ex)
         {
-            // The stored job is the truth; followers of the topic miss this event, pollers of the job do not.
+            // Only a store that does not commit with the log gets here (the in-memory one): the stored job is the
+            // truth; followers of the topic miss this event, pollers of the job do not.
             LogEventFailed(_logger, events[0].Topic, ex);
         }
     }

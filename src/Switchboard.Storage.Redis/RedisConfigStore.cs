@@ -9,20 +9,21 @@ namespace Switchboard.Storage.Redis;
 /// App settings in Redis, shared by every node: a sorted set per app (score = version), and the set of apps. A save is a
 /// script that accepts only the next version, so two nodes writing one app at once never both make version N.
 /// </summary>
-public sealed class RedisConfigStore(RedisConnection redis) : IConfigStore
+/// <param name="redis">The connection.</param>
+/// <param name="log">
+/// The hub's log in the same Redis: a version is then saved in one script call with its <c>config.changed</c> event
+/// (<see cref="IConfigStoreWithEvents"/>), so no version is stored that its watchers are never told of.
+/// </param>
+public sealed class RedisConfigStore(RedisConnection redis, RedisEventLog? log = null) : IConfigStore, IConfigStoreWithEvents
 {
-    // KEYS: the app's versions, apps. ARGV: app, version, member, keep.
-    private const string SaveScript = """
-        local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-        local current = 0
-        if #newest > 0 then current = tonumber(newest[2]) end
-        if tonumber(ARGV[2]) ~= current + 1 then return 0 end
-        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-        redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
-        redis.call('SADD', KEYS[2], ARGV[1])
+    // ARGV: as RedisScripts.ConfigFunctions takes them from 1. KEYS: the app's versions, apps (the keys the functions write).
+    private const string SaveScript = RedisScripts.ConfigFunctions + """
+        if config_check(1) then return 0 end
+        config_apply(1)
         return 1
         """;
 
+    private readonly RedisEventLog? _log = log;
     private readonly RedisKey _apps = redis.Key("config:apps");
 
     /// <inheritdoc />
@@ -39,14 +40,40 @@ public sealed class RedisConfigStore(RedisConnection redis) : IConfigStore
     /// <inheritdoc />
     public async Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default)
     {
-        var member = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{version.Version}|{version.CreatedAt.ToUnixTimeMilliseconds()}|"))
-            .Concat(version.Values).ToArray();
-        var saved = (long)await redis.Database.ScriptEvaluateAsync(SaveScript, [Versions(version.App), _apps],
-            [version.App, version.Version, member, Math.Max(1, keepHistory)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var saved = (long)await redis.Database.ScriptEvaluateAsync(SaveScript, [Versions(version.App), _apps], Arguments(version, keepHistory))
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
         if (saved == 0)
         {
             throw new ConfigConflictException(version.App);
         }
+    }
+
+    /// <inheritdoc />
+    public bool CommitsWith(Switchboard.Log.IEventLog log) => log is not null && ReferenceEquals(log, _log);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The version rides in the log's group commit as a state write of its append: checked (the next version?) before
+    /// the events take seqs, written with them. A full Redis refuses both (store-full); another node's version first
+    /// refuses both with <see cref="ConfigConflictException"/>.
+    /// </remarks>
+    public Task<Switchboard.Log.AppendResult> SaveAndAppendAsync(ConfigVersion version, int keepHistory, IReadOnlyList<Switchboard.Events.EventDraft> events,
+        CancellationToken cancellationToken = default)
+    {
+        if (_log is null)
+        {
+            throw new InvalidOperationException("This config store was made without the hub's log.");
+        }
+
+        return _log.AppendWithStateAsync(events, new RedisStateWrite("config", Arguments(version, keepHistory), static app => new ConfigConflictException(app)),
+            cancellationToken);
+    }
+
+    private RedisValue[] Arguments(ConfigVersion version, int keepHistory)
+    {
+        var member = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{version.Version}|{version.CreatedAt.ToUnixTimeMilliseconds()}|"))
+            .Concat(version.Values).ToArray();
+        return [redis.Options.KeyPrefix, version.App, version.Version, member, Math.Max(1, keepHistory)];
     }
 
     /// <inheritdoc />

@@ -36,14 +36,24 @@ public sealed partial class RedisEventLog
     }
 
     /// <inheritdoc />
-    public async Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default)
-    {
-        if (events.Count == 0)
-        {
-            return new AppendResult(AppendOutcome.Appended, []);
-        }
+    public Task<AppendResult> AppendAsync(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency = null, CancellationToken cancellationToken = default) =>
+        events.Count == 0 ? Task.FromResult(new AppendResult(AppendOutcome.Appended, [])) : EnqueueAsync(new PendingAppend(events, idempotency, null, cancellationToken));
 
-        var pending = new PendingAppend(events, idempotency, cancellationToken);
+    /// <summary>
+    /// Appends <paramref name="events"/> together with a store's change (a job's or a config version's) in the same
+    /// group commit: the change is checked before the events take seqs and written with them, so both commit or
+    /// neither does. A failed check throws what <see cref="RedisStateWrite.Refused"/> makes; a refusal by Redis
+    /// (store-full, store-unavailable) throws as for a publish, and nothing of the change is stored.
+    /// </summary>
+    internal Task<AppendResult> AppendWithStateAsync(IReadOnlyList<EventDraft> events, RedisStateWrite state, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(events.Count);
+        return EnqueueAsync(new PendingAppend(events, null, state, cancellationToken));
+    }
+
+    private async Task<AppendResult> EnqueueAsync(PendingAppend pending)
+    {
+        var cancellationToken = pending.Cancellation;
         try
         {
             await _appends.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
@@ -124,12 +134,13 @@ public sealed partial class RedisEventLog
             }
             catch (RedisException ex)
             {
-                // Every request of this call is told at once and may retry (with its Idempotency-Key) on any node.
+                // Every request of this call is told at once and may retry (with its Idempotency-Key) on any node. A
+                // refusal for memory outside the requests (the epoch's first write) is a full store all the same.
                 LogAppendFailed(_logger, ex);
-                var unavailable = Unavailable(ex);
+                var failure = RedisStoreFaults.Fault(ex);
                 foreach (var pending in batch)
                 {
-                    pending.Completion.TrySetException(unavailable);
+                    pending.Completion.TrySetException(failure);
                 }
 
                 return;
@@ -161,7 +172,7 @@ public sealed partial class RedisEventLog
         foreach (var pending in batch)
         {
             keyCount += pending.Events.Count + (pending.Idempotency is null ? 0 : 1);
-            argCount += 5 + (pending.Events.Count * 4);
+            argCount += 5 + (pending.Events.Count * 4) + 2 + (pending.State?.Arguments.Length ?? 0);
         }
 
         var keys = new RedisKey[keyCount];
@@ -199,6 +210,15 @@ public sealed partial class RedisEventLog
                 args[a++] = draft.Data;
                 args[a++] = _retention?.RuleFor(draft.Topic).MaxEventsPerTopic ?? 0;
             }
+
+            var state = pending.State;
+            args[a++] = state?.Kind ?? RedisValue.EmptyString;
+            args[a++] = state?.Arguments.Length ?? 0;
+            if (state is not null)
+            {
+                state.Arguments.CopyTo(args, a);
+                a += state.Arguments.Length;
+            }
         }
 
         return (keys, args);
@@ -230,6 +250,10 @@ public sealed partial class RedisEventLog
             {
                 case "conflict":
                     answers[r] = new AppendResult(AppendOutcome.Conflict, []);
+                    break;
+                case "refused":
+                    // The state write's check failed before anything of the request was written.
+                    pending.Completion.TrySetException(pending.State!.Refused((string)result[1]!));
                     break;
                 case "replayed":
                     answers[r] = new AppendResult(AppendOutcome.Replayed,
@@ -288,7 +312,7 @@ public sealed partial class RedisEventLog
     }
 
     /// <summary>Redis refused one request of a batch; the others committed. Out of memory is a full store, anything else a fault.</summary>
-    private static Problems.SwitchboardException Refused(string message) => message.StartsWith("OOM", StringComparison.Ordinal)
+    private static Problems.SwitchboardException Refused(string message) => message.Contains("OOM command not allowed", StringComparison.Ordinal)
         ? Problems.StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the append: {message}"))
         : Problems.StoreProblems.Unavailable($"The hub's Redis store refused the append ({message}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");
 
@@ -299,11 +323,13 @@ public sealed partial class RedisEventLog
     }
 
     /// <summary>A publish request waiting for its batch.</summary>
-    private sealed class PendingAppend(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency, CancellationToken cancellation)
+    private sealed class PendingAppend(IReadOnlyList<EventDraft> events, IdempotencyRequest? idempotency, RedisStateWrite? state, CancellationToken cancellation)
     {
         public IReadOnlyList<EventDraft> Events { get; } = events;
 
         public IdempotencyRequest? Idempotency { get; } = idempotency;
+
+        public RedisStateWrite? State { get; } = state;
 
         public CancellationToken Cancellation { get; } = cancellation;
 
@@ -311,7 +337,7 @@ public sealed partial class RedisEventLog
         public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>What the request adds to the script call, roughly: its events, twice with a key (the replay copy).</summary>
-        public long Bytes { get; } = EstimateBytes(events, idempotency is not null);
+        public long Bytes { get; } = EstimateBytes(events, idempotency is not null) + (state?.Bytes ?? 0);
 
         private static long EstimateBytes(IReadOnlyList<EventDraft> events, bool keyed)
         {
@@ -324,4 +350,20 @@ public sealed partial class RedisEventLog
             return keyed ? bytes * 2 : bytes;
         }
     }
+}
+
+/// <summary>
+/// A store's change that commits with an append (see <c>RedisScripts.AppendBatch</c>): the kind of write the script
+/// applies (<c>job</c>, <c>config</c>), its arguments, and the error for a failed check, made from what the check named.
+/// </summary>
+internal sealed class RedisStateWrite(string kind, RedisValue[] arguments, Func<string, Exception> refused)
+{
+    public string Kind { get; } = kind;
+
+    public RedisValue[] Arguments { get; } = arguments;
+
+    public Func<string, Exception> Refused { get; } = refused;
+
+    /// <summary>About what the arguments add to the script call, for the batch's byte bound.</summary>
+    public long Bytes { get; } = arguments.Sum(static a => a.Length()) + (arguments.Length * 8);
 }

@@ -11,56 +11,19 @@ namespace Switchboard.Storage.Redis;
 /// every <see cref="JobSaved.Expected"/> before writing anything, which is what makes a claim atomic across nodes:
 /// of two nodes starting the same queued job, the second finds the version moved and gets a conflict.
 /// </summary>
-public sealed class RedisJobStore(RedisConnection redis) : IJobStore
+/// <param name="redis">The connection.</param>
+/// <param name="log">
+/// The hub's log in the same Redis: a change with events is then one script call with their append
+/// (<see cref="IJobStoreWithEvents"/>), so a job is never stored without the event that announces it.
+/// </param>
+public sealed class RedisJobStore(RedisConnection redis, RedisEventLog? log = null) : IJobStore, IJobStoreWithEvents
 {
-    // KEYS: unfinished, finished. ARGV: prefix, count, then per change 11 values:
-    // kind (s|d), id, json, version, lease id, idempotency key, expectation (''|new|same), expected version,
-    // expected lease id, finished (0|1), score (created ms while unfinished, updated ms once finished).
-    private const string ApplyScript = """
-        local prefix = ARGV[1]
-        local n = tonumber(ARGV[2])
-        local function job_key(id) return prefix .. 'job:' .. id end
-        local function index_key(key) return prefix .. 'job-key:' .. key end
+    // ARGV: as RedisScripts.JobFunctions takes them from 1. KEYS: unfinished, finished (the keys the functions write).
+    private const string ApplyScript = RedisScripts.JobFunctions + """
         -- First every precondition, so a batch applies all or none.
-        for i = 0, n - 1 do
-          local at = 3 + i * 11
-          if ARGV[at] == 's' and ARGV[at + 6] ~= '' then
-            local id = ARGV[at + 1]
-            local current = redis.call('HMGET', job_key(id), 'version', 'lease')
-            if ARGV[at + 6] == 'new' then
-              if current[1] then return {'conflict', id} end
-              local key = ARGV[at + 5]
-              if key ~= '' then
-                local owner = redis.call('GET', index_key(key))
-                if owner and owner ~= id then return {'conflict', id} end
-              end
-            elseif current[1] ~= ARGV[at + 7] or (current[2] or '') ~= ARGV[at + 8] then
-              return {'conflict', id}
-            end
-          end
-        end
-        for i = 0, n - 1 do
-          local at = 3 + i * 11
-          local id = ARGV[at + 1]
-          local key = job_key(id)
-          if ARGV[at] == 's' then
-            redis.call('HSET', key, 'json', ARGV[at + 2], 'version', ARGV[at + 3], 'lease', ARGV[at + 4], 'key', ARGV[at + 5])
-            if ARGV[at + 5] ~= '' then redis.call('SET', index_key(ARGV[at + 5]), id) end
-            if ARGV[at + 9] == '1' then
-              redis.call('ZREM', KEYS[1], id)
-              redis.call('ZADD', KEYS[2], ARGV[at + 10], id)
-            else
-              redis.call('ZADD', KEYS[1], ARGV[at + 10], id)
-              redis.call('ZREM', KEYS[2], id)
-            end
-          else
-            local old_key = redis.call('HGET', key, 'key')
-            if old_key and old_key ~= '' then redis.call('DEL', index_key(old_key)) end
-            redis.call('DEL', key)
-            redis.call('ZREM', KEYS[1], id)
-            redis.call('ZREM', KEYS[2], id)
-          end
-        end
+        local refused = job_check(1)
+        if refused then return {'conflict', refused} end
+        job_apply(1)
         return {'ok'}
         """;
 
@@ -76,6 +39,7 @@ public sealed class RedisJobStore(RedisConnection redis) : IJobStore
         return #ids
         """;
 
+    private readonly RedisEventLog? _log = log;
     private readonly RedisKey _unfinished = redis.Key("jobs:unfinished");
     private readonly RedisKey _finished = redis.Key("jobs:finished");
 
@@ -108,6 +72,36 @@ public sealed class RedisJobStore(RedisConnection redis) : IJobStore
     /// <inheritdoc />
     public async Task ApplyAsync(IReadOnlyList<JobChange> changes, CancellationToken cancellationToken = default)
     {
+        var reply = redis.Database.ScriptEvaluateAsync(ApplyScript, [_unfinished, _finished], [.. Arguments(changes)]).WaitAsync(cancellationToken);
+        var result = (RedisResult[])(await reply.ConfigureAwait(false))!;
+        if ((string)result[0]! == "conflict")
+        {
+            throw new JobConflictException((string)result[1]!);
+        }
+    }
+
+    /// <inheritdoc />
+    public bool CommitsWith(Switchboard.Log.IEventLog log) => log is not null && ReferenceEquals(log, _log);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The changes ride in the log's group commit as a state write of their append: checked before the events take
+    /// seqs, written with them. A full Redis refuses both (store-full), and another node's move first refuses both
+    /// with <see cref="JobConflictException"/>.
+    /// </remarks>
+    public Task<Switchboard.Log.AppendResult> ApplyAndAppendAsync(IReadOnlyList<JobChange> changes, IReadOnlyList<Switchboard.Events.EventDraft> events,
+        CancellationToken cancellationToken = default)
+    {
+        if (_log is null)
+        {
+            throw new InvalidOperationException("This job store was made without the hub's log.");
+        }
+
+        return _log.AppendWithStateAsync(events, new RedisStateWrite("job", [.. Arguments(changes)], static id => new JobConflictException(id)), cancellationToken);
+    }
+
+    private List<RedisValue> Arguments(IReadOnlyList<JobChange> changes)
+    {
         var args = new List<RedisValue> { redis.Options.KeyPrefix, changes.Count };
         foreach (var change in changes)
         {
@@ -130,12 +124,7 @@ public sealed class RedisJobStore(RedisConnection redis) : IJobStore
             }
         }
 
-        var reply = redis.Database.ScriptEvaluateAsync(ApplyScript, [_unfinished, _finished], [.. args]).WaitAsync(cancellationToken);
-        var result = (RedisResult[])(await reply.ConfigureAwait(false))!;
-        if ((string)result[0]! == "conflict")
-        {
-            throw new JobConflictException((string)result[1]!);
-        }
+        return args;
     }
 
     /// <inheritdoc />

@@ -131,9 +131,10 @@ internal sealed partial class RedisPresenceStore : IPresenceStore, IAsyncDisposa
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                // The write may have landed; with no connection here its entry is not refreshed and expires.
+                // The write may have landed; with no connection here its entry is not refreshed and expires. A Redis
+                // at maxmemory refused it: that is a full store (store_full), not one out of reach.
                 RemoveIfEmpty(state);
-                throw RedisStoreFaults.Unavailable(ex);
+                throw RedisStoreFaults.Fault(ex);
             }
 
             // The joiner is not a listener yet: it gets the whole list as the answer, the others what changed.

@@ -33,6 +33,87 @@ internal static class RedisScripts
         """;
 
     /// <summary>
+    /// The job changes of <see cref="RedisJobStore"/>, as functions the job script and the group commit share. ARGV
+    /// from <c>at</c>: prefix, change count, then per change 11 values: kind (s|d), id, json, version, lease id,
+    /// idempotency key, expectation (''|new|same), expected version, expected lease id, finished (0|1), score
+    /// (created ms while unfinished, updated ms once finished). <c>job_check</c> only reads: it returns the id of the
+    /// first job whose stored state is not the expected one, or nil; <c>job_apply</c> writes every change.
+    /// </summary>
+    public const string JobFunctions = """
+        local function job_check(at)
+          local prefix = ARGV[at]
+          for i = 0, tonumber(ARGV[at + 1]) - 1 do
+            local c = at + 2 + i * 11
+            if ARGV[c] == 's' and ARGV[c + 6] ~= '' then
+              local id = ARGV[c + 1]
+              local current = redis.call('HMGET', prefix .. 'job:' .. id, 'version', 'lease')
+              if ARGV[c + 6] == 'new' then
+                if current[1] then return id end
+                local key = ARGV[c + 5]
+                if key ~= '' then
+                  local owner = redis.call('GET', prefix .. 'job-key:' .. key)
+                  if owner and owner ~= id then return id end
+                end
+              elseif current[1] ~= ARGV[c + 7] or (current[2] or '') ~= ARGV[c + 8] then
+                return id
+              end
+            end
+          end
+          return nil
+        end
+        local function job_apply(at)
+          local prefix = ARGV[at]
+          local unfinished = prefix .. 'jobs:unfinished'
+          local finished = prefix .. 'jobs:finished'
+          for i = 0, tonumber(ARGV[at + 1]) - 1 do
+            local c = at + 2 + i * 11
+            local id = ARGV[c + 1]
+            local key = prefix .. 'job:' .. id
+            if ARGV[c] == 's' then
+              redis.call('HSET', key, 'json', ARGV[c + 2], 'version', ARGV[c + 3], 'lease', ARGV[c + 4], 'key', ARGV[c + 5])
+              if ARGV[c + 5] ~= '' then redis.call('SET', prefix .. 'job-key:' .. ARGV[c + 5], id) end
+              if ARGV[c + 9] == '1' then
+                redis.call('ZREM', unfinished, id)
+                redis.call('ZADD', finished, ARGV[c + 10], id)
+              else
+                redis.call('ZADD', unfinished, ARGV[c + 10], id)
+                redis.call('ZREM', finished, id)
+              end
+            else
+              local old_key = redis.call('HGET', key, 'key')
+              if old_key and old_key ~= '' then redis.call('DEL', prefix .. 'job-key:' .. old_key) end
+              redis.call('DEL', key)
+              redis.call('ZREM', unfinished, id)
+              redis.call('ZREM', finished, id)
+            end
+          end
+        end
+
+        """;
+
+    /// <summary>
+    /// The config save of <see cref="RedisConfigStore"/>, as functions the save script and the group commit share.
+    /// ARGV from <c>at</c>: prefix, app, version, member, keep. <c>config_check</c> only reads: it returns the app
+    /// when the version is not the next one, else nil; <c>config_apply</c> stores it and trims the app's history.
+    /// </summary>
+    public const string ConfigFunctions = """
+        local function config_check(at)
+          local newest = redis.call('ZREVRANGE', ARGV[at] .. 'config:app:' .. ARGV[at + 1], 0, 0, 'WITHSCORES')
+          local current = 0
+          if #newest > 0 then current = tonumber(newest[2]) end
+          if tonumber(ARGV[at + 2]) ~= current + 1 then return ARGV[at + 1] end
+          return nil
+        end
+        local function config_apply(at)
+          local versions = ARGV[at] .. 'config:app:' .. ARGV[at + 1]
+          redis.call('ZADD', versions, ARGV[at + 2], ARGV[at + 3])
+          redis.call('ZREMRANGEBYRANK', versions, 0, -(tonumber(ARGV[at + 4]) + 1))
+          redis.call('SADD', ARGV[at] .. 'config:apps', ARGV[at + 1])
+        end
+
+        """;
+
+    /// <summary>
     /// The group commit: the publish requests waiting on a node at one moment, appended in one call. The epoch is
     /// checked once, then each request runs in order under <c>pcall</c>, so a request that fails (a key of the wrong
     /// type) is undone and fails alone while the others commit. Requests run one after another inside the atomic
@@ -44,18 +125,33 @@ internal static class RedisScripts
     /// one) followed by one topic index per event.
     /// ARGV: candidate epoch, expected epoch, node head, time ms, channel, request count, then per request:
     /// has key (0/1), request hash, key expiry ms, drafts blob, event count, then per event: topic, type, data, keep
-    /// (0 = no count limit).
+    /// (0 = no count limit), then its state write: kind ('' | job | config), argument count, the arguments (as
+    /// <see cref="JobFunctions"/> and <see cref="ConfigFunctions"/> take them).
+    /// A request with a state write is a store's change and the events announcing it: its check runs before anything
+    /// of the request is written, and its writes follow the events inside the same <c>pcall</c>, so the change and its
+    /// events commit together or not at all. Redis decides a refusal for memory when the script starts and applies it
+    /// to its first write only, so a full Redis refuses the whole request, never half of it.
     /// Returns {epoch, time ms, {topic and trimmed-through pairs}, then per request one of: {'appended', first seq} |
-    /// {'replayed', first seq, time ms, drafts blob} | {'conflict'} | {'failed', message}}.
+    /// {'replayed', first seq, time ms, drafts blob} | {'conflict'} | {'refused', what the state check named} |
+    /// {'failed', message}}.
     /// One notification of the new head goes out for the whole batch.
     /// </summary>
-    public const string AppendBatch = EpochPrelude + """
+    public const string AppendBatch = EpochPrelude + JobFunctions + ConfigFunctions + """
         local epoch = current_epoch(ARGV[1], ARGV[2], tonumber(ARGV[3]))
         local time = ARGV[4]
         local channel = ARGV[5]
         local requests = tonumber(ARGV[6])
         local touched = {}
         local order = {}
+
+        local function state_check(kind, at)
+          if kind == 'job' then return job_check(at) end
+          if kind == 'config' then return config_check(at) end
+          error('unknown state write ' .. kind)
+        end
+        local function state_apply(kind, at)
+          if kind == 'job' then job_apply(at) else config_apply(at) end
+        end
 
         local function append_one(a, k, has_key, undo)
           local key = nil
@@ -71,6 +167,12 @@ internal static class RedisScripts
             end
           end
           local n = tonumber(ARGV[a + 4])
+          local state = a + 5 + n * 4
+          local kind = ARGV[state]
+          if kind ~= '' then
+            local refused = state_check(kind, state + 2)
+            if refused then return {'refused', refused} end
+          end
           local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
           local first = last - n + 1
           undo.first = first
@@ -89,6 +191,8 @@ internal static class RedisScripts
             redis.call('HSET', key, 'hash', ARGV[a + 1], 'first', string.format('%d', first), 'time', time, 'drafts', ARGV[a + 3], 'epoch', epoch)
             redis.call('ZADD', KEYS[5], ARGV[a + 2], key)
           end
+          -- After the events, so the undo below covers them should a state write fail (only a key of the wrong type can).
+          if kind ~= '' then state_apply(kind, state + 2) end
           -- Only a request that committed marks its topics for the epilogue.
           at = a + 5
           for i = 1, n do
@@ -134,6 +238,7 @@ internal static class RedisScripts
           end
           replies[#replies + 1] = reply
           a = a + 5 + n * 4
+          a = a + 2 + tonumber(ARGV[a + 1])
           k = k + n
           if has_key then k = k + 1 end
         end

@@ -52,9 +52,12 @@ public static class RedisServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<RedisEventLog>>()));
         services.RemoveAll<Switchboard.Jobs.IJobStore>();
-        services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>()));
+        services.AddSingleton<Switchboard.Jobs.IJobStore>(sp => new RedisJobStore(sp.GetRequiredService<RedisConnection>(),
+            // The log itself (not a wrapper of it) is what a job change can commit with.
+            sp.GetRequiredService<IEventLog>() as RedisEventLog));
         services.RemoveAll<Switchboard.Config.IConfigStore>();
-        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>()));
+        services.AddSingleton<Switchboard.Config.IConfigStore>(sp => new RedisConfigStore(sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<IEventLog>() as RedisEventLog));
         services.RemoveAll<Switchboard.Webhooks.IWebhookPartitions>();
         services.AddSingleton<Switchboard.Webhooks.IWebhookPartitions>(sp => new RedisWebhookPartitions(sp.GetRequiredService<RedisConnection>(), sp,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisWebhookPartitions>>()));

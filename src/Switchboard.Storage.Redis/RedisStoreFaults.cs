@@ -13,8 +13,7 @@ internal sealed class RedisStoreFaults : IStoreFaultClassifier
 {
     public SwitchboardException? Classify(Exception exception) => exception switch
     {
-        _ when OutOfMemory(exception) is { } refused =>
-            StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the write: {refused.Message}")),
+        _ when OutOfMemory(exception) is not null => Fault(exception),
         RedisException or RedisTimeoutException => Unavailable(exception),
         _ => null,
     };
@@ -35,6 +34,14 @@ internal sealed class RedisStoreFaults : IStoreFaultClassifier
 
         return null;
     }
+
+    /// <summary>
+    /// What a Redis failure of a write means to the caller: a refusal for memory is a full store (507 store-full), as
+    /// <see cref="Classify"/> says; anything else is store-unavailable.
+    /// </summary>
+    internal static SwitchboardException Fault(Exception exception) => OutOfMemory(exception) is { } refused
+        ? StoreProblems.Full(new StoreFullException($"Redis is at its maxmemory limit and refused the write: {refused.Message}"))
+        : Unavailable(exception);
 
     internal static SwitchboardException Unavailable(Exception exception) => StoreProblems.Unavailable(
         $"The hub's Redis store cannot be reached ({exception.GetType().Name}). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");
