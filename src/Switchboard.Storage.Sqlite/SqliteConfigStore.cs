@@ -6,9 +6,10 @@ namespace Switchboard.Storage.Sqlite;
 /// <summary>
 /// App settings in the hub's SQLite file, next to the log: every kept version of every app in one table. Log
 /// retention never touches it, so the newest version survives however the <c>config.{app}</c> topics are trimmed.
-/// Writes go through the log's writer thread when there is one; reads use pooled connections.
+/// Writes go through the log's writer thread when there is one; reads use pooled connections. In the log's own file a
+/// version and its <c>config.changed</c> event are one transaction (<see cref="IConfigStoreWithEvents"/>).
 /// </summary>
-public sealed class SqliteConfigStore : IConfigStore
+public sealed class SqliteConfigStore : IConfigStore, IConfigStoreWithEvents
 {
     private readonly SqliteStoreFile _file;
 
@@ -51,23 +52,31 @@ public sealed class SqliteConfigStore : IConfigStore
     }
 
     /// <inheritdoc />
-    public async Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default)
+    public Task SaveAsync(ConfigVersion version, int keepHistory, CancellationToken cancellationToken = default) =>
+        _file.WriteAsync(transaction => Write(transaction, version, keepHistory), cancellationToken);
+
+    /// <inheritdoc />
+    public bool CommitsWith(Switchboard.Log.IEventLog log) => _file.Log is { } own && ReferenceEquals(own, log);
+
+    /// <inheritdoc />
+    public Task<Switchboard.Log.AppendResult> SaveAndAppendAsync(ConfigVersion version, int keepHistory, IReadOnlyList<Switchboard.Events.EventDraft> events,
+        CancellationToken cancellationToken = default) =>
+        _file.WriteAndAppendAsync(transaction => Write(transaction, version, keepHistory), events, cancellationToken);
+
+    private static void Write(SqliteTransaction transaction, ConfigVersion version, int keepHistory)
     {
-        await _file.WriteAsync(transaction =>
-        {
-            using var command = transaction.Connection!.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT OR REPLACE INTO config_versions (app, version, config_values, created_at) VALUES ($app, $version, $values, $createdAt);
-                DELETE FROM config_versions WHERE app = $app AND (version <= $version - $keep OR version > $version);
-                """;
-            command.Parameters.AddWithValue("$app", version.App);
-            command.Parameters.AddWithValue("$version", version.Version);
-            command.Parameters.AddWithValue("$values", version.Values);
-            command.Parameters.AddWithValue("$createdAt", version.CreatedAt.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$keep", keepHistory);
-            command.ExecuteNonQuery();
-        }, cancellationToken).ConfigureAwait(false);
+        using var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT OR REPLACE INTO config_versions (app, version, config_values, created_at) VALUES ($app, $version, $values, $createdAt);
+            DELETE FROM config_versions WHERE app = $app AND (version <= $version - $keep OR version > $version);
+            """;
+        command.Parameters.AddWithValue("$app", version.App);
+        command.Parameters.AddWithValue("$version", version.Version);
+        command.Parameters.AddWithValue("$values", version.Values);
+        command.Parameters.AddWithValue("$createdAt", version.CreatedAt.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$keep", keepHistory);
+        command.ExecuteNonQuery();
     }
 
     /// <inheritdoc />
