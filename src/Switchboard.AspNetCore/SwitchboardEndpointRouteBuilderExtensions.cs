@@ -36,15 +36,25 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             ["topics", _, "presence"] => "GET",
             ["keys"] => "GET, POST",
             ["keys", _] => "DELETE",
+            ["client.js"] => "GET",
             _ => Webhooks.WebhookEndpoints.AllowedMethods(segments) ?? Jobs.JobEndpoints.AllowedMethods(segments) ?? Config.ConfigEndpoints.AllowedMethods(segments),
         };
     }
+
+    /// <summary>
+    /// The <c>Allow</c> value of a path under the prefix (<see cref="AllowedMethods"/> with HEAD beside GET), or null for
+    /// a path no route has. For the 405 answers, and for the methods a CORS preflight may be granted.
+    /// </summary>
+    internal static string? AllowedMethodsWithHead(string? path) =>
+        AllowedMethods(path) is { } methods ? HeadRequests.WithHead(methods, (path ?? "").Trim('/').Split('/')) : null;
 
     private const string WebSocketsAddedKey = "Switchboard.WebSocketsAdded";
 
     /// <summary>
     /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.
-    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware; other hosts call <c>UseWebSockets()</c> first, and answer no cross-origin requests.
+    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware, and
+    /// gives routing's own empty answers (the 405 of a path asked with another method, the 404 of a request no endpoint
+    /// took) a problem body; other hosts call <c>UseWebSockets()</c> first, and answer no cross-origin requests.
     /// </summary>
     public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
     {
@@ -53,6 +63,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             // After routing (WebApplication adds it first), so CORS and the rate limiter see the endpoint. The caller is
             // resolved before the rate limiter, which counts requests per key, subject or IP.
             app.Properties[WebSocketsAddedKey] = true;
+            app.UseMiddleware<RoutingProblemMiddleware>();
             app.UseWebSockets();
             app.UseMiddleware<SwitchboardCorsMiddleware>();
             app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));
@@ -125,12 +136,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         // asked with the wrong method, 404 otherwise.
         api.Map("/{**path}", (HttpContext context, string? path) =>
         {
-            if (AllowedMethods(path) is { } methods)
+            if (AllowedMethodsWithHead(path) is { } methods)
             {
-                var allowed = HeadRequests.WithHead(methods, (path ?? "").Trim('/').Split('/'));
-                context.Response.Headers.Allow = allowed;
-                throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
-                    $"{context.Request.Method} is not supported on {context.Request.Path}; use {allowed}."));
+                context.Response.Headers.Allow = methods;
+                throw new HttpProblemException(HttpProblem.MethodNotAllowed(context.Request, methods));
             }
 
             throw SwitchboardException.NotFound("not-found", "Not found", $"No Switchboard endpoint at {context.Request.Method} {context.Request.Path}.");

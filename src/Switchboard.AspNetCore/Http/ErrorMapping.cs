@@ -78,6 +78,13 @@ internal sealed record HttpProblem(int Status, string Code, string Title, string
 {
     /// <summary>A problem of HTTP itself (a wrong method, a wrong media type), which no engine can raise.</summary>
     public static HttpProblem Protocol(int status, string code, string title, string detail) => new(status, code, title, detail, []);
+
+    /// <summary>
+    /// The 405 for a method <paramref name="request"/>'s path does not take. The caller sets <c>Allow</c> to
+    /// <paramref name="allowed"/> too: RFC 9110 requires it with a 405, and the detail repeats it for a reader of the body.
+    /// </summary>
+    public static HttpProblem MethodNotAllowed(HttpRequest request, string allowed) => Protocol(StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
+        $"{request.Method} is not supported on {request.Path}; use {allowed}.");
 }
 
 /// <summary>

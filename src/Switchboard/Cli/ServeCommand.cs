@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Switchboard.AspNetCore;
 using Switchboard.AspNetCore.Auth;
+using Switchboard.AspNetCore.Http;
 using Switchboard.Storage.Redis;
 using Switchboard.Storage.Sqlite;
 
@@ -322,19 +323,31 @@ internal static class ServeCommand
 
     /// <summary>
     /// The browser chat page: static files from wwwroot (copied next to the executable, where the content root is),
-    /// with <c>/chat</c> redirected to <c>/chat/</c> (query kept) so the page's relative links resolve.
+    /// with <c>/chat</c> redirected to <c>/chat/</c> (query kept) so the page's relative links resolve. Its paths
+    /// asked with another method than GET or HEAD are 405 problems, as every route's are.
     /// </summary>
     private static void MapChatPage(WebApplication app)
     {
+        var files = app.Environment.WebRootFileProvider;
         // Relative, so it also works behind a path base; a 302 rather than the default files' 301, which browsers
         // cache forever. Not an endpoint: routing ignores trailing slashes, and /chat/ must reach the static files.
         app.Use((context, next) =>
         {
             var request = context.Request;
-            if (request.Path.Value == "/chat" && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+            var reads = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+            if (request.Path.Value == "/chat" && reads)
             {
                 context.Response.Redirect("chat/" + request.QueryString);
                 return Task.CompletedTask;
+            }
+
+            if (!reads && IsPage(files, request.Path))
+            {
+                // The static files middleware passes other methods on, and the request would end as a 404 for a path
+                // that exists. This runs before MapSwitchboard's middleware, so it writes its problem itself.
+                const string Allowed = "GET, HEAD";
+                context.Response.Headers.Allow = Allowed;
+                return ProblemResponses.WriteAsync(context, HttpProblem.MethodNotAllowed(request, Allowed));
             }
 
             return next(context);
@@ -345,5 +358,18 @@ internal static class ServeCommand
             // Revalidate on every load (ETag/Last-Modified), so an upgraded server never runs a stale page.
             OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
         });
+    }
+
+    /// <summary>True for <c>/chat</c> and for what the static files serve: a file of the web root, or a folder with an index.html.</summary>
+    private static bool IsPage(Microsoft.Extensions.FileProviders.IFileProvider files, PathString path)
+    {
+        var value = path.Value ?? "";
+        if (value == "/chat")
+        {
+            return true;
+        }
+
+        // Dot segments never reach here as such (Kestrel resolves them), so a path cannot climb out of the web root.
+        return value.Length > 1 && (value.EndsWith('/') ? files.GetFileInfo(value + "index.html").Exists : files.GetFileInfo(value) is { Exists: true, IsDirectory: false });
     }
 }

@@ -179,6 +179,52 @@ public sealed class ServeProcessTests : IDisposable
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {stopping.Elapsed}");
     }
 
+    /// <summary>
+    /// The chat page's paths answer GET and HEAD; another method is a 405 problem with Allow, as every route's is, and a
+    /// path no file has is a 404 problem, not the empty answers the static files middleware leaves.
+    /// </summary>
+    [Fact]
+    public async Task ChatPage_OtherMethods_Are405Problems_AndMissingFiles404Problems()
+    {
+        await using var server = await ServerProcess.StartAsync(_directory.Path, "--urls", "http://127.0.0.1:0", "--store", "memory");
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+
+        foreach (var (method, path) in new[] { ("POST", "chat"), ("DELETE", "chat/"), ("PUT", "chat/chat.js"), ("POST", "chat/index.html") })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)).Within();
+            var problem = await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+            Assert.Equal(["GET", "HEAD"], response.Content.Headers.Allow);
+            Assert.Equal("/" + path, problem.GetProperty("instance").GetString());
+        }
+
+        foreach (var (method, path) in new[] { ("POST", "chat/nope.js"), ("GET", "chat/nope.js"), ("POST", "nothing") })
+        {
+            using var response = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)).Within();
+            await AssertProblemAsync(response, HttpStatusCode.NotFound, "not-found");
+        }
+
+        // What the page serves is untouched: the redirect, and the files.
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.BaseAddress };
+        using (var redirect = await noRedirects.GetAsync("chat").Within())
+        {
+            Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
+        }
+
+        using var script = await http.GetAsync("chat/chat.js").Within();
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+    }
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"Expected {(int)status} {code}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.Equal("urn:switchboard:problem:" + code, problem.GetProperty("type").GetString());
+        return problem;
+    }
+
     [Fact]
     public async Task Serve_MemoryStore_ForgetsEverythingAndTellsOldCursorsToReset()
     {
