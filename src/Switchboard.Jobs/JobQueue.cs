@@ -989,6 +989,23 @@ public sealed partial class JobQueue : BackgroundService
 
     private static EventDraft Event(Job job, string type) => new(TopicFor(job.Id), type, JobJson.EventData(job));
 
+    /// <summary>
+    /// Throws <c>invalid-job-id</c> (400) unless <paramref name="id"/> could name a job: one segment of a topic name, as
+    /// the last segment of its topic <c>jobs.{id}</c>. It reads nothing but the id, so a caller who may not read the job
+    /// learns only what the protocol says of every id.
+    /// </summary>
+    public static void ValidateId(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var error = id.Contains('.', StringComparison.Ordinal) ? "A job id is one topic segment, so it cannot contain '.'."
+            : Switchboard.Topics.TopicName.Validate(TopicFor(id));
+        if (error is not null)
+        {
+            var shown = id.Length > 64 ? id[..64] + "…" : id;
+            throw SwitchboardException.Invalid("invalid-job-id", "Invalid job id", $"'{shown}' is not a job id: {error} Job ids look like job_0mx8gibrck3v9x2m7qa4d8rtw.");
+        }
+    }
+
     /// <summary>The error for a job id that names no job.</summary>
     public static SwitchboardException NotFound(string id) => SwitchboardException.NotFound("job-not-found", "Job not found", $"There is no job {id}.");
 

@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Switchboard.AspNetCore.Http;
@@ -342,8 +343,34 @@ internal sealed class TopicAccessFilter(string routeValue, string topicPrefix, b
     }
 }
 
+/// <summary>
+/// Checks the shape of a route value (a config app, a job id) before the endpoint's access filters run, so a name that
+/// cannot exist is the same 400 with its own code for every caller, rather than a 403 for asking to read a topic that
+/// cannot be named. The check reads only the value and the options, never the store, so it tells a caller without
+/// access nothing the protocol does not say of every name; a valid name goes on to the access check as before.
+/// </summary>
+internal sealed class RouteValueFilter(string routeValue, Action<HttpContext, string> validate) : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (context.HttpContext.Request.RouteValues[routeValue] is string value)
+        {
+            validate(context.HttpContext, value);
+        }
+
+        return next(context);
+    }
+}
+
 internal static class EndpointAccessExtensions
 {
+    /// <summary>
+    /// Every endpoint of the group with the route value <paramref name="routeValue"/> checks it with
+    /// <paramref name="validate"/> first; on a group, this runs before the filters of its endpoints.
+    /// </summary>
+    public static RouteGroupBuilder ValidatesRouteValue(this RouteGroupBuilder group, string routeValue, Action<HttpContext, string> validate) =>
+        group.AddEndpointFilter(new RouteValueFilter(routeValue, validate));
+
     /// <summary>The endpoint holds a connection slot: always (<paramref name="stream"/>), or for long polls.</summary>
     public static TBuilder HoldsConnection<TBuilder>(this TBuilder builder, bool stream = false)
         where TBuilder : IEndpointConventionBuilder => builder.AddEndpointFilter(new HeldConnectionFilter(stream));

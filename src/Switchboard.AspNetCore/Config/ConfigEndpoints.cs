@@ -29,7 +29,10 @@ internal static class ConfigEndpoints
     {
         // An app's settings are read like its topic config.{app} (subscribe); writes are admin.
         const string Writing = "Changing config";
-        var config = api.MapGroup("/config").WithTags("Config");
+        // The app name's shape is checked before anything else (the group's filter runs before the endpoints' access
+        // filters): a malformed name is 400 invalid-app for every caller, not a 403 for a topic that cannot exist.
+        var config = api.MapGroup("/config").WithTags("Config")
+            .ValidatesRouteValue("app", static (context, app) => ConfigSettings.ValidateApp(app, context.Options<ConfigOptions>()));
         config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60").HoldsConnection()
             .Query(("watch", "The apps and the versions held: app1:N1,app2:N2."), ("wait", "Hold up to this many seconds for a change.")).Produces<ConfigChangesContract>(200).Problems(400);
         config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version")

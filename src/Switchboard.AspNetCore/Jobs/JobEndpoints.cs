@@ -27,7 +27,9 @@ internal static class JobEndpoints
     {
         // A job is the topic jobs.{id}: reading it needs read access to that topic, submitting and cancelling need
         // publish access to jobs.>, and the worker side needs the worker scope.
-        var jobs = api.MapGroup("/jobs").WithTags("Jobs");
+        // A malformed id is 400 invalid-job-id on every /jobs/{id} route, checked before the caller's access (the
+        // group's filter runs first): asking whether the caller may read a topic that cannot exist was a 403.
+        var jobs = api.MapGroup("/jobs").WithTags("Jobs").ValidatesRouteValue("id", static (_, id) => JobQueue.ValidateId(id));
         jobs.MapPost("/", SubmitAsync).WithName("SubmitJob").WithSummary("Submit a job; 202 with Location, Retry-After and the job")
             .AddEndpointFilter((context, next) =>
             {
@@ -39,12 +41,12 @@ internal static class JobEndpoints
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection()
             .Query(("wait", "Hold up to this many seconds until the job changes (from If-None-Match, or from how it stands)."), ("redirect", "true: answer 303 to the result once succeeded.")).Produces<JobContract>(200).Produces(303).Produces(304).Problems(400, 404);
         jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix)
-            .Produces<JobContract>(200).Problems(404, 409);
+            .Produces<JobContract>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix)
-            .Produces<JsonElement>(200).Problems(404, 409);
+            .Produces<JsonElement>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
-            .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.").Problems(404);
+            .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.").Problems(400, 404);
         const string Working = "Working on jobs";
         jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working)
             .AcceptsJson<HeartbeatContract>().Produces<LeaseContract>(200).Problems(400, 404, 409);

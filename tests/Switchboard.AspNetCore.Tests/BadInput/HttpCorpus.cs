@@ -93,7 +93,7 @@ internal static class HttpCorpus
         Add("path traversal", "out of the prefix", "GET", "/v1/../../../etc/passwd", 404, null);
         Add("path traversal", "config app ..%2f", "PUT", "/v1/config/..%2f..%2fsecrets", 400, "invalid-app", Utf8("""{"a":1}"""));
         Add("path traversal", "config key ../", "DELETE", "/v1/config/badinput/keys/..%2f..%2fetc", 404, "config-key-not-found");
-        Add("path traversal", "job id ../", "GET", "/v1/jobs/..%2f..%2fetc%2fpasswd", 404, "job-not-found");
+        Add("path traversal", "job id ../", "GET", "/v1/jobs/..%2f..%2fetc%2fpasswd", 400, "invalid-job-id");
         Add("path traversal", "webhook id ../", "GET", "/v1/webhooks/..%2f..%2fetc%2fpasswd", 404, "webhook-not-found");
         Add("path traversal", "job type ../", "POST", "/v1/queues/..%2fetc/claim", 400, "invalid-job-type");
 
@@ -404,13 +404,18 @@ internal static class HttpCorpus
         }
 
         Add("job body", "header and body keys differ", "POST", "/v1/jobs", 400, "invalid-body", Utf8("""{"type":"x","idempotencyKey":"a"}"""), headers: [("Idempotency-Key", "b")]);
-        foreach (var (name, id) in new[] { ("unknown", "job_nope"), ("5,000 characters", new string('j', 5000)), ("SQL", "1'%20OR%20'1'%3D'1"), ("percent-encoded NUL", "j%00") })
+        // An id no job can have (it is not one topic segment) is 400 invalid-job-id; a well-formed one that names no job, 404.
+        foreach (var (name, id, status, code) in new[]
         {
-            Add("job id", "get " + name, "GET", $"/v1/jobs/{id}", 404, "job-not-found");
-            Add("job id", "cancel " + name, "DELETE", $"/v1/jobs/{id}", 404, "job-not-found");
-            Add("job id", "result " + name, "GET", $"/v1/jobs/{id}/result", 404, "job-not-found");
-            Add("job id", "stream " + name, "GET", $"/v1/jobs/{id}/stream", 404, "job-not-found");
-            Add("job id", "heartbeat " + name, "POST", $"/v1/jobs/{id}/heartbeat", 404, "job-not-found", Utf8("""{"leaseId":"l"}"""));
+            ("unknown", "job_nope", 404, "job-not-found"), ("5,000 characters", new string('j', 5000), 400, "invalid-job-id"),
+            ("SQL", "1'%20OR%20'1'%3D'1", 400, "invalid-job-id"), ("percent-encoded NUL", "j%00", 404, "job-not-found"),
+        })
+        {
+            Add("job id", "get " + name, "GET", $"/v1/jobs/{id}", status, code);
+            Add("job id", "cancel " + name, "DELETE", $"/v1/jobs/{id}", status, code);
+            Add("job id", "result " + name, "GET", $"/v1/jobs/{id}/result", status, code);
+            Add("job id", "stream " + name, "GET", $"/v1/jobs/{id}/stream", status, code);
+            Add("job id", "heartbeat " + name, "POST", $"/v1/jobs/{id}/heartbeat", status, code, Utf8("""{"leaseId":"l"}"""));
         }
 
         Add("job lease", "heartbeat without leaseId", "POST", "/v1/jobs/{job}/heartbeat", 400, "missing-lease", Utf8("{}"));

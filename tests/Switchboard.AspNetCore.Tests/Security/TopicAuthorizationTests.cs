@@ -164,6 +164,39 @@ public sealed class TopicAuthorizationTests
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
     }
 
+    /// <summary>
+    /// A name that cannot exist is 400 with its own code for every caller, checked before access: the check reads only
+    /// the name, so it tells a caller without access nothing. A valid name is still refused as before (401, 403).
+    /// </summary>
+    [Theory]
+    [InlineData("v1/config/a..b", "invalid-app")]
+    [InlineData("v1/config/a.b/history", "invalid-app")]
+    [InlineData("v1/jobs/a..b", "invalid-job-id")]
+    [InlineData("v1/jobs/a.b/result", "invalid-job-id")]
+    [InlineData("v1/jobs/a..b/stream", "invalid-job-id")]
+    public async Task AMalformedAppOrJobId_Is400BeforeTheAccessCheck_ForEveryCaller(string path, string code)
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+
+        foreach (var credential in new[] { null, Room1Token, ReaderKey, AdminKey })
+        {
+            using var answered = await client.GetAsync(path, credential);
+            var problem = await AssertProblemAsync(answered, HttpStatusCode.BadRequest, code);
+            Assert.Equal("urn:switchboard:problem:" + code, problem.GetProperty("type").GetString());
+        }
+
+        // A well-formed name still meets the access check first, whether or not it exists.
+        var valid = path.Replace("a..b", "web", StringComparison.Ordinal).Replace("a.b", "web", StringComparison.Ordinal);
+        using (var anonymous = await client.GetAsync(valid, null))
+        {
+            await AssertProblemAsync(anonymous, HttpStatusCode.Unauthorized, "unauthorized");
+        }
+
+        using var outOfScope = await client.GetAsync(valid, Room1Token);
+        await AssertProblemAsync(outOfScope, HttpStatusCode.Forbidden, "forbidden");
+    }
+
     [Fact]
     public async Task Config_IsReadableOnlyWithItsTopic_AndWritableOnlyByAdmin()
     {
