@@ -422,6 +422,14 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             }
 
             JsonElement? id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind is JsonValueKind.String or JsonValueKind.Number ? idElement.Clone() : null;
+            if (id is null && idElement.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Null))
+            {
+                // An id that cannot be echoed (an object, an array, true) would leave the answer unmatched, whatever the
+                // op: refused for every op alike, before the op runs, rather than answered without it (a ping's pong).
+                Send(WebSocketMessages.Error(null, "invalid_field", "\"id\" must be a string or a number; the reply echoes it."));
+                return;
+            }
+
             try
             {
                 var op = root.TryGetProperty("op", out var opElement) && opElement.ValueKind == JsonValueKind.String ? opElement.GetString() : null;

@@ -74,7 +74,7 @@ internal static class WebSocketCorpus
             ("member name lone surrogate", """{"op":"ping","id":1,"\ud800":1}""", "invalid_message"),
             ("op name lone surrogate in an unknown op", """{"op":"x\uD800","id":1}""", "invalid_message"),
             ("subscribe id missing", """{"op":"subscribe","topics":["a"]}""", "missing_field"),
-            ("subscribe id object", """{"op":"subscribe","id":{},"topics":["a"]}""", "missing_field"),
+            ("subscribe id object", """{"op":"subscribe","id":{},"topics":["a"]}""", "invalid_field"),
             ("subscribe id number", """{"op":"subscribe","id":1,"topics":["a"]}""", "invalid_field"),
             ("subscribe topics missing", """{"op":"subscribe","id":"s"}""", "missing_field"),
             ("subscribe topics empty", """{"op":"subscribe","id":"s","topics":[]}""", "missing_field"),

@@ -32,6 +32,28 @@ public sealed class WebSocketOpsTests
         Assert.Equal("""{"op":"pong","id":42}""", number.GetRawText());
     }
 
+    [Theory]
+    [InlineData("""{"op":"ping","id":{"n":1}}""")]
+    [InlineData("""{"op":"ping","id":[1]}""")]
+    [InlineData("""{"op":"ping","id":true}""")]
+    [InlineData("""{"op":"presence","id":{"n":1},"topic":"room.1"}""")]
+    [InlineData("""{"op":"subscribe","id":{"n":1},"topics":["orders"]}""")]
+    public async Task AnIdThatCannotBeEchoed_IsAnInvalidFieldError_ForEveryOp_AndTheConnectionGoesOn(string message)
+    {
+        await using var server = await HubServer.StartAsync();
+        await using var socket = await HubSocket.ConnectAsync(server);
+
+        await socket.SendAsync(message);
+        var answer = await socket.WaitForAsync(m => m.Op() is "pong" or "presence" or "ack" or "error", "the answer to " + message);
+
+        // Not a pong (or presence, or a "missing id" error) that drops the id: the client is told what is wrong with it.
+        Assert.Equal("error", answer.Op());
+        Assert.Equal("invalid_field", answer.Str("code"));
+        Assert.Contains("\"id\" must be a string or a number", answer.Str("message"), StringComparison.Ordinal);
+        Assert.False(answer.TryGetProperty("id", out _));
+        await socket.AssertPingPongAsync();
+    }
+
     [Fact]
     public async Task Subscribe_ExactTopic_AcksWithCursorThenDeliversEventsWithFullShape()
     {
