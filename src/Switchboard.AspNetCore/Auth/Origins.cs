@@ -14,10 +14,13 @@ internal static class Origins
 {
     public const string CorsPolicy = "Switchboard";
 
-    /// <summary>The headers a cross-origin page may send and read.</summary>
+    /// <summary>
+    /// The methods and headers a cross-origin page may send and read. The methods are the ones the hub serves; a
+    /// preflight narrows them to its path's (<see cref="SwitchboardCorsMiddleware"/>).
+    /// </summary>
     public static void Configure(CorsPolicyBuilder policy, Func<IEnumerable<string>> allowed) => policy
         .SetIsOriginAllowed(origin => IsAllowedCrossOrigin(origin, allowed()))
-        .AllowAnyMethod()
+        .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
         .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "If-None-Match", "Cache-Control")
         .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval")
         .SetPreflightMaxAge(TimeSpan.FromMinutes(10));

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace Switchboard.AspNetCore.Auth;
 
@@ -43,6 +44,21 @@ internal sealed class SwitchboardCorsMiddleware(RequestDelegate next, ICorsServi
         }
 
         var result = cors.EvaluatePolicy(context, policy);
+        if (result.IsPreflightRequest)
+        {
+            // A preflight grants the methods of the path it asks about, not the policy's whole list: a page asking
+            // PATCH on a GET-only path is told GET, HEAD, and its browser sends nothing. Preflights reach the prefix's
+            // catch-all route (no route takes OPTIONS), whose path value names the path; an unknown path is granted none.
+            var methods = context.GetEndpoint()?.Metadata.GetMetadata<IHttpMethodMetadata>() is { HttpMethods.Count: > 0 } own
+                ? own.HttpMethods
+                : SwitchboardEndpointRouteBuilderExtensions.AllowedMethodsWithHead(context.Request.RouteValues["path"] as string)?.Split(", ") ?? [];
+            result.AllowedMethods.Clear();
+            foreach (var method in methods)
+            {
+                result.AllowedMethods.Add(method);
+            }
+        }
+
         cors.ApplyResult(result, context.Response);
         if (result.IsPreflightRequest)
         {

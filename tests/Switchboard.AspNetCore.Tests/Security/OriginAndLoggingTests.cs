@@ -91,6 +91,49 @@ public sealed class OriginAndLoggingTests
         }
     }
 
+    /// <summary>
+    /// A preflight grants the methods of its path, not whatever it asks: a method the path does not take (or that the
+    /// hub serves nowhere) is left out of Access-Control-Allow-Methods, so the browser never sends it.
+    /// </summary>
+    [Theory]
+    [InlineData("v1/health", "PATCH", "GET, HEAD")]
+    [InlineData("v1/health", "FROB", "GET, HEAD")]
+    [InlineData("v1/topics/orders/events", "DELETE", "POST")]
+    [InlineData("v1/topics/orders/events", "POST", "POST")]
+    [InlineData("v1/events", "PUT", "GET, HEAD, POST")]
+    [InlineData("v1/config/web", "PATCH", "GET, HEAD, PUT, PATCH")]
+    [InlineData("v1/keys/key_1", "DELETE", "DELETE")]
+    public async Task Preflight_GrantsThePathsOwnMethods_NotTheOneAsked(string path, string asked, string granted)
+    {
+        await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Options, path);
+        request.Headers.Add("Origin", "https://app.example.com");
+        request.Headers.Add("Access-Control-Request-Method", asked);
+        request.Headers.Add("Access-Control-Request-Headers", "authorization");
+
+        using var preflight = await client.SendAsync(request).Within();
+
+        Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        Assert.Equal("https://app.example.com", preflight.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var methods = preflight.Headers.GetValues("Access-Control-Allow-Methods").Single();
+        Assert.Equal(granted, methods.Replace(",", ", ", StringComparison.Ordinal).Replace(",  ", ", ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Preflight_ForAPathNothingServes_GrantsNoMethod()
+    {
+        await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Options, "v1/nothing/here");
+        request.Headers.Add("Origin", "https://app.example.com");
+        request.Headers.Add("Access-Control-Request-Method", "PUT");
+
+        using var preflight = await client.SendAsync(request).Within();
+
+        Assert.False(preflight.Headers.Contains("Access-Control-Allow-Methods"));
+    }
+
     [Fact]
     public async Task WebSocketOrigin_FollowsTheCorsAllowList()
     {
