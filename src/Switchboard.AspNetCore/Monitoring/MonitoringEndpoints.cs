@@ -46,7 +46,9 @@ internal static class MonitoringEndpoints
             // The exporter's endpoint is a middleware branch, not a route handler, so endpoint filters do not run
             // for it: the same check runs as the branch's first middleware.
             monitoring.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: branch => branch.Use(RequireAdminAsync), optionsName: null)
-                .WithName("PrometheusMetrics").WithSummary("Metrics in Prometheus text format (Switchboard:Metrics:Prometheus); admin");
+                .WithName("PrometheusMetrics").WithSummary("Metrics in Prometheus text format (Switchboard:Metrics:Prometheus); admin")
+                // The exporter maps every method; a scrape is a read, and anything else is routing's 405 like every path's.
+                .WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]));
         }
 
         if (options.Dashboard)

@@ -56,6 +56,21 @@ public sealed partial class PrometheusTests
     }
 
     [Fact]
+    public async Task Metrics_AskedWithAnotherMethodThanGet_Is405Problem_AndNoScrape()
+    {
+        await using var server = await HubServer.StartAsync(sqlite: false, services: s => s.Configure<MonitoringOptions>(o => o.Prometheus = true));
+        using var client = server.CreateClient();
+
+        using var posted = await client.PostAsync("metrics", new StringContent("")).Within();
+        var problem = await posted.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        Assert.Equal("GET, HEAD", string.Join(", ", posted.Content.Headers.Allow));
+        Assert.Equal("/metrics", problem.GetProperty("instance").GetString());
+
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "metrics")).Within();
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+    }
+
+    [Fact]
     public async Task Metrics_OnAProtectedHub_NeedTheAdminScope()
     {
         await using var server = await HubServer.StartAsync(Security.SecurityKit.Protected(), services: s => s.Configure<MonitoringOptions>(o => o.Prometheus = true));
