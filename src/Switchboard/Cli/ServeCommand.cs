@@ -341,7 +341,8 @@ internal static class ServeCommand
                 return Task.CompletedTask;
             }
 
-            if (!reads && IsPage(files, request.Path))
+            // Only a request no endpoint took can be for a static file: the file system is not asked about every publish.
+            if (!reads && context.GetEndpoint() is null && IsPage(files, request.Path))
             {
                 // The static files middleware passes other methods on, and the request would end as a 404 for a path
                 // that exists. This runs before MapSwitchboard's middleware, so it writes its problem itself.
