@@ -51,10 +51,18 @@ public static class SwitchboardEndpointRouteBuilderExtensions
     private const string WebSocketsAddedKey = "Switchboard.WebSocketsAdded";
 
     /// <summary>
+    /// Gives the answers routing makes on its own, for paths outside the API prefix, a Switchboard problem body: the empty
+    /// 405 (with <c>Allow</c>) of a mapped path asked with another method, and the empty 404 of a request nothing took.
+    /// For a host that is only a hub (the <c>switchboard</c> executable), where every path is the hub's; a host with
+    /// pages of its own leaves its 404s to itself and does not call this. Call it before the middleware it should cover.
+    /// </summary>
+    public static IApplicationBuilder UseSwitchboardProblemAnswers(this IApplicationBuilder app) => app.UseMiddleware<RoutingProblemMiddleware>();
+
+    /// <summary>
     /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.
-    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware, and
-    /// gives routing's own empty answers (the 405 of a path asked with another method, the 404 of a request no endpoint
-    /// took) a problem body; other hosts call <c>UseWebSockets()</c> first, and answer no cross-origin requests.
+    /// On a <see cref="WebApplication"/> this also adds the WebSocket, CORS, authentication and request-rate middleware;
+    /// other hosts call <c>UseWebSockets()</c> first, and answer no cross-origin requests. Paths under the prefix always
+    /// answer problem+json; <see cref="UseSwitchboardProblemAnswers"/> does the same for the rest of a host that is only a hub.
     /// </summary>
     public static RouteGroupBuilder MapSwitchboard(this IEndpointRouteBuilder endpoints, string prefix = "/v1")
     {
@@ -63,7 +71,6 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             // After routing (WebApplication adds it first), so CORS and the rate limiter see the endpoint. The caller is
             // resolved before the rate limiter, which counts requests per key, subject or IP.
             app.Properties[WebSocketsAddedKey] = true;
-            app.UseMiddleware<RoutingProblemMiddleware>();
             app.UseWebSockets();
             app.UseMiddleware<SwitchboardCorsMiddleware>();
             app.UseMiddleware<SwitchboardAuthenticationMiddleware>(new PathString(prefix));

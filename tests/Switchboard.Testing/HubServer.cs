@@ -68,6 +68,7 @@ public sealed class HubServer : IAsyncDisposable
 
         services?.Invoke(builder.Services);
         var app = builder.Build();
+        app.UseSwitchboardProblemAnswers(); // as the switchboard executable does
         app.MapSwitchboard();
         app.MapSwitchboardOpenApi();
         await app.StartAsync();

@@ -220,6 +220,8 @@ internal static class ServeCommand
 
         customize?.Invoke(builder);
         var app = builder.Build();
+        // Every path of this host is the hub's: routing's own empty 404s and 405s get problem bodies too.
+        app.UseSwitchboardProblemAnswers();
         MapChatPage(app);
         app.MapSwitchboard();
         app.MapSwitchboardOpenApi();

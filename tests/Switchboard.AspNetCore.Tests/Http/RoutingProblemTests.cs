@@ -1,4 +1,8 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Tests.Support;
 using Switchboard.Testing;
 
@@ -61,5 +65,30 @@ public sealed class RoutingProblemTests
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         // The endpoint's own problem, not one written over it.
         await missingAsset.AssertProblemAsync(HttpStatusCode.NotFound, "unknown-asset");
+    }
+
+    [Fact]
+    public async Task AHostWithPagesOfItsOwn_KeepsItsOwn404s_WhileTheApiAnswersProblems()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSwitchboard();
+        await using var app = builder.Build();
+        app.MapGet("/home", () => "the host's page");
+        app.MapSwitchboard(); // without UseSwitchboardProblemAnswers
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+
+        using var hostMissing = await client.GetAsync("nothing/here").Within();
+        using var hostWrongMethod = await client.PostAsync("home", new StringContent("")).Within();
+        using var apiMissing = await client.GetAsync("v1/nothing/here").Within();
+
+        Assert.Equal(HttpStatusCode.NotFound, hostMissing.StatusCode);
+        Assert.Empty(await hostMissing.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, hostWrongMethod.StatusCode);
+        Assert.Empty(await hostWrongMethod.Content.ReadAsByteArrayAsync());
+        await apiMissing.AssertProblemAsync(HttpStatusCode.NotFound, "not-found");
+        await app.StopAsync();
     }
 }
