@@ -136,7 +136,11 @@ public sealed partial class RedisEventLog
             {
                 // Every request of this call is told at once and may retry (with its Idempotency-Key) on any node. A
                 // refusal for memory outside the requests (the epoch's first write) is a full store all the same.
-                LogAppendFailed(_logger, ex);
+                if (_failureWarnings.ShouldLog(out var suppressed))
+                {
+                    LogAppendFailed(_logger, suppressed, ex);
+                }
+
                 var failure = RedisStoreFaults.Fault(ex);
                 foreach (var pending in batch)
                 {
@@ -157,7 +161,11 @@ public sealed partial class RedisEventLog
         }
         catch (Exception ex)
         {
-            LogAppendFailed(_logger, ex);
+            if (_failureWarnings.ShouldLog(out var suppressed))
+            {
+                LogAppendFailed(_logger, suppressed, ex);
+            }
+
             var failure = ex is RedisException redis ? Unavailable(redis) : ex;
             foreach (var pending in batch)
             {
@@ -273,7 +281,11 @@ public sealed partial class RedisEventLog
                     break;
                 default:
                     var message = (string?)result[1] ?? "";
-                    LogAppendRefused(_logger, message);
+                    if (_refusalWarnings.ShouldLog(out var suppressed))
+                    {
+                        LogAppendRefused(_logger, message, suppressed);
+                    }
+
                     pending.Completion.TrySetException(Refused(message));
                     break;
             }

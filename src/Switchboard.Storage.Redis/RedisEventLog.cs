@@ -29,6 +29,8 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly RedisStoreOptions _options;
     private readonly RetentionPolicy? _retention;
     private readonly TimeProvider _time;
+    private readonly WarningThrottle _failureWarnings;
+    private readonly WarningThrottle _refusalWarnings;
     private readonly ILogger _logger;
     private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _keyExpiry;
     private readonly RedisChannel _channel;
@@ -51,6 +53,8 @@ public sealed partial class RedisEventLog : IEventLog
         _options = redis.Options;
         _retention = retention;
         _time = timeProvider ?? TimeProvider.System;
+        _failureWarnings = new WarningThrottle(_time, TimeSpan.FromSeconds(10));
+        _refusalWarnings = new WarningThrottle(_time, TimeSpan.FromSeconds(10));
         _logger = logger ?? NullLogger<RedisEventLog>.Instance;
         _meta = redis.Key("meta");
         _log = redis.Key("log");
@@ -773,11 +777,11 @@ public sealed partial class RedisEventLog : IEventLog
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Redis event log opened at {Configuration} (epoch {Epoch}, head seq {Head})")]
     private static partial void LogOpened(ILogger logger, string configuration, string epoch, long head);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis append failed; the publisher was answered 503")]
-    private static partial void LogAppendFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Redis append failed; the publisher was answered 503 ({Suppressed} more failed appends not logged since the last)")]
+    private static partial void LogAppendFailed(ILogger logger, int suppressed, Exception exception);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Redis refused one append of a batch ({Message}); the others committed")]
-    private static partial void LogAppendRefused(ILogger logger, string message);
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Redis refused one append of a batch ({Message}); the others committed ({Suppressed} more refusals not logged since the last)")]
+    private static partial void LogAppendRefused(ILogger logger, string message, int suppressed);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Following the Redis log failed; live readers on this node wait until Redis answers again")]
     private static partial void LogFollowFailed(ILogger logger, Exception exception);
