@@ -193,9 +193,24 @@ internal static class SwitchboardCommandLine
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SWITCHBOARD_TOKEN"),
     };
 
-    private static Option<string> ServerOption() => new("--server")
+    private static Option<string> ServerOption()
     {
-        Description = $"The hub's base URL (default {DefaultServer}, or SWITCHBOARD_SERVER).",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SWITCHBOARD_SERVER") ?? DefaultServer,
-    };
+        var server = new Option<string>("--server")
+        {
+            Description = $"The hub's base URL (default {DefaultServer}, or SWITCHBOARD_SERVER).",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("SWITCHBOARD_SERVER") ?? DefaultServer,
+        };
+        server.Validators.Add(result =>
+        {
+            // Said as a usage error, before the command builds a client from it; SWITCHBOARD_SERVER is checked too.
+            if (!IsHubAddress(result.GetValueOrDefault<string>()))
+            {
+                result.AddError("--server (or SWITCHBOARD_SERVER) must be an absolute http:// or https:// URL, for example " + DefaultServer + ".");
+            }
+        });
+        return server;
+    }
+
+    internal static bool IsHubAddress(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 }
