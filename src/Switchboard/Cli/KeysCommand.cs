@@ -36,12 +36,24 @@ internal static class KeysCommand
         return 0;
     }
 
-    public static async Task<int> ListAsync(string dataPath, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ListAsync(string dataPath, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        if (await MissingDataFileAsync(dataPath, error))
+        {
+            return 1;
+        }
+
         await using var store = new SqliteApiKeyStore(dataPath);
-        foreach (var key in await store.ListAsync(cancellationToken))
+        var keys = await store.ListAsync(cancellationToken);
+        foreach (var key in keys)
         {
             await output.WriteLineAsync($"{key.Id}\t{key.Hint}…\t{string.Join(",", key.Scopes)}\t{(key.Topics.Count == 0 ? "*" : string.Join(",", key.Topics))}\t{key.Name}\t{key.CreatedAt:u}");
+        }
+
+        if (keys.Count == 0)
+        {
+            // On stderr, so a script reading the list still gets an empty one.
+            await error.WriteLineAsync($"No keys in {Path.GetFullPath(dataPath)}.");
         }
 
         return 0;
@@ -49,6 +61,11 @@ internal static class KeysCommand
 
     public static async Task<int> RevokeAsync(string dataPath, string id, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        if (await MissingDataFileAsync(dataPath, error))
+        {
+            return 1;
+        }
+
         await using var store = new SqliteApiKeyStore(dataPath);
         if (!await store.DeleteAsync(id, cancellationToken))
         {
@@ -58,5 +75,20 @@ internal static class KeysCommand
 
         await output.WriteLineAsync($"Revoked {id}.");
         return 0;
+    }
+
+    /// <summary>
+    /// Listing or revoking must not create a data file: a mistyped <c>--data</c> would otherwise look like a hub with no
+    /// keys, and leave an empty database behind.
+    /// </summary>
+    private static async Task<bool> MissingDataFileAsync(string dataPath, TextWriter error)
+    {
+        if (File.Exists(dataPath))
+        {
+            return false;
+        }
+
+        await error.WriteLineAsync($"No data file at {Path.GetFullPath(dataPath)}; pass the --data of the hub (keys create makes the file).");
+        return true;
     }
 }

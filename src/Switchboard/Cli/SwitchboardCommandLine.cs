@@ -55,7 +55,7 @@ internal static class SwitchboardCommandLine
 
         var listData = Data();
         var list = new Command("list", "List the API keys (id, hint, scopes, topics, name, created).") { listData };
-        list.SetAction((parse, cancellationToken) => KeysCommand.ListAsync(parse.GetValue(listData)!, Console.Out, cancellationToken));
+        list.SetAction((parse, cancellationToken) => KeysCommand.ListAsync(parse.GetValue(listData)!, Console.Out, Console.Error, cancellationToken));
 
         var revokeData = Data();
         var id = new Argument<string>("id") { Description = "The key's id (key_...)." };

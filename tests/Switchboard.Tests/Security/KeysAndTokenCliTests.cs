@@ -62,6 +62,31 @@ public sealed class KeysAndTokenCliTests : IDisposable
     }
 
     [Fact]
+    public async Task KeysListAndRevoke_OnAMissingDataFile_SaySo_AndDoNotCreateIt()
+    {
+        var database = Path.Combine(_directory.Path, "typo", "hub.db");
+
+        var list = await SwitchboardCli.RunAsync(_directory.Path, "keys", "list", "--data", database);
+        var revoke = await SwitchboardCli.RunAsync(_directory.Path, "keys", "revoke", "key_0123456789abcdef", "--data", database);
+
+        Assert.Equal(1, list.ExitCode);
+        Assert.Contains($"No data file at {database}", list.Error, StringComparison.Ordinal);
+        Assert.Equal(1, revoke.ExitCode);
+        Assert.Contains($"No data file at {database}", revoke.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.GetDirectoryName(database)), "listing must not create the data file or its folder");
+
+        // An existing file without keys lists nothing on stdout and says so on stderr.
+        var existing = Path.Combine(_directory.Path, "empty.db");
+        var created = await SwitchboardCli.RunAsync(_directory.Path, "keys", "create", "--scopes", "admin", "--data", existing);
+        var id = (await SwitchboardCli.RunAsync(_directory.Path, "keys", "list", "--data", existing)).Output.Split('\t')[0];
+        Assert.Equal(0, (await SwitchboardCli.RunAsync(_directory.Path, "keys", "revoke", id, "--data", existing)).ExitCode);
+        var empty = await SwitchboardCli.RunAsync(_directory.Path, "keys", "list", "--data", existing);
+        Assert.True(created.ExitCode == 0 && empty.ExitCode == 0, created.Error + empty.Error);
+        Assert.Equal("", empty.Output.Trim());
+        Assert.Contains("No keys in", empty.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Token_IssuedByTheCli_ReadsItsTopicsOverSseWithAccessToken_AndIsRefusedElsewhere()
     {
         var environment = new Dictionary<string, string> { ["Switchboard__Auth__JwtSecret"] = Secret };
