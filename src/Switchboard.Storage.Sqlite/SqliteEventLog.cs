@@ -30,13 +30,18 @@ public sealed partial class SqliteEventLog : IEventLog
     private readonly WalCheckpointer _checkpointer;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TopicRegistry _topics = new();
+    private readonly SqliteTopicRows _rows = new(); // the writer thread's: what retention needs per topic
     private readonly RecentEventsRing _ring;
     private long _head;
     private long _commits;
+    private long _trimTopicsExamined;
     private bool _full; // only the writer thread touches it: true from a failed write for lack of space until the next commit
 
-    /// <summary>Opens (or creates) the database and starts the writer.</summary>
-    public SqliteEventLog(SqliteEventLogOptions options, TimeProvider? timeProvider = null, ILogger<SqliteEventLog>? logger = null)
+    /// <summary>
+    /// Opens (or creates) the database and starts the writer. <paramref name="retention"/>, the rules trims will
+    /// likely be given, lets the open sort topics by rule once, rather than the first trim doing it on the writer.
+    /// </summary>
+    public SqliteEventLog(SqliteEventLogOptions options, TimeProvider? timeProvider = null, ILogger<SqliteEventLog>? logger = null, RetentionPolicy? retention = null)
     {
         options.Validate();
         _options = options;
@@ -68,6 +73,11 @@ public sealed partial class SqliteEventLog : IEventLog
 
             Execute(_writerConnection, Schema);
             Epoch = LoadOrCreateEpoch();
+            if (retention is not null)
+            {
+                _rows.Adopt(retention);
+            }
+
             _head = LoadTopicsAndHead();
         }
         catch (Exception ex) when (SqliteOpenFailure.IsOpenFailure(ex))
@@ -225,10 +235,25 @@ public sealed partial class SqliteEventLog : IEventLog
     /// <inheritdoc />
     public async Task<TrimResult> TrimAsync(RetentionPolicy policy, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var operation = new TrimOperation(policy, now);
-        await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
-        return (TrimResult)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // In slices of bounded work, each its own commit, so publishes are committed between them: a pass that has a
+        // million events to remove holds the writer for one slice at a time, not for the whole pass.
+        long deletedEvents = 0, deletedKeys = 0;
+        while (true)
+        {
+            var operation = new TrimOperation(policy, now);
+            await _writes.EnqueueAsync(operation, cancellationToken).ConfigureAwait(false);
+            var slice = (TrimSlice)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            deletedEvents += slice.DeletedEvents;
+            deletedKeys += slice.DeletedKeys;
+            if (slice.Finished)
+            {
+                return new TrimResult(deletedEvents, deletedKeys);
+            }
+        }
     }
+
+    /// <summary>Topics the last trim passes examined (queried the file for); retention's cost, which tests bound.</summary>
+    internal long TrimTopicsExamined => Interlocked.Read(ref _trimTopicsExamined);
 
     /// <summary>
     /// Runs <paramref name="write"/> inside the writer's next group commit, so other state kept in this file (webhooks)
@@ -368,7 +393,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private void CommitBatch(List<WriteOperation> batch)
     {
         var appended = new List<EventRecord>();
-        var trimmed = new List<(string Topic, long Through)>();
+        var trimmed = new List<TopicTrim>();
         var results = new object[batch.Count];
         var nextSeq = _head;
         var started = _time.GetTimestamp();
@@ -445,15 +470,18 @@ public sealed partial class SqliteEventLog : IEventLog
         }
 
         // Publish in order: memory, then the head (readers trust everything up to it), then wake the readers it matches.
+        // Trims first: a topic this commit emptied and then published to again starts over at its new event.
+        foreach (var trim in trimmed)
+        {
+            _topics.Trimmed(trim.Topic, trim.Through);
+            _rows.Trimmed(trim.Topic, trim.Deleted, trim.NextOldestSeq);
+        }
+
         foreach (var record in appended)
         {
             _ring.Add(record);
             _topics.Appended(record.Topic, record.Seq);
-        }
-
-        foreach (var (topic, through) in trimmed)
-        {
-            _topics.Trimmed(topic, through);
+            _rows.Appended(record.Topic, record.Seq);
         }
 
         Volatile.Write(ref _head, nextSeq);
@@ -572,49 +600,134 @@ public sealed partial class SqliteEventLog : IEventLog
         }
     }
 
-    private TrimResult Trim(SqliteTransaction transaction, TrimOperation trim, List<(string Topic, long Through)> trimmed)
+    /// <summary>
+    /// One slice of a retention pass. It visits only topics that can have something to remove: those over the smallest
+    /// count limit, and those whose oldest event is older than the shortest age limit. Which events are older than an
+    /// age is found once per distinct age by a binary search on seq, since one writer stamps events in seq order.
+    /// </summary>
+    private TrimSlice Trim(SqliteTransaction transaction, TrimOperation trim, List<TopicTrim> trimmed)
     {
-        long deletedEvents = 0;
+        using var newestAtOrBefore = Prepare(transaction, "SELECT seq FROM events WHERE topic = $topic AND seq <= $seq ORDER BY seq DESC LIMIT 1", "$topic", "$seq");
         using var byCount = Prepare(transaction, "SELECT seq FROM events WHERE topic = $topic ORDER BY seq DESC LIMIT 1 OFFSET $keep", "$topic", "$keep");
-        using var byAge = Prepare(transaction, "SELECT MAX(seq) FROM events WHERE topic = $topic AND time < $cutoff", "$topic", "$cutoff");
         using var delete = Prepare(transaction, "DELETE FROM events WHERE topic = $topic AND seq <= $through", "$topic", "$through");
+        using var nextOldest = Prepare(transaction, "SELECT seq FROM events WHERE topic = $topic AND seq > $through ORDER BY seq LIMIT 1", "$topic", "$through");
         using var mark = Prepare(transaction, "INSERT INTO topics (topic, trimmed_through) VALUES ($topic, $through) ON CONFLICT (topic) DO UPDATE SET trimmed_through = excluded.trimmed_through", "$topic", "$through");
-        foreach (var topic in _topics.Topics.ToList())
+
+        _rows.Adopt(trim.Policy);
+        var through = new Dictionary<string, long>(StringComparer.Ordinal);
+        var ageBoundaries = new Dictionary<TimeSpan, long>(); // the newest seq stamped before each distinct age's cutoff
+        for (var rule = 0; rule < trim.Policy.Rules.Count && through.Count < TrimSliceTopics; rule++)
         {
-            var rule = trim.Policy.RuleFor(topic);
-            long through = 0;
-            if (rule.MaxEventsPerTopic is { } keep)
+            if (trim.Policy.Rules[rule].MaxAge is not { } age)
+            {
+                continue;
+            }
+
+            if (!ageBoundaries.TryGetValue(age, out var boundary))
+            {
+                ageBoundaries[age] = boundary = NewestStampedBefore(transaction, (trim.Now - age).ToUnixTimeMilliseconds());
+            }
+
+            foreach (var topic in _rows.OldestAtOrBefore(rule, boundary))
+            {
+                newestAtOrBefore.Parameters["$topic"].Value = topic;
+                newestAtOrBefore.Parameters["$seq"].Value = boundary;
+                if (newestAtOrBefore.ExecuteScalar() is long seq)
+                {
+                    through[topic] = seq;
+                }
+
+                if (through.Count >= TrimSliceTopics)
+                {
+                    break;
+                }
+            }
+        }
+
+        for (var rule = 0; rule < trim.Policy.Rules.Count && through.Count < TrimSliceTopics; rule++)
+        {
+            if (trim.Policy.Rules[rule].MaxEventsPerTopic is not { } keep)
+            {
+                continue;
+            }
+
+            foreach (var topic in _rows.Crowded(rule))
             {
                 byCount.Parameters["$topic"].Value = topic;
                 byCount.Parameters["$keep"].Value = keep;
-                through = Math.Max(through, byCount.ExecuteScalar() is long seq ? seq : 0);
-            }
+                if (byCount.ExecuteScalar() is long seq && seq > through.GetValueOrDefault(topic))
+                {
+                    through[topic] = seq;
+                }
 
-            if (rule.MaxAge is { } maxAge)
-            {
-                byAge.Parameters["$topic"].Value = topic;
-                byAge.Parameters["$cutoff"].Value = (trim.Now - maxAge).ToUnixTimeMilliseconds();
-                through = Math.Max(through, byAge.ExecuteScalar() is long seq ? seq : 0);
+                if (through.Count >= TrimSliceTopics)
+                {
+                    break;
+                }
             }
+        }
 
-            if (through <= _topics.TrimmedThrough(topic))
+        Interlocked.Add(ref _trimTopicsExamined, through.Count);
+        long deletedEvents = 0;
+        foreach (var (topic, upTo) in through)
+        {
+            if (upTo <= _topics.TrimmedThrough(topic))
             {
                 continue;
             }
 
             delete.Parameters["$topic"].Value = topic;
-            delete.Parameters["$through"].Value = through;
-            deletedEvents += delete.ExecuteNonQuery();
+            delete.Parameters["$through"].Value = upTo;
+            var deleted = delete.ExecuteNonQuery();
+            deletedEvents += deleted;
             mark.Parameters["$topic"].Value = topic;
-            mark.Parameters["$through"].Value = through;
+            mark.Parameters["$through"].Value = upTo;
             mark.ExecuteNonQuery();
-            trimmed.Add((topic, through));
+            nextOldest.Parameters["$topic"].Value = topic;
+            nextOldest.Parameters["$through"].Value = upTo;
+            trimmed.Add(new TopicTrim(topic, upTo, deleted, nextOldest.ExecuteScalar() is long next ? next : 0));
         }
 
-        using var expireKeys = Prepare(transaction, "DELETE FROM idempotency WHERE expires_at <= $now", "$now");
+        using var expireKeys = Prepare(transaction, "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= $now LIMIT $limit)", "$now", "$limit");
         expireKeys.Parameters["$now"].Value = trim.Now.ToUnixTimeMilliseconds();
+        expireKeys.Parameters["$limit"].Value = TrimSliceKeys;
         var deletedKeys = expireKeys.ExecuteNonQuery();
-        return new TrimResult(deletedEvents, deletedKeys);
+        // Another slice is needed while this one stopped at a bound; the topics it trimmed are no longer candidates.
+        return new TrimSlice(deletedEvents, deletedKeys, Finished: through.Count < TrimSliceTopics && deletedKeys < TrimSliceKeys);
+    }
+
+    /// <summary>The newest seq stamped before <paramref name="cutoffMs"/>, or 0: a binary search on seq over the retained events.</summary>
+    private long NewestStampedBefore(SqliteTransaction transaction, long cutoffMs)
+    {
+        using var atOrAfter = Prepare(transaction, "SELECT seq, time FROM events WHERE seq >= $seq ORDER BY seq LIMIT 1", "$seq");
+        (long Seq, long Time)? FirstAtOrAfter(long seq)
+        {
+            atOrAfter.Parameters["$seq"].Value = seq;
+            using var reader = atOrAfter.ExecuteReader();
+            return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
+        }
+
+        if (FirstAtOrAfter(0) is not { } first || first.Time >= cutoffMs)
+        {
+            return 0;
+        }
+
+        // Invariant: the event at low was stamped before the cutoff; none after high exists.
+        long low = first.Seq, high = Volatile.Read(ref _head);
+        while (low < high)
+        {
+            var middle = low + ((high - low + 1) / 2);
+            if (FirstAtOrAfter(middle) is { } found && found.Seq <= high && found.Time < cutoffMs)
+            {
+                low = found.Seq;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return low;
     }
 
     private SqliteCommand Prepare(SqliteTransaction transaction, string sql, params string[] parameters)
@@ -680,18 +793,20 @@ public sealed partial class SqliteEventLog : IEventLog
         long head = 0;
         using var command = _writerConnection.CreateCommand();
         command.CommandText = """
-            SELECT topic, MAX(last_seq), MAX(trimmed_through) FROM (
-                SELECT topic, MAX(seq) AS last_seq, 0 AS trimmed_through FROM events GROUP BY topic
+            SELECT topic, MAX(last_seq), MAX(trimmed_through), MAX(kept), MAX(oldest_seq) FROM (
+                SELECT topic, MAX(seq) AS last_seq, 0 AS trimmed_through, COUNT(*) AS kept, MIN(seq) AS oldest_seq FROM events GROUP BY topic
                 UNION ALL
-                SELECT topic, 0, trimmed_through FROM topics)
+                SELECT topic, 0, trimmed_through, 0, 0 FROM topics)
             GROUP BY topic
             """;
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
+            var topic = reader.GetString(0);
             var lastSeq = reader.GetInt64(1);
             var trimmedThrough = reader.GetInt64(2);
-            _topics.Load(reader.GetString(0), lastSeq, trimmedThrough);
+            _topics.Load(topic, lastSeq, trimmedThrough);
+            _rows.Load(topic, reader.GetInt64(3), reader.GetInt64(4));
             // The head is the newest seq ever assigned, even if retention has removed that event since.
             head = Math.Max(head, Math.Max(lastSeq, trimmedThrough));
         }
@@ -737,6 +852,15 @@ public sealed partial class SqliteEventLog : IEventLog
         /// <summary>Events appended in the write's savepoint, or null for a write alone.</summary>
         public IReadOnlyList<EventDraft>? Events { get; } = events;
     }
+
+    /// <summary>Topics one trim slice removes events from; with the key bound, what one commit of retention may hold the writer for.</summary>
+    private const int TrimSliceTopics = 512;
+
+    private const int TrimSliceKeys = 10_000;
+
+    private readonly record struct TopicTrim(string Topic, long Through, long Deleted, long NextOldestSeq);
+
+    private sealed record TrimSlice(long DeletedEvents, long DeletedKeys, bool Finished);
 
     private sealed class TrimOperation(RetentionPolicy policy, DateTimeOffset now) : WriteOperation
     {

@@ -25,7 +25,8 @@ public static class SqliteServiceCollectionExtensions
         services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SqliteEventLog>>())
+            sp.GetRequiredService<ILogger<SqliteEventLog>>(),
+            sp.GetService<IOptions<Switchboard.Retention.RetentionOptions>>() is { } retention ? new Switchboard.Retention.RetentionPolicy(retention.Value) : null)
         {
             Metrics = sp.GetService<Switchboard.Metrics.SwitchboardMetrics>(),
         });

@@ -55,31 +55,41 @@ public sealed class RetentionOptions : IValidatableObject
 /// <summary>Resolves the rule for each topic from <see cref="RetentionOptions"/>.</summary>
 public sealed class RetentionPolicy
 {
-    private readonly RetentionOptions _options;
-    private readonly KeyValuePair<string, RetentionRule>[] _overridesLongestFirst;
+    private readonly RetentionRule _default;
+    private readonly (string Prefix, RetentionRule Rule)[] _overridesLongestFirst;
 
     /// <summary>Creates a policy from options.</summary>
     public RetentionPolicy(RetentionOptions options)
     {
-        _options = options;
-        _overridesLongestFirst = options.Topics.OrderByDescending(o => o.Key.Length).ToArray();
+        _default = new RetentionRule { MaxAge = options.MaxAge, MaxEventsPerTopic = options.MaxEventsPerTopic };
+        _overridesLongestFirst = options.Topics.OrderByDescending(o => o.Key.Length)
+            .Select(o => (o.Key, new RetentionRule { MaxAge = o.Value.MaxAge ?? options.MaxAge, MaxEventsPerTopic = o.Value.MaxEventsPerTopic ?? options.MaxEventsPerTopic }))
+            .ToArray();
+        Rules = [_default, .. _overridesLongestFirst.Select(o => o.Rule)];
+        Prefixes = [null, .. _overridesLongestFirst.Select(o => o.Prefix)];
     }
 
-    /// <summary>The effective rule for <paramref name="topic"/>.</summary>
-    public RetentionRule RuleFor(string topic)
+    /// <summary>The default rule, then every override (longest prefix first), each resolved against the defaults.</summary>
+    public IReadOnlyList<RetentionRule> Rules { get; }
+
+    /// <summary>The prefix of each of <see cref="Rules"/>: null for the default.</summary>
+    public IReadOnlyList<string?> Prefixes { get; }
+
+    /// <summary>The effective rule for <paramref name="topic"/> (shared: do not change it).</summary>
+    public RetentionRule RuleFor(string topic) => Rules[RuleIndexFor(topic)];
+
+    /// <summary>Which of <see cref="Rules"/> applies to <paramref name="topic"/>.</summary>
+    public int RuleIndexFor(string topic)
     {
-        foreach (var (prefix, rule) in _overridesLongestFirst)
+        for (var i = 0; i < _overridesLongestFirst.Length; i++)
         {
+            var prefix = _overridesLongestFirst[i].Prefix;
             if (topic == prefix || (topic.Length > prefix.Length && topic.StartsWith(prefix, StringComparison.Ordinal) && topic[prefix.Length] == '.'))
             {
-                return new RetentionRule
-                {
-                    MaxAge = rule.MaxAge ?? _options.MaxAge,
-                    MaxEventsPerTopic = rule.MaxEventsPerTopic ?? _options.MaxEventsPerTopic,
-                };
+                return i + 1;
             }
         }
 
-        return new RetentionRule { MaxAge = _options.MaxAge, MaxEventsPerTopic = _options.MaxEventsPerTopic };
+        return 0;
     }
 }
