@@ -173,10 +173,11 @@ public sealed partial class SqliteEventLog : IEventLog
             return null;
         }
 
-        if (_ring.Find(seq) is { } cached)
+        // The ring keeps events retention already removed from the file; never hand those out. Where the trim point
+        // is a retired one, which may cover events still kept, the file decides.
+        if (_ring.Find(seq) is { } cached && seq > _topics.TrimmedThrough(cached.Topic))
         {
-            // The ring keeps events retention already removed from the file; never hand those out.
-            return seq > _topics.TrimmedThrough(cached.Topic) ? cached : null;
+            return cached;
         }
 
         await using var connection = new SqliteConnection(_connectionString);
@@ -251,6 +252,9 @@ public sealed partial class SqliteEventLog : IEventLog
             }
         }
     }
+
+    /// <summary>Topics the log keeps state for in memory: those with retained events, and trimmed ones not yet emptied.</summary>
+    internal int KnownTopics => _topics.Count;
 
     /// <summary>Topics the last trim passes examined (queried the file for); retention's cost, which tests bound.</summary>
     internal long TrimTopicsExamined => Interlocked.Read(ref _trimTopicsExamined);
@@ -475,6 +479,10 @@ public sealed partial class SqliteEventLog : IEventLog
         {
             _topics.Trimmed(trim.Topic, trim.Through);
             _rows.Trimmed(trim.Topic, trim.Deleted, trim.NextOldestSeq);
+            if (trim.NextOldestSeq == 0)
+            {
+                _topics.Retire(trim.Topic, trim.RetiredRegion!);
+            }
         }
 
         foreach (var record in appended)
@@ -612,6 +620,11 @@ public sealed partial class SqliteEventLog : IEventLog
         using var delete = Prepare(transaction, "DELETE FROM events WHERE topic = $topic AND seq <= $through", "$topic", "$through");
         using var nextOldest = Prepare(transaction, "SELECT seq FROM events WHERE topic = $topic AND seq > $through ORDER BY seq LIMIT 1", "$topic", "$through");
         using var mark = Prepare(transaction, "INSERT INTO topics (topic, trimmed_through) VALUES ($topic, $through) ON CONFLICT (topic) DO UPDATE SET trimmed_through = excluded.trimmed_through", "$topic", "$through");
+        using var forget = Prepare(transaction, "DELETE FROM topics WHERE topic = $topic", "$topic");
+        using var retire = Prepare(transaction, """
+            INSERT INTO meta (key, value) VALUES ($key, $through) ON CONFLICT (key) DO UPDATE
+            SET value = CASE WHEN CAST(excluded.value AS INTEGER) > CAST(value AS INTEGER) THEN excluded.value ELSE value END
+            """, "$key", "$through");
 
         _rows.Adopt(trim.Policy);
         var through = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -669,23 +682,34 @@ public sealed partial class SqliteEventLog : IEventLog
 
         Interlocked.Add(ref _trimTopicsExamined, through.Count);
         long deletedEvents = 0;
+        // Every candidate holds events at or before its bound (the counts and oldest seqs are exact), so each removes some.
         foreach (var (topic, upTo) in through)
         {
-            if (upTo <= _topics.TrimmedThrough(topic))
-            {
-                continue;
-            }
-
             delete.Parameters["$topic"].Value = topic;
             delete.Parameters["$through"].Value = upTo;
             var deleted = delete.ExecuteNonQuery();
             deletedEvents += deleted;
-            mark.Parameters["$topic"].Value = topic;
-            mark.Parameters["$through"].Value = upTo;
-            mark.ExecuteNonQuery();
             nextOldest.Parameters["$topic"].Value = topic;
             nextOldest.Parameters["$through"].Value = upTo;
-            trimmed.Add(new TopicTrim(topic, upTo, deleted, nextOldest.ExecuteScalar() is long next ? next : 0));
+            var next = nextOldest.ExecuteScalar() is long seq ? seq : 0;
+            if (next == 0)
+            {
+                // Emptied: the topic is retired into its rule's point, so neither memory nor the file keeps it.
+                var region = _topics.RetiredRegion(topic, trim.Policy.Prefixes[trim.Policy.RuleIndexFor(topic)]);
+                forget.Parameters["$topic"].Value = topic;
+                forget.ExecuteNonQuery();
+                retire.Parameters["$key"].Value = RetiredKeyPrefix + region;
+                retire.Parameters["$through"].Value = upTo.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                retire.ExecuteNonQuery();
+                trimmed.Add(new TopicTrim(topic, upTo, deleted, 0, region));
+            }
+            else
+            {
+                mark.Parameters["$topic"].Value = topic;
+                mark.Parameters["$through"].Value = upTo;
+                mark.ExecuteNonQuery();
+                trimmed.Add(new TopicTrim(topic, upTo, deleted, next, null));
+            }
         }
 
         using var expireKeys = Prepare(transaction, "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= $now LIMIT $limit)", "$now", "$limit");
@@ -811,6 +835,16 @@ public sealed partial class SqliteEventLog : IEventLog
             head = Math.Max(head, Math.Max(lastSeq, trimmedThrough));
         }
 
+        reader.Close();
+        command.CommandText = $"SELECT key, value FROM meta WHERE key LIKE '{RetiredKeyPrefix}%'";
+        using var retired = command.ExecuteReader();
+        while (retired.Read())
+        {
+            var through = long.Parse(retired.GetString(1), System.Globalization.CultureInfo.InvariantCulture);
+            _topics.LoadRetired(retired.GetString(0)[RetiredKeyPrefix.Length..], through);
+            head = Math.Max(head, through);
+        }
+
         return head;
     }
 
@@ -858,7 +892,10 @@ public sealed partial class SqliteEventLog : IEventLog
 
     private const int TrimSliceKeys = 10_000;
 
-    private readonly record struct TopicTrim(string Topic, long Through, long Deleted, long NextOldestSeq);
+    private readonly record struct TopicTrim(string Topic, long Through, long Deleted, long NextOldestSeq, string? RetiredRegion);
+
+    /// <summary>The <c>meta</c> keys of retired trim points: this, then the region (<see cref="TopicRegistry.RetiredRegion"/>).</summary>
+    private const string RetiredKeyPrefix = "retired:";
 
     private sealed record TrimSlice(long DeletedEvents, long DeletedKeys, bool Finished);
 

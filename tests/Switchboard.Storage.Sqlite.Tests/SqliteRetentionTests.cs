@@ -142,4 +142,50 @@ public sealed class SqliteRetentionTests : IDisposable
         Assert.Equal(1, (await reopened.TrimAsync(Policy(null, 2), _time.GetUtcNow())).EventsDeleted);
         Assert.Equal(2, await CountAsync(reopened, "hot"));
     }
+
+    [Fact]
+    public async Task TopicsRetentionEmptied_LeaveMemoryAndTheFile_WhileTheirReadersStillSeeTheGap_AcrossAReopen()
+    {
+        await using (var log = Open())
+        {
+            await AppendToManyTopicsAsync(log, "user", topics: 1_000, eventsEach: 1);
+            _time.Advance(TimeSpan.FromDays(2));
+            await log.AppendAsync([Draft("orders.eu")]);
+            var result = await log.TrimAsync(Policy(TimeSpan.FromDays(1), null), _time.GetUtcNow());
+
+            Assert.Equal(1_000, result.EventsDeleted);
+            Assert.Equal(1, log.KnownTopics); // orders.eu alone
+            Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM topics"));
+            await AssertGapsAsync(log);
+        }
+
+        await using var reopened = Open();
+        Assert.Equal(1, reopened.KnownTopics);
+        await AssertGapsAsync(reopened);
+        Assert.Equal(1_002, (await reopened.AppendAsync([Draft("user.5")])).Events[0].Seq);
+
+        // Published to again, the topic reads from its new event, and a reader from before still sees the gap.
+        Assert.Equal([1_002L], (await reopened.ReadAsync(TopicFilter.Parse("user.5"), 1_000, 10)).Events.Select(e => e.Seq));
+        Assert.NotNull((await reopened.ReadAsync(TopicFilter.Parse("user.5"), 3, 10)).Gap);
+
+        static async Task AssertGapsAsync(SqliteEventLog log)
+        {
+            Assert.Equal(new LogGap(1_000), (await log.ReadAsync(TopicFilter.Parse("user.5"), 3, 10)).Gap);
+            Assert.Equal(new LogGap(1_000), (await log.ReadAsync(TopicFilter.Parse("user.*"), 3, 10)).Gap);
+            Assert.Equal(1_000, log.EarliestAfterSeq(TopicFilter.Parse("user.5")));
+            // Another region was never trimmed: its readers are not reset, from the start or from anywhere.
+            var orders = await log.ReadAsync(TopicFilter.Parse("orders.*"), 0, 10);
+            Assert.Null(orders.Gap);
+            Assert.Equal([1_001L], orders.Events.Select(e => e.Seq));
+        }
+    }
+
+    private async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 }

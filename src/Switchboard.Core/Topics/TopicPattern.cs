@@ -114,6 +114,30 @@ public sealed class TopicPattern
         return mine.Length == grant.Length;
     }
 
+    /// <summary>
+    /// True when some topic this pattern matches is <paramref name="prefix"/> (a valid topic name) or lies under it
+    /// (<c>prefix.…</c>): <c>orders.*</c> and <c>&gt;</c> may match under <c>orders</c>, <c>chat.&gt;</c> may not.
+    /// </summary>
+    public bool MayMatchUnder(string prefix)
+    {
+        var under = prefix.Split('.');
+        for (var i = 0; i < _segments.Length && i < under.Length; i++)
+        {
+            if (_segments[i] == ">")
+            {
+                return true;
+            }
+
+            if (_segments[i] != "*" && _segments[i] != under[i])
+            {
+                return false;
+            }
+        }
+
+        // Every segment of the prefix was matched; a pattern shorter than the prefix names shorter topics only.
+        return _segments.Length >= under.Length;
+    }
+
     /// <inheritdoc />
     public override string ToString() => Value;
 }
