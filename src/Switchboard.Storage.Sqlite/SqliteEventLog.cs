@@ -246,7 +246,8 @@ public sealed partial class SqliteEventLog : IEventLog
             var slice = (TrimSlice)await operation.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             deletedEvents += slice.DeletedEvents;
             deletedKeys += slice.DeletedKeys;
-            if (slice.Finished)
+            // A slice that removed nothing cannot be followed by one that does: stop rather than spin on the writer.
+            if (slice.Finished || slice.DeletedEvents + slice.DeletedKeys == 0)
             {
                 return new TrimResult(deletedEvents, deletedKeys);
             }
