@@ -279,7 +279,11 @@ export class Switchboard {
             }
             throw error;
         }
-        throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
+        // Every rejection is a SwitchboardError (docs/clients.md), so callers branch on `code`: a hub that stayed
+        // unreachable through every attempt is 'network-error', as request() says it, not fetch's bare TypeError.
+        if (last instanceof SwitchboardError)
+            throw last;
+        throw new SwitchboardError(`publish: ${last?.message ?? 'failed'}`, 'network-error');
     }
     /**
      * A request to the hub with the client's credential (renewed through getToken), for endpoints the client has no

@@ -365,7 +365,10 @@ export class Switchboard {
       }
       throw error;
     }
-    throw last instanceof Error ? last : new SwitchboardError('Publish failed', 'publish-failed');
+    // Every rejection is a SwitchboardError (docs/clients.md), so callers branch on `code`: a hub that stayed
+    // unreachable through every attempt is 'network-error', as request() says it, not fetch's bare TypeError.
+    if (last instanceof SwitchboardError) throw last;
+    throw new SwitchboardError(`publish: ${(last as Error | undefined)?.message ?? 'failed'}`, 'network-error');
   }
 
   /**

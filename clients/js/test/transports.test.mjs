@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Switchboard } from '../dist/client.js';
+import { Switchboard, SwitchboardError } from '../dist/client.js';
 import { HUB, uniqueTopic, waitFor, publishBatch, readAll, record, fast } from './helpers.mjs';
 
 for (const transport of ['websocket', 'sse', 'long-poll', 'poll']) {
@@ -88,6 +88,22 @@ test('publish: a given idempotency key appends once, a generated key differs per
   assert.deepEqual(stored.map(e => e.data), [{ id: 1 }, { id: 2 }]);
   assert.equal(stored[0].type, 'order.created');
   assert.equal(stored[1].type, 'message');
+});
+
+test('publish to a hub that stays unreachable rejects with a SwitchboardError network-error after its attempts', async () => {
+  let calls = 0;
+  const downFetch = async () => {
+    calls++;
+    throw new TypeError('fetch failed (connection refused)');
+  };
+  const hub = new Switchboard(HUB, { ...fast, fetch: downFetch, cursorStore: null });
+  await assert.rejects(hub.publish(uniqueTopic(), 'never', { attempts: 3 }), error => {
+    assert.ok(error instanceof SwitchboardError, `not a SwitchboardError: ${error}`);
+    assert.equal(error.code, 'network-error');
+    assert.match(error.message, /connection refused/);
+    return true;
+  });
+  assert.equal(calls, 3);
 });
 
 test('publish retries through a dropped connection with the same key and appends exactly once', async () => {
