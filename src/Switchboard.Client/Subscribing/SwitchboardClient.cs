@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,10 @@ public sealed class SwitchboardClient : IDisposable
     private readonly ILogger _logger;
     private readonly TokenSource _tokens;
     private readonly Uri _baseAddress;
+
+    // Cancelled by Dispose: every running subscription watches it, so disposing the client ends them (and closes their
+    // connections) instead of leaving them reconnecting for ever on a client the caller has let go of.
+    private readonly CancellationTokenSource _disposing = new();
 
     /// <summary>A client with its own <see cref="HttpClient"/>, or <paramref name="httpClient"/> (not disposed by the client).</summary>
     public SwitchboardClient(SwitchboardClientOptions options, HttpClient? httpClient = null, ILoggerFactory? loggerFactory = null)
@@ -94,8 +99,49 @@ public sealed class SwitchboardClient : IDisposable
             _ => new PollingTransport(longPoll: false),
         }).ToList();
         var context = new SubscriptionContext(_options, _tokens, _http, _baseAddress, _logger, [.. patterns], options.After ?? "latest");
-        return Subscription.RunAsync(context, transports, options, cancellationToken);
+        return UntilDisposedAsync(context, transports, options, cancellationToken);
     }
+
+    /// <summary>The subscription, ended by <see cref="Dispose"/> with an <see cref="ObjectDisposedException"/>.</summary>
+    private async IAsyncEnumerable<HubEvent> UntilDisposedAsync(SubscriptionContext context, List<ISubscriptionTransport> transports, SubscribeOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var linked = CreateLinkedSource(cancellationToken);
+        var items = Subscription.RunAsync(context, transports, options, linked.Token).GetAsyncEnumerator(linked.Token);
+        try
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await items.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw Disposed();
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                yield return items.Current;
+            }
+        }
+        finally
+        {
+            await items.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    // _disposing itself is never disposed (it holds no timer), so linking to it always works, even after Dispose.
+    private CancellationTokenSource CreateLinkedSource(CancellationToken cancellationToken) =>
+        CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+
+    private static ObjectDisposedException Disposed() =>
+        new(nameof(SwitchboardClient), "The SwitchboardClient was disposed; its subscriptions and publishes have ended.");
 
     /// <summary>Publishes one event. Transient failures are retried with the same idempotency key, so it is appended once.</summary>
     /// <param name="topic">The topic.</param>
@@ -145,6 +191,12 @@ public sealed class SwitchboardClient : IDisposable
         var refreshed = false;
         for (var attempt = 1; ; attempt++)
         {
+            // Checked before every attempt: a disposed HttpClient cancels the attempt in flight, which would otherwise
+            // count as a transient failure to retry.
+            if (_disposing.IsCancellationRequested)
+            {
+                throw Disposed();
+            }
             Exception failure;
             TimeSpan? retryAfter = null;
             using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
@@ -200,10 +252,32 @@ public sealed class SwitchboardClient : IDisposable
 
             var delay = Backoff.Delay(_options.InitialReconnectDelay, _options.MaxReconnectDelay, attempt - 1, retryAfter);
             ClientLog.PublishRetry(_logger, attempt, failure.Message, delay);
-            await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            using var waiting = CreateLinkedSource(cancellationToken);
+            try
+            {
+                await Task.Delay(delay, _options.TimeProvider, waiting.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Disposed();
+            }
         }
     }
 
-    /// <summary>Disposes the <see cref="HttpClient"/> the client made for itself, if any.</summary>
-    public void Dispose() => _owned?.Dispose();
+    /// <summary>
+    /// Ends every running subscription (its enumeration throws <see cref="ObjectDisposedException"/> and its connection
+    /// closes) and disposes the <see cref="HttpClient"/> the client made for itself, if any. Later calls throw
+    /// <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        // Cancel first, so the subscriptions see a cancellation rather than failures from a disposed HttpClient.
+        _disposing.Cancel();
+        _owned?.Dispose();
+    }
 }

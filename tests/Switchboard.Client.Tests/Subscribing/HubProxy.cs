@@ -50,6 +50,9 @@ internal sealed class HubProxy : IAsyncDisposable
 
     public int DroppedPublishes;
 
+    /// <summary>Connections passing bytes between a client and the hub right now.</summary>
+    public int OpenConnections => _open.Count;
+
     /// <summary>The next <paramref name="count"/> POSTs reach the hub, but their answers are replaced by a dropped connection.</summary>
     public void DropPublishAnswers(int count) => Interlocked.Exchange(ref _dropPublishes, count);
 

@@ -139,6 +139,43 @@ public sealed class SwitchboardClientTests
 
     [Theory]
     [MemberData(nameof(EveryTransport))]
+    public async Task Dispose_EndsRunningSubscriptions_ClosesTheirConnections_AndRefusesLaterCalls(SwitchboardTransport transport)
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        var client = new SwitchboardClient(Options(proxy.BaseAddress, transport));
+        var events = new ConcurrentQueue<HubEvent>();
+        var connected = new TaskCompletionSource();
+        var running = Task.Run(async () =>
+        {
+            await foreach (var e in client.SubscribeAsync(["room"], new SubscribeOptions { OnConnected = _ => connected.TrySetResult() }))
+            {
+                events.Enqueue(e);
+            }
+        });
+        await connected.Task.Within();
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+        await Waiting.UntilAsync(() => !events.IsEmpty || running.IsCompleted, "the first event");
+
+        client.Dispose();
+
+        // The subscription ends at once, as cancelling it would, instead of reconnecting for ever on a disposed client.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running.Within(TimeSpan.FromSeconds(5)));
+        await Waiting.UntilAsync(() => proxy.OpenConnections == 0, $"the subscription's connections to close (open: {proxy.OpenConnections})", TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.PublishAsync("room", Json(new { i = 2 })));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () =>
+        {
+            await foreach (var _ in client.SubscribeAsync(["room"]))
+            {
+            }
+        });
+        Assert.Equal([1], events.Select(Number));
+        client.Dispose(); // a second Dispose does nothing
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryTransport))]
     public async Task EveryTransport_HandsOutTheSameCursorsAsWebSocket(SwitchboardTransport transport)
     {
         await using var hub = await HubServer.StartAsync(sqlite: false);
