@@ -6,9 +6,10 @@ using CorsOptions = Switchboard.Auth.CorsOptions;
 namespace Switchboard.AspNetCore.Auth;
 
 /// <summary>
-/// Which browser origins may use the hub: CORS for HTTP, the Origin check for WebSockets (which CORS does not cover).
-/// Allowed: localhost, the configured lists, and (for WebSockets) the server's own origin. Requests without an Origin
-/// header are not from a browser page and are not subject to either.
+/// Which browser origins may use the hub: CORS for HTTP, the Origin check for WebSockets (which CORS does not cover)
+/// and for every request to an open hub (CORS hides answers from a page, but does not stop a simple cross-origin POST
+/// from being sent). Allowed: localhost, the configured lists, and (for the Origin check) the server's own origin.
+/// Requests without an Origin header are not from a browser page and are not subject to either.
 /// </summary>
 internal static class Origins
 {
@@ -42,8 +43,11 @@ internal static class Origins
             && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)));
     }
 
-    /// <summary>For WebSockets: no Origin (not a browser), the server's own origin, localhost, or an allow-listed origin.</summary>
-    public static bool IsWebSocketOriginAllowed(HttpRequest request, IEnumerable<string> allowed)
+    /// <summary>
+    /// For WebSockets, and for every request to an open hub: no Origin (not a browser), the server's own origin,
+    /// localhost, or an allow-listed origin.
+    /// </summary>
+    public static bool IsRequestOriginAllowed(HttpRequest request, IEnumerable<string> allowed)
     {
         var origin = request.Headers.Origin.ToString();
         if (origin.Length == 0 || IsAllowedCrossOrigin(origin, allowed))

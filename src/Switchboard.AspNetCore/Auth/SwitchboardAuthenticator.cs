@@ -174,9 +174,25 @@ internal sealed partial class SwitchboardAuthenticator
             // public address (a hub started with --insecure aside) is treated as anonymous, so even a missed start-up
             // check cannot open the hub to the network.
             var local = context.LocalIp();
-            return _options.Insecure || local is null || IPAddress.IsLoopback(local)
-                ? _open
-                : _anonymous;
+            if (!(_options.Insecure || local is null || IPAddress.IsLoopback(local)))
+            {
+                return _anonymous;
+            }
+
+            // Open mode trusts this machine, not every page its browsers load: CORS keeps a foreign page from reading
+            // answers, but a "simple" cross-origin POST (text/plain, no preflight) is still sent and would publish,
+            // create an admin key (locking the owner out) or register a webhook that carries every event away. Reads
+            // change nothing, and CORS already hides their answers from such a page.
+            if (context.Request.Headers.Origin.Count > 0 && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method)
+                && !HttpMethods.IsOptions(context.Request.Method)
+                && !Origins.IsRequestOriginAllowed(context.Request, Origins.Allowed(context.Options<CorsOptions>(), context.Options<WebSocketOptions>())))
+            {
+                throw new SwitchboardException(SwitchboardErrorKind.Forbidden, "origin-not-allowed", "Origin not allowed",
+                    $"Origin '{context.Request.Headers.Origin}' may not use this hub: with no credentials configured it trusts this machine, "
+                    + "not the pages its browsers open. Add the origin to Switchboard:Cors:AllowedOrigins, or configure credentials.");
+            }
+
+            return _open;
         }
 
         if (credential is null)

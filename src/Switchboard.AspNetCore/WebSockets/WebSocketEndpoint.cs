@@ -116,7 +116,7 @@ internal static class WebSocketEndpoint
             RefuseHandshake(context);
         }
 
-        if (!Auth.Origins.IsWebSocketOriginAllowed(context.Request, Auth.Origins.Allowed(context.Options<Switchboard.Auth.CorsOptions>(), options)))
+        if (!Auth.Origins.IsRequestOriginAllowed(context.Request, Auth.Origins.Allowed(context.Options<Switchboard.Auth.CorsOptions>(), options)))
         {
             throw new SwitchboardException(SwitchboardErrorKind.Forbidden, "origin-not-allowed", "Origin not allowed",
                 $"Origin '{context.Request.Headers.Origin}' may not open WebSockets here; add it to Switchboard:Cors:AllowedOrigins.");

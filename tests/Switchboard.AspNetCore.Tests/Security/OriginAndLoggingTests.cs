@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Switchboard.AspNetCore.Tests.Support;
@@ -132,6 +134,66 @@ public sealed class OriginAndLoggingTests
         using var preflight = await client.SendAsync(request).Within();
 
         Assert.False(preflight.Headers.Contains("Access-Control-Allow-Methods"));
+    }
+
+    /// <summary>
+    /// A foreign page cannot read an open hub's answers (CORS), but a "simple" cross-origin POST (text/plain, so no
+    /// preflight) is still sent by the browser. It must not publish, create an admin key (which would lock the owner out
+    /// of the hub) or register a webhook; pages on the hub's own origin, localhost and the allow-list keep working.
+    /// </summary>
+    [Fact]
+    public async Task OpenHub_RefusesChangesFromAForeignPage_ButNotFromItsOwnLocalOrAllowedOrigins()
+    {
+        await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
+        using var client = server.CreateClient();
+        async Task<HttpResponseMessage> PostAsync(string path, string body, string? origin)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "text/plain") };
+            if (origin is not null)
+            {
+                request.Headers.Add("Origin", origin);
+            }
+
+            return await client.SendAsync(request).Within();
+        }
+
+        foreach (var foreign in new[] { "https://evil.example.com", "null" })
+        {
+            using var publish = await PostAsync("v1/topics/orders/events", """{"data":"forged"}""", foreign);
+            var problem = await publish.AssertProblemAsync(HttpStatusCode.Forbidden, "origin-not-allowed");
+            Assert.Contains("Cors:AllowedOrigins", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            using var key = await PostAsync("v1/keys", """{"scopes":["admin"]}""", foreign);
+            await key.AssertProblemAsync(HttpStatusCode.Forbidden, "origin-not-allowed");
+            using var webhook = await PostAsync("v1/webhooks", """{"url":"https://203.0.113.9/steal","topics":[">"]}""", foreign);
+            await webhook.AssertProblemAsync(HttpStatusCode.Forbidden, "origin-not-allowed");
+        }
+
+        // Reads change nothing and CORS already hides their answers, so they are not refused.
+        using (var read = new HttpRequestMessage(HttpMethod.Get, "v1/events?topic=orders"))
+        {
+            read.Headers.Add("Origin", "https://evil.example.com");
+            using var answered = await client.SendAsync(read).Within();
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+
+        var own = server.BaseAddress.GetLeftPart(UriPartial.Authority);
+        string?[] fine = [own, "http://localhost:3000", "https://app.example.com", null];
+        foreach (var origin in fine)
+        {
+            using var answered = await PostAsync("v1/topics/orders/events", $$"""{"data":"{{origin ?? "none"}}"}""", origin);
+            Assert.Equal(HttpStatusCode.Created, answered.StatusCode);
+        }
+
+        using var stored = await client.GetAsync("v1/events?topic=orders&after=earliest").Within();
+        var events = (await stored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("events");
+        Assert.Equal(fine.Select(o => o ?? "none"), events.EnumerateArray().Select(e => e.GetProperty("data").GetString()));
+
+        // No key was stored, so the hub is still open; no webhook was registered.
+        using var keys = await client.GetAsync("v1/keys").Within();
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        Assert.Equal(0, (await keys.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("keys").GetArrayLength());
+        using var webhooks = await client.GetAsync("v1/webhooks").Within();
+        Assert.Equal(0, (await webhooks.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetArrayLength());
     }
 
     [Fact]
