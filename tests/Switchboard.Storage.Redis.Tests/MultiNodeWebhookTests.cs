@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Switchboard.AspNetCore.Tests.BadInput;
 using Switchboard.Storage.Redis;
 using Switchboard.Testing;
 using Switchboard.Testing.Webhooks;
@@ -143,6 +144,68 @@ public sealed class MultiNodeWebhookTests(RedisFixture redis) : IClassFixture<Re
         var remaining = Enumerable.Range(1, 3).Where(n => n != leaving).Select(n => nodes[n]).ToArray();
         await Waiting.UntilAsync(() => Balanced(remaining), "the two survivors to hold every partition", TimeSpan.FromSeconds(30));
         Assert.All(endpoints.Ids, id => Assert.Single(remaining, node => Dispatcher(node).Find(id) is not null));
+    }
+
+    [Fact]
+    public async Task HeadOnTheList_AnswersLikeGet_ThoughTheListGathersEveryNode()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, count: 2, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 2), "the partitions to be shared over two nodes", TimeSpan.FromSeconds(30));
+        using var api = nodes[1].CreateClient();
+        await CreateHeldByAsync(api, nodes[2]);
+
+        // The other node's part is fetched with GET even for a HEAD: its HEAD answer has no body to gather.
+        using var head = await api.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/webhooks")).Within();
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("application/json", head.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task AForwardedCall_KeepsNonAsciiHeaderValues_AndABrokenBodyIsTheClientsFault_NotANodeAway()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, count: 2, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 2), "the partitions to be shared over two nodes", TimeSpan.FromSeconds(30));
+        using var api = nodes[1].CreateClient();
+        var id = await CreateHeldByAsync(api, nodes[2]); // so node 1 forwards every call about it
+
+        // RawHttp writes header values as Latin-1 characters, so "\u00C3\u00A9" goes out as the UTF-8 bytes of "é".
+        var utf8 = await RawHttp.SendAsync(nodes[1], "GET", $"/v1/webhooks/{id}", headers: [("Idempotency-Key", "\u00C3\u00A9"), ("Accept", "application/json, \u00C3\u00A9")]);
+        Assert.True(utf8.Status == 200, utf8.Describe());
+        Assert.Equal(id, utf8.Json().GetProperty("id").GetString());
+
+        var broken = await RawHttp.SendAsync(nodes[1], "PATCH", $"/v1/webhooks/{id}", Encoding.ASCII.GetBytes("zz\r\n{}\r\n0\r\n\r\n"), "application/json",
+            [("Transfer-Encoding", "chunked")]);
+        Assert.True(broken.Status == 400 && broken.MediaType == "application/problem+json", broken.Describe());
+        Assert.Equal("bad-request", broken.Json().GetProperty("code").GetString());
+
+        var tooLarge = await RawHttp.SendAsync(nodes[1], "PATCH", $"/v1/webhooks/{id}",
+            Encoding.ASCII.GetBytes($$"""{"description":"{{new string('d', 70 * 1024)}}"}"""), "application/json");
+        Assert.True(tooLarge.Status == 413, tooLarge.Describe());
+        Assert.Equal("payload-too-large", tooLarge.Json().GetProperty("code").GetString());
+
+        // A good body still goes through, to the node that holds the endpoint.
+        var patched = await RawHttp.SendAsync(nodes[1], "PATCH", $"/v1/webhooks/{id}", Encoding.UTF8.GetBytes("""{"description":"après"}"""), "application/json");
+        Assert.True(patched.Status == 200, patched.Describe());
+        Assert.Equal("après", Dispatcher(nodes[2]).Find(id)!.Endpoint.Description);
+    }
+
+    /// <summary>Creates endpoints through <paramref name="api"/> until one lands in a partition <paramref name="holder"/> holds.</summary>
+    private static async Task<string> CreateHeldByAsync(HttpClient api, HubServer holder)
+    {
+        for (var attempt = 0; attempt < 64; attempt++)
+        {
+            using var created = await api.PostAsync("v1/webhooks", Json("""{"url":"https://93.184.215.14/hook","topics":["never.delivered"]}""")).Within();
+            var text = await created.Content.ReadAsStringAsync();
+            Assert.True(created.StatusCode == HttpStatusCode.Created, text);
+            var id = JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
+            if (Dispatcher(holder).Find(id) is not null)
+            {
+                return id;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException("64 new endpoints all landed on the other node");
     }
 
     /// <summary>One receiver per endpoint (a message id names an event, not an endpoint), all on topic <c>orders</c>.</summary>

@@ -176,20 +176,38 @@ internal sealed class WebhookApiForwarder : IDisposable
     private static readonly string[] RequestHeaders = ["Authorization", "Accept", "Idempotency-Key"];
     private static readonly string[] ResponseHeaders = ["Location", "Retry-After", "Allow", "ETag", "WWW-Authenticate", "Cache-Control"];
 
-    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    // Kestrel decodes request header values as UTF-8; encoding the forwarded copies the same way sends the bytes the
+    // client sent (the default, ASCII only, refuses a value such as "Idempotency-Key: é" and the call would look like
+    // a node that did not answer).
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
+        ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
+    }) { Timeout = TimeSpan.FromSeconds(30) };
 
     public async Task ForwardAsync(HttpContext context, string node, IReadOnlyList<KeyValuePair<string, string>> extraHeaders)
     {
         var request = context.Request;
-        using var forwarded = Request(context, node);
+        // The body is read here, within the same limit the holder applies, before anything is sent: a client's broken
+        // chunked encoding, a body that stops coming or one over the limit is then answered here as what it is (400,
+        // 408, 413), not mistaken for the other node failing.
+        byte[]? body = null;
+        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        {
+            body = await RequestBody.ReadAsync(request, WebhookEndpoints.MaxBodyBytes, "request", context.RequestAborted);
+        }
+
+        using var forwarded = Request(context, node, new HttpMethod(request.Method));
         foreach (var (name, value) in extraHeaders)
         {
             forwarded.Headers.TryAddWithoutValidation(name, value);
         }
 
-        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        if (body is not null)
         {
-            forwarded.Content = new StreamContent(request.Body);
+            forwarded.Content = new ByteArrayContent(body);
             if (request.ContentType is { } contentType)
             {
                 forwarded.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
@@ -230,7 +248,8 @@ internal sealed class WebhookApiForwarder : IDisposable
     /// <summary>Another node's answer to the same GET, which must be a 200 (its own part of a gathered answer).</summary>
     public async Task<byte[]> FetchAsync(HttpContext context, string node)
     {
-        using var forwarded = Request(context, node);
+        // Always a GET: the parts are needed to build the answer even when the caller asked with HEAD.
+        using var forwarded = Request(context, node, HttpMethod.Get);
         try
         {
             using var answer = await _http.SendAsync(forwarded, context.RequestAborted);
@@ -248,10 +267,10 @@ internal sealed class WebhookApiForwarder : IDisposable
     }
 
     /// <summary>The request to <paramref name="node"/>, with the caller's credentials and the mark that it was forwarded.</summary>
-    private static HttpRequestMessage Request(HttpContext context, string node)
+    private static HttpRequestMessage Request(HttpContext context, string node, HttpMethod method)
     {
         var request = context.Request;
-        var forwarded = new HttpRequestMessage(new HttpMethod(request.Method), node + request.PathBase + request.Path + request.QueryString);
+        var forwarded = new HttpRequestMessage(method, node + request.PathBase + request.Path + request.QueryString);
         foreach (var name in RequestHeaders)
         {
             if (request.Headers.TryGetValue(name, out var values))

@@ -18,7 +18,9 @@ namespace Switchboard.AspNetCore.Webhooks;
 /// <summary>The webhook endpoints API under <c>/v1/webhooks</c>.</summary>
 internal static class WebhookEndpoints
 {
-    private const int MaxBodyBytes = 64 * 1024;
+    /// <summary>The largest body any webhook API call takes; a forwarding node reads within it too.</summary>
+    internal const int MaxBodyBytes = 64 * 1024;
+
     private const int MaxUrlLength = 2048;
     internal const int MaxDescriptionLength = 1024;
     private const int MaxTypes = 100;
