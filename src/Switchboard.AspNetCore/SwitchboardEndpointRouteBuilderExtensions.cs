@@ -95,10 +95,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
             .WithName("PublishEvent").WithSummary("Publish one event to a topic")
-            .AcceptsJson<PublishContract>().Produces<EventContract>(201).Problems(400, 409, 413, 422);
+            .AcceptsJson<PublishContract>().Produces<EventContract>(201).Problems(400, 409, 422);
         api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
             .WithName("PublishBatch").WithSummary("Publish a batch of events atomically")
-            .AcceptsJson<BatchItemContract[]>().Produces<BatchContract>(201).Problems(400, 409, 413, 422);
+            .AcceptsJson<BatchItemContract[]>().Produces<BatchContract>(201).Problems(400, 409, 422);
         api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
             .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub")
             .Produces<PresenceResponse>(200).Problems(400);

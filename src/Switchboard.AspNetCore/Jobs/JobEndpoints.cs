@@ -36,7 +36,7 @@ internal static class JobEndpoints
                 Caller.Of(context.HttpContext).RequirePublish(JobQueue.TopicPrefix + ">");
                 return next(context);
             })
-            .AcceptsJson<SubmitJobContract>().Produces<JobContract>(202).Problems(400, 413, 422);
+            .AcceptsJson<SubmitJobContract>().Produces<JobContract>(202).Problems(400, 422);
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection()
             .Query(("wait", "Hold up to this many seconds until the job changes (from If-None-Match, or from how it stands)."), ("redirect", "true: answer 303 to the result once succeeded.")).Produces<JobContract>(200).Produces(303).Produces(304).Problems(400, 404);
@@ -51,15 +51,15 @@ internal static class JobEndpoints
         jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working)
             .AcceptsJson<HeartbeatContract>().Produces<LeaseContract>(200).Problems(400, 404, 409);
         jobs.MapPost("/{id}/progress", ProgressAsync).WithName("ProgressJob").WithSummary("Report progress and append an output chunk").RequireScope(ApiKeyScopes.Worker, Working)
-            .AcceptsJson<ProgressContract>().Produces<JobContract>(200).Problems(400, 404, 409, 413);
+            .AcceptsJson<ProgressContract>().Produces<JobContract>(200).Problems(400, 404, 409);
         jobs.MapPost("/{id}/complete", CompleteAsync).WithName("CompleteJob").WithSummary("Complete the job with its result").RequireScope(ApiKeyScopes.Worker, Working)
-            .AcceptsJson<CompleteContract>().Produces<JobContract>(200).Problems(400, 404, 409, 413);
+            .AcceptsJson<CompleteContract>().Produces<JobContract>(200).Problems(400, 404, 409);
         jobs.MapPost("/{id}/fail", FailAsync).WithName("FailJob").WithSummary("Fail the attempt, retryable or not").RequireScope(ApiKeyScopes.Worker, Working)
             .AcceptsJson<FailContract>().Produces<JobContract>(200).Problems(400, 404, 409);
         api.MapPost("/queues/{type}/claim", ClaimAsync).WithTags("Jobs").WithName("ClaimJob").WithSummary("Long-poll for the next job of a type, first completing the one given in complete; 200 with a lease, or 204")
             .RequireScope(ApiKeyScopes.Worker, Working).HoldsConnection()
             .AcceptsJson<ClaimContract>(optional: true).Query(("wait", "Hold up to this many seconds for a job.")).Produces<ClaimedJobContract>(200).Produces(204)
-            .Problems(400, 404, 409, 413);
+            .Problems(400, 404, 409);
     }
 
     /// <summary>The methods of each job path, for 405 answers.</summary>

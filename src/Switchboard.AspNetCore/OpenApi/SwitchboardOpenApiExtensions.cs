@@ -227,9 +227,11 @@ internal static class ApiContractConventions
     /// <summary>
     /// A request body of the given shape. Written into the document rather than declared with <c>Accepts</c>, whose
     /// metadata routing also enforces: a body-less claim or a publish without a content type would become a 405.
+    /// Every body is read within a size limit (413) and uncompressed only (415 for a Content-Encoding), so each such
+    /// route may answer both.
     /// </summary>
     public static RouteHandlerBuilder AcceptsJson<T>(this RouteHandlerBuilder builder, bool optional = false, params string[] contentTypes) =>
-        builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        builder.Problems(413, 415).AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
         {
             IOpenApiSchema schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken);
             if (!typeof(T).IsArray && typeof(T) != typeof(System.Text.Json.JsonElement) && context.Document is { } document)

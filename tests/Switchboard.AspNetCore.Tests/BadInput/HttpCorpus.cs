@@ -32,6 +32,17 @@ internal static class HttpCorpus
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
+    private static byte[] Gzip(string text)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(text));
+        }
+
+        return output.ToArray();
+    }
+
     private static IReadOnlyDictionary<string, HttpCase> Build()
     {
         var all = new List<HttpCase>();
@@ -219,6 +230,17 @@ internal static class HttpCorpus
         Add("header", "Last-Event-ID garbage", "GET", "/v1/stream?topic=seed.intact", 400, "invalid-cursor", headers: [("Last-Event-ID", "not-a-cursor")]);
         Add("header", "Last-Event-ID raw non-ASCII", "GET", "/v1/stream?topic=seed.intact", 400, null, headers: [("Last-Event-ID", "\u00e9poch.5")]);
         Add("header", "chunked body with a bad chunk size", "POST", "/v1/topics/ok/events", 400, "bad-request", Utf8("zz\r\n{}\r\n0\r\n\r\n"), headers: [("Transfer-Encoding", "chunked")]);
+
+        // Content codings: the hub decodes none, so a compressed body (or one that only claims a coding) is a 415 that
+        // says so, not "not UTF-8" or, for a body that happens to be plain, an event stored under a coding it lacks.
+        var gzipped = Gzip("""{"data":1}""");
+        Add("content encoding", "gzip publish", "POST", "/v1/topics/ok/events", 415, "unsupported-content-encoding", gzipped, headers: [("Content-Encoding", "gzip")], detail: "gzip");
+        Add("content encoding", "br claimed on a plain batch", "POST", "/v1/events", 415, "unsupported-content-encoding", Utf8("""[{"topic":"ok","data":1}]"""), headers: [("Content-Encoding", "br")]);
+        Add("content encoding", "gzip config", "PUT", "/v1/config/badinput", 415, "unsupported-content-encoding", Gzip("""{"a":2}"""), headers: [("Content-Encoding", "gzip")]);
+        Add("content encoding", "deflate webhook", "POST", "/v1/webhooks", 415, "unsupported-content-encoding", Utf8("""{"url":"https://93.184.215.14/hook","topics":["never.delivered"]}"""), headers: [("Content-Encoding", "deflate")]);
+        Add("content encoding", "gzip job", "POST", "/v1/jobs", 415, "unsupported-content-encoding", Gzip("""{"type":"x"}"""), headers: [("Content-Encoding", "gzip")]);
+        Add("content encoding", "identity then gzip", "POST", "/v1/topics/ok/events", 415, "unsupported-content-encoding", gzipped, headers: [("Content-Encoding", "identity, gzip")]);
+        Add("content encoding", "unknown coding", "POST", "/v1/webhooks/{webhook}/replay", 415, "unsupported-content-encoding", Utf8("""{"after":"earliest"}"""), headers: [("Content-Encoding", "x-made-up")]);
 
         // Numbers: limit, wait, version, history (config and attempts) and leases.
         foreach (var (name, value) in BadWholeNumbers)
