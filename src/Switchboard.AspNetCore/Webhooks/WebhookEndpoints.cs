@@ -386,6 +386,12 @@ internal static class WebhookEndpoints
                 $"\"url\" must be an absolute http or https URL without a fragment, at most {MaxUrlLength} characters.");
         }
 
+        if (uri.Port == 0)
+        {
+            // Uri takes port 0, but nothing can be reached there: every delivery would fail until the endpoint is disabled.
+            throw SwitchboardException.Invalid("invalid-url", "Invalid webhook URL", "The URL's port must be from 1 to 65535.");
+        }
+
         if (uri.Scheme == "http" && !allowHttp)
         {
             throw SwitchboardException.Invalid("insecure-url", "Plain http is not allowed",

@@ -342,6 +342,7 @@ internal static class HttpCorpus
             ("no host", "http:///hook", "invalid-url"),
             ("fragment", "https://93.184.215.14/hook#x", "invalid-url"),
             ("port out of range", "https://93.184.215.14:99999/", "invalid-url"),
+            ("port zero", "https://93.184.215.14:0/hook", "invalid-url"),
             ("unclosed IPv6", "http://[::1/", "invalid-url"),
             ("longer than 2048", "https://93.184.215.14/" + new string('a', 2100), "invalid-url"),
             ("empty", "", "invalid-url"),
