@@ -269,6 +269,7 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
                 if (status is not null)
                 {
                     RequestClose(status.Value, message);
+                    await DrainUntilCloseAsync();
                     return;
                 }
             }
@@ -285,6 +286,32 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         finally
         {
             RequestClose(WebSocketCloseStatus.NormalClosure, "bye");
+        }
+    }
+
+    /// <summary>
+    /// After a violation (1009, 1003) the client may still be sending, the rest of an oversized message above all. Closing
+    /// the TCP connection with those bytes unread makes the kernel answer with a reset, and the client loses the close
+    /// frame sent just before it (the npm ws client saw 1006, not 1009). So the rest is read and dropped until the
+    /// client's close frame answers ours; <see cref="RunAsync"/> aborts one that keeps sending past its grace period.
+    /// </summary>
+    private async Task DrainUntilCloseAsync()
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (_socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await _socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 

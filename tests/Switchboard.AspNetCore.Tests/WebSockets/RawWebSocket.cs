@@ -90,9 +90,15 @@ internal sealed class RawWebSocket : IDisposable
     public Task SendPongAsync(byte[] payload) => SendFrameAsync(0xA, payload);
 
     /// <summary>Sends one final, masked frame with this opcode (1 text, 8 close, 9 ping, 10 pong).</summary>
-    public async Task SendFrameAsync(int opcode, byte[] payload)
+    public async Task SendFrameAsync(int opcode, byte[] payload) => await WriteRawAsync(Frame(opcode, payload, fin: true));
+
+    /// <summary>Writes bytes as they are (frames built with <see cref="Frame"/>), in one write.</summary>
+    public async Task WriteRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes).AsTask().Within();
+
+    /// <summary>One masked frame: opcode 0 continues a message, <paramref name="fin"/> false leaves it unfinished.</summary>
+    public static byte[] Frame(int opcode, byte[] payload, bool fin)
     {
-        var frame = new List<byte> { (byte)(0x80 | opcode) }; // FIN + opcode
+        var frame = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
         if (payload.Length < 126)
         {
             frame.Add((byte)(0x80 | payload.Length));
@@ -111,7 +117,7 @@ internal sealed class RawWebSocket : IDisposable
         var mask = RandomNumberGenerator.GetBytes(4);
         frame.AddRange(mask);
         frame.AddRange(payload.Select((b, i) => (byte)(b ^ mask[i % 4])));
-        await _stream.WriteAsync(frame.ToArray()).AsTask().Within();
+        return [.. frame];
     }
 
     /// <summary>

@@ -61,6 +61,38 @@ public sealed class WebSocketLimitTests
     }
 
     [Fact]
+    public async Task Receive_OversizedMessageStillArriving_GetsItsCloseFrame_NotAReset()
+    {
+        // A client (the npm ws package, for one) writes a whole fragmented message without waiting. The hub stops
+        // reading at the limit; if it then closed the TCP connection with the rest unread, the kernel would answer with a
+        // reset and the client would see the connection drop (1006) instead of the 1009 sent just before.
+        await using var server = await HubServer.StartAsync(o => o.WebSockets.MaxMessageBytes = 1024);
+        var fragment = Encoding.UTF8.GetBytes(new string('x', 1024));
+        var frames = new List<byte>(RawWebSocket.Frame(0x1, Encoding.UTF8.GetBytes("{\"op\":\"ping\",\"id\":\""), fin: false));
+        for (var i = 0; i < 256; i++)
+        {
+            frames.AddRange(RawWebSocket.Frame(0x0, fragment, fin: false));
+        }
+
+        frames.AddRange(RawWebSocket.Frame(0x0, Encoding.UTF8.GetBytes("\"}"), fin: true));
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            using var socket = await RawWebSocket.HandshakeAsync(server);
+            Assert.Equal(101, socket.Status);
+            var writing = socket.WriteRawAsync([.. frames]);
+
+            var (opcode, payload) = await socket.ReadFrameAsync(TimeSpan.FromSeconds(10))
+                ?? throw new Xunit.Sdk.XunitException($"attempt {attempt}: the connection dropped before a close frame came");
+            Assert.Equal(0x8, opcode);
+            Assert.Equal((int)WebSocketCloseStatus.MessageTooBig, (payload[0] << 8) | payload[1]);
+
+            // The client's answer completes the close; its writes were all taken, none refused by a reset.
+            await socket.SendFrameAsync(0x8, payload[..2]);
+            await writing;
+        }
+    }
+
+    [Fact]
     public async Task Receive_UnfinishedMessageJustPastTheLimit_ClosesWith1009_WithoutWaitingForMore()
     {
         // The server holds at most the limit and one byte of a message: 1,100 bytes of a message that never ends must
