@@ -310,9 +310,9 @@ internal sealed partial class SwitchboardAuthenticator
         string? presence = null;
         if (claim.TryGetProperty("presence", out var name))
         {
-            presence = name.ValueKind == JsonValueKind.String && name.GetString() is { Length: > 0 and <= 64 } text && !text.Any(char.IsControl)
+            presence = name.ValueKind == JsonValueKind.String && name.GetString() is { } text && WebSockets.PresenceNames.IsValid(text)
                 ? text
-                : throw Unauthorized("invalid-token", "The token's presence name must be 1 to 64 characters without control characters.");
+                : throw Unauthorized("invalid-token", "The token's presence claim is not a valid name. " + WebSockets.PresenceNames.Rule);
         }
 
         return (Patterns(claim, "publish"), Patterns(claim, "subscribe"), presence);

@@ -129,7 +129,7 @@ internal static class WebSocketEndpoint
         }
 
         var name = QueryValues.Get(context.Request, "name").ToString();
-        if (caller.Kind == CallerKind.Token && (caller.PresenceName ?? caller.Subject) is { } granted)
+        if (caller.Kind == CallerKind.Token && (caller.PresenceName ?? (caller.Subject is { } subject ? PresenceNames.FromSubject(subject) : null)) is { } granted)
         {
             // A token names its holder; a chat room shows that name, not one the client picked.
             name = granted;
@@ -138,9 +138,9 @@ internal static class WebSocketEndpoint
         {
             name = "guest-" + Random.Shared.Next(1000, 10000).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
-        else if (name.Length > 64 || name.Any(char.IsControl))
+        else if (!PresenceNames.IsValid(name))
         {
-            throw SwitchboardException.Invalid("invalid-name", "Invalid member name", "A presence name is 1 to 64 characters without control characters.");
+            throw SwitchboardException.Invalid("invalid-name", "Invalid member name", PresenceNames.Rule);
         }
 
         if (!counter.TryAcquire(options.MaxConnections))

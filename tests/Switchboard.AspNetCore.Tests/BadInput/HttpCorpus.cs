@@ -501,6 +501,9 @@ internal static class HttpCorpus
         Add("WebSocket handshake", "name of 65 characters", "GET", "/v1/ws?name=" + new string('n', 65), 400, "invalid-name", headers: WsHeaders());
         Add("WebSocket handshake", "name with LF", "GET", "/v1/ws?name=a%0Ab", 400, "invalid-name", headers: WsHeaders());
         Add("WebSocket handshake", "name with NUL", "GET", "/v1/ws?name=a%00b", 400, "invalid-name", headers: WsHeaders());
+        Add("WebSocket handshake", "name with a right-to-left override", "GET", "/v1/ws?name=%E2%80%AEgnp.exe", 400, "invalid-name", headers: WsHeaders());
+        Add("WebSocket handshake", "name with a zero-width space", "GET", "/v1/ws?name=a%E2%80%8Bb", 400, "invalid-name", headers: WsHeaders());
+        Add("WebSocket handshake", "blank name", "GET", "/v1/ws?name=%20%20%20", 400, "invalid-name", headers: WsHeaders());
 
         // Methods and unknown paths.
         Add("method", "TRACE on events", "TRACE", "/v1/events", 405, "method-not-allowed");

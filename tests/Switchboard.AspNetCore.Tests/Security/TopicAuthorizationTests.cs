@@ -146,6 +146,29 @@ public sealed class TopicAuthorizationTests
     }
 
     [Fact]
+    public async Task WebSocket_PresenceName_FromALongOrHidingSubject_IsCleanedAndShortened()
+    {
+        await using var server = await StartAsync();
+        var subject = "\u202Eevil\u0007" + new string('s', 1_000);
+        await using var socket = await HubSocket.ConnectAsync(server, accessToken: Token(subject, ["chat.room1"], ["chat.room1"]));
+        await socket.JoinAsync("j", "chat.room1");
+        var presence = await socket.RequestAsync("""{"op":"presence","id":"p","topic":"chat.room1"}""");
+        Assert.Equal(["evil" + new string('s', 60)], presence.Members());
+    }
+
+    [Theory]
+    [InlineData("\u202Egnp.exe")]
+    [InlineData("   ")]
+    [InlineData("a\u200Bb")]
+    public async Task Token_WithAPresenceClaimThatHidesText_IsRefused(string presence)
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        using var refused = await client.GetAsync("v1/events?topic=chat.room1", Token("alice", ["chat.room1"], ["chat.room1"], presence: presence));
+        await AssertProblemAsync(refused, HttpStatusCode.Unauthorized, "invalid-token");
+    }
+
+    [Fact]
     public async Task Job_IsReadableOnlyWithItsTopic()
     {
         await using var server = await StartAsync();
