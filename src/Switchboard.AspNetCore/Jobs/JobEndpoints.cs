@@ -104,7 +104,7 @@ internal static class JobEndpoints
             throw EventDraftValidator.PayloadTooLarge($"The input is larger than the limit of {limits.MaxEventBytes} bytes.");
         }
 
-        string? headerKey = context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
+        var headerKey = Http.IdempotencyKeyHeader.Read(context.Request);
         if (headerKey is not null && bodyKey is not null && headerKey != bodyKey)
         {
             throw Invalid("The Idempotency-Key header and \"idempotencyKey\" differ; give one, or the same in both.");

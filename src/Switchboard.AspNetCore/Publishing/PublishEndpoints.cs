@@ -49,8 +49,7 @@ internal static class PublishEndpoints
         await WriteCreatedAsync(context, result, single: false);
     }
 
-    private static string? IdempotencyKey(HttpContext context) =>
-        context.Request.Headers.TryGetValue("Idempotency-Key", out var values) ? values.ToString() : null;
+    private static string? IdempotencyKey(HttpContext context) => Http.IdempotencyKeyHeader.Read(context.Request);
 
     /// <summary>
     /// What a retry must repeat: the events as the hub reads them (topic, type, minified data), not the body's bytes, so a

@@ -225,6 +225,8 @@ internal static class HttpCorpus
         Add("header", "Idempotency-Key of 256 characters", "POST", "/v1/topics/ok/events", 400, "invalid-idempotency-key", Utf8("""{"data":1}"""), headers: [("Idempotency-Key", new string('k', 256))]);
         Add("header", "empty Idempotency-Key", "POST", "/v1/topics/ok/events", 400, "invalid-idempotency-key", Utf8("""{"data":1}"""), headers: [("Idempotency-Key", "")]);
         Add("header", "Idempotency-Key with DEL", "POST", "/v1/events", 400, "invalid-idempotency-key", Utf8("""[{"topic":"ok"}]"""), headers: [("Idempotency-Key", "a\u007fb")]);
+        Add("header", "two Idempotency-Key headers", "POST", "/v1/topics/ok/events", 400, "invalid-idempotency-key", Utf8("""{"data":1}"""), headers: [("Idempotency-Key", "a1"), ("Idempotency-Key", "a2")]);
+        Add("header", "two job Idempotency-Key headers", "POST", "/v1/jobs", 400, "invalid-idempotency-key", Utf8("""{"type":"x"}"""), headers: [("Idempotency-Key", "a1"), ("Idempotency-Key", "a2")]);
         Add("header", "job Idempotency-Key of 256 characters", "POST", "/v1/jobs", 400, "invalid-idempotency-key", Utf8("""{"type":"x"}"""), headers: [("Idempotency-Key", new string('k', 256))]);
         Add("header", "NUL in a header value", "GET", "/v1/health", 400, null, headers: [("X-Evil", "a\0b")]);
         Add("header", "Last-Event-ID garbage", "GET", "/v1/stream?topic=seed.intact", 400, "invalid-cursor", headers: [("Last-Event-ID", "not-a-cursor")]);
