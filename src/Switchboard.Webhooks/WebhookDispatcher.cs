@@ -497,7 +497,18 @@ internal sealed partial class WebhookDispatcher : BackgroundService
             }
 
             await StopWorkerAsync(entry, ChangeGrace).ConfigureAwait(false);
-            await _journal.CommitAsync([new WebhookEndpointDeleted(id)], CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await _journal.CommitAsync([new WebhookEndpointDeleted(id)], CancellationToken.None).ConfigureAwait(false);
+            }
+            catch
+            {
+                // A refused delete (a full disk) leaves the endpoint stored and listed, so it must keep delivering:
+                // without its worker it would stay "active" and silently receive nothing until a restart.
+                StartWorker(entry);
+                throw;
+            }
+
             lock (_endpoints)
             {
                 _endpoints.Remove(id);

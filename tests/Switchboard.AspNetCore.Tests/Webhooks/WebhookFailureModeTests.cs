@@ -129,7 +129,32 @@ public sealed class WebhookFailureModeTests
         Assert.Contains(stored.PendingDeliveries, d => d.Seq == first.Seq()); // still owed, with the cursor past it
     }
 
-    /// <summary>A store whose writes fail while <see cref="Failing"/> is set, like a full disk.</summary>
+    [Fact]
+    public async Task DeleteRefused_ByAFullStore_LeavesTheEndpointDelivering()
+    {
+        var store = new FlakyWebhookStore();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false, services: s => s.AddSingleton<IWebhookStore>(store));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders");
+        await client.PublishAsync("orders");
+        await Waiting.UntilAsync(() => receiver.Received.Count == 1, "the first delivery");
+
+        store.Full = true;
+        using (var refused = await client.DeleteAsync($"v1/webhooks/{webhook.Id()}"))
+        {
+            Assert.Equal((System.Net.HttpStatusCode)507, refused.StatusCode);
+        }
+
+        store.Full = false;
+        var second = await client.PublishAsync("orders");
+
+        // The endpoint is still there, so it still gets its events.
+        await Waiting.UntilAsync(() => receiver.Received.Any(r => r.Seq == second.Seq()), "the event after the refused delete");
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 2, "both events delivered");
+    }
+
+    /// <summary>A store whose writes fail while <see cref="Failing"/> is set, like a broken disk, or refuse as a full one while <see cref="Full"/> is.</summary>
     private sealed class FlakyWebhookStore : IWebhookStore
     {
         private int _refusals;
@@ -137,6 +162,8 @@ public sealed class WebhookFailureModeTests
         public InMemoryWebhookStore Inner { get; } = new();
 
         public volatile bool Failing;
+
+        public volatile bool Full;
 
         public int Refusals => Volatile.Read(ref _refusals);
 
@@ -148,6 +175,11 @@ public sealed class WebhookFailureModeTests
             {
                 Interlocked.Increment(ref _refusals);
                 throw new IOException("disk full");
+            }
+
+            if (Full)
+            {
+                throw new Switchboard.Log.StoreFullException("The store is full.");
             }
 
             return Inner.ApplyAsync(changes, cancellationToken);
