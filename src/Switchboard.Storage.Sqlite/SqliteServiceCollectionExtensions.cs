@@ -21,6 +21,7 @@ public static class SqliteServiceCollectionExtensions
             options.Configure(configure);
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Switchboard.Problems.IStoreFaultClassifier, SqliteStoreFaults>());
         services.RemoveAll<IEventLog>();
         services.AddSingleton<IEventLog>(sp => new SqliteEventLog(
             sp.GetRequiredService<IOptions<SqliteEventLogOptions>>().Value,

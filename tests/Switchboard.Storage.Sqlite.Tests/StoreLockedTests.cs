@@ -1,0 +1,60 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Switchboard.Testing;
+
+namespace Switchboard.Storage.Sqlite.Tests;
+
+/// <summary>The database file locked by another process (an admin's <c>sqlite3</c> holding a write transaction).</summary>
+public sealed class StoreLockedTests
+{
+    [Fact]
+    public async Task AFileLockedByAnotherProcess_Answers503StoreUnavailable_AndWritesResumeWhenTheLockIsGone()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "locked.db");
+        await using var server = await HubServer.StartAsync(sqlitePath: path);
+        using var client = server.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(2); // the writer waits out SQLite's busy timeout and command timeout first
+
+        using (var first = await client.PostAsync("v1/topics/orders/events", Json("""{"data":1}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        }
+
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using (var begin = holder.CreateCommand())
+            {
+                begin.CommandText = "BEGIN EXCLUSIVE";
+                begin.ExecuteNonQuery();
+            }
+
+            using var refused = await client.PostAsync("v1/topics/orders/events", Json("""{"data":2}"""));
+            var text = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)refused.StatusCode}: {text}");
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            using var problem = JsonDocument.Parse(text);
+            Assert.Equal("store-unavailable", problem.RootElement.GetProperty("code").GetString());
+            Assert.Contains("locked", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+            using var rollback = holder.CreateCommand();
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        using (var again = await client.PostAsync("v1/topics/orders/events", Json("""{"data":3}""")))
+        {
+            Assert.Equal(HttpStatusCode.Created, again.StatusCode);
+        }
+
+        using var read = await client.GetAsync("v1/events?topic=orders&after=earliest");
+        using var page = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
+        Assert.Equal([1, 3], page.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("data").GetInt32()));
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
