@@ -133,6 +133,39 @@ internal sealed partial class WebhookJournal : IAsyncDisposable
 
                     await Task.Delay(delay).ConfigureAwait(false);
                 }
+                catch (Exception unavailable) when (unavailable is not Switchboard.Log.StoreFullException && administrative.Contains(true))
+                {
+                    // An unreachable or failing store: refuse the API's changes now (their callers get 503
+                    // store-unavailable, as every other write does while the store is down) rather than holding the
+                    // request until the store is back. Flushes and the deliveries' own state keep waiting and retrying
+                    // as below: a flush answers only once everything before it is stored.
+                    LogApplyFailed(_logger, batch.Count, attempt, unavailable);
+                    for (var i = batch.Count - 1; i >= 0; i--)
+                    {
+                        if (administrative[i])
+                        {
+                            batch.RemoveAt(i);
+                            administrative.RemoveAt(i);
+                        }
+                    }
+
+                    foreach (var (waiter, _) in waiters.Where(w => !w.Flush))
+                    {
+                        waiter.TrySetException(unavailable);
+                    }
+
+                    waiters.RemoveAll(w => !w.Flush);
+                    progressIndex.Clear();
+                    if (batch.Count == 0)
+                    {
+                        failure = null; // what came before was stored by earlier batches: the flushes are answered truly
+                        break;
+                    }
+
+                    failure = unavailable;
+                    await Task.Delay(delay).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
                 catch (Exception ex)
                 {
                     failure = ex;

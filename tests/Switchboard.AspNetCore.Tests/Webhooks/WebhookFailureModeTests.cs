@@ -154,7 +154,29 @@ public sealed class WebhookFailureModeTests
         await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 2, "both events delivered");
     }
 
-    /// <summary>A store whose writes fail while <see cref="Failing"/> is set, like a broken disk, or refuse as a full one while <see cref="Full"/> is.</summary>
+    [Fact]
+    public async Task ChangeWhileTheStoreIsUnreachable_Answers503AtOnce_AndTheEndpointCarriesOnAsItWas()
+    {
+        var store = new FlakyWebhookStore();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false, services: s => s.AddSingleton<IWebhookStore>(store));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders", "\"description\":\"before\"");
+
+        store.Unreachable = true;
+        using (var refused = await client.PatchAsync($"v1/webhooks/{webhook.Id()}", HubApi.Json("""{"description":"after"}""")).Within(TimeSpan.FromSeconds(10)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Contains("store-unavailable", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        store.Unreachable = false;
+        var published = await client.PublishAsync("orders");
+        await Waiting.UntilAsync(() => receiver.Received.Any(r => r.Seq == published.Seq()), "a delivery after the refused change");
+        Assert.Equal("before", (await client.GetWebhookAsync(webhook.Id())).GetProperty("description").GetString());
+    }
+
+    /// <summary>A store whose writes fail while <see cref="Failing"/> is set, like a broken disk, refuse as a full one while <see cref="Full"/> is, or as an unreachable one while <see cref="Unreachable"/> is.</summary>
     private sealed class FlakyWebhookStore : IWebhookStore
     {
         private int _refusals;
@@ -164,6 +186,8 @@ public sealed class WebhookFailureModeTests
         public volatile bool Failing;
 
         public volatile bool Full;
+
+        public volatile bool Unreachable;
 
         public int Refusals => Volatile.Read(ref _refusals);
 
@@ -175,6 +199,12 @@ public sealed class WebhookFailureModeTests
             {
                 Interlocked.Increment(ref _refusals);
                 throw new IOException("disk full");
+            }
+
+            if (Unreachable)
+            {
+                Interlocked.Increment(ref _refusals);
+                throw Switchboard.Problems.StoreProblems.Unavailable("The store cannot be reached.");
             }
 
             if (Full)
