@@ -79,6 +79,7 @@ public sealed partial class SqliteEventLog : IEventLog
             }
 
             _head = LoadTopicsAndHead();
+            _rows.EndLoad();
         }
         catch (Exception ex) when (SqliteOpenFailure.IsOpenFailure(ex))
         {
