@@ -28,6 +28,7 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly RedisConnection _redis;
     private readonly RedisStoreOptions _options;
     private readonly RetentionPolicy? _retention;
+    private long _ageTrimTopicsExamined;
     private readonly TimeProvider _time;
     private readonly WarningThrottle _failureWarnings;
     private readonly WarningThrottle _refusalWarnings;
@@ -243,6 +244,14 @@ public sealed partial class RedisEventLog : IEventLog
         var head = HeadSeq;
         var cutoffs = new Dictionary<TimeSpan, long>();
         long deleted = 0;
+        if (_retention is not null && SameCountLimits(_retention, policy))
+        {
+            // Appends already hold every topic to these count limits, so only age has work: a walk over the log's
+            // old entries, not over every topic the hub has seen.
+            deleted = await TrimByAgeAsync(database, state, policy, now, head, cutoffs, cancellationToken).ConfigureAwait(false);
+            return new TrimResult(deleted, await ExpireKeysAsync(database, now).ConfigureAwait(false));
+        }
+
         await foreach (var entry in database.HashScanAsync(_topicsKey, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             var topic = (string)entry.Name!;
@@ -275,21 +284,91 @@ public sealed partial class RedisEventLog : IEventLog
                 continue;
             }
 
-            while (true)
+            deleted += await TrimTopicAsync(database, state, topic, index, through).ConfigureAwait(false);
+        }
+
+        return new TrimResult(deleted, await ExpireKeysAsync(database, now).ConfigureAwait(false));
+    }
+
+    /// <summary>Topics examined by age passes that walk the log (<see cref="TrimByAgeAsync"/>); retention's cost, which tests bound.</summary>
+    internal long AgeTrimTopicsExamined => Interlocked.Read(ref _ageTrimTopicsExamined);
+
+    private static bool SameCountLimits(RetentionPolicy configured, RetentionPolicy pass) =>
+        configured.Prefixes.SequenceEqual(pass.Prefixes)
+        && configured.Rules.Select(r => r.MaxEventsPerTopic).SequenceEqual(pass.Rules.Select(r => r.MaxEventsPerTopic));
+
+    /// <summary>
+    /// Age retention from the log itself: the entries up to the newest cutoff, a page at a time, name the topics that
+    /// hold events older than their rule allows. Events a longer rule keeps are walked again each pass; the rest is
+    /// work in proportion to what is removed.
+    /// </summary>
+    private async Task<long> TrimByAgeAsync(IDatabase database, EpochState state, RetentionPolicy policy, DateTimeOffset now, long head,
+        Dictionary<TimeSpan, long> cutoffs, CancellationToken cancellationToken)
+    {
+        foreach (var rule in policy.Rules)
+        {
+            if (rule.MaxAge is { } age && !cutoffs.ContainsKey(age))
             {
-                var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.TrimTopic,
-                    [_meta, _log, index, _trimmed], [topic, through, _channel.ToString(), state.Epoch, TrimBatch]).ConfigureAwait(false))!;
-                deleted += (long)reply[0];
-                if ((long)reply[1] == 1)
+                cutoffs[age] = (long)await database.ScriptEvaluateAsync(RedisScripts.NewestBefore, [_log], [(now - age).ToUnixTimeMilliseconds(), head]).ConfigureAwait(false);
+            }
+        }
+
+        var last = cutoffs.Count == 0 ? 0 : cutoffs.Values.Max();
+        long deleted = 0;
+        var start = "-";
+        while (last > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var page = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.TopicsInRange, [_log], [start, last, TrimBatch]).ConfigureAwait(false))!;
+            var through = new Dictionary<string, long>(StringComparer.Ordinal);
+            for (var i = 0; i + 1 < page.Length; i += 2)
+            {
+                var seq = (long)page[i];
+                var topic = (string)page[i + 1]!;
+                if (policy.RuleFor(topic).MaxAge is { } age && seq <= cutoffs[age] && seq > through.GetValueOrDefault(topic))
                 {
-                    break;
+                    through[topic] = seq;
                 }
             }
 
-            state.Topics.Trimmed(topic, through);
-            NoteMaxTrimmed(state, through);
+            Interlocked.Add(ref _ageTrimTopicsExamined, through.Count);
+            foreach (var (topic, upTo) in through)
+            {
+                deleted += await TrimTopicAsync(database, state, topic, TopicIndex(topic), upTo).ConfigureAwait(false);
+            }
+
+            if (page.Length < 2 * TrimBatch)
+            {
+                break;
+            }
+
+            start = "(" + (long)page[^2] + "-0";
         }
 
+        return deleted;
+    }
+
+    private async Task<long> TrimTopicAsync(IDatabase database, EpochState state, string topic, RedisKey index, long through)
+    {
+        long deleted = 0;
+        while (true)
+        {
+            var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.TrimTopic,
+                [_meta, _log, index, _trimmed], [topic, through, _channel.ToString(), state.Epoch, TrimBatch]).ConfigureAwait(false))!;
+            deleted += (long)reply[0];
+            if ((long)reply[1] == 1)
+            {
+                break;
+            }
+        }
+
+        state.Topics.Trimmed(topic, through);
+        NoteMaxTrimmed(state, through);
+        return deleted;
+    }
+
+    private async Task<long> ExpireKeysAsync(IDatabase database, DateTimeOffset now)
+    {
         long keysDeleted = 0;
         while (true)
         {
@@ -297,11 +376,9 @@ public sealed partial class RedisEventLog : IEventLog
             keysDeleted += expired;
             if (expired < TrimBatch)
             {
-                break;
+                return keysDeleted;
             }
         }
-
-        return new TrimResult(deleted, keysDeleted);
     }
 
     /// <summary>When set, disposing the log also closes its connection (a log opened on its own, as tests do).</summary>

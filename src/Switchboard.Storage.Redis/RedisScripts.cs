@@ -361,6 +361,26 @@ internal static class RedisScripts
         return best
         """;
 
+    /// <summary>
+    /// KEYS: log. ARGV: start (an XRANGE bound), last seq, count. The seq and topic of each entry in the range, flat
+    /// ({seq, topic, seq, topic, ...}), without the payloads: what an age pass needs to know which topics hold old events.
+    /// </summary>
+    public const string TopicsInRange = """
+        local entries = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[2] .. '-0', 'COUNT', tonumber(ARGV[3]))
+        local out = {}
+        for i = 1, #entries do
+          local fields = entries[i][2]
+          for j = 1, #fields, 2 do
+            if fields[j] == 't' then
+              out[#out + 1] = string.match(entries[i][1], '^(%d+)')
+              out[#out + 1] = fields[j + 1]
+              break
+            end
+          end
+        end
+        return out
+        """;
+
     /// <summary>KEYS: expiry set. ARGV: now ms. Deletes idempotency keys that expired; returns how many.</summary>
     public const string ExpireKeys = """
         local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 10000)

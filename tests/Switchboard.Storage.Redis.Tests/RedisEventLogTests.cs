@@ -111,6 +111,38 @@ public sealed class RedisEventLogTests(RedisFixture redis) : EventLogSpecificati
     }
 
     [Fact]
+    public async Task AgeRetention_WithTheConfiguredCounts_WalksTheOldEntries_NotEveryTopic()
+    {
+        var policy = new RetentionPolicy(new RetentionOptions
+        {
+            MaxAge = TimeSpan.FromHours(1),
+            MaxEventsPerTopic = 1_000,
+            Topics = new(StringComparer.Ordinal) { ["audit"] = new RetentionRule { MaxAge = TimeSpan.FromHours(3) } },
+        });
+        await using var log = Open(policy);
+        await log.AppendAsync([Draft("old.a"), Draft("old.a"), Draft("old.b"), Draft("audit.x")]);          // seqs 1-4
+        Time.Advance(TimeSpan.FromHours(2));
+        await log.AppendAsync(Enumerable.Range(0, 2_000).Select(i => Draft($"user.{i}")).ToList());        // seqs 5-2004, recent
+        await log.AppendAsync([Draft("old.a")]);                                                              // 2005
+
+        var result = await log.TrimAsync(policy, Time.GetUtcNow());
+
+        Assert.Equal(3, result.EventsDeleted);
+        Assert.Equal(2, log.AgeTrimTopicsExamined); // old.a and old.b; not audit.x (kept 3 h), not the 2,000 recent topics
+        Assert.Equal(new LogGap(2), (await log.ReadAsync(TopicFilter.Parse("old.a"), 0, 10)).Gap);
+        Assert.Equal([2005L], (await log.ReadAsync(TopicFilter.Parse("old.a"), 2, 10)).Events.Select(e => e.Seq));
+        Assert.Equal([4L], (await log.ReadAsync(TopicFilter.Parse("audit.x"), 0, 10)).Events.Select(e => e.Seq));
+        Assert.Null(await log.ReadEventAsync(3));
+
+        // Past the audit rule too, and a pass with nothing left to remove examines nothing more.
+        Time.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(2_002, (await log.TrimAsync(policy, Time.GetUtcNow())).EventsDeleted);
+        var examined = log.AgeTrimTopicsExamined;
+        Assert.Equal(0, (await log.TrimAsync(policy, Time.GetUtcNow())).EventsDeleted);
+        Assert.Equal(examined, log.AgeTrimTopicsExamined);
+    }
+
+    [Fact]
     public async Task TrimOnOneNode_GapsReadersOnTheOther()
     {
         await using var node1 = Open();
