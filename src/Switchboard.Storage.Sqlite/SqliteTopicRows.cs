@@ -22,9 +22,6 @@ internal sealed class SqliteTopicRows
     private RuleIndex[] _rules = [new(long.MaxValue)];
     private RetentionPolicy? _policy;
 
-    /// <summary>Topics with at least one event.</summary>
-    public int Count => _topics.Count;
-
     /// <summary>Restores a topic as the file holds it (at open); <see cref="EndLoad"/> then files them.</summary>
     public void Load(string topic, long count, long oldestSeq)
     {

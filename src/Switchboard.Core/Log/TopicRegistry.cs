@@ -21,10 +21,7 @@ public sealed class TopicRegistry
     private readonly ConcurrentDictionary<string, long> _retired = new(StringComparer.Ordinal);
     private long _maxTrimmed;
 
-    /// <summary>Every topic the store has seen.</summary>
-    public IEnumerable<string> Topics => _topics.Keys;
-
-    /// <summary>How many topics the store has seen.</summary>
+    /// <summary>How many topics the registry holds: every topic seen, less those retired.</summary>
     public int Count => _topics.Count;
 
     /// <summary>Restores a topic's state as the store kept it (at open).</summary>
