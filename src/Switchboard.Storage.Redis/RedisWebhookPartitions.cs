@@ -69,6 +69,8 @@ public sealed partial class RedisWebhookPartitions : IWebhookPartitions, IAsyncD
     private readonly ILogger _logger;
     private readonly RedisKey _nodesKey;
     private readonly RedisKey _countKey;
+    private readonly RedisKey _forwardingKeyKey;
+    private volatile byte[] _forwardingKey = [];
     private readonly string _nodeId = Guid.NewGuid().ToString("N")[..12];
     private readonly CancellationTokenSource _disposed = new();
     private readonly Channel<WebhookPartitionLease> _granted = Channel.CreateUnbounded<WebhookPartitionLease>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -94,6 +96,7 @@ public sealed partial class RedisWebhookPartitions : IWebhookPartitions, IAsyncD
         _logger = logger;
         _nodesKey = redis.Key("webhooks:nodes");
         _countKey = redis.Key("webhooks:partitions");
+        _forwardingKeyKey = redis.Key("webhooks:forwarding-key");
         _count = redis.Options.WebhookPartitions;
     }
 
@@ -104,6 +107,9 @@ public sealed partial class RedisWebhookPartitions : IWebhookPartitions, IAsyncD
 
     /// <inheritdoc />
     public int Count => Volatile.Read(ref _count);
+
+    /// <inheritdoc />
+    public ReadOnlyMemory<byte> ForwardingKey => _forwardingKey;
 
     /// <summary>The partitions this node delivers now.</summary>
     public int Held => _delivering.Count(d => d);
@@ -210,6 +216,11 @@ public sealed partial class RedisWebhookPartitions : IWebhookPartitions, IAsyncD
                 }
 
                 Volatile.Write(ref _count, stored);
+
+                // Drawn by the hub's first node, like the count; read before the first tick names this node, so it
+                // is known before any other node can forward a call here.
+                await _redis.Database.StringSetAsync(_forwardingKeyKey, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), when: When.NotExists).ConfigureAwait(false);
+                _forwardingKey = Convert.FromBase64String((string)(await _redis.Database.StringGetAsync(_forwardingKeyKey).ConfigureAwait(false))!);
                 _partitionKeys = [.. Enumerable.Range(0, stored).Select(i => _redis.Key($"webhooks:partition:{i}"))];
                 _holders = [.. Enumerable.Repeat("", stored)];
                 _delivering = new bool[stored];

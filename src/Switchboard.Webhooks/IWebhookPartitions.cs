@@ -26,6 +26,12 @@ public interface IWebhookPartitions
     /// A partition held again after losing it comes as a new lease.
     /// </summary>
     IAsyncEnumerable<WebhookPartitionLease> LeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A secret the hub's nodes share, to sign the API calls they forward to one another so that a client cannot pass
+    /// for a node; empty on a single node, which forwards nothing. Known once this node takes part in the sharing.
+    /// </summary>
+    ReadOnlyMemory<byte> ForwardingKey => ReadOnlyMemory<byte>.Empty;
 }
 
 /// <summary>Who delivers a partition: this node, another node (its base URL), or nobody at this moment (a hand-over).</summary>

@@ -190,6 +190,34 @@ public sealed class MultiNodeWebhookTests(RedisFixture redis) : IClassFixture<Re
         Assert.Equal("après", Dispatcher(nodes[2]).Find(id)!.Endpoint.Description);
     }
 
+    [Fact]
+    public async Task AClientSendingTheForwardingHeader_IsRefused_AndGetsNoSayInRouting()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, count: 2, redisOptions: FastLeases);
+        await Waiting.UntilAsync(() => Balanced(nodes, 2), "the partitions to be shared over two nodes", TimeSpan.FromSeconds(30));
+        using var api = nodes[1].CreateClient();
+        var id = await CreateHeldByAsync(api, nodes[2]);
+        var before = await ListAsync(api);
+
+        // "1" once marked a call as forwarded: the list was then this node's alone, and a create went to the named partition.
+        var otherHubsMark = "0." + Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(System.Security.Cryptography.HMACSHA256.HashData(new byte[32], "0"u8));
+        foreach (var forged in new[] { "1", "-1.AAAA", "0.", otherHubsMark })
+        {
+            var list = await RawHttp.SendAsync(nodes[1], "GET", "/v1/webhooks", headers: [("X-Switchboard-Forwarded", forged)]);
+            Assert.True(list.Status == 403 && list.MediaType == "application/problem+json", $"{forged}: {list.Describe()}");
+            var create = await RawHttp.SendAsync(nodes[1], "POST", "/v1/webhooks",
+                Encoding.UTF8.GetBytes("""{"url":"https://93.184.215.14/hook","topics":["never.delivered"]}"""), "application/json",
+                [("X-Switchboard-Forwarded", forged), ("X-Switchboard-Webhook-Partition", "0")]);
+            Assert.True(create.Status == 403 && create.MediaType == "application/problem+json", $"{forged}: {create.Describe()}");
+        }
+
+        // The nodes' own forwarding still works: the list gathers both nodes, and calls about the other node's endpoint go there.
+        Assert.Equal(before.Order(StringComparer.Ordinal), (await ListAsync(api)).Order(StringComparer.Ordinal));
+        Assert.Contains(id, before);
+        using var one = await api.GetAsync($"v1/webhooks/{id}").Within();
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+    }
+
     /// <summary>Creates endpoints through <paramref name="api"/> until one lands in a partition <paramref name="holder"/> holds.</summary>
     private static async Task<string> CreateHeldByAsync(HttpClient api, HubServer holder)
     {

@@ -277,6 +277,14 @@ internal sealed partial class SwitchboardAuthenticator
         }
 
         var jwt = (JsonWebToken)result.SecurityToken;
+        if (jwt.TryGetHeaderValue<object>("crit", out _))
+        {
+            // RFC 7515 4.1.11: a token naming extensions its reader must understand is invalid to a reader that
+            // understands none, even when its signature verifies.
+            LogTokenRefused(_logger, "critical header extensions", remote);
+            throw Unauthorized("invalid-token", "The token names critical header extensions (crit) that this hub does not understand.");
+        }
+
         var subject = jwt.Subject;
         if (string.IsNullOrEmpty(subject))
         {

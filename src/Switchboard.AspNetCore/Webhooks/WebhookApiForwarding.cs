@@ -17,9 +17,6 @@ namespace Switchboard.AspNetCore.Webhooks;
 /// </summary>
 internal sealed class WebhookForwardingFilter : IEndpointFilter
 {
-    /// <summary>On a forwarded create: the partition the first node drew for the new endpoint.</summary>
-    public const string PartitionHeader = "X-Switchboard-Webhook-Partition";
-
     private static readonly object PartitionItem = new();
 
     /// <summary>The partition this request's create was routed to, when the hub has several nodes.</summary>
@@ -34,7 +31,7 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
             return await next(context);
         }
 
-        var forwarded = http.Request.Headers.ContainsKey(WebhookApiForwarder.ForwardedHeader);
+        var forwarded = ForwardingMark.Read(http.Request, dispatcher.Partitions.ForwardingKey.Span, out var markedPartition);
         var name = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName;
         if (name == "ListWebhooks")
         {
@@ -48,7 +45,7 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
         {
             if (forwarded)
             {
-                partition = int.TryParse(http.Request.Headers[PartitionHeader], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : -1;
+                partition = markedPartition;
                 route = dispatcher.RouteOf(partition);
             }
             else
@@ -75,8 +72,7 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
             throw WebhookDispatcher.PartitionMoving();
         }
 
-        await http.RequestServices.GetRequiredService<WebhookApiForwarder>().ForwardAsync(http, address,
-            name == "CreateWebhook" ? [new(PartitionHeader, partition.ToString(System.Globalization.CultureInfo.InvariantCulture))] : []);
+        await http.RequestServices.GetRequiredService<WebhookApiForwarder>().ForwardAsync(http, address, name == "CreateWebhook" ? partition : ForwardingMark.NoPartition);
         return Results.Empty;
     }
 
@@ -171,8 +167,6 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
 /// <summary>Sends one webhook API request on to the node that holds the endpoint and copies its answer back.</summary>
 internal sealed class WebhookApiForwarder : IDisposable
 {
-    public const string ForwardedHeader = "X-Switchboard-Forwarded";
-
     private static readonly string[] RequestHeaders = ["Authorization", "Accept", "Idempotency-Key"];
     private static readonly string[] ResponseHeaders = ["Location", "Retry-After", "Allow", "ETag", "WWW-Authenticate", "Cache-Control"];
 
@@ -187,7 +181,8 @@ internal sealed class WebhookApiForwarder : IDisposable
         ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8,
     }) { Timeout = TimeSpan.FromSeconds(30) };
 
-    public async Task ForwardAsync(HttpContext context, string node, IReadOnlyList<KeyValuePair<string, string>> extraHeaders)
+    /// <summary>Sends the call on to <paramref name="node"/>; a create carries the <paramref name="partition"/> drawn for it here.</summary>
+    public async Task ForwardAsync(HttpContext context, string node, int partition)
     {
         var request = context.Request;
         // The body is read here, within the same limit the holder applies, before anything is sent: a client's broken
@@ -199,11 +194,7 @@ internal sealed class WebhookApiForwarder : IDisposable
             body = await RequestBody.ReadAsync(request, WebhookEndpoints.MaxBodyBytes, "request", context.RequestAborted);
         }
 
-        using var forwarded = Request(context, node, new HttpMethod(request.Method));
-        foreach (var (name, value) in extraHeaders)
-        {
-            forwarded.Headers.TryAddWithoutValidation(name, value);
-        }
+        using var forwarded = Request(context, node, new HttpMethod(request.Method), partition);
 
         if (body is not null)
         {
@@ -249,7 +240,7 @@ internal sealed class WebhookApiForwarder : IDisposable
     public async Task<byte[]> FetchAsync(HttpContext context, string node)
     {
         // Always a GET: the parts are needed to build the answer even when the caller asked with HEAD.
-        using var forwarded = Request(context, node, HttpMethod.Get);
+        using var forwarded = Request(context, node, HttpMethod.Get, ForwardingMark.NoPartition);
         try
         {
             using var answer = await _http.SendAsync(forwarded, context.RequestAborted);
@@ -267,7 +258,7 @@ internal sealed class WebhookApiForwarder : IDisposable
     }
 
     /// <summary>The request to <paramref name="node"/>, with the caller's credentials and the mark that it was forwarded.</summary>
-    private static HttpRequestMessage Request(HttpContext context, string node, HttpMethod method)
+    private static HttpRequestMessage Request(HttpContext context, string node, HttpMethod method, int partition)
     {
         var request = context.Request;
         var forwarded = new HttpRequestMessage(method, node + request.PathBase + request.Path + request.QueryString);
@@ -279,7 +270,8 @@ internal sealed class WebhookApiForwarder : IDisposable
             }
         }
 
-        forwarded.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
+        var key = context.RequestServices.GetRequiredService<WebhookDispatcher>().Partitions.ForwardingKey.Span;
+        forwarded.Headers.TryAddWithoutValidation(ForwardingMark.Header, ForwardingMark.Create(key, partition));
         return forwarded;
     }
 
@@ -287,4 +279,60 @@ internal sealed class WebhookApiForwarder : IDisposable
         $"The node that delivers this webhook endpoint did not answer ({ex.Message}); retry shortly.", TimeSpan.FromSeconds(2));
 
     public void Dispose() => _http.Dispose();
+}
+
+/// <summary>
+/// The mark a node puts on an API call it forwards: the partition a create was routed to, signed with the key the
+/// hub's nodes share. A node trusts a call as forwarded (no second forwarding, its own endpoints only, the given
+/// partition) only with a mark that verifies; a client sending the header gets a 403 rather than a say in routing.
+/// </summary>
+internal static class ForwardingMark
+{
+    public const string Header = "X-Switchboard-Forwarded";
+
+    /// <summary>The partition of a forwarded call that is not a create.</summary>
+    public const int NoPartition = -1;
+
+    public static string Create(ReadOnlySpan<byte> key, int partition)
+    {
+        var text = partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return text + "." + Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(Sign(key, text));
+    }
+
+    /// <summary>False when the call carries no mark; a mark that does not verify is refused.</summary>
+    public static bool Read(HttpRequest request, ReadOnlySpan<byte> key, out int partition)
+    {
+        partition = NoPartition;
+        if (!request.Headers.TryGetValue(Header, out var values))
+        {
+            return false;
+        }
+
+        var value = values.Count == 1 ? values[0] ?? "" : "";
+        var dot = value.IndexOf('.', StringComparison.Ordinal);
+        if (key.IsEmpty || dot <= 0
+            || !int.TryParse(value.AsSpan(0, dot), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out partition)
+            || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Sign(key, value[..dot]), Decode(value[(dot + 1)..])))
+        {
+            throw new SwitchboardException(SwitchboardErrorKind.Forbidden, "forbidden", "Forbidden",
+                $"The {Header} header is for the hub's own nodes, and this one does not verify; send the request without it.");
+        }
+
+        return true;
+    }
+
+    private static byte[] Sign(ReadOnlySpan<byte> key, string partition) =>
+        System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.ASCII.GetBytes("webhook-api-forwarded " + partition));
+
+    private static byte[] Decode(string signature)
+    {
+        try
+        {
+            return Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Decode(signature);
+        }
+        catch (FormatException)
+        {
+            return [];
+        }
+    }
 }

@@ -60,8 +60,11 @@ public sealed class AuthBadInputTests(ProtectedBadInputServer hub) : IClassFixtu
         var valid = SecurityKit.Token("mallory", ["chat.room1"]).Split('.');
         var forgedHeader = Encode("""{"alg":"HS256","typ":"JWT"}""") + "." + Encode(claims);
         var forgedSignature = Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes("guessed-secret-guessed-secret-guessed"), Encoding.ASCII.GetBytes(forgedHeader)));
+        var criticalHeader = Encode("""{"alg":"HS256","typ":"JWT","crit":["urn:example:must-understand"],"urn:example:must-understand":true}""") + "." + Encode(claims);
+        var criticalSignature = Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(SecurityKit.Secret), Encoding.ASCII.GetBytes(criticalHeader)));
         return new()
         {
+            ["critical header extension under a valid signature"] = (criticalHeader + "." + criticalSignature, "invalid-token"),
             ["forged signature"] = (forgedHeader + "." + forgedSignature, "invalid-token"),
             ["expired token"] = (SubscriberTokens.Create(SecurityKit.Secret, "mallory", [">"], [">"], null, TimeSpan.FromMinutes(5), now: DateTimeOffset.UtcNow.AddHours(-1)), "token-expired"),
             ["alg none"] = (unsigned + ".", "invalid-token"),
@@ -132,6 +135,7 @@ public sealed class AuthBadInputTests(ProtectedBadInputServer hub) : IClassFixtu
     [InlineData("forged signature")]
     [InlineData("expired token")]
     [InlineData("alg none")]
+    [InlineData("critical header extension under a valid signature")]
     [InlineData("unknown API key")]
     public async Task WebSocket_BadQueryCredential_IsRefusedBeforeTheUpgrade(string credential)
     {
@@ -144,6 +148,7 @@ public sealed class AuthBadInputTests(ProtectedBadInputServer hub) : IClassFixtu
     [InlineData("expired token", "token_expired")]
     [InlineData("alg none", "invalid_token")]
     [InlineData("claims swapped under a valid signature", "invalid_token")]
+    [InlineData("critical header extension under a valid signature", "invalid_token")]
     public async Task WebSocket_RefreshWithABadToken_IsAnError(string credential, string code)
     {
         await using var socket = await HubSocket.ConnectAsync(hub.Server, accessToken: SecurityKit.Token("alice", ["chat.room1"]));
