@@ -79,4 +79,8 @@ public sealed record Job
 /// <param name="Id">The lease id the worker sends with every call.</param>
 /// <param name="ExpiresAt">When the job returns to the queue unless renewed.</param>
 /// <param name="Worker">The worker's self-reported name, for operators.</param>
-public sealed record JobLease(string Id, DateTimeOffset ExpiresAt, string? Worker);
+/// <param name="Duration">
+/// The length the worker last asked for (at the claim, or with <c>leaseSeconds</c> on a renewal); a renewal that names
+/// none extends by it again. Null for a lease stored by a version that did not keep it.
+/// </param>
+public sealed record JobLease(string Id, DateTimeOffset ExpiresAt, string? Worker, TimeSpan? Duration = null);

@@ -578,19 +578,22 @@ public sealed partial class JobQueue : BackgroundService
         }
     }
 
-    /// <summary>Extends the lease; a Conflict when the lease was lost or the job canceled.</summary>
-    public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// Extends the lease by <paramref name="leaseDuration"/>, or by the length it was claimed for when null; a Conflict
+    /// when the lease was lost or the job canceled.
+    /// </summary>
+    public Task<JobLease> HeartbeatAsync(string id, string leaseId, TimeSpan? leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
-            var step = JobTransitions.Apply(job, new RenewLease(leaseId, leaseDuration), now);
+            var step = JobTransitions.Apply(job, new RenewLease(leaseId, leaseDuration, Options.LeaseDuration), now);
             return Refuse(job, step) is { } refused ? refused.As<JobLease>() : new Decision<JobLease>(step.Next, step.Next!.Lease!);
         }, cancellationToken);
 
-    /// <summary>Records progress and appends an output chunk; also extends the lease.</summary>
-    public Task<Job> ProgressAsync(string id, string leaseId, int? percent, string? output, TimeSpan leaseDuration, CancellationToken cancellationToken = default) =>
+    /// <summary>Records progress and appends an output chunk; also extends the lease, as <see cref="HeartbeatAsync"/> does.</summary>
+    public Task<Job> ProgressAsync(string id, string leaseId, int? percent, string? output, TimeSpan? leaseDuration, CancellationToken cancellationToken = default) =>
         UpdateAsync(id, (job, now) =>
         {
-            var step = JobTransitions.Apply(job, new ReportProgress(leaseId, percent, leaseDuration), now);
+            var step = JobTransitions.Apply(job, new ReportProgress(leaseId, percent, leaseDuration, Options.LeaseDuration), now);
             if (Refuse(job, step) is { } refused)
             {
                 return refused.As<Job>();

@@ -6,11 +6,11 @@ internal abstract record JobCommand;
 /// <summary>A worker takes a queued job under a new lease (the lease id is made by the caller, so the decision is pure).</summary>
 internal sealed record ClaimJob(string LeaseId, string? Worker, TimeSpan LeaseDuration) : JobCommand;
 
-/// <summary>A worker's heartbeat: the lease now lasts <paramref name="LeaseDuration"/> from now.</summary>
-internal sealed record RenewLease(string LeaseId, TimeSpan LeaseDuration) : JobCommand;
+/// <summary>A worker's heartbeat: the lease now lasts <paramref name="LeaseDuration"/> from now, or as long as it was claimed for.</summary>
+internal sealed record RenewLease(string LeaseId, TimeSpan? LeaseDuration, TimeSpan DefaultDuration) : JobCommand;
 
 /// <summary>A worker reports progress (null: only an output chunk, which is no state); also renews the lease.</summary>
-internal sealed record ReportProgress(string LeaseId, int? Percent, TimeSpan LeaseDuration) : JobCommand;
+internal sealed record ReportProgress(string LeaseId, int? Percent, TimeSpan? LeaseDuration, TimeSpan DefaultDuration) : JobCommand;
 
 /// <summary>A worker completes the job with its result (UTF-8 JSON).</summary>
 internal sealed record CompleteJob(string LeaseId, string Result) : JobCommand;
@@ -133,14 +133,14 @@ internal static class JobTransitions
             {
                 Status = JobStatus.Running,
                 Attempts = job.Attempts + 1,
-                Lease = new JobLease(claim.LeaseId, now + claim.LeaseDuration, claim.Worker),
+                Lease = new JobLease(claim.LeaseId, now + claim.LeaseDuration, claim.Worker, claim.LeaseDuration),
                 UpdatedAt = now,
                 Version = job.Version + 1,
             }, Running)
             : JobStep.Refused(JobRefusal.NotQueued),
 
         // A heartbeat is no visible change: the version stays, and nothing is announced.
-        RenewLease renew => Leased(job, renew.LeaseId, now) ?? new JobStep(job with { Lease = job.Lease! with { ExpiresAt = now + renew.LeaseDuration } }, null, JobRefusal.None),
+        RenewLease renew => Leased(job, renew.LeaseId, now) ?? new JobStep(job with { Lease = Renewed(job.Lease!, renew.LeaseDuration, renew.DefaultDuration, now) }, null, JobRefusal.None),
 
         ReportProgress progress => Leased(job, progress.LeaseId, now) ?? Progress(job, progress, now),
 
@@ -174,9 +174,19 @@ internal static class JobTransitions
         _ => throw new ArgumentException($"Unknown job command {command.GetType().Name}.", nameof(command)),
     };
 
+    /// <summary>
+    /// The lease extended from now by the length asked for, which it keeps for the next renewal; without one, by the
+    /// length it was claimed for, so a worker that claimed ten minutes is not cut to the default by a bare heartbeat.
+    /// </summary>
+    private static JobLease Renewed(JobLease lease, TimeSpan? asked, TimeSpan fallback, DateTimeOffset now)
+    {
+        var duration = asked ?? lease.Duration ?? fallback;
+        return lease with { ExpiresAt = now + duration, Duration = duration };
+    }
+
     private static JobStep Progress(Job job, ReportProgress progress, DateTimeOffset now)
     {
-        var lease = job.Lease! with { ExpiresAt = now + progress.LeaseDuration };
+        var lease = Renewed(job.Lease!, progress.LeaseDuration, progress.DefaultDuration, now);
         if (progress.Percent is null || progress.Percent == job.Progress)
         {
             // Only the lease moves: the same progress again is no visible change.

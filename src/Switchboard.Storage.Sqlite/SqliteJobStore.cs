@@ -9,7 +9,7 @@ namespace Switchboard.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
 {
-    private const string Columns = "id, type, status, progress, input, result, error, attempts, max_attempts, idempotency_key, created_at, updated_at, available_at, version, lease_id, lease_expires_at, lease_worker";
+    private const string Columns = "id, type, status, progress, input, result, error, attempts, max_attempts, idempotency_key, created_at, updated_at, available_at, version, lease_id, lease_expires_at, lease_worker, lease_ms";
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS jobs (
@@ -29,7 +29,8 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
             version INTEGER NOT NULL,
             lease_id TEXT,
             lease_expires_at INTEGER,
-            lease_worker TEXT) WITHOUT ROWID;
+            lease_worker TEXT,
+            lease_ms INTEGER) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, updated_at);
         """;
 
@@ -52,6 +53,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
     private SqliteJobStore(string path, SqliteEventLog? log)
     {
         _file = new SqliteStoreFile(path, log, Schema);
+        _file.AddColumnIfMissing("jobs", "lease_ms", "INTEGER");
     }
 
     /// <inheritdoc />
@@ -105,7 +107,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
         // keep their prepared statements: a job change costs no SQL parse.
         var save = _save = Reuse(_save, transaction, $"""
             INSERT OR REPLACE INTO jobs ({Columns})
-            VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker)
+            VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker, $leaseMs)
             """);
         var delete = _delete = Reuse(_delete, transaction, "DELETE FROM jobs WHERE id = $id");
         foreach (var change in changes)
@@ -182,6 +184,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
         p.AddWithValue("$leaseId", (object?)job.Lease?.Id ?? DBNull.Value);
         p.AddWithValue("$leaseExpiresAt", job.Lease is { } lease ? lease.ExpiresAt.ToUnixTimeMilliseconds() : DBNull.Value);
         p.AddWithValue("$leaseWorker", (object?)job.Lease?.Worker ?? DBNull.Value);
+        p.AddWithValue("$leaseMs", job.Lease?.Duration is { } duration ? (long)duration.TotalMilliseconds : DBNull.Value);
     }
 
     private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)
@@ -206,7 +209,8 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
                 UpdatedAt = Time(reader.GetInt64(11)),
                 AvailableAt = Time(reader.GetInt64(12)),
                 Version = reader.GetInt64(13),
-                Lease = reader.IsDBNull(14) ? null : new JobLease(reader.GetString(14), Time(reader.GetInt64(15)), reader.IsDBNull(16) ? null : reader.GetString(16)),
+                Lease = reader.IsDBNull(14) ? null : new JobLease(reader.GetString(14), Time(reader.GetInt64(15)), reader.IsDBNull(16) ? null : reader.GetString(16),
+                    reader.IsDBNull(17) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(17))),
             });
         }
 

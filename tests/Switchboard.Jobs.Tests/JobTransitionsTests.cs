@@ -29,7 +29,7 @@ public sealed class JobTransitionsTests
 
         var running = Assert.IsType<Job>(step.Next);
         Assert.Equal((JobStatus.Running, 1, 2L, "job.running", JobRefusal.None), (running.Status, running.Attempts, running.Version, step.EventType, step.Refusal));
-        Assert.Equal(new JobLease("lease-1", Now + Lease, "w1"), running.Lease);
+        Assert.Equal(new JobLease("lease-1", Now + Lease, "w1", Lease), running.Lease);
     }
 
     [Theory]
@@ -50,10 +50,31 @@ public sealed class JobTransitionsTests
         var running = Running();
         _time.Advance(TimeSpan.FromSeconds(10));
 
-        var step = JobTransitions.Apply(running, new RenewLease("lease-1", TimeSpan.FromSeconds(60)), Now);
+        var step = JobTransitions.Apply(running, new RenewLease("lease-1", TimeSpan.FromSeconds(60), Lease), Now);
 
-        Assert.Equal(running with { Lease = running.Lease! with { ExpiresAt = Now + TimeSpan.FromSeconds(60) } }, step.Next);
+        Assert.Equal(running with { Lease = running.Lease! with { ExpiresAt = Now + TimeSpan.FromSeconds(60), Duration = TimeSpan.FromSeconds(60) } }, step.Next);
         Assert.Null(step.EventType);
+    }
+
+    [Fact]
+    public void Renewal_WithoutALength_ExtendsByTheLastOneAskedFor_NotTheDefault()
+    {
+        var claimed = JobTransitions.Apply(Submitted(), new ClaimJob("lease-1", "w1", TimeSpan.FromMinutes(10)), Now).Next!;
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var beat = JobTransitions.Apply(claimed, new RenewLease("lease-1", null, Lease), Now).Next!;
+        Assert.Equal(Now + TimeSpan.FromMinutes(10), beat.Lease!.ExpiresAt);
+        var progress = JobTransitions.Apply(beat, new ReportProgress("lease-1", 5, null, Lease), Now).Next!;
+        Assert.Equal(Now + TimeSpan.FromMinutes(10), progress.Lease!.ExpiresAt);
+
+        // A length named on a renewal is the one the next bare renewal repeats.
+        var shorter = JobTransitions.Apply(progress, new RenewLease("lease-1", TimeSpan.FromSeconds(90), Lease), Now).Next!;
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(Now + TimeSpan.FromSeconds(90), JobTransitions.Apply(shorter, new RenewLease("lease-1", null, Lease), Now).Next!.Lease!.ExpiresAt);
+
+        // A lease stored without its length (by an older version) renews by the default.
+        var old = claimed with { Lease = claimed.Lease! with { Duration = null } };
+        Assert.Equal(Now + Lease, JobTransitions.Apply(old, new RenewLease("lease-1", null, Lease), Now).Next!.Lease!.ExpiresAt);
     }
 
     [Fact]
@@ -62,9 +83,9 @@ public sealed class JobTransitionsTests
         var running = Running();
         _time.Advance(TimeSpan.FromSeconds(1));
 
-        var first = JobTransitions.Apply(running, new ReportProgress("lease-1", 40, Lease), Now);
-        var again = JobTransitions.Apply(first.Next!, new ReportProgress("lease-1", 40, Lease), Now);
-        var outputOnly = JobTransitions.Apply(first.Next!, new ReportProgress("lease-1", null, Lease), Now);
+        var first = JobTransitions.Apply(running, new ReportProgress("lease-1", 40, Lease, Lease), Now);
+        var again = JobTransitions.Apply(first.Next!, new ReportProgress("lease-1", 40, Lease, Lease), Now);
+        var outputOnly = JobTransitions.Apply(first.Next!, new ReportProgress("lease-1", null, Lease, Lease), Now);
 
         Assert.Equal((40, running.Version + 1, Now, "job.progress"), (first.Next!.Progress, first.Next.Version, first.Next.UpdatedAt, first.EventType));
         Assert.Equal((first.Next.Version, (string?)null), (again.Next!.Version, again.EventType));
@@ -181,7 +202,7 @@ public sealed class JobTransitionsTests
         var running = Running();
         _time.Advance(Lease - TimeSpan.FromTicks(1));
 
-        Assert.Equal(JobRefusal.None, JobTransitions.Apply(running, new RenewLease("lease-1", Lease), Now).Refusal);
+        Assert.Equal(JobRefusal.None, JobTransitions.Apply(running, new RenewLease("lease-1", Lease, Lease), Now).Refusal);
     }
 
     [Fact]
@@ -300,8 +321,8 @@ public sealed class JobTransitionsTests
 
     private static JobCommand[] WorkerCommands(string leaseId) =>
     [
-        new RenewLease(leaseId, Lease),
-        new ReportProgress(leaseId, 10, Lease),
+        new RenewLease(leaseId, Lease, Lease),
+        new ReportProgress(leaseId, 10, Lease, Lease),
         new CompleteJob(leaseId, "null"),
         new FailJob(leaseId, "{}", Retryable: true, TimeSpan.FromSeconds(1)),
     ];

@@ -27,6 +27,35 @@ public sealed class SqliteJobStoreTests : JobStoreSpecification, IDisposable
         Assert.Equal("job_1", Assert.Single(await reopened.LoadUnfinishedAsync()).Id);
         Assert.NotNull(await reopened.FindByIdempotencyKeyAsync("k"));
     }
+
+    [Fact]
+    public async Task AFileFromAVersionWithoutLeaseLengths_OpensAndKeepsThemFromThenOn()
+    {
+        var path = Path.Combine(_directory.Path, "older.db");
+        var running = NewJob() with { Status = JobStatus.Running, Lease = new JobLease("l1", T0.AddSeconds(30), "w", TimeSpan.FromMinutes(5)) };
+        await using (var store = new SqliteJobStore(path))
+        {
+            await store.ApplyAsync([new JobSaved(running)]);
+        }
+
+        // The table as an older version created it.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "ALTER TABLE jobs DROP COLUMN lease_ms;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using (var reopened = new SqliteJobStore(path))
+        {
+            Assert.Null((await reopened.GetAsync(running.Id))!.Lease!.Duration);
+            await reopened.ApplyAsync([new JobSaved(running)]);
+        }
+
+        await using var again = new SqliteJobStore(path);
+        Assert.Equal(running, await again.GetAsync(running.Id));
+    }
 }
 
 /// <summary>The same specification with the store writing through the event log's writer thread, as the server runs it.</summary>

@@ -276,7 +276,7 @@ internal static class JobEndpoints
         var jobs = context.Options<JobOptions>();
         var body = await ReadWorkerBodyAsync(context, BodyOverhead, JobJsonContext.Default.HeartbeatJobRequest, static b => b.LeaseId,
             _ => Invalid(LeaseRule(jobs)), "leaseSeconds");
-        var renewed = await queue.HeartbeatAsync(id, body.LeaseId!, Lease(body.LeaseSeconds, jobs), context.RequestAborted);
+        var renewed = await queue.HeartbeatAsync(id, body.LeaseId!, RenewalLease(body.LeaseSeconds, jobs), context.RequestAborted);
         return Json(writer =>
         {
             writer.WriteStartObject();
@@ -314,7 +314,7 @@ internal static class JobEndpoints
             throw Invalid("Give \"percent\", \"output\", or both.");
         }
 
-        return JobResult(await queue.ProgressAsync(id, body.LeaseId!, body.Percent, body.Output, Lease(body.LeaseSeconds, jobs), context.RequestAborted), StatusCodes.Status200OK);
+        return JobResult(await queue.ProgressAsync(id, body.LeaseId!, body.Percent, body.Output, RenewalLease(body.LeaseSeconds, jobs), context.RequestAborted), StatusCodes.Status200OK);
     }
 
     private static async Task<IResult> CompleteAsync(string id, HttpContext context, Hub hub, JobQueue queue)
@@ -418,6 +418,9 @@ internal static class JobEndpoints
 
         return TimeSpan.FromSeconds(value);
     }
+
+    /// <summary>The lease a renewal asked for in <c>leaseSeconds</c>, or null: as long as the job was claimed for.</summary>
+    private static TimeSpan? RenewalLease(double? seconds, JobOptions options) => seconds is null ? null : Lease(seconds, options);
 
     private static string LeaseRule(JobOptions options) =>
         $"\"leaseSeconds\" must be a number of seconds above 0 and at most {options.MaxLeaseDuration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.";

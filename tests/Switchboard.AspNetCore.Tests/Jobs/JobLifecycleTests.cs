@@ -89,6 +89,27 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public async Task ABareHeartbeatOrProgress_ExtendsByTheClaimedLength_NotTheDefault()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        var claimed = (await client.ClaimAsync(body: """{"leaseSeconds":600}"""))!;
+
+        // The default lease is 30 s: a renewal cut to it would expire within a minute, not in about ten.
+        var before = DateTimeOffset.UtcNow;
+        var beat = await client.WorkerOkAsync(id, "heartbeat", claimed.LeaseId);
+        Assert.InRange(beat.GetProperty("leaseExpiresAt").GetDateTimeOffset() - before, TimeSpan.FromSeconds(590), TimeSpan.FromSeconds(610));
+
+        await client.WorkerOkAsync(id, "progress", claimed.LeaseId, "\"percent\":10");
+        Assert.Null(await client.ClaimAsync(wait: 0));
+        var shorter = await client.WorkerOkAsync(id, "heartbeat", claimed.LeaseId, "\"leaseSeconds\":120");
+        Assert.InRange(shorter.GetProperty("leaseExpiresAt").GetDateTimeOffset() - before, TimeSpan.FromSeconds(110), TimeSpan.FromSeconds(130));
+        var again = await client.WorkerOkAsync(id, "heartbeat", claimed.LeaseId);
+        Assert.InRange(again.GetProperty("leaseExpiresAt").GetDateTimeOffset() - before, TimeSpan.FromSeconds(110), TimeSpan.FromSeconds(130));
+    }
+
+    [Fact]
     public async Task LeaseExpiry_OnTheLastAttempt_FailsTheJob()
     {
         await using var server = await HubServer.StartAsync(JobKit.Options());

@@ -37,7 +37,7 @@ public abstract class JobStoreSpecification
             Version = 7,
             AvailableAt = T0.AddSeconds(3),
             UpdatedAt = T0.AddSeconds(4),
-            Lease = new JobLease("lease-1", T0.AddSeconds(30), "worker-a"),
+            Lease = new JobLease("lease-1", T0.AddSeconds(30), "worker-a", TimeSpan.FromSeconds(45)),
         };
 
         await store.ApplyAsync([new JobSaved(job)]);
