@@ -52,7 +52,9 @@ public sealed partial class SqliteEventLog : IEventLog
             DataSource = options.Path,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
-            DefaultTimeout = 30,
+            // Microsoft.Data.Sqlite retries a busy file until this many seconds have passed, on top of the busy_timeout
+            // below: 5 s in all, so a lock held by another process is a 503 after 5 s, not after 35.
+            DefaultTimeout = 5,
         }.ToString();
         _writerConnection = new SqliteConnection(_connectionString);
         try
