@@ -175,31 +175,48 @@ public sealed class InMemoryEventLog : IEventLog
         long deletedKeys = 0;
         lock (_gate)
         {
-            var remove = new HashSet<long>();
-            foreach (var group in _events.GroupBy(e => e.Topic))
+            // One pass from the newest event back, counting each topic's events as they come: once one is over its
+            // rule, it and every older event of that topic go (retention removes a topic's oldest events first).
+            // Linear in the events held, with no sort or grouping, since appends wait for it.
+            var tallies = new Dictionary<string, TopicTally>(StringComparer.Ordinal);
+            var removed = new bool[_events.Count];
+            for (var i = _events.Count - 1; i >= 0; i--)
             {
-                var rule = policy.RuleFor(group.Key);
-                var newestFirst = group.OrderByDescending(e => e.Seq).ToList();
-                for (var i = 0; i < newestFirst.Count; i++)
+                var record = _events[i];
+                ref var tally = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(tallies, record.Topic, out var seen);
+                if (!seen)
                 {
-                    var record = newestFirst[i];
-                    var tooMany = rule.MaxEventsPerTopic is { } max && i >= max;
-                    var tooOld = rule.MaxAge is { } age && record.Time < now - age;
-                    if (tooMany || tooOld)
-                    {
-                        // Everything older goes too: retention removes a topic's oldest events first.
-                        foreach (var older in newestFirst.Skip(i))
-                        {
-                            remove.Add(older.Seq);
-                        }
+                    tally.Rule = policy.RuleFor(record.Topic);
+                }
 
-                        _topics.Trimmed(group.Key, record.Seq);
-                        break;
-                    }
+                tally.Count++;
+                if (!tally.Cut && (tally.Count > tally.Rule!.MaxEventsPerTopic || (tally.Rule.MaxAge is { } age && record.Time < now - age)))
+                {
+                    tally.Cut = true;
+                    _topics.Trimmed(record.Topic, record.Seq);
+                }
+
+                if (tally.Cut)
+                {
+                    removed[i] = true;
+                    deletedEvents++;
                 }
             }
 
-            deletedEvents = _events.RemoveAll(e => remove.Contains(e.Seq));
+            if (deletedEvents > 0)
+            {
+                var kept = 0;
+                for (var i = 0; i < _events.Count; i++)
+                {
+                    if (!removed[i])
+                    {
+                        _events[kept++] = _events[i];
+                    }
+                }
+
+                _events.RemoveRange(kept, _events.Count - kept);
+            }
+
             foreach (var (key, stored) in _idempotencyKeys.Where(k => k.Value.ExpiresAt <= now).ToList())
             {
                 _idempotencyKeys.Remove(key);
@@ -212,6 +229,13 @@ public sealed class InMemoryEventLog : IEventLog
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private struct TopicTally
+    {
+        public RetentionRule? Rule;
+        public int Count;
+        public bool Cut;
+    }
 
     internal static DateTimeOffset TruncateToMilliseconds(DateTimeOffset time) =>
         DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
