@@ -29,7 +29,7 @@ internal static class RequestBody
         var reader = request.BodyReader;
         while (true)
         {
-            var result = await reader.ReadAsync(cancellationToken);
+            var result = await ReadBodyAsync(reader, cancellationToken);
             var buffer = result.Buffer;
             if (buffer.Length > maxBytes)
             {
@@ -46,6 +46,25 @@ internal static class RequestBody
 
             // Consume nothing yet: ask for more until the whole body is buffered.
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// One read of the body. Kestrel reports most broken framing as <see cref="BadHttpRequestException"/>, which the
+    /// problem mapping answers 400, but a chunk size past 32 bits as a plain <see cref="IOException"/> ("Bad chunk size
+    /// data.", an OverflowException inside), which was an unhandled 500 with an empty body. Any other failure to read the
+    /// client's bytes is the client's too (a reset connection gets no answer anyway).
+    /// </summary>
+    private static async ValueTask<ReadResult> ReadBodyAsync(PipeReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadAsync(cancellationToken);
+        }
+        catch (IOException ex) when (ex is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpProblemException(HttpProblem.Protocol(StatusCodes.Status400BadRequest, "bad-request", "Bad request",
+                $"The request body could not be read: {ex.Message}"));
         }
     }
 

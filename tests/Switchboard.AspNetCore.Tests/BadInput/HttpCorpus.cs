@@ -232,6 +232,10 @@ internal static class HttpCorpus
         Add("header", "Last-Event-ID garbage", "GET", "/v1/stream?topic=seed.intact", 400, "invalid-cursor", headers: [("Last-Event-ID", "not-a-cursor")]);
         Add("header", "Last-Event-ID raw non-ASCII", "GET", "/v1/stream?topic=seed.intact", 400, null, headers: [("Last-Event-ID", "\u00e9poch.5")]);
         Add("header", "chunked body with a bad chunk size", "POST", "/v1/topics/ok/events", 400, "bad-request", Utf8("zz\r\n{}\r\n0\r\n\r\n"), headers: [("Transfer-Encoding", "chunked")]);
+        // Kestrel reports a chunk size past 32 bits as an IOException (an OverflowException inside), not as a
+        // BadHttpRequestException: it was an unhandled 500 with an empty body.
+        Add("header", "chunked body whose chunk size overflows", "POST", "/v1/topics/ok/events", 400, "bad-request", Utf8("ffffffffffffffffff\r\n{}\r\n0\r\n\r\n"), headers: [("Transfer-Encoding", "chunked")]);
+        Add("header", "chunked config body whose chunk size overflows", "PUT", "/v1/config/badinput", 400, "bad-request", Utf8("100000000\r\n{}\r\n0\r\n\r\n"), headers: [("Transfer-Encoding", "chunked")]);
 
         // Content codings: the hub decodes none, so a compressed body (or one that only claims a coding) is a 415 that
         // says so, not "not UTF-8" or, for a body that happens to be plain, an event stored under a coding it lacks.
