@@ -139,7 +139,7 @@ public sealed partial class PlaygroundSessions : BackgroundService
         }
 
         Interlocked.Exchange(ref session.LastTouched, _time.GetTimestamp());
-        using var delivery = JsonDocument.Parse(body);
+        using var delivery = ParseDelivery(body);
         var root = delivery.RootElement;
 
         var receipt = new System.Buffers.ArrayBufferWriter<byte>(body.Length + 256);
@@ -166,6 +166,37 @@ public sealed partial class PlaygroundSessions : BackgroundService
 
         await _log.AppendAsync([new EventDraft(session.ReceiptsTopic, ReceiptType, receipt.WrittenSpan.ToArray())], null, cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    /// <summary>
+    /// The delivery's body, which must be a JSON object as the hub's own sender writes it. Anyone holding the session id can
+    /// post here, and a body that was not JSON (or not UTF-8, which JsonDocument does not check inside strings, or not an
+    /// object, whose TryGetProperty throws) was an unhandled 500; it is the 400 every other JSON body gets.
+    /// </summary>
+    private static JsonDocument ParseDelivery(ReadOnlyMemory<byte> body)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            throw SwitchboardException.Invalid("malformed-json", "Malformed JSON", "The body is not valid UTF-8; JSON bodies are UTF-8 text.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException ex)
+        {
+            throw SwitchboardException.Invalid("malformed-json", "Malformed JSON", $"The body is not valid JSON: {ex.Message}");
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw SwitchboardException.Invalid("invalid-body", "Invalid body", "A webhook delivery is a JSON object: {\"type\", \"timestamp\", \"data\", \"seq\", \"topic\"}.");
+        }
+
+        return document;
     }
 
     /// <summary>Ends the endpoints a previous run left (their ids are no longer marked local, so they would only fail), then expires idle sessions.</summary>

@@ -86,6 +86,41 @@ public sealed class PlaygroundTests
         await second.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "too-many-playgrounds");
     }
 
+    [Fact]
+    public async Task Sink_BodyThatIsNotAJsonObject_Is400Problem_AndPublishesNoReceipt()
+    {
+        await using var server = await HubServer.StartAsync(sqlite: false);
+        using var client = server.CreateClient();
+        using var created = await client.PostAsync("playground/sessions?topic=pg.bad", "");
+        var session = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        var sink = $"playground/sink/{session.GetProperty("id").GetString()}";
+        var receipts = session.GetProperty("receiptsTopic").GetString()!;
+
+        // Each was an unhandled exception (an empty 500): JsonDocument.Parse threw, or TryGetProperty on a non-object did.
+        (byte[] Body, string Code)[] cases =
+        [
+            ("garbage"u8.ToArray(), "malformed-json"),
+            ([], "malformed-json"),
+            ("""{"seq":1,"data":1} x"""u8.ToArray(), "malformed-json"),
+            (System.Text.Encoding.UTF8.GetBytes(new string('[', 100) + new string(']', 100)), "malformed-json"),
+            ([.. "{\"data\":\""u8, 0xFF, .. "\"}"u8], "malformed-json"),
+            ("[1]"u8.ToArray(), "invalid-body"),
+            ("1"u8.ToArray(), "invalid-body"),
+        ];
+        foreach (var (body, code) in cases)
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            using var answer = await client.PostAsync(sink, content);
+            await answer.AssertProblemAsync(HttpStatusCode.BadRequest, code);
+        }
+
+        Assert.Empty((await client.PollAsync($"topic={receipts}&after=earliest")).Events);
+        using var good = await client.PostAsync(sink, """{"seq":7,"data":{"n":1}}""");
+        Assert.Equal(HttpStatusCode.NoContent, good.StatusCode);
+        Assert.Single((await client.PollAsync($"topic={receipts}&after=earliest")).Events);
+    }
+
     /// <summary>rebind.example: a public address the first time it is asked, loopback after; IP literals are themselves.</summary>
     private sealed class RebindingResolver : WebhookHostResolver
     {
