@@ -216,26 +216,38 @@ public sealed partial class ConfigService : IDisposable
         _store.ReadHistoryAsync(app, limit, cancellationToken);
 
     /// <summary>Replaces an app's settings with <paramref name="values"/>, validated by <see cref="ConfigSettings.Canonical"/>.</summary>
-    public Task<ConfigWriteResult> ReplaceAsync(string app, JsonObject values, CancellationToken cancellationToken)
+    public Task<ConfigWriteResult> ReplaceAsync(string app, JsonObject values, CancellationToken cancellationToken) =>
+        ReplaceAsync(app, values, null, cancellationToken);
+
+    /// <summary>As <see cref="ReplaceAsync(string, JsonObject, CancellationToken)"/>, only while <paramref name="precondition"/> holds.</summary>
+    public Task<ConfigWriteResult> ReplaceAsync(string app, JsonObject values, ConfigPrecondition? precondition, CancellationToken cancellationToken)
     {
         ConfigSettings.ValidateApp(app, _options.CurrentValue);
         var canonical = ConfigSettings.Canonical(values, _options.CurrentValue);
-        return WriteAsync(app, _ => canonical, cancellationToken);
+        return WriteAsync(app, _ => canonical, precondition, cancellationToken);
     }
 
     /// <summary>Applies a JSON merge patch (RFC 7396) to an app's settings; an app with none starts from <c>{}</c>.</summary>
-    public Task<ConfigWriteResult> PatchAsync(string app, JsonObject patch, CancellationToken cancellationToken)
+    public Task<ConfigWriteResult> PatchAsync(string app, JsonObject patch, CancellationToken cancellationToken) =>
+        PatchAsync(app, patch, null, cancellationToken);
+
+    /// <summary>As <see cref="PatchAsync(string, JsonObject, CancellationToken)"/>, only while <paramref name="precondition"/> holds.</summary>
+    public Task<ConfigWriteResult> PatchAsync(string app, JsonObject patch, ConfigPrecondition? precondition, CancellationToken cancellationToken)
     {
         ConfigSettings.ValidateApp(app, _options.CurrentValue);
         return WriteAsync(app, current =>
         {
             var target = current is null ? new JsonObject() : (JsonObject)JsonNode.Parse(current.Values)!;
             return ConfigSettings.Canonical((JsonObject)ConfigSettings.MergePatch(target, patch)!, _options.CurrentValue);
-        }, cancellationToken);
+        }, precondition, cancellationToken);
     }
 
     /// <summary>Removes one key; <c>config-key-not-found</c> when the app has no such key.</summary>
-    public Task<ConfigWriteResult> RemoveKeyAsync(string app, string key, CancellationToken cancellationToken)
+    public Task<ConfigWriteResult> RemoveKeyAsync(string app, string key, CancellationToken cancellationToken) =>
+        RemoveKeyAsync(app, key, null, cancellationToken);
+
+    /// <summary>As <see cref="RemoveKeyAsync(string, string, CancellationToken)"/>, only while <paramref name="precondition"/> holds.</summary>
+    public Task<ConfigWriteResult> RemoveKeyAsync(string app, string key, ConfigPrecondition? precondition, CancellationToken cancellationToken)
     {
         ConfigSettings.ValidateApp(app, _options.CurrentValue);
         ConfigSettings.ValidateKey(key, _options.CurrentValue);
@@ -249,14 +261,22 @@ public sealed partial class ConfigService : IDisposable
             }
 
             return ConfigSettings.Canonical(target, _options.CurrentValue);
-        }, cancellationToken);
+        }, precondition, cancellationToken);
     }
 
     /// <summary>
     /// Changes an app's settings: <paramref name="change"/> gets the current values (null for a new app) and returns the
     /// new compact JSON object. An unchanged result stores nothing and returns the current version with <c>Created = false</c>.
     /// </summary>
-    public async Task<ConfigWriteResult> WriteAsync(string app, Func<ConfigVersion?, byte[]> change, CancellationToken cancellationToken)
+    public Task<ConfigWriteResult> WriteAsync(string app, Func<ConfigVersion?, byte[]> change, CancellationToken cancellationToken) =>
+        WriteAsync(app, change, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WriteAsync(string, Func{ConfigVersion?, byte[]}, CancellationToken)"/>, only while <paramref name="precondition"/>
+    /// holds for the version being replaced. It is checked after <paramref name="change"/> (whose own refusals, such as a
+    /// missing key's 404, answer first, as RFC 9110 13.2.1 asks) and again on each retry after another node's write.
+    /// </summary>
+    public async Task<ConfigWriteResult> WriteAsync(string app, Func<ConfigVersion?, byte[]> change, ConfigPrecondition? precondition, CancellationToken cancellationToken)
     {
         await EnsureLoadedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -267,6 +287,7 @@ public sealed partial class ConfigService : IDisposable
             {
                 var current = Get(app);
                 var values = change(current);
+                precondition?.Check(app, current);
                 if (current is not null && values.AsSpan().SequenceEqual(current.Values))
                 {
                     return new ConfigWriteResult(current, Changed: false);

@@ -77,6 +77,52 @@ public sealed class RedisConfigStoreTests(RedisFixture redis) : IClassFixture<Re
     }
 
     [Fact]
+    public async Task IfMatchWrites_OfTheSameReadVersion_OnTwoNodes_OnlyTheFirstLands()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server, count: 2);
+        using var client1 = nodes[1].CreateClient();
+        using var client2 = nodes[2].CreateClient();
+        using (var first = await client1.PutAsync("v1/config/cas", Json("""{"v":1}""")).Within())
+        {
+            Assert.True(first.IsSuccessStatusCode, await first.Content.ReadAsStringAsync());
+        }
+
+        // Both writers read version 1 (node 2 once it has heard of it) and hold its tag.
+        var tag = await Waiting.EventuallyAsync(async () =>
+        {
+            using var read = await client2.GetAsync("v1/config/cas");
+            return read.StatusCode == HttpStatusCode.OK ? read.Headers.ETag!.Tag : throw new InvalidOperationException($"{(int)read.StatusCode}");
+        });
+
+        using var won = await client1.SendAsync(Conditional(HttpMethod.Put, """{"v":"one"}""", tag)).Within();
+        Assert.Equal(HttpStatusCode.OK, won.StatusCode);
+        // Node 2 may not have heard of version 2 yet: its write then loses the race in Redis, and the condition is
+        // checked again against the version that won.
+        using var lost = await client2.SendAsync(Conditional(HttpMethod.Patch, """{"v":"two"}""", tag)).Within();
+        Assert.Equal(HttpStatusCode.PreconditionFailed, lost.StatusCode);
+        Assert.Equal("precondition-failed", JsonDocument.Parse(await lost.Content.ReadAsStringAsync()).RootElement.GetProperty("code").GetString());
+
+        var final = await Waiting.EventuallyAsync(async () =>
+        {
+            var read = JsonDocument.Parse(await client2.GetStringAsync("v1/config/cas")).RootElement;
+            return read.GetProperty("version").GetInt64() == 2 ? read : throw new InvalidOperationException($"version {read.GetProperty("version")}");
+        });
+        Assert.Equal("one", final.GetProperty("values").GetProperty("v").GetString());
+    }
+
+    private static HttpRequestMessage Conditional(HttpMethod method, string body, string ifMatch)
+    {
+        var request = new HttpRequestMessage(method, "v1/config/cas") { Content = Json(body) };
+        if (method == HttpMethod.Patch)
+        {
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/merge-patch+json");
+        }
+
+        request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        return request;
+    }
+
+    [Fact]
     public async Task ConcurrentPatches_OnTwoNodes_BothLand_InDistinctVersions()
     {
         await using var nodes = await Nodes.StartAsync(redis.Server, count: 2);

@@ -39,11 +39,11 @@ internal static class ConfigEndpoints
             .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection()
             .Query(("version", "The version held; with wait=, the answer is held until a newer one exists."), ("wait", "Hold up to this many seconds for a newer version.")).Produces<ConfigContract>(200).Produces(304).Problems(400, 404);
         config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .AcceptsJson<JsonElement>().Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409);
+            .AcceptsJson<JsonElement>().Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409, 412);
         config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Problems(400, 404, 409);
+            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
         config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .Produces<ConfigContract>(200).Problems(400, 404, 409);
+            .Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
         config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix)
             .Query(("limit", "At most this many versions (default 20).")).Produces<ConfigHistoryContract>(200).Problems(400, 404);
     }
@@ -154,20 +154,20 @@ internal static class ConfigEndpoints
     private static async Task PutAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
         ConfigSettings.ValidateApp(app, config.CurrentValue);
-        var result = await service.ReplaceAsync(app, await ReadObjectAsync(context, config.CurrentValue), context.RequestAborted);
+        var result = await service.ReplaceAsync(app, await ReadObjectAsync(context, config.CurrentValue), Precondition(context.Request), context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task PatchAsync(string app, HttpContext context, ConfigService service, IOptionsMonitor<ConfigOptions> config)
     {
         ConfigSettings.ValidateApp(app, config.CurrentValue);
-        var result = await service.PatchAsync(app, await ReadObjectAsync(context, config.CurrentValue), context.RequestAborted);
+        var result = await service.PatchAsync(app, await ReadObjectAsync(context, config.CurrentValue), Precondition(context.Request), context.RequestAborted);
         await WriteVersionAsync(context, result.Version, result.Changed && result.Version.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static async Task DeleteKeyAsync(string app, string key, HttpContext context, ConfigService service)
     {
-        var result = await service.RemoveKeyAsync(app, key, context.RequestAborted);
+        var result = await service.RemoveKeyAsync(app, key, Precondition(context.Request), context.RequestAborted);
         await WriteVersionAsync(context, result.Version);
     }
 
@@ -279,6 +279,32 @@ internal static class ConfigEndpoints
         }
 
         return watches;
+    }
+
+    /// <summary>
+    /// The write's If-Match and If-None-Match, or null without either. They were ignored, so a client that read a version
+    /// and sent If-Match with its ETag silently overwrote whatever another writer had stored since.
+    /// </summary>
+    private static ConfigPrecondition? Precondition(HttpRequest request)
+    {
+        var ifMatch = EntityTags(request.Headers.IfMatch);
+        var ifNoneMatch = EntityTags(request.Headers.IfNoneMatch);
+        return ifMatch is null && ifNoneMatch is null ? null : new ConfigPrecondition(ifMatch, ifNoneMatch);
+    }
+
+    /// <summary>The comma-separated entity tags of a header (an ETag holds no comma), or null when it is absent or empty.</summary>
+    private static List<string>? EntityTags(StringValues values)
+    {
+        List<string>? tags = null;
+        foreach (var value in values)
+        {
+            foreach (var tag in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                (tags ??= []).Add(tag);
+            }
+        }
+
+        return tags;
     }
 
     private static bool IfNoneMatch(HttpRequest request, string etag) =>

@@ -24,6 +24,7 @@ internal static class ErrorMapping
         SwitchboardErrorKind.Conflict => StatusCodes.Status409Conflict,
         SwitchboardErrorKind.Gone => StatusCodes.Status410Gone,
         SwitchboardErrorKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        SwitchboardErrorKind.PreconditionFailed => StatusCodes.Status412PreconditionFailed,
         // The Idempotency-Key draft answers a key reused with another body with 422.
         SwitchboardErrorKind.Mismatch => StatusCodes.Status422UnprocessableEntity,
         SwitchboardErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,

@@ -30,6 +30,9 @@ public enum SwitchboardErrorKind
     /// <summary>The request or one of its parts is over a size limit.</summary>
     TooLarge,
 
+    /// <summary>A condition the request made (HTTP's <c>If-Match</c>, <c>If-None-Match</c>) does not hold, so nothing was done.</summary>
+    PreconditionFailed,
+
     /// <summary>The request repeats an earlier one's Idempotency-Key with different content.</summary>
     Mismatch,
 

@@ -54,6 +54,10 @@ public sealed class SwitchboardException : Exception
     /// <summary>A request, or a part of it, over a size limit.</summary>
     public static SwitchboardException TooLarge(string code, string title, string detail) => new(SwitchboardErrorKind.TooLarge, code, title, detail);
 
+    /// <summary>A condition of the request that does not hold on the current state; nothing was done.</summary>
+    public static SwitchboardException PreconditionFailed(string code, string title, string detail, IReadOnlyDictionary<string, object?>? extensions = null) =>
+        new(SwitchboardErrorKind.PreconditionFailed, code, title, detail, extensions);
+
     /// <summary>An Idempotency-Key reused with different content.</summary>
     public static SwitchboardException Mismatch(string code, string title, string detail) => new(SwitchboardErrorKind.Mismatch, code, title, detail);
 

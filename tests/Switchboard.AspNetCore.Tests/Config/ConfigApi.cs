@@ -13,9 +13,20 @@ internal static class ConfigApi
 {
     public static ConfigWaiters Waiters(this HubServer server) => server.App.Services.GetRequiredService<ConfigWaiters>();
 
-    public static async Task<HttpResponseMessage> SendConfigAsync(this HttpClient client, HttpMethod method, string app, string? body, string contentType = "application/json")
+    public static async Task<HttpResponseMessage> SendConfigAsync(this HttpClient client, HttpMethod method, string app, string? body, string contentType = "application/json",
+        string? ifMatch = null, string? ifNoneMatch = null)
     {
         using var request = new HttpRequestMessage(method, $"v1/config/{app}");
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
+        if (ifNoneMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        }
+
         if (body is not null)
         {
             request.Content = new StringContent(body, Encoding.UTF8, contentType);

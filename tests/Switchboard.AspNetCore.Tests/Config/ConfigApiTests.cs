@@ -49,6 +49,60 @@ public sealed class ConfigApiTests
     }
 
     [Fact]
+    public async Task Writes_WithIfMatchOfAnOlderETag_Are412_AndStoreNothing()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        await client.PutConfigAsync("cas", """{"a":1}""");
+        using var read = await client.GetAsync("v1/config/cas").Within();
+        var stale = read.Headers.ETag!.Tag;
+        var current = await client.PutConfigAsync("cas", """{"a":2}""");
+        using var reread = await client.GetAsync("v1/config/cas").Within();
+
+        // A client that read version 1 and writes "only if it is still what I read" must not overwrite version 2
+        // (RFC 9110 13.1.1): it was ignored, and the stale write was stored as version 3.
+        using var put = await client.SendConfigAsync(HttpMethod.Put, "cas", """{"a":3}""", ifMatch: stale);
+        var problem = await put.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+        Assert.Equal(reread.Headers.ETag!.Tag, problem.GetProperty("etag").GetString());
+        using var patch = await client.SendConfigAsync(HttpMethod.Patch, "cas", """{"b":1}""", "application/merge-patch+json", ifMatch: stale);
+        await patch.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, "v1/config/cas/keys/a");
+        delete.Headers.TryAddWithoutValidation("If-Match", stale);
+        using var deleted = await client.SendAsync(delete).Within();
+        await deleted.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+        using var weak = await client.SendConfigAsync(HttpMethod.Put, "cas", """{"a":3}""", ifMatch: "W/" + (await client.GetAsync("v1/config/cas").Within()).Headers.ETag!.Tag);
+        await weak.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+
+        var unchanged = await client.GetConfigAsync("cas");
+        Assert.Equal(current.Version(), unchanged.Version());
+        Assert.Equal("""{"a":2}""", unchanged.Values());
+        Assert.Equal(2, (await client.PollAsync("topic=config.cas&after=earliest")).Events.Count);
+    }
+
+    [Fact]
+    public async Task Writes_WithIfMatchOfTheCurrentETag_OrIfNoneMatchStarOnANewApp_AreStored()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        // If-None-Match: * creates only: the second such PUT finds the app and is refused.
+        using var created = await client.SendConfigAsync(HttpMethod.Put, "cas2", """{"a":1}""", ifNoneMatch: "*");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var again = await client.SendConfigAsync(HttpMethod.Put, "cas2", """{"a":9}""", ifNoneMatch: "*");
+        await again.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+
+        using var put = await client.SendConfigAsync(HttpMethod.Put, "cas2", """{"a":2}""", ifMatch: $"\"0-0\", {created.Headers.ETag!.Tag}");
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        using var patch = await client.SendConfigAsync(HttpMethod.Patch, "cas2", """{"b":1}""", "application/merge-patch+json", ifMatch: put.Headers.ETag!.Tag);
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        using var any = await client.SendConfigAsync(HttpMethod.Put, "cas2", """{"c":1}""", ifMatch: "*");
+        Assert.Equal(HttpStatusCode.OK, any.StatusCode);
+        using var missing = await client.SendConfigAsync(HttpMethod.Put, "nothing-here", """{"c":1}""", ifMatch: "*");
+        await missing.AssertProblemAsync(HttpStatusCode.PreconditionFailed, "precondition-failed");
+        Assert.Equal(4, (await client.GetConfigAsync("cas2")).Version());
+    }
+
+    [Fact]
     public async Task Put_SameValuesAgain_DoesNotMakeANewVersion()
     {
         await using var server = await HubServer.StartAsync();
