@@ -81,6 +81,15 @@ internal static class KeyEndpoints
 
         var scopes = body.ScopesGiven ? Strings(body.Scopes, "scopes") : null;
         var topics = body.TopicsGiven ? Strings(body.Topics, "topics") : [];
+        if (body.TopicsGiven && topics.Length == 0)
+        {
+            // A key stores "no topics" as "every topic" (what omitting the member means), so an explicit empty list, the
+            // natural spelling of "none" (and what a filter that matched nothing produces), made an unrestricted key
+            // whose listing then showed "topics": [].
+            throw SwitchboardException.Invalid("invalid-body", "Invalid key request",
+                "\"topics\" is empty, which would not limit the key to nothing: a key without topics may use every topic. Omit \"topics\" for every topic, or name at least one pattern.");
+        }
+
         if (scopes is not { Length: > 0 } || scopes.Any(s => !ApiKeyScopes.All.Contains(s)))
         {
             throw SwitchboardException.Invalid("invalid-scopes", "Invalid scopes", $"\"scopes\" lists one or more of {string.Join(", ", ApiKeyScopes.All)}.");

@@ -31,6 +31,8 @@ public sealed class KeyRequestBodyTests
             new("101 scopes", "{\"scopes\":[" + string.Join(",", Enumerable.Repeat("\"admin\"", 101)) + "]}", 400, "invalid-body", "\"scopes\""),
             new("topics of huge numbers", """{"scopes":["admin"],"topics":[1e400]}""", 400, "invalid-body", "\"topics\""),
             new("topics null", """{"scopes":["admin"],"topics":null}""", 400, "invalid-body", "\"topics\""),
+            // It was a 201 for a key that may publish and read every topic.
+            new("topics empty", """{"scopes":["publish","subscribe"],"topics":[]}""", 400, "invalid-body", "every topic"),
             new("bad topic pattern", """{"scopes":["publish"],"topics":["a..b"]}""", 400, "invalid-topic"),
             new("name number", """{"scopes":["admin"],"name":99999999999999999999}""", 400, "invalid-body", "\"name\""),
             new("name null", """{"scopes":["admin"],"name":null}""", 400, "invalid-body", "\"name\""),
