@@ -23,12 +23,12 @@ public sealed record ConfigPrecondition(IReadOnlyList<string>? IfMatch, IReadOnl
         {
             throw Failed(app, current, current is null
                 ? $"If-Match requires settings, and app '{ConfigSettings.Truncate(app)}' has none yet; nothing was stored."
-                : $"If-Match names none of app '{ConfigSettings.Truncate(app)}''s current version {current.Version} ({current.ETag}); it changed since you read it. Nothing was stored: read it again and reapply your change.");
+                : $"If-Match names none of the current version of app '{ConfigSettings.Truncate(app)}' ({current.Version}, {current.ETag}); it changed since you read it. Nothing was stored: read it again and reapply your change.");
         }
 
         if (IfNoneMatch is { } noneMatch && current is not null && noneMatch.Any(tag => tag == "*" || WithoutWeakPrefix(tag) == current.ETag))
         {
-            throw Failed(app, current, $"If-None-Match holds for app '{ConfigSettings.Truncate(app)}''s current version {current.Version} ({current.ETag}); nothing was stored.");
+            throw Failed(app, current, $"If-None-Match names the current version of app '{ConfigSettings.Truncate(app)}' ({current.Version}, {current.ETag}), or is * and the app has settings; nothing was stored.");
         }
     }
 
