@@ -17,10 +17,15 @@ internal static class Origins
 
     /// <summary>
     /// The methods and headers a cross-origin page may send and read. The methods are the ones the hub serves; a
-    /// preflight narrows them to its path's (<see cref="SwitchboardCorsMiddleware"/>).
+    /// preflight narrows them to its path's (<see cref="SwitchboardCorsMiddleware"/>). Credentialed requests are
+    /// allowed: without <c>Access-Control-Allow-Credentials: true</c> a browser fails every
+    /// <c>new EventSource(url, {withCredentials: true})</c> and <c>fetch(url, {credentials: 'include'})</c> (the way
+    /// pages written for cookie-authenticated hubs open streams), and the hub gains nothing by refusing them: it reads
+    /// no cookies, so a credentialed request from an allowed origin carries no authority a plain one lacks.
     /// </summary>
     public static void Configure(CorsPolicyBuilder policy, Func<IEnumerable<string>> allowed) => policy
         .SetIsOriginAllowed(origin => IsAllowedCrossOrigin(origin, allowed()))
+        .AllowCredentials()
         .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
         .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "If-None-Match", "Cache-Control")
         .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval")

@@ -94,6 +94,42 @@ public sealed class OriginAndLoggingTests
     }
 
     /// <summary>
+    /// A page's <c>new EventSource(url, {withCredentials: true})</c> (how pages written for cookie-authenticated hubs such
+    /// as Mercure open streams) and <c>fetch(url, {credentials: 'include'})</c>: a browser drops the answer unless it
+    /// carries <c>Access-Control-Allow-Credentials: true</c> next to the page's own origin, on the preflight and on the
+    /// answer, problems included. An origin off the list still gets neither.
+    /// </summary>
+    [Fact]
+    public async Task Cors_AllowsCredentialedRequests_FromAllowedOriginsOnly()
+    {
+        await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
+        using var client = server.CreateClient();
+        foreach (var origin in new[] { "https://app.example.com", "http://localhost:3000" })
+        {
+            using (var preflight = await PreflightAsync(client, origin))
+            {
+                Assert.Equal(origin, preflight.Headers.GetValues("Access-Control-Allow-Origin").Single());
+                Assert.Equal("true", preflight.Headers.GetValues("Access-Control-Allow-Credentials").Single());
+            }
+
+            foreach (var path in new[] { "v1/stream?topic=orders", "v1/events?topic=orders", "v1/stream?topic=a..b" })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Add("Origin", origin);
+                using var answered = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).Within();
+                Assert.Equal(origin, answered.Headers.GetValues("Access-Control-Allow-Origin").Single());
+                Assert.Equal("true", answered.Headers.GetValues("Access-Control-Allow-Credentials").Single());
+            }
+        }
+
+        using var evil = new HttpRequestMessage(HttpMethod.Get, "v1/events?topic=orders");
+        evil.Headers.Add("Origin", "https://evil.example.com");
+        using var refused = await client.SendAsync(evil).Within();
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Credentials"));
+    }
+
+    /// <summary>
     /// A preflight grants the methods of its path, not whatever it asks: a method the path does not take (or that the
     /// hub serves nowhere) is left out of Access-Control-Allow-Methods, so the browser never sends it.
     /// </summary>
