@@ -46,7 +46,8 @@ internal static class JobEndpoints
             .Produces<JsonElement>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
-            .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.").Problems(400, 404);
+            .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.")
+            .Produces(204).Describe(204, "The job is finished and nothing follows the resume point: an EventSource stops reconnecting.").Problems(400, 404);
         const string Working = "Working on jobs";
         jobs.MapPost("/{id}/heartbeat", HeartbeatAsync).WithName("HeartbeatJob").WithSummary("Extend the lease").RequireScope(ApiKeyScopes.Worker, Working)
             .AcceptsJson<HeartbeatContract>().Produces<LeaseContract>(200).Problems(400, 404, 409);

@@ -94,9 +94,58 @@ public sealed class JobStreamTests
         Assert.Equal(Enumerable.Range(0, Chunks).Select(i => $"w{i} "), chunks);
         Assert.Equal("job.succeeded", finalType);
 
-        // A resume after the final event has nothing more to send, and closes at once.
-        await using var late = await SseReader.OpenAsync(client, $"v1/jobs/{id}/stream", await LastEventIdAsync(client, id));
-        Assert.Null(await late.NextAsync());
+        // A resume after the final event has nothing more to send: 204, so an EventSource stops reconnecting.
+        using var late = new HttpRequestMessage(HttpMethod.Get, $"v1/jobs/{id}/stream");
+        late.Headers.Add("Last-Event-ID", await LastEventIdAsync(client, id));
+        using var answer = await client.SendAsync(late).Within();
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, answer.StatusCode);
+    }
+
+    /// <summary>
+    /// A browser's <c>EventSource</c> reconnects by itself whenever a stream closes, with the last id as
+    /// <c>Last-Event-ID</c>; only a 204 makes it stop. So after the final event the reconnect is 204 (a 200 that closed
+    /// at once had it reconnect every retry interval for ever), while a finished job read from the start, or from a
+    /// point before its final event, still gets its events.
+    /// </summary>
+    [Fact]
+    public async Task FinishedJob_ReconnectAfterTheFinalEvent_Is204_EarlierResumesStillStream()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        var id = (await client.SubmitAsync()).GetProperty("id").GetString()!;
+        var claimed = (await client.ClaimAsync())!;
+        await client.WorkerOkAsync(id, "complete", claimed.LeaseId, "\"result\":1");
+
+        var types = new List<string>();
+        string? lastEventId = null, firstEventId = null;
+        await using (var whole = await SseReader.OpenAsync(client, $"v1/jobs/{id}/stream"))
+        {
+            while (await whole.NextAsync() is { } item)
+            {
+                types.Add(Type(item));
+                firstEventId ??= item.EventId;
+                lastEventId = item.EventId;
+            }
+        }
+
+        Assert.Equal(["job.queued", "job.running", "job.succeeded"], types);
+
+        foreach (var url in new[] { $"v1/jobs/{id}/stream", $"v1/jobs/{id}/stream?after={Uri.EscapeDataString(lastEventId!)}" })
+        {
+            using var reconnect = new HttpRequestMessage(HttpMethod.Get, url);
+            if (!url.Contains("after=", StringComparison.Ordinal))
+            {
+                reconnect.Headers.Add("Last-Event-ID", lastEventId);
+            }
+
+            using var answer = await client.SendAsync(reconnect).Within();
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, answer.StatusCode);
+        }
+
+        await using var resumed = await SseReader.OpenAsync(client, $"v1/jobs/{id}/stream", firstEventId);
+        Assert.Equal("job.running", Type(await resumed.NextAsync()));
+        Assert.Equal("job.succeeded", Type(await resumed.NextAsync()));
+        Assert.Null(await resumed.NextAsync());
     }
 
     [Fact]
