@@ -111,7 +111,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .Produces<PollContract>(200).Problems(400, 410);
         api.MapGet("/stream", (HttpContext context) => SseEndpoint.Stream(context, hub, metrics, connections))
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
-            .Query(Reading.Topic, Reading.After)
+            .Query(Reading.Topic, Reading.After, Reading.LastEventId)
             .Produces<string>(200, ApiContractConventions.EventStream)
             .Describe(200, "An event stream: each event's id is its cursor, so EventSource resumes with Last-Event-ID; resets arrive as `reset` events.")
             .Problems(400, 410);

@@ -46,6 +46,7 @@ internal static class JobEndpoints
             .Produces<JsonElement>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
+            .Query(("after", "Resume after this cursor instead of from the job's first event."), Reading.LastEventId)
             .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.")
             .Produces(204).Describe(204, "The job is finished and nothing follows the resume point: an EventSource stops reconnecting.").Problems(400, 404);
         const string Working = "Working on jobs";

@@ -163,4 +163,7 @@ internal static class Reading
 
     public static readonly (string Name, string Description) After =
         ("after", "Where to start: a cursor from an earlier answer (valid on every transport), earliest, or latest (the default).");
+
+    public static readonly (string Name, string Description) LastEventId =
+        ("lastEventId", "The Last-Event-ID header as a query parameter (any case), for clients that cannot set headers: resume exactly after that event. The header wins; both win over after.");
 }

@@ -50,11 +50,21 @@ internal static partial class SseEndpoint
     public static IResult OpenFiltered(HttpContext context, TopicFilter filter, Hub hub, SwitchboardMetrics metrics, ConnectionGate connections) =>
         Open(context, filter, hub.ResolveStart(ResumeFrom(context), filter), hub, metrics, connections, SseStreamEnd.Never);
 
-    /// <summary>Where a stream resumes: <c>Last-Event-ID</c> (an EventSource reconnecting) wins over the first-connect parameter.</summary>
+    /// <summary>
+    /// Where a stream resumes: <c>Last-Event-ID</c> (an EventSource reconnecting) wins over the first-connect parameter.
+    /// The same id in the query, <c>lastEventId</c> (any case), counts as the header: it is how clients that cannot set
+    /// headers resume, such as EventSource polyfills (<c>lastEventId=</c>) and pages written for Mercure
+    /// (<c>lastEventID=</c>). Ignoring it would have them start over at <c>after</c>, repeating or skipping events.
+    /// </summary>
     internal static string? ResumeFrom(HttpContext context)
     {
-        string? after = context.Request.Headers["Last-Event-ID"];
-        return string.IsNullOrEmpty(after) ? QueryValues.Get(context.Request, "after") : after;
+        string? resume = context.Request.Headers["Last-Event-ID"];
+        if (string.IsNullOrEmpty(resume))
+        {
+            resume = QueryValues.Get(context.Request, "lastEventId");
+        }
+
+        return string.IsNullOrEmpty(resume) ? QueryValues.Get(context.Request, "after") : resume;
     }
 
     /// <summary>

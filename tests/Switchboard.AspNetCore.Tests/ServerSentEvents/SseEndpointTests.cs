@@ -158,6 +158,34 @@ public sealed class SseEndpointTests
         Assert.Equal(5, HubApi.Parse(live!.Value.Data).N());
     }
 
+    /// <summary>
+    /// Clients that cannot set headers resume with the id in the query: EventSource polyfills send <c>lastEventId=</c>,
+    /// pages written for Mercure <c>lastEventID=</c>. Either resumes exactly after that event and wins over <c>after</c>;
+    /// the header, when there is one, wins over both.
+    /// </summary>
+    [Fact]
+    public async Task Stream_LastEventIdQueryParameter_ResumesLikeTheHeader()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        await client.PublishManyAsync("resumeq", 5);
+        List<SseItem<string>> all;
+        await using (var reader = await SseReader.OpenAsync(client, "v1/stream?topic=resumeq&after=earliest"))
+        {
+            all = await reader.TakeAsync(5);
+        }
+
+        foreach (var name in new[] { "lastEventId", "lastEventID" })
+        {
+            await using var resumed = await SseReader.OpenAsync(client, $"v1/stream?topic=resumeq&after=earliest&{name}={Uri.EscapeDataString(all[2].EventId!)}");
+            var rest = await resumed.TakeAsync(2);
+            Assert.Equal(all.Skip(3).Select(i => i.EventId), rest.Select(i => i.EventId));
+        }
+
+        await using var header = await SseReader.OpenAsync(client, $"v1/stream?topic=resumeq&lastEventId={Uri.EscapeDataString(all[0].EventId!)}", lastEventId: all[3].EventId);
+        Assert.Equal(all[4].EventId, (await header.NextAsync())!.Value.EventId);
+    }
+
     [Fact]
     public async Task Stream_Idle_SendsCommentHeartbeat()
     {
