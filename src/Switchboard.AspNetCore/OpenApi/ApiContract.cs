@@ -159,7 +159,7 @@ internal sealed record KeyListContract(IReadOnlyList<KeyContract> Keys);
 internal static class Reading
 {
     public static readonly (string Name, string Description) Topic =
-        ("topic", "Topics to read, comma-separated or repeated; patterns with * (one token) and > (the rest) are allowed.");
+        ("topic", "A topic or pattern to read; repeat the parameter for several (a comma is not a separator: it is an invalid-pattern). Patterns with * (one segment) and > (the rest) are allowed.");
 
     public static readonly (string Name, string Description) After =
         ("after", "Where to start: a cursor from an earlier answer (valid on every transport), earliest, or latest (the default).");
