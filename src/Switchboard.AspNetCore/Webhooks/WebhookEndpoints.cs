@@ -44,10 +44,10 @@ internal static class WebhookEndpoints
             .Produces(204).Problems(404, 409);
         webhooks.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("RotateWebhookSecret")
             .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
-        webhooks.MapPost("/{id}/enable", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Active, dispatcher, context, hub))
+        webhooks.MapPost("/{id}/enable", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub, TimeProvider time) => SetStatusAsync(id, WebhookStatus.Active, dispatcher, context, hub, time))
             .WithName("EnableWebhook")
             .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
-        webhooks.MapPost("/{id}/pause", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub) => SetStatusAsync(id, WebhookStatus.Paused, dispatcher, context, hub))
+        webhooks.MapPost("/{id}/pause", (string id, WebhookDispatcher dispatcher, HttpContext context, Hub hub, TimeProvider time) => SetStatusAsync(id, WebhookStatus.Paused, dispatcher, context, hub, time))
             .WithName("PauseWebhook")
             .Produces<WebhookEndpointResponse>(200).Problems(404, 409);
         webhooks.MapPost("/{id}/replay", ReplayAsync).WithName("ReplayWebhook").WithSummary("Redeliver everything after a cursor")
@@ -149,15 +149,30 @@ internal static class WebhookEndpoints
         return Json(Describe(Required(view, id), secret, hub), 200);
     }
 
-    private static async Task<IResult> SetStatusAsync(string id, WebhookStatus status, WebhookDispatcher dispatcher, HttpContext context, Hub hub)
+    private static async Task<IResult> SetStatusAsync(string id, WebhookStatus status, WebhookDispatcher dispatcher, HttpContext context, Hub hub, TimeProvider time)
     {
-        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) => ValueTask.FromResult(new WebhookDispatcher.Change(endpoint with
+        var view = await dispatcher.ChangeAsync(id, (endpoint, pending) =>
         {
-            Status = status,
-            DisabledReason = null,
-            // Enabling starts a fresh run: the failures that disabled the endpoint do not count against it again.
-            Progress = status == WebhookStatus.Active ? endpoint.Progress with { FailingSince = null } : endpoint.Progress,
-        }, pending)), context.RequestAborted);
+            // Enabling a disabled or paused endpoint sends what it owes now: its pending retries were scheduled for a
+            // receiver that was failing (up to 10 h ahead on the default schedule), and the operator who enables it has
+            // just fixed that receiver. Their attempt counts stay, so the schedule goes on from there if it fails again.
+            IReadOnlyList<WebhookDelivery> owed = pending;
+            List<WebhookChange> extra = [];
+            if (status == WebhookStatus.Active && endpoint.Status != WebhookStatus.Active)
+            {
+                var now = time.GetUtcNow();
+                owed = [.. pending.Select(d => d.NextAttemptAt > now ? d with { NextAttemptAt = now, UpdatedAt = now } : d)];
+                extra.AddRange(owed.Where((d, i) => !ReferenceEquals(d, pending[i])).Select(d => new WebhookDeliverySaved(d)));
+            }
+
+            return ValueTask.FromResult(new WebhookDispatcher.Change(endpoint with
+            {
+                Status = status,
+                DisabledReason = null,
+                // Enabling starts a fresh run: the failures that disabled the endpoint do not count against it again.
+                Progress = status == WebhookStatus.Active ? endpoint.Progress with { FailingSince = null } : endpoint.Progress,
+            }, owed, extra));
+        }, context.RequestAborted);
         return Json(Describe(Required(view, id), null, hub), 200);
     }
 

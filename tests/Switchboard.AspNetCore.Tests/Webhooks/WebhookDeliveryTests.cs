@@ -236,6 +236,31 @@ public sealed class WebhookDeliveryTests
         await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("delivered") == 2, "both events after enabling");
     }
 
+    /// <summary>
+    /// Enabling a disabled endpoint sends what it owes at once, in either mode: the retry that the 410 left pending was
+    /// scheduled an hour ahead here (up to 10 h on the default schedule), for a receiver the operator has since fixed.
+    /// </summary>
+    [Theory]
+    [InlineData("parallel")]
+    [InlineData("ordered")]
+    public async Task Enable_AfterA410_DeliversThePendingRetryNow_NotOnItsSchedule(string mode)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Respond = _ => new ReceiverAnswer(410);
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(w => w.RetrySchedule = [TimeSpan.FromHours(1), TimeSpan.FromHours(1)]));
+        using var client = server.CreateClient();
+        var webhook = await client.CreateWebhookAsync(receiver, "orders", $"\"mode\":\"{mode}\"");
+        await client.PublishAsync("orders");
+        await client.WaitForWebhookAsync(webhook.Id(), w => w.GetProperty("status").GetString() == "disabled", "the 410 to disable it");
+
+        receiver.Respond = _ => ReceiverAnswer.Ok;
+        await client.PostWebhookAsync($"v1/webhooks/{webhook.Id()}/enable");
+        var delivered = await client.WaitForWebhookAsync(webhook.Id(), w => w.Counts("deliveredEvents") == 1, "the owed event right after enabling");
+        Assert.Equal(0, delivered.Counts("pendingEvents"));
+        Assert.Equal(2, receiver.Received.Count);
+        Assert.Equal(receiver.Received[0].Id, receiver.Received[1].Id);
+    }
+
     [Fact]
     public async Task Redirects_AreNotFollowed_AndCountAsFailures()
     {
