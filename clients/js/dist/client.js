@@ -569,6 +569,9 @@ export class Subscription extends Emitter {
                 case 'fatal':
                     this.finish(ending.error);
                     return;
+                case 'ended':
+                    this.finish(undefined);
+                    return;
                 case 'switch':
                     this.setState('reconnecting');
                     continue;
@@ -837,6 +840,10 @@ export class Subscription extends Emitter {
                 clearTimeout(timer);
                 return this.httpEnding(response, transport);
             }
+            // 204 is how a stream with an end says it is over (a job's stream, resumed after its final event): an EventSource
+            // stops reconnecting on it, and so does the subscription.
+            if (response.status === 204)
+                return new Ending('ended');
             if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
                 clearTimeout(timer);
                 return new Ending('unsupported', new SwitchboardError('sse: the answer is not text/event-stream', 'not-event-stream', response.status, false, transport));

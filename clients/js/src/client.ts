@@ -146,7 +146,7 @@ class Emitter {
 /** Why a transport attempt ended; decides what the subscription does next. */
 class Ending {
   constructor(
-    readonly kind: 'unsupported' | 'transient' | 'fatal' | 'token-expired' | 'retry-after' | 'switch' | 'closed',
+    readonly kind: 'unsupported' | 'transient' | 'fatal' | 'token-expired' | 'retry-after' | 'switch' | 'closed' | 'ended',
     readonly error?: SwitchboardError,
     readonly delay = 0,
   ) {}
@@ -652,6 +652,9 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
         case 'fatal':
           this.finish(ending.error);
           return;
+        case 'ended':
+          this.finish(undefined);
+          return;
         case 'switch':
           this.setState('reconnecting');
           continue;
@@ -901,6 +904,9 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
         clearTimeout(timer);
         return this.httpEnding(response, transport);
       }
+      // 204 is how a stream with an end says it is over (a job's stream, resumed after its final event): an EventSource
+      // stops reconnecting on it, and so does the subscription.
+      if (response.status === 204) return new Ending('ended');
       if (!(response.headers.get('content-type') ?? '').startsWith('text/event-stream') || !response.body) {
         clearTimeout(timer);
         return new Ending('unsupported', new SwitchboardError('sse: the answer is not text/event-stream', 'not-event-stream', response.status, false, transport));

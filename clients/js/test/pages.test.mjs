@@ -77,6 +77,30 @@ test('ssePath: follows another endpoint that speaks the stream, such as the dash
   }
 });
 
+test('ssePath on a job stream: the subscription delivers the job and ends when the hub answers 204 after the final event', async () => {
+  const post = async (path, body, expected) => {
+    const response = await fetch(`${HUB}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(response.status, expected, `${path}: ${await response.clone().text()}`);
+    return response.status === 204 ? undefined : response.json();
+  };
+  const type = `js${uniqueTopic('t').slice(2, 10)}`;
+  const job = await post('/v1/jobs', { type, input: 1 }, 202);
+  const claimed = await post(`/v1/queues/${type}/claim?wait=5`, {}, 200);
+  await post(`/v1/jobs/${job.id}/complete`, { leaseId: claimed.leaseId, result: 2 }, 200);
+
+  const hub = new Switchboard(HUB, { ...fast, cursorStore: null });
+  const sub = hub.subscribe([`jobs.${job.id}`], { transports: ['sse'], ssePath: `/v1/jobs/${job.id}/stream`, after: 'earliest' });
+  const log = record(sub);
+  try {
+    // The stream closes after job.succeeded; the reconnect from that cursor is the 204 that ends the subscription.
+    await waitFor(() => sub.state === 'closed', 10000, 'the subscription to end');
+    assert.deepEqual(log.events.map(e => e.type), ['job.queued', 'job.running', 'job.succeeded']);
+    assert.equal(await sub.closed, undefined);
+  } finally {
+    sub.close();
+  }
+});
+
 test('a room refused at the WebSocket handshake (a bad token) ends with 401 instead of retrying', { skip: skipSecure }, async () => {
   const hub = new Switchboard(SECURE, { ...fast, WebSocket, token: 'not-a-valid-token', cursorStore: null });
   const room = hub.join('chat.room1');
