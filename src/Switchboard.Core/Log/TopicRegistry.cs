@@ -38,10 +38,15 @@ public sealed class TopicRegistry
     /// <summary>Notes that retention removed the topic's events through <paramref name="throughSeq"/> (never moves back).</summary>
     public void Trimmed(string topic, long throughSeq)
     {
-        var state = _topics.GetOrAdd(topic, static _ => new TopicState());
-        if (throughSeq > state.TrimmedThrough)
+        while (true)
         {
-            state.TrimmedThrough = throughSeq;
+            var state = _topics.GetOrAdd(topic, static _ => new TopicState());
+            RaiseTo(ref state.TrimmedThrough, throughSeq);
+            // A concurrent Retired may have just forgotten this state; then the point goes into the topic's new one.
+            if (_topics.TryGetValue(topic, out var current) && ReferenceEquals(current, state))
+            {
+                break;
+            }
         }
 
         UpdateMaxTrimmed(throughSeq);
@@ -82,20 +87,69 @@ public sealed class TopicRegistry
     }
 
     /// <summary>
+    /// Learns that the store retired <paramref name="topic"/> into <paramref name="region"/>'s point
+    /// <paramref name="throughSeq"/>, as a shared store reports a retirement another process decided: the region's
+    /// point rises, and the topic is forgotten unless its own trim point is past the region's (it was published to and
+    /// trimmed again before the news came), since then it still tells readers something the region does not.
+    /// </summary>
+    public void Retired(string topic, string region, long throughSeq)
+    {
+        LoadRetired(region, throughSeq);
+        ForgetIfCovered(topic);
+    }
+
+    /// <summary>
+    /// Forgets every topic whose trim point the retired regions cover, since it tells readers nothing they do not: for a
+    /// shared store that reloaded its points and may hold topics retired while it was not listening.
+    /// </summary>
+    public void ForgetCovered()
+    {
+        if (_retired.IsEmpty)
+        {
+            return;
+        }
+
+        foreach (var topic in _topics.Keys)
+        {
+            ForgetIfCovered(topic);
+        }
+    }
+
+    private void ForgetIfCovered(string topic)
+    {
+        if (!_topics.TryGetValue(topic, out var state) || Volatile.Read(ref state.TrimmedThrough) > RetiredThrough(topic))
+        {
+            return;
+        }
+
+        if (_topics.TryRemove(new KeyValuePair<string, TopicState>(topic, state)) && Volatile.Read(ref state.TrimmedThrough) > RetiredThrough(topic))
+        {
+            // A trim raced the removal and moved the topic past its region: keep what it learned.
+            Trimmed(topic, Volatile.Read(ref state.TrimmedThrough));
+        }
+    }
+
+    /// <summary>
     /// How far retention may have removed the topic's history (0 when never): its own trim point, or that of a
     /// retired region covering it, since the topic may have been retired before it was published to again.
     /// </summary>
     public long TrimmedThrough(string topic)
     {
-        var through = _topics.TryGetValue(topic, out var state) ? state.TrimmedThrough : 0;
+        var through = _topics.TryGetValue(topic, out var state) ? Volatile.Read(ref state.TrimmedThrough) : 0;
+        return Math.Max(through, RetiredThrough(topic));
+    }
+
+    /// <summary>The highest point of the retired regions covering the topic (0 when none).</summary>
+    private long RetiredThrough(string topic)
+    {
         if (_retired.IsEmpty)
         {
-            return through;
+            return 0;
         }
 
         // The regions covering a.b.c are "", a, a.b and a.b.c.
         var regions = _retired.GetAlternateLookup<ReadOnlySpan<char>>();
-        through = Math.Max(through, regions.TryGetValue([], out var all) ? all : 0);
+        var through = regions.TryGetValue([], out var all) ? all : 0;
         for (var dot = topic.IndexOf('.'); dot >= 0; dot = topic.IndexOf('.', dot + 1))
         {
             through = Math.Max(through, regions.TryGetValue(topic.AsSpan(0, dot), out var region) ? region : 0);
@@ -151,12 +205,14 @@ public sealed class TopicRegistry
         return restart > afterSeq ? new LogGap(restart) : null;
     }
 
-    private void UpdateMaxTrimmed(long value)
+    private void UpdateMaxTrimmed(long value) => RaiseTo(ref _maxTrimmed, value);
+
+    private static void RaiseTo(ref long field, long value)
     {
-        var current = Volatile.Read(ref _maxTrimmed);
+        var current = Volatile.Read(ref field);
         while (value > current)
         {
-            var seen = Interlocked.CompareExchange(ref _maxTrimmed, value, current);
+            var seen = Interlocked.CompareExchange(ref field, value, current);
             if (seen == current)
             {
                 return;

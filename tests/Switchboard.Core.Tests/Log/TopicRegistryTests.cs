@@ -74,6 +74,42 @@ public sealed class TopicRegistryTests
         registry.LoadRetired("", 70);
         Assert.Equal(new LogGap(70), registry.FindGap(TopicFilter.Parse("anything.at.all"), 10));
     }
+
+    [Fact]
+    public void ARetirementTheStoreReports_ForgetsTheTopic_UnlessItWasTrimmedPastThatPointSince()
+    {
+        var registry = new TopicRegistry();
+        registry.Trimmed("user.7", 40);
+        registry.Trimmed("user.8", 60); // retired at 50 elsewhere, then published to and trimmed again before the news came
+        registry.Retired("user.7", "user", 50);
+        registry.Retired("user.8", "user", 50);
+
+        Assert.Equal(1, registry.Count);
+        Assert.Equal(50, registry.TrimmedThrough("user.7"));
+        Assert.Equal(60, registry.TrimmedThrough("user.8"));
+        Assert.Equal(new LogGap(60), registry.FindGap(TopicFilter.Parse("user.8"), 55));
+        Assert.Equal(new LogGap(50), registry.FindGap(TopicFilter.Parse("user.7"), 10));
+        Assert.Equal(new LogGap(60), registry.FindGap(TopicFilter.Parse("user.*"), 10));
+        Assert.Null(registry.FindGap(TopicFilter.Parse("orders.>"), 10));
+    }
+
+    [Fact]
+    public void ForgetCovered_DropsOnlyTheTopicsARetiredRegionCovers()
+    {
+        var registry = new TopicRegistry();
+        registry.Trimmed("user.7", 40);
+        registry.Trimmed("user.9", 90);
+        registry.Trimmed("orders.1", 20);
+        registry.LoadRetired("user", 50);
+
+        registry.ForgetCovered();
+
+        Assert.Equal(2, registry.Count); // user.9 (past the region) and orders.1 (another region)
+        Assert.Equal(50, registry.TrimmedThrough("user.7"));
+        Assert.Equal(90, registry.TrimmedThrough("user.9"));
+        Assert.Equal(20, registry.TrimmedThrough("orders.1"));
+        Assert.Equal(new LogGap(90), registry.FindGap(TopicFilter.Parse("user.>"), 60));
+    }
 }
 
 internal static class TopicRegistryTestExtensions
