@@ -33,7 +33,7 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly WarningThrottle _failureWarnings;
     private readonly WarningThrottle _refusalWarnings;
     private readonly ILogger _logger;
-    private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _keyExpiry;
+    private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _retired, _keyExpiry;
     private readonly RedisChannel _channel;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _poke = new(0, int.MaxValue);
@@ -61,6 +61,7 @@ public sealed partial class RedisEventLog : IEventLog
         _log = redis.Key("log");
         _topicsKey = redis.Key("topics");
         _trimmed = redis.Key("trimmed");
+        _retired = redis.Key("retired");
         _keyExpiry = redis.Key("idempotency-expiry");
         _channel = redis.Channel("events");
 
@@ -71,7 +72,10 @@ public sealed partial class RedisEventLog : IEventLog
             _subscription = SubscribeWhenConnected(redis, _channel);
             _subscription.OnMessage(OnNotification);
             var head = HeadInfo.From(redis.Database.ScriptEvaluate(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), "", 0]));
-            Adopt(head, LoadTrimmed(redis.Database.HashGetAll(_trimmed)));
+            // The trim points first, then the retired ones: a retirement between the two reads moves a topic from the
+            // first to the second, which is then seen.
+            var trimmed = redis.Database.HashGetAll(_trimmed);
+            Adopt(head, new TrimPoints(trimmed, redis.Database.HashGetAll(_retired)));
         }
         catch (RedisException ex)
         {
@@ -177,10 +181,11 @@ public sealed partial class RedisEventLog : IEventLog
             return null;
         }
 
-        if (state.Ring.Find(seq) is { } cached)
+        // The ring keeps events retention already removed from Redis; never hand those out. Where the trim point is a
+        // retired region's, which may cover events of a topic published to again that are still kept, Redis decides.
+        if (state.Ring.Find(seq) is { } cached && seq > state.Topics.TrimmedThrough(cached.Topic))
         {
-            // The ring keeps events retention already removed from Redis; never hand those out.
-            return seq > state.Topics.TrimmedThrough(cached.Topic) ? cached : null;
+            return cached;
         }
 
         var id = StreamId(seq);
@@ -279,16 +284,21 @@ public sealed partial class RedisEventLog : IEventLog
                 }
             }
 
-            if (through <= state.Topics.TrimmedThrough(topic))
+            // Every seq still indexed is past the topic's own trim point, so a bound found there always removes something.
+            // (Not compared with TrimmedThrough: a retired region's point may cover events a topic published to again keeps.)
+            if (through == 0)
             {
                 continue;
             }
 
-            deleted += await TrimTopicAsync(database, state, topic, index, through).ConfigureAwait(false);
+            deleted += await TrimTopicAsync(database, state, policy, topic, index, through).ConfigureAwait(false);
         }
 
         return new TrimResult(deleted, await ExpireKeysAsync(database, now).ConfigureAwait(false));
     }
+
+    /// <summary>Topics this node keeps trim points for: those trimmed and not yet emptied (retired topics leave).</summary>
+    internal int KnownTopics => Volatile.Read(ref _state).Topics.Count;
 
     /// <summary>Topics examined by age passes that walk the log (<see cref="TrimByAgeAsync"/>); retention's cost, which tests bound.</summary>
     internal long AgeTrimTopicsExamined => Interlocked.Read(ref _ageTrimTopicsExamined);
@@ -334,7 +344,7 @@ public sealed partial class RedisEventLog : IEventLog
             Interlocked.Add(ref _ageTrimTopicsExamined, through.Count);
             foreach (var (topic, upTo) in through)
             {
-                deleted += await TrimTopicAsync(database, state, topic, TopicIndex(topic), upTo).ConfigureAwait(false);
+                deleted += await TrimTopicAsync(database, state, policy, topic, TopicIndex(topic), upTo).ConfigureAwait(false);
             }
 
             if (page.Length < 2 * TrimBatch)
@@ -348,14 +358,28 @@ public sealed partial class RedisEventLog : IEventLog
         return deleted;
     }
 
-    private async Task<long> TrimTopicAsync(IDatabase database, EpochState state, string topic, RedisKey index, long through)
+    /// <summary>
+    /// Trims one topic through <paramref name="through"/>; one it empties is retired into its region (the rule's prefix,
+    /// else its first segment), so that neither Redis nor any node keeps state for every topic ever published to.
+    /// </summary>
+    private async Task<long> TrimTopicAsync(IDatabase database, EpochState state, RetentionPolicy policy, string topic, RedisKey index, long through)
     {
+        var region = state.Topics.RetiredRegion(topic, policy.Prefixes[policy.RuleIndexFor(topic)]);
         long deleted = 0;
         while (true)
         {
             var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.TrimTopic,
-                [_meta, _log, index, _trimmed], [topic, through, _channel.ToString(), state.Epoch, TrimBatch]).ConfigureAwait(false))!;
+                [_meta, _log, index, _trimmed, _topicsKey, _retired],
+                [topic, through, _channel.ToString(), state.Epoch, TrimBatch, region, TopicRegistry.MaxRetiredRegions]).ConfigureAwait(false))!;
             deleted += (long)reply[0];
+            if (reply.Length > 2)
+            {
+                // Retired, into the region the script settled on (the catch-all once Redis holds the most regions).
+                state.Topics.Retired(topic, (string)reply[2]!, through);
+                NoteMaxTrimmed(state, through);
+                return deleted;
+            }
+
             if ((long)reply[1] == 1)
             {
                 break;
@@ -538,11 +562,7 @@ public sealed partial class RedisEventLog : IEventLog
         if (maxTrimmed > state.KnownMaxTrimmed)
         {
             // Another node trimmed and its notification has not arrived yet: learn the trim points now.
-            foreach (var (topic, through) in LoadTrimmed(await database.HashGetAllAsync(_trimmed).ConfigureAwait(false)))
-            {
-                state.Topics.Trimmed(topic, through);
-            }
-
+            Learn(state, await LoadTrimPointsAsync(database).ConfigureAwait(false));
             NoteMaxTrimmed(state, maxTrimmed);
         }
 
@@ -569,8 +589,33 @@ public sealed partial class RedisEventLog : IEventLog
         }
     }
 
-    private static List<(string Topic, long Through)> LoadTrimmed(HashEntry[] entries) =>
-        [.. entries.Select(e => ((string)e.Name!, (long)e.Value))];
+    /// <summary>
+    /// The trim points Redis keeps: per topic, then per region of retired topics. Sent in order on one connection, so
+    /// a retirement between the two reads, which moves a topic from the first to the second, is seen in the second.
+    /// </summary>
+    private async Task<TrimPoints> LoadTrimPointsAsync(IDatabase database)
+    {
+        var topics = database.HashGetAllAsync(_trimmed);
+        var regions = database.HashGetAllAsync(_retired);
+        return new TrimPoints(await topics.ConfigureAwait(false), await regions.ConfigureAwait(false));
+    }
+
+    /// <summary>Raises this node's trim points to those Redis keeps, and forgets topics retired since it last looked.</summary>
+    private static void Learn(EpochState state, TrimPoints points)
+    {
+        foreach (var entry in points.Regions)
+        {
+            state.Topics.LoadRetired((string)entry.Name!, (long)entry.Value);
+        }
+
+        foreach (var entry in points.Topics)
+        {
+            state.Topics.Trimmed((string)entry.Name!, (long)entry.Value);
+        }
+
+        // Topics this node heard trimmed and that were retired while it was not listening (a lost notification).
+        state.Topics.ForgetCovered();
+    }
 
     private void OnNotification(ChannelMessage message)
     {
@@ -605,6 +650,12 @@ public sealed partial class RedisEventLog : IEventLog
         else if (parts[0] == "t" && parts.Length == 4)
         {
             state.Topics.Trimmed(parts[3], seq);
+            NoteMaxTrimmed(state, seq);
+        }
+        else if (parts[0] == "r" && text.Split('|', 5) is [_, _, _, var region, var topic])
+        {
+            // Topics have no '|', and a region is a topic prefix or empty: the split is unambiguous.
+            state.Topics.Retired(topic, region, seq);
             NoteMaxTrimmed(state, seq);
         }
     }
@@ -679,25 +730,33 @@ public sealed partial class RedisEventLog : IEventLog
     {
         var state = Volatile.Read(ref _state);
         var head = HeadInfo.From(await _redis.Database.ScriptEvaluateAsync(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), state.Epoch, HeadSeq]).ConfigureAwait(false));
-        List<(string, long)>? trimmed = null;
+        TrimPoints? trimmed = null;
         if (head.Epoch != state.Epoch || head.MaxTrimmed > state.KnownMaxTrimmed)
         {
-            trimmed = LoadTrimmed(await _redis.Database.HashGetAllAsync(_trimmed).ConfigureAwait(false));
+            trimmed = await LoadTrimPointsAsync(_redis.Database).ConfigureAwait(false);
         }
 
         Adopt(head, trimmed);
     }
 
     /// <summary>Takes the head Redis reported; a different epoch replaces everything this node knew.</summary>
-    private void Adopt(HeadInfo head, List<(string Topic, long Through)>? trimmed)
+    private void Adopt(HeadInfo head, TrimPoints? trimmed)
     {
         var state = Volatile.Read(ref _state);
         if (head.Epoch != state.Epoch)
         {
             var fresh = new EpochState(head.Epoch, head.Base, new RecentEventsRing(_options.TailCacheSize, head.Seq, _options.TailCacheBytes), new TopicRegistry());
-            foreach (var (topic, through) in trimmed ?? [])
+            if (trimmed is { } points)
             {
-                fresh.Topics.Load(topic, 0, through);
+                foreach (var entry in points.Topics)
+                {
+                    fresh.Topics.Load((string)entry.Name!, 0, (long)entry.Value);
+                }
+
+                foreach (var entry in points.Regions)
+                {
+                    fresh.Topics.LoadRetired((string)entry.Name!, (long)entry.Value);
+                }
             }
 
             fresh.KnownMaxTrimmed = head.MaxTrimmed;
@@ -718,13 +777,9 @@ public sealed partial class RedisEventLog : IEventLog
             return;
         }
 
-        if (trimmed is not null)
+        if (trimmed is { } learned)
         {
-            foreach (var (topic, through) in trimmed)
-            {
-                state.Topics.Trimmed(topic, through);
-            }
-
+            Learn(state, learned);
             NoteMaxTrimmed(state, head.MaxTrimmed);
         }
 
@@ -883,6 +938,9 @@ public sealed partial class RedisEventLog : IEventLog
 
         public long KnownMaxTrimmed;
     }
+
+    /// <summary>The trim points Redis keeps: <c>{prefix}trimmed</c> (per topic) and <c>{prefix}retired</c> (per region).</summary>
+    private readonly record struct TrimPoints(HashEntry[] Topics, HashEntry[] Regions);
 
     private readonly record struct HeadInfo(string Epoch, long Seq, long Base, long MaxTrimmed)
     {

@@ -313,8 +313,12 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS: meta, log, topic index, trimmed. ARGV: topic, through, channel, epoch, batch.
-    /// Removes the topic's events up to <c>through</c>, at most <c>batch</c> per call; returns {removed, done}.
+    /// KEYS: meta, log, topic index, trimmed, topics, retired. ARGV: topic, through, channel, epoch, batch, region, region limit.
+    /// Removes the topic's events up to <c>through</c>, at most <c>batch</c> per call. When that empties the topic it is
+    /// retired: it leaves the topic list and the trim points, and its point raises its region's in the retired hash
+    /// (<c>''</c>, covering every topic, once the hash holds the region limit and not this region). In one script, so an
+    /// append to the topic lands wholly before (its newer event keeps the topic) or after (it starts the topic again).
+    /// Returns {removed, done, region when retired}.
     /// </summary>
     public const string TrimTopic = EpochPrelude + """
         local through = tonumber(ARGV[2])
@@ -326,6 +330,18 @@ internal static class RedisScripts
         local marked = through
         if not done then marked = tonumber(seqs[#seqs]) end
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%d', marked))
+        if done and redis.call('EXISTS', KEYS[3]) == 0 then
+          local region = ARGV[6]
+          if redis.call('HEXISTS', KEYS[6], region) == 0 and redis.call('HLEN', KEYS[6]) >= tonumber(ARGV[7]) then region = '' end
+          local point = tonumber(redis.call('HGET', KEYS[6], region) or '0')
+          if through > point then redis.call('HSET', KEYS[6], region, string.format('%d', through)) end
+          redis.call('HDEL', KEYS[4], ARGV[1])
+          redis.call('HDEL', KEYS[5], ARGV[1])
+          local max_trimmed = tonumber(redis.call('HGET', KEYS[1], 'maxTrimmed') or '0')
+          if through > max_trimmed then redis.call('HSET', KEYS[1], 'maxTrimmed', string.format('%d', through)) end
+          redis.call('PUBLISH', ARGV[3], 'r|' .. ARGV[4] .. '|' .. string.format('%d', through) .. '|' .. region .. '|' .. ARGV[1])
+          return {#seqs, 1, region}
+        end
         if marked > current then note_trim(ARGV[3], ARGV[4], ARGV[1], marked) end
         if done then return {#seqs, 1} end
         return {#seqs, 0}
