@@ -29,6 +29,7 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly RedisStoreOptions _options;
     private readonly RetentionPolicy? _retention;
     private long _ageTrimTopicsExamined;
+    private bool _emptiedSwept; // set once this hub's listed topics were checked for ones emptied before retirement
     private readonly TimeProvider _time;
     private readonly WarningThrottle _failureWarnings;
     private readonly WarningThrottle _refusalWarnings;
@@ -249,6 +250,11 @@ public sealed partial class RedisEventLog : IEventLog
         var head = HeadSeq;
         var cutoffs = new Dictionary<TimeSpan, long>();
         long deleted = 0;
+        if (!_emptiedSwept)
+        {
+            await RetireEmptiedAsync(database, state, policy, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_retention is not null && SameCountLimits(_retention, policy))
         {
             // Appends already hold every topic to these count limits, so only age has work: a walk over the log's
@@ -296,6 +302,68 @@ public sealed partial class RedisEventLog : IEventLog
 
         return new TrimResult(deleted, await ExpireKeysAsync(database, now).ConfigureAwait(false));
     }
+
+    /// <summary>
+    /// Once per hub: retires the listed topics whose index is gone, which a version that did not retire topics left
+    /// behind (it kept every emptied topic listed with its trim point). A walk over the list, then marked done in meta.
+    /// </summary>
+    private async Task RetireEmptiedAsync(IDatabase database, EpochState state, RetentionPolicy policy, CancellationToken cancellationToken)
+    {
+        if (await database.HashExistsAsync(_meta, EmptiedSweptField).ConfigureAwait(false))
+        {
+            _emptiedSwept = true;
+            return;
+        }
+
+        var page = new List<string>(1000);
+        await foreach (var entry in database.HashScanAsync(_topicsKey, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add((string)entry.Name!);
+            if (page.Count == 1000)
+            {
+                await RetireEmptiedAsync(database, state, policy, page).ConfigureAwait(false);
+                page.Clear();
+            }
+        }
+
+        if (page.Count > 0)
+        {
+            await RetireEmptiedAsync(database, state, policy, page).ConfigureAwait(false);
+        }
+
+        await database.HashSetAsync(_meta, EmptiedSweptField, 1).ConfigureAwait(false);
+        _emptiedSwept = true;
+    }
+
+    private async Task RetireEmptiedAsync(IDatabase database, EpochState state, RetentionPolicy policy, List<string> topics)
+    {
+        var keys = new RedisKey[4 + topics.Count];
+        var args = new RedisValue[3 + (2 * topics.Count)];
+        keys[0] = _meta;
+        keys[1] = _trimmed;
+        keys[2] = _topicsKey;
+        keys[3] = _retired;
+        args[0] = _channel.ToString();
+        args[1] = state.Epoch;
+        args[2] = TopicRegistry.MaxRetiredRegions;
+        for (var i = 0; i < topics.Count; i++)
+        {
+            keys[4 + i] = TopicIndex(topics[i]);
+            args[3 + (2 * i)] = topics[i];
+            args[4 + (2 * i)] = state.Topics.RetiredRegion(topics[i], policy.Prefixes[policy.RuleIndexFor(topics[i])]);
+        }
+
+        var retired = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.RetireEmptied, keys, args).ConfigureAwait(false))!;
+        for (var i = 0; i + 2 < retired.Length; i += 3)
+        {
+            var through = (long)retired[i + 2];
+            state.Topics.Retired((string)retired[i]!, (string)retired[i + 1]!, through);
+            NoteMaxTrimmed(state, through);
+        }
+    }
+
+    /// <summary>The meta field that says <see cref="RetireEmptiedAsync(IDatabase, EpochState, RetentionPolicy, CancellationToken)"/> ran for this hub.</summary>
+    private const string EmptiedSweptField = "emptiedRetired";
 
     /// <summary>Topics this node keeps trim points for: those trimmed and not yet emptied (retired topics leave).</summary>
     internal int KnownTopics => Volatile.Read(ref _state).Topics.Count;

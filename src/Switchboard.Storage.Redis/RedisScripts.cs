@@ -312,6 +312,24 @@ internal static class RedisScripts
         return out
         """;
 
+    // Retires a topic whose index is gone: it leaves the topic list and the trim points, and its point raises its
+    // region's in the retired hash ('', covering every topic, once the hash holds the region limit and not this
+    // region). Publishes r|epoch|point|region|topic and returns the region it joined.
+    private const string RetirePrelude = """
+        local function retire(meta, trimmed, topics, retired, channel, epoch, topic, through, region, limit)
+          if redis.call('HEXISTS', retired, region) == 0 and redis.call('HLEN', retired) >= limit then region = '' end
+          local point = tonumber(redis.call('HGET', retired, region) or '0')
+          if through > point then redis.call('HSET', retired, region, string.format('%d', through)) end
+          redis.call('HDEL', trimmed, topic)
+          redis.call('HDEL', topics, topic)
+          local max_trimmed = tonumber(redis.call('HGET', meta, 'maxTrimmed') or '0')
+          if through > max_trimmed then redis.call('HSET', meta, 'maxTrimmed', string.format('%d', through)) end
+          redis.call('PUBLISH', channel, 'r|' .. epoch .. '|' .. string.format('%d', through) .. '|' .. region .. '|' .. topic)
+          return region
+        end
+
+        """;
+
     /// <summary>
     /// KEYS: meta, log, topic index, trimmed, topics, retired. ARGV: topic, through, channel, epoch, batch, region, region limit.
     /// Removes the topic's events up to <c>through</c>, at most <c>batch</c> per call. When that empties the topic it is
@@ -320,7 +338,7 @@ internal static class RedisScripts
     /// append to the topic lands wholly before (its newer event keeps the topic) or after (it starts the topic again).
     /// Returns {removed, done, region when retired}.
     /// </summary>
-    public const string TrimTopic = EpochPrelude + """
+    public const string TrimTopic = EpochPrelude + RetirePrelude + """
         local through = tonumber(ARGV[2])
         local current = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or '0')
         if through <= current then return {0, 1} end
@@ -331,20 +349,31 @@ internal static class RedisScripts
         if not done then marked = tonumber(seqs[#seqs]) end
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%d', marked))
         if done and redis.call('EXISTS', KEYS[3]) == 0 then
-          local region = ARGV[6]
-          if redis.call('HEXISTS', KEYS[6], region) == 0 and redis.call('HLEN', KEYS[6]) >= tonumber(ARGV[7]) then region = '' end
-          local point = tonumber(redis.call('HGET', KEYS[6], region) or '0')
-          if through > point then redis.call('HSET', KEYS[6], region, string.format('%d', through)) end
-          redis.call('HDEL', KEYS[4], ARGV[1])
-          redis.call('HDEL', KEYS[5], ARGV[1])
-          local max_trimmed = tonumber(redis.call('HGET', KEYS[1], 'maxTrimmed') or '0')
-          if through > max_trimmed then redis.call('HSET', KEYS[1], 'maxTrimmed', string.format('%d', through)) end
-          redis.call('PUBLISH', ARGV[3], 'r|' .. ARGV[4] .. '|' .. string.format('%d', through) .. '|' .. region .. '|' .. ARGV[1])
-          return {#seqs, 1, region}
+          return {#seqs, 1, retire(KEYS[1], KEYS[4], KEYS[5], KEYS[6], ARGV[3], ARGV[4], ARGV[1], through, ARGV[6], tonumber(ARGV[7]))}
         end
         if marked > current then note_trim(ARGV[3], ARGV[4], ARGV[1], marked) end
         if done then return {#seqs, 1} end
         return {#seqs, 0}
+        """;
+
+    /// <summary>
+    /// KEYS: meta, trimmed, topics, retired, then one index per topic. ARGV: channel, epoch, region limit, then per
+    /// topic: topic, region. Retires the listed topics whose index is gone, at their trim point: what a store that did
+    /// not retire topics left behind. Returns {topic, region, point, ...} for those retired.
+    /// </summary>
+    public const string RetireEmptied = RetirePrelude + """
+        local out = {}
+        for i = 5, #KEYS do
+          local a = 4 + (i - 5) * 2
+          local topic = ARGV[a]
+          if redis.call('EXISTS', KEYS[i]) == 0 and redis.call('HEXISTS', KEYS[3], topic) == 1 then
+            local through = tonumber(redis.call('HGET', KEYS[2], topic) or '0')
+            out[#out + 1] = topic
+            out[#out + 1] = retire(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], topic, through, ARGV[a + 1], tonumber(ARGV[3]))
+            out[#out + 1] = string.format('%d', through)
+          end
+        end
+        return out
         """;
 
     /// <summary>

@@ -175,6 +175,33 @@ public sealed class RedisRetentionTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task TopicsAnOlderVersionLeftListedWhenItEmptiedThem_AreRetiredByTheFirstPass()
+    {
+        await using (var old = Open(null))
+        {
+            await old.AppendAsync([Draft("user.1"), Draft("user.2"), Draft("orders.eu")]);
+        }
+
+        // What a store that did not retire topics left after removing user.1 and user.2: listed, with trim points,
+        // their indexes and entries gone.
+        var database = _admin.Database;
+        await database.KeyDeleteAsync([_admin.Key("topic:user.1"), _admin.Key("topic:user.2")]);
+        await database.StreamDeleteAsync(_admin.Key("log"), ["1-0", "2-0"]);
+        await database.HashSetAsync(_admin.Key("trimmed"), [new("user.1", 1), new("user.2", 2)]);
+        await database.HashSetAsync(_admin.Key("meta"), "maxTrimmed", 2);
+
+        await using var log = Open(Policy(TimeSpan.FromDays(1), null));
+        await log.TrimAsync(Policy(TimeSpan.FromDays(1), null), _time.GetUtcNow());
+
+        Assert.Equal(1, await HashLengthAsync("topics"));
+        Assert.Equal(0, await HashLengthAsync("trimmed"));
+        Assert.Equal(2, await RetiredPointAsync("user"));
+        Assert.Equal(0, log.KnownTopics);
+        Assert.Equal(new LogGap(2), (await log.ReadAsync(TopicFilter.Parse("user.*"), 0, 10)).Gap);
+        Assert.Equal([3L], await SeqsAsync(log, "orders.eu", 0));
+    }
+
+    [Fact]
     public async Task BeyondTheRegionLimit_RetiredTopicsShareOnePointThatCoversEveryReader()
     {
         var policy = Policy(TimeSpan.FromHours(1), null);
