@@ -30,6 +30,15 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public static Task<ServerProcess> StartAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] serveArguments) =>
         LaunchAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "switchboard.dll")], workingDirectory, environment, serveArguments);
 
+    /// <summary>
+    /// Starts the server under a file-size limit (<c>ulimit -f</c>, set by <c>prlimit</c>, which then execs it in the same
+    /// process). The runtime's W^X double mapping sizes a memory file past small limits and would fail the start with
+    /// "Out of memory", so it is turned off, as an operator setting such a limit must (docs/operations.md).
+    /// </summary>
+    public static Task<ServerProcess> StartWithFileSizeLimitAsync(string workingDirectory, long bytes, params string[] serveArguments) =>
+        LaunchAsync("prlimit", [$"--fsize={bytes.ToString(System.Globalization.CultureInfo.InvariantCulture)}", "dotnet", Path.Combine(AppContext.BaseDirectory, "switchboard.dll")],
+            workingDirectory, new Dictionary<string, string> { ["DOTNET_EnableWriteXorExecute"] = "0" }, serveArguments);
+
     /// <summary>Starts <c>serve</c> from another executable, such as the <c>switchboard</c> command of an installed .NET tool.</summary>
     public static Task<ServerProcess> StartExecutableAsync(string executable, string workingDirectory, params string[] serveArguments) =>
         LaunchAsync(executable, [], workingDirectory, new Dictionary<string, string>(), serveArguments);

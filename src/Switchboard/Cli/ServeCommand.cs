@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Switchboard.AspNetCore;
@@ -23,8 +24,12 @@ internal static class ServeCommand
     /// <summary>Exit code of every command: the store cannot be opened (disk full, not a database, no permission, Redis unreachable).</summary>
     public const int StoreProblem = 5;
 
+    /// <summary>SIGXFSZ on Linux and macOS: a write past the process's file-size limit (<c>ulimit -f</c>).</summary>
+    private const int FileSizeLimitSignal = 25;
+
     public static async Task<int> RunAsync(ServeSettings settings, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        using var fileSizeLimit = IgnoreFileSizeLimitSignal();
         await using var app = Build(settings, []);
         OpenStores(app.Services);
         var configured = ConfiguredAddresses(app.Configuration);
@@ -109,6 +114,18 @@ internal static class ServeCommand
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }
+
+    /// <summary>
+    /// A write that would take a file past <c>ulimit -f</c> raises SIGXFSZ, whose default action kills the process
+    /// (with every open connection) in the middle of a commit. Handled and cancelled, the write fails with EFBIG instead,
+    /// which SQLite reports as an I/O error: the write is rolled back and answered 503 <c>store-unavailable</c>, and the
+    /// hub carries on (a checkpoint that restarts the WAL, or a raised limit, lets writes through again). Null where the
+    /// signal does not exist (Windows).
+    /// </summary>
+    private static PosixSignalRegistration? IgnoreFileSizeLimitSignal() =>
+        OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()
+            ? PosixSignalRegistration.Create((PosixSignal)FileSizeLimitSignal, static context => context.Cancel = true)
+            : null;
 
     /// <summary>
     /// Opens every store before the host starts (which would open them too), so one that cannot be opened stops the
