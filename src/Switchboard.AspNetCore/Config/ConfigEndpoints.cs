@@ -176,7 +176,7 @@ internal static class ConfigEndpoints
         ConfigSettings.ValidateApp(app, config.CurrentValue);
         var limit = DefaultHistoryLimit;
         if (context.Request.Query["limit"].ToString() is { Length: > 0 } text
-            && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxHistoryLimit))
+            && (!WholeNumber.TryParse(text, out limit) || limit is < 1 or > MaxHistoryLimit))
         {
             throw SwitchboardException.Invalid("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {MaxHistoryLimit}.");
         }
@@ -240,7 +240,7 @@ internal static class ConfigEndpoints
 
     private static long ParseVersion(string text, string name)
     {
-        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+        if (!WholeNumber.TryParse(text, out long version))
         {
             throw SwitchboardException.Invalid("invalid-version", "Invalid version", $"{name} must be a whole number: the version you hold, 0 for none.");
         }

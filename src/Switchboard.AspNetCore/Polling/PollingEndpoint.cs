@@ -155,7 +155,7 @@ internal static class PollingEndpoint
             return options.DefaultLimit;
         }
 
-        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) || limit < 1)
+        if (!WholeNumber.TryParse(value, out int limit) || limit < 1)
         {
             throw SwitchboardException.Invalid("invalid-limit", "Invalid limit", $"limit must be a whole number from 1 to {options.MaxLimit}.");
         }

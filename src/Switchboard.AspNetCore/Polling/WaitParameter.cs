@@ -6,6 +6,8 @@ namespace Switchboard.AspNetCore.Polling;
 /// <summary>The <c>wait</c> query parameter of every held request: event polls, config watches, job status and job claims.</summary>
 internal static class WaitParameter
 {
+    private static readonly System.Buffers.SearchValues<char> SecondsCharacters = System.Buffers.SearchValues.Create("0123456789.");
+
     /// <summary>
     /// Seconds to hold the request, capped at <paramref name="max"/>; zero when absent. With <paramref name="jitter"/>, up to
     /// 1/16 more, as Consul does, so a crowd of pollers that timed out together drifts apart.
@@ -18,7 +20,8 @@ internal static class WaitParameter
         }
 
         // IsFinite: double.TryParse accepts "NaN" whatever the NumberStyles, and TimeSpan.FromSeconds(NaN) throws.
-        if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
+        // ContainsAnyExcept: it also ignores trailing NUL characters, so "5%00" would be a wait of 5 seconds.
+        if (value.AsSpan().ContainsAnyExcept(SecondsCharacters) || !double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0 || !double.IsFinite(seconds))
         {
             throw SwitchboardException.Invalid("invalid-wait", "Invalid wait", "wait is a number of seconds, for example wait=30.");
         }

@@ -232,7 +232,7 @@ internal static class WebhookEndpoints
         };
         var limit = 100;
         if (query["limit"].ToString() is { Length: > 0 } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
+            && (!WholeNumber.TryParse(limitText, out limit) || limit is < 1 or > 1000))
         {
             throw SwitchboardException.Invalid("invalid-query", "Invalid limit", "limit must be a number from 1 to 1000.");
         }

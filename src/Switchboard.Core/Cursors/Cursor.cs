@@ -29,7 +29,8 @@ public static class Cursor
         }
 
         var dot = value.LastIndexOf('.');
-        if (dot <= 0 || !long.TryParse(value.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out seq))
+        // ContainsAnyExceptInRange: long.TryParse ignores trailing NUL characters whatever the NumberStyles ("x.5\0" would be 5).
+        if (dot <= 0 || value.AsSpan(dot + 1).ContainsAnyExceptInRange('0', '9') || !long.TryParse(value.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out seq))
         {
             return false;
         }

@@ -68,6 +68,8 @@ internal static class HostileValues
         ("keyword upper case", "LATEST"),
         ("SSE injection", "x.1\ndata: injected"),
         ("NUL", "abc\0.1"),
+        // long.TryParse ignores trailing NULs: this was accepted as seq 5.
+        ("NUL after seq", "3f2a9c0e1b7d4a55.5\0"),
     ];
 
     /// <summary>Numbers no count or duration parameter accepts.</summary>
@@ -84,6 +86,8 @@ internal static class HostileValues
         ("leading plus", "+5"),
         ("unicode digits", "٥"),
         ("space inside", "5 0"),
+        // .NET's number parsing ignores trailing NULs: a percent-encoded %00 after the digits was accepted as 5.
+        ("trailing NUL", "5\0"),
     ];
 
     /// <summary>Whole-number parameters also refuse fractions and values past 64 bits.</summary>

@@ -283,6 +283,7 @@ internal static class HttpCorpus
         Add("attempts limit", "negative", "GET", "/v1/webhooks/{webhook}/attempts?limit=-1", 400, "invalid-query");
         Add("attempts limit", "exponent", "GET", "/v1/webhooks/{webhook}/attempts?limit=1e3", 400, "invalid-query");
         Add("attempts limit", "1001", "GET", "/v1/webhooks/{webhook}/attempts?limit=1001", 400, "invalid-query");
+        Add("attempts limit", "trailing NUL", "GET", "/v1/webhooks/{webhook}/attempts?limit=5%00", 400, "invalid-query");
         Add("attempts status", "unknown", "GET", "/v1/webhooks/{webhook}/attempts?status=all", 400, "invalid-query");
         Add("job redirect", "not a boolean", "GET", "/v1/jobs/{job}?redirect=yes", 400, "invalid-query");
 

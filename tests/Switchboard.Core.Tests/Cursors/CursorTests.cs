@@ -22,6 +22,7 @@ public sealed class CursorTests
     [InlineData("abc.1x")]
     [InlineData("a/b.1")]
     [InlineData("abc.99999999999999999999")]
+    [InlineData("abc.5\0")]
     public void TryParse_Malformed_ReturnsFalse(string value) => Assert.False(Cursor.TryParse(value, out _, out _));
 
     [Fact]
