@@ -580,7 +580,8 @@ public sealed partial class RedisEventLog : IEventLog
         var database = _redis.Database;
         var found = new List<EventRecord>();
         long next;
-        long maxTrimmed;
+        long maxTrimmed, trims;
+        string epoch;
         if (filter.ExactTopics is { } exact)
         {
             // Exact topics read through their indexes, never scanning other topics' events.
@@ -593,22 +594,24 @@ public sealed partial class RedisEventLog : IEventLog
             }
 
             var reply = (RedisResult[])(await database.ScriptEvaluateAsync(RedisScripts.ReadTopics, keys, [afterSeq, head, limit]).ConfigureAwait(false))!;
-            for (var i = 0; i < reply.Length - 1; i++)
+            for (var i = 0; i < reply.Length - 3; i++)
             {
                 found.Add(ToRecord(state.Epoch, reply[i]));
             }
 
-            maxTrimmed = (long)reply[^1];
+            (maxTrimmed, trims, epoch) = ((long)reply[^3], (long)reply[^2], (string)reply[^1]!);
             next = found.Count == limit ? found[^1].Seq : head;
         }
         else
         {
             var scanLimit = Math.Max(_options.MaxScanRows, limit);
-            // Sent in order on one connection: the trim marker is read after the entries, so a racing trim is seen.
+            // Sent in order on one connection: the trim markers and the epoch are read after the entries, so a racing
+            // trim, or Redis losing its history, is seen.
             var entriesTask = database.StreamRangeAsync(_log, StreamId(afterSeq + 1), StreamId(head), scanLimit);
-            var maxTrimmedTask = database.HashGetAsync(_meta, "maxTrimmed");
+            var metaTask = database.HashGetAsync(_meta, MetaAfterRead);
             var entries = await entriesTask.ConfigureAwait(false);
-            maxTrimmed = (long?)await maxTrimmedTask.ConfigureAwait(false) ?? 0;
+            var meta = await metaTask.ConfigureAwait(false);
+            (maxTrimmed, trims, epoch) = ((long?)meta[0] ?? 0, (long?)meta[1] ?? 0, (string?)meta[2] ?? "");
             next = entries.Length < scanLimit ? head : SeqOf(entries[^1].Id);
             foreach (var entry in entries)
             {
@@ -627,11 +630,12 @@ public sealed partial class RedisEventLog : IEventLog
             }
         }
 
-        if (maxTrimmed > state.KnownMaxTrimmed)
+        if (maxTrimmed > state.KnownMaxTrimmed || trims > Volatile.Read(ref state.KnownTrims))
         {
-            // Another node trimmed and its notification has not arrived yet: learn the trim points now.
+            // Another node trimmed and its notification has not arrived yet (or was lost): learn the trim points now.
             Learn(state, await LoadTrimPointsAsync(database).ConfigureAwait(false));
             NoteMaxTrimmed(state, maxTrimmed);
+            NoteTrims(state, trims);
         }
 
         if (FindGap(state, filter, afterSeq) is { } gap)
@@ -641,6 +645,9 @@ public sealed partial class RedisEventLog : IEventLog
 
         return new LogReadResult(found, next);
     }
+
+    /// <summary>The meta fields a read from Redis takes after its entries: maxTrimmed, the trim count and the epoch.</summary>
+    private static readonly RedisValue[] MetaAfterRead = ["maxTrimmed", "trims", "epoch"];
 
     private static void NoteMaxTrimmed(EpochState state, long value)
     {
@@ -655,6 +662,59 @@ public sealed partial class RedisEventLog : IEventLog
 
             current = seen;
         }
+    }
+
+    /// <summary>
+    /// Counts a trim notice in: notices come in the order Redis counted them, so one numbered past the next expected
+    /// means some were lost (a dropped subscription) and the trim points are reloaded, whatever their seqs.
+    /// </summary>
+    private void HeardTrims(EpochState state, long trims)
+    {
+        var current = Volatile.Read(ref state.KnownTrims);
+        while (trims > current)
+        {
+            if (trims != current + 1)
+            {
+                Interlocked.Exchange(ref state.ReloadWanted, 1);
+                Interlocked.Exchange(ref _refreshWanted, 1);
+                _poke.Release();
+                return;
+            }
+
+            var seen = Interlocked.CompareExchange(ref state.KnownTrims, trims, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>Notes that this node's trim points hold every trim Redis had counted up to <paramref name="trims"/> (read before they were loaded).</summary>
+    private static void NoteTrims(EpochState state, long trims)
+    {
+        var current = Volatile.Read(ref state.KnownTrims);
+        while (trims > current)
+        {
+            var seen = Interlocked.CompareExchange(ref state.KnownTrims, trims, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>
+    /// Whether the head poll must reload the trim points: a notice was found missing, or Redis counted trims at the
+    /// previous poll that no notice has brought since (a whole poll interval later, so not merely still on its way).
+    /// </summary>
+    private static bool TrimsMissed(EpochState state, long trims)
+    {
+        var previous = Interlocked.Exchange(ref state.PolledTrims, trims);
+        return Interlocked.Exchange(ref state.ReloadWanted, 0) == 1 || Math.Min(previous, trims) > Volatile.Read(ref state.KnownTrims);
     }
 
     /// <summary>
@@ -715,16 +775,18 @@ public sealed partial class RedisEventLog : IEventLog
                 _poke.Release();
             }
         }
-        else if (parts[0] == "t" && parts.Length == 4)
+        else if (parts[0] == "t" && text.Split('|', 5) is [_, _, _, var trims, var trimmedTopic])
         {
-            state.Topics.Trimmed(parts[3], seq);
+            state.Topics.Trimmed(trimmedTopic, seq);
             NoteMaxTrimmed(state, seq);
+            HeardTrims(state, long.Parse(trims, NumberStyles.None, CultureInfo.InvariantCulture));
         }
-        else if (parts[0] == "r" && text.Split('|', 5) is [_, _, _, var region, var topic])
+        else if (parts[0] == "r" && text.Split('|', 6) is [_, _, _, var count, var region, var topic])
         {
             // Topics have no '|', and a region is a topic prefix or empty: the split is unambiguous.
             state.Topics.Retired(topic, region, seq);
             NoteMaxTrimmed(state, seq);
+            HeardTrims(state, long.Parse(count, NumberStyles.None, CultureInfo.InvariantCulture));
         }
     }
 
@@ -799,7 +861,8 @@ public sealed partial class RedisEventLog : IEventLog
         var state = Volatile.Read(ref _state);
         var head = HeadInfo.From(await _redis.Database.ScriptEvaluateAsync(RedisScripts.Head, [_meta], [Cursor.NewEpoch(), state.Epoch, HeadSeq]).ConfigureAwait(false));
         TrimPoints? trimmed = null;
-        if (head.Epoch != state.Epoch || head.MaxTrimmed > state.KnownMaxTrimmed)
+        var missed = TrimsMissed(state, head.Trims);
+        if (head.Epoch != state.Epoch || head.MaxTrimmed > state.KnownMaxTrimmed || missed)
         {
             trimmed = await LoadTrimPointsAsync(_redis.Database).ConfigureAwait(false);
         }
@@ -827,7 +890,18 @@ public sealed partial class RedisEventLog : IEventLog
                 }
             }
 
-            fresh.KnownMaxTrimmed = head.MaxTrimmed;
+            if (trimmed is null)
+            {
+                // Adopted without its trim points (a cursor-ahead check): the next head poll loads them.
+                fresh.ReloadWanted = 1;
+            }
+            else
+            {
+                fresh.KnownMaxTrimmed = head.MaxTrimmed;
+                fresh.KnownTrims = head.Trims;
+            }
+
+            fresh.PolledTrims = head.Trims;
             lock (_gate)
             {
                 var wasEmpty = state.Epoch.Length == 0;
@@ -849,6 +923,7 @@ public sealed partial class RedisEventLog : IEventLog
         {
             Learn(state, learned);
             NoteMaxTrimmed(state, head.MaxTrimmed);
+            NoteTrims(state, head.Trims);
         }
 
         RaiseTarget(head.Seq);
@@ -1005,17 +1080,26 @@ public sealed partial class RedisEventLog : IEventLog
         public TopicRegistry Topics { get; } = topics;
 
         public long KnownMaxTrimmed;
+
+        /// <summary>Redis' trim count (meta <c>trims</c>) this node's trim points are known to include.</summary>
+        public long KnownTrims;
+
+        /// <summary>The trim count the last head poll saw.</summary>
+        public long PolledTrims;
+
+        /// <summary>1 when a lost trim notice was found: the next head poll reloads the trim points.</summary>
+        public int ReloadWanted;
     }
 
     /// <summary>The trim points Redis keeps: <c>{prefix}trimmed</c> (per topic) and <c>{prefix}retired</c> (per region).</summary>
     private readonly record struct TrimPoints(HashEntry[] Topics, HashEntry[] Regions);
 
-    private readonly record struct HeadInfo(string Epoch, long Seq, long Base, long MaxTrimmed)
+    private readonly record struct HeadInfo(string Epoch, long Seq, long Base, long MaxTrimmed, long Trims)
     {
         public static HeadInfo From(RedisResult result)
         {
             var parts = (RedisResult[])result!;
-            return new HeadInfo((string)parts[0]!, (long)parts[1], (long)parts[2], (long)parts[3]);
+            return new HeadInfo((string)parts[0]!, (long)parts[1], (long)parts[2], (long)parts[3], (long)parts[4]);
         }
     }
 }

@@ -10,6 +10,9 @@ internal static class RedisScripts
     // Shared prelude: reads the epoch, or starts a new one when Redis lost its history. KEYS[1] is the meta hash.
     // A node that has seen seq N of an epoch and finds Redis behind N (restored from an older AOF/RDB) or empty (wiped)
     // starts a new epoch numbered after N, so no seq is ever reused for a different event under one epoch.
+    // Every trim point and retirement counts one in meta's 'trims' and its notice carries that count: a node that
+    // finds the count past what it heard (a notice lost to a dropped subscription) reloads the trim points, since a
+    // lost point below maxTrimmed would otherwise never be learnt.
     private const string EpochPrelude = """
         local function current_epoch(candidate, expected, node_head)
           local m = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
@@ -27,7 +30,8 @@ internal static class RedisScripts
           if through > max_trimmed then
             redis.call('HSET', KEYS[1], 'maxTrimmed', string.format('%d', through))
           end
-          redis.call('PUBLISH', channel, 't|' .. epoch .. '|' .. string.format('%d', through) .. '|' .. topic)
+          local trims = redis.call('HINCRBY', KEYS[1], 'trims', 1)
+          redis.call('PUBLISH', channel, 't|' .. epoch .. '|' .. string.format('%d', through) .. '|' .. string.format('%d', trims) .. '|' .. topic)
         end
 
         """;
@@ -275,18 +279,18 @@ internal static class RedisScripts
 
     /// <summary>
     /// KEYS: meta. ARGV: candidate epoch, expected epoch, node head.
-    /// Returns {epoch, seq, base, maxTrimmed}: what a node needs to follow the log.
+    /// Returns {epoch, seq, base, maxTrimmed, trims}: what a node needs to follow the log.
     /// </summary>
     public const string Head = EpochPrelude + """
         local epoch = current_epoch(ARGV[1], ARGV[2], tonumber(ARGV[3]))
-        local m = redis.call('HMGET', KEYS[1], 'seq', 'base', 'maxTrimmed')
-        return {epoch, m[1] or '0', m[2] or '0', m[3] or '0'}
+        local m = redis.call('HMGET', KEYS[1], 'seq', 'base', 'maxTrimmed', 'trims')
+        return {epoch, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0'}
         """;
 
     /// <summary>
     /// KEYS: meta, log, one index per exact topic. ARGV: after, head, limit.
-    /// Merges the topics' indexes in seq order and returns the entries, then the hub's maxTrimmed read last,
-    /// so a trim that raced the read is always seen by the caller.
+    /// Merges the topics' indexes in seq order and returns the entries, then the hub's maxTrimmed, trim count and
+    /// epoch read last, so a trim that raced the read, or Redis losing its history under it, is always seen by the caller.
     /// </summary>
     public const string ReadTopics = """
         local limit = tonumber(ARGV[3])
@@ -308,13 +312,16 @@ internal static class RedisScripts
             if #entry > 0 then out[#out + 1] = entry[1] end
           end
         end
-        out[#out + 1] = redis.call('HGET', KEYS[1], 'maxTrimmed') or '0'
+        local m = redis.call('HMGET', KEYS[1], 'maxTrimmed', 'trims', 'epoch')
+        out[#out + 1] = m[1] or '0'
+        out[#out + 1] = m[2] or '0'
+        out[#out + 1] = m[3] or ''
         return out
         """;
 
     // Retires a topic whose index is gone: it leaves the topic list and the trim points, and its point raises its
     // region's in the retired hash ('', covering every topic, once the hash holds the region limit and not this
-    // region). Publishes r|epoch|point|region|topic and returns the region it joined.
+    // region). Counts one in meta's 'trims', publishes r|epoch|point|trims|region|topic and returns the region it joined.
     private const string RetirePrelude = """
         local function retire(meta, trimmed, topics, retired, channel, epoch, topic, through, region, limit)
           if redis.call('HEXISTS', retired, region) == 0 and redis.call('HLEN', retired) >= limit then region = '' end
@@ -324,7 +331,8 @@ internal static class RedisScripts
           redis.call('HDEL', topics, topic)
           local max_trimmed = tonumber(redis.call('HGET', meta, 'maxTrimmed') or '0')
           if through > max_trimmed then redis.call('HSET', meta, 'maxTrimmed', string.format('%d', through)) end
-          redis.call('PUBLISH', channel, 'r|' .. epoch .. '|' .. string.format('%d', through) .. '|' .. region .. '|' .. topic)
+          local trims = redis.call('HINCRBY', meta, 'trims', 1)
+          redis.call('PUBLISH', channel, 'r|' .. epoch .. '|' .. string.format('%d', through) .. '|' .. string.format('%d', trims) .. '|' .. region .. '|' .. topic)
           return region
         end
 
