@@ -630,6 +630,16 @@ public sealed partial class RedisEventLog : IEventLog
             }
         }
 
+        if (epoch != state.Epoch)
+        {
+            // Redis lost its history under this read (wiped, or restored from an older file): what it returned is not
+            // the log this reader was in. Adopt the new epoch now; a position before its base is a gap, and any other
+            // position is held where it was rather than moved past events that were never read.
+            await RefreshAsync().ConfigureAwait(false);
+            var current = Volatile.Read(ref _state);
+            return FindGap(current, filter, afterSeq) is { } lost ? new LogReadResult([], afterSeq, lost) : new LogReadResult([], afterSeq);
+        }
+
         if (maxTrimmed > state.KnownMaxTrimmed || trims > Volatile.Read(ref state.KnownTrims))
         {
             // Another node trimmed and its notification has not arrived yet (or was lost): learn the trim points now.

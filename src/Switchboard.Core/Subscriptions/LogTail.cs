@@ -69,6 +69,7 @@ public sealed class LogTail : IDisposable
     private readonly CancellationToken _hubStopping;
     private CancellationToken _wakeOnCancel;
     private CancellationTokenRegistration _cancelRegistration;
+    private string _epoch;
 
     /// <summary>
     /// Opens a tail of <paramref name="log"/>; <paramref name="clock"/> is needed for idle steps and deadlines. The tail also
@@ -91,6 +92,7 @@ public sealed class LogTail : IDisposable
 
         AfterSeq = afterSeq;
         Filter = filter;
+        _epoch = log.Epoch;
         if (clock is not null)
         {
             var now = clock.Time.GetTimestamp();
@@ -153,7 +155,19 @@ public sealed class LogTail : IDisposable
     public async ValueTask<TailStep> ReadAsync(CancellationToken cancellationToken = default)
     {
         _waiter?.Arm();
+        var epoch = _log.Epoch;
+        if (IsOther(epoch, _epoch))
+        {
+            return HistoryChanged(epoch);
+        }
+
         var result = await _log.ReadAsync(Filter, AfterSeq, _batchSize, cancellationToken).ConfigureAwait(false);
+        if (IsOther(_log.Epoch, epoch))
+        {
+            // The history changed while this read ran: what it found may belong to either.
+            return HistoryChanged(_log.Epoch);
+        }
+
         if (result.Gap is { } gap)
         {
             AfterSeq = gap.RestartAfterSeq;
@@ -168,6 +182,23 @@ public sealed class LogTail : IDisposable
         }
 
         return new TailStep(TailStepKind.Events, result.Events, null);
+    }
+
+    /// <summary>
+    /// The log's history was replaced under this tail (a shared store that lost its data starts a new epoch): its
+    /// position belongs to the old history, where the new one's seqs may already name events it never read, so it
+    /// restarts where the new history's retained events begin, as after retention.
+    /// </summary>
+    // A store's epoch is one string until it changes, so the usual answer costs a reference comparison.
+    private static bool IsOther(string epoch, string known) => !ReferenceEquals(epoch, known) && epoch != known;
+
+    private TailStep HistoryChanged(string epoch)
+    {
+        _epoch = epoch;
+        var gap = new LogGap(_log.EarliestAfterSeq(Filter));
+        AfterSeq = gap.RestartAfterSeq;
+        MarkActive();
+        return new TailStep(TailStepKind.Gap, [], gap);
     }
 
     /// <summary>
