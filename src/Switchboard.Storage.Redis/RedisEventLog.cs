@@ -823,14 +823,18 @@ public sealed partial class RedisEventLog : IEventLog
     {
         var token = _stopping.Token;
         var failing = false;
+        var polled = _time.GetTimestamp();
         while (!token.IsCancellationRequested)
         {
             try
             {
                 var poked = await _poke.WaitAsync(_options.HeadPollInterval, token).ConfigureAwait(false);
-                if (!poked || Interlocked.Exchange(ref _refreshWanted, 0) == 1)
+                // Also by time while notices keep waking the loop: they bring the head, but not a trim notice that
+                // was lost, which only the poll's trim count shows.
+                if (!poked || Interlocked.Exchange(ref _refreshWanted, 0) == 1 || _time.GetElapsedTime(polled) >= _options.HeadPollInterval)
                 {
                     await RefreshAsync().ConfigureAwait(false);
+                    polled = _time.GetTimestamp();
                 }
 
                 await CatchUpAsync(token).ConfigureAwait(false);

@@ -157,4 +157,33 @@ public sealed class RedisLostTrimNoticeTests(RedisFixture redis) : IClassFixture
 
         Assert.Equal(expected.Gap, (await nodeB.ReadAsync(Cold, 0, 10)).Gap);
     }
+
+    [Fact]
+    public async Task UnderSteadyTraffic_TheHeadPollStillRuns_AndFindsALostNotice()
+    {
+        await using var nodeA = OpenNodeA();
+        // On the real clock, which times its head polls.
+        await using var nodeB = new RedisEventLog(new RedisConnection(new RedisStoreOptions
+        {
+            Configuration = redis.Server.Configuration,
+            KeyPrefix = _prefix,
+            HeadPollInterval = TimeSpan.FromMilliseconds(200),
+        })) { OwnsConnection = true };
+        await PublishAndRetireHotAsync(nodeA, Lost.Retirement);
+        await Waiting.UntilAsync(() => nodeB.EarliestAfterSeq(TopicFilter.Parse("hot.x")) == 21, "node B to hear hot.x retired");
+
+        // cold.t retired at 1 as the retire script records it, but its notice lost.
+        await _admin.Database.ScriptEvaluateAsync(
+            "redis.call('HSET', KEYS[1], 'cold', '1'); redis.call('HDEL', KEYS[2], 'cold.t'); redis.call('HINCRBY', KEYS[3], 'trims', 1)",
+            [_admin.Key("retired"), _admin.Key("topics"), _admin.Key("meta")]);
+
+        // Node A publishes all along, so node B is woken by a notice far more often than its poll interval.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (nodeB.EarliestAfterSeq(Cold) != 1 && started.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await nodeA.AppendAsync([Draft("hot.y")]);
+        }
+
+        Assert.Equal(1, nodeB.EarliestAfterSeq(Cold));
+    }
 }
