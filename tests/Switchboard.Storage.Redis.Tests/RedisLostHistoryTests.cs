@@ -122,7 +122,7 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AnOpenSseStreamAndAHeldPoll_AreToldCursorExpired_AndTheStreamGetsTheNewHistory()
+    public async Task OpenStreamsAndHeldPolls_AreToldCursorExpired_NewRequestsEpochChanged_AndTheStreamGetsTheNewHistory()
     {
         await using var node = await Nodes.StartNodeAsync(_server, _prefix, observed: true, redisOptions: o => o.HeadPollInterval = TimeSpan.FromMilliseconds(100));
         using var client = node.CreateClient();
@@ -134,6 +134,8 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
         await Waiting.UntilAsync(() => ObservedLog.Of(node).EmptyReads >= 2, "the poll to be held");
         await using var sse = await SseReader.OpenAsync(client, "v1/stream?topic=a&after=earliest");
         Assert.Equal(["1", "2"], [Api.DataOf((await NextAsync(sse)).Data), Api.DataOf((await NextAsync(sse)).Data)]);
+        await using var socket = await SocketClient.SubscribeAsync(node, "a", after: "earliest");
+        Assert.Equal(["1", "2"], [await socket.NextEventDataAsync(), await socket.NextEventDataAsync()]);
         var epoch = node.Hub.Log.Epoch;
 
         await _admin.Database.ExecuteAsync("FLUSHALL");
@@ -143,6 +145,15 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
             Assert.Equal(System.Net.HttpStatusCode.Gone, answered.StatusCode);
             var problem = JsonDocument.Parse(await answered.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal("cursor-expired", problem.GetProperty("code").GetString());
+            Assert.Equal($"{node.Hub.Log.Epoch}.2", problem.GetProperty("cursor").GetString());
+        }
+
+        // A new request with a cursor of the lost history is told so.
+        using (var fresh = await client.GetAsync($"v1/events?topic=a&after={cursor}").Within())
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Gone, fresh.StatusCode);
+            var problem = JsonDocument.Parse(await fresh.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("epoch-changed", problem.GetProperty("code").GetString());
             Assert.Equal($"{node.Hub.Log.Epoch}.2", problem.GetProperty("cursor").GetString());
         }
 
@@ -156,6 +167,11 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
         var next = await NextAsync(sse);
         Assert.Equal("message", next.EventType);
         Assert.Equal("3", Api.DataOf(next.Data));
+        var socketReset = await socket.NextAsync();
+        Assert.Equal("reset", socketReset.GetProperty("op").GetString());
+        Assert.Equal("cursor-expired", socketReset.GetProperty("reason").GetString());
+        Assert.Equal($"{node.Hub.Log.Epoch}.2", socketReset.GetProperty("cursor").GetString());
+        Assert.Equal("3", await socket.NextEventDataAsync());
     }
 
     private static async Task<System.Net.ServerSentEvents.SseItem<string>> NextAsync(SseReader sse)
