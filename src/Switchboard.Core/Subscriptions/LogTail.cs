@@ -184,14 +184,14 @@ public sealed class LogTail : IDisposable
         return new TailStep(TailStepKind.Events, result.Events, null);
     }
 
+    // A store's epoch is one string until it changes, so the usual answer costs a reference comparison.
+    private static bool IsOther(string epoch, string known) => !ReferenceEquals(epoch, known) && epoch != known;
+
     /// <summary>
     /// The log's history was replaced under this tail (a shared store that lost its data starts a new epoch): its
     /// position belongs to the old history, where the new one's seqs may already name events it never read, so it
     /// restarts where the new history's retained events begin, as after retention.
     /// </summary>
-    // A store's epoch is one string until it changes, so the usual answer costs a reference comparison.
-    private static bool IsOther(string epoch, string known) => !ReferenceEquals(epoch, known) && epoch != known;
-
     private TailStep HistoryChanged(string epoch)
     {
         _epoch = epoch;
