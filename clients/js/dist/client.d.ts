@@ -208,8 +208,13 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
     private expiredWithoutRefresh;
     /**
-     * A browser cannot see why a WebSocket handshake was refused. When the WebSocket is all this subscription may use,
-     * the same credential is tried over HTTP, so a 401 or 403 ends it rather than being retried for ever.
+     * A browser (and `ws`) cannot see why a WebSocket did not open: a refused upgrade, a refused credential and a hub
+     * that is down (restarting, the network gone) all look alike. So the same credential is tried over HTTP:
+     * - the hub cannot be reached either: nothing is wrong with WebSocket, so the subscription stays on it and backs off
+     *   (falling back would strand it on SSE until the next upgrade try, as SignalR and Socket.IO do not);
+     * - 401 or 403: ends it (or renews an expired token) rather than retrying for ever;
+     * - 429 or 503 with Retry-After: the hub is shedding load; every transport would be told the same, so wait it out;
+     * - anything else (the hub answers HTTP): WebSocket really is unavailable here, so fall back as before.
      */
     private probeRefusal;
     private pause;

@@ -555,8 +555,8 @@ export class Subscription extends Emitter {
             clearTimeout(this.upgradeTimer);
             if (this.isClosed)
                 return;
-            if (ending.kind === 'unsupported' && ending.error?.code === 'websocket-refused')
-                ending = (await this.probeRefusal()) ?? ending;
+            if (ending.kind === 'unsupported' && transport === 'websocket')
+                ending = (await this.probeRefusal(ending, controller)) ?? ending;
             if (this.isClosed)
                 return;
             if (controller.switching)
@@ -623,22 +623,48 @@ export class Subscription extends Emitter {
         return new SwitchboardError('The token has expired and no getToken was given to renew it', 'token-expired', 401, true);
     }
     /**
-     * A browser cannot see why a WebSocket handshake was refused. When the WebSocket is all this subscription may use,
-     * the same credential is tried over HTTP, so a 401 or 403 ends it rather than being retried for ever.
+     * A browser (and `ws`) cannot see why a WebSocket did not open: a refused upgrade, a refused credential and a hub
+     * that is down (restarting, the network gone) all look alike. So the same credential is tried over HTTP:
+     * - the hub cannot be reached either: nothing is wrong with WebSocket, so the subscription stays on it and backs off
+     *   (falling back would strand it on SSE until the next upgrade try, as SignalR and Socket.IO do not);
+     * - 401 or 403: ends it (or renews an expired token) rather than retrying for ever;
+     * - 429 or 503 with Retry-After: the hub is shedding load; every transport would be told the same, so wait it out;
+     * - anything else (the hub answers HTTP): WebSocket really is unavailable here, so fall back as before.
      */
-    async probeRefusal() {
-        if (this.transports.some(t => t !== 'websocket'))
-            return undefined;
+    async probeRefusal(ending, controller) {
+        const timeout = this.hub.options.wsOpenTimeout ?? 5000;
+        const probe = new AbortController();
+        const onAbort = () => probe.abort();
+        controller.signal.addEventListener('abort', onAbort, { once: true });
+        const timer = setTimeout(() => probe.abort(), timeout);
         try {
             const headers = await this.hub.headers();
-            const response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query({ after: 'latest', limit: '1' })}`, { headers, cache: 'no-store' });
+            const response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query({ after: 'latest', limit: '1' })}`, { headers, cache: 'no-store', signal: probe.signal });
             if (response.status === 401 || response.status === 403)
                 return this.httpEnding(response, 'websocket');
+            if (response.status === 429 || response.status === 503) {
+                const answer = await this.httpEnding(response, 'websocket');
+                if (answer.kind === 'retry-after')
+                    return answer;
+            }
+            try {
+                await response.body?.cancel();
+            }
+            catch {
+                /* already read */
+            }
+            return undefined;
         }
-        catch {
-            /* the hub is unreachable: retry as usual */
+        catch (e) {
+            if (controller.signal.aborted)
+                return new Ending('closed');
+            // Unreachable over HTTP too: the hub is down, not the transport.
+            return new Ending('transient', ending.error);
         }
-        return undefined;
+        finally {
+            clearTimeout(timer);
+            controller.signal.removeEventListener('abort', onAbort);
+        }
     }
     async pause(ms) {
         const controller = new AbortController();

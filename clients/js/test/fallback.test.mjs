@@ -38,6 +38,38 @@ test('auto: WebSocket refused -> SSE; SSE refused too -> long poll; WebSocket ba
   }
 });
 
+test('auto: while the hub is down (connections refused), WebSocket is retried with back-off, not given up for SSE', async () => {
+  // A WebSocket that cannot connect looks the same as a refused upgrade; only an HTTP request tells them apart. A hub
+  // that restarts must not strand the subscription on SSE until the next upgrade try.
+  const proxy = await startProxy();
+  try {
+    const topic = uniqueTopic();
+    const hub = new Switchboard(proxy.url, { ...fast, WebSocket, cursorStore: null });
+    const sub = hub.subscribe([topic], { after: 'earliest' });
+    const log = record(sub);
+    await waitFor(() => sub.state === 'open', 10000, 'open');
+    assert.equal(sub.transport, 'websocket');
+    const a = await publishBatch(topic, [1, 2]);
+    await waitFor(() => log.events.length === 2, 10000, 'events before the outage');
+
+    await proxy.offline();
+    await waitFor(() => log.errors.filter(e => e.code === 'websocket-refused').length >= 3, 15000, 'WebSocket retried while the hub is down');
+    assert.deepEqual(log.transports, [], `switched transport while the hub was down: ${log.transports.join(',')}`);
+    const b = await publishBatch(topic, [3, 4, 5]);
+    await proxy.online();
+
+    await waitFor(() => log.events.length === 5, 15000, 'events after the outage');
+    assert.equal(sub.transport, 'websocket');
+    assert.deepEqual(log.transports, []);
+    assert.deepEqual([...new Set(log.opens)], ['websocket']);
+    assert.deepEqual(log.events.map(e => e.seq), [...a, ...b].map(e => e.seq));
+    assert.deepEqual(log.resets, []);
+    sub.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('auto: a buffered SSE response (no retry: line in time) falls back to long polling', async () => {
   const proxy = await startProxy();
   try {

@@ -49,6 +49,7 @@ export function assertExactly(assert, events, expected) {
 /**
  * A proxy in front of the hub. ws: 'pass' | 'refuse'; sse: 'pass' | 'refuse' | 'buffer'.
  * dropAll() destroys every open connection (both sides), forcing reconnects. state.frozen drops WebSocket bytes silently.
+ * offline() closes the port (connections refused) until online().
  */
 export async function startProxy() {
   const target = new URL(HUB);
@@ -118,9 +119,19 @@ export async function startProxy() {
     dropAll() {
       for (const s of [...sockets]) s.destroy();
     },
+    /** Closes the port and cuts every connection: new ones are refused, as a restarting hub's port is, until online(). */
+    async offline() {
+      const closed = new Promise(resolve => server.close(resolve));
+      for (const s of [...sockets]) s.destroy();
+      await closed;
+    },
+    /** Listens on the same port again. */
+    async online() {
+      await new Promise(resolve => server.listen(Number(new URL(url).port), '127.0.0.1', resolve));
+    },
     async close() {
       for (const s of [...sockets]) s.destroy();
-      await new Promise(resolve => server.close(resolve));
+      if (server.listening) await new Promise(resolve => server.close(resolve));
     },
   };
 }
