@@ -161,6 +161,8 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     retryAt: number | undefined;
     /** Failed attempts since the subscription was last open. */
     failures: number;
+    /** A token from getToken was already refused as expired since the subscription was last open. */
+    private tokenRenewed;
     private readonly hub;
     private readonly key;
     private readonly store;

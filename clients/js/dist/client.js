@@ -330,6 +330,8 @@ export class Subscription extends Emitter {
     retryAt;
     /** Failed attempts since the subscription was last open. */
     failures = 0;
+    /** A token from getToken was already refused as expired since the subscription was last open. */
+    tokenRenewed = false;
     hub;
     key;
     store;
@@ -576,6 +578,13 @@ export class Subscription extends Emitter {
                     this.setState('reconnecting');
                     continue;
                 case 'token-expired':
+                    if (this.tokenRenewed) {
+                        // The token getToken just gave was refused as expired too (it hands out stale tokens, or the hub's clock is
+                        // ahead): asking again would loop as fast as the hub answers. getToken cannot fix it, so the subscription ends.
+                        this.finish(new SwitchboardError(`The hub refused the token from getToken as expired too (${ending.error?.message ?? 'token expired'}): is getToken handing out stale tokens, or a clock off?`, 'token-expired', 401, true, transport));
+                        return;
+                    }
+                    this.tokenRenewed = true;
                     this.setState('reconnecting');
                     try {
                         await this.hub.refreshToken();
@@ -678,6 +687,7 @@ export class Subscription extends Emitter {
     opened(transport) {
         this.attempt = 0;
         this.failures = 0;
+        this.tokenRenewed = false;
         this.upgradeDelay.delete(transport);
         this.setState('open');
         this.emit('open', transport);
