@@ -53,7 +53,7 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
         }
 
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await using var watched = new WatchedStream(body, options.TimeProvider);
+        await using var watched = new WatchedStream(body, options.TimeProvider, options.MaxMessageBytes);
         using var watchdog = options.TimeProvider.CreateTimer(_ =>
         {
             var limit = watched.BytesRead == 0 ? options.ConnectTimeout : options.StreamIdleTimeout;
@@ -155,11 +155,16 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
         public static readonly TokenExpired Instance = new();
     }
 
-    /// <summary>Notes when bytes last arrived, so a watchdog can tell a buffered or dead stream from a quiet one.</summary>
-    private sealed class WatchedStream(Stream inner, TimeProvider time) : Stream
+    /// <summary>
+    /// Notes when bytes last arrived, so a watchdog can tell a buffered or dead stream from a quiet one, and bounds a line:
+    /// the parser keeps a line until its end, so a stream that never ends one (a broken proxy, a hostile endpoint) would
+    /// grow it without limit. No event of the hub comes near <paramref name="maxLineBytes"/>.
+    /// </summary>
+    private sealed class WatchedStream(Stream inner, TimeProvider time, int maxLineBytes) : Stream
     {
         private long _last = time.GetTimestamp();
         private long _bytes;
+        private long _lineBytes;
 
         public volatile bool Stalled;
 
@@ -204,6 +209,13 @@ internal sealed class ServerSentEventsTransport : ISubscriptionTransport
             var n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _last, time.GetTimestamp());
             Interlocked.Add(ref _bytes, n);
+            var end = buffer.Span[..n].LastIndexOfAny((byte)'\n', (byte)'\r');
+            _lineBytes = end >= 0 ? n - end - 1 : _lineBytes + n;
+            if (_lineBytes > maxLineBytes)
+            {
+                throw new InvalidDataException($"An SSE line exceeded {maxLineBytes} bytes (MaxMessageBytes).");
+            }
+
             return n;
         }
 

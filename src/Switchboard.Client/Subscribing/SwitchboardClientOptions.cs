@@ -75,7 +75,7 @@ public sealed class SwitchboardClientOptions
     /// <summary>How many times one publish is tried in all (default 5). Retries reuse the idempotency key, so an event is appended once.</summary>
     public int PublishMaxAttempts { get; set; } = 5;
 
-    /// <summary>The largest WebSocket message accepted (default 1 MiB); a larger one drops the connection.</summary>
+    /// <summary>The largest WebSocket message or SSE line accepted (default 1 MiB); a larger one drops the connection, so nothing is buffered without bound.</summary>
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
     /// <summary>The clock for delays, timeouts and token expiry.</summary>
