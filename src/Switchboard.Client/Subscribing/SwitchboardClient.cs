@@ -14,7 +14,7 @@ namespace Switchboard.Client;
 /// long polling, polling), fall back and come back by themselves, and resume from their cursor across every switch and
 /// reconnect: no event is lost or repeated, and order is kept. Thread-safe; one instance serves the whole app.
 /// </summary>
-public sealed class SwitchboardClient : IDisposable
+public sealed class SwitchboardClient : IDisposable, IAsyncDisposable
 {
     /// <summary>The name of the <see cref="HttpClient"/> that <c>AddSwitchboardClient</c> registers.</summary>
     public const string HttpClientName = "Switchboard";
@@ -279,5 +279,16 @@ public sealed class SwitchboardClient : IDisposable
         // Cancel first, so the subscriptions see a cancellation rather than failures from a disposed HttpClient.
         _disposing.Cancel();
         _owned?.Dispose();
+    }
+
+    /// <summary>
+    /// As <see cref="Dispose"/>, for <c>await using</c> (as a SignalR <c>HubConnection</c> is disposed). It does not wait for the
+    /// subscriptions' enumerations: one whose consumer is busy with an item ends at its next <c>MoveNextAsync</c>, which a
+    /// wait here could not hurry; their connections close as each sees the cancellation.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
     }
 }

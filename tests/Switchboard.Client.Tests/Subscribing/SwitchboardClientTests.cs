@@ -174,6 +174,28 @@ public sealed class SwitchboardClientTests
         client.Dispose(); // a second Dispose does nothing
     }
 
+    [Fact]
+    public async Task AwaitUsing_DisposesTheClient_EndingItsSubscriptionsAndClosingTheirConnections()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var connected = new TaskCompletionSource();
+        Task running;
+        await using (var client = new SwitchboardClient(Options(proxy.BaseAddress)))
+        {
+            running = Task.Run(async () =>
+            {
+                await foreach (var _ in client.SubscribeAsync(["room"], new SubscribeOptions { OnConnected = _ => connected.TrySetResult() }))
+                {
+                }
+            });
+            await connected.Task.Within();
+        }
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running.Within(TimeSpan.FromSeconds(5)));
+        await Waiting.UntilAsync(() => proxy.OpenConnections == 0, $"the subscription's connections to close (open: {proxy.OpenConnections})", TimeSpan.FromSeconds(5));
+    }
+
     [Theory]
     [MemberData(nameof(EveryTransport))]
     public async Task EveryTransport_HandsOutTheSameCursorsAsWebSocket(SwitchboardTransport transport)
