@@ -752,7 +752,13 @@ export class Subscription extends Emitter {
             }
             if (response.status === 410) {
                 const problem = await problemOf(response);
-                this.reset(problem.code, problem.body?.cursor ?? 'earliest');
+                // Only the hub's own 410 (a problem naming the fresh cursor) is a reset. Any other 410 (a proxy's, a page that
+                // moved) says nothing about the log: resetting to 'earliest' would report a gap that is not there and replay
+                // the whole history as new events.
+                if (typeof problem.body?.cursor !== 'string') {
+                    return new Ending('unsupported', new SwitchboardError(`${transport}: ${problem.detail}`, problem.code, 410, false, transport));
+                }
+                this.reset(problem.code, problem.body.cursor);
                 etag = undefined;
                 continue;
             }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Switchboard } from '../dist/client.js';
-import { uniqueTopic, waitFor, publishBatch, startProxy, record, fast } from './helpers.mjs';
+import { HUB, uniqueTopic, waitFor, publishBatch, startProxy, record, fast } from './helpers.mjs';
 
 test('auto: WebSocket refused -> SSE; SSE refused too -> long poll; WebSocket back -> returns to it; nothing lost or repeated', async () => {
   const proxy = await startProxy();
@@ -203,4 +203,29 @@ test('"Retry-After: 0" from a busy hub is a floor under the back-off, not a tigh
   } finally {
     await proxy.close();
   }
+});
+
+test('a 410 that is not the hub\'s (no cursor in a problem) is not reported as a reset and replays nothing', async () => {
+  const topic = uniqueTopic();
+  const a = await publishBatch(topic, [1, 2, 3]);
+  const page = await (await fetch(`${HUB}/v1/events?topic=${encodeURIComponent(topic)}&after=earliest&limit=2`)).json();
+  let gone = 0;
+  // A proxy (or a moved page) answering 410 Gone in plain text: it says nothing about the hub's log.
+  const goneFetch = async (url, init) => {
+    if (gone < 2 && String(url).includes('/v1/events?')) {
+      gone++;
+      return new Response('Gone', { status: 410, headers: { 'Content-Type': 'text/plain' } });
+    }
+    return fetch(url, init);
+  };
+  const hub = new Switchboard(HUB, { ...fast, fetch: goneFetch, transports: ['poll'], cursorStore: null });
+  const sub = hub.subscribe([topic], { after: page.cursor });
+  const log = record(sub);
+  await waitFor(() => log.events.length >= 1, 10000, 'the event after the cursor');
+  const b = await publishBatch(topic, [4]);
+  await waitFor(() => log.events.length >= 2, 10000, 'a live event');
+  assert.equal(gone, 2);
+  assert.deepEqual(log.resets, []);
+  assert.deepEqual(log.events.map(e => e.seq), [a[2].seq, b[0].seq]);
+  sub.close();
 });
