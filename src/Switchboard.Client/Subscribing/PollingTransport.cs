@@ -38,7 +38,10 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
             }
 
             await context.AuthorizeAsync(request, cancellationToken).ConfigureAwait(false);
-            var timeout = hold ? options.LongPollWait + options.LongPollWait / 8 + options.ConnectTimeout : options.RequestTimeout;
+            // The first request proves the transport (it is answered at once), so it gets the connect timeout as the other
+            // transports' first frames do: a request lost to a dead network must not hold the subscription for RequestTimeout.
+            var timeout = hold ? options.LongPollWait + options.LongPollWait / 8 + options.ConnectTimeout
+                : context.Established ? options.RequestTimeout : options.ConnectTimeout;
             PollAnswerDto? answer;
             TimeSpan interval;
             using (var deadline = context.Timeout(timeout, cancellationToken))

@@ -138,7 +138,7 @@ internal static class Subscription
 
             var reason = failure?.Message ?? "closed before its first frame";
             var retryAfter = (failure as TransportStatusException)?.RetryAfter;
-            if (!established && index < transports.Count - 1 && !HubUnavailable(failure))
+            if (!established && index < transports.Count - 1 && !HubUnavailable(failure) && await HubReachableAsync(context, failure, cancellationToken).ConfigureAwait(false))
             {
                 ClientLog.FallingBack(logger, transport.Kind, reason, transports[index + 1].Kind);
                 if (index == 0 && probing)
@@ -160,6 +160,33 @@ internal static class Subscription
             var delay = Backoff.Delay(options.InitialReconnectDelay, options.MaxReconnectDelay, failures++, retryAfter);
             ClientLog.Reconnecting(logger, transport.Kind, reason, delay);
             await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Whether the hub still answers HTTP after a transport failed without an answer of its own (a handshake or first frame
+    /// that timed out, a connection that closed first). A network cut looks just like a proxy that swallows upgrades or
+    /// buffers SSE, until a plain request is tried: when that fails too, the hub is out of reach rather than the transport
+    /// unusable, and falling back would only leave the subscription on a worse transport (its first poll held by the dead
+    /// network) well after the network is back.
+    /// </summary>
+    private static async Task<bool> HubReachableAsync(SubscriptionContext context, Exception? failure, CancellationToken cancellationToken)
+    {
+        if (failure is TransportStatusException or SwitchboardException)
+        {
+            return true; // the hub (or a proxy before it) answered that transport
+        }
+
+        try
+        {
+            using var timeout = context.Timeout(context.Options.ConnectTimeout, cancellationToken);
+            using var response = await context.CreateHttpClient().GetAsync(new Uri(context.BaseAddress, "v1/health"), HttpCompletionOption.ResponseHeadersRead, timeout.Token)
+                .ConfigureAwait(false);
+            return true; // any answer, even an error: something is there
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -44,6 +44,12 @@ internal sealed class HubProxy : IAsyncDisposable
     /// <summary>WebSocket upgrades are answered 503 with <c>Retry-After: 1</c>, as a hub (or proxy) shedding load does.</summary>
     public volatile bool BusyWebSockets;
 
+    /// <summary>
+    /// A network cut: new connections are accepted but pass nothing either way, and stay dead (as ones whose packets were
+    /// lost). With <see cref="FreezeAll"/> for the open ones. Clearing it lets the next connections through.
+    /// </summary>
+    public volatile bool Blackhole;
+
     public int Upgrades;
 
     public int BusyRefusals;
@@ -129,6 +135,11 @@ internal sealed class HubProxy : IAsyncDisposable
         try
         {
             var stream = client.GetStream();
+            if (Blackhole)
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token);
+            }
+
             var (head, rest) = await ReadHeadAsync(stream);
             if (head is null)
             {

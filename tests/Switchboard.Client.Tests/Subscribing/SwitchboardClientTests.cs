@@ -290,6 +290,62 @@ public sealed class SwitchboardClientTests
     }
 
     [Fact]
+    public async Task Auto_DuringANetworkCut_KeepsRetryingWebSocket_AndIsBackOnItAsSoonAsTheNetworkIs()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var options = Options(proxy.BaseAddress);
+        options.StreamIdleTimeout = TimeSpan.FromSeconds(1.5);
+        options.UpgradeRetryDelay = TimeSpan.FromSeconds(30); // a fall-back would stay put for the whole test
+        using var logs = new ReconnectCounter();
+        using var client = new SwitchboardClient(options, loggerFactory: logs.Factory);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await using var collector = new Collector(client, ["room"]);
+        await collector.UntilTransportAsync(SwitchboardTransport.WebSocket);
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+        await collector.UntilCountAsync(1);
+
+        // Packets are lost both ways: handshakes time out as a proxy swallowing upgrades would make them, but plain
+        // requests time out too, so it is the network, not WebSocket.
+        proxy.Blackhole = true;
+        proxy.FreezeAll();
+        await publisher.PublishAsync("room", Json(new { i = 2 }));
+        await Waiting.UntilAsync(() => logs.Failures >= 2 || collector.Running.IsCompleted, $"two failed attempts during the cut (saw {logs.Failures})", TimeSpan.FromSeconds(30));
+        Assert.Equal(0, logs.FallBacks);
+        proxy.Blackhole = false;
+        await collector.UntilCountAsync(2);
+
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        Assert.Equal([1, 2], collector.Events.Select(Number));
+        Assert.Equal([SwitchboardTransport.WebSocket, SwitchboardTransport.WebSocket], collector.Connections);
+        Assert.Equal(0, logs.FallBacks);
+    }
+
+    [Fact]
+    public async Task LongPolling_FirstRequestLostToADeadNetwork_TimesOutAfterConnectTimeout_NotRequestTimeout()
+    {
+        await using var hub = await HubServer.StartAsync(sqlite: false);
+        await using var proxy = new HubProxy(hub.BaseAddress);
+        var options = Options(proxy.BaseAddress, SwitchboardTransport.LongPolling);
+        options.ConnectTimeout = TimeSpan.FromSeconds(2);
+        options.RequestTimeout = TimeSpan.FromSeconds(60);
+        using var logs = new ReconnectCounter();
+        using var client = new SwitchboardClient(options, loggerFactory: logs.Factory);
+        using var publisher = new SwitchboardClient(Options(hub.BaseAddress));
+        await publisher.PublishAsync("room", Json(new { i = 1 }));
+
+        // The first request of the connection goes into a dead network; the next one, after it times out, gets through.
+        proxy.Blackhole = true;
+        await using var collector = new Collector(client, ["room"]);
+        await Waiting.UntilAsync(() => logs.Failures >= 1 || collector.Running.IsCompleted, "the first poll to time out", TimeSpan.FromSeconds(20));
+        proxy.Blackhole = false;
+        await collector.UntilCountAsync(1);
+
+        Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        Assert.Equal([1], collector.Events.Select(Number));
+    }
+
+    [Fact]
     public async Task Auto_WebSocketUpgradeAnswered503WithRetryAfter_WaitsAndRetriesWebSocket()
     {
         await using var hub = await HubServer.StartAsync(sqlite: false);
