@@ -53,6 +53,8 @@ export interface SwitchboardOptions {
     longPollWait?: number;
     /** Short-poll interval in ms. Default: the hub's X-Poll-Interval hint (2 s). */
     pollInterval?: number;
+    /** How long a poll may take beyond its `wait` before it is abandoned and retried (a dead connection answers never). Default 10000 ms. */
+    pollTimeout?: number;
     /** Refresh a JWT this many ms before its `exp`. Default 30000 (or a third of a shorter lifetime). */
     refreshMargin?: number;
     /** Member name for presence when no token names one. */

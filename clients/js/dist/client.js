@@ -741,14 +741,36 @@ export class Subscription extends Emitter {
             if (long)
                 extra.wait = first ? '0' : String(this.hub.options.longPollWait ?? 25);
             const headers = await this.hub.headers(etag && !long ? { 'If-None-Match': etag } : {});
+            // A request on a connection that died without a close (a network cut, a sleeping laptop) is answered never: abandon it
+            // once it is well past the hold the hub was asked for, and retry from the cursor.
+            const request = new AbortController();
+            const onAbort = () => request.abort();
+            controller.signal.addEventListener('abort', onAbort, { once: true });
+            const deadline = (long ? Number(extra.wait) * 1000 : 0) + (this.hub.options.pollTimeout ?? 10_000);
+            let timedOut = false;
+            const timer = setTimeout(() => {
+                timedOut = true;
+                request.abort();
+            }, deadline);
             let response;
+            let page;
             try {
-                response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query(extra)}`, { headers, signal: controller.signal, cache: 'no-store' });
+                try {
+                    response = await this.hub.fetch(`${this.hub.url}/v1/events?${this.query(extra)}`, { headers, signal: request.signal, cache: 'no-store' });
+                    if (response.ok && response.status !== 304)
+                        page = await response.json();
+                }
+                catch (e) {
+                    if (controller.signal.aborted)
+                        return new Ending('closed');
+                    if (timedOut)
+                        return new Ending('transient', new SwitchboardError(`${transport}: no answer within ${deadline} ms`, 'poll-timeout', undefined, false, transport));
+                    return new Ending('transient', new SwitchboardError(`${transport}: ${e.message}`, 'network-error', undefined, false, transport));
+                }
             }
-            catch (e) {
-                if (controller.signal.aborted)
-                    return new Ending('closed');
-                return new Ending('transient', new SwitchboardError(`${transport}: ${e.message}`, 'network-error', undefined, false, transport));
+            finally {
+                clearTimeout(timer);
+                controller.signal.removeEventListener('abort', onAbort);
             }
             if (response.status === 410) {
                 const problem = await problemOf(response);
@@ -773,15 +795,6 @@ export class Subscription extends Emitter {
                 return this.httpEnding(response, transport);
             }
             else {
-                let page;
-                try {
-                    page = await response.json();
-                }
-                catch (e) {
-                    if (controller.signal.aborted)
-                        return new Ending('closed');
-                    return new Ending('transient', new SwitchboardError(`${transport}: ${e.message}`, 'network-error', undefined, false, transport));
-                }
                 if (first) {
                     first = false;
                     this.opened(transport);

@@ -229,3 +229,24 @@ test('a 410 that is not the hub\'s (no cursor in a problem) is not reported as a
   assert.deepEqual(log.events.map(e => e.seq), [a[2].seq, b[0].seq]);
   sub.close();
 });
+
+test('long-poll: a poll that is never answered (a dead connection) is abandoned and retried, so events still arrive', async () => {
+  const proxy = await startProxy();
+  try {
+    const topic = uniqueTopic();
+    const hub = new Switchboard(proxy.url, { ...fast, longPollWait: 1, pollTimeout: 1000, transports: ['long-poll'], cursorStore: null });
+    const sub = hub.subscribe([topic], { after: 'earliest' });
+    const log = record(sub);
+    await waitFor(() => sub.state === 'open', 10000, 'open');
+    proxy.state.blackhole = true;
+    await waitFor(() => proxy.state.blackholed >= 1, 10000, 'a poll lost in the dead network');
+    proxy.state.blackhole = false;
+    const a = await publishBatch(topic, [1, 2]);
+    await waitFor(() => log.events.length === 2, 10000, 'events after the lost poll');
+    assert.ok(log.errors.some(e => e.code === 'poll-timeout'), log.errors.map(String).join('\n'));
+    assert.deepEqual(log.events.map(e => e.seq), a.map(e => e.seq));
+    sub.close();
+  } finally {
+    await proxy.close();
+  }
+});

@@ -49,17 +49,22 @@ export function assertExactly(assert, events, expected) {
 /**
  * A proxy in front of the hub. ws: 'pass' | 'refuse'; sse: 'pass' | 'refuse' | 'buffer'.
  * dropAll() destroys every open connection (both sides), forcing reconnects. state.frozen drops WebSocket bytes silently.
- * offline() closes the port (connections refused) until online().
+ * offline() closes the port (connections refused) until online(). state.blackhole leaves HTTP requests unanswered for ever.
  */
 export async function startProxy() {
   const target = new URL(HUB);
   const sockets = new Set();
-  const state = { frozen: false, ws: 'pass', sse: 'pass', upgrades: 0, refusedUpgrades: 0, sseRequests: 0, refusedSse: 0 };
+  const state = { frozen: false, blackhole: false, blackholed: 0, ws: 'pass', sse: 'pass', upgrades: 0, refusedUpgrades: 0, sseRequests: 0, refusedSse: 0 };
   const track = s => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   };
   const server = http.createServer((req, res) => {
+    // A dead network: the request is taken and never answered, and the connection never closes.
+    if (state.blackhole) {
+      state.blackholed++;
+      return;
+    }
     const isSse = req.url.startsWith('/v1/stream');
     if (isSse) {
       state.sseRequests++;
