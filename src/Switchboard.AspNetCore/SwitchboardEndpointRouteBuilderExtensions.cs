@@ -31,7 +31,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         return segments switch
         {
             ["events"] => "GET, POST",
-            ["stream"] or ["ws"] or ["health"] => "GET",
+            ["stream"] or ["ws"] or ["health"] or ["health", "ready"] => "GET",
             ["topics", _, "events"] => "POST",
             ["topics", _, "presence"] => "GET",
             ["keys"] => "GET, POST",
@@ -130,9 +130,14 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         endpoints.MapGroup(prefix).WithTags("Switchboard").AnswerHead().MapGet("/client.js", ClientScript.Serve)
             .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'")
             .Produces<string>(200, "text/javascript");
-        api.MapGet("/health", (Hub hub) => Results.Json(new HealthResponse("ok", hub.Log.Epoch, hub.FormatCursor(hub.Log.HeadSeq)), SwitchboardJsonContext.Default.HealthResponse))
-            .WithName("Health").WithSummary("Liveness, the log's epoch and its newest cursor")
+        // Liveness answers 200 while the process serves, reads included, whatever the store; readiness answers the
+        // store's fault while it refuses writes. Both read the store's last known state, never write on each call.
+        api.MapGet("/health", (Hub hub) => Results.Json(HealthEndpoints.Health(hub), SwitchboardJsonContext.Default.HealthResponse))
+            .WithName("Health").WithSummary("Liveness (200 while the hub serves), whether the store accepts writes, the log's epoch and its newest cursor")
             .Produces<HealthResponse>(200);
+        api.MapGet("/health/ready", (Hub hub) => Results.Json(HealthEndpoints.Ready(hub), SwitchboardJsonContext.Default.HealthResponse))
+            .WithName("Readiness").WithSummary("Readiness: 200 while the store accepts writes, else the problem a write would get (503 store-unavailable, 507 store-full)")
+            .Produces<HealthResponse>(200).Problems(503, 507);
 
         Keys.KeyEndpoints.Map(api);
         Webhooks.WebhookEndpoints.Map(api);

@@ -142,6 +142,7 @@ public sealed partial class RedisEventLog
                 }
 
                 var failure = RedisStoreFaults.Fault(ex);
+                _faults.Failed(failure);
                 foreach (var pending in batch)
                 {
                     pending.Completion.TrySetException(failure);
@@ -286,9 +287,16 @@ public sealed partial class RedisEventLog
                         LogAppendRefused(_logger, message, suppressed);
                     }
 
-                    pending.Completion.TrySetException(Refused(message));
+                    var refused = Refused(message);
+                    _faults.Failed(refused);
+                    pending.Completion.TrySetException(refused);
                     break;
             }
+        }
+
+        if (appended.Count > 0)
+        {
+            _faults.Succeeded();
         }
 
         var current = Volatile.Read(ref _state);

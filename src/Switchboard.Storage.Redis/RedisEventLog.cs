@@ -21,7 +21,7 @@ namespace Switchboard.Storage.Redis;
 /// keys in one atomic step, then publishes the new head. Every node follows the head: it fetches new entries once into
 /// its in-memory tail ring and wakes its own readers, so live subscribers on any node never query Redis per event.
 /// </summary>
-public sealed partial class RedisEventLog : IEventLog
+public sealed partial class RedisEventLog : IEventLog, IStoreHealth
 {
     private const int TrimBatch = 10_000;
 
@@ -33,6 +33,7 @@ public sealed partial class RedisEventLog : IEventLog
     private readonly TimeProvider _time;
     private readonly WarningThrottle _failureWarnings;
     private readonly WarningThrottle _refusalWarnings;
+    private readonly StoreFaultState _faults;
     private readonly ILogger _logger;
     private readonly RedisKey _meta, _log, _topicsKey, _trimmed, _retired, _keyExpiry;
     private readonly RedisChannel _channel;
@@ -57,6 +58,7 @@ public sealed partial class RedisEventLog : IEventLog
         _time = timeProvider ?? TimeProvider.System;
         _failureWarnings = new WarningThrottle(_time, TimeSpan.FromSeconds(10));
         _refusalWarnings = new WarningThrottle(_time, TimeSpan.FromSeconds(10));
+        _faults = new StoreFaultState(_time, ProbeAsync);
         _logger = logger ?? NullLogger<RedisEventLog>.Instance;
         _meta = redis.Key("meta");
         _log = redis.Key("log");
@@ -113,6 +115,32 @@ public sealed partial class RedisEventLog : IEventLog
 
     /// <inheritdoc />
     public long HeadSeq => Volatile.Read(ref _head);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Unreachable while the connection is down (as a write would find it: writes fail fast then); otherwise the
+    /// last append's fault, such as Redis at its maxmemory, until an append or a probe goes through.
+    /// </remarks>
+    public Problems.SwitchboardException? CurrentFault => _redis.Multiplexer.IsConnected
+        ? _faults.Current
+        : Problems.StoreProblems.Unavailable("The hub's Redis store cannot be reached (not connected). Retry shortly; a publish with the same Idempotency-Key is safe to repeat.");
+
+    /// <summary>
+    /// The readiness probe of a faulted Redis (at most once per <see cref="StoreFaultState.ProbeInterval"/>): one small
+    /// key written with a short expiry, which Redis at its maxmemory refuses as it refuses an append.
+    /// </summary>
+    private async Task<Problems.SwitchboardException?> ProbeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _redis.Database.StringSetAsync(_redis.Key("health-probe"), _time.GetUtcNow().ToUnixTimeMilliseconds(), TimeSpan.FromSeconds(10)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+            return RedisStoreFaults.Fault(ex);
+        }
+    }
 
     /// <inheritdoc />
     public SubscriptionIndex Subscriptions { get; } = new();

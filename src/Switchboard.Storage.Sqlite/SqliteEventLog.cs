@@ -18,7 +18,7 @@ namespace Switchboard.Storage.Sqlite;
 /// everything waiting in one transaction (group commit), so concurrent publishers share a sync. Readers near
 /// the tail are served from memory; readers behind it query the file on pooled connections.
 /// </summary>
-public sealed partial class SqliteEventLog : IEventLog
+public sealed partial class SqliteEventLog : IEventLog, IStoreHealth
 {
     private readonly SqliteEventLogOptions _options;
     private readonly TimeProvider _time;
@@ -36,6 +36,7 @@ public sealed partial class SqliteEventLog : IEventLog
     private long _commits;
     private long _trimTopicsExamined;
     private bool _full; // only the writer thread touches it: true from a failed write for lack of space until the next commit
+    private readonly StoreFaultState _faults;
 
     /// <summary>
     /// Opens (or creates) the database and starts the writer. <paramref name="retention"/>, the rules trims will
@@ -92,6 +93,7 @@ public sealed partial class SqliteEventLog : IEventLog
         _ring = new RecentEventsRing(options.TailCacheSize, _head, options.TailCacheBytes);
         _writes = new WriteQueue<WriteOperation>(options.WriteQueueCapacity);
         _checkpointer = new WalCheckpointer(_connectionString, options.CheckpointDelay, _time, _logger);
+        _faults = new StoreFaultState(_time, ProbeAsync);
         // A dedicated thread: SQLite commits block (a sync can take milliseconds), and a blocked thread-pool
         // thread on a 2-core machine starves every request and stream until the pool grows.
         var writerThread = new Thread(WriteLoop) { IsBackground = true, Name = "Switchboard SQLite writer" };
@@ -304,6 +306,49 @@ public sealed partial class SqliteEventLog : IEventLog
         return result;
     }
 
+    /// <inheritdoc />
+    public Switchboard.Problems.SwitchboardException? CurrentFault => _faults.Current;
+
+    /// <summary>
+    /// The readiness probe of a faulted store (at most once per <see cref="StoreFaultState.ProbeInterval"/>): one
+    /// write through the writer, which meets the lock, the read-only file, the I/O error or the file that cannot grow
+    /// as a publish would, and for a full store, whether there is room to add events again.
+    /// </summary>
+    private async Task<Switchboard.Problems.SwitchboardException?> ProbeAsync(CancellationToken cancellationToken)
+    {
+        var capped = false;
+        try
+        {
+            await ExecuteWriteAsync(transaction =>
+            {
+                using var command = transaction.Connection!.CreateCommand();
+                command.Transaction = transaction;
+                // 64 KiB, committed: about what a large event adds to the WAL, so a file (or WAL) that cannot grow, or
+                // a file-size limit it has reached, refuses the probe as it refuses a publish. Rewritten in place by
+                // the next probe, so the file keeps one such row.
+                command.CommandText = "INSERT INTO meta (key, value) VALUES ('health_probe', randomblob(65536)) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+                command.ExecuteNonQuery();
+                // An update in place fits in a full file; a file at its page cap with no free page cannot take an event.
+                command.Parameters.Clear();
+                command.CommandText = "SELECT (SELECT page_count FROM pragma_page_count()) >= (SELECT max_page_count FROM pragma_max_page_count()) AND (SELECT freelist_count FROM pragma_freelist_count()) = 0";
+                capped = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && Fault(ex) is { } fault)
+        {
+            return fault;
+        }
+
+        return capped || SqliteFullDisk.NoRoom(_options.Path)
+            ? Switchboard.Problems.StoreProblems.Full(new StoreFullException($"The SQLite store at {System.IO.Path.GetFileName(_options.Path)} is full: the disk has no room left (or the file reached its size limit). Free disk space; the hub recovers by itself."))
+            : null;
+    }
+
+    /// <summary>The error a write refused by the file (not by the request) answers, or null for any other failure.</summary>
+    private Switchboard.Problems.SwitchboardException? Fault(Exception exception) => SqliteFullDisk.Translate(exception, _options.Path) is StoreFullException full
+        ? Switchboard.Problems.StoreProblems.Full(full)
+        : SqliteStoreFaults.ClassifyFault(exception);
+
     /// <summary>Stops accepting writes, commits everything already queued, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -441,13 +486,21 @@ public sealed partial class SqliteEventLog : IEventLog
         catch (Exception ex)
         {
             var failure = SqliteFullDisk.Translate(ex, _options.Path);
+            var fault = Fault(ex);
             if (failure is Switchboard.Log.StoreFullException)
             {
                 NoteFull(ex);
             }
-            else
+            else if (fault is null || _faults.Peek is null)
             {
+                // A fault of the file (locked, read-only, I/O) is logged with its stack when it starts, not once per
+                // refused write while it lasts; anything else is a bug, logged every time.
                 LogWriteFailed(_logger, ex, batch.Count);
+            }
+
+            if (fault is not null)
+            {
+                _faults.Failed(fault);
             }
 
             foreach (var operation in batch)
@@ -466,11 +519,17 @@ public sealed partial class SqliteEventLog : IEventLog
                 externalFull = true;
                 NoteFull(failed);
                 results[i] = SqliteFullDisk.Translate(failed, _options.Path);
+                _faults.Failed(Switchboard.Problems.StoreProblems.Full((StoreFullException)results[i]));
             }
         }
 
         // Updates in place (lease renewals, journal progress) still fit in a full file, so only a commit that added events
         // ends the episode; otherwise one episode would flap between "full" and "recovered" in the log.
+        if (!externalFull)
+        {
+            _faults.Succeeded(grew: appended.Count > 0);
+        }
+
         if (_full && !externalFull && appended.Count > 0)
         {
             _full = false;

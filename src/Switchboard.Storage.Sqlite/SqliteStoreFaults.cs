@@ -22,6 +22,20 @@ internal sealed class SqliteStoreFaults : IStoreFaultClassifier
 
     public SwitchboardException? Classify(Exception exception) => exception is SqliteException sqlite ? Classify(sqlite) : null;
 
+    /// <summary>The error of a fault of the file in <paramref name="exception"/> or what it wraps, or null.</summary>
+    internal static SwitchboardException? ClassifyFault(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is SqliteException sqlite && Classify(sqlite) is { } fault)
+            {
+                return fault;
+            }
+        }
+
+        return null;
+    }
+
     private static SwitchboardException? Classify(SqliteException exception)
     {
         if (exception.SqliteErrorCode == Full)

@@ -94,6 +94,50 @@ public sealed class DiskFullTests
     }
 
     [Fact]
+    public async Task AFullStore_IsDegradedInHealth_NotReady_507_AndReadyAgainWhenSpaceReturns_WithoutAPublish()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        var log = (SqliteEventLog)server.App.Services.GetRequiredService<IEventLog>();
+        await AssertHealthAsync(client, "ok", HttpStatusCode.OK);
+
+        await log.SetMaxPageCountAsync(1);
+        await AssertStoreFullAsync(await client.PostAsync("v1/topics/orders/events", Json($$"""{"type":"t","data":"{{Big}}"}""")));
+
+        // Liveness stays 200 (reads still work) but says so; readiness answers the problem a write gets.
+        await AssertHealthAsync(client, "full", HttpStatusCode.InsufficientStorage);
+
+        // Space returns: readiness finds out by its own probe, with no client write.
+        await log.SetMaxPageCountAsync(1_000_000);
+        await Waiting.EventuallyAsync(async () => await AssertHealthAsync(client, "ok", HttpStatusCode.OK));
+    }
+
+    private static async Task<bool> AssertHealthAsync(HttpClient client, string store, HttpStatusCode readiness)
+    {
+        using (var health = await client.GetAsync("v1/health"))
+        {
+            var text = await health.Content.ReadAsStringAsync();
+            Assert.True(health.StatusCode == HttpStatusCode.OK, $"liveness: {(int)health.StatusCode} {text}");
+            using var document = JsonDocument.Parse(text);
+            Assert.Equal(store, document.RootElement.GetProperty("store").GetString());
+            Assert.Equal(store == "ok" ? "ok" : "degraded", document.RootElement.GetProperty("status").GetString());
+        }
+
+        using var ready = await client.GetAsync("v1/health/ready");
+        var readyText = await ready.Content.ReadAsStringAsync();
+        Assert.True(ready.StatusCode == readiness, $"readiness: {(int)ready.StatusCode} {readyText}");
+        if (readiness != HttpStatusCode.OK)
+        {
+            Assert.Equal("application/problem+json", ready.Content.Headers.ContentType?.MediaType);
+            using var problem = JsonDocument.Parse(readyText);
+            Assert.Equal("store-full", problem.RootElement.GetProperty("code").GetString());
+            Assert.Equal(store, problem.RootElement.GetProperty("store").GetString());
+        }
+
+        return true;
+    }
+
+    [Fact]
     public async Task AFullFile_FromTheFirstOpen_IsAStoreFullException_FromTheLog()
     {
         using var directory = new TempDirectory();

@@ -42,10 +42,16 @@ public sealed class StoreLockedTests
             Assert.Equal("store-unavailable", problem.RootElement.GetProperty("code").GetString());
             Assert.Contains("locked", problem.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
+            // Health tells the truth from the refused write's state, without waiting out a lock itself.
+            await AssertHealthAsync(client, "unavailable", HttpStatusCode.ServiceUnavailable);
+
             using var rollback = holder.CreateCommand();
             rollback.CommandText = "ROLLBACK";
             rollback.ExecuteNonQuery();
         }
+
+        // The lock is gone: readiness finds out by its own probe, before any client writes again.
+        await Waiting.EventuallyAsync(async () => await AssertHealthAsync(client, "ok", HttpStatusCode.OK), TimeSpan.FromSeconds(30));
 
         using (var again = await client.PostAsync("v1/topics/orders/events", Json("""{"data":3}""")))
         {
@@ -55,6 +61,32 @@ public sealed class StoreLockedTests
         using var read = await client.GetAsync("v1/events?topic=orders&after=earliest");
         using var page = JsonDocument.Parse(await read.Content.ReadAsStringAsync());
         Assert.Equal([1, 3], page.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("data").GetInt32()));
+    }
+
+    private static async Task<bool> AssertHealthAsync(HttpClient client, string store, HttpStatusCode readiness)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var health = await client.GetAsync("v1/health"))
+        {
+            var text = await health.Content.ReadAsStringAsync();
+            Assert.True(health.StatusCode == HttpStatusCode.OK, $"liveness: {(int)health.StatusCode} {text}");
+            using var document = JsonDocument.Parse(text);
+            Assert.Equal(store, document.RootElement.GetProperty("store").GetString());
+        }
+
+        using var ready = await client.GetAsync("v1/health/ready");
+        var readyText = await ready.Content.ReadAsStringAsync();
+        Assert.True(ready.StatusCode == readiness, $"readiness: {(int)ready.StatusCode} {readyText}");
+        if (readiness != HttpStatusCode.OK)
+        {
+            Assert.Equal("application/problem+json", ready.Content.Headers.ContentType?.MediaType);
+            Assert.NotNull(ready.Headers.RetryAfter);
+            Assert.Contains("store-unavailable", readyText, StringComparison.Ordinal);
+        }
+
+        // A probe never holds a health request: a lock is waited out in the background, not by the load balancer.
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(3), $"health took {started.Elapsed}");
+        return true;
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

@@ -3,8 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Switchboard.AspNetCore.Http;
 
-/// <summary>The health document.</summary>
-internal sealed record HealthResponse(string Status, string Epoch, string Cursor);
+/// <summary>
+/// The health document: <c>status</c> is <c>ok</c>, or <c>degraded</c> while the store refuses writes; <c>store</c> is
+/// <c>ok</c>, <c>unavailable</c> or <c>full</c>.
+/// </summary>
+internal sealed record HealthResponse(string Status, string Epoch, string Cursor, string Store);
 
 internal sealed record PresenceResponse(string Topic, IReadOnlyList<string> Members);
 

@@ -58,6 +58,7 @@ public sealed class OpenApiContractTests
         var samples = new Samples(client);
 
         await samples.SendAsync(HttpMethod.Get, "/v1/health", "v1/health");
+        await samples.SendAsync(HttpMethod.Get, "/v1/health/ready", "v1/health/ready");
         await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"type":"order.created","data":{"id":1,"note":"é"}}""");
         await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"data":[1,2]}""", ("Idempotency-Key", "k-1"));
         await samples.SendAsync(HttpMethod.Post, "/v1/topics/{topic}/events", "v1/topics/orders/events", """{"type":"x","data":1}""", ("Idempotency-Key", "k-1"));
