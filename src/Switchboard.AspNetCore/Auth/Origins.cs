@@ -28,7 +28,10 @@ internal static class Origins
         .AllowCredentials()
         .WithMethods("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
         .WithHeaders("Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "If-None-Match", "Cache-Control")
-        .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval")
+        // Every response header the hub sets that is not CORS-safelisted: a browser hides the rest from the page, which
+        // then cannot tell a missing credential from an invalid or expired token (WWW-Authenticate), a config's version
+        // (X-Config-Version) or a 405's methods (Allow).
+        .WithExposedHeaders("Location", "ETag", "Retry-After", "Idempotent-Replayed", "X-Poll-Interval", "WWW-Authenticate", "X-Config-Version", "Allow")
         .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
 
     /// <summary>The allow-list: <c>Cors:AllowedOrigins</c> and <c>WebSockets:AllowedOrigins</c> together, as they are now.</summary>

@@ -49,6 +49,26 @@ public sealed class OriginAndLoggingTests
     }
 
     [Fact]
+    public async Task Cors_ExposesEveryResponseHeaderAPageNeeds_WwwAuthenticateOnA401Included()
+    {
+        await using var server = await SecurityKit.StartAsync();
+        using var client = server.CreateClient();
+        using var get = new HttpRequestMessage(HttpMethod.Get, "v1/events?topic=orders");
+        get.Headers.Add("Origin", "http://localhost:3000");
+        get.Headers.Add("Authorization", "Bearer not-a-key");
+        using var refused = await client.SendAsync(get);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("invalid_token", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal("http://localhost:3000", refused.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var exposed = refused.Headers.GetValues("Access-Control-Expose-Headers").Single().Split(',', StringSplitOptions.TrimEntries);
+        foreach (var header in new[] { "WWW-Authenticate", "Retry-After", "ETag", "Location", "Idempotent-Replayed", "X-Poll-Interval", "X-Config-Version", "Allow" })
+        {
+            Assert.Contains(header, exposed, StringComparer.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
     public async Task Cors_CoversStreamsTheirPreflightAndProblems()
     {
         await using var server = await HubServer.StartAsync(o => o.Cors.AllowedOrigins.Add("https://app.example.com"));
