@@ -71,6 +71,12 @@ public sealed record Job
     /// <summary>The current lease while running.</summary>
     public JobLease? Lease { get; init; }
 
+    /// <summary>
+    /// The lease whose complete or fail ended the latest attempt (null after a lease that expired). A worker's network
+    /// retry of that call, with the same outcome, is answered with the job as it stands rather than <c>lease-lost</c>.
+    /// </summary>
+    public string? LastLeaseId { get; init; }
+
     /// <summary>True for succeeded, failed and canceled.</summary>
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Canceled;
 }

@@ -144,11 +144,13 @@ internal static class JobTransitions
 
         ReportProgress progress => Leased(job, progress.LeaseId, now) ?? Progress(job, progress, now),
 
-        CompleteJob complete => Leased(job, complete.LeaseId, now) ?? Change(job with
+        CompleteJob complete => Repeated(job, complete.LeaseId, job.Status == JobStatus.Succeeded && job.Result == complete.Result)
+            ?? Leased(job, complete.LeaseId, now) ?? Change(job with
         {
             Status = JobStatus.Succeeded,
             Result = complete.Result,
             Error = null,
+            LastLeaseId = complete.LeaseId,
             // A job that reported progress ends at 100; one that never did stays without.
             Progress = job.Progress is null ? null : 100,
             Lease = null,
@@ -157,13 +159,13 @@ internal static class JobTransitions
         }, Succeeded),
 
         // A retry is due at the end of its backoff and takes its place in line by that time, as a job submitted then would.
-        FailJob fail => Leased(job, fail.LeaseId, now) ?? (fail.Retryable && job.Attempts < job.MaxAttempts
-            ? Change(job with { Status = JobStatus.Queued, Error = fail.Error, Lease = null, AvailableAt = now + fail.RetryDelay, UpdatedAt = now, Version = job.Version + 1 }, Queued)
-            : Change(job with { Status = JobStatus.Failed, Error = fail.Error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, Failed)),
+        FailJob fail => Repeated(job, fail.LeaseId, job.Error == fail.Error) ?? Leased(job, fail.LeaseId, now) ?? (fail.Retryable && job.Attempts < job.MaxAttempts
+            ? Change(job with { Status = JobStatus.Queued, Error = fail.Error, Lease = null, LastLeaseId = fail.LeaseId, AvailableAt = now + fail.RetryDelay, UpdatedAt = now, Version = job.Version + 1 }, Queued)
+            : Change(job with { Status = JobStatus.Failed, Error = fail.Error, Lease = null, LastLeaseId = fail.LeaseId, UpdatedAt = now, Version = job.Version + 1 }, Failed)),
 
         CancelJob => job.Status switch
         {
-            JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, Canceled),
+            JobStatus.Queued or JobStatus.Running => Change(job with { Status = JobStatus.Canceled, Lease = null, LastLeaseId = null, UpdatedAt = now, Version = job.Version + 1 }, Canceled),
             // Canceling twice is the same as once.
             JobStatus.Canceled => JobStep.Unchanged,
             _ => JobStep.Refused(JobRefusal.JobFinished),
@@ -197,6 +199,15 @@ internal static class JobTransitions
     }
 
     /// <summary>
+    /// Unchanged (answered with the job as it stands) when <paramref name="leaseId"/> already ended the latest attempt
+    /// with the <paramref name="sameOutcome"/>: a worker's retry of a complete or fail whose answer it never received
+    /// (Stripe- and Svix-like, a retried success is not a failure). Null otherwise; then another outcome with that
+    /// lease is refused as <c>lease-lost</c>, as before.
+    /// </summary>
+    private static JobStep? Repeated(Job job, string leaseId, bool sameOutcome) =>
+        job.LastLeaseId is { } last && last == leaseId && sameOutcome ? JobStep.Unchanged : null;
+
+    /// <summary>
     /// Null when <paramref name="leaseId"/> holds the running job at <paramref name="now"/>; otherwise the refusal. An
     /// expired lease is refused with the expiry itself as the next state, so the job moves on at once instead of at the next sweep.
     /// </summary>
@@ -224,8 +235,8 @@ internal static class JobTransitions
     {
         var error = JobJson.Problem("lease-expired", "Lease expired", $"The worker's lease on attempt {job.Attempts} expired without a heartbeat.");
         return job.Attempts < job.MaxAttempts
-            ? Change(job with { Status = JobStatus.Queued, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, Queued)
-            : Change(job with { Status = JobStatus.Failed, Error = error, Lease = null, UpdatedAt = now, Version = job.Version + 1 }, Failed);
+            ? Change(job with { Status = JobStatus.Queued, Error = error, Lease = null, LastLeaseId = null, UpdatedAt = now, Version = job.Version + 1 }, Queued)
+            : Change(job with { Status = JobStatus.Failed, Error = error, Lease = null, LastLeaseId = null, UpdatedAt = now, Version = job.Version + 1 }, Failed);
     }
 
     private static JobStep Change(Job next, string eventType) => new(next, eventType, JobRefusal.None);

@@ -9,7 +9,7 @@ namespace Switchboard.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
 {
-    private const string Columns = "id, type, status, progress, input, result, error, attempts, max_attempts, idempotency_key, created_at, updated_at, available_at, version, lease_id, lease_expires_at, lease_worker, lease_ms";
+    private const string Columns = "id, type, status, progress, input, result, error, attempts, max_attempts, idempotency_key, created_at, updated_at, available_at, version, lease_id, lease_expires_at, lease_worker, lease_ms, last_lease_id";
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS jobs (
@@ -30,7 +30,8 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
             lease_id TEXT,
             lease_expires_at INTEGER,
             lease_worker TEXT,
-            lease_ms INTEGER) WITHOUT ROWID;
+            lease_ms INTEGER,
+            last_lease_id TEXT) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, updated_at);
         """;
 
@@ -54,6 +55,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
     {
         _file = new SqliteStoreFile(path, log, Schema);
         _file.AddColumnIfMissing("jobs", "lease_ms", "INTEGER");
+        _file.AddColumnIfMissing("jobs", "last_lease_id", "TEXT");
     }
 
     /// <inheritdoc />
@@ -107,7 +109,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
         // keep their prepared statements: a job change costs no SQL parse.
         var save = _save = Reuse(_save, transaction, $"""
             INSERT OR REPLACE INTO jobs ({Columns})
-            VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker, $leaseMs)
+            VALUES ($id, $type, $status, $progress, $input, $result, $error, $attempts, $maxAttempts, $key, $createdAt, $updatedAt, $availableAt, $version, $leaseId, $leaseExpiresAt, $leaseWorker, $leaseMs, $lastLeaseId)
             """);
         var delete = _delete = Reuse(_delete, transaction, "DELETE FROM jobs WHERE id = $id");
         foreach (var change in changes)
@@ -185,6 +187,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
         p.AddWithValue("$leaseExpiresAt", job.Lease is { } lease ? lease.ExpiresAt.ToUnixTimeMilliseconds() : DBNull.Value);
         p.AddWithValue("$leaseWorker", (object?)job.Lease?.Worker ?? DBNull.Value);
         p.AddWithValue("$leaseMs", job.Lease?.Duration is { } duration ? (long)duration.TotalMilliseconds : DBNull.Value);
+        p.AddWithValue("$lastLeaseId", (object?)job.LastLeaseId ?? DBNull.Value);
     }
 
     private static async Task<List<Job>> ReadJobsAsync(SqliteCommand command, CancellationToken cancellationToken)
@@ -211,6 +214,7 @@ public sealed class SqliteJobStore : IJobStore, IJobStoreWithEvents
                 Version = reader.GetInt64(13),
                 Lease = reader.IsDBNull(14) ? null : new JobLease(reader.GetString(14), Time(reader.GetInt64(15)), reader.IsDBNull(16) ? null : reader.GetString(16),
                     reader.IsDBNull(17) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(17))),
+                LastLeaseId = reader.IsDBNull(18) ? null : reader.GetString(18),
             });
         }
 

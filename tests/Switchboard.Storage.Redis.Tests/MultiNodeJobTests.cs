@@ -10,6 +10,15 @@ namespace Switchboard.Storage.Redis.Tests;
 public sealed class MultiNodeJobTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
     [Fact]
+    public async Task RepeatedCompleteOrFail_WithTheSameLeaseAndOutcome_IsAnsweredWithTheJob_OnAnyNode()
+    {
+        await using var nodes = await Nodes.StartAsync(redis.Server);
+        using var first = nodes[1].CreateClient();
+        using var second = nodes[2].CreateClient();
+        await Switchboard.Testing.Jobs.RepeatedWorkerCalls.RepeatedCompleteAndFail_AreAnsweredWithTheJob_AnotherOutcomeIsLeaseLost(first, second);
+    }
+
+    [Fact]
     public async Task TwelveWorkersOnThreeNodes_NeverRunAJobTwice_AndRunEveryJob()
     {
         const int jobs = 60;

@@ -12,6 +12,14 @@ namespace Switchboard.AspNetCore.Tests.Jobs;
 public sealed class JobLifecycleTests
 {
     [Fact]
+    public async Task RepeatedCompleteOrFail_WithTheSameLeaseAndOutcome_IsAnsweredWithTheJob_OnSqlite()
+    {
+        await using var server = await HubServer.StartAsync(JobKit.Options());
+        using var client = server.CreateClient();
+        await Switchboard.Testing.Jobs.RepeatedWorkerCalls.RepeatedCompleteAndFail_AreAnsweredWithTheJob_AnotherOutcomeIsLeaseLost(client);
+    }
+
+    [Fact]
     public async Task Claim_Answers204_WhenNothingCameWithinTheWait_AndWakesWhenAJobArrives()
     {
         await using var server = await HubServer.StartAsync(JobKit.Options());

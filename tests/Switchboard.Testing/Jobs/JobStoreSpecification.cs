@@ -38,6 +38,7 @@ public abstract class JobStoreSpecification
             AvailableAt = T0.AddSeconds(3),
             UpdatedAt = T0.AddSeconds(4),
             Lease = new JobLease("lease-1", T0.AddSeconds(30), "worker-a", TimeSpan.FromSeconds(45)),
+            LastLeaseId = "lease-0",
         };
 
         await store.ApplyAsync([new JobSaved(job)]);
