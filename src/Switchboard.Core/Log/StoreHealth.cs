@@ -87,9 +87,10 @@ public sealed class StoreFaultState(TimeProvider time, Func<CancellationToken, T
                     _fault = null;
                 }
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            catch (Exception)
             {
-                // A probe that timed out or met a store being disposed leaves the last known fault as it was.
+                // A probe that timed out, met a store being disposed or failed in a way that says nothing of the store
+                // (a store's own faults come back as its result) leaves the last known fault as it was; the next check tries again.
             }
             finally
             {
