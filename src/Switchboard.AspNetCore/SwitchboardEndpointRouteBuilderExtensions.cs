@@ -108,7 +108,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapGet("/events", (HttpContext context) => PollingEndpoint.Poll(context, hub, connections, metrics, time))
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
             .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))
-            .Produces<PollContract>(200).Problems(400, 410);
+            .Produces<PollContract>(200).Produces(304).Describe(304, "A short poll with If-None-Match naming the current ETag: nothing new matches.")
+            .Problems(400, 410);
         api.MapGet("/stream", (HttpContext context) => SseEndpoint.Stream(context, hub, metrics, connections))
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
             .Query(Reading.Topic, Reading.After, Reading.LastEventId)
@@ -125,7 +126,7 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         endpoints.MapGroup(prefix).WithMetadata(services).WithTags("Switchboard").RequireRateLimiting(SwitchboardRateLimitPolicy.Name).MapGet("/ws", (Func<HttpContext, Task>)(context => WebSocketEndpoint.AcceptAsync(context, hub, webSocket.Presence, webSocket.Counter, webSocket.Lifetime, time,
                 webSocket.Logger, webSocket.Authenticator, connections, metrics, webSocket.Sweep, webSocket.StoreFaults)))
             .WithName("WebSocket").WithSummary("WebSocket (subprotocol switchboard.v1): subscribe, publish, presence")
-            .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400);
+            .WithCommonProblems().Produces(101).Describe(101, "Switching protocols: JSON messages with an `op` member, as docs/protocol.md describes.").Problems(400, 426);
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
         endpoints.MapGroup(prefix).WithTags("Switchboard").AnswerHead().MapGet("/client.js", ClientScript.Serve)
             .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'")

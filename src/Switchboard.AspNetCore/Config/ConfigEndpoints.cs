@@ -34,14 +34,14 @@ internal static class ConfigEndpoints
         var config = api.MapGroup("/config").WithTags("Config")
             .ValidatesRouteValue("app", static (context, app) => ConfigSettings.ValidateApp(app, context.Options<ConfigOptions>()));
         config.MapGet("/", WatchAsync).WithName("WatchConfig").WithSummary("Long poll many apps: ?watch=app1:N1,app2:N2&wait=60").HoldsConnection()
-            .Query(("watch", "The apps and the versions held: app1:N1,app2:N2."), ("wait", "Hold up to this many seconds for a change.")).Produces<ConfigChangesContract>(200).Problems(400);
+            .Query(("watch", "The apps and the versions held: app1:N1,app2:N2."), ("wait", "Hold up to this many seconds for a change.")).Produces<ConfigChangesContract>(200).Produces(304).Problems(400);
         config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version")
             .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection()
             .Query(("version", "The version held; with wait=, the answer is held until a newer one exists."), ("wait", "Hold up to this many seconds for a newer version.")).Produces<ConfigContract>(200).Produces(304).Problems(400, 404);
         config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
             .AcceptsJson<JsonElement>().Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409, 412);
         config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
+            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 404, 409, 412);
         config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
             .Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
         config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix)

@@ -71,7 +71,15 @@ public sealed class OpenApiContractTests
         await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=earliest");
         await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=not-a-cursor");
         await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders&after=0123456789abcdef.1");
+        // A short poll repeated with its ETag: 304 while nothing new matches.
+        using (var first = await client.GetAsync("v1/events?topic=orders").Within())
+        {
+            await samples.SendAsync(HttpMethod.Get, "/v1/events", "v1/events?topic=orders", null, ("If-None-Match", first.Headers.ETag!.ToString()));
+        }
+
         await samples.HeadersOnlyAsync("/v1/stream", "v1/stream?topic=orders&after=earliest");
+        // Not an upgrade: 426 websocket-required.
+        await samples.SendAsync(HttpMethod.Get, "/v1/ws", "v1/ws");
         await samples.SendAsync(HttpMethod.Get, "/v1/client.js", "v1/client.js");
 
         // Jobs: the whole worker round, and the refusals.
@@ -99,7 +107,11 @@ public sealed class OpenApiContractTests
         await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}", "v1/config/web");
         await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}/history", "v1/config/web/history");
         await samples.SendAsync(HttpMethod.Get, "/v1/config", "v1/config?watch=web:0");
-        await samples.SendAsync(HttpMethod.Delete, "/v1/config/{app}/keys/{key}", "v1/config/web/keys/theme");
+        var deleted = await samples.SendAsync(HttpMethod.Delete, "/v1/config/{app}/keys/{key}", "v1/config/web/keys/theme");
+        // Watching the version just written, without a wait: 304, nothing newer.
+        await samples.SendAsync(HttpMethod.Get, "/v1/config", $"v1/config?watch=web:{deleted!["version"]}");
+        // A merge patch on an app with no settings yet creates its first version: 201.
+        await samples.SendAsync(HttpMethod.Patch, "/v1/config/{app}", "v1/config/patched-first", """{"on":true}""");
         await samples.SendAsync(HttpMethod.Get, "/v1/config/{app}", "v1/config/never-written");
 
         // Webhooks: every call on one endpoint, then the 404 after it is gone.
@@ -139,6 +151,10 @@ public sealed class OpenApiContractTests
         Assert.Contains(samples.Recorded, s => s.Status == 204);
         Assert.Contains(samples.Recorded, s => s.Status == 413);
         Assert.Contains(samples.Recorded, s => s.Status == 415);
+        Assert.Contains(samples.Recorded, s => s is { Path: "/v1/events", Status: 304 });
+        Assert.Contains(samples.Recorded, s => s is { Path: "/v1/config", Status: 304 });
+        Assert.Contains(samples.Recorded, s => s is { Path: "/v1/config/{app}", Method: "PATCH", Status: 201 });
+        Assert.Contains(samples.Recorded, s => s is { Path: "/v1/ws", Status: 426 });
 
         using var document = await client.GetAsync("openapi/v1.json").Within();
         using var directory = new TempDirectory();
