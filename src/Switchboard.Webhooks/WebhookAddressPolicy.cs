@@ -75,7 +75,8 @@ public sealed class WebhookAddressPolicy
         {
             if (network.BaseAddress.AddressFamily == address.AddressFamily && network.Contains(address))
             {
-                return $"{address} is {reason}; webhooks may only reach public addresses unless Switchboard:Webhooks:AllowedNetworks lists it";
+                // Read after "<host> resolves to": "127.0.0.1, a loopback address: ..." (it was "resolves to 127.0.0.1 is a ...").
+                return $"{address}, {reason}: webhooks may only reach public addresses unless Switchboard:Webhooks:AllowedNetworks lists it";
             }
         }
 

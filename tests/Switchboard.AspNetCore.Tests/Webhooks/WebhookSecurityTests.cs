@@ -33,6 +33,20 @@ public sealed class WebhookSecurityTests
     }
 
     [Fact]
+    public async Task Create_Refusal_SaysWhatTheAddressIs_AndWhatToConfigure_InOneSentence()
+    {
+        await using var server = await HubServer.StartAsync(HttpWithoutAllowList);
+        using var client = server.CreateClient();
+
+        using var response = await client.PostAsync("v1/webhooks", """{"url":"http://127.0.0.1:9/hook","topics":["orders"]}""");
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "forbidden-url");
+        Assert.Equal(
+            "'127.0.0.1' resolves to 127.0.0.1, a loopback address: webhooks may only reach public addresses unless Switchboard:Webhooks:AllowedNetworks lists it.",
+            problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task Create_RefusesAHostnameThatResolvesToLoopback_UnlessAllowListed()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
