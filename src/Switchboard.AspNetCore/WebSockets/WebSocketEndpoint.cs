@@ -125,7 +125,10 @@ internal static class WebSocketEndpoint
         var requested = context.WebSockets.WebSocketRequestedProtocols;
         if (requested.Count > 0 && !requested.Contains(SubProtocol))
         {
-            throw SwitchboardException.Invalid("unsupported-subprotocol", "Unsupported subprotocol", $"The server speaks {SubProtocol}.");
+            // Say what to send instead: "The server speaks switchboard.v1" alone left the fix to guesswork. The
+            // requested names are not echoed: they are the client's text, of any length.
+            throw SwitchboardException.Invalid("unsupported-subprotocol", "Unsupported subprotocol",
+                $"None of the subprotocols in Sec-WebSocket-Protocol is {SubProtocol}, the only one this endpoint speaks. Ask for {SubProtocol} (new WebSocket(url, '{SubProtocol}')), or for no subprotocol.");
         }
 
         var name = QueryValues.Get(context.Request, "name").ToString();

@@ -63,7 +63,9 @@ public sealed class WebSocketHandshakeTests
         using var response = await client.SendAsync(UpgradeRequest(protocol: "graphql-ws")).Within();
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        await response.AssertProblemAsync(HttpStatusCode.BadRequest, "unsupported-subprotocol");
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "unsupported-subprotocol");
+        // The detail says what to ask for instead.
+        Assert.Contains("Ask for switchboard.v1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
