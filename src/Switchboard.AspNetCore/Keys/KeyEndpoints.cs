@@ -87,7 +87,7 @@ internal static class KeyEndpoints
             // natural spelling of "none" (and what a filter that matched nothing produces), made an unrestricted key
             // whose listing then showed "topics": [].
             throw SwitchboardException.Invalid("invalid-body", "Invalid key request",
-                "\"topics\" is empty, which would not limit the key to nothing: a key without topics may use every topic. Omit \"topics\" for every topic, or name at least one pattern.");
+                "\"topics\" is an empty list. It cannot mean \"no topics\" (a key without topics may use every topic), so it is refused: omit \"topics\" for every topic, or name at least one pattern.");
         }
 
         if (scopes is not { Length: > 0 } || scopes.Any(s => !ApiKeyScopes.All.Contains(s)))
