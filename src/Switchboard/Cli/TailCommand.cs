@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Switchboard.Client;
 using Switchboard.Events;
 
@@ -37,7 +38,9 @@ internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, st
         }
 
         using var http = handler is null ? null : new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        using var client = new SwitchboardClient(options, http);
+        var log = new CliErrorLog("tail", error);
+        using var logging = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Warning).AddProvider(log));
+        using var client = new SwitchboardClient(options, http, logging);
         var subscribe = new SubscribeOptions
         {
             After = after,
@@ -45,6 +48,13 @@ internal sealed class TailCommand(Uri server, IReadOnlyList<string> patterns, st
             {
                 Cursor = reset.Cursor;
                 error.WriteLine($"tail: reset ({reset.Reason}); continuing from {reset.Cursor}");
+            },
+            OnConnected = transport =>
+            {
+                if (log.TakeReported())
+                {
+                    error.WriteLine($"tail: connected over {transport}");
+                }
             },
         };
         try

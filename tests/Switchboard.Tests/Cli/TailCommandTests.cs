@@ -64,6 +64,31 @@ public sealed class TailCommandTests
         Assert.Contains(errors.Lines, line => line.Contains("epoch-changed", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("sse")]
+    [InlineData("ws")]
+    [InlineData("auto")]
+    public async Task Tail_AtAHubThatIsNotListening_SaysSoOnStderr_WhileItRetries(string transport)
+    {
+        // A port nothing listens on: bound, then released.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var output = new LineWriter();
+        var errors = new LineWriter();
+        var tail = new TailCommand(new Uri($"http://127.0.0.1:{port}/"), ["orders"], transport, output, errors);
+        using var stop = new CancellationTokenSource();
+        var running = tail.RunAsync(null, stop.Token);
+
+        await Waiting.UntilAsync(() => errors.Lines.Any(line => line.StartsWith("tail: ", StringComparison.Ordinal) && System.Text.RegularExpressions.Regex.IsMatch(line, @"reconnecting in \d+\.\d s$")),
+            $"a reconnecting line on stderr from tail --transport {transport}");
+        await stop.CancelAsync();
+
+        Assert.Equal(0, await running.Within());
+        Assert.Empty(output.Lines);
+    }
+
     [Fact]
     public async Task Publish_PrintsTheStoredEvent_AndRejectsInvalidJson()
     {
