@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
+using Switchboard.Problems;
 
 namespace Switchboard.AspNetCore.Http;
 
@@ -30,5 +31,19 @@ internal static class QueryValues
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// The value of a parameter that takes one value, or null when absent. Given twice (<c>limit=1&amp;limit=2</c>) it is
+    /// a 400 with the parameter's own code that says so: read as one string the values joined with a comma, and the
+    /// answer blamed the format ("limit must be a whole number") of a value the client had written correctly.
+    /// </summary>
+    public static string? Single(HttpRequest request, string name, string code, string title)
+    {
+        var values = Get(request, name);
+        return values.Count <= 1
+            ? values.ToString()
+            : throw SwitchboardException.Invalid(code, title,
+                $"{name} is given {values.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)} times; give it once.");
     }
 }

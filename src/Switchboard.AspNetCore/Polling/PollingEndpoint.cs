@@ -31,9 +31,9 @@ internal static class PollingEndpoint
         var filter = hub.ParseFilter(QueryValues.Get(context.Request, "topic"));
         var caller = Caller.Of(context);
         caller.RequireSubscribe(filter);
-        var limit = ParseLimit(QueryValues.Get(context.Request, "limit"), options);
-        var wait = CapToExpiry(WaitParameter.Parse(QueryValues.Get(context.Request, "wait"), options.MaxWait), caller, time);
-        var start = hub.ResolveStart(QueryValues.Get(context.Request, "after"), filter);
+        var limit = ParseLimit(QueryValues.Single(context.Request, "limit", "invalid-limit", "Invalid limit"), options);
+        var wait = CapToExpiry(WaitParameter.Parse(QueryValues.Single(context.Request, "wait", "invalid-wait", "Invalid wait"), options.MaxWait), caller, time);
+        var start = hub.ResolveStart(QueryValues.Single(context.Request, "after", "invalid-cursor", "Invalid cursor"), filter);
         if (start.Reset is { } reset)
         {
             throw Gone(reset);

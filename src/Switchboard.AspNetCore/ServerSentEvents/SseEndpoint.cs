@@ -61,10 +61,10 @@ internal static partial class SseEndpoint
         string? resume = context.Request.Headers["Last-Event-ID"];
         if (string.IsNullOrEmpty(resume))
         {
-            resume = QueryValues.Get(context.Request, "lastEventId");
+            resume = QueryValues.Single(context.Request, "lastEventId", "invalid-cursor", "Invalid cursor");
         }
 
-        return string.IsNullOrEmpty(resume) ? QueryValues.Get(context.Request, "after") : resume;
+        return string.IsNullOrEmpty(resume) ? QueryValues.Single(context.Request, "after", "invalid-cursor", "Invalid cursor") : resume;
     }
 
     /// <summary>

@@ -190,6 +190,24 @@ public sealed class ShortPollingTests
     }
 
     [Theory]
+    [InlineData("v1/events?topic=a&limit=1&limit=2", "invalid-limit", "limit")]
+    [InlineData("v1/events?topic=a&wait=1&wait=2", "invalid-wait", "wait")]
+    [InlineData("v1/events?topic=a&after=latest&after=earliest", "invalid-cursor", "after")]
+    [InlineData("v1/stream?topic=a&after=latest&after=earliest", "invalid-cursor", "after")]
+    [InlineData("v1/stream?topic=a&lastEventId=x&lastEventID=y", "invalid-cursor", "lastEventId")]
+    public async Task Read_AParameterGivenTwice_Returns400ThatSaysSo(string uri, string code, string name)
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead).Within();
+
+        // Not "limit must be a whole number" for limit=1&limit=2: the values are fine, there are two of them.
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, code);
+        Assert.Equal($"{name} is given 2 times; give it once.", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
     [InlineData("v1/events", "missing-topic")]
     [InlineData("v1/events?after=earliest&limit=5", "missing-topic")]
     [InlineData("v1/events?topic=", "invalid-pattern")]
