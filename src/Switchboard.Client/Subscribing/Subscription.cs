@@ -20,6 +20,7 @@ internal static class Subscription
         var index = 0;
         var failures = 0;
         var credentialRetried = false;
+        var unansweredOnce = false;
         var upgradeDelay = options.UpgradeRetryDelay;
         var probing = false;
         var lastSeq = long.MinValue;
@@ -63,6 +64,7 @@ internal static class Subscription
                         announced = true;
                         failures = 0;
                         credentialRetried = false;
+                        unansweredOnce = false;
                         if (index == 0)
                         {
                             upgradeDelay = options.UpgradeRetryDelay;
@@ -140,6 +142,17 @@ internal static class Subscription
             var retryAfter = (failure as TransportStatusException)?.RetryAfter;
             if (!established && index < transports.Count - 1 && !HubUnavailable(failure) && await HubReachableAsync(context, failure, cancellationToken).ConfigureAwait(false))
             {
+                if (!Answered(failure) && !unansweredOnce)
+                {
+                    // A handshake that timed out while the network was down looks the same as one a proxy swallowed,
+                    // when the network comes back just before the health check: only a second such failure, with the
+                    // hub answering all along, says it is the transport.
+                    unansweredOnce = true;
+                    ClientLog.Reconnecting(logger, transport.Kind, reason, TimeSpan.Zero);
+                    continue;
+                }
+
+                unansweredOnce = false;
                 ClientLog.FallingBack(logger, transport.Kind, reason, transports[index + 1].Kind);
                 if (index == 0 && probing)
                 {
@@ -172,7 +185,7 @@ internal static class Subscription
     /// </summary>
     private static async Task<bool> HubReachableAsync(SubscriptionContext context, Exception? failure, CancellationToken cancellationToken)
     {
-        if (failure is TransportStatusException or SwitchboardException)
+        if (Answered(failure))
         {
             return true; // the hub (or a proxy before it) answered that transport
         }
@@ -189,6 +202,8 @@ internal static class Subscription
             return false;
         }
     }
+
+    private static bool Answered(Exception? failure) => failure is TransportStatusException or SwitchboardException;
 
     /// <summary>
     /// A failure that says nothing about the transport: the hub cannot be reached (it is restarting, the network is down) or
