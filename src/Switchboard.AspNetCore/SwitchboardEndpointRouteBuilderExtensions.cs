@@ -55,8 +55,11 @@ public static class SwitchboardEndpointRouteBuilderExtensions
     /// 405 (with <c>Allow</c>) of a mapped path asked with another method, and the empty 404 of a request nothing took.
     /// For a host that is only a hub (the <c>switchboard</c> executable), where every path is the hub's; a host with
     /// pages of its own leaves its 404s to itself and does not call this. Call it before the middleware it should cover.
+    /// It also answers a request line or headers over <see cref="SwitchboardRequestLimits"/> with a 414 or 431 problem,
+    /// where the host has raised Kestrel's limits above them (<see cref="SwitchboardRequestLimits.RaiseKestrelLimits"/>).
     /// </summary>
-    public static IApplicationBuilder UseSwitchboardProblemAnswers(this IApplicationBuilder app) => app.UseMiddleware<RoutingProblemMiddleware>();
+    public static IApplicationBuilder UseSwitchboardProblemAnswers(this IApplicationBuilder app) =>
+        app.UseMiddleware<RequestSizeMiddleware>().UseMiddleware<RoutingProblemMiddleware>();
 
     /// <summary>
     /// Maps the Switchboard API under <paramref name="prefix"/> (default <c>/v1</c>). The endpoints read as one table below.

@@ -48,6 +48,7 @@ public sealed class HubServer : IAsyncDisposable
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environmentName });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(SwitchboardRequestLimits.RaiseKestrelLimits); // as the switchboard executable does
         builder.Services.AddSwitchboard(configure);
         builder.Services.AddSwitchboardOpenApi();
         TempDirectory? owned = null;

@@ -212,6 +212,9 @@ internal static class ServeCommand
         }
 
         builder.WebHost.UseUrls(settings.Urls ?? builder.Configuration["urls"] ?? SwitchboardCommandLine.DefaultServer);
+        // Kestrel answers an over-long request line or header block with an empty body; above the hub's limits and below
+        // these, the hub answers with a problem document (UseSwitchboardProblemAnswers).
+        builder.WebHost.ConfigureKestrel(SwitchboardRequestLimits.RaiseKestrelLimits);
         ResolveCertificatePaths(builder.Configuration);
 
         // The console prints no scopes, yet capturing them keeps Kestrel's connection scope, and the execution context

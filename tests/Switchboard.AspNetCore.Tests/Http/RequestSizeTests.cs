@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Switchboard.AspNetCore.Tests.Support;
+using Switchboard.Testing;
+
+namespace Switchboard.AspNetCore.Tests.Http;
+
+/// <summary>
+/// A request line or header block over the hub's limits is a 414 or 431 problem document, not Kestrel's empty answer;
+/// requests within them, the longest subscription the default limits allow included, are served.
+/// </summary>
+public sealed class RequestSizeTests
+{
+    [Theory]
+    [InlineData("v1/events")]
+    [InlineData("v1/stream")]
+    [InlineData("dashboard")]
+    public async Task ARequestLine_OverTheLimit_Is414Problem(string path)
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+
+        using var response = await client.GetAsync($"{path}?topic={new string('a', 20_000)}").Within();
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.RequestUriTooLong, "uri-too-long");
+        Assert.Contains("16384", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Headers_OverTheLimit_Are431Problem()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/health");
+        request.Headers.Add("X-Padding", new string('p', 40_000));
+
+        using var response = await client.SendAsync(request).Within();
+
+        var problem = await response.AssertProblemAsync(HttpStatusCode.RequestHeaderFieldsTooLarge, "request-headers-too-large");
+        Assert.Contains("32768", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheMostTopicsTheDefaultLimitsAllow_AreServed()
+    {
+        await using var server = await HubServer.StartAsync();
+        using var client = server.CreateClient();
+        // 32 patterns of 255 characters, each ending in '>' (percent-encoded, three bytes): over Kestrel's default 8 KiB line.
+        var query = string.Join('&', Enumerable.Range(0, 32).Select(i => "topic=" + Uri.EscapeDataString($"{i:D2}.{new string('t', 250)}.>")));
+        Assert.True(query.Length > 8 * 1024);
+
+        using var response = await client.GetAsync($"v1/events?{query}").Within();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task BeyondKestrelsRaisedLimit_TheConnectionIsRefused_AndTheHubServesOn()
+    {
+        await using var server = await HubServer.StartAsync();
+
+        // Kestrel's own answer: a status line and no body. Raw, since that is all the hub can promise here.
+        var answer = await RawExchangeAsync(server.BaseAddress, $"GET /v1/events?topic={new string('a', 80_000)} HTTP/1.1\r\nHost: hub\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 414", answer, StringComparison.Ordinal);
+
+        using var client = server.CreateClient();
+        using var health = await client.GetAsync("v1/health").Within();
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    private static async Task<string> RawExchangeAsync(Uri server, string request)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(server.Host, server.Port, timeout.Token);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        }
+        catch (IOException)
+        {
+            // Kestrel may answer and close before it has read the whole line.
+        }
+
+        var buffer = new byte[4096];
+        var read = 0;
+        int n;
+        while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), timeout.Token)) > 0)
+        {
+            read += n;
+        }
+
+        return Encoding.ASCII.GetString(buffer, 0, read);
+    }
+}
