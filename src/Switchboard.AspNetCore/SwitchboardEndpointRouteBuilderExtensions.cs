@@ -98,10 +98,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
 
         api.MapPost("/topics/{topic}/events", PublishEndpoints.PublishOneAsync)
             .WithName("PublishEvent").WithSummary("Publish one event to a topic")
-            .AcceptsJson<PublishContract>().Produces<EventContract>(201).Problems(400, 409, 422);
+            .AcceptsJson<PublishContract>().RequestHeaders(RequestHeader.IdempotencyKey).Produces<EventContract>(201).Problems(400, 409, 422);
         api.MapPost("/events", PublishEndpoints.PublishBatchAsync)
             .WithName("PublishBatch").WithSummary("Publish a batch of events atomically")
-            .AcceptsJson<BatchItemContract[]>().Produces<BatchContract>(201).Problems(400, 409, 422);
+            .AcceptsJson<BatchItemContract[]>().RequestHeaders(RequestHeader.IdempotencyKey).Produces<BatchContract>(201).Problems(400, 409, 422);
         api.MapGet("/topics/{topic}/presence", PresenceEndpoint.GetAsync)
             .WithName("Presence").WithSummary("Who is in a room (the members WebSocket presence lists), on every node of the hub")
             .Produces<PresenceResponse>(200).Problems(400);
@@ -111,11 +111,12 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         api.MapGet("/events", (HttpContext context) => PollingEndpoint.Poll(context, hub, connections, metrics, time))
             .WithName("PollEvents").WithSummary("Short poll, or long poll with wait=")
             .Query(Reading.Topic, Reading.After, ("wait", "Hold the request up to this many seconds until an event arrives (long polling)."), ("limit", "At most this many events."))
+            .RequestHeaders(RequestHeader.IfNoneMatch("The ETag of an earlier answer to the same poll: 304 Not Modified while that answer still stands (nothing new matches)."))
             .Produces<PollContract>(200).Produces(304).Describe(304, "A short poll with If-None-Match naming the current ETag: nothing new matches.")
             .Problems(400, 410);
         api.MapGet("/stream", (HttpContext context) => SseEndpoint.Stream(context, hub, metrics, connections))
             .WithName("StreamEvents").WithSummary("Server-Sent Events stream")
-            .Query(Reading.Topic, Reading.After, Reading.LastEventId)
+            .Query(Reading.Topic, Reading.After, Reading.LastEventId).RequestHeaders(RequestHeader.LastEventId)
             .Produces<string>(200, ApiContractConventions.EventStream)
             .Describe(200, "An event stream: each event's id is its cursor, so EventSource resumes with Last-Event-ID; resets arrive as `reset` events.")
             .Problems(400, 410);
@@ -133,7 +134,8 @@ public static class SwitchboardEndpointRouteBuilderExtensions
         // The JavaScript client (clients/js/dist/client.js, embedded): public, like a static file.
         endpoints.MapGroup(prefix).WithTags("Switchboard").AnswerHead().MapGet("/client.js", ClientScript.Serve)
             .WithName("ClientScript").WithSummary("The JavaScript client as an ES module: import { Switchboard } from '/v1/client.js'")
-            .Produces<string>(200, "text/javascript");
+            .RequestHeaders(RequestHeader.IfNoneMatch("The ETag of a copy held: 304 Not Modified while the script is the same."))
+            .Produces<string>(200, "text/javascript").Produces(304);
         // Liveness answers 200 while the process serves, reads included, whatever the store; readiness answers the
         // store's fault while it refuses writes. Both read the store's last known state, never write on each call.
         api.MapGet("/health", (Hub hub) => Results.Json(HealthEndpoints.Health(hub), SwitchboardJsonContext.Default.HealthResponse))

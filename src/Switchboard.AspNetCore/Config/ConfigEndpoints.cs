@@ -37,13 +37,15 @@ internal static class ConfigEndpoints
             .Query(("watch", "The apps and the versions held: app1:N1,app2:N2."), ("wait", "Hold up to this many seconds for a change.")).Produces<ConfigChangesContract>(200).Produces(304).Problems(400);
         config.MapGet("/{app}", GetAsync).WithName("GetConfig").WithSummary("An app's settings; ?version=N&wait=60 long polls for a newer version")
             .RequireRead("app", ConfigService.TopicPrefix).HoldsConnection()
-            .Query(("version", "The version held; with wait=, the answer is held until a newer one exists."), ("wait", "Hold up to this many seconds for a newer version.")).Produces<ConfigContract>(200).Produces(304).Problems(400, 404);
+            .Query(("version", "The version held; with wait=, the answer is held until a newer one exists."), ("wait", "Hold up to this many seconds for a newer version."))
+            .RequestHeaders(RequestHeader.IfNoneMatch("Without version=: the ETag of the version held (or *), answered 304 Not Modified while it is current. Ignored with version=, which says what is held."))
+            .Produces<ConfigContract>(200).Produces(304).Problems(400, 404);
         config.MapPut("/{app}", PutAsync).WithName("PutConfig").WithSummary("Replace an app's settings with a JSON object (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .AcceptsJson<JsonElement>().Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409, 412);
+            .AcceptsJson<JsonElement>().RequestHeaders(RequestHeader.IfMatch, RequestHeader.IfNoneMatchWrite).Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 409, 412);
         config.MapMethods("/{app}", ["PATCH"], PatchAsync).WithName("PatchConfig").WithSummary("Merge keys into an app's settings (JSON merge patch, RFC 7396)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 404, 409, 412);
+            .AcceptsJson<JsonElement>(false, "application/merge-patch+json", ApiContractConventions.Json).RequestHeaders(RequestHeader.IfMatch, RequestHeader.IfNoneMatchWrite).Produces<ConfigContract>(200).Produces<ConfigContract>(201).Problems(400, 404, 409, 412);
         config.MapDelete("/{app}/keys/{key}", DeleteKeyAsync).WithName("DeleteConfigKey").WithSummary("Remove one key (a new version)").RequireScope(ApiKeyScopes.Admin, Writing)
-            .Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
+            .RequestHeaders(RequestHeader.IfMatch, RequestHeader.IfNoneMatchWrite).Produces<ConfigContract>(200).Problems(400, 404, 409, 412);
         config.MapGet("/{app}/history", HistoryAsync).WithName("ConfigHistory").WithSummary("An app's versions, newest first").RequireRead("app", ConfigService.TopicPrefix)
             .Query(("limit", "At most this many versions (default 20).")).Produces<ConfigHistoryContract>(200).Problems(400, 404);
     }

@@ -36,17 +36,19 @@ internal static class JobEndpoints
                 Caller.Of(context.HttpContext).RequirePublish(JobQueue.TopicPrefix + ">");
                 return next(context);
             })
-            .AcceptsJson<SubmitJobContract>().Produces<JobContract>(202).Problems(400, 422);
+            .AcceptsJson<SubmitJobContract>().RequestHeaders(RequestHeader.JobIdempotencyKey).Produces<JobContract>(202).Problems(400, 422);
         jobs.MapGet("/{id}", GetAsync).WithName("GetJob").WithSummary("The job's status; ETag, If-None-Match and wait= long polling; redirect=true gives 303 to the result")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection()
-            .Query(("wait", "Hold up to this many seconds until the job changes (from If-None-Match, or from how it stands)."), ("redirect", "true: answer 303 to the result once succeeded.")).Produces<JobContract>(200).Produces(303).Produces(304).Problems(400, 404);
+            .Query(("wait", "Hold up to this many seconds until the job changes (from If-None-Match, or from how it stands)."), ("redirect", "true: answer 303 to the result once succeeded."))
+            .RequestHeaders(RequestHeader.IfNoneMatch("The ETag of the job as held: 304 Not Modified while it stands so; with wait=, the answer is held until it changes."))
+            .Produces<JobContract>(200).Produces(303).Produces(304).Problems(400, 404);
         jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix)
             .Produces<JobContract>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix)
             .Produces<JsonElement>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
-            .Query(("after", "Resume after this cursor instead of from the job's first event."), Reading.LastEventId)
+            .Query(("after", "Resume after this cursor instead of from the job's first event."), Reading.LastEventId).RequestHeaders(RequestHeader.LastEventId)
             .Produces<string>(200, ApiContractConventions.EventStream).Describe(200, "The job's status, progress and output events, ending after the final status.")
             .Produces(204).Describe(204, "The job is finished and nothing follows the resume point: an EventSource stops reconnecting.").Problems(400, 404);
         const string Working = "Working on jobs";

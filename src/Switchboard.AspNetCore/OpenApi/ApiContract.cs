@@ -167,3 +167,29 @@ internal static class Reading
     public static readonly (string Name, string Description) LastEventId =
         ("lastEventId", "The Last-Event-ID header as a query parameter (any case), for clients that cannot set headers: resume exactly after that event. The header wins; both win over after.");
 }
+
+/// <summary>The request headers routes read, described once for every route that reads them.</summary>
+internal static class RequestHeader
+{
+    public static readonly (string Name, string Description) IdempotencyKey =
+        ("Idempotency-Key", "1 to 255 printable characters (Limits:MaxIdempotencyKeyLength). A retry with the same key and the same events "
+            + "answers the first result (Idempotent-Replayed: true) and stores nothing again, for Idempotency:KeyRetention (24 h); the same key "
+            + "with other events is 422 idempotency-key-reused. Send one: two headers are 400 invalid-idempotency-key.");
+
+    public static readonly (string Name, string Description) JobIdempotencyKey =
+        ("Idempotency-Key", "As the body's idempotencyKey (give one, or the same in both: 400 when they differ). The same key returns the existing "
+            + "job (202, Idempotent-Replayed: true), also after it finished; with another type or input it is 422 idempotency-key-reused. "
+            + "1 to 255 printable characters; two headers are 400 invalid-idempotency-key.");
+
+    public static readonly (string Name, string Description) LastEventId =
+        ("Last-Event-ID", "The id (cursor) of the last event received, as EventSource sends it when it reconnects: the stream resumes exactly after it. "
+            + "Wins over the lastEventId and after query parameters.");
+
+    public static (string Name, string Description) IfNoneMatch(string description) => ("If-None-Match", description);
+
+    public static readonly (string Name, string Description) IfMatch =
+        ("If-Match", "Write only if the app's current version has one of these ETags (strong comparison), or * for any existing settings; otherwise 412 precondition-failed and nothing is stored.");
+
+    public static readonly (string Name, string Description) IfNoneMatchWrite =
+        ("If-None-Match", "* : write only if the app has no settings yet (create only); a tag: write only if the current version does not have it. Otherwise 412 precondition-failed and nothing is stored.");
+}

@@ -266,6 +266,29 @@ internal static class ApiContractConventions
             return Task.CompletedTask;
         });
 
+    /// <summary>
+    /// Request headers the handler reads from the request itself. The generator sees only bound parameters, so without
+    /// these the document said nothing of Idempotency-Key, the preconditions or Last-Event-ID, and a client generated
+    /// from it could not send them.
+    /// </summary>
+    public static RouteHandlerBuilder RequestHeaders(this RouteHandlerBuilder builder, params (string Name, string Description)[] headers) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            foreach (var (name, description) in headers)
+            {
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = name,
+                    In = ParameterLocation.Header,
+                    Description = description,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
+
+            return Task.CompletedTask;
+        });
+
     /// <summary>A response whose body the route streams or sends as is, described in words.</summary>
     public static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, int status, string description) =>
         builder.AddOpenApiOperationTransformer((operation, _, _) =>

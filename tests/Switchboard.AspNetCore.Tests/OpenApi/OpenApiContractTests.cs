@@ -55,6 +55,114 @@ public sealed class OpenApiContractTests
     {
         await using var server = await StartAsync();
         using var client = server.CreateClient();
+        var samples = await SampleEveryRouteAsync(client);
+
+        using var document = await client.GetAsync("openapi/v1.json").Within();
+        using var directory = new TempDirectory();
+        var documentPath = Path.Combine(directory.Path, "openapi.json");
+        var samplesPath = Path.Combine(directory.Path, "samples.json");
+        await File.WriteAllTextAsync(documentPath, await document.Content.ReadAsStringAsync());
+        await File.WriteAllTextAsync(samplesPath, new JsonArray([.. samples.Recorded.Select(s => s.ToJson())]).ToJsonString());
+
+        var result = await NodeScript.RunAsync("openapi-check.mjs", documentPath, samplesPath);
+
+        Assert.True(result.ExitCode == 0, $"openapi-check.mjs:\n{result.Output}\n{result.Error}");
+        using var summary = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]);
+        Assert.Equal(samples.Recorded.Count, summary.RootElement.GetProperty("checked").GetInt32());
+    }
+
+    /// <summary>
+    /// Every request header an operation reads (seen at run time, over a call of every route) is a header parameter of
+    /// that operation, and every header parameter declared is one the operation reads. The generator sees only bound
+    /// parameters, so the headers handlers read themselves (Idempotency-Key, the preconditions, Last-Event-ID) were missing.
+    /// </summary>
+    [Fact]
+    public async Task EveryHeaderAnOperationReads_IsAHeaderParameterOfIt_AndNoOther()
+    {
+        var reads = new HeaderReads();
+        await using var server = await StartAsync(reads);
+        using var client = server.CreateClient();
+        await SampleEveryRouteAsync(client);
+        using var response = await client.GetAsync("openapi/v1.json").Within();
+        var paths = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["paths"]!.AsObject();
+
+        var declared = new Dictionary<(string Method, string Path), HashSet<string>>();
+        foreach (var (path, item) in paths)
+        {
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                declared[(method.ToUpperInvariant(), path)] = (operation!["parameters"]?.AsArray() ?? [])
+                    .Where(p => p!["in"]!.GetValue<string>() == "header")
+                    .Select(p => p!["name"]!.GetValue<string>())
+                    .ToHashSet(StringComparer.OrdinalIgnoreCase);
+            }
+        }
+
+        var problems = new List<string>();
+        var observed = reads.ByOperation;
+        foreach (var ((method, path), names) in observed)
+        {
+            var documented = declared.GetValueOrDefault((method, path)) ?? [];
+            problems.AddRange(names.Where(n => !NotParameters.Contains(n) && !documented.Contains(n)).Select(n => $"{method} {path} reads {n}, undeclared"));
+        }
+
+        foreach (var ((method, path), names) in declared)
+        {
+            var read = observed.GetValueOrDefault((method, path)) ?? new HashSet<string>();
+            problems.AddRange(names.Where(n => !read.Contains(n)).Select(n => $"{method} {path} declares {n}, never read"));
+        }
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems.Order()));
+        // The recorder saw the reads at all (a wrapper that saw nothing would pass the loops above).
+        Assert.Contains("Idempotency-Key", observed[("POST", "/v1/topics/{topic}/events")]);
+        Assert.Contains("Last-Event-ID", observed[("GET", "/v1/jobs/{id}/stream")]);
+    }
+
+    /// <summary>
+    /// Headers that are not operation parameters: credentials and content negotiation (OpenAPI 3 ignores header
+    /// parameters named Accept, Content-Type and Authorization; the credential is a security scheme), and what the
+    /// hub's middleware reads of every request for CORS, body decoding and the WebSocket handshake.
+    /// </summary>
+    private static readonly HashSet<string> NotParameters = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Authorization", "Accept", "Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding", "Host", "Origin",
+        "Connection", "Upgrade", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions",
+        "Access-Control-Request-Method", "Access-Control-Request-Headers",
+    };
+
+    [Theory]
+    [InlineData("post", "/v1/topics/{topic}/events", "Idempotency-Key")]
+    [InlineData("post", "/v1/events", "Idempotency-Key")]
+    [InlineData("post", "/v1/jobs", "Idempotency-Key")]
+    [InlineData("get", "/v1/events", "If-None-Match")]
+    [InlineData("get", "/v1/jobs/{id}", "If-None-Match")]
+    [InlineData("get", "/v1/config/{app}", "If-None-Match")]
+    [InlineData("get", "/v1/client.js", "If-None-Match")]
+    [InlineData("put", "/v1/config/{app}", "If-Match,If-None-Match")]
+    [InlineData("patch", "/v1/config/{app}", "If-Match,If-None-Match")]
+    [InlineData("delete", "/v1/config/{app}/keys/{key}", "If-Match,If-None-Match")]
+    [InlineData("get", "/v1/stream", "Last-Event-ID")]
+    [InlineData("get", "/v1/jobs/{id}/stream", "Last-Event-ID")]
+    public async Task HeaderParameters_AreDeclaredWithADescriptionAndAStringSchema(string method, string path, string headers)
+    {
+        await using var server = await StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("openapi/v1.json").Within();
+        var operation = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["paths"]![path]![method]!;
+
+        foreach (var name in headers.Split(','))
+        {
+            var parameter = (operation["parameters"]?.AsArray() ?? []).SingleOrDefault(p => p!["in"]!.GetValue<string>() == "header" && p["name"]!.GetValue<string>() == name);
+            Assert.True(parameter is not null, $"{method} {path}: no header parameter {name}");
+            Assert.False(string.IsNullOrWhiteSpace(parameter["description"]?.GetValue<string>()), parameter.ToJsonString());
+            Assert.Equal("string", parameter["schema"]!["type"]!.GetValue<string>());
+            Assert.NotEqual(true, parameter["required"]?.GetValue<bool>());
+        }
+    }
+
+    /// <summary>Calls every route the document lists, with the answers each can give, and records them.</summary>
+    private static async Task<Samples> SampleEveryRouteAsync(HttpClient client)
+    {
         var samples = new Samples(client);
 
         await samples.SendAsync(HttpMethod.Get, "/v1/health", "v1/health");
@@ -93,6 +201,7 @@ public sealed class OpenApiContractTests
         await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/progress", $"v1/jobs/{jobId}/progress", $$"""{"leaseId":"{{lease}}"}""");
         await samples.SendAsync(HttpMethod.Post, "/v1/jobs/{id}/complete", $"v1/jobs/{jobId}/complete", $$$"""{"leaseId":"{{{lease}}}","result":{"url":"/x.png"}}""");
         await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}/result", $"v1/jobs/{jobId}/result");
+        await samples.HeadersOnlyAsync("/v1/jobs/{id}/stream", $"v1/jobs/{jobId}/stream");
         await samples.SendAsync(HttpMethod.Delete, "/v1/jobs/{id}", $"v1/jobs/{jobId}");
         await samples.SendAsync(HttpMethod.Get, "/v1/jobs/{id}", "v1/jobs/job_missing");
         await samples.SendAsync(HttpMethod.Post, "/v1/queues/{type}/claim", "v1/queues/empty/claim?wait=0");
@@ -155,19 +264,7 @@ public sealed class OpenApiContractTests
         Assert.Contains(samples.Recorded, s => s is { Path: "/v1/config", Status: 304 });
         Assert.Contains(samples.Recorded, s => s is { Path: "/v1/config/{app}", Method: "PATCH", Status: 201 });
         Assert.Contains(samples.Recorded, s => s is { Path: "/v1/ws", Status: 426 });
-
-        using var document = await client.GetAsync("openapi/v1.json").Within();
-        using var directory = new TempDirectory();
-        var documentPath = Path.Combine(directory.Path, "openapi.json");
-        var samplesPath = Path.Combine(directory.Path, "samples.json");
-        await File.WriteAllTextAsync(documentPath, await document.Content.ReadAsStringAsync());
-        await File.WriteAllTextAsync(samplesPath, new JsonArray([.. samples.Recorded.Select(s => s.ToJson())]).ToJsonString());
-
-        var result = await NodeScript.RunAsync("openapi-check.mjs", documentPath, samplesPath);
-
-        Assert.True(result.ExitCode == 0, $"openapi-check.mjs:\n{result.Output}\n{result.Error}");
-        using var summary = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]);
-        Assert.Equal(samples.Recorded.Count, summary.RootElement.GetProperty("checked").GetInt32());
+        return samples;
     }
 
     [Theory]
@@ -219,11 +316,18 @@ public sealed class OpenApiContractTests
         Assert.Contains("status not documented", result.Output, StringComparison.Ordinal);
     }
 
-    private static Task<HubServer> StartAsync() => HubServer.StartAsync(o =>
+    private static Task<HubServer> StartAsync(HeaderReads? reads = null) => HubServer.StartAsync(o =>
     {
         o.Webhooks.AllowHttp = true;
         o.Webhooks.AllowedNetworks.Add("127.0.0.0/8");
-    }, services: s => s.Configure<Switchboard.Monitoring.MonitoringOptions>(o => o.Prometheus = true));
+    }, services: s =>
+    {
+        s.Configure<Switchboard.Monitoring.MonitoringOptions>(o => o.Prometheus = true);
+        if (reads is not null)
+        {
+            s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(reads);
+        }
+    });
 
     private sealed record Sample(string Method, string Path, int Status, string? ContentType, JsonNode? Body)
     {
