@@ -597,7 +597,7 @@ public sealed partial class RedisEventLog : IEventLog, IStoreHealth
         // Positions before the epoch's base belong to history Redis lost: the reader restarts at the base.
         if (afterSeq < state.Base)
         {
-            return new LogGap(Math.Max(state.Base, state.Topics.MaxTrimmed(filter)));
+            return new LogGap(Math.Max(state.Base, state.Topics.MaxTrimmed(filter)), HistoryLost: true);
         }
 
         return state.Topics.FindGap(filter, afterSeq);

@@ -59,7 +59,7 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
         // Not an empty read moving the reader to the head, which would skip 30 events without a word.
         Assert.Equal(TailStepKind.Gap, step.Kind);
         Assert.NotEqual(epoch, log.Epoch);
-        Assert.Equal(new LogGap(30), step.Gap);
+        Assert.Equal(new LogGap(30, HistoryLost: true), step.Gap);
         Assert.Equal(30, tail.AfterSeq);
         var next = await log.AppendAsync([Draft()]);
         Assert.Equal(31, next.Events[0].Seq);
@@ -97,7 +97,7 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
         // Node B's reader, at 5 of the old history, must not read the new one from 5: its events 1 to 5 are new.
         var step = await tail.ReadAsync();
         Assert.Equal(TailStepKind.Gap, step.Kind);
-        Assert.Equal(new LogGap(0), step.Gap);
+        Assert.Equal(new LogGap(0, HistoryLost: true), step.Gap);
         var events = (await tail.ReadAsync()).Events;
         Assert.Equal([1L, 2, 3, 4, 5], events.Select(e => e.Seq));
         Assert.All(events, e => Assert.Equal(nodeA.Epoch, e.Epoch));
@@ -116,7 +116,7 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
         await Waiting.UntilAsync(() => log.Epoch != epoch, "the node to notice the new epoch");
         await log.AppendAsync([Draft()]);
 
-        Assert.Equal(new LogGap(3), (await tail.ReadAsync()).Gap);
+        Assert.Equal(new LogGap(3, HistoryLost: true), (await tail.ReadAsync()).Gap);
         Assert.Equal([4L], (await tail.ReadAsync()).Events.Select(e => e.Seq));
         Assert.Empty((await tail.ReadAsync()).Events);
     }
@@ -146,6 +146,10 @@ public sealed class RedisLostHistoryTests : IAsyncLifetime
             var problem = JsonDocument.Parse(await answered.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal("cursor-expired", problem.GetProperty("code").GetString());
             Assert.Equal($"{node.Hub.Log.Epoch}.2", problem.GetProperty("cursor").GetString());
+            // The detail says what happened: not retention, which this hub may not even have configured.
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.Contains("reset or replaced", detail, StringComparison.Ordinal);
+            Assert.DoesNotContain("retention", detail, StringComparison.Ordinal);
         }
 
         // A new request with a cursor of the lost history is told so.

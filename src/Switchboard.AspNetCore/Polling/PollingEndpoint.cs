@@ -132,6 +132,7 @@ internal static class PollingEndpoint
         {
             ResetReason.EpochChanged => "The cursor belongs to another history of this hub (the store was reset). Restart from the cursor given here; earlier events may be missing.",
             ResetReason.CursorAhead => "The cursor points past the newest event, so it was not issued by this hub. Restart from the cursor given here.",
+            _ when reset.HistoryLost => "The hub's history was reset or replaced after this cursor (its store lost its events or was replaced), so the events after it are gone. Restart from the cursor given here; events in between may be missing.",
             _ => "Events after this cursor were removed by retention. Restart from the cursor given here; the events in between are gone.",
         },
         reset.Cursor);

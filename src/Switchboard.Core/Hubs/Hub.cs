@@ -180,7 +180,7 @@ public sealed class Hub
     }
 
     /// <summary>Turns a gap found while reading into the reset a client is told about.</summary>
-    public CursorReset ResetFor(LogGap gap) => new(ResetReason.CursorExpired, Cursor.Format(_log.Epoch, gap.RestartAfterSeq));
+    public CursorReset ResetFor(LogGap gap) => new(ResetReason.CursorExpired, Cursor.Format(_log.Epoch, gap.RestartAfterSeq), gap.HistoryLost);
 
     /// <summary>Formats a position of this hub's log as a cursor.</summary>
     public string FormatCursor(long afterSeq) => Cursor.Format(_log.Epoch, afterSeq);
@@ -224,7 +224,11 @@ public sealed class Hub
 public readonly record struct StartPosition(long AfterSeq, CursorReset? Reset);
 
 /// <summary>The reader's cursor no longer names retained history; it restarts at <paramref name="Cursor"/>.</summary>
-public sealed record CursorReset(string Reason, string Cursor);
+/// <param name="Reason">One of <see cref="ResetReason"/>'s codes.</param>
+/// <param name="Cursor">Where the reader restarts.</param>
+/// <param name="HistoryLost">For <see cref="ResetReason.CursorExpired"/>: the events went with a replaced or lost
+/// history (see <see cref="LogGap.HistoryLost"/>), not with retention; the code stays, the explanation differs.</param>
+public sealed record CursorReset(string Reason, string Cursor, bool HistoryLost = false);
 
 /// <summary>Stable reasons for a reset, as sent to clients.</summary>
 public static class ResetReason

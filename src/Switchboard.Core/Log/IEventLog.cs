@@ -96,7 +96,10 @@ public sealed record AppendResult(AppendOutcome Outcome, IReadOnlyList<EventReco
 public sealed record LogReadResult(IReadOnlyList<EventRecord> Events, long NextAfterSeq, LogGap? Gap = null);
 
 /// <summary>Matching history after the reader's position is gone; the reader must restart at <paramref name="RestartAfterSeq"/>.</summary>
-public sealed record LogGap(long RestartAfterSeq);
+/// <param name="RestartAfterSeq">Where the reader restarts.</param>
+/// <param name="HistoryLost">The history was replaced or lost (a new epoch, Redis losing its data), not trimmed by
+/// retention: so the client is not told its events were removed by a retention it may not even have configured.</param>
+public sealed record LogGap(long RestartAfterSeq, bool HistoryLost = false);
 
 /// <summary>What a trim removed.</summary>
 public sealed record TrimResult(long EventsDeleted, long IdempotencyKeysDeleted);

@@ -195,7 +195,7 @@ public sealed class LogTail : IDisposable
     private TailStep HistoryChanged(string epoch)
     {
         _epoch = epoch;
-        var gap = new LogGap(_log.EarliestAfterSeq(Filter));
+        var gap = new LogGap(_log.EarliestAfterSeq(Filter), HistoryLost: true);
         AfterSeq = gap.RestartAfterSeq;
         MarkActive();
         return new TailStep(TailStepKind.Gap, [], gap);
