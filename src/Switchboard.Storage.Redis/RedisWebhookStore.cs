@@ -24,6 +24,7 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
     private const string ApplyScript = """
         local prefix = ARGV[1]
         local n = tonumber(ARGV[2])
+        local assigned = {}
         for i = 0, n - 1 do
           local at = 3 + i * 4
           local kind = ARGV[at]
@@ -31,6 +32,7 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
           local pending = prefix .. 'wh:pending:' .. id
           local failed = prefix .. 'wh:failed:' .. id
           local attempts = prefix .. 'wh:attempts:' .. id
+          if kind == 'a' then assigned[#assigned + 1] = 0 end
           if kind == 'e' then
             redis.call('HSET', KEYS[1], id, ARGV[at + 2])
             redis.call('HSETNX', KEYS[2], id, ARGV[at + 3])
@@ -53,10 +55,12 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             elseif kind == 'a' then
               local attempt = redis.call('INCR', KEYS[3])
               redis.call('LPUSH', attempts, attempt .. ':' .. ARGV[at + 2])
+              assigned[#assigned] = attempt
             end
           end
         end
-        return n
+        -- The ids given to the attempts, in order (0 for one whose endpoint was gone).
+        return assigned
         """;
 
     // KEYS: endpoints, progress. ARGV: prefix. Per endpoint: id, endpoint JSON, progress JSON (or ''), the number of
@@ -198,8 +202,13 @@ public sealed class RedisWebhookStore(RedisConnection redis) : IWebhookStore
             }
         }
 
-        await redis.Database.ScriptEvaluateAsync(ApplyScript, [_endpoints, _progress, _attemptId], [.. args])
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var assigned = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(ApplyScript, [_endpoints, _progress, _attemptId], [.. args])
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var next = 0;
+        foreach (var added in changes.OfType<WebhookAttemptAdded>())
+        {
+            added.AssignedId = (long)assigned[next++];
+        }
     }
 
     /// <inheritdoc />

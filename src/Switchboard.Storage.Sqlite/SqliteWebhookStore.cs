@@ -192,7 +192,16 @@ public sealed class SqliteWebhookStore : IWebhookStore
 
                     command.Parameters.Clear();
                     Prepare(command, change);
-                    command.ExecuteNonQuery();
+                    if (change is WebhookAttemptAdded added)
+                    {
+                        // RETURNING id: the one statement both stores the attempt and tells its id (none when the
+                        // endpoint is gone and nothing was stored).
+                        added.AssignedId = command.ExecuteScalar() is long id ? id : 0;
+                    }
+                    else
+                    {
+                        command.ExecuteNonQuery();
+                    }
                 }
             }
             finally
@@ -272,6 +281,7 @@ public sealed class SqliteWebhookStore : IWebhookStore
                 SetText(command, """
                     INSERT INTO webhook_attempts (endpoint_id, seq, attempt, time, succeeded, status_code, latency_ms, error, response_body)
                     SELECT $endpointId, $seq, $attempt, $time, $succeeded, $statusCode, $latency, $error, $body WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $endpointId)
+                    RETURNING id
                     """);
                 p.AddWithValue("$endpointId", a.EndpointId);
                 p.AddWithValue("$seq", a.Seq);

@@ -45,4 +45,11 @@ public sealed record WebhookDeliverySaved(WebhookDelivery Delivery) : WebhookCha
 public sealed record WebhookDeliveryRemoved(string EndpointId, long Seq) : WebhookChange;
 
 /// <summary>Adds an attempt to the log.</summary>
-public sealed record WebhookAttemptAdded(WebhookAttempt Attempt) : WebhookChange;
+public sealed record WebhookAttemptAdded(WebhookAttempt Attempt) : WebhookChange
+{
+    /// <summary>
+    /// The id the store gave the attempt when it stored it (0 until then, or when its endpoint was gone). The store
+    /// assigns ids, so this is how a caller that waits for the commit (a test ping) answers with the id the attempt log shows.
+    /// </summary>
+    public long AssignedId { get; set; }
+}

@@ -69,7 +69,7 @@ public sealed class InMemoryWebhookStore : IWebhookStore
             case WebhookDeliveryRemoved { EndpointId: var id, Seq: var seq }:
                 _deliveries.Remove((id, seq));
                 break;
-            case WebhookAttemptAdded { Attempt: var attempt }:
+            case WebhookAttemptAdded { Attempt: var attempt } added:
                 if (_endpoints.ContainsKey(attempt.EndpointId))
                 {
                     if (!_attempts.TryGetValue(attempt.EndpointId, out var list))
@@ -78,6 +78,7 @@ public sealed class InMemoryWebhookStore : IWebhookStore
                     }
 
                     list.Add(attempt with { Id = ++_nextAttemptId });
+                    added.AssignedId = _nextAttemptId;
                 }
 
                 break;

@@ -535,8 +535,10 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         var body = PingBody(endpoint.Id, now);
         var result = await _sender.SendAsync(endpoint, $"msg_ping_{Guid.NewGuid():N}", body, cancellationToken).ConfigureAwait(false);
         var attempt = new WebhookAttempt(0, id, 0, 1, now, result.Succeeded, result.StatusCode, result.Latency.TotalMilliseconds, result.Error, result.ResponseBody);
-        await _journal.CommitAsync([new WebhookAttemptAdded(attempt)], cancellationToken).ConfigureAwait(false);
-        return attempt;
+        var added = new WebhookAttemptAdded(attempt);
+        await _journal.CommitAsync([added], cancellationToken).ConfigureAwait(false);
+        // The store numbers attempts; answer with the number the attempt log shows, not the 0 it was queued with.
+        return attempt with { Id = added.AssignedId };
     }
 
     /// <summary>Waits until every change recorded so far is stored (the attempt log reads the store).</summary>

@@ -83,6 +83,26 @@ public abstract class WebhookStoreSpecification
         Assert.Equal([5L], (await store.ReadFailedAsync("wh_1", T0, 1)).Select(d => d.Seq));
     }
 
+    /// <summary>
+    /// The store numbers the attempts; each change is told the id it got, the one the attempt log shows (a test ping
+    /// answers with it), and an attempt for an endpoint that is gone gets none.
+    /// </summary>
+    [Fact]
+    public async Task AddedAttempts_AreToldTheIdsTheAttemptLogShows()
+    {
+        await using var store = CreateStore();
+        await store.ApplyAsync([new WebhookEndpointSaved(Endpoint()), new WebhookEndpointSaved(Endpoint("wh_2"))]);
+        WebhookAttemptAdded[] added = [new(Attempt("wh_1", 1, true)), new(Attempt("wh_gone", 1, true)), new(Attempt("wh_2", 1, false)), new(Attempt("wh_1", 2, false))];
+        await store.ApplyAsync([new WebhookDeliveryRemoved("wh_1", 99), .. added]);
+
+        var log = (await store.ReadAttemptsAsync("wh_1", null, 10)).Concat(await store.ReadAttemptsAsync("wh_2", null, 10)).ToList();
+        Assert.Equal(log.Single(a => a.EndpointId == "wh_1" && a.Seq == 1).Id, added[0].AssignedId);
+        Assert.Equal(0, added[1].AssignedId);
+        Assert.Equal(log.Single(a => a.EndpointId == "wh_2").Id, added[2].AssignedId);
+        Assert.Equal(log.Single(a => a.EndpointId == "wh_1" && a.Seq == 2).Id, added[3].AssignedId);
+        Assert.All(new[] { added[0], added[2], added[3] }, a => Assert.True(a.AssignedId > 0));
+    }
+
     [Fact]
     public async Task Attempts_ComeNewestFirst_FilterByOutcome_AndTrimKeepsTheNewest()
     {
