@@ -440,6 +440,9 @@ public sealed partial class SqliteEventLog : IEventLog, IStoreHealth
     /// <summary>Background WAL checkpoints that ran.</summary>
     internal long Checkpoints => _checkpointer.Checkpoints;
 
+    /// <summary>Writes queued for the writer and not yet taken into a commit.</summary>
+    internal int PendingWrites => _writes.Queued;
+
     /// <summary>Times the writer thread was woken to commit; with <see cref="CommitCount"/>, the wake-ups per group commit.</summary>
     internal long WriterWakeups => _writes.ConsumerWakeups;
 
@@ -482,6 +485,18 @@ public sealed partial class SqliteEventLog : IEventLog, IStoreHealth
             {
                 Metrics?.Committed(appended.Count, _time.GetElapsedTime(started));
             }
+        }
+        catch (Exception ex) when (batch.Count > 1 && SqliteFullDisk.IsFull(ex, _options.Path))
+        {
+            // SQLite aborts the whole transaction on SQLITE_FULL, so one write that needs room (a large publish, the
+            // readiness probe) would fail every write grouped with it, even those that fit (updates in place, a
+            // pragma). Each one is committed alone instead, and gets its own outcome; this costs only while full.
+            foreach (var operation in batch)
+            {
+                CommitBatch([operation]);
+            }
+
+            return;
         }
         catch (Exception ex)
         {

@@ -34,6 +34,9 @@ internal sealed class WriteQueue<T>
     /// <summary>How many times the consumer was woken from a wait: at most one per group commit, none when the spin caught the work.</summary>
     public long ConsumerWakeups => Interlocked.Read(ref _consumerWakeups);
 
+    /// <summary>Items queued and not yet taken by the consumer.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
     /// <summary>Queues <paramref name="item"/>, waiting for room when the queue is full; throws <see cref="ChannelClosedException"/> once completed.</summary>
     public async ValueTask EnqueueAsync(T item, CancellationToken cancellationToken)
     {

@@ -138,6 +138,43 @@ public sealed class DiskFullTests
     }
 
     [Fact]
+    public async Task AWriteThatNeedsRoom_DoesNotFailTheWritesThatFit_InTheSameGroupCommit()
+    {
+        using var directory = new TempDirectory();
+        await using var log = new SqliteEventLog(new SqliteEventLogOptions { Path = Path.Combine(directory.Path, "hub.db") });
+        await log.AppendAsync([new Events.EventDraft("orders", "t", "{}"u8.ToArray())]);
+        await log.SetMaxPageCountAsync(1);
+
+        // Hold the writer inside one commit so that the next writes queue up and are committed as one group.
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holding = log.ExecuteWriteAsync(_ =>
+        {
+            entered.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        });
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(30)), "the writer never ran the holding write");
+
+        var tooBig = log.AppendAsync([new Events.EventDraft("orders", "t", Encoding.UTF8.GetBytes('"' + Big + '"'))]);
+        var fits = log.ExecuteWriteAsync(transaction =>
+        {
+            using var command = transaction.Connection!.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "INSERT INTO meta (key, value) VALUES ('fits', '1') ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+            command.ExecuteNonQuery();
+        });
+        var raise = log.SetMaxPageCountAsync(1_000_000);
+        await Waiting.EventuallyAsync(() => Task.FromResult(log.PendingWrites >= 3));
+        release.Set();
+        await holding;
+
+        await Assert.ThrowsAsync<StoreFullException>(() => tooBig);
+        await fits;
+        Assert.True(await raise >= 1_000_000);
+        Assert.Equal(2, (await log.AppendAsync([new Events.EventDraft("orders", "t", Encoding.UTF8.GetBytes('"' + Big + '"'))])).Events[0].Seq);
+    }
+
+    [Fact]
     public async Task AFullFile_FromTheFirstOpen_IsAStoreFullException_FromTheLog()
     {
         using var directory = new TempDirectory();
