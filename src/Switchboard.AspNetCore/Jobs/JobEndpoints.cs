@@ -45,7 +45,8 @@ internal static class JobEndpoints
         jobs.MapDelete("/{id}", CancelAsync).WithName("CancelJob").WithSummary("Cancel a queued or running job").RequireWrite("id", JobQueue.TopicPrefix)
             .Produces<JobContract>(200).Problems(400, 404, 409);
         jobs.MapGet("/{id}/result", ResultAsync).WithName("GetJobResult").WithSummary("The result of a succeeded job").RequireRead("id", JobQueue.TopicPrefix)
-            .Produces<JsonElement>(200).Problems(400, 404, 409);
+            .RequestHeaders(RequestHeader.IfNoneMatch("The ETag of the result as held: 304 Not Modified (a succeeded job's result never changes)."))
+            .Produces<JsonElement>(200).Produces(304).Problems(400, 404, 409);
         jobs.MapGet("/{id}/stream", JobStreamEndpoint.StreamAsync).WithName("StreamJob").WithSummary("SSE of the job's status changes and output; closes after the final event")
             .RequireRead("id", JobQueue.TopicPrefix).HoldsConnection(stream: true)
             .Query(("after", "Resume after this cursor instead of from the job's first event."), Reading.LastEventId).RequestHeaders(RequestHeader.LastEventId)
@@ -190,6 +191,11 @@ internal static class JobEndpoints
 
         context.Response.Headers.ETag = ETag(job);
         context.Response.Headers.CacheControl = "private, max-age=31536000, immutable";
+        if (Matches(context.Request.Headers.IfNoneMatch.ToString(), job))
+        {
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
         return Results.Bytes(System.Text.Encoding.UTF8.GetBytes(job.Result ?? "null"), "application/json");
     }
 

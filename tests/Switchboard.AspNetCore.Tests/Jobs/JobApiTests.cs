@@ -291,7 +291,7 @@ public sealed class JobApiTests
     }
 
     [Fact]
-    public async Task Redirect_Is303ToTheResult_OnceSucceeded()
+    public async Task Redirect_Is303ToTheResult_OnceSucceeded_AndTheResultRevalidatesWith304()
     {
         await using var server = await HubServer.StartAsync(JobKit.Options());
         using var handler = new HttpClientHandler { AllowAutoRedirect = false };
@@ -313,6 +313,17 @@ public sealed class JobApiTests
         using var result = await client.GetAsync($"v1/jobs/{id}/result");
         Assert.Equal(HttpStatusCode.OK, result.StatusCode);
         Assert.Equal("""{"url":"https://example.com/p/1"}""", await result.Content.ReadAsStringAsync());
+        using (var unchanged = await SendAsync(client, $"v1/jobs/{id}/result", result.Headers.ETag!))
+        {
+            Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+            Assert.Equal(result.Headers.ETag, unchanged.Headers.ETag);
+            Assert.Empty(await unchanged.Content.ReadAsByteArrayAsync());
+        }
+
+        using (var other = await SendAsync(client, $"v1/jobs/{id}/result", new EntityTagHeaderValue("\"someone-else\"")))
+        {
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        }
 
         var job = await client.GetJobAsync(id);
         Assert.Equal("succeeded", job.GetProperty("status").GetString());
