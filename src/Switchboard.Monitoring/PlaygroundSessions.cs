@@ -142,30 +142,48 @@ public sealed partial class PlaygroundSessions : BackgroundService
         using var delivery = ParseDelivery(body);
         var root = delivery.RootElement;
 
-        var receipt = new System.Buffers.ArrayBufferWriter<byte>(body.Length + 256);
-        using (var json = new Utf8JsonWriter(receipt))
+        // The receipt is an event like any other, so it keeps to the event size limit: a delivery whose data would take
+        // it over (a near-limit event plus the envelope, or a body posted by hand) is receipted without its data.
+        var receipt = Receipt(webhookId, body.Length, headerBytes, root, withData: true);
+        if (receipt.WrittenCount > _hub.Limits.MaxEventBytes)
         {
-            json.WriteStartObject();
-            json.WriteString("webhookId", webhookId);
-            json.WriteNumber("bodyBytes", body.Length);
-            json.WriteNumber("headerBytes", headerBytes);
-            if (root.TryGetProperty("seq", out var seq))
-            {
-                json.WritePropertyName("seq");
-                seq.WriteTo(json);
-            }
-
-            if (root.TryGetProperty("data", out var data))
-            {
-                json.WritePropertyName("data");
-                data.WriteTo(json);
-            }
-
-            json.WriteEndObject();
+            receipt = Receipt(webhookId, body.Length, headerBytes, root, withData: false);
         }
 
         await _log.AppendAsync([new EventDraft(session.ReceiptsTopic, ReceiptType, receipt.WrittenSpan.ToArray())], null, cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    private static System.Buffers.ArrayBufferWriter<byte> Receipt(string webhookId, int bodyBytes, int headerBytes, JsonElement delivery, bool withData)
+    {
+        var receipt = new System.Buffers.ArrayBufferWriter<byte>(withData ? bodyBytes + 256 : 256);
+        using var json = new Utf8JsonWriter(receipt);
+        json.WriteStartObject();
+        json.WriteString("webhookId", webhookId);
+        json.WriteNumber("bodyBytes", bodyBytes);
+        json.WriteNumber("headerBytes", headerBytes);
+        if (delivery.TryGetProperty("seq", out var seq))
+        {
+            json.WritePropertyName("seq");
+            seq.WriteTo(json);
+        }
+
+        if (delivery.TryGetProperty("data", out var data))
+        {
+            if (withData)
+            {
+                json.WritePropertyName("data");
+                data.WriteTo(json);
+            }
+            else
+            {
+                json.WriteBoolean("dataOmitted", true);
+            }
+        }
+
+        json.WriteEndObject();
+        json.Flush();
+        return receipt;
     }
 
     /// <summary>

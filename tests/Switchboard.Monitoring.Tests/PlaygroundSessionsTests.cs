@@ -77,6 +77,33 @@ public sealed class PlaygroundSessionsTests : IDisposable
     }
 
     [Fact]
+    public async Task Receive_ADeliveryWhoseDataWouldTakeTheReceiptOverTheEventLimit_IsReceiptedWithoutItsData()
+    {
+        var hub = new Hub(_log, new StaticOptions<LimitsOptions>(new LimitsOptions { MaxEventBytes = 1024 }), new StaticOptions<IdempotencyOptions>(new IdempotencyOptions()), _time);
+        using var sessions = new PlaygroundSessions(_webhooks, _log, hub, new StaticOptions<MonitoringOptions>(_options), _time, NullLogger<PlaygroundSessions>.Instance);
+        var session = await sessions.CreateAsync("demo", SinkBase, CancellationToken.None);
+        var small = """{"seq":1,"topic":"demo","data":"fits"}"""u8.ToArray();
+        var large = System.Text.Encoding.UTF8.GetBytes($$"""{"seq":2,"topic":"demo","data":"{{new string('x', 1000)}}"}""");
+
+        Assert.True(await sessions.ReceiveAsync(session.Id, "msg_1", 10, small, CancellationToken.None));
+        Assert.True(await sessions.ReceiveAsync(session.Id, "msg_2", 10, large, CancellationToken.None));
+
+        var receipts = (await _log.ReadAsync(TopicFilter.Parse(session.ReceiptsTopic), 0, 10)).Events;
+        Assert.Equal(2, receipts.Count);
+        Assert.All(receipts, receipt => Assert.True(receipt.Data.Length <= 1024, $"a receipt of {receipt.Data.Length} bytes"));
+        using (var first = JsonDocument.Parse(receipts[0].Data))
+        {
+            Assert.Equal("fits", first.RootElement.GetProperty("data").GetString());
+            Assert.False(first.RootElement.TryGetProperty("dataOmitted", out _));
+        }
+
+        using var second = JsonDocument.Parse(receipts[1].Data);
+        Assert.False(second.RootElement.TryGetProperty("data", out _));
+        Assert.True(second.RootElement.GetProperty("dataOmitted").GetBoolean());
+        Assert.Equal((large.Length, 2L), (second.RootElement.GetProperty("bodyBytes").GetInt32(), second.RootElement.GetProperty("seq").GetInt64()));
+    }
+
+    [Fact]
     public async Task End_DeletesTheWebhookAndItsMark_Once()
     {
         var session = await _sessions.CreateAsync("demo", SinkBase, CancellationToken.None);
