@@ -29,7 +29,7 @@ internal static class JobStreamEndpoint
         // 200 that closes at once would have it reconnect every retry interval for as long as the page stays open. The
         // job is read before the log, and its final event is in the log before it shows as finished, so nothing is missed.
         if (job.IsFinished && start.Reset is null
-            && await hub.ReadAsync(filter, start.AfterSeq, 1, TimeSpan.Zero, context.RequestAborted) is { Events.Count: 0, Gap: null })
+            && await hub.ReadAsync(filter, start, 1, TimeSpan.Zero, context.RequestAborted) is { Events.Count: 0, Gap: null })
         {
             return Results.NoContent();
         }

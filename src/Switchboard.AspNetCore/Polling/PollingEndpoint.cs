@@ -41,11 +41,11 @@ internal static class PollingEndpoint
 
         // A held poll is a long-lived connection, and counts against the connection limits while it waits.
         var held = wait > TimeSpan.Zero ? connections.Enter(caller, context.RemoteIp(), longPoll: true) : null;
-        return new PollResult(filter, start.AfterSeq, limit, wait, options.PollIntervalSeconds, liveSince, held, hub, metrics, time);
+        return new PollResult(filter, start, limit, wait, options.PollIntervalSeconds, liveSince, held, hub, metrics, time);
     }
 
     /// <summary>One admitted poll: reads (waiting up to <paramref name="wait"/>) and answers, or answers the problem.</summary>
-    private sealed class PollResult(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, int pollIntervalSeconds, DateTimeOffset liveSince,
+    private sealed class PollResult(TopicFilter filter, StartPosition start, int limit, TimeSpan wait, int pollIntervalSeconds, DateTimeOffset liveSince,
         ConnectionLease? held, Hub hub, SwitchboardMetrics metrics, TimeProvider time) : IResult
     {
         public async Task ExecuteAsync(HttpContext context)
@@ -63,12 +63,12 @@ internal static class PollingEndpoint
                 try
                 {
                     // A held read ends by itself when the hub stops (the host's stopping wakes every held poll at once).
-                    result = await hub.ReadAsync(filter, afterSeq, limit, wait, context.RequestAborted);
+                    result = await hub.ReadAsync(filter, start, limit, wait, context.RequestAborted);
                 }
                 catch (OperationCanceledException) when (hub.Stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
                 {
                     // Shutting down: answer the held poll now with "nothing yet", so the client re-polls another node or later.
-                    result = new LogReadResult([], afterSeq);
+                    result = new LogReadResult([], start.AfterSeq);
                 }
                 finally
                 {
@@ -97,7 +97,7 @@ internal static class PollingEndpoint
             var response = context.Response;
             response.Headers.CacheControl = "no-store";
             response.Headers["X-Poll-Interval"] = pollIntervalSeconds.ToString(CultureInfo.InvariantCulture);
-            var etag = ETagFor(hub.Log.Epoch, afterSeq, result);
+            var etag = ETagFor(start.Epoch, start.AfterSeq, result);
             response.Headers.ETag = etag;
             if (context.Request.Headers.IfNoneMatch.Any(value => value is not null && value.Split(',').Any(tag => tag.Trim() == etag || tag.Trim() == "*")))
             {

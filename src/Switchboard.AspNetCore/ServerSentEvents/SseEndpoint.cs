@@ -117,7 +117,7 @@ internal static partial class SseEndpoint
                 // stream would cost an object and two registrations for as long as it is open.
                 _cancellationToken = context.RequestAborted;
                 _writer = response.BodyWriter;
-                _tail = hub.OpenTail(filter, start.AfterSeq, new TailOptions
+                _tail = hub.OpenTail(filter, start, new TailOptions
                 {
                     BatchSize = options.BatchSize,
                     IdleInterval = options.HeartbeatInterval,

@@ -583,13 +583,14 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             history = Math.Min(count, _options.MaxHistory);
         }
 
+        var epoch = _hub.Log.Epoch;
         StartPosition start = history is { } last
-            ? new StartPosition(await _hub.Log.AfterSeqForLastAsync(filter, last, _closing.Token), null)
+            ? new StartPosition(await _hub.Log.AfterSeqForLastAsync(filter, last, _closing.Token), null, epoch)
             : _hub.ResolveStart(after, filter);
 
         // Rooms are joined before the ack: with a shared store a join can fail (store_unavailable), and then the
         // subscription is refused whole rather than acked without its presence.
-        var tail = _hub.OpenTail(filter, start.AfterSeq, new TailOptions { BatchSize = ReadBatchSize });
+        var tail = _hub.OpenTail(filter, start, new TailOptions { BatchSize = ReadBatchSize });
         List<(string Room, IReadOnlyList<string> Members)> joined;
         try
         {
@@ -601,13 +602,13 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
             throw;
         }
 
-        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), _hub.FormatCursor(start.AfterSeq), tail)
+        var subscription = new Subscription(subscriptionId, filter, presence, WebSocketMessages.EventPrefix(subscriptionId), start.Cursor, tail)
         {
             ConnectionWake = _wake,
             OpenedAt = _time.GetUtcNow(),
         };
         _subscriptions[subscriptionId] = subscription;
-        Send(WebSocketMessages.Ack(id, _hub.FormatCursor(start.AfterSeq)));
+        Send(WebSocketMessages.Ack(id, start.Cursor));
         if (start.Reset is { } reset)
         {
             Send(WebSocketMessages.Reset(subscriptionId, reset.Reason, reset.Cursor));

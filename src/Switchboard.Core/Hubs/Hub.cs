@@ -143,14 +143,18 @@ public sealed class Hub
     /// </summary>
     public StartPosition ResolveStart(string? after, TopicFilter filter)
     {
+        // The epoch is read before any position: if the history is replaced after this, the tail opened from the start
+        // sees an epoch other than the one its position belongs to, and restarts (a reset) rather than reading the new
+        // history from a seq of the old one.
+        var current = _log.Epoch;
         if (string.IsNullOrEmpty(after) || after == Cursor.Latest)
         {
-            return new StartPosition(_log.HeadSeq, null);
+            return new StartPosition(_log.HeadSeq, null, current);
         }
 
         if (after == Cursor.Earliest)
         {
-            return new StartPosition(_log.EarliestAfterSeq(filter), null);
+            return new StartPosition(_log.EarliestAfterSeq(filter), null, current);
         }
 
         if (!Cursor.TryParse(after, out var epoch, out var seq))
@@ -159,7 +163,7 @@ public sealed class Hub
                 "The cursor is malformed. Pass back a cursor the server gave you, or 'earliest' or 'latest'.");
         }
 
-        if (epoch != _log.Epoch)
+        if (epoch != current)
         {
             return Reset(ResetReason.EpochChanged);
         }
@@ -170,12 +174,12 @@ public sealed class Hub
             return Reset(ResetReason.CursorAhead);
         }
 
-        return new StartPosition(seq, null);
+        return new StartPosition(seq, null, current);
 
         StartPosition Reset(string reason)
         {
             var restart = _log.EarliestAfterSeq(filter);
-            return new StartPosition(restart, new CursorReset(reason, Cursor.Format(_log.Epoch, restart)));
+            return new StartPosition(restart, new CursorReset(reason, Cursor.Format(current, restart)), current);
         }
     }
 
@@ -189,14 +193,23 @@ public sealed class Hub
     public LogTail OpenTail(TopicFilter filter, long afterSeq, TailOptions? options = null) =>
         new(_log, filter, afterSeq, options, Clock, options?.StopWithHub == true ? Stopping : default);
 
+    /// <summary>Opens a tail from a resolved <paramref name="start"/>: in the history it was resolved in, so a history replaced since is a reset.</summary>
+    public LogTail OpenTail(TopicFilter filter, StartPosition start, TailOptions? options = null) =>
+        new(_log, filter, start.AfterSeq, options, Clock, options?.StopWithHub == true ? Stopping : default, start.Epoch);
+
     /// <summary>
     /// Reads matching events after <paramref name="afterSeq"/>; when there are none and <paramref name="wait"/> is positive,
     /// holds until one arrives or the wait ends (a long poll). A held read ends when the hub stops, as a cancellation.
     /// </summary>
-    public async Task<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
+    public Task<LogReadResult> ReadAsync(TopicFilter filter, long afterSeq, int limit, TimeSpan wait, CancellationToken cancellationToken = default) =>
+        ReadAsync(filter, new StartPosition(afterSeq, null, _log.Epoch), limit, wait, cancellationToken);
+
+    /// <summary>As <see cref="ReadAsync(TopicFilter, long, int, TimeSpan, CancellationToken)"/>, from a resolved <paramref name="start"/> (see <see cref="OpenTail(TopicFilter, StartPosition, TailOptions?)"/>).</summary>
+    public async Task<LogReadResult> ReadAsync(TopicFilter filter, StartPosition start, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
+        var afterSeq = start.AfterSeq;
         var holds = wait > TimeSpan.Zero;
-        using var tail = OpenTail(filter, afterSeq, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null, StopWithHub = true });
+        using var tail = OpenTail(filter, start, new TailOptions { BatchSize = limit, Deadline = holds ? _time.GetUtcNow() + wait : null, StopWithHub = true });
         TailStep step;
         if (holds)
         {
@@ -221,7 +234,14 @@ public sealed class Hub
 }
 
 /// <summary>Where a subscriber starts reading, and whether it must first be told its cursor was reset.</summary>
-public readonly record struct StartPosition(long AfterSeq, CursorReset? Reset);
+/// <param name="AfterSeq">The position, in <paramref name="Epoch"/>'s history.</param>
+/// <param name="Reset">The reset to tell the subscriber about first, if any.</param>
+/// <param name="Epoch">The log's epoch when the position was resolved: the history <paramref name="AfterSeq"/> belongs to.</param>
+public readonly record struct StartPosition(long AfterSeq, CursorReset? Reset, string Epoch)
+{
+    /// <summary>The position as a cursor.</summary>
+    public string Cursor => Cursors.Cursor.Format(Epoch, AfterSeq);
+}
 
 /// <summary>The reader's cursor no longer names retained history; it restarts at <paramref name="Cursor"/>.</summary>
 /// <param name="Reason">One of <see cref="ResetReason"/>'s codes.</param>

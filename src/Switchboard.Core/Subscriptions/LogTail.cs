@@ -17,7 +17,7 @@ public sealed record TailOptions
     public DateTimeOffset? Deadline { get; init; }
 
     /// <summary>
-    /// When set, a tail opened by <see cref="Hubs.Hub.OpenTail"/> throws <see cref="OperationCanceledException"/> once the
+    /// When set, a tail opened by <see cref="Hubs.Hub.OpenTail(Topics.TopicFilter, long, TailOptions?)"/> throws <see cref="OperationCanceledException"/> once the
     /// hub stops (<see cref="Hubs.Hub.Stop"/>), without a cancellation registration of its own.
     /// </summary>
     public bool StopWithHub { get; init; }
@@ -76,7 +76,16 @@ public sealed class LogTail : IDisposable
     /// ends when <paramref name="hubStopping"/> is cancelled, which it observes without registering: whoever cancels it
     /// wakes the whole index (<see cref="Hubs.Hub.Stop"/>).
     /// </summary>
-    public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null, CancellationToken hubStopping = default)
+    /// <param name="log">The log followed.</param>
+    /// <param name="filter">The topics followed.</param>
+    /// <param name="afterSeq">Where the tail starts.</param>
+    /// <param name="options">Batch size, idle steps, deadline.</param>
+    /// <param name="clock">The clock of idle steps and deadlines.</param>
+    /// <param name="hubStopping">Ends the tail when the hub stops.</param>
+    /// <param name="epoch">The history <paramref name="afterSeq"/> belongs to, when it was resolved earlier; the log's
+    /// epoch now by default. A different epoch at the first read is a replaced history: a gap, not a read from that seq.</param>
+    public LogTail(IEventLog log, TopicFilter filter, long afterSeq, TailOptions? options = null, TailClock? clock = null, CancellationToken hubStopping = default,
+        string? epoch = null)
     {
         _hubStopping = hubStopping;
         _log = log;
@@ -92,7 +101,7 @@ public sealed class LogTail : IDisposable
 
         AfterSeq = afterSeq;
         Filter = filter;
-        _epoch = log.Epoch;
+        _epoch = epoch ?? log.Epoch;
         if (clock is not null)
         {
             var now = clock.Time.GetTimestamp();

@@ -26,9 +26,39 @@ public sealed class HubTests
     public void ResolveStart_DefaultsToLatest()
     {
         _log.AppendAsync([new EventDraft("a", "m", "1"u8.ToArray())]);
-        Assert.Equal(new StartPosition(1, null), _hub.ResolveStart(null, TopicFilter.Parse("a")));
-        Assert.Equal(new StartPosition(1, null), _hub.ResolveStart("latest", TopicFilter.Parse("a")));
-        Assert.Equal(new StartPosition(0, null), _hub.ResolveStart("earliest", TopicFilter.Parse("a")));
+        Assert.Equal(new StartPosition(1, null, _log.Epoch), _hub.ResolveStart(null, TopicFilter.Parse("a")));
+        Assert.Equal(new StartPosition(1, null, _log.Epoch), _hub.ResolveStart("latest", TopicFilter.Parse("a")));
+        Assert.Equal(new StartPosition(0, null, _log.Epoch), _hub.ResolveStart("earliest", TopicFilter.Parse("a")));
+        Assert.Equal(_hub.FormatCursor(1), _hub.ResolveStart(null, TopicFilter.Parse("a")).Cursor);
+    }
+
+    [Theory]
+    [InlineData("latest")]
+    [InlineData("earliest")]
+    [InlineData("cursor")]
+    public async Task AHistoryReplacedBetweenResolvingTheStartAndReading_IsAGap_NotAReadOfTheNewHistoryFromAnOldSeq(string after)
+    {
+        var log = new ReplaceableEpochLog(_log);
+        var hub = new Hub(log, new FixedOptions<LimitsOptions>(new LimitsOptions()), new FixedOptions<IdempotencyOptions>(new IdempotencyOptions()), _time);
+        await log.AppendAsync([new EventDraft("a", "m", "1"u8.ToArray()), new EventDraft("a", "m", "2"u8.ToArray())]);
+        var filter = TopicFilter.Parse("a");
+        var start = hub.ResolveStart(after == "cursor" ? hub.FormatCursor(1) : after, filter);
+        Assert.Null(start.Reset);
+
+        log.Replace();
+        var read = await hub.ReadAsync(filter, start, 10, TimeSpan.Zero);
+        Assert.True(read.Gap is { HistoryLost: true }, $"read {read.Events.Count} events, gap {read.Gap}");
+        using var tail = hub.OpenTail(filter, start);
+        Assert.Equal(Switchboard.Subscriptions.TailStepKind.Gap, (await tail.ReadAsync()).Kind);
+    }
+
+    private sealed class ReplaceableEpochLog(IEventLog inner) : Switchboard.Testing.Log.DelegatingEventLog(inner)
+    {
+        private string? _replaced;
+
+        public override string Epoch => _replaced ?? Inner.Epoch;
+
+        public void Replace() => _replaced = Switchboard.Cursors.Cursor.NewEpoch();
     }
 
     [Fact]

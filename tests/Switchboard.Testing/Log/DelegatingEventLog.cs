@@ -13,7 +13,7 @@ public abstract class DelegatingEventLog(IEventLog inner) : IEventLog
 {
     protected IEventLog Inner { get; } = inner;
 
-    public string Epoch => Inner.Epoch;
+    public virtual string Epoch => Inner.Epoch;
 
     public long HeadSeq => Inner.HeadSeq;
 
