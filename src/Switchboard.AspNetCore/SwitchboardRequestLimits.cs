@@ -18,8 +18,11 @@ public static class SwitchboardRequestLimits
     /// <summary>The most bytes of header lines in one request: Kestrel's default.</summary>
     public const int MaxRequestHeadersBytes = 32 * 1024;
 
+    /// <summary>The most header lines in one request: Kestrel's default.</summary>
+    public const int MaxRequestHeaderCount = 100;
+
     /// <summary>
-    /// Sets Kestrel's limits to four and two times the hub's. Requests beyond those still get Kestrel's bodiless
+    /// Sets Kestrel's limits to four times the hub's request line, and twice its header bytes and header count. Requests beyond those still get Kestrel's bodiless
     /// answer: the band bounds what one connection may make the server buffer before it is refused.
     /// </summary>
     public static void RaiseKestrelLimits(KestrelServerOptions kestrel)
@@ -27,5 +30,6 @@ public static class SwitchboardRequestLimits
         ArgumentNullException.ThrowIfNull(kestrel);
         kestrel.Limits.MaxRequestLineSize = Math.Max(kestrel.Limits.MaxRequestLineSize, 4 * MaxRequestLineBytes);
         kestrel.Limits.MaxRequestHeadersTotalSize = Math.Max(kestrel.Limits.MaxRequestHeadersTotalSize, 2 * MaxRequestHeadersBytes);
+        kestrel.Limits.MaxRequestHeaderCount = Math.Max(kestrel.Limits.MaxRequestHeaderCount, 2 * MaxRequestHeaderCount);
     }
 }

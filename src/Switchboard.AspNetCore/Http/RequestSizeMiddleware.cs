@@ -20,17 +20,25 @@ internal sealed class RequestSizeMiddleware(RequestDelegate next)
         }
 
         var headers = 0;
+        var lines = 0;
         foreach (var (name, values) in request.Headers)
         {
             foreach (var value in values)
             {
                 headers += name.Length + (value?.Length ?? 0) + 4;
+                lines++;
             }
         }
 
-        return headers > SwitchboardRequestLimits.MaxRequestHeadersBytes
+        if (headers > SwitchboardRequestLimits.MaxRequestHeadersBytes)
+        {
+            return ProblemResponses.WriteAsync(context, HttpProblem.Protocol(StatusCodes.Status431RequestHeaderFieldsTooLarge, "request-headers-too-large", "Request headers too large",
+                $"The request's headers have {headers} bytes; the hub takes at most {SwitchboardRequestLimits.MaxRequestHeadersBytes}."));
+        }
+
+        return lines > SwitchboardRequestLimits.MaxRequestHeaderCount
             ? ProblemResponses.WriteAsync(context, HttpProblem.Protocol(StatusCodes.Status431RequestHeaderFieldsTooLarge, "request-headers-too-large", "Request headers too large",
-                $"The request's headers have {headers} bytes; the hub takes at most {SwitchboardRequestLimits.MaxRequestHeadersBytes}."))
+                $"The request has {lines} header lines; the hub takes at most {SwitchboardRequestLimits.MaxRequestHeaderCount}."))
             : next(context);
     }
 }

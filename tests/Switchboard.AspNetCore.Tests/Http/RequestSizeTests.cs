@@ -41,6 +41,22 @@ public sealed class RequestSizeTests
     }
 
     [Fact]
+    public async Task MoreHeaderLines_ThanTheLimit_Are431Problem_AndTheLimitItselfIsServed()
+    {
+        await using var server = await HubServer.StartAsync();
+
+        var over = await RawHttp.SendAsync(server, "GET", "/v1/health", headers: Enumerable.Range(0, 120).Select(i => ($"X-H{i}", "v")).ToArray());
+        Assert.Equal(431, over.Status);
+        Assert.Equal("application/problem+json", over.MediaType);
+        Assert.Equal("request-headers-too-large", over.Json().GetProperty("code").GetString());
+        Assert.Contains("at most 100", over.Text, StringComparison.Ordinal);
+
+        // Host and Connection are two of the lines: 98 more make 100.
+        var within = await RawHttp.SendAsync(server, "GET", "/v1/health", headers: Enumerable.Range(0, 98).Select(i => ($"X-H{i}", "v")).ToArray());
+        Assert.Equal(200, within.Status);
+    }
+
+    [Fact]
     public async Task TheMostTopicsTheDefaultLimitsAllow_AreServed()
     {
         await using var server = await HubServer.StartAsync();
