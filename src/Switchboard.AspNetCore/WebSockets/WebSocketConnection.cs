@@ -741,7 +741,9 @@ internal sealed partial class WebSocketConnection : SweepEntry, IPresenceListene
         foreach (var subscription in _subscriptions.Values.Where(s => !s.Filter.Patterns.All(fresh.MayRead)).ToList())
         {
             await EndSubscriptionAsync(subscription);
-            Send(WebSocketMessages.Error(null, "forbidden", $"Subscription \"{subscription.Id}\" ended: the refreshed token does not allow reading {subscription.Filter}."));
+            // Named by "subscription" (the error answers no request of its own), so a client ends exactly this one.
+            Send(WebSocketMessages.Error(null, "forbidden", $"Subscription \"{subscription.Id}\" ended: the refreshed token does not allow reading {subscription.Filter}.",
+                subscription.Id));
         }
 
         Send(WebSocketMessages.Ack(id));

@@ -69,11 +69,17 @@ internal static class WebSocketMessages
         writer.WriteEndObject();
     });
 
-    public static byte[] Error(JsonElement? id, string code, string message) => Build(writer =>
+    /// <summary>An <c>error</c> op; <paramref name="subscription"/> names the subscription it ended, when it answers no request of its own.</summary>
+    public static byte[] Error(JsonElement? id, string code, string message, string? subscription = null) => Build(writer =>
     {
         writer.WriteStartObject();
         writer.WriteString("op", "error");
         WriteId(writer, id);
+        if (subscription is not null)
+        {
+            writer.WriteString("subscription", subscription);
+        }
+
         writer.WriteString("code", code);
         writer.WriteString("message", WellFormed(message));
         writer.WriteEndObject();

@@ -93,6 +93,9 @@ public sealed class TokenExpiryTests
         await socket.SendAsync($$"""{"op":"refresh","id":"r","token":"{{Token("alice", ["chat.room1"])}}"}""");
         var ended = await socket.WaitForAsync(m => m.Op() == "error" && m.Str("code") == "forbidden", "the ended subscription's error");
         Assert.Contains("\"two\"", ended.Str("message"));
+        // Named by its own field, not only in the prose, so a client ends exactly that subscription and keeps "one".
+        Assert.Equal("two", ended.Str("subscription"));
+        Assert.False(ended.TryGetProperty("id", out _), "the error answers no request");
         await socket.WaitForAsync(m => m.Op() == "ack" && m.Str("id") == "r", "the refresh ack");
 
         using var publisher = Client(server, PublishKey);
