@@ -88,6 +88,18 @@ export interface JoinOptions {
     /** The last N events of the room on first join. */
     history?: number;
 }
+/**
+ * The hub's codes that end a subscription: the request or the credential is wrong, so retrying it (or switching
+ * transport) would get the same answer for ever. Every code not listed (`rate_limited`, `internal_error`,
+ * `store_unavailable`, a proxy's status, ...) is retried with back-off. In the problem spelling; a WebSocket `error`
+ * code is the same code with '_' for '-' (the hub's rule). `token-expired` is not here: it renews the token through
+ * `getToken`, and ends the subscription only without one. Every HTTP 403 ends it too, whatever its code.
+ *
+ * The .NET client holds the same list (`CallerErrors`), and docs/clients.md shows it: tests check both against that table.
+ */
+export declare const CALLER_ERRORS: readonly string[];
+/** Whether a problem code or a WebSocket `error` code ends a subscription (see CALLER_ERRORS). */
+export declare function isCallerError(code: string | undefined): boolean;
 /** An error from the hub or the client; `code` is the hub's problem code when there is one. */
 export declare class SwitchboardError extends Error {
     readonly status: number | undefined;
@@ -165,6 +177,9 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     failures: number;
     /** A token from getToken was already refused as expired since the subscription was last open. */
     private tokenRenewed;
+    /** When the current connection opened (ms), and whether it delivered an event: the back-off resets only for one that worked. */
+    private openedAt;
+    private deliveredSinceOpen;
     private readonly hub;
     private readonly key;
     private readonly store;
@@ -209,6 +224,12 @@ export declare class Subscription extends Emitter implements AsyncIterable<HubEv
     /** While on a worse transport, schedules a switch back when a better one may be tried again. */
     private scheduleUpgrade;
     private run;
+    /**
+     * What a WebSocket `error` for the subscription means: an expiry renews the token through getToken (and ends the
+     * subscription without one: the hub would refuse the same token again), a code in CALLER_ERRORS ends it, anything else is
+     * retried with back-off.
+     */
+    private wsErrorEnding;
     /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
     private expiredWithoutRefresh;
     /**

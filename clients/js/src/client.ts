@@ -97,6 +97,44 @@ export interface JoinOptions {
   history?: number;
 }
 
+/**
+ * The hub's codes that end a subscription: the request or the credential is wrong, so retrying it (or switching
+ * transport) would get the same answer for ever. Every code not listed (`rate_limited`, `internal_error`,
+ * `store_unavailable`, a proxy's status, ...) is retried with back-off. In the problem spelling; a WebSocket `error`
+ * code is the same code with '_' for '-' (the hub's rule). `token-expired` is not here: it renews the token through
+ * `getToken`, and ends the subscription only without one. Every HTTP 403 ends it too, whatever its code.
+ *
+ * The .NET client holds the same list (`CallerErrors`), and docs/clients.md shows it: tests check both against that table.
+ */
+export const CALLER_ERRORS: readonly string[] = Object.freeze([
+  // the credential
+  'unauthorized', 'invalid-token', 'invalid-api-key', 'invalid-credential', 'forbidden', 'origin-not-allowed', 'subject-mismatch',
+  // topics, patterns and cursors
+  'invalid-topic', 'invalid-pattern', 'missing-topic', 'too-many-patterns', 'invalid-cursor', 'invalid-limit', 'invalid-wait',
+  'invalid-query', 'invalid-name',
+  // publishing
+  'invalid-type', 'reserved-type', 'malformed-json', 'invalid-body', 'payload-too-large', 'batch-too-large',
+  'idempotency-key-reused', 'invalid-idempotency-key',
+  // WebSocket messages and subscription bookkeeping
+  'invalid-json', 'invalid-message', 'missing-field', 'invalid-field', 'unknown-op', 'invalid-state',
+  'duplicate-subscription', 'too-many-subscriptions', 'not-subscribed',
+]);
+
+const callerErrors = new Set(CALLER_ERRORS);
+
+/** Whether a problem code or a WebSocket `error` code ends a subscription (see CALLER_ERRORS). */
+export function isCallerError(code: string | undefined): boolean {
+  return typeof code === 'string' && callerErrors.has(code.replace(/_/g, '-'));
+}
+
+/** Whether a code says the token expired: the only refusal that renews the token. */
+function isExpiry(code: string | undefined): boolean {
+  return typeof code === 'string' && code.replace(/_/g, '-') === 'token-expired';
+}
+
+/** How long a connection must stay up, when it delivered no event, before the back-off starts afresh (ms). */
+const STABLE_AFTER_MS = 5000;
+
 /** An error from the hub or the client; `code` is the hub's problem code when there is one. */
 export class SwitchboardError extends Error {
   readonly status: number | undefined;
@@ -434,6 +472,9 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
   failures = 0;
   /** A token from getToken was already refused as expired since the subscription was last open. */
   private tokenRenewed = false;
+  /** When the current connection opened (ms), and whether it delivered an event: the back-off resets only for one that worked. */
+  private openedAt: number | undefined;
+  private deliveredSinceOpen = false;
 
   private readonly hub: Switchboard;
   private readonly key: string | undefined;
@@ -532,6 +573,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
       return;
     }
     if (typeof event?.seq === 'number') this.lastSeq = event.seq;
+    this.deliveredSinceOpen = true;
     this.advance(cursor);
     const delivered: HubEvent = { seq: event.seq, topic: event.topic, type: event.type, time: event.time, data: event.data, cursor };
     if (this.handler) {
@@ -644,6 +686,10 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
         ending = e instanceof Ending ? e : new Ending('transient', new SwitchboardError(String((e as Error)?.message ?? e), 'network-error', undefined, false, transport));
       }
       clearTimeout(this.upgradeTimer);
+      // Only a connection that delivered an event or stayed up STABLE_AFTER_MS starts the back-off afresh: one that a
+      // hub (or proxy) accepts, acknowledges and closes at once would otherwise be retried in a tight loop.
+      if (this.openedAt !== undefined && (this.deliveredSinceOpen || Date.now() - this.openedAt >= STABLE_AFTER_MS)) this.attempt = 0;
+      this.openedAt = undefined;
       if (this.isClosed) return;
       if (ending.kind === 'unsupported' && transport === 'websocket') ending = (await this.probeRefusal(ending, controller)) ?? ending;
       if (this.isClosed) return;
@@ -712,6 +758,26 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
     }
   }
 
+  /**
+   * What a WebSocket `error` for the subscription means: an expiry renews the token through getToken (and ends the
+   * subscription without one: the hub would refuse the same token again), a code in CALLER_ERRORS ends it, anything else is
+   * retried with back-off.
+   */
+  private wsErrorEnding(code: string, text: string | undefined, error: SwitchboardError): Ending {
+    const transport: TransportName = 'websocket';
+    if (isExpiry(code)) {
+      return this.hub.options.getToken
+        ? new Ending('token-expired', error)
+        : new Ending('fatal', new SwitchboardError(`websocket: the token expired and no getToken was given (${text ?? code})`, 'token-expired', 401, true, transport));
+    }
+    if (isCallerError(code)) {
+      const credential = ['unauthorized', 'invalid_token', 'invalid_api_key', 'invalid_credential'].includes(code);
+      const status = code === 'forbidden' || code === 'subject_mismatch' || code === 'origin_not_allowed' ? 403 : credential ? 401 : 400;
+      return new Ending('fatal', new SwitchboardError(`Refused (${code}): ${text ?? ''}`, code, status, true, transport));
+    }
+    return new Ending('transient', error);
+  }
+
   /** A JWT past its exp with no getToken to renew it: the hub would refuse it, so the subscription ends before trying. */
   private expiredWithoutRefresh(): SwitchboardError | undefined {
     if (this.hub.options.getToken) return undefined;
@@ -770,7 +836,8 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
 
   /** @internal Called by a transport once it is really receiving. */
   opened(transport: TransportName) {
-    this.attempt = 0;
+    this.openedAt = Date.now();
+    this.deliveredSinceOpen = false;
     this.failures = 0;
     this.tokenRenewed = false;
     this.upgradeDelay.delete(transport);
@@ -795,11 +862,12 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
   private async httpEnding(response: Response, transport: TransportName): Promise<Ending> {
     const problem = await problemOf(response);
     const error = new SwitchboardError(`${transport}: ${problem.detail}`, problem.code, response.status, false, transport);
-    if (response.status === 401 && problem.code === 'token-expired' && this.hub.options.getToken) return new Ending('token-expired', error);
+    // Only an expiry renews the token; every other 401 and every 403 end the subscription, as the codes in CALLER_ERRORS do.
+    if (response.status === 401 && isExpiry(problem.code) && this.hub.options.getToken) return new Ending('token-expired', error);
     if (response.status === 401 || response.status === 403) {
       return new Ending('fatal', new SwitchboardError(`Refused (${response.status} ${problem.code}): ${problem.detail}`, problem.code, response.status, true, transport));
     }
-    if (response.status === 400 && /^invalid-(pattern|topic|cursor)$|^missing-topic$|^too-many-patterns$/.test(problem.code)) {
+    if (response.status >= 400 && response.status < 500 && isCallerError(problem.code)) {
       return new Ending('fatal', new SwitchboardError(problem.detail, problem.code, response.status, true, transport));
     }
     const after = retryAfterMs(response);
@@ -1179,10 +1247,7 @@ export class Subscription extends Emitter implements AsyncIterable<HubEvent> {
             const code = String(message.code ?? 'error');
             const error = new SwitchboardError(`websocket: ${message.message ?? code}`, code, undefined, false, transport);
             if (message.id === 'sub' || (message.subscription === 'sub' && !message.id)) {
-              if (code === 'token_expired' && this.hub.options.getToken) finish(new Ending('token-expired', error));
-              else if (code === 'forbidden' || code === 'unauthorized' || code.startsWith('invalid_') || code === 'too_many_patterns' || code === 'missing_topic')
-                finish(new Ending('fatal', new SwitchboardError(`Refused (${code}): ${message.message ?? ''}`, code, code === 'forbidden' ? 403 : code === 'unauthorized' ? 401 : 400, true, transport)));
-              else finish(new Ending('transient', error));
+              finish(this.wsErrorEnding(code, message.message, error));
             } else if (typeof message.id === 'string' && message.id.startsWith('refresh-')) {
               this.emit('error', error); // the server closes with 1008 at expiry; we reconnect then
             } else if (message.id != null && this.presence) {

@@ -46,8 +46,17 @@ export function assertExactly(assert, events, expected) {
   assert.deepEqual(seqs, expected.map(e => e.seq));
 }
 
+/** An unmasked, final WebSocket text frame, as a server sends it. */
+function textFrame(text) {
+  const payload = Buffer.from(text, 'utf8');
+  const head = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, payload]);
+}
+
 /**
  * A proxy in front of the hub. ws: 'pass' | 'refuse'; sse: 'pass' | 'refuse' | 'buffer'.
+ * state.closeAfterAck cuts each WebSocket right after the hub's subscribe ack reached the client; state.replaceAck (an op's
+ * JSON text) is sent to the client instead of that ack.
  * dropAll() destroys every open connection (both sides), forcing reconnects. state.frozen drops WebSocket bytes silently.
  * offline() closes the port (connections refused) until online(). state.blackhole leaves HTTP requests unanswered for ever.
  */
@@ -108,7 +117,16 @@ export async function startProxy() {
       upstream.write(head0 + '\r\n');
       if (head && head.length) upstream.write(head);
       // While frozen, bytes are dropped both ways but the sockets stay open: a connection that died silently.
-      upstream.on('data', chunk => state.frozen || socket.write(chunk));
+      upstream.on('data', chunk => {
+        if (state.frozen) return;
+        // The hub's frames are small and unmasked: the subscribe ack arrives whole in one chunk, so a search finds it.
+        const isAck = chunk.includes('"op":"ack"');
+        socket.write(isAck && state.replaceAck ? textFrame(state.replaceAck) : chunk);
+        if (isAck && state.closeAfterAck) {
+          socket.end();
+          upstream.destroy();
+        }
+      });
       socket.on('data', chunk => state.frozen || upstream.write(chunk));
     });
     track(upstream);

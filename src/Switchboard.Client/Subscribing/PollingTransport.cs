@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 
@@ -8,11 +7,15 @@ namespace Switchboard.Client;
 
 /// <summary>
 /// <c>GET /v1/events</c>, held (<c>wait=</c>) for long polling or repeated every poll interval with <c>If-None-Match</c>.
-/// A <c>410 Gone</c> is a reset carrying the fresh cursor.
+/// A <c>410 Gone</c> is a reset carrying the fresh cursor. A page is read into at most <see cref="PageBound"/> bytes: a
+/// larger one is asked for again with half the <c>limit</c>, so a page of large events is never buffered without bound.
 /// </summary>
 internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
 {
     private const int Limit = 500;
+
+    /// <summary>The most bytes one poll answer may take: 16 of the largest messages the other transports accept.</summary>
+    internal static long PageBound(SwitchboardClientOptions options) => 16L * Math.Max(1, options.MaxMessageBytes);
 
     public SwitchboardTransport Kind => longPoll ? SwitchboardTransport.LongPolling : SwitchboardTransport.Polling;
 
@@ -23,13 +26,15 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
         string? etag = null;
         string? etagCursor = null;
         var first = true;
+        var limit = Limit;
+        var bound = PageBound(options);
         while (true)
         {
             // The first request of a connection is answered at once, so a transport that works shows it at once.
             var hold = longPoll && !first;
             first = false;
             var url = new Uri(context.BaseAddress, "v1/events?" + context.TopicQuery() + "&after=" + Uri.EscapeDataString(context.Cursor)
-                + "&limit=" + Limit.ToString(CultureInfo.InvariantCulture)
+                + "&limit=" + limit.ToString(CultureInfo.InvariantCulture)
                 + (hold ? "&wait=" + ((int)Math.Max(1, options.LongPollWait.TotalSeconds)).ToString(CultureInfo.InvariantCulture) : ""));
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             if (!longPoll && etag is not null && etagCursor == context.Cursor)
@@ -46,7 +51,7 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
             TimeSpan interval;
             using (var deadline = context.Timeout(timeout, cancellationToken))
             {
-                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline.Token).ConfigureAwait(false);
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
                 interval = options.PollInterval ?? (response.Headers.TryGetValues("X-Poll-Interval", out var values)
                     && int.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var hint) ? TimeSpan.FromSeconds(hint) : TimeSpan.FromSeconds(2));
                 if (response.StatusCode == HttpStatusCode.NotModified)
@@ -65,9 +70,21 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
                 {
                     throw await HttpAnswers.FailureAsync(response, cancellationToken).ConfigureAwait(false);
                 }
+                else if (await ReadBoundedAsync(response, bound, deadline.Token).ConfigureAwait(false) is not { } body)
+                {
+                    // Too large a page: ask for fewer events at once. One event alone over the bound is no page to
+                    // shrink further; that failure reconnects with back-off, as an over-long WebSocket message does.
+                    if (limit == 1)
+                    {
+                        throw new InvalidDataException($"A poll answer with one event exceeded {bound} bytes.");
+                    }
+
+                    limit = Math.Max(1, limit / 2);
+                    continue;
+                }
                 else
                 {
-                    answer = await response.Content.ReadFromJsonAsync(ClientJsonContext.Default.PollAnswerDto, deadline.Token).ConfigureAwait(false)
+                    answer = JsonSerializer.Deserialize(body.Span, ClientJsonContext.Default.PollAnswerDto)
                         ?? throw new JsonException("An empty poll answer");
                     etag = response.Headers.ETag?.ToString();
                     context.Established = true;
@@ -91,7 +108,7 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
 
                 yield return new Delivery(Position: answer.Cursor);
                 etagCursor = answer.Cursor;
-                if (longPoll || answer.Events.Count >= Limit)
+                if (longPoll || answer.Events.Count >= limit)
                 {
                     continue;
                 }
@@ -101,6 +118,34 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
             {
                 await Task.Delay(interval, options.TimeProvider, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>The whole body, or null as soon as it is known to exceed <paramref name="bound"/> bytes (the rest is not read).</summary>
+    private static async Task<ReadOnlyMemory<byte>?> ReadBoundedAsync(HttpResponseMessage response, long bound, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength is { } length && length > bound)
+        {
+            return null;
+        }
+
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (true)
+        {
+            var n = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+            }
+
+            if (buffer.Length + n > bound)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, n);
         }
     }
 

@@ -11,6 +11,13 @@ namespace Switchboard.Client;
 /// </summary>
 internal static class Subscription
 {
+    /// <summary>
+    /// How long a connection must stay up, when it delivered no event, before its end counts as a new start: only then is
+    /// the back-off reset. A hub (or proxy) that accepts, acks and closes at once would otherwise be reconnected to in a
+    /// tight loop, every attempt looking like a success.
+    /// </summary>
+    internal static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
+
     public static async IAsyncEnumerable<HubEvent> RunAsync(SubscriptionContext context, IReadOnlyList<ISubscriptionTransport> transports,
         SubscribeOptions subscribe, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -34,6 +41,8 @@ internal static class Subscription
             Exception? failure = null;
             var upgrade = false;
             var announced = false;
+            var delivered = false;
+            var connectedAt = DateTimeOffset.MinValue;
             var items = transport.RunAsync(context, session.Token).GetAsyncEnumerator(session.Token);
             try
             {
@@ -62,7 +71,7 @@ internal static class Subscription
                     if (context.Established && !announced)
                     {
                         announced = true;
-                        failures = 0;
+                        connectedAt = time.GetUtcNow();
                         credentialRetried = false;
                         unansweredOnce = false;
                         if (index == 0)
@@ -91,6 +100,7 @@ internal static class Subscription
 
                         lastSeq = e.Seq;
                         context.Cursor = e.Cursor;
+                        delivered = true;
                         yield return e;
                     }
                     else if (delivery.Reset is { } reset)
@@ -133,12 +143,18 @@ internal static class Subscription
             }
 
             var established = context.Established;
-            if (failure is null && established)
+            var stable = established && (delivered || time.GetUtcNow() - connectedAt >= StableAfter);
+            if (stable)
             {
-                continue; // the hub ended the connection cleanly: resume at once
+                failures = 0;
             }
 
-            var reason = failure?.Message ?? "closed before its first frame";
+            if (failure is null && stable)
+            {
+                continue; // a connection that worked ended cleanly (a hub restart, a slow reader closed): resume at once
+            }
+
+            var reason = failure?.Message ?? (established ? "closed soon after connecting" : "closed before its first frame");
             var retryAfter = (failure as TransportStatusException)?.RetryAfter;
             if (!established && index < transports.Count - 1 && !HubUnavailable(failure) && await HubReachableAsync(context, failure, cancellationToken).ConfigureAwait(false))
             {

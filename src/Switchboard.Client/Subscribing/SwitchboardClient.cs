@@ -74,14 +74,14 @@ public sealed class SwitchboardClient : IDisposable, IAsyncDisposable
 
     /// <summary>Events on topics matching <paramref name="patterns"/>, after <paramref name="after"/> (a cursor, <c>earliest</c> or <c>latest</c>, the default).</summary>
     /// <remarks>Resets are not items: use the overload with <see cref="SubscribeOptions.OnReset"/> to see them. Enumerate once.</remarks>
-    /// <exception cref="SwitchboardAccessDeniedException">The credential is refused (401 a fresh token did not cure, or 403).</exception>
-    /// <exception cref="SwitchboardException">The hub refused the request itself (an invalid pattern or cursor).</exception>
+    /// <exception cref="SwitchboardAccessDeniedException">The credential is refused: any 403, a 401 other than an expiry, or an expiry a fresh token did not cure.</exception>
+    /// <exception cref="SwitchboardException">The hub refused the request itself: a code of <see cref="CallerErrors"/> (an invalid pattern or cursor, …).</exception>
     public IAsyncEnumerable<HubEvent> SubscribeAsync(IReadOnlyList<string> patterns, string? after = null, CancellationToken cancellationToken = default) =>
         SubscribeAsync(patterns, new SubscribeOptions { After = after }, cancellationToken);
 
     /// <summary>Events on topics matching <paramref name="patterns"/>, with reset and connection callbacks.</summary>
-    /// <exception cref="SwitchboardAccessDeniedException">The credential is refused (401 a fresh token did not cure, or 403).</exception>
-    /// <exception cref="SwitchboardException">The hub refused the request itself (an invalid pattern or cursor).</exception>
+    /// <exception cref="SwitchboardAccessDeniedException">The credential is refused: any 403, a 401 other than an expiry, or an expiry a fresh token did not cure.</exception>
+    /// <exception cref="SwitchboardException">The hub refused the request itself: a code of <see cref="CallerErrors"/> (an invalid pattern or cursor, …).</exception>
     public IAsyncEnumerable<HubEvent> SubscribeAsync(IReadOnlyList<string> patterns, SubscribeOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(patterns);

@@ -4,7 +4,10 @@ using System.Text.Json;
 
 namespace Switchboard.Client;
 
-/// <summary>The hub refused the credential with 401 (or a WebSocket <c>unauthorized</c>/<c>token_expired</c>): fetch a new token and retry once.</summary>
+/// <summary>
+/// The hub said the token expired (401 <c>token-expired</c>, WebSocket <c>token_expired</c> or close 1008, SSE
+/// <c>switchboard.token-expired</c>): fetch a new token and retry once. Every other refusal of the credential is final.
+/// </summary>
 internal sealed class CredentialRejectedException(string? code, string message) : Exception(message)
 {
     public string? Code { get; } = code;
@@ -28,14 +31,6 @@ internal readonly record struct Delivery(HubEvent? Event = null, HubReset? Reset
 
 internal static class HttpAnswers
 {
-    /// <summary>Problem codes that mean the request itself is wrong: ending is right, retrying or switching would not help.</summary>
-    private static readonly HashSet<string> RequestErrors = new(StringComparer.Ordinal)
-    {
-        "invalid-topic", "invalid-pattern", "missing-topic", "too-many-patterns", "invalid-cursor", "invalid-limit", "invalid-wait",
-        "invalid-type", "reserved-type", "malformed-json", "invalid-body", "payload-too-large", "batch-too-large",
-        "idempotency-key-reused", "invalid-idempotency-key",
-    };
-
     public static async Task<ProblemDto?> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (response.Content.Headers.ContentType?.MediaType is not ("application/problem+json" or "application/json"))
@@ -63,11 +58,16 @@ internal static class HttpAnswers
         return Classify(status, problem?.Code, RetryAfter(response.Headers), text);
     }
 
+    /// <remarks>
+    /// A 401 renews the token only when it says the token expired; any other 401 and every 403 end the subscription (a
+    /// 403 without a code is a proxy or the hub refusing this caller all the same). Other 4xx end it only for the codes
+    /// in <see cref="CallerErrors"/>; everything else is a transport's failure, retried or fallen back from.
+    /// </remarks>
     public static Exception Classify(int status, string? code, TimeSpan? retryAfter, string text) => status switch
     {
-        401 => new CredentialRejectedException(code, text),
-        403 when code == "forbidden" => new SwitchboardAccessDeniedException(status, code, text),
-        >= 400 and < 500 when code is not null && RequestErrors.Contains(code) => new SwitchboardException(status, code, text),
+        401 when CallerErrors.IsExpiry(code) => new CredentialRejectedException(code, text),
+        401 or 403 => new SwitchboardAccessDeniedException(status, code, $"The hub refused the credential: {text}"),
+        >= 400 and < 500 when CallerErrors.Ends(code) => new SwitchboardException(status, code, text),
         _ => new TransportStatusException(status, code, retryAfter, text),
     };
 

@@ -43,14 +43,20 @@ internal sealed class WebSocketTransport : ISubscriptionTransport
             {
                 await socket.ConnectAsync(builder.Uri, handshake.Token).ConfigureAwait(false);
             }
-            catch (WebSocketException ex) when (socket.HttpStatusCode != 0)
+            catch (WebSocketException) when (socket.HttpStatusCode != 0)
             {
                 var status = (int)socket.HttpStatusCode;
                 TimeSpan? retryAfter = socket.HttpResponseHeaders?.TryGetValue("Retry-After", out var values) == true
                     && int.TryParse(values.FirstOrDefault(), out var seconds) ? TimeSpan.FromSeconds(seconds) : null;
-                throw status == 401
-                    ? new CredentialRejectedException(null, $"WebSocket upgrade refused: 401 ({ex.Message})")
-                    : new TransportStatusException(status, null, retryAfter, $"WebSocket upgrade refused: {status}");
+                // A refused upgrade shows its status and headers but not its problem body, so a 401 is asked again over
+                // HTTP with the same credential: only its code tells an expired token (renewed) from a bad one (final).
+                var code = status == 401 ? await RefusalCodeAsync(context, token, cancellationToken).ConfigureAwait(false) : null;
+                if (status == 401 && code is null && context.Tokens.ExpiresAt is { } exp && exp <= options.TimeProvider.GetUtcNow())
+                {
+                    code = "token-expired"; // the probe had no answer, but the token says as much itself
+                }
+
+                throw HttpAnswers.Classify(status, code, retryAfter, $"WebSocket upgrade refused: {status}" + (code is null ? "" : $" ({code})"));
             }
         }
 
@@ -102,12 +108,7 @@ internal sealed class WebSocketTransport : ISubscriptionTransport
                         yield return new Delivery(Reset: new HubReset(message.Reason ?? "reset", resetCursor));
                         break;
                     case "error" when message.IdText == SubscriptionId || (message.IdText is null && message.Subscription == SubscriptionId):
-                        throw message.Code switch
-                        {
-                            "forbidden" => new SwitchboardAccessDeniedException(0, message.Code, message.Message ?? message.Code),
-                            "unauthorized" or "invalid_token" or "token_expired" => new CredentialRejectedException(message.Code, message.Message ?? message.Code),
-                            _ => new SwitchboardException(0, message.Code, message.Message ?? "WebSocket subscribe failed"),
-                        };
+                        throw ErrorOp(message.Code, message.Message);
                 }
             }
         }
@@ -127,6 +128,54 @@ internal sealed class WebSocketTransport : ISubscriptionTransport
             {
                 socket.Abort();
             }
+        }
+    }
+
+    /// <summary>
+    /// What a WebSocket <c>error</c> for the subscription means: an expiry renews the token, a code in
+    /// <see cref="CallerErrors"/> ends the subscription, anything else is retried with back-off.
+    /// </summary>
+    internal static Exception ErrorOp(string? code, string? text)
+    {
+        var message = text ?? code ?? "WebSocket subscribe failed";
+        if (CallerErrors.IsExpiry(code))
+        {
+            return new CredentialRejectedException(code, message);
+        }
+
+        if (CallerErrors.IsCredential(code))
+        {
+            return new SwitchboardAccessDeniedException(0, code, message);
+        }
+
+        return CallerErrors.Ends(code)
+            ? new SwitchboardException(0, code, message)
+            : new TransportStatusException(0, code, null, $"WebSocket error {code}: {message}");
+    }
+
+    /// <summary>The problem code a plain request with <paramref name="token"/> is refused with, or null when it is not refused so.</summary>
+    private static async Task<string?> RefusalCodeAsync(SubscriptionContext context, string? token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = context.Timeout(context.Options.ConnectTimeout, cancellationToken);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(context.BaseAddress, "v1/events?" + context.TopicQuery() + "&after=latest&limit=1"));
+            if (!string.IsNullOrEmpty(token))
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+
+            using var response = await context.CreateHttpClient().SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            if ((int)response.StatusCode != 401)
+            {
+                return null;
+            }
+
+            return (await HttpAnswers.ReadProblemAsync(response, timeout.Token).ConfigureAwait(false))?.Code;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
         }
     }
 

@@ -50,6 +50,15 @@ internal sealed class HubProxy : IAsyncDisposable
     /// </summary>
     public volatile bool Blackhole;
 
+    /// <summary>WebSocket upgrades are answered 403 with no body, as a proxy that does not allow this caller does.</summary>
+    public volatile bool ForbidWebSockets;
+
+    /// <summary>Each WebSocket is cut right after the hub's subscribe <c>ack</c> has reached the client.</summary>
+    public volatile bool CloseAfterAck;
+
+    /// <summary>When set, the hub's subscribe <c>ack</c> is replaced by this text frame (an <c>error</c> op, say).</summary>
+    public volatile string? ReplaceAckWith;
+
     public int Upgrades;
 
     public int BusyRefusals;
@@ -155,6 +164,12 @@ internal sealed class HubProxy : IAsyncDisposable
                 return;
             }
 
+            if (isUpgrade && ForbidWebSockets)
+            {
+                await stream.WriteAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                return;
+            }
+
             if (isUpgrade && BusyWebSockets)
             {
                 await stream.WriteAsync("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
@@ -195,7 +210,7 @@ internal sealed class HubProxy : IAsyncDisposable
             }
 
             var toUpstream = PumpAsync(id, stream, up);
-            var toClient = PumpAsync(id, up, stream);
+            var toClient = isUpgrade && (CloseAfterAck || ReplaceAckWith is not null) ? AckPumpAsync(client, up, stream) : PumpAsync(id, up, stream);
             await Task.WhenAny(toUpstream, toClient);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException or EndOfStreamException or OperationCanceledException)
@@ -227,6 +242,46 @@ internal sealed class HubProxy : IAsyncDisposable
 
             await to.WriteAsync(buffer.AsMemory(0, n));
         }
+    }
+
+    /// <summary>Hub → client bytes of a WebSocket, until the subscribe <c>ack</c>: that is replaced or passed on and followed by a cut.</summary>
+    private async Task AckPumpAsync(TcpClient client, NetworkStream from, NetworkStream to)
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var n = await from.ReadAsync(buffer);
+            if (n == 0)
+            {
+                return;
+            }
+
+            // The hub's frames are small and unmasked: the ack arrives as one frame, so a plain search finds it.
+            var isAck = buffer.AsSpan(0, n).IndexOf("\"op\":\"ack\""u8) >= 0;
+            if (isAck && ReplaceAckWith is { } replacement)
+            {
+                await to.WriteAsync(TextFrame(replacement));
+            }
+            else
+            {
+                await to.WriteAsync(buffer.AsMemory(0, n));
+            }
+
+            if (isAck && CloseAfterAck)
+            {
+                await to.FlushAsync();
+                client.Client.Shutdown(SocketShutdown.Both);
+                return;
+            }
+        }
+    }
+
+    /// <summary>An unmasked, final WebSocket text frame, as a server sends.</summary>
+    private static byte[] TextFrame(string text)
+    {
+        var payload = Encoding.UTF8.GetBytes(text);
+        var head = payload.Length < 126 ? new byte[] { 0x81, (byte)payload.Length } : [0x81, 126, (byte)(payload.Length >> 8), (byte)payload.Length];
+        return [.. head, .. payload];
     }
 
     private static async Task<(string? Head, byte[] Body)> ReadHeadAsync(NetworkStream stream)
