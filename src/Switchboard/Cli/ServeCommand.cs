@@ -31,6 +31,9 @@ internal static class ServeCommand
     {
         using var fileSizeLimit = IgnoreFileSizeLimitSignal();
         await using var app = Build(settings, []);
+        // The host would validate at start too, but log the failure with its stack trace ("Hosting failed to start")
+        // before Program prints the one line naming the key; validated here, it is only that line.
+        app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
         OpenStores(app.Services);
         var configured = ConfiguredAddresses(app.Configuration);
         if (CheckAddresses(configured, probe: false) is { } malformed)

@@ -99,6 +99,8 @@ public sealed class StartupFailureProcessTests : IDisposable
         Assert.Contains("Invalid setting: ", result.Error, StringComparison.Ordinal);
         Assert.Contains("Polling:MaxWait must be between 0 and 10 minutes.", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error + result.Output, StringComparison.Ordinal); // no stack trace, not even in the host's log
+        Assert.DoesNotContain("Hosting failed to start", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("listening on", result.Output, StringComparison.Ordinal);
     }
 
