@@ -23,7 +23,7 @@ catch (Microsoft.Extensions.Options.OptionsValidationException ex)
     // Each failure already names its key: "Polling:MaxWait must be between 0 and 10 minutes."
     foreach (var failure in ex.Failures)
     {
-        await Console.Error.WriteLineAsync("Invalid setting: " + failure);
+        await Console.Error.WriteLineAsync("Invalid setting: " + WithoutMemberPrefix(failure));
     }
 
     return 1;
@@ -37,4 +37,19 @@ catch (Exception ex)
     }
 
     return 1;
+}
+
+// The generated validators put the property's name before each message ("MaxWait: Polling:MaxWait must be ..."); the
+// messages name the whole key already, so the prefix only repeats it.
+static string WithoutMemberPrefix(string failure)
+{
+    var colon = failure.IndexOf(": ", StringComparison.Ordinal);
+    if (colon <= 0)
+    {
+        return failure;
+    }
+
+    var member = failure[..colon];
+    var message = failure[(colon + 2)..];
+    return message.Contains(":" + member, StringComparison.Ordinal) ? message : failure;
 }

@@ -96,8 +96,7 @@ public sealed class StartupFailureProcessTests : IDisposable
             "serve", "--urls", "http://127.0.0.1:0", "--store", "memory");
 
         Assert.True(result.ExitCode == 1, $"expected exit code 1, got {result.ExitCode}:\n{result.Output}\n{result.Error}");
-        Assert.Contains("Invalid setting: ", result.Error, StringComparison.Ordinal);
-        Assert.Contains("Polling:MaxWait must be between 0 and 10 minutes.", result.Error, StringComparison.Ordinal);
+        Assert.Equal("Invalid setting: Polling:MaxWait must be between 0 and 10 minutes.", result.Error.Trim());
         Assert.DoesNotContain("Unhandled exception", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Error + result.Output, StringComparison.Ordinal); // no stack trace, not even in the host's log
         Assert.DoesNotContain("Hosting failed to start", result.Output, StringComparison.Ordinal);
