@@ -138,10 +138,10 @@ public static class SwitchboardEndpointRouteBuilderExtensions
             .Produces<string>(200, "text/javascript").Produces(304);
         // Liveness answers 200 while the process serves, reads included, whatever the store; readiness answers the
         // store's fault while it refuses writes. Both read the store's last known state, never write on each call.
-        api.MapGet("/health", (Hub hub) => Results.Json(HealthEndpoints.Health(hub), SwitchboardJsonContext.Default.HealthResponse))
+        api.MapGet("/health", (Hub hub) => Results.Json(HealthEndpoints.Health(hub), SwitchboardJsonContext.Wire.HealthResponse))
             .WithName("Health").WithSummary("Liveness (200 while the hub serves), whether the store accepts writes, the log's epoch and its newest cursor")
             .Produces<HealthResponse>(200);
-        api.MapGet("/health/ready", (Hub hub) => Results.Json(HealthEndpoints.Ready(hub), SwitchboardJsonContext.Default.HealthResponse))
+        api.MapGet("/health/ready", (Hub hub) => Results.Json(HealthEndpoints.Ready(hub), SwitchboardJsonContext.Wire.HealthResponse))
             .WithName("Readiness").WithSummary("Readiness: 200 while the store accepts writes, else the problem a write would get (503 store-unavailable, 507 store-full)")
             .Produces<HealthResponse>(200).Problems(503, 507);
 

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -66,4 +67,16 @@ internal sealed record WebhookAttemptListResponse(IReadOnlyList<WebhookAttemptRe
 [JsonSerializable(typeof(WebhookRecoverResponse))]
 [JsonSerializable(typeof(WebhookAttemptResponse))]
 [JsonSerializable(typeof(WebhookAttemptListResponse))]
-internal sealed partial class SwitchboardJsonContext : JsonSerializerContext;
+internal sealed partial class SwitchboardJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// What answers are written with: <see cref="Default"/>'s settings with the hub's relaxed escaping
+    /// (<see cref="JsonWire.Compact"/>). Default escaping wrote <c>+</c> and <c>&gt;</c> as <c>\u002B</c> and <c>\u003E</c>, so a
+    /// webhook secret copied from the create answer did not verify, and <c>orders.&gt;</c> read <c>orders.\u003E</c>.
+    /// </summary>
+    public static SwitchboardJsonContext Wire { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new WireTimeJsonConverter() },
+    });
+}

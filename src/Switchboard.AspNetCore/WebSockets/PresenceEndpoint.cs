@@ -18,6 +18,6 @@ internal static class PresenceEndpoint
         hub.ValidateTopic(topic);
         Caller.Of(context).RequireSubscribe(topic);
         var members = await presence.MembersAsync(topic, context.RequestAborted);
-        return Results.Json(new PresenceResponse(topic, members), SwitchboardJsonContext.Default.PresenceResponse);
+        return Results.Json(new PresenceResponse(topic, members), SwitchboardJsonContext.Wire.PresenceResponse);
     }
 }

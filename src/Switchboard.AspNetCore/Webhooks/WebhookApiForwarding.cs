@@ -132,7 +132,7 @@ internal sealed class WebhookForwardingFilter : IEndpointFilter
                 }
             }
 
-            var typeInfo = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<WebhookEndpointResponse>)SwitchboardJsonContext.Default.GetTypeInfo(typeof(WebhookEndpointResponse))!;
+            var typeInfo = (System.Text.Json.Serialization.Metadata.JsonTypeInfo<WebhookEndpointResponse>)SwitchboardJsonContext.Wire.GetTypeInfo(typeof(WebhookEndpointResponse))!;
             foreach (var endpoint in list.Data)
             {
                 items.Add((endpoint.CreatedAt, endpoint.Id, JsonSerializer.SerializeToElement(endpoint, typeInfo)));

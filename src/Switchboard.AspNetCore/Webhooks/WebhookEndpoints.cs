@@ -489,5 +489,5 @@ internal static class WebhookEndpoints
         attempt.StatusCode, Math.Round(attempt.LatencyMs, 3), attempt.Error, attempt.ResponseBody);
 
     private static IResult Json<T>(T value, int status) =>
-        Results.Json(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)SwitchboardJsonContext.Default.GetTypeInfo(typeof(T))!, statusCode: status);
+        Results.Json(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)SwitchboardJsonContext.Wire.GetTypeInfo(typeof(T))!, statusCode: status);
 }

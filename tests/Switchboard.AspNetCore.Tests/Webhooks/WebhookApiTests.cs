@@ -36,6 +36,38 @@ public sealed class WebhookApiTests
     }
 
     [Fact]
+    public async Task Answers_WriteSecretsPatternsAndText_AsTheyAre_NotAsUnicodeEscapes()
+    {
+        // A newcomer copies the secret out of the create answer into `webhook listen --secret`: a "+" written as
+        // \u002B (about every second secret has one) made that secret a different one.
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false);
+        using var client = server.CreateClient();
+
+        using var created = await client.PostAsync("v1/webhooks", $$"""{"url":"{{receiver.Url}}","topics":["orders.>"],"description":"a+b <c> & 'd'"}""");
+        var text = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, text);
+        var id = HubApi.Parse(text).Id();
+        string[] answers = [text, await client.GetStringAsync($"v1/webhooks/{id}"), await client.GetStringAsync("v1/webhooks")];
+        for (var i = 0; i < 8; i++)
+        {
+            using var rotated = await client.PostAsync($"v1/webhooks/{id}/rotate-secret", "{}");
+            answers = [.. answers, await rotated.Content.ReadAsStringAsync()];
+        }
+
+        foreach (var answer in answers)
+        {
+            Assert.Contains("\"orders.>\"", answer, StringComparison.Ordinal);
+            Assert.Contains("\"a+b <c> & 'd'\"", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("\\u00", answer, StringComparison.Ordinal);
+            if (HubApi.Parse(answer).TryGetProperty("secret", out var secret))
+            {
+                Assert.Contains($"\"secret\":\"{secret.GetString()}\"", answer, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
     public async Task UnknownEndpoint_Is404_AndWrongMethodIs405()
     {
         await using var server = await HubServer.StartAsync(WebhookKit.Options(), sqlite: false);
