@@ -649,7 +649,7 @@ internal sealed partial class WebhookDispatcher : BackgroundService
         public WebhookEndpointWorker? Worker { get; set; }
     }
 
-    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Webhooks: {Endpoints} endpoints loaded with {Pending} pending retries, from {Partitions} partitions")]
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Webhooks: {Endpoints} endpoint(s) loaded with {Pending} pending retries, from {Partitions} partition(s)")]
     private static partial void LogLoaded(ILogger logger, int endpoints, int pending, int partitions);
 
     [LoggerMessage(EventId = 406, Level = LogLevel.Error, Message = "Webhooks: loading gained partitions failed; retrying in a second")]

@@ -233,6 +233,9 @@ internal static class JobEndpoints
                     throw Invalid(CompleteRule);
                 }
 
+                // As on POST /v1/jobs/{id}/complete: an id that cannot name a job is 400, not a 404 for a job not found.
+                JobQueue.ValidateId(finished.Id);
+
                 complete = (finished.Id, finished.LeaseId!, CompleteResult(finished.Result, limits));
             }
         }

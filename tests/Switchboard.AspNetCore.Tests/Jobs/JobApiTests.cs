@@ -112,6 +112,8 @@ public sealed class JobApiTests
     [InlineData("""{"complete":{"leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
     [InlineData("""{"complete":{"id":"","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
     [InlineData("""{"complete":{"id":7,"leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
+    [InlineData("""{"complete":{"id":"a.b","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-job-id")]
+    [InlineData("""{"complete":{"id":"job x","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-job-id")]
     [InlineData("""{"complete":{"id":"job_x","leaseId":"l","reslt":1}}""", HttpStatusCode.BadRequest, "invalid-body")]
     [InlineData("""{"complete":{"id":"job_x","leaseId":"l","result":"\ud800"}}""", HttpStatusCode.BadRequest, "invalid-body")]
     [InlineData("""{"compelte":{"id":"job_x","leaseId":"l"}}""", HttpStatusCode.BadRequest, "invalid-body")]
