@@ -8,7 +8,8 @@ namespace Switchboard.Client;
 /// <summary>
 /// <c>GET /v1/events</c>, held (<c>wait=</c>) for long polling or repeated every poll interval with <c>If-None-Match</c>.
 /// A <c>410 Gone</c> is a reset carrying the fresh cursor. A page is read into at most <see cref="PageBound"/> bytes: a
-/// larger one is asked for again with half the <c>limit</c>, so a page of large events is never buffered without bound.
+/// larger one is asked for again with half the <c>limit</c>, so a page of large events is never buffered without bound;
+/// the limit doubles back once pages are small again.
 /// </summary>
 internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
 {
@@ -88,6 +89,11 @@ internal sealed class PollingTransport(bool longPoll) : ISubscriptionTransport
                         ?? throw new JsonException("An empty poll answer");
                     etag = response.Headers.ETag?.ToString();
                     context.Established = true;
+                    // Once the large events are read, pages grow back: doubled while twice this page still fits.
+                    if (limit < Limit && body.Length * 2L <= bound)
+                    {
+                        limit = Math.Min(Limit, limit * 2);
+                    }
                 }
             }
 

@@ -341,5 +341,19 @@ public sealed partial class SubscriptionEndingTests
         var limits = recording.Requests.Select(u => Regex.Match(u.Query, @"limit=(\d+)")).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Contains(500, limits);
         Assert.Contains(limits, l => l < 100);
+
+        // Small events again: the pages grow back to the full limit rather than staying small for good.
+        var shrunk = recording.Requests.Count;
+        var published = 0;
+        while (!recording.Requests.Skip(shrunk).Any(u => u.Query.Contains("limit=500", StringComparison.Ordinal)))
+        {
+            Assert.True(published < 50, $"no full-size page after {published} small events: {string.Join(", ", recording.Requests.Skip(shrunk).TakeLast(3).Select(u => u.Query))}");
+            await publisher.PublishAsync("big", Json(new { i = 200 + published }));
+            var expected = 200 + ++published;
+            await Waiting.UntilAsync(() => collector.Events.Count >= expected || collector.Running.IsCompleted, "the small event", TimeSpan.FromSeconds(30));
+            Assert.False(collector.Running.IsCompleted, collector.Running.Exception?.ToString());
+        }
+
+        Assert.Equal(Enumerable.Range(0, 200 + published), collector.Events.Select(e => e.Data.GetProperty("i").GetInt32()));
     }
 }
