@@ -108,17 +108,8 @@ public sealed class WireCompatibilityTests
 
     private static SwitchboardClientOptions Options(Uri baseAddress, SwitchboardTransport transport)
     {
-        var options = new SwitchboardClientOptions
-        {
-            BaseAddress = baseAddress,
-            InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
-            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-            PollInterval = TimeSpan.FromMilliseconds(50),
-            LongPollWait = TimeSpan.FromSeconds(5),
-        };
-        options.Transports.Clear();
-        options.Transports.Add(transport);
+        var options = Subscribing.FastClientOptions.For(baseAddress, transport);
+        options.ConnectTimeout = TimeSpan.FromSeconds(5);
         return options;
     }
 

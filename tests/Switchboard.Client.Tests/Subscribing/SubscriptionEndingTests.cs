@@ -16,25 +16,8 @@ public sealed partial class SubscriptionEndingTests
 
     private static SwitchboardClientOptions Options(Uri baseAddress, params SwitchboardTransport[] transports)
     {
-        var options = new SwitchboardClientOptions
-        {
-            BaseAddress = baseAddress,
-            InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
-            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-            UpgradeRetryDelay = TimeSpan.FromSeconds(30),
-            ConnectTimeout = TimeSpan.FromSeconds(3),
-            PollInterval = TimeSpan.FromMilliseconds(50),
-            LongPollWait = TimeSpan.FromSeconds(5),
-        };
-        if (transports.Length > 0)
-        {
-            options.Transports.Clear();
-            foreach (var transport in transports)
-            {
-                options.Transports.Add(transport);
-            }
-        }
-
+        var options = FastClientOptions.For(baseAddress, transports);
+        options.UpgradeRetryDelay = TimeSpan.FromSeconds(30);
         return options;
     }
 

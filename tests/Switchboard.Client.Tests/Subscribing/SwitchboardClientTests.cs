@@ -15,26 +15,9 @@ public sealed class SwitchboardClientTests
 
     private static SwitchboardClientOptions Options(Uri baseAddress, params SwitchboardTransport[] transports)
     {
-        var options = new SwitchboardClientOptions
-        {
-            BaseAddress = baseAddress,
-            InitialReconnectDelay = TimeSpan.FromMilliseconds(20),
-            MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
-            UpgradeRetryDelay = TimeSpan.FromMilliseconds(300),
-            MaxUpgradeRetryDelay = TimeSpan.FromSeconds(1),
-            ConnectTimeout = TimeSpan.FromSeconds(3),
-            PollInterval = TimeSpan.FromMilliseconds(50),
-            LongPollWait = TimeSpan.FromSeconds(5),
-        };
-        if (transports.Length > 0)
-        {
-            options.Transports.Clear();
-            foreach (var transport in transports)
-            {
-                options.Transports.Add(transport);
-            }
-        }
-
+        var options = FastClientOptions.For(baseAddress, transports);
+        options.UpgradeRetryDelay = TimeSpan.FromMilliseconds(300);
+        options.MaxUpgradeRetryDelay = TimeSpan.FromSeconds(1);
         return options;
     }
 
