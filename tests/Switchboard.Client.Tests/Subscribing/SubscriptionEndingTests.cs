@@ -23,45 +23,6 @@ public sealed partial class SubscriptionEndingTests
 
     private static JsonElement Json<T>(T value) => JsonSerializer.SerializeToElement(value);
 
-    /// <summary>Runs a subscription in the background; <see cref="Running"/> faults with what ended it.</summary>
-    private sealed class Collector : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-
-        public Collector(SwitchboardClient client, string[] patterns, string after = "earliest")
-        {
-            var options = new SubscribeOptions { After = after, OnConnected = Connections.Enqueue };
-            Running = Task.Run(async () =>
-            {
-                await foreach (var e in client.SubscribeAsync(patterns, options, _stop.Token))
-                {
-                    Events.Enqueue(e);
-                }
-            });
-        }
-
-        public ConcurrentQueue<HubEvent> Events { get; } = new();
-
-        public ConcurrentQueue<SwitchboardTransport> Connections { get; } = new();
-
-        public Task Running { get; }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            try
-            {
-                await Running.WaitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (Exception)
-            {
-                // cancelled, or already ended by the failure the test looked at
-            }
-
-            _stop.Dispose();
-        }
-    }
-
     private static string RepositoryFile(params string[] parts) => Path.Combine([NodeScript.RepositoryRoot(), .. parts]);
 
     [GeneratedRegex("`([a-z-]+)`")]

@@ -41,54 +41,6 @@ public sealed class SwitchboardClientTests
         return taken;
     }
 
-    /// <summary>Runs a subscription in the background, collecting its events and the transports it connected on.</summary>
-    private sealed class Collector : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-
-        public Collector(SwitchboardClient client, string[] patterns, string? after = "earliest")
-        {
-            var options = new SubscribeOptions { After = after, OnConnected = Connections.Enqueue, OnReset = Resets.Enqueue };
-            Running = Task.Run(async () =>
-            {
-                await foreach (var e in client.SubscribeAsync(patterns, options, _stop.Token))
-                {
-                    Events.Enqueue(e);
-                }
-            });
-        }
-
-        public ConcurrentQueue<HubEvent> Events { get; } = new();
-
-        public ConcurrentQueue<SwitchboardTransport> Connections { get; } = new();
-
-        public ConcurrentQueue<HubReset> Resets { get; } = new();
-
-        public Task Running { get; }
-
-        public SwitchboardTransport? Current => Connections.IsEmpty ? null : Connections.Last();
-
-        public Task UntilCountAsync(int count) =>
-            Waiting.UntilAsync(() => Running.IsCompleted || Events.Count >= count, $"{count} events (have {Events.Count})", TimeSpan.FromSeconds(30));
-
-        public Task UntilTransportAsync(SwitchboardTransport transport) =>
-            Waiting.UntilAsync(() => Running.IsCompleted || Current == transport, $"a connection over {transport} (on {Current})", TimeSpan.FromSeconds(20));
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            try
-            {
-                await Running.WaitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            _stop.Dispose();
-        }
-    }
-
     [Theory]
     [MemberData(nameof(EveryTransport))]
     public async Task ForcedTransport_DeliversInOrder_AndResumesFromACursorWithoutGapOrRepeat(SwitchboardTransport transport)
